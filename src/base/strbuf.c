@@ -1,0 +1,91 @@
+#include "base/strbuf.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int grow(strbuf *b, size_t extra) {
+        if (b->oom)
+                return -ENOMEM;
+        if (extra > SIZE_MAX - b->len - 1) {
+                b->oom = true;
+                return -ENOMEM;
+        }
+        size_t need = b->len + extra + 1;
+        if (need <= b->cap)
+                return 0;
+        size_t cap = b->cap ? b->cap : 64;
+        while (cap < need)
+                cap = cap > SIZE_MAX / 2 ? need : cap * 2;
+        char *p = realloc(b->data, cap);
+        if (!p) {
+                b->oom = true;
+                return -ENOMEM;
+        }
+        b->data = p;
+        b->cap = cap;
+        return 0;
+}
+
+int strbuf_append(strbuf *b, const char *s, size_t n) {
+        if (grow(b, n) < 0)
+                return -ENOMEM;
+        memcpy(b->data + b->len, s, n);
+        b->len += n;
+        b->data[b->len] = '\0';
+        return 0;
+}
+
+int strbuf_puts(strbuf *b, const char *s) {
+        return strbuf_append(b, s, strlen(s));
+}
+
+int strbuf_putc(strbuf *b, char c) {
+        return strbuf_append(b, &c, 1);
+}
+
+int strbuf_vprintf(strbuf *b, const char *fmt, va_list ap) {
+        va_list aq;
+        va_copy(aq, ap);
+        int n = vsnprintf(NULL, 0, fmt, aq);
+        va_end(aq);
+        if (n < 0 || grow(b, (size_t) n) < 0)
+                return -ENOMEM;
+        vsnprintf(b->data + b->len, (size_t) n + 1, fmt, ap);
+        b->len += (size_t) n;
+        return 0;
+}
+
+int strbuf_printf(strbuf *b, const char *fmt, ...) {
+        va_list ap;
+        va_start(ap, fmt);
+        int r = strbuf_vprintf(b, fmt, ap);
+        va_end(ap);
+        return r;
+}
+
+const char *strbuf_str(strbuf *b) {
+        if (!b->data && grow(b, 0) == 0)
+                b->data[0] = '\0';
+        return b->data;
+}
+
+char *strbuf_steal(strbuf *b) {
+        strbuf_str(b);
+        char *p = b->data;
+        *b = (strbuf) STRBUF_INIT;
+        return p;
+}
+
+void strbuf_reset(strbuf *b) {
+        b->len = 0;
+        if (b->data)
+                b->data[0] = '\0';
+}
+
+void strbuf_free(strbuf *b) {
+        free(b->data);
+        *b = (strbuf) STRBUF_INIT;
+}

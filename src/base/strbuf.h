@@ -1,0 +1,27 @@
+/* strbuf: a growable NUL-terminated byte buffer.  Not thread-safe; one owner. */
+#pragma once
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef struct strbuf {
+        char *data;  /* always NUL-terminated once anything was appended; may be NULL when empty */
+        size_t len;
+        size_t cap;
+        bool oom;    /* an allocation failed; further appends are dropped */
+} strbuf;
+
+#define STRBUF_INIT {NULL, 0, 0, false}
+
+int strbuf_append(strbuf *b, const char *s, size_t n);
+int strbuf_puts(strbuf *b, const char *s);
+int strbuf_putc(strbuf *b, char c);
+int strbuf_printf(strbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int strbuf_vprintf(strbuf *b, const char *fmt, va_list ap);
+/* Returns the contents ("" when empty, never NULL unless out of memory). */
+const char *strbuf_str(strbuf *b);
+/* Hands the buffer to the caller (free() it) and resets b. */
+char *strbuf_steal(strbuf *b);
+void strbuf_reset(strbuf *b);
+void strbuf_free(strbuf *b);

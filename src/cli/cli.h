@@ -1,0 +1,14 @@
+/* cli: the sked subcommands.  Each takes the arguments after its name (argv[0] is
+ * the subcommand's own name) and returns the process exit code:
+ *   0 success, 1 the operation failed (server said no, run failed),
+ *   2 bad usage or bad input, 3 cannot reach the server or the store. */
+#pragma once
+
+enum {
+        CLI_OK = 0,
+        CLI_FAILED = 1,
+        CLI_USAGE = 2,
+        CLI_UNREACHABLE = 3,
+};
+
+int cli_preview(int argc, char **argv);

@@ -1,0 +1,33 @@
+/* sked: the server, the command-line client and the offline tools in one binary. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+static const struct {
+        const char *name;
+        int (*fn)(int argc, char **argv);
+        const char *help;
+} commands[] = {
+        {"preview", cli_preview, "list the next occurrences of a schedule (offline)"},
+};
+
+static int usage(FILE *f) {
+        fprintf(f, "usage: sked COMMAND [ARGS]\n\ncommands:\n");
+        for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+                fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].help);
+        fprintf(f, "\n'sked COMMAND --help' tells more.\n");
+        return f == stdout ? CLI_OK : CLI_USAGE;
+}
+
+int main(int argc, char **argv) {
+        if (argc < 2)
+                return usage(stderr);
+        if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "help"))
+                return usage(stdout);
+        for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+                if (!strcmp(argv[1], commands[i].name))
+                        return commands[i].fn(argc - 1, argv + 1);
+        fprintf(stderr, "sked: unknown command '%s' (see 'sked --help')\n", argv[1]);
+        return CLI_USAGE;
+}
