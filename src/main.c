@@ -9,6 +9,11 @@ static const struct {
         int (*fn)(int argc, char **argv);
         const char *help;
 } commands[] = {
+        {"serve", cli_serve, "run the server (API, poller, workers)"},
+        {"type", cli_type, "list, show and register process types"},
+        {"series", cli_series, "create, list, edit, pause, resume, trigger series"},
+        {"runs", cli_runs, "list runs, show one, read its messages and results"},
+        {"poller", cli_poller, "the poller's health; register background series (init)"},
         {"preview", cli_preview, "list the next occurrences of a schedule (offline)"},
 };
 

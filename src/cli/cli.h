@@ -12,3 +12,8 @@ enum {
 };
 
 int cli_preview(int argc, char **argv);
+int cli_serve(int argc, char **argv);
+int cli_type(int argc, char **argv);
+int cli_series(int argc, char **argv);
+int cli_runs(int argc, char **argv);
+int cli_poller(int argc, char **argv);

@@ -1,0 +1,118 @@
+/* http: the HTTP server framework under the API — routes with {param} segments,
+ * bearer-token auth, JSON bodies with a size limit, problem+json errors — over
+ * libmicrohttpd with an internal epoll thread pool.
+ *
+ * Threads: configure (http_server_new, http_route) and start/stop/free from one
+ * thread.  Handlers run on MHD's worker threads, several at once: they must be
+ * thread-safe, and they should not block for long (each blocked handler holds a
+ * worker and its connections).  A http_req is only valid during its handler call.
+ *
+ * Every API reply carries `Cache-Control: no-store`.  Framework errors are
+ * application/problem+json: 404 (no route), 405 (+ Allow), 401 (+ WWW-Authenticate),
+ * 400 (body not JSON), 413 (body over max_body), 500 (handler failed). */
+#pragma once
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/err.h"
+
+typedef struct http_server http_server;
+typedef struct http_req http_req;
+
+/* Returns 0 after replying with one http_reply_* call.  A handler that returns <0
+ * without replying (or returns without replying at all) gets a 500 problem. */
+typedef int (*http_handler_fn)(http_req *req, void *userdata);
+
+/* Called once per finished request if set, on a worker thread (so thread-safe);
+ * status is 0 if no reply was sent (connection closed early). */
+typedef void (*http_access_log_fn)(void *userdata, const char *method, const char *path, int status,
+                                   double duration_ms);
+
+typedef struct http_config {
+        const char *listen;       /* "127.0.0.1:8080", "[::1]:8080"; port 0 picks a free one.
+                                     IP literals only: host names are rejected */
+        unsigned threads;         /* worker threads (MHD thread pool), 0 → 4 */
+        size_t max_body;          /* bytes, 0 → 1 MiB; larger bodies get 413 */
+        unsigned max_connections; /* 0 → 512 */
+        unsigned timeout_s;       /* idle connection timeout, 0 → 30 */
+        const unsigned char
+                *token_hash;           /* 32 bytes (auth_token_hash), copied.  Non-public routes
+                                          need "Authorization: Bearer <token>" matching it; NULL
+                                          means no token is valid (non-public routes answer 401) */
+        http_access_log_fn access_log; /* optional; NULL logs nothing per request */
+        void *access_log_userdata;
+} http_config;
+
+enum { HTTP_PUBLIC = 1 }; /* route flag: no auth */
+
+/* Creates a server (not yet listening) from cfg, which need not outlive the call.
+ * Errors: -EINVAL with err field "listen" for an address that is not "IP:port"
+ * or "[IPv6]:port"; -ENOMEM. */
+int http_server_new(const http_config *cfg, http_server **ret, sked_err *err);
+
+/* Registers fn for method ("GET", "POST", ...; HEAD is served by GET routes) and
+ * pattern, e.g. "/api/v1/series/{id}/occurrences": literal segments match exactly,
+ * {name} matches one non-empty segment (percent-decoded, see http_param).  When
+ * several routes match a path, the one with most literal segments wins.  Strings
+ * are copied.  Call before http_server_start.
+ * Errors: -EINVAL (bad pattern: not starting with '/', more than 8 params, empty or
+ * unclosed {}), -EBUSY (server already started), -ENOMEM. */
+int http_route(http_server *s, const char *method, const char *pattern, unsigned flags,
+               http_handler_fn fn, void *userdata);
+
+/* Binds and starts the worker threads.  Errors (with err, field "listen"):
+ * -EADDRINUSE (port taken) or -EADDRNOTAVAIL (anything else: address not local,
+ * permission, ...), with MHD's reason, e.g. `listen: "127.0.0.1:8080": cannot listen:
+ * Failed to bind to port 8080: Address already in use`; -EALREADY if running. */
+int http_server_start(http_server *s, sked_err *err);
+
+/* The bound port (useful with port 0); 0 before start. */
+uint16_t http_server_port(const http_server *s);
+
+/* Stops accepting connections, waits (up to timeout_s) for requests in flight to
+ * finish and be answered, then closes all connections and joins the workers.
+ * No-op if not running.  Must not be called from a handler. */
+void http_server_stop(http_server *s);
+
+/* Stops (if running) and frees.  NULL is a no-op. */
+void http_server_free(http_server *s);
+
+/* Request accessors; returned strings are owned by the request. */
+const char *http_method(const http_req *r);
+const char *http_path(const http_req *r); /* percent-decoded path, no query string */
+/* Path parameter {name}, percent-decoded; NULL if the route has none of that name. */
+const char *http_param(const http_req *r, const char *name);
+/* Query-string argument, decoded by MHD ("a%20b" and "a+b" → "a b"); NULL if absent,
+ * "" for "?flag". */
+const char *http_query(const http_req *r, const char *name);
+/* Request header, name case-insensitive; NULL if absent. */
+const char *http_header(const http_req *r, const char *name);
+/* The parsed body (borrowed, freed after the request), NULL if the request had no
+ * body.  Invalid JSON never reaches a handler (the framework answers 400 with
+ * "body: invalid JSON at line L, column C: ..."); any JSON value is accepted, so
+ * checking for an object or array is the handler's job.  Duplicate object keys are
+ * rejected as invalid. */
+json_t *http_body_json(http_req *r);
+
+/* Replies: exactly one per request; a second reply is dropped (and logged as a bug).
+ * Headers added with http_add_header before or after are included. */
+
+/* Replies status with body serialized compactly as application/json.  body is
+ * stolen (decref'ed here); NULL sends an empty body without Content-Type. */
+void http_reply_json(http_req *r, int status, json_t *body);
+
+/* Replies an application/problem+json document
+ * {"type":"about:blank","title":<reason phrase>,"status":N,"detail":<fmt...>,"field":field};
+ * field may be NULL (then omitted). */
+void http_reply_problem(http_req *r, int status, const char *field, const char *fmt, ...)
+        __attribute__((format(printf, 4, 5)));
+
+/* Replies len bytes of body (copied) with content_type (NULL → no Content-Type). */
+void http_reply_text(http_req *r, int status, const char *content_type, const char *body,
+                     size_t len);
+
+/* Adds a response header (copied), e.g. ETag or Location. */
+void http_add_header(http_req *r, const char *name, const char *value);

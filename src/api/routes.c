@@ -1,0 +1,515 @@
+/* routes: request parsing and replies; the work is the engine's and the store's. */
+#include "api/routes.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/views.h"
+
+#define DEFAULT_LIMIT 100
+#define MAX_LIMIT 1000
+
+static int status_of(int r) {
+        switch (r) {
+        case -ENOENT:
+                return 404;
+        case -ESTALE:
+                return 412;
+        case -EEXIST:
+                return 409;
+        case -E2BIG:
+                return 413;
+        case -EINVAL:
+        case -ERANGE:
+        case -EDOM:
+                return 400;
+        default:
+                return 500;
+        }
+}
+
+static int reply_err(http_req *req, int r, const sked_err *err) {
+        const char *msg = err->msg[0] ? err->msg : strerror(-r);
+        http_reply_problem(req, status_of(r), err->field[0] ? err->field : NULL, "%s", msg);
+        return 0;
+}
+
+static int get_store(engine *e, http_req *req, store **ret) {
+        sked_err err = {0};
+        int r = engine_thread_store(e, ret, &err);
+        if (r < 0)
+                http_reply_problem(req, 503, NULL, "store unavailable: %s", err.msg);
+        return r;
+}
+
+/* Parses an integer query argument (or path parameter); replies 400 on junk. */
+static int int_arg(http_req *req, const char *name, const char *v, int64_t def, int64_t min, int64_t max,
+                   int64_t *ret) {
+        if (!v || !*v) {
+                *ret = def;
+                return 0;
+        }
+        char *end;
+        errno = 0;
+        long long n = strtoll(v, &end, 10);
+        if (errno || *end || n < min || n > max) {
+                http_reply_problem(req, 400, name, "%s: \"%s\": expected an integer from %lld to %lld", name, v,
+                                   (long long) min, (long long) max);
+                return -EINVAL;
+        }
+        *ret = n;
+        return 0;
+}
+
+static int id_param(http_req *req, int64_t *ret) {
+        return int_arg(req, "id", http_param(req, "id"), 0, 1, INT64_MAX, ret);
+}
+
+static int instant_arg(http_req *req, const char *name, sked_time def, sked_time *ret) {
+        const char *v = http_query(req, name);
+        if (!v || !*v) {
+                *ret = def;
+                return 0;
+        }
+        if (time_parse_utc(v, ret) < 0) {
+                http_reply_problem(req, 400, name, "%s: \"%s\": expected a UTC instant YYYY-MM-DDTHH:MM:SSZ", name, v);
+                return -EINVAL;
+        }
+        return 0;
+}
+
+static void set_etag(http_req *req, int64_t version) {
+        char tag[32];
+        snprintf(tag, sizeof tag, "\"%lld\"", (long long) version);
+        http_add_header(req, "ETag", tag);
+}
+
+/* If-Match: "N" (or N, or W/"N") -> N; 0 when absent.  -1 when unusable. */
+static int64_t if_match(http_req *req) {
+        const char *v = http_header(req, "If-Match");
+        if (!v || !*v)
+                return 0;
+        if (!strncmp(v, "W/", 2))
+                v += 2;
+        if (*v == '"')
+                v++;
+        char *end;
+        long long n = strtoll(v, &end, 10);
+        if (n <= 0 || (*end && *end != '"'))
+                return -1;
+        return n;
+}
+
+/* ---- health ---- */
+
+static int h_healthz(http_req *req, void *ud) {
+        engine *e = ud;
+        store *st;
+        if (get_store(e, req, &st) < 0)
+                return 0;
+        json_t *poller = engine_poller_status(e, st);
+        bool ok = json_is_true(json_object_get(poller, "healthy"));
+        http_reply_json(req, ok ? 200 : 503,
+                        json_pack("{s:s, s:o}", "status", ok ? "ok" : "degraded", "poller", poller));
+        return 0;
+}
+
+/* ---- types ---- */
+
+static int h_types_list(http_req *req, void *ud) {
+        engine *e = ud;
+        store *st;
+        json_t *items = NULL;
+        sked_err err = {0};
+        if (get_store(e, req, &st) < 0)
+                return 0;
+        int r = store_type_list(st, &items, &err);
+        if (r < 0)
+                return reply_err(req, r, &err);
+        http_reply_json(req, 200, json_pack("{s:o}", "items", items));
+        return 0;
+}
+
+static int h_type_get(http_req *req, void *ud) {
+        engine *e = ud;
+        json_t *def = engine_type_json(e, http_param(req, "name"));
+        if (!def) {
+                http_reply_problem(req, 404, "name", "\"%s\": no such process type", http_param(req, "name"));
+                return 0;
+        }
+        http_reply_json(req, 200, def);
+        return 0;
+}
+
+static int h_type_register(http_req *req, void *ud) {
+        engine *e = ud;
+        json_t *body = http_body_json(req), *def = NULL;
+        if (!json_is_object(body)) {
+                http_reply_problem(req, 400, "body", "body: expected a type definition (JSON object)");
+                return 0;
+        }
+        sked_err err = {0};
+        int r = engine_type_register(e, body, NULL, NULL, &def, &err);
+        if (r < 0)
+                return reply_err(req, r, &err);
+        char loc[200];
+        snprintf(loc, sizeof loc, "/api/v1/types/%s", json_string_value(json_object_get(def, "name")));
+        http_add_header(req, "Location", loc);
+        http_reply_json(req, 201, def);
+        return 0;
+}
+
+/* ---- series ---- */
+
+static int reply_series(http_req *req, int status, series_row *row) {
+        set_etag(req, row->version);
+        if (status == 201) {
+                char loc[64];
+                snprintf(loc, sizeof loc, "/api/v1/series/%lld", (long long) row->id);
+                http_add_header(req, "Location", loc);
+        }
+        http_reply_json(req, status, view_series(row));
+        series_row_clear(row);
+        return 0;
+}
+
+static int h_series_list(http_req *req, void *ud) {
+        engine *e = ud;
+        store *st;
+        int64_t after, limit;
+        if (get_store(e, req, &st) < 0 || int_arg(req, "after", http_query(req, "after"), 0, 0, INT64_MAX, &after) < 0 ||
+            int_arg(req, "limit", http_query(req, "limit"), DEFAULT_LIMIT, 1, MAX_LIMIT, &limit) < 0)
+                return 0;
+        series_row *rows = NULL;
+        size_t n = 0;
+        sked_err err = {0};
+        int r = store_series_list(st, http_query(req, "type"), after, (int) limit, &rows, &n, &err);
+        if (r < 0)
+                return reply_err(req, r, &err);
+        json_t *items = json_array();
+        for (size_t i = 0; i < n; i++)
+                json_array_append_new(items, view_series(&rows[i]));
+        json_t *out = json_pack("{s:o}", "items", items);
+        if (n == (size_t) limit)
+                json_object_set_new(out, "next", json_integer(rows[n - 1].id));
+        else
+                json_object_set_new(out, "next", json_null());
+        series_rows_free(rows, n);
+        http_reply_json(req, 200, out);
+        return 0;
+}
+
+static int h_series_create(http_req *req, void *ud) {
+        engine *e = ud;
+        store *st;
+        if (get_store(e, req, &st) < 0)
+                return 0;
+        json_t *body = http_body_json(req);
+        if (!json_is_object(body)) {
+                http_reply_problem(req, 400, "body", "body: expected a series (JSON object)");
+                return 0;
+        }
+        series_row row = {0};
+        sked_err err = {0};
+        int r = engine_series_create(e, st, body, &row, &err);
+        if (r < 0)
+                return reply_err(req, r, &err);
+        return reply_series(req, 201, &row);
+}
+
+static int h_series_get(http_req *req, void *ud) {
+        engine *e = ud;
+        store *st;
+        int64_t id;
+        if (get_store(e, req, &st) < 0 || id_param(req, &id) < 0)
+                return 0;
+        series_row row = {0};
+        sked_err err = {0};
+        int r = store_series_get(st, id, &row, &err);
+        if (r < 0)
+                return reply_err(req, r, &err);
+        return reply_series(req, 200, &row);
+}
+
+static int h_series_patch(http_req *req, void *ud) {
+        engine *e = ud;
+        store *st;
+        int64_t id;
+        if (get_store(e, req, &st) < 0 || id_param(req, &id) < 0)
+                return 0;
+        json_t *body = http_body_json(req);
+        if (!json_is_object(body)) {
+                http_reply_problem(req, 400, "body", "body: expected the fields to change (JSON object)");
+                return 0;
+        }
+        int64_t expected = if_match(req);
+        if (expected < 0) {
+                http_reply_problem(req, 400, "If-Match", "If-Match: expected the series' ETag, like \"3\"");
+                return 0;
+        }
+        series_row row = {0};
+        sked_err err = {0};
+        int r = engine_series_update(e, st, id, body, expected, &row, &err);
+        if (r < 0)
+                return reply_err(req, r, &err);
+        return reply_series(req, 200, &row);
+}
+
+static int h_series_delete(http_req *req, void *ud) {
+        engine *e = ud;
+        store *st;
+        int64_t id;
+        if (get_store(e, req, &st) < 0 || id_param(req, &id) < 0)
+                return 0;
+        sked_err err = {0};
+        int r = store_series_delete(st, id, &err);
+        if (r < 0)
+                return reply_err(req, r, &err);
+        engine_wake(e);
+        http_reply_json(req, 204, NULL);
+        return 0;
+}
+
+static int set_enabled(http_req *req, engine *e, bool enabled) {
+        store *st;
+        int64_t id;
+        if (get_store(e, req, &st) < 0 || id_param(req, &id) < 0)
+                return 0;
+        json_t *body = http_body_json(req), *note = json_object_get(body, "note");
+        if (note && !json_is_string(note) && !json_is_null(note)) {
+                http_reply_problem(req, 400, "note", "note: expected a string");
+                return 0;
+        }
+        series_row row = {0};
+        sked_err err = {0};
+        int r = engine_series_set_enabled(e, st, id, enabled, json_string_value(note), &row, &err);
+        if (r < 0)
+                return reply_err(req, r, &err);
+        return reply_series(req, 200, &row);
+}
+
+static int h_series_pause(http_req *req, void *ud) {
+        return set_enabled(req, ud, false);
+}
+
+static int h_series_resume(http_req *req, void *ud) {
+        return set_enabled(req, ud, true);
+}
+
+static int h_series_trigger(http_req *req, void *ud) {
+        engine *e = ud;
+        store *st;
+        int64_t id;
+        if (get_store(e, req, &st) < 0 || id_param(req, &id) < 0)
+                return 0;
+        run_row run = {0};
+        sked_err err = {0};
+        int r = engine_series_trigger(e, st, id, &run, &err);
+        if (r < 0)
+                return reply_err(req, r, &err);
+        char loc[64];
+        snprintf(loc, sizeof loc, "/api/v1/runs/%lld", (long long) run.id);
+        http_add_header(req, "Location", loc);
+        http_reply_json(req, 202, view_run(&run));
+        run_row_clear(&run);
+        return 0;
+}
+
+static int h_series_occurrences(http_req *req, void *ud) {
+        engine *e = ud;
+        store *st;
+        int64_t id, limit;
+        sked_time now = engine_now(e), from, to;
+        if (get_store(e, req, &st) < 0 || id_param(req, &id) < 0 ||
+            instant_arg(req, "from", now - 86400 * SKED_USEC, &from) < 0 ||
+            instant_arg(req, "to", from + 7 * 86400 * SKED_USEC, &to) < 0 ||
+            int_arg(req, "limit", http_query(req, "limit"), 1000, 1, 10000, &limit) < 0)
+                return 0;
+        if (to <= from) {
+                http_reply_problem(req, 400, "to", "to: must be after from");
+                return 0;
+        }
+        series_row row = {0};
+        sked_err err = {0};
+        json_t *items = NULL;
+        int r = store_series_get(st, id, &row, &err);
+        if (r == 0)
+                r = engine_series_occurrences(e, st, &row, from, to, (int) limit, &items, &err);
+        series_row_clear(&row);
+        if (r < 0)
+                return reply_err(req, r, &err);
+        json_t *out = json_pack("{s:o}", "items", items);
+        view_set_instant(out, "from", from);
+        view_set_instant(out, "to", to);
+        http_reply_json(req, 200, out);
+        return 0;
+}
+
+static int h_series_results(http_req *req, void *ud) {
+        engine *e = ud;
+        store *st;
+        int64_t id, runs;
+        if (get_store(e, req, &st) < 0 || id_param(req, &id) < 0 ||
+            int_arg(req, "runs", http_query(req, "runs"), 1, 1, 100, &runs) < 0)
+                return 0;
+        series_row row = {0};
+        sked_err err = {0};
+        json_t *items = NULL;
+        int r = store_series_get(st, id, &row, &err);
+        series_row_clear(&row);
+        if (r == 0)
+                r = store_series_recent_results(st, id, (int) runs, &items, &err);
+        if (r < 0)
+                return reply_err(req, r, &err);
+        size_t i;
+        json_t *it;
+        json_array_foreach(items, i, it) {
+                view_set_instant(it, "finished_at", json_integer_value(json_object_get(it, "finished_at")));
+        }
+        http_reply_json(req, 200, json_pack("{s:o}", "items", items));
+        return 0;
+}
+
+/* ---- runs ---- */
+
+static int h_runs_list(http_req *req, void *ud) {
+        engine *e = ud;
+        store *st;
+        int64_t series, before, limit;
+        if (get_store(e, req, &st) < 0 ||
+            int_arg(req, "series", http_query(req, "series"), 0, 0, INT64_MAX, &series) < 0 ||
+            int_arg(req, "before", http_query(req, "before"), 0, 0, INT64_MAX, &before) < 0 ||
+            int_arg(req, "limit", http_query(req, "limit"), DEFAULT_LIMIT, 1, MAX_LIMIT, &limit) < 0)
+                return 0;
+        run_filter f = {.series_id = series, .type = http_query(req, "type"), .state = http_query(req, "state"),
+                        .before_id = before, .limit = (int) limit};
+        run_row *rows = NULL;
+        size_t n = 0;
+        sked_err err = {0};
+        int r = store_runs_list(st, &f, &rows, &n, &err);
+        if (r < 0)
+                return reply_err(req, r, &err);
+        json_t *items = json_array();
+        for (size_t i = 0; i < n; i++)
+                json_array_append_new(items, view_run(&rows[i]));
+        json_t *out = json_pack("{s:o}", "items", items);
+        json_object_set_new(out, "next", n == (size_t) limit ? json_integer(rows[n - 1].id) : json_null());
+        run_rows_free(rows, n);
+        http_reply_json(req, 200, out);
+        return 0;
+}
+
+static int h_run_get(http_req *req, void *ud) {
+        engine *e = ud;
+        store *st;
+        int64_t id;
+        if (get_store(e, req, &st) < 0 || id_param(req, &id) < 0)
+                return 0;
+        run_row run = {0};
+        sked_err err = {0};
+        int r = store_run_get(st, id, &run, &err);
+        if (r < 0)
+                return reply_err(req, r, &err);
+        http_reply_json(req, 200, view_run(&run));
+        run_row_clear(&run);
+        return 0;
+}
+
+static int run_log(http_req *req, engine *e, bool results) {
+        store *st;
+        int64_t id, after, limit;
+        if (get_store(e, req, &st) < 0 || id_param(req, &id) < 0 ||
+            int_arg(req, "after", http_query(req, "after"), 0, 0, INT64_MAX, &after) < 0 ||
+            int_arg(req, "limit", http_query(req, "limit"), MAX_LIMIT, 1, 10000, &limit) < 0)
+                return 0;
+        run_row run = {0};
+        sked_err err = {0};
+        json_t *items = NULL;
+        int r = store_run_get(st, id, &run, &err);
+        run_row_clear(&run);
+        if (r == 0)
+                r = results ? store_results_list(st, id, after, (int) limit, &items, &err)
+                            : store_messages_list(st, id, after, (int) limit, &items, &err);
+        if (r < 0)
+                return reply_err(req, r, &err);
+        size_t i;
+        json_t *it;
+        json_array_foreach(items, i, it) {
+                view_set_instant(it, "at", json_integer_value(json_object_get(it, "at")));
+        }
+        size_t n = json_array_size(items);
+        json_t *out = json_pack("{s:o}", "items", items);
+        json_object_set_new(out, "next", n == (size_t) limit
+                                                 ? json_integer(json_integer_value(json_object_get(
+                                                           json_array_get(items, n - 1), "seq")))
+                                                 : json_null());
+        http_reply_json(req, 200, out);
+        return 0;
+}
+
+static int h_run_messages(http_req *req, void *ud) {
+        return run_log(req, ud, false);
+}
+
+static int h_run_results(http_req *req, void *ud) {
+        return run_log(req, ud, true);
+}
+
+/* ---- poller ---- */
+
+static int h_poller_status(http_req *req, void *ud) {
+        engine *e = ud;
+        store *st;
+        if (get_store(e, req, &st) < 0)
+                return 0;
+        http_reply_json(req, 200, engine_poller_status(e, st));
+        return 0;
+}
+
+static int h_poller_init(http_req *req, void *ud) {
+        engine *e = ud;
+        int n = 0;
+        sked_err err = {0};
+        int r = engine_poller_init(e, &n, &err);
+        if (r < 0)
+                return reply_err(req, r, &err);
+        http_reply_json(req, 200, json_pack("{s:i}", "registered", n));
+        return 0;
+}
+
+int routes_register(http_server *s, engine *e, sked_err *err) {
+        static const struct {
+                const char *method, *pattern;
+                unsigned flags;
+                http_handler_fn fn;
+        } table[] = {
+                {"GET", "/healthz", HTTP_PUBLIC, h_healthz},
+                {"GET", "/api/v1/types", 0, h_types_list},
+                {"POST", "/api/v1/types", 0, h_type_register},
+                {"GET", "/api/v1/types/{name}", 0, h_type_get},
+                {"GET", "/api/v1/series", 0, h_series_list},
+                {"POST", "/api/v1/series", 0, h_series_create},
+                {"GET", "/api/v1/series/{id}", 0, h_series_get},
+                {"PATCH", "/api/v1/series/{id}", 0, h_series_patch},
+                {"DELETE", "/api/v1/series/{id}", 0, h_series_delete},
+                {"POST", "/api/v1/series/{id}/pause", 0, h_series_pause},
+                {"POST", "/api/v1/series/{id}/resume", 0, h_series_resume},
+                {"POST", "/api/v1/series/{id}/trigger", 0, h_series_trigger},
+                {"GET", "/api/v1/series/{id}/occurrences", 0, h_series_occurrences},
+                {"GET", "/api/v1/series/{id}/results", 0, h_series_results},
+                {"GET", "/api/v1/runs", 0, h_runs_list},
+                {"GET", "/api/v1/runs/{id}", 0, h_run_get},
+                {"GET", "/api/v1/runs/{id}/messages", 0, h_run_messages},
+                {"GET", "/api/v1/runs/{id}/results", 0, h_run_results},
+                {"GET", "/api/v1/poller", 0, h_poller_status},
+                {"POST", "/api/v1/poller/init", 0, h_poller_init},
+        };
+        for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
+                int r = http_route(s, table[i].method, table[i].pattern, table[i].flags, table[i].fn, e);
+                if (r < 0)
+                        return err_set(err, r, "cannot register route %s %s", table[i].method, table[i].pattern);
+        }
+        return 0;
+}

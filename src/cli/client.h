@@ -1,0 +1,44 @@
+/* client: the CLI's HTTP client for the sked API, over libcurl.  One client holds
+ * one connection (keep-alive) and is used by one thread at a time. */
+#pragma once
+
+#include <jansson.h>
+
+#include "base/err.h"
+
+typedef struct client client;
+
+#define CLIENT_DEFAULT_URL "http://127.0.0.1:8080"
+#define CLIENT_MAX_RESPONSE ((size_t)64 << 20)
+
+/* Creates a client.
+ *   url:   NULL → $SKED_URL, else "http://127.0.0.1:8080" (must be http:// or https://)
+ *   token: NULL → $SKED_TOKEN, else the file <data_dir>/admin.token, where data_dir
+ *          NULL → $SKED_DATA_DIR, else "./var".  A missing or unreadable token is not
+ *          an error here; a request that then gets 401 says where it looked.
+ * Errors: -EINVAL (field "url") for a URL that is not http(s), -ENOMEM, -EIO (libcurl). */
+int client_new(const char *url, const char *token, const char *data_dir, client **ret,
+               sked_err *err);
+
+/* Sets the whole-request timeout in seconds (default 60; connects time out after 5). */
+void client_set_timeout(client *c, long seconds);
+
+/* NULL is a no-op. */
+void client_free(client *c);
+
+/* Sends method path (e.g. "GET", "/api/v1/series?limit=10"; path is appended to the
+ * base URL as given, so the caller escapes it) with body (borrowed, may be NULL) as
+ * JSON.  On a reply, returns 0 with *ret_status and *ret_json (the parsed body, the
+ * caller's reference; NULL if the body is empty or not JSON).  For a status >= 400,
+ * err is also set: from a problem+json reply, "detail" and "field"; otherwise
+ * "HTTP <status> <reason>"; callers decide by status.
+ * Transport failures return <0 with err like "cannot reach sked at
+ * http://127.0.0.1:8080: Connection refused (is 'sked serve' running?)", and a reply
+ * over CLIENT_MAX_RESPONSE returns -EFBIG. */
+int client_request(client *c, const char *method, const char *path, json_t *body, long *ret_status,
+                   json_t **ret_json, sked_err *err);
+
+/* Like client_request without a body, for non-JSON endpoints (.ics, /metrics):
+ * *ret_body is the raw reply, NUL-terminated, the caller's to free(). */
+int client_request_text(client *c, const char *method, const char *path, long *ret_status,
+                        char **ret_body, sked_err *err);

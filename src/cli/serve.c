@@ -1,0 +1,231 @@
+/* serve: `sked serve`, the daemon. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "api/auth.h"
+#include "api/http.h"
+#include "api/routes.h"
+#include "base/log.h"
+#include "cli/cli.h"
+#include "cli/demo.h"
+#include "engine/engine.h"
+#include "store/store.h"
+
+static void usage(FILE *f) {
+        fprintf(f,
+                "usage: sked serve [--data-dir DIR] [--listen HOST:PORT] [--workers N] [--db URI]\n"
+                "                  [--plugin PATH]... [--demo] [--grace SECONDS] [--http-threads N]\n"
+                "\n"
+                "  --data-dir DIR     database, admin token and lock (default ./var)\n"
+                "  --listen HOST:PORT address of the HTTP API (default 127.0.0.1:8080)\n"
+                "  --workers N        worker threads running handlers (default 4)\n"
+                "  --db URI           store URI (default sqlite:DIR/sked.db)\n"
+                "  --plugin PATH      load a plug-in shared object (repeatable)\n"
+                "  --demo             register demo types and a demo series\n"
+                "  --grace SECONDS    on SIGTERM, how long running handlers may finish (default 30)\n");
+}
+
+static int ensure_demo_series(sked *s, engine *e) {
+        store *st;
+        sked_err err = {0};
+        if (engine_thread_store(e, &st, &err) < 0)
+                return -EIO;
+        series_row *rows = NULL;
+        size_t n = 0;
+        int r = store_series_list(st, "demo.hello", 0, 1, &rows, &n, &err);
+        series_rows_free(rows, n);
+        if (r < 0 || n > 0)
+                return r;
+        char errbuf[512];
+        int64_t id;
+        r = sked_create_series(s,
+                               "{\"type\": \"demo.hello\", \"title\": \"Hello every 20 seconds\","
+                               " \"schedule\": \"every 20s\", \"params\": {\"who\": \"sked\"},"
+                               " \"query\": \"region = \\\"eu\\\"\"}",
+                               &id, errbuf, sizeof errbuf);
+        if (r < 0)
+                log_error("demo series: %s", errbuf);
+        return r;
+}
+
+int cli_serve(int argc, char **argv) {
+        static const struct option opts[] = {
+                {"data-dir", required_argument, NULL, 'd'}, {"listen", required_argument, NULL, 'l'},
+                {"workers", required_argument, NULL, 'w'},  {"db", required_argument, NULL, 'D'},
+                {"plugin", required_argument, NULL, 'p'},   {"demo", no_argument, NULL, 'm'},
+                {"grace", required_argument, NULL, 'g'},    {"http-threads", required_argument, NULL, 't'},
+                {"help", no_argument, NULL, 'h'},           {0},
+        };
+        const char *data_dir = "var", *listen = "127.0.0.1:8080", *db = NULL;
+        const char *plugins[32];
+        size_t nplugins = 0;
+        long workers = 4, grace = 30, http_threads = 4;
+        bool demo = false;
+        int c;
+        optind = 1;
+        while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+                char *end = NULL;
+                switch (c) {
+                case 'd':
+                        data_dir = optarg;
+                        break;
+                case 'l':
+                        listen = optarg;
+                        break;
+                case 'D':
+                        db = optarg;
+                        break;
+                case 'w':
+                        workers = strtol(optarg, &end, 10);
+                        if (*end || workers < 1 || workers > 1024) {
+                                fprintf(stderr, "sked serve: --workers: \"%s\": expected 1..1024\n", optarg);
+                                return CLI_USAGE;
+                        }
+                        break;
+                case 't':
+                        http_threads = strtol(optarg, &end, 10);
+                        if (*end || http_threads < 1 || http_threads > 256) {
+                                fprintf(stderr, "sked serve: --http-threads: \"%s\": expected 1..256\n", optarg);
+                                return CLI_USAGE;
+                        }
+                        break;
+                case 'g':
+                        grace = strtol(optarg, &end, 10);
+                        if (*end || grace < 0 || grace > 86400) {
+                                fprintf(stderr, "sked serve: --grace: \"%s\": expected seconds 0..86400\n", optarg);
+                                return CLI_USAGE;
+                        }
+                        break;
+                case 'p':
+                        if (nplugins == sizeof plugins / sizeof plugins[0]) {
+                                fprintf(stderr, "sked serve: at most 32 --plugin\n");
+                                return CLI_USAGE;
+                        }
+                        plugins[nplugins++] = optarg;
+                        break;
+                case 'm':
+                        demo = true;
+                        break;
+                case 'h':
+                        usage(stdout);
+                        return CLI_OK;
+                default:
+                        usage(stderr);
+                        return CLI_USAGE;
+                }
+        }
+        if (optind < argc) {
+                fprintf(stderr, "sked serve: unexpected argument \"%s\"\n", argv[optind]);
+                return CLI_USAGE;
+        }
+
+        /* the data directory, and one server per directory */
+        if (mkdir(data_dir, 0700) < 0 && errno != EEXIST) {
+                fprintf(stderr, "sked serve: --data-dir %s: %s\n", data_dir, strerror(errno));
+                return CLI_FAILED;
+        }
+        char path[PATH_MAX];
+        snprintf(path, sizeof path, "%s/sked.lock", data_dir);
+        int lockfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        if (lockfd < 0 || flock(lockfd, LOCK_EX | LOCK_NB) < 0) {
+                fprintf(stderr, "sked serve: %s: %s\n", path,
+                        errno == EWOULDBLOCK ? "another sked serve uses this data directory" : strerror(errno));
+                return CLI_FAILED;
+        }
+        char token[AUTH_TOKEN_LEN + 1];
+        bool created = false;
+        sked_err err = {0};
+        snprintf(path, sizeof path, "%s/admin.token", data_dir);
+        if (auth_token_file_ensure(path, token, &created, &err) < 0) {
+                fprintf(stderr, "sked serve: %s\n", err.msg);
+                return CLI_FAILED;
+        }
+        unsigned char token_hash[AUTH_HASH_LEN];
+        auth_token_hash(token, token_hash);
+        memset(token, 0, sizeof token); /* the server keeps only the hash */
+
+        /* signals: handled by the main thread only (sigwait); threads inherit the mask */
+        sigset_t set;
+        sigemptyset(&set);
+        sigaddset(&set, SIGTERM);
+        sigaddset(&set, SIGINT);
+        sigaddset(&set, SIGHUP);
+        pthread_sigmask(SIG_BLOCK, &set, NULL);
+        signal(SIGPIPE, SIG_IGN);
+
+        char uri[PATH_MAX + 16];
+        if (db)
+                snprintf(uri, sizeof uri, "%s", db);
+        else
+                snprintf(uri, sizeof uri, "sqlite:%s/sked.db", data_dir);
+        engine_config ec = {.store_uri = uri, .workers = (unsigned) workers};
+        engine *e = NULL;
+        if (engine_new(&ec, &e, &err) < 0) {
+                fprintf(stderr, "sked serve: %s\n", err.msg);
+                return CLI_FAILED;
+        }
+        for (size_t i = 0; i < nplugins; i++)
+                if (engine_load_plugin(e, plugins[i], &err) < 0) {
+                        fprintf(stderr, "sked serve: %s\n", err.msg);
+                        engine_free(e);
+                        return CLI_FAILED;
+                }
+        char errbuf[512];
+        if (demo && (demo_register((sked *) e, errbuf, sizeof errbuf) < 0 ||
+                     ensure_demo_series((sked *) e, e) < 0)) {
+                fprintf(stderr, "sked serve: demo: %s\n", errbuf);
+                engine_free(e);
+                return CLI_FAILED;
+        }
+        http_config hc = {.listen = listen, .threads = (unsigned) http_threads, .token_hash = token_hash};
+        http_server *hs = NULL;
+        if (http_server_new(&hc, &hs, &err) < 0 || routes_register(hs, e, &err) < 0 ||
+            http_server_start(hs, &err) < 0) {
+                fprintf(stderr, "sked serve: --listen %s: %s\n", listen, err.msg);
+                http_server_free(hs);
+                engine_free(e);
+                return CLI_FAILED;
+        }
+        if (engine_start(e, &err) < 0) {
+                fprintf(stderr, "sked serve: %s\n", err.msg);
+                return CLI_FAILED;
+        }
+        const char *host = listen;
+        char hostbuf[128];
+        const char *colon = strrchr(listen, ':');
+        snprintf(hostbuf, sizeof hostbuf, "%.*s", (int) (colon ? colon - listen : (long) strlen(listen)), listen);
+        host = hostbuf;
+        log_info("sked %s ready: API at http://%s:%u/api/v1 (store %s, %ld workers)", SKED_VERSION, host,
+                 http_server_port(hs), uri, workers);
+        log_info("admin token: %s%s (send it as 'Authorization: Bearer <token>'; the CLI reads it itself)", path,
+                 created ? ", created now" : "");
+        printf("sked: listening on http://%s:%u  token file: %s\n", host, http_server_port(hs), path);
+        fflush(stdout);
+
+        int sig = 0;
+        for (;;) {
+                if (sigwait(&set, &sig) != 0)
+                        continue;
+                if (sig == SIGHUP)
+                        continue; /* reserved for reloading; ignored for now */
+                break;
+        }
+        log_info("received %s: stopping (running handlers get %ld s to finish)", strsignal(sig), grace);
+        http_server_stop(hs);
+        engine_stop(e, grace * 1000);
+        http_server_free(hs);
+        engine_free(e);
+        log_info("stopped");
+        close(lockfd);
+        return CLI_OK;
+}

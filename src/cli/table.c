@@ -1,0 +1,138 @@
+#include "cli/table.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct table {
+        size_t ncols;
+        size_t nrows; /* including the header row */
+        size_t cap;
+        char **cells;   /* nrows * ncols, each already sanitized and cut */
+        size_t *widths; /* display width per column */
+};
+
+static bool is_cont(unsigned char c) {
+        return (c & 0xC0) == 0x80;
+}
+
+/* Copies s replacing control characters by spaces and cutting it to
+ * TABLE_CELL_MAX code points; *ret_width gets the display width. */
+static char *cell_copy(const char *s, size_t *ret_width) {
+        static const char ellipsis[] = "\xe2\x80\xa6"; /* … */
+        size_t len, points = 0, cut = 0, width;
+        char *out;
+
+        if (!s)
+                s = "";
+        len = strlen(s);
+        for (size_t i = 0; i < len; i++) {
+                if (is_cont((unsigned char)s[i]))
+                        continue;
+                if (points == TABLE_CELL_MAX - 1)
+                        cut = i;
+                points++;
+        }
+        if (points > TABLE_CELL_MAX) {
+                len = cut;
+                width = TABLE_CELL_MAX;
+        } else {
+                cut = 0;
+                width = points;
+        }
+        out = malloc(len + sizeof ellipsis);
+        if (!out)
+                return NULL;
+        for (size_t i = 0; i < len; i++) {
+                unsigned char c = (unsigned char)s[i];
+                out[i] = (c < 0x20 || c == 0x7f) ? ' ' : (char)c;
+        }
+        if (cut)
+                memcpy(out + len, ellipsis, sizeof ellipsis);
+        else
+                out[len] = '\0';
+        *ret_width = width;
+        return out;
+}
+
+static int add_row(table *t, const char *const *cells) {
+        if (t->nrows == t->cap) {
+                size_t cap = t->cap ? t->cap * 2 : 16;
+                if (cap > SIZE_MAX / sizeof(char *) / t->ncols)
+                        return -ENOMEM;
+                char **n = realloc(t->cells, cap * t->ncols * sizeof *n);
+                if (!n)
+                        return -ENOMEM;
+                t->cells = n;
+                t->cap = cap;
+        }
+        char **row = t->cells + t->nrows * t->ncols;
+        size_t widths[t->ncols];
+        for (size_t i = 0; i < t->ncols; i++) {
+                row[i] = cell_copy(cells[i], &widths[i]);
+                if (!row[i]) {
+                        while (i-- > 0)
+                                free(row[i]);
+                        return -ENOMEM;
+                }
+        }
+        for (size_t i = 0; i < t->ncols; i++)
+                if (widths[i] > t->widths[i])
+                        t->widths[i] = widths[i];
+        t->nrows++;
+        return 0;
+}
+
+table *table_new(size_t ncols, const char *const *headers) {
+        table *t;
+        if (ncols == 0 || ncols > 1024)
+                return NULL;
+        t = calloc(1, sizeof *t);
+        if (!t)
+                return NULL;
+        t->ncols = ncols;
+        t->widths = calloc(ncols, sizeof *t->widths);
+        if (!t->widths || add_row(t, headers) < 0) {
+                table_free(t);
+                return NULL;
+        }
+        return t;
+}
+
+int table_add(table *t, const char *const *cells) {
+        return add_row(t, cells);
+}
+
+static size_t width_of(const char *s) {
+        size_t w = 0;
+        for (; *s; s++)
+                if (!is_cont((unsigned char)*s))
+                        w++;
+        return w;
+}
+
+void table_print(const table *t, FILE *f) {
+        for (size_t r = 0; r < t->nrows; r++) {
+                char **row = t->cells + r * t->ncols;
+                for (size_t i = 0; i < t->ncols; i++) {
+                        fputs(row[i], f);
+                        if (i + 1 == t->ncols)
+                                break;
+                        for (size_t pad = t->widths[i] - width_of(row[i]) + 2; pad > 0; pad--)
+                                fputc(' ', f);
+                }
+                fputc('\n', f);
+        }
+}
+
+void table_free(table *t) {
+        if (!t)
+                return;
+        for (size_t i = 0; i < t->nrows * t->ncols; i++)
+                free(t->cells[i]);
+        free(t->cells);
+        free(t->widths);
+        free(t);
+}

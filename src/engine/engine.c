@@ -1,0 +1,1025 @@
+/* engine: the loop (poller, dispatcher, single writer) and the worker pool. */
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/log.h"
+#include "engine/engine_internal.h"
+
+#define DUE_BATCH 512          /* series fired per statement batch */
+#define BURST_CAP 100          /* occurrences of one series fired in one turn */
+#define RECOVER_EVERY_US (2 * SKED_USEC)
+#define HEARTBEAT_EVERY_US (1 * SKED_USEC)
+#define MAX_SLEEP_US (5 * SKED_USEC)
+
+static sked_time real_clock(void *ud) {
+        (void) ud;
+        return time_now_real();
+}
+
+sked_time engine_now(engine *e) {
+        return e->cfg.clock(e->cfg.clock_userdata);
+}
+
+const char *engine_node(const engine *e) {
+        return e->node;
+}
+
+static void store_key_destroy(void *p) {
+        /* connections are owned by the engine's list; nothing to do per thread */
+        (void) p;
+}
+
+int engine_new(const engine_config *cfg, engine **ret, sked_err *err) {
+        engine *e = calloc(1, sizeof *e);
+        if (!e)
+                return err_set(err, -ENOMEM, "out of memory");
+        e->cfg = *cfg;
+        if (!e->cfg.clock)
+                e->cfg.clock = real_clock;
+        if (!e->cfg.workers)
+                e->cfg.workers = 4;
+        if (e->cfg.workers > 1024)
+                e->cfg.workers = 1024;
+        if (!e->cfg.lease_ms)
+                e->cfg.lease_ms = 30000;
+        if (!e->cfg.catchup_window_ms)
+                e->cfg.catchup_window_ms = 60000;
+        char host[64] = "localhost";
+        gethostname(host, sizeof host - 1);
+        e->node = strdup(cfg->node ? cfg->node : host);
+        e->store_uri = strdup(cfg->store_uri);
+        pthread_mutex_init(&e->lock, NULL);
+        pthread_mutex_init(&e->conns_lock, NULL);
+        pthread_cond_init(&e->loop_cv, NULL);
+        pthread_cond_init(&e->work_cv, NULL);
+        pthread_cond_init(&e->idle_cv, NULL);
+        pthread_rwlock_init(&e->types_lock, NULL);
+        pthread_key_create(&e->store_key, store_key_destroy);
+        int r = store_open(e->store_uri, &e->st, err);
+        if (r < 0) {
+                engine_free(e);
+                return r;
+        }
+        /* load stored types; plug-in types get their handlers when the plug-in registers */
+        json_t *defs = NULL;
+        if ((r = store_type_list(e->st, &defs, err)) < 0) {
+                engine_free(e);
+                return r;
+        }
+        size_t i;
+        json_t *d;
+        json_array_foreach(defs, i, d) {
+                ptype *t = NULL;
+                sked_err e2 = {0};
+                if (ptype_from_json(d, &t, &e2) < 0) {
+                        log_warning("stored type %s no longer validates: %s",
+                                    json_string_value(json_object_get(d, "name")), e2.msg);
+                        continue;
+                }
+                type_entry *te = calloc(1, sizeof *te);
+                te->t = t;
+                te->next = e->types;
+                e->types = te;
+        }
+        json_decref(defs);
+        *ret = e;
+        return 0;
+}
+
+int engine_thread_store(engine *e, store **ret, sked_err *err) {
+        store *s = pthread_getspecific(e->store_key);
+        if (s) {
+                *ret = s;
+                return 0;
+        }
+        int r = store_open(e->store_uri, &s, err);
+        if (r < 0)
+                return r;
+        pthread_mutex_lock(&e->conns_lock);
+        store **p = realloc(e->conns, (e->nconns + 1) * sizeof *p);
+        if (p) {
+                e->conns = p;
+                e->conns[e->nconns++] = s;
+        }
+        pthread_mutex_unlock(&e->conns_lock);
+        if (!p) {
+                store_close(s);
+                return err_set(err, -ENOMEM, "out of memory");
+        }
+        pthread_setspecific(e->store_key, s);
+        *ret = s;
+        return 0;
+}
+
+void engine_wake(engine *e) {
+        pthread_mutex_lock(&e->lock);
+        e->wake = true;
+        pthread_cond_signal(&e->loop_cv);
+        pthread_mutex_unlock(&e->lock);
+}
+
+void engine_post(engine *e, event *ev) {
+        pthread_mutex_lock(&e->lock);
+        if (e->ev_tail)
+                e->ev_tail->next = ev;
+        else
+                e->ev_head = ev;
+        e->ev_tail = ev;
+        e->wake = true;
+        pthread_cond_signal(&e->loop_cv);
+        pthread_mutex_unlock(&e->lock);
+}
+
+/* ---- types ---- */
+
+const type_entry *engine_type_find(engine *e, const char *name) {
+        const type_entry *found = NULL;
+        pthread_rwlock_rdlock(&e->types_lock);
+        for (type_entry *t = e->types; t; t = t->next)
+                if (!t->retired && !strcmp(t->t->name, name)) {
+                        found = t;
+                        break;
+                }
+        pthread_rwlock_unlock(&e->types_lock);
+        return found;
+}
+
+json_t *engine_type_json(engine *e, const char *name) {
+        const type_entry *t = engine_type_find(e, name);
+        return t ? json_deep_copy(t->t->json) : NULL;
+}
+
+static int register_background_series(engine *e, store *st, const ptype *t, bool *ret_created,
+                                      sked_err *err) {
+        series_row cur = {0};
+        int r = store_series_find_background(st, t->name, &cur, err);
+        series_row_clear(&cur);
+        *ret_created = false;
+        if (r == 0 || r != -ENOENT)
+                return r;
+        json_t *in = json_deep_copy(t->series);
+        json_object_set_new(in, "type", json_string(t->name));
+        json_object_set_new(in, "title", json_string(t->title));
+        json_object_set_new(in, "background", json_true());
+        series_row row = {0};
+        r = series_create(e, st, in, true, &row, err);
+        json_decref(in);
+        series_row_clear(&row);
+        if (r < 0)
+                return err_prefix(err, "series");
+        *ret_created = true;
+        return 0;
+}
+
+int engine_type_register(engine *e, json_t *def, sked_handler fn, void *userdata, json_t **ret_def,
+                         sked_err *err) {
+        ptype *t = NULL;
+        int r = ptype_from_json(def, &t, err);
+        if (r < 0)
+                return r;
+        if (t->plugin && !fn) {
+                /* a plug-in type registered through the API has no code behind it */
+                const type_entry *old = engine_type_find(e, t->name);
+                if (!old || !old->fn) {
+                        ptype_free(t);
+                        return err_field(err, -EINVAL, "handler",
+                                         "a plugin handler can only be registered by a loaded plug-in; "
+                                         "use {\"command\": [...]} for an external program");
+                }
+                fn = old->fn;
+                userdata = old->userdata;
+        }
+        store *st;
+        if ((r = engine_thread_store(e, &st, err)) < 0) {
+                ptype_free(t);
+                return r;
+        }
+        char *text = json_dumps(t->json, JSON_COMPACT | JSON_SORT_KEYS);
+        if ((r = store_begin(st, err)) < 0)
+                goto fail;
+        if ((r = store_type_put(st, t->name, t->background, t->feature, text, engine_now(e), err)) < 0) {
+                store_rollback(st);
+                goto fail;
+        }
+        if ((r = store_commit(st, err)) < 0)
+                goto fail;
+
+        type_entry *te = calloc(1, sizeof *te);
+        te->t = t;
+        te->fn = fn;
+        te->userdata = userdata;
+        pthread_rwlock_wrlock(&e->types_lock);
+        for (type_entry *o = e->types; o; o = o->next)
+                if (!o->retired && !strcmp(o->t->name, t->name))
+                        o->retired = true;
+        te->next = e->types;
+        e->types = te;
+        pthread_rwlock_unlock(&e->types_lock);
+        t = NULL;
+
+        if (te->t->background) {
+                bool created;
+                if ((r = register_background_series(e, st, te->t, &created, err)) < 0)
+                        goto fail;
+        }
+        if (ret_def)
+                *ret_def = json_deep_copy(te->t->json);
+        free(text);
+        engine_wake(e);
+        return 0;
+fail:
+        free(text);
+        ptype_free(t);
+        return r;
+}
+
+int engine_poller_init(engine *e, int *ret_registered, sked_err *err) {
+        store *st;
+        int r = engine_thread_store(e, &st, err), n = 0;
+        if (r < 0)
+                return r;
+        pthread_rwlock_rdlock(&e->types_lock);
+        size_t count = 0;
+        for (type_entry *t = e->types; t; t = t->next)
+                count++;
+        const ptype **list = calloc(count + 1, sizeof *list);
+        count = 0;
+        for (type_entry *t = e->types; t; t = t->next)
+                if (!t->retired && t->t->background)
+                        list[count++] = t->t;
+        pthread_rwlock_unlock(&e->types_lock);
+        for (size_t i = 0; i < count && r >= 0; i++) {
+                bool created = false;
+                r = register_background_series(e, st, list[i], &created, err);
+                n += created;
+        }
+        free(list);
+        if (r < 0)
+                return r;
+        pthread_mutex_lock(&e->lock);
+        e->health.initialized_at = engine_now(e);
+        pthread_mutex_unlock(&e->lock);
+        engine_wake(e);
+        if (ret_registered)
+                *ret_registered = n;
+        return 0;
+}
+
+int engine_load_plugin(engine *e, const char *path, sked_err *err) {
+        void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+        if (!h)
+                return err_field(err, -ENOENT, "plugin", "%s: %s", path, dlerror());
+        int (*init)(sked *) = (int (*)(sked *)) dlsym(h, "sked_plugin_init");
+        if (!init) {
+                dlclose(h);
+                return err_field(err, -EINVAL, "plugin", "%s: does not export sked_plugin_init", path);
+        }
+        /* the public handle of an engine is the engine itself (see sked.c) */
+        int r = init((sked *) e);
+        if (r < 0) {
+                dlclose(h);
+                return err_field(err, r, "plugin", "%s: sked_plugin_init failed (%s)", path, strerror(-r));
+        }
+        void **p = realloc(e->plugins, (e->nplugins + 1) * sizeof *p);
+        if (p) {
+                e->plugins = p;
+                e->plugins[e->nplugins++] = h;
+        }
+        return 0;
+}
+
+/* ---- the loop ---- */
+
+static schedule *schedule_for(engine *e, const series_row *s) {
+        for (size_t i = 0; i < e->nscache; i++)
+                if (e->scache[i].series_id == s->id) {
+                        if (e->scache[i].version == s->version)
+                                return e->scache[i].s;
+                        schedule_free(e->scache[i].s);
+                        e->scache[i] = e->scache[--e->nscache];
+                        break;
+                }
+        schedule *sc = NULL;
+        sked_err err = {0};
+        if (series_schedule_parse(s, s->created_at, &sc, &err) < 0) {
+                log_error("series %lld: %s", (long long) s->id, err.msg);
+                return NULL;
+        }
+        sched_cache_entry *p = realloc(e->scache, (e->nscache + 1) * sizeof *p);
+        if (!p) {
+                schedule_free(sc);
+                return NULL;
+        }
+        e->scache = p;
+        e->scache[e->nscache++] = (sched_cache_entry){s->id, s->version, sc};
+        return sc;
+}
+
+static int queue_run(engine *e, const series_row *s, sked_time nominal, sked_time now, sked_err *err) {
+        int r = store_occurrence_insert(e->st, s->id, nominal, now, 0, err);
+        if (r == -EEXIST)
+                return 0; /* fired before: exactly one occurrence per (series, nominal) */
+        if (r < 0)
+                return r;
+        run_row run = {
+                .series_id = s->id,
+                .has_nominal = true,
+                .nominal = nominal,
+                .type = s->type,
+                .trigger = "schedule",
+                .params = s->params,
+                .query = s->query,
+                .attempt = 1,
+                .queued_at = now,
+                .not_before = now,
+        };
+        r = store_run_insert(e->st, &run, err);
+        if (r == 0)
+                r = store_occurrence_set_run(e->st, s->id, nominal, run.id, err);
+        free(run.idem_key);
+        return r < 0 ? r : 1;
+}
+
+/* Fires what is due of one series.  Occurrences later than the catch-up window
+ * (downtime, a clock jump) run only the latest of them; the others are counted as
+ * missed.  Occurrences within the window all run, up to BURST_CAP per turn. */
+static int fire_series(engine *e, const series_row *s, sked_time now, int *ret_fired, sked_err *err) {
+        schedule *sc = schedule_for(e, s);
+        if (!sc) /* unparsable now (e.g. zone removed): park it, say so once */
+                return store_series_advance(e->st, s->id, false, 0, s->last_nominal, 0, 0, err);
+        sked_time late_before = now - e->cfg.catchup_window_ms * 1000;
+        sked_time n = s->next_due, latest_late = 0, last = s->last_nominal;
+        int64_t fired = 0, missed = 0, steps = 0;
+        bool has_next = true;
+        int r = 0;
+        while (n <= now) {
+                if (n < late_before) {
+                        if (latest_late)
+                                missed++;
+                        latest_late = n;
+                } else if (fired < BURST_CAP) {
+                        if (latest_late) {
+                                /* the late ones end here: the latest of them runs first */
+                                if ((r = queue_run(e, s, latest_late, now, err)) < 0)
+                                        return r;
+                                fired += r;
+                                last = latest_late;
+                                latest_late = 0;
+                        }
+                        if ((r = queue_run(e, s, n, now, err)) < 0)
+                                return r;
+                        fired += r;
+                        last = n;
+                } else {
+                        missed++;
+                }
+                sked_time next;
+                if (++steps > 200000 && n < late_before) {
+                        /* a fine-grained rule after a long outage: jump close to now */
+                        sked_time from = late_before - 1;
+                        if (schedule_next(sc, from, &next) == 0 && next > n) {
+                                missed++; /* at least one more; exact count not worth the walk */
+                                latest_late = 0;
+                                n = next;
+                                steps = 0;
+                                continue;
+                        }
+                }
+                if (schedule_next(sc, n, &next) < 0) {
+                        has_next = false;
+                        break;
+                }
+                n = next;
+        }
+        if (latest_late) {
+                if ((r = queue_run(e, s, latest_late, now, err)) < 0)
+                        return r;
+                fired += r;
+                last = latest_late;
+        }
+        *ret_fired += (int) fired;
+        return store_series_advance(e->st, s->id, has_next, has_next ? n : 0, last, fired, missed, err);
+}
+
+static int fire_due(engine *e, sked_time now, int *ret_fired, sked_err *err) {
+        for (int batch = 0; batch < 64; batch++) {
+                series_row *rows = NULL;
+                size_t n = 0;
+                int r = store_series_due(e->st, now, DUE_BATCH, &rows, &n, err);
+                if (r < 0)
+                        return r;
+                for (size_t i = 0; i < n && r >= 0; i++) {
+                        const type_entry *t = engine_type_find(e, rows[i].type);
+                        (void) t; /* types of stored series always exist (foreign key) */
+                        r = fire_series(e, &rows[i], now, ret_fired, err);
+                }
+                series_rows_free(rows, n);
+                if (r < 0)
+                        return r;
+                if (n < DUE_BATCH)
+                        break;
+        }
+        return 0;
+}
+
+static int64_t backoff_us(const ptype *t, int64_t attempt) {
+        double b = (double) t->retry.initial_backoff_ms;
+        for (int64_t i = 1; i < attempt && b < (double) t->retry.max_backoff_ms; i++)
+                b *= t->retry.multiplier;
+        if (b > (double) t->retry.max_backoff_ms)
+                b = (double) t->retry.max_backoff_ms;
+        return (int64_t) b * 1000;
+}
+
+/* Queues the next attempt of `run` (retry after failure or recovery after a lost lease). */
+static int requeue(engine *e, const run_row *run, const char *trigger, sked_time not_before, sked_time now,
+                   int64_t *ret_id, sked_err *err) {
+        run_row next = {
+                .series_id = run->series_id,
+                .has_nominal = run->has_nominal,
+                .nominal = run->nominal,
+                .type = run->type,
+                .trigger = (char *) trigger,
+                .params = run->params,
+                .query = run->query,
+                .attempt = run->attempt + 1,
+                .queued_at = now,
+                .not_before = not_before,
+        };
+        int r = store_run_insert(e->st, &next, err);
+        if (r == 0 && run->series_id && run->has_nominal && strcmp(run->trigger, "manual") != 0)
+                r = store_occurrence_set_run(e->st, run->series_id, run->nominal, next.id, err);
+        free(next.idem_key);
+        if (r == 0)
+                *ret_id = next.id;
+        return r;
+}
+
+static int max_attempts_of(engine *e, const char *type) {
+        const type_entry *t = engine_type_find(e, type);
+        return t ? t->t->retry.max_attempts : 1;
+}
+
+static int finish_job(engine *e, job *j, const event *ev, sked_time now, sked_err *err) {
+        run_finish f = {
+                .has_exit = ev->has_exit,
+                .exit_code = ev->exit_code,
+                .error = ev->text,
+                .finished_at = now,
+                .progress = j->progress,
+                .n_info = j->n_info,
+                .n_warning = j->n_warning,
+                .n_error = j->n_error,
+                .n_results = j->n_results,
+        };
+        int r = 0;
+        int max = j->type ? j->type->t->retry.max_attempts : 1;
+        switch (ev->outcome) {
+        case OUT_OK:
+                f.state = "succeeded";
+                f.progress = 100;
+                break;
+        case OUT_FAIL:
+                f.state = "failed";
+                break;
+        case OUT_RETRY:
+                f.state = "failed";
+                if (j->run.attempt < max && j->type)
+                        r = requeue(e, &j->run, "retry", now + backoff_us(j->type->t, j->run.attempt), now,
+                                    &f.next_attempt, err);
+                break;
+        case OUT_LOST:
+                /* interrupted by shutdown: the work was not finished, so it runs again */
+                f.state = "lost";
+                r = requeue(e, &j->run, "recovery", now, now, &f.next_attempt, err);
+                break;
+        }
+        if (r < 0)
+                return r;
+        return store_run_finish(e->st, j->run.id, &f, err);
+}
+
+/* The inflight list is written by the loop only, under e->lock so that other
+ * threads (status, stop, wait_idle) may read it. */
+static void inflight_remove(engine *e, job *j) {
+        pthread_mutex_lock(&e->lock);
+        for (size_t i = 0; i < e->ninflight; i++)
+                if (e->inflight[i] == j) {
+                        e->inflight[i] = e->inflight[--e->ninflight];
+                        break;
+                }
+        pthread_mutex_unlock(&e->lock);
+}
+
+static int inflight_add(engine *e, job *j) {
+        int r = 0;
+        pthread_mutex_lock(&e->lock);
+        if (e->ninflight == e->capinflight) {
+                size_t cap = e->capinflight ? e->capinflight * 2 : 16;
+                job **p = realloc(e->inflight, cap * sizeof *p);
+                if (p) {
+                        e->inflight = p;
+                        e->capinflight = cap;
+                } else {
+                        r = -ENOMEM;
+                }
+        }
+        if (r == 0)
+                e->inflight[e->ninflight++] = j;
+        pthread_mutex_unlock(&e->lock);
+        return r;
+}
+
+static void event_free(event *ev) {
+        free(ev->text);
+        free(ev->key);
+        free(ev->status);
+        free(ev->data);
+        free(ev);
+}
+
+static int apply_events(engine *e, event *ev, sked_time now, sked_err *err) {
+        static const char *levels[] = {"info", "warning", "error"};
+        int r = 0;
+        for (; ev && r >= 0; ev = ev->next) {
+                switch (ev->kind) {
+                case EV_MESSAGE:
+                        r = store_message_add(e->st, ev->j->run.id, ev->seq, ev->at,
+                                              levels[ev->level < 0 || ev->level > 2 ? 0 : ev->level], ev->text,
+                                              err);
+                        break;
+                case EV_RESULT:
+                        r = store_result_add(e->st, ev->j->run.id, ev->seq, ev->at, ev->key, ev->status,
+                                             ev->data, err);
+                        break;
+                case EV_PROGRESS:
+                        break;
+                case EV_FINISH:
+                        r = finish_job(e, ev->j, ev, now, err);
+                        break;
+                }
+        }
+        return r;
+}
+
+static bool type_has_room(engine *e, const type_entry *t) {
+        if (!t || t->t->concurrency <= 0)
+                return true;
+        int running = 0;
+        for (size_t i = 0; i < e->ninflight; i++)
+                if (!strcmp(e->inflight[i]->run.type, t->t->name))
+                        running++;
+        return running < t->t->concurrency;
+}
+
+/* Claims ready runs for idle workers; the jobs are handed out after the commit. */
+static int claim(engine *e, sked_time now, job **ret_head, sked_err *err) {
+        size_t free_slots = e->nworkers > e->ninflight ? e->nworkers - e->ninflight : 0;
+        if (!free_slots)
+                return 0;
+        run_row *rows = NULL;
+        size_t n = 0;
+        int r = store_runs_ready(e->st, now, (int) (free_slots * 4 + 16), &rows, &n, err);
+        if (r < 0)
+                return r;
+        job *head = NULL, **tail = &head;
+        sked_time lease = now + e->cfg.lease_ms * 1000;
+        for (size_t i = 0; i < n && free_slots > 0 && r >= 0; i++) {
+                const type_entry *t = engine_type_find(e, rows[i].type);
+                if (!type_has_room(e, t))
+                        continue;
+                if ((r = store_run_start(e->st, rows[i].id, e->node, now, lease, err)) == -ESTALE) {
+                        r = 0;
+                        continue;
+                }
+                if (r < 0)
+                        break;
+                job *j = calloc(1, sizeof *j);
+                j->e = e;
+                j->run = rows[i];
+                memset(&rows[i], 0, sizeof rows[i]);
+                j->run.started_at = now;
+                j->type = t;
+                j->seq = 1;
+                if (inflight_add(e, j) < 0) {
+                        job_free(j);
+                        r = err_set(err, -ENOMEM, "out of memory");
+                        break;
+                }
+                *tail = j;
+                tail = &j->next;
+                free_slots--;
+        }
+        run_rows_free(rows, n);
+        *ret_head = head;
+        return r;
+}
+
+static int recover_expired(engine *e, sked_time now, sked_time before, sked_err *err) {
+        run_row *rows = NULL;
+        size_t n = 0;
+        int r = store_runs_expired(e->st, before, &rows, &n, err);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n && r >= 0; i++) {
+                bool ours = false;
+                for (size_t k = 0; k < e->ninflight; k++)
+                        if (e->inflight[k]->run.id == rows[i].id)
+                                ours = true;
+                if (ours)
+                        continue;
+                run_finish f = {.state = "lost", .finished_at = now,
+                                .error = "interrupted: its node stopped renewing the lease (crash?); "
+                                         "queued again as a new attempt"};
+                /* a lost run is retried whatever the retry policy, within a hard bound */
+                if (rows[i].attempt < max_attempts_of(e, rows[i].type) + 5)
+                        r = requeue(e, &rows[i], "recovery", now, now, &f.next_attempt, err);
+                else
+                        f.error = "interrupted too many times; not retried";
+                if (r >= 0)
+                        r = store_run_finish(e->st, rows[i].id, &f, err);
+                if (r >= 0)
+                        log_warning("run %lld (%s) was interrupted; recovered as attempt %lld", (long long) rows[i].id,
+                                    rows[i].type, (long long) rows[i].attempt + 1);
+        }
+        run_rows_free(rows, n);
+        return r;
+}
+
+static int renew_leases(engine *e, sked_time now, sked_err *err) {
+        if (!e->ninflight)
+                return 0;
+        int64_t *ids = malloc(e->ninflight * sizeof *ids);
+        if (!ids)
+                return err_set(err, -ENOMEM, "out of memory");
+        for (size_t i = 0; i < e->ninflight; i++)
+                ids[i] = e->inflight[i]->run.id;
+        int r = store_runs_renew(e->st, ids, e->ninflight, now + e->cfg.lease_ms * 1000, err);
+        free(ids);
+        return r;
+}
+
+/* One turn of the loop; returns when it wants to run next (an instant). */
+static int turn(engine *e, sked_time *ret_wake, sked_err *err) {
+        pthread_mutex_lock(&e->lock);
+        event *events = e->ev_head;
+        e->ev_head = e->ev_tail = NULL;
+        bool draining = e->draining;
+        pthread_mutex_unlock(&e->lock);
+
+        sked_time now = engine_now(e);
+        int fired = 0;
+        job *claimed = NULL;
+        int r = store_begin(e->st, err);
+        if (r < 0)
+                goto requeue_events;
+        if ((r = apply_events(e, events, now, err)) < 0)
+                goto rollback;
+        if (!draining && (r = fire_due(e, now, &fired, err)) < 0)
+                goto rollback;
+        if (now - e->last_recover >= RECOVER_EVERY_US || now < e->last_recover) {
+                if ((r = recover_expired(e, now, now, err)) < 0)
+                        goto rollback;
+                e->last_recover = now;
+        }
+        if (now - e->last_renew >= e->cfg.lease_ms * 1000 / 3 || now < e->last_renew) {
+                if ((r = renew_leases(e, now, err)) < 0)
+                        goto rollback;
+                e->last_renew = now;
+        }
+        if (!draining && (r = claim(e, now, &claimed, err)) < 0)
+                goto rollback;
+        sked_time next_due = 0, next_ready = 0;
+        bool any_due = false, any_ready = false;
+        if ((r = store_next_due_min(e->st, &next_due, &any_due, err)) < 0 ||
+            (r = store_next_ready_min(e->st, &next_ready, &any_ready, err)) < 0)
+                goto rollback;
+        if (fired || now - e->last_heartbeat >= HEARTBEAT_EVERY_US || now < e->last_heartbeat) {
+                e->health.heartbeat_at = now;
+                if (fired) {
+                        e->health.last_fire_at = now;
+                        e->health.last_batch = fired;
+                        e->health.fired_total += fired;
+                }
+                e->health.has_next = any_due;
+                e->health.next_due = next_due;
+                if ((r = store_poller_put(e->st, &e->health, err)) < 0)
+                        goto rollback;
+                e->last_heartbeat = now;
+        }
+        if ((r = store_commit(e->st, err)) < 0)
+                goto undo_claims;
+
+        /* committed: events are done, claimed runs go to the workers */
+        for (event *ev = events, *nx; ev; ev = nx) {
+                nx = ev->next;
+                if (ev->kind == EV_FINISH) {
+                        inflight_remove(e, ev->j);
+                        job_free(ev->j);
+                }
+                event_free(ev);
+        }
+        pthread_mutex_lock(&e->lock);
+        for (job *j = claimed, *nx; j; j = nx) {
+                nx = j->next;
+                j->next = NULL;
+                if (e->work_tail)
+                        e->work_tail->next = j;
+                else
+                        e->work_head = j;
+                e->work_tail = j;
+        }
+        if (claimed)
+                pthread_cond_broadcast(&e->work_cv);
+        e->idle = !any_ready && e->ninflight == 0 && !e->ev_head;
+        if (e->idle || draining)
+                pthread_cond_broadcast(&e->idle_cv);
+        pthread_mutex_unlock(&e->lock);
+
+        sked_time wake = now + MAX_SLEEP_US;
+        if (any_due && next_due < wake)
+                wake = next_due;
+        if (any_ready && e->ninflight < e->nworkers && next_ready < wake)
+                wake = next_ready;
+        if (e->ninflight) {
+                sked_time renew = e->last_renew + e->cfg.lease_ms * 1000 / 3;
+                if (renew < wake)
+                        wake = renew;
+        }
+        *ret_wake = wake;
+        return 0;
+
+rollback:
+        store_rollback(e->st);
+undo_claims:
+        for (job *j = claimed, *nx; j; j = nx) {
+                nx = j->next;
+                inflight_remove(e, j);
+                job_free(j);
+        }
+requeue_events:
+        /* keep the events for the next turn: nothing a worker reported is dropped */
+        if (events) {
+                pthread_mutex_lock(&e->lock);
+                event *last = events;
+                while (last->next)
+                        last = last->next;
+                last->next = e->ev_head;
+                e->ev_head = events;
+                if (!e->ev_tail)
+                        e->ev_tail = last;
+                pthread_mutex_unlock(&e->lock);
+        }
+        *ret_wake = now + SKED_USEC;
+        return r;
+}
+
+static void *loop_main(void *arg) {
+        engine *e = arg;
+        for (;;) {
+                sked_err err = {0};
+                sked_time wake;
+                if (turn(e, &wake, &err) < 0)
+                        log_error("poller: %s (retrying)", err.msg);
+                pthread_mutex_lock(&e->lock);
+                if (e->stopping && !e->ev_head && e->ninflight == 0) {
+                        pthread_mutex_unlock(&e->lock);
+                        break;
+                }
+                if (!e->wake && !e->ev_head) {
+                        sked_time now = engine_now(e);
+                        if (wake > now) {
+                                /* the injected clock may not be real time: sleep in real time for
+                                 * the same span, at most MAX_SLEEP_US, and look again */
+                                int64_t span = wake - now;
+                                if (span > MAX_SLEEP_US)
+                                        span = MAX_SLEEP_US;
+                                struct timespec ts;
+                                clock_gettime(CLOCK_REALTIME, &ts);
+                                int64_t ns = ts.tv_nsec + (span % SKED_USEC) * 1000;
+                                ts.tv_sec += span / SKED_USEC + ns / 1000000000;
+                                ts.tv_nsec = ns % 1000000000;
+                                pthread_cond_timedwait(&e->loop_cv, &e->lock, &ts);
+                        }
+                }
+                e->wake = false;
+                pthread_mutex_unlock(&e->lock);
+        }
+        return NULL;
+}
+
+static void *worker_main(void *arg) {
+        engine *e = arg;
+        pthread_mutex_lock(&e->lock);
+        for (;;) {
+                while (!e->work_head && !e->stopping)
+                        pthread_cond_wait(&e->work_cv, &e->lock);
+                if (!e->work_head)
+                        break;
+                job *j = e->work_head;
+                e->work_head = j->next;
+                if (!e->work_head)
+                        e->work_tail = NULL;
+                j->next = NULL;
+                pthread_mutex_unlock(&e->lock);
+                job_run(j); /* posts EV_FINISH; the loop frees the job */
+                pthread_mutex_lock(&e->lock);
+        }
+        e->workers_alive--;
+        pthread_cond_broadcast(&e->idle_cv);
+        pthread_mutex_unlock(&e->lock);
+        return NULL;
+}
+
+int engine_start(engine *e, sked_err *err) {
+        if (e->started)
+                return 0;
+        sked_time now = engine_now(e);
+        e->started_at = now;
+        memset(&e->health, 0, sizeof e->health);
+        snprintf(e->health.node, sizeof e->health.node, "%s", e->node);
+        e->health.started_at = now;
+        poller_health old;
+        sked_err ignore = {0};
+        if (store_poller_get(e->st, &old, &ignore) == 0) {
+                e->health.fired_total = old.fired_total;
+                e->health.initialized_at = old.initialized_at;
+        }
+        /* one sked serve per data directory (the daemon holds a lock), so every run
+         * still marked running belongs to a process that is gone: recover them now */
+        int r = store_begin(e->st, err);
+        if (r < 0)
+                return r;
+        if ((r = recover_expired(e, now, SKED_TIME_MAX, err)) < 0) {
+                store_rollback(e->st);
+                return r;
+        }
+        if ((r = store_commit(e->st, err)) < 0)
+                return r;
+        e->nworkers = e->cfg.workers;
+        e->workers = calloc(e->nworkers, sizeof *e->workers);
+        if (!e->workers)
+                return err_set(err, -ENOMEM, "out of memory");
+        e->started = true;
+        for (unsigned i = 0; i < e->nworkers; i++) {
+                if (pthread_create(&e->workers[i], NULL, worker_main, e) != 0)
+                        return err_set(err, -EAGAIN, "cannot start worker thread %u", i);
+                e->workers_alive++;
+        }
+        if (pthread_create(&e->loop_thread, NULL, loop_main, e) != 0)
+                return err_set(err, -EAGAIN, "cannot start the poller thread");
+        return 0;
+}
+
+int engine_wait_idle(engine *e, int64_t timeout_ms) {
+        int64_t deadline = time_mono_usec() + timeout_ms * 1000;
+        for (;;) {
+                engine_wake(e);
+                pthread_mutex_lock(&e->lock);
+                bool idle = e->idle && !e->ev_head && !e->work_head && e->ninflight == 0;
+                pthread_mutex_unlock(&e->lock);
+                if (idle)
+                        return 0;
+                if (time_mono_usec() > deadline)
+                        return -ETIMEDOUT;
+                usleep(10000);
+        }
+}
+
+static void wait_until(engine *e, bool (*done)(engine *), int64_t ms) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += ms / 1000;
+        ts.tv_nsec += (ms % 1000) * 1000000;
+        if (ts.tv_nsec >= 1000000000) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000;
+        }
+        pthread_mutex_lock(&e->lock);
+        while (!done(e))
+                if (pthread_cond_timedwait(&e->idle_cv, &e->lock, &ts) == ETIMEDOUT)
+                        break;
+        pthread_mutex_unlock(&e->lock);
+}
+
+static bool no_jobs(engine *e) {
+        return e->ninflight == 0 && !e->work_head;
+}
+
+static bool no_workers(engine *e) {
+        return e->workers_alive == 0;
+}
+
+void engine_stop(engine *e, int64_t grace_ms) {
+        if (!e->started)
+                return;
+        pthread_mutex_lock(&e->lock);
+        e->draining = true;
+        e->wake = true;
+        pthread_cond_signal(&e->loop_cv);
+        pthread_mutex_unlock(&e->lock);
+        wait_until(e, no_jobs, grace_ms);
+        /* past the grace: ask the rest to stop; they finish as "lost" and run again */
+        pthread_mutex_lock(&e->lock);
+        for (size_t i = 0; i < e->ninflight; i++)
+                e->inflight[i]->cancel = 1;
+        pthread_mutex_unlock(&e->lock);
+        wait_until(e, no_jobs, 10000);
+        pthread_mutex_lock(&e->lock);
+        e->stopping = true;
+        pthread_cond_broadcast(&e->work_cv);
+        pthread_cond_signal(&e->loop_cv);
+        pthread_mutex_unlock(&e->lock);
+        wait_until(e, no_workers, 5000);
+        pthread_mutex_lock(&e->lock);
+        bool all_out = e->workers_alive == 0;
+        pthread_mutex_unlock(&e->lock);
+        if (all_out) {
+                for (unsigned i = 0; i < e->nworkers; i++)
+                        pthread_join(e->workers[i], NULL);
+                pthread_join(e->loop_thread, NULL);
+                e->started = false;
+        } else {
+                /* a handler ignores cancellation: leave its thread; the run is recovered at the next start */
+                log_warning("%u handler(s) did not stop; their runs will be recovered at the next start",
+                            e->workers_alive);
+                for (unsigned i = 0; i < e->nworkers; i++)
+                        pthread_detach(e->workers[i]);
+                pthread_detach(e->loop_thread);
+        }
+}
+
+void engine_free(engine *e) {
+        if (!e)
+                return;
+        if (e->started)
+                return; /* threads still use it; the process is about to exit anyway */
+        store_close(e->st);
+        for (size_t i = 0; i < e->nconns; i++)
+                store_close(e->conns[i]);
+        free(e->conns);
+        for (size_t i = 0; i < e->nscache; i++)
+                schedule_free(e->scache[i].s);
+        free(e->scache);
+        for (type_entry *t = e->types, *nx; t; t = nx) {
+                nx = t->next;
+                ptype_free(t->t);
+                free(t);
+        }
+        while (e->work_head) {
+                job *j = e->work_head;
+                e->work_head = j->next;
+                job_free(j);
+        }
+        free(e->inflight);
+        free(e->workers);
+        free(e->plugins); /* plug-ins stay loaded: their code may still be referenced */
+        pthread_key_delete(e->store_key);
+        free(e->node);
+        free(e->store_uri);
+        free(e);
+}
+
+json_t *engine_poller_status(engine *e, store *st) {
+        poller_health h;
+        sked_err err = {0};
+        json_t *o = json_object();
+        if (store_poller_get(st, &h, &err) == 0) {
+                char buf[32];
+                json_object_set_new(o, "node", json_string(h.node));
+                time_format_utc(h.started_at, buf, sizeof buf);
+                json_object_set_new(o, "started_at", json_string(buf));
+                time_format_utc(h.heartbeat_at, buf, sizeof buf);
+                json_object_set_new(o, "heartbeat_at", json_string(buf));
+                if (h.last_fire_at) {
+                        time_format_utc(h.last_fire_at, buf, sizeof buf);
+                        json_object_set_new(o, "last_fire_at", json_string(buf));
+                }
+                if (h.initialized_at) {
+                        time_format_utc(h.initialized_at, buf, sizeof buf);
+                        json_object_set_new(o, "initialized_at", json_string(buf));
+                }
+                if (h.has_next) {
+                        time_format_utc(h.next_due, buf, sizeof buf);
+                        json_object_set_new(o, "next_due", json_string(buf));
+                }
+                json_object_set_new(o, "fired_total", json_integer(h.fired_total));
+                json_object_set_new(o, "last_batch", json_integer(h.last_batch));
+                sked_time now = engine_now(e);
+                int64_t age = (now - h.heartbeat_at) / 1000;
+                json_object_set_new(o, "heartbeat_age_ms", json_integer(age));
+                json_object_set_new(o, "healthy", json_boolean(e->started && age < 10000));
+        } else {
+                json_object_set_new(o, "healthy", json_false());
+                json_object_set_new(o, "detail", json_string(err.msg));
+        }
+        pthread_mutex_lock(&e->lock);
+        json_object_set_new(o, "running", json_integer((json_int_t) e->ninflight));
+        json_object_set_new(o, "workers", json_integer(e->cfg.workers));
+        pthread_mutex_unlock(&e->lock);
+        return o;
+}

@@ -1,0 +1,87 @@
+/* engine: the poller/dispatcher loop and the worker pool.
+ *
+ * One loop thread is the engine's only writer of run state: each turn it commits,
+ * in one transaction, what workers reported (messages, results, finished runs),
+ * the occurrences that fell due, lease renewals and recoveries, and the runs it
+ * claimed for idle workers (group commit: many changes share one flush).  Claimed
+ * runs reach workers only after that commit, so a handler never starts on a run
+ * whose `running` state is not on disk.  Workers run handlers and report back
+ * through an in-memory queue.
+ *
+ * The API layer reads and writes series through its own store connection
+ * (engine_thread_store) and calls engine_wake() after a change. */
+#pragma once
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "base/civil.h"
+#include "base/err.h"
+#include "model/ptype.h"
+#include "sked/sked.h"
+#include "store/store.h"
+
+typedef struct engine engine;
+
+typedef struct engine_config {
+        const char *store_uri;
+        unsigned workers;          /* 0 = 4 */
+        const char *node;          /* NULL = hostname */
+        sked_clock clock;          /* NULL = real time */
+        void *clock_userdata;
+        int64_t lease_ms;          /* 0 = 30 s */
+        int64_t catchup_window_ms; /* occurrences later than this run only the latest; 0 = 60 s */
+} engine_config;
+
+int engine_new(const engine_config *cfg, engine **ret, sked_err *err);
+/* Recovers runs left running by a previous process, then starts the threads. */
+int engine_start(engine *e, sked_err *err);
+/* See sked_stop(). */
+void engine_stop(engine *e, int64_t grace_ms);
+void engine_free(engine *e);
+
+/* Tells the loop that series or runs changed, so it recomputes when to wake. */
+void engine_wake(engine *e);
+sked_time engine_now(engine *e);
+const char *engine_node(const engine *e);
+
+/* The calling thread's own store connection (opened on first use, closed when the
+ * thread exits or the engine is freed). */
+int engine_thread_store(engine *e, store **ret, sked_err *err);
+
+/* Waits until nothing is queued, running or in the engine's queues (see sked_wait_idle). */
+int engine_wait_idle(engine *e, int64_t timeout_ms);
+
+/* ---- types ---- */
+/* Validates and stores a type definition (JSON manifest object, borrowed), binds
+ * `fn` (plugin types) and registers a background type's series if it has none.
+ * *ret_def (may be NULL) receives the normalized definition (new reference). */
+int engine_type_register(engine *e, json_t *def, sked_handler fn, void *userdata, json_t **ret_def,
+                         sked_err *err);
+/* The current definition of a type (new reference), or NULL. */
+json_t *engine_type_json(engine *e, const char *name);
+/* Registers the series of every background type that has none (sked poller init). */
+int engine_poller_init(engine *e, int *ret_registered, sked_err *err);
+/* Loads plug-in shared objects and calls their sked_plugin_init. */
+int engine_load_plugin(engine *e, const char *path, sked_err *err);
+
+/* ---- series ---- */
+/* Creates a series from a JSON request body: validates every field (type,
+ * schedule, tz, start, end, count, params, query), computes its first due instant.
+ * Nothing is written when anything is wrong. */
+int engine_series_create(engine *e, store *st, json_t *in, series_row *ret, sked_err *err);
+/* Applies the fields present in `patch` to series `id` if its version is
+ * expected_version (0: no check; -ESTALE otherwise), validating as on create. */
+int engine_series_update(engine *e, store *st, int64_t id, json_t *patch, int64_t expected_version,
+                         series_row *ret, sked_err *err);
+int engine_series_set_enabled(engine *e, store *st, int64_t id, bool enabled, const char *note,
+                              series_row *ret, sked_err *err);
+/* Queues a manual run of series `id` now. */
+int engine_series_trigger(engine *e, store *st, int64_t id, run_row *ret, sked_err *err);
+/* The occurrences of a series in [from, to): past ones from the store with their
+ * run state, future ones computed from the rule (state "planned").  At most `limit`. */
+int engine_series_occurrences(engine *e, store *st, const series_row *s, sked_time from, sked_time to,
+                              int limit, json_t **ret, sked_err *err);
+
+/* The poller's health as JSON (store record + live figures). */
+json_t *engine_poller_status(engine *e, store *st);

@@ -1,0 +1,99 @@
+/* Shared between the engine's files; not an interface for other layers. */
+#pragma once
+
+#include <pthread.h>
+
+#include "engine/engine.h"
+#include "sched/schedule.h"
+
+/* A registered type: immutable once published; replaced, never edited. */
+typedef struct type_entry {
+        struct type_entry *next;
+        ptype *t;
+        sked_handler fn;
+        void *userdata;
+        bool retired; /* replaced by a newer entry of the same name */
+} type_entry;
+
+/* A run claimed by this engine and handed to a worker. */
+typedef struct job {
+        struct job *next;
+        engine *e;
+        run_row run;
+        const type_entry *type;
+        int64_t seq;                /* next message/result sequence number */
+        int64_t n_info, n_warning, n_error, n_results, progress;
+        volatile int cancel;
+        char *params_text, *query_text;
+} job;
+
+enum event_kind { EV_MESSAGE, EV_RESULT, EV_PROGRESS, EV_FINISH };
+
+enum run_outcome { OUT_OK, OUT_FAIL, OUT_RETRY, OUT_LOST };
+
+typedef struct event {
+        struct event *next;
+        enum event_kind kind;
+        job *j;
+        int64_t seq;
+        sked_time at;
+        int level;
+        char *text, *key, *status, *data;
+        /* EV_FINISH */
+        enum run_outcome outcome;
+        bool has_exit;
+        int exit_code;
+} event;
+
+typedef struct sched_cache_entry {
+        int64_t series_id, version;
+        schedule *s;
+} sched_cache_entry;
+
+struct engine {
+        engine_config cfg;
+        char *store_uri, *node;
+        store *st; /* the loop's connection */
+        pthread_key_t store_key;
+        pthread_mutex_t conns_lock;
+        store **conns; /* every per-thread connection, closed at engine_free */
+        size_t nconns;
+
+        pthread_mutex_t lock;
+        pthread_cond_t loop_cv, work_cv, idle_cv;
+        bool started, draining, stopping, wake;
+        pthread_t loop_thread;
+        pthread_t *workers;
+        unsigned nworkers;
+        unsigned workers_alive;
+
+        job *work_head, *work_tail;  /* claimed, committed, waiting for a worker */
+        event *ev_head, *ev_tail;    /* reported by workers, waiting for the loop */
+        job **inflight;              /* claimed and not yet finished (loop-owned) */
+        size_t ninflight, capinflight;
+
+        pthread_rwlock_t types_lock;
+        type_entry *types;
+
+        sched_cache_entry *scache; /* loop-owned */
+        size_t nscache;
+
+        sked_time started_at, last_renew, last_recover, last_heartbeat;
+        poller_health health;
+        bool idle; /* nothing queued/running at the end of the last turn */
+        void **plugins;
+        size_t nplugins;
+};
+
+/* engine.c */
+const type_entry *engine_type_find(engine *e, const char *name);
+void engine_post(engine *e, event *ev);
+
+/* series.c */
+/* engine_series_create; `internal` (type registration) may set "background": true. */
+int series_create(engine *e, store *st, json_t *in, bool internal, series_row *ret, sked_err *err);
+int series_schedule_parse(const series_row *s, sked_time anchor, schedule **ret, sked_err *err);
+
+/* run.c */
+void job_run(job *j);
+void job_free(job *j);

@@ -1,0 +1,380 @@
+/* series: validating and writing series, computing their occurrences. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/engine_internal.h"
+#include "model/params.h"
+#include "model/query.h"
+
+#define MAX_TITLE 200
+#define MAX_SPEC 1024
+#define MAX_OWNER 128
+#define MAX_NOTE 1000
+#define MAX_PARAMS_JSON (256 * 1024)
+
+int series_schedule_parse(const series_row *s, sked_time anchor, schedule **ret, sked_err *err) {
+        schedule_opts o = {
+                .tz = s->tz,
+                .start_local = s->start_local,
+                .anchor = anchor,
+                .end = s->end_at,
+                .count = s->count,
+        };
+        int r = schedule_parse(s->schedule, &o, ret, err);
+        return r < 0 ? err_prefix(err, "schedule") : 0;
+}
+
+static int get_string(json_t *in, const char *key, size_t max, bool required, const char **ret,
+                      sked_err *err) {
+        json_t *v = json_object_get(in, key);
+        if (!v || json_is_null(v)) {
+                if (required)
+                        return err_field(err, -EINVAL, key, "required");
+                *ret = NULL;
+                return 0;
+        }
+        if (!json_is_string(v))
+                return err_field(err, -EINVAL, key, "expected a string");
+        if (json_string_length(v) > max)
+                return err_field(err, -EINVAL, key, "longer than %zu characters", max);
+        if (required && json_string_length(v) == 0)
+                return err_field(err, -EINVAL, key, "must not be empty");
+        *ret = json_string_value(v);
+        return 0;
+}
+
+static void set_str(char **dst, const char *v) {
+        free(*dst);
+        *dst = v ? strdup(v) : NULL;
+}
+
+/* Applies the fields of `in` to `row`, validating each; `row` holds the current state
+ * (zeroed for a new series).  On error, row may be partly changed: callers drop it. */
+static int apply_fields(engine *e, json_t *in, bool creating, bool internal, series_row *row, sked_err *err) {
+        static const char *const known[] = {"type", "title", "schedule", "tz", "start", "end", "count",
+                                            "params", "query", "enabled", "owner", "background", "version",
+                                            "pause_note", NULL};
+        if (!json_is_object(in))
+                return err_set(err, -EINVAL, "body: expected a JSON object");
+        const char *key;
+        json_t *v;
+        json_object_foreach(in, key, v) {
+                bool ok = false;
+                for (size_t i = 0; known[i]; i++)
+                        ok |= !strcmp(key, known[i]);
+                if (!ok || (!internal && !strcmp(key, "background")))
+                        return err_field(err, -EINVAL, key,
+                                         "unknown field (expected type, title, schedule, tz, start, end, count, "
+                                         "params, query, enabled, owner)");
+        }
+        const char *s;
+        int r;
+        if (creating) {
+                if ((r = get_string(in, "type", 128, true, &s, err)) < 0)
+                        return r;
+                set_str(&row->type, s);
+        } else if (json_object_get(in, "type") &&
+                   (!json_is_string(json_object_get(in, "type")) ||
+                    strcmp(json_string_value(json_object_get(in, "type")), row->type) != 0)) {
+                return err_field(err, -EINVAL, "type", "cannot be changed; create a new series instead");
+        }
+        const type_entry *te = engine_type_find(e, row->type);
+        if (!te)
+                return err_field(err, -ENOENT, "type", "\"%s\": no such process type", row->type);
+        if (creating) {
+                row->background = internal && json_is_true(json_object_get(in, "background"));
+                if (te->t->background && !row->background)
+                        return err_field(err, -EINVAL, "type",
+                                         "\"%s\" is a background process: its series is registered from its "
+                                         "manifest (edit that series instead)",
+                                         row->type);
+        }
+        if (json_object_get(in, "title") || creating) {
+                if ((r = get_string(in, "title", MAX_TITLE, false, &s, err)) < 0)
+                        return r;
+                set_str(&row->title, s ? s : (row->title ? row->title : te->t->title));
+        }
+        if (json_object_get(in, "schedule") || creating) {
+                if ((r = get_string(in, "schedule", MAX_SPEC, true, &s, err)) < 0)
+                        return r;
+                set_str(&row->schedule, s);
+        }
+        if (json_object_get(in, "tz") || creating) {
+                if ((r = get_string(in, "tz", 64, false, &s, err)) < 0)
+                        return r;
+                set_str(&row->tz, s ? s : "UTC");
+        }
+        if (json_object_get(in, "start")) {
+                if ((r = get_string(in, "start", 32, false, &s, err)) < 0)
+                        return r;
+                civil c;
+                if (s && civil_parse(s, false, false, &c) < 0)
+                        return err_field(err, -EINVAL, "start",
+                                         "\"%s\": expected a local date and time YYYY-MM-DDTHH:MM:SS", s);
+                set_str(&row->start_local, s);
+        }
+        if (json_object_get(in, "end")) {
+                if ((r = get_string(in, "end", 40, false, &s, err)) < 0)
+                        return r;
+                sked_time t = 0;
+                if (s && time_parse_utc(s, &t) < 0)
+                        return err_field(err, -EINVAL, "end", "\"%s\": expected a UTC instant YYYY-MM-DDTHH:MM:SSZ",
+                                         s);
+                row->end_at = t;
+        }
+        if ((v = json_object_get(in, "count"))) {
+                if (json_is_null(v))
+                        row->count = 0;
+                else if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 1000000000)
+                        return err_field(err, -EINVAL, "count", "expected an integer from 1 to 1000000000");
+                else
+                        row->count = json_integer_value(v);
+        }
+        if (json_object_get(in, "params") || creating) {
+                json_t *p = json_object_get(in, "params"), *norm = NULL;
+                if (p && !json_is_object(p) && !json_is_null(p))
+                        return err_field(err, -EINVAL, "params", "expected a JSON object");
+                if ((r = params_validate(te->t->params, json_is_null(p) ? NULL : p, &norm, err)) < 0)
+                        return r;
+                char *text = json_dumps(norm, JSON_COMPACT);
+                json_decref(norm);
+                if (!text || strlen(text) > MAX_PARAMS_JSON) {
+                        free(text);
+                        return err_field(err, -E2BIG, "params", "larger than %d bytes", MAX_PARAMS_JSON);
+                }
+                free(row->params);
+                row->params = text;
+        }
+        if ((v = json_object_get(in, "query"))) {
+                json_t *ast = NULL, *norm = NULL;
+                if (json_is_null(v) || (json_is_string(v) && json_string_length(v) == 0)) {
+                        set_str(&row->query, NULL);
+                } else {
+                        if (json_is_string(v)) {
+                                if ((r = query_parse_text(json_string_value(v), &ast, err)) < 0)
+                                        return r;
+                        } else if (json_is_object(v)) {
+                                ast = json_incref(v);
+                        } else {
+                                return err_field(err, -EINVAL, "query",
+                                                 "expected query text or a JSON query object");
+                        }
+                        r = query_validate(te->t->query_fields, ast, &norm, err);
+                        json_decref(ast);
+                        if (r < 0)
+                                return r;
+                        free(row->query);
+                        row->query = json_dumps(norm, JSON_COMPACT);
+                        json_decref(norm);
+                }
+        }
+        if ((v = json_object_get(in, "enabled"))) {
+                if (!json_is_boolean(v))
+                        return err_field(err, -EINVAL, "enabled", "expected true or false");
+                row->enabled = json_is_true(v);
+        } else if (creating) {
+                row->enabled = true;
+        }
+        if (json_object_get(in, "owner")) {
+                if ((r = get_string(in, "owner", MAX_OWNER, false, &s, err)) < 0)
+                        return r;
+                set_str(&row->owner, s);
+        }
+        if (json_object_get(in, "pause_note")) {
+                if ((r = get_string(in, "pause_note", MAX_NOTE, false, &s, err)) < 0)
+                        return r;
+                set_str(&row->pause_note, s);
+        }
+        return 0;
+}
+
+/* Parses the schedule of `row` and sets its next due instant (the first occurrence
+ * at or after now). */
+static int compute_next(engine *e, series_row *row, sked_time now, sked_err *err) {
+        schedule *sc = NULL;
+        int r = series_schedule_parse(row, row->created_at ? row->created_at : now, &sc, err);
+        if (r < 0)
+                return r;
+        sked_time next;
+        r = schedule_next(sc, now - 1, &next);
+        schedule_free(sc);
+        row->has_next = r == 0;
+        row->next_due = r == 0 ? next : 0;
+        (void) e;
+        return 0;
+}
+
+int series_create(engine *e, store *st, json_t *in, bool internal, series_row *ret, sked_err *err) {
+        series_row row = {0};
+        sked_time now = engine_now(e);
+        int r = apply_fields(e, in, true, internal, &row, err);
+        if (r == 0) {
+                row.created_at = row.updated_at = now;
+                r = compute_next(e, &row, now, err);
+        }
+        if (r == 0)
+                r = store_series_insert(st, &row, err);
+        if (r < 0) {
+                series_row_clear(&row);
+                return r;
+        }
+        engine_wake(e);
+        *ret = row;
+        return 0;
+}
+
+int engine_series_create(engine *e, store *st, json_t *in, series_row *ret, sked_err *err) {
+        return series_create(e, st, in, false, ret, err);
+}
+
+int engine_series_update(engine *e, store *st, int64_t id, json_t *patch, int64_t expected_version,
+                         series_row *ret, sked_err *err) {
+        series_row row = {0};
+        int r = store_series_get(st, id, &row, err);
+        if (r < 0)
+                return r;
+        if (expected_version && row.version != expected_version) {
+                r = err_field(err, -ESTALE, "version", "series %lld is at version %lld, not %lld: reload it and retry",
+                              (long long) id, (long long) row.version, (long long) expected_version);
+                goto fail;
+        }
+        json_t *v = json_object_get(patch, "version");
+        if (v && (!json_is_integer(v) || (expected_version && json_integer_value(v) != expected_version))) {
+                r = err_field(err, -EINVAL, "version", "expected the integer version the edit is based on");
+                goto fail;
+        }
+        if (v && !expected_version)
+                expected_version = json_integer_value(v);
+        sked_time now = engine_now(e);
+        if ((r = apply_fields(e, patch, false, false, &row, err)) < 0)
+                goto fail;
+        row.updated_at = now;
+        bool rule_changed = json_object_get(patch, "schedule") || json_object_get(patch, "tz") ||
+                            json_object_get(patch, "start") || json_object_get(patch, "end") ||
+                            json_object_get(patch, "count");
+        if (rule_changed && (r = compute_next(e, &row, now, err)) < 0)
+                goto fail;
+        if ((r = store_series_update(st, &row, expected_version ? expected_version : row.version, err)) < 0)
+                goto fail;
+        engine_wake(e);
+        *ret = row;
+        return 0;
+fail:
+        series_row_clear(&row);
+        return r;
+}
+
+int engine_series_set_enabled(engine *e, store *st, int64_t id, bool enabled, const char *note,
+                              series_row *ret, sked_err *err) {
+        if (note && strlen(note) > MAX_NOTE)
+                return err_field(err, -EINVAL, "note", "longer than %d characters", MAX_NOTE);
+        sked_time now = engine_now(e);
+        series_row row = {0};
+        int r = store_series_get(st, id, &row, err);
+        if (r < 0)
+                return r;
+        if (enabled && !row.enabled) {
+                /* resuming: what fell due while paused is not owed; start from now */
+                if ((r = compute_next(e, &row, now, err)) < 0)
+                        goto fail;
+        }
+        row.enabled = enabled;
+        set_str(&row.pause_note, enabled ? NULL : note);
+        row.updated_at = now;
+        if ((r = store_series_update(st, &row, row.version, err)) < 0)
+                goto fail;
+        engine_wake(e);
+        *ret = row;
+        return 0;
+fail:
+        series_row_clear(&row);
+        return r;
+}
+
+int engine_series_trigger(engine *e, store *st, int64_t id, run_row *ret, sked_err *err) {
+        series_row s = {0};
+        int r = store_series_get(st, id, &s, err);
+        if (r < 0)
+                return r;
+        sked_time now = engine_now(e);
+        run_row run = {
+                .series_id = s.id,
+                .has_nominal = true,
+                .nominal = now,
+                .type = s.type,
+                .trigger = "manual",
+                .params = s.params,
+                .query = s.query,
+                .attempt = 1,
+                .queued_at = now,
+                .not_before = now,
+        };
+        r = store_run_insert(st, &run, err);
+        if (r == 0) {
+                run_row_clear(&run); /* the strings belong to s; reload the stored row */
+                r = store_run_get(st, run.id ? run.id : 0, ret, err);
+        }
+        series_row_clear(&s);
+        engine_wake(e);
+        return r;
+}
+
+int engine_series_occurrences(engine *e, store *st, const series_row *s, sked_time from, sked_time to,
+                              int limit, json_t **ret, sked_err *err) {
+        json_t *past = NULL;
+        int r = store_occurrences_list(st, s->id, from, to, limit, &past, err);
+        if (r < 0)
+                return r;
+        schedule *sc = NULL;
+        if ((r = series_schedule_parse(s, s->created_at, &sc, err)) < 0) {
+                json_decref(past);
+                return r;
+        }
+        sked_time now = engine_now(e);
+        json_t *out = json_array();
+        size_t pi = 0, np = json_array_size(past);
+        sked_time t;
+        bool more = schedule_next(sc, from - 1, &t) == 0 && t < to;
+        char buf[32];
+        while ((int) json_array_size(out) < limit && (more || pi < np)) {
+                json_t *p = pi < np ? json_array_get(past, pi) : NULL;
+                sked_time pn = p ? json_integer_value(json_object_get(p, "nominal")) : SKED_TIME_MAX;
+                json_t *o;
+                if (p && (!more || pn <= t)) {
+                        o = json_deep_copy(p);
+                        if (!json_object_get(o, "state"))
+                                json_object_set_new(o, "state", json_string("fired"));
+                        if (more && pn == t)
+                                more = schedule_next(sc, t, &t) == 0 && t < to;
+                        pi++;
+                } else {
+                        o = json_object();
+                        json_object_set_new(o, "nominal", json_integer(t));
+                        const char *state = "planned";
+                        if (!s->enabled)
+                                state = "paused";
+                        if (t < now)
+                                state = "missed";
+                        if (t < s->created_at) {
+                                json_decref(o);
+                                o = NULL;
+                        } else {
+                                json_object_set_new(o, "state", json_string(state));
+                        }
+                        more = schedule_next(sc, t, &t) == 0 && t < to;
+                }
+                if (!o)
+                        continue;
+                /* instants as UTC text for readers; the integer stays for machines */
+                sked_time nom = json_integer_value(json_object_get(o, "nominal"));
+                time_format_utc(nom, buf, sizeof buf);
+                json_object_set_new(o, "at", json_string(buf));
+                json_object_del(o, "fired_at");
+                json_array_append_new(out, o);
+        }
+        schedule_free(sc);
+        json_decref(past);
+        *ret = out;
+        return 0;
+}

@@ -1,0 +1,106 @@
+/* sked: the public API (include/sked/sked.h) over the engine.  A `sked *` is an
+ * `engine *`. */
+#include <stdio.h>
+#include <string.h>
+
+#include "engine/engine.h"
+#include "sked/sked.h"
+
+static int fail(const sked_err *e, int r, char *errbuf, size_t errlen) {
+        if (errbuf && errlen)
+                snprintf(errbuf, errlen, "%s", e->msg[0] ? e->msg : strerror(-r));
+        return r;
+}
+
+int sked_new(const sked_config *cfg, sked **ret, char *errbuf, size_t errlen) {
+        engine_config ec = {
+                .store_uri = cfg->store,
+                .workers = cfg->workers,
+                .node = cfg->node,
+                .clock = cfg->clock,
+                .clock_userdata = cfg->clock_userdata,
+                .lease_ms = cfg->lease_ms,
+        };
+        sked_err err = {0};
+        engine *e = NULL;
+        if (!cfg->store)
+                return fail(&(sked_err){.msg = "store: required (sqlite:PATH)"}, -EINVAL, errbuf, errlen);
+        int r = engine_new(&ec, &e, &err);
+        if (r < 0)
+                return fail(&err, r, errbuf, errlen);
+        *ret = (sked *) e;
+        return 0;
+}
+
+int sked_register_type(sked *s, const char *definition_json, sked_handler fn, void *userdata, char *errbuf,
+                       size_t errlen) {
+        sked_err err = {0};
+        json_error_t je;
+        json_t *def = json_loads(definition_json, 0, &je);
+        if (!def) {
+                err_set(&err, -EINVAL, "definition: invalid JSON at line %d, column %d: %s", je.line, je.column,
+                        je.text);
+                return fail(&err, -EINVAL, errbuf, errlen);
+        }
+        int r = engine_type_register((engine *) s, def, fn, userdata, NULL, &err);
+        json_decref(def);
+        return r < 0 ? fail(&err, r, errbuf, errlen) : 0;
+}
+
+int sked_create_series(sked *s, const char *series_json, int64_t *ret_id, char *errbuf, size_t errlen) {
+        engine *e = (engine *) s;
+        sked_err err = {0};
+        json_error_t je;
+        json_t *in = json_loads(series_json, 0, &je);
+        if (!in) {
+                err_set(&err, -EINVAL, "series: invalid JSON at line %d, column %d: %s", je.line, je.column,
+                        je.text);
+                return fail(&err, -EINVAL, errbuf, errlen);
+        }
+        store *st;
+        series_row row = {0};
+        int r = engine_thread_store(e, &st, &err);
+        if (r == 0)
+                r = engine_series_create(e, st, in, &row, &err);
+        json_decref(in);
+        if (r < 0)
+                return fail(&err, r, errbuf, errlen);
+        if (ret_id)
+                *ret_id = row.id;
+        series_row_clear(&row);
+        return 0;
+}
+
+int sked_trigger_series(sked *s, int64_t series_id, int64_t *ret_run_id, char *errbuf, size_t errlen) {
+        engine *e = (engine *) s;
+        sked_err err = {0};
+        store *st;
+        run_row run = {0};
+        int r = engine_thread_store(e, &st, &err);
+        if (r == 0)
+                r = engine_series_trigger(e, st, series_id, &run, &err);
+        if (r < 0)
+                return fail(&err, r, errbuf, errlen);
+        if (ret_run_id)
+                *ret_run_id = run.id;
+        run_row_clear(&run);
+        return 0;
+}
+
+int sked_start(sked *s, char *errbuf, size_t errlen) {
+        sked_err err = {0};
+        int r = engine_start((engine *) s, &err);
+        return r < 0 ? fail(&err, r, errbuf, errlen) : 0;
+}
+
+int sked_wait_idle(sked *s, int64_t timeout_ms) {
+        return engine_wait_idle((engine *) s, timeout_ms);
+}
+
+void sked_stop(sked *s, int64_t grace_ms) {
+        engine_stop((engine *) s, grace_ms);
+}
+
+void sked_free(sked *s) {
+        engine_free((engine *) s);
+}

@@ -1,0 +1,31 @@
+/* manifest: reads a process type manifest (YAML or JSON) into JSON.
+ *
+ * Only syntax is checked here; ptype_from_json() checks the structure.  YAML follows
+ * the 1.2 core schema: plain `true`/`false` are booleans, `3` an integer, `1.5` a real,
+ * `null`/`~`/nothing null, quoted scalars always strings.  Anchors, aliases, tags other
+ * than the core ones, and more than one document are refused: a manifest is plain data.
+ *
+ * Thread-safe (libfyaml and jansson keep no global state we touch). */
+#pragma once
+
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "base/err.h"
+
+#define MANIFEST_MAX_BYTES (1024 * 1024)
+#define MANIFEST_MAX_DEPTH 32
+
+/* Parses `text` (len bytes, need not be NUL-terminated) as JSON when its first
+ * non-blank character is '{', else as YAML.  The top level must be a mapping.
+ * `origin` (a file name, or NULL for "manifest") starts every message, with the position
+ * when known: `ledger.yaml:3:9: flow sequence without a closing bracket`.
+ * On success *ret is a new JSON object owned by the caller.
+ * Returns 0, -EINVAL (bad syntax), -EFBIG (over MANIFEST_MAX_BYTES) or -ENOMEM. */
+int manifest_parse(const char *text, size_t len, const char *origin, json_t **ret, sked_err *err);
+
+/* Reads the file at `path` (at most MANIFEST_MAX_BYTES) and parses it as above with the
+ * path as origin.  Returns what manifest_parse returns, or the negative errno of a failed
+ * open/read (message `path: <strerror>`). */
+int manifest_load(const char *path, json_t **ret, sked_err *err);

@@ -1,0 +1,438 @@
+/* rrule: validation, normalisation and floating expansion.  See rrule.h. */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libical/ical.h>
+
+#include "base/strbuf.h"
+#include "sched/rrule.h"
+
+#define DAY 86400LL
+/* Wall times beyond this year are never produced (libical stops well before). */
+#define YEAR_MAX 9999
+
+enum { F_SECONDLY, F_MINUTELY, F_HOURLY, F_DAILY, F_WEEKLY, F_MONTHLY, F_YEARLY };
+static const char *const freq_names[] = {"SECONDLY", "MINUTELY", "HOURLY", "DAILY",
+                                         "WEEKLY",   "MONTHLY",  "YEARLY"};
+static const char *const day_names[] = {"SU", "MO", "TU", "WE", "TH", "FR", "SA"};
+
+enum { K_FREQ, K_INTERVAL, K_COUNT, K_UNTIL, K_BYSECOND, K_BYMINUTE, K_BYHOUR, K_BYDAY,
+       K_BYMONTHDAY, K_BYYEARDAY, K_BYWEEKNO, K_BYMONTH, K_BYSETPOS, K_WKST, K_N };
+static const char *const key_names[K_N] = {
+        "FREQ",      "INTERVAL",  "COUNT",   "UNTIL",     "BYSECOND",
+        "BYMINUTE",  "BYHOUR",    "BYDAY",   "BYMONTHDAY", "BYYEARDAY",
+        "BYWEEKNO",  "BYMONTH",   "BYSETPOS", "WKST"};
+
+struct rrule {
+        char *ical;            /* normalised rule for libical: no COUNT/UNTIL, defaults explicit */
+        int64_t dtstart;       /* wall time */
+        int64_t until_local;   /* last allowed wall time, INT64_MAX if none */
+        bool has_until_utc;
+        sked_time until_utc;
+        int freq, interval;
+};
+
+struct rrule_iter {
+        icalrecur_iterator *it;
+        int64_t from, until;
+        bool done;
+};
+
+static int64_t floor_div(int64_t a, int64_t b) {
+        int64_t q = a / b;
+        if ((a % b != 0) && ((a < 0) != (b < 0)))
+                q--;
+        return q;
+}
+
+static struct icaltimetype ical_from_local(int64_t local) {
+        civil c;
+        civil_from_seconds(local, &c);
+        struct icaltimetype t = icaltime_null_time();
+        t.year = c.year;
+        t.month = c.month;
+        t.day = c.day;
+        t.hour = c.hour;
+        t.minute = c.minute;
+        t.second = c.second;
+        t.is_date = 0;
+        t.zone = NULL;
+        return t;
+}
+
+static int64_t local_from_ical(struct icaltimetype t) {
+        civil c = {t.year, t.month, t.day, t.hour, t.minute, t.second};
+        return civil_to_seconds(&c);
+}
+
+/* Parses an integer list "1,-2,3" with each |value| in lo..hi (0 refused when
+ * nonzero is set).  Returns the count or -EINVAL. */
+static int int_list(const char *v, int lo, int hi, bool signed_ok, int *out, int max) {
+        int n = 0;
+        const char *p = v;
+        for (;;) {
+                int sign = 1;
+                if (*p == '+' || *p == '-') {
+                        if (!signed_ok)
+                                return -EINVAL;
+                        sign = *p++ == '-' ? -1 : 1;
+                }
+                int x = 0, nd = 0;
+                while (isdigit((unsigned char) *p) && nd < 4) {
+                        x = x * 10 + (*p++ - '0');
+                        nd++;
+                }
+                if (nd == 0 || x < lo || x > hi || (signed_ok && x == 0) || n == max)
+                        return -EINVAL;
+                out[n++] = sign * x;
+                if (*p == ',') {
+                        p++;
+                        continue;
+                }
+                return *p ? -EINVAL : n;
+        }
+}
+
+static int day_index(const char *p) {
+        for (int i = 0; i < 7; i++)
+                if (p[0] == day_names[i][0] && p[1] == day_names[i][1])
+                        return i;
+        return -1;
+}
+
+/* BYDAY: "MO,-1FR,2TU"; sets *has_ordinal.  Returns the count or -EINVAL. */
+static int byday_list(const char *v, int max_ord, bool *has_ordinal) {
+        int n = 0;
+        const char *p = v;
+        for (;;) {
+                int x = 0, nd = 0;
+                bool had_sign = *p == '+' || *p == '-';
+                if (had_sign)
+                        p++;
+                while (isdigit((unsigned char) *p) && nd < 3) {
+                        x = x * 10 + (*p++ - '0');
+                        nd++;
+                }
+                if (nd > 0) {
+                        if (x < 1 || x > max_ord)
+                                return -EINVAL;
+                        *has_ordinal = true;
+                } else if (had_sign) {
+                        return -EINVAL;
+                }
+                if (day_index(p) < 0)
+                        return -EINVAL;
+                p += 2;
+                n++;
+                if (*p == ',') {
+                        p++;
+                        continue;
+                }
+                return *p ? -EINVAL : n;
+        }
+}
+
+/* "YYYYMMDD", "YYYYMMDDTHHMMSS" or with 'Z'. */
+static int parse_until(const char *v, int64_t *ret_local, bool *ret_utc) {
+        civil c = {0, 0, 0, 23, 59, 59};
+        size_t n = strlen(v);
+        for (size_t i = 0; i < n; i++)
+                if (!(isdigit((unsigned char) v[i]) || (i == 8 && v[i] == 'T') || (i == 15 && v[i] == 'Z')))
+                        return -EINVAL;
+        if (n != 8 && n != 15 && n != 16)
+                return -EINVAL;
+        if (sscanf(v, "%4d%2d%2d", &c.year, &c.month, &c.day) != 3)
+                return -EINVAL;
+        if (n >= 15 && sscanf(v + 9, "%2d%2d%2d", &c.hour, &c.minute, &c.second) != 3)
+                return -EINVAL;
+        if (!civil_valid(&c))
+                return -EINVAL;
+        *ret_local = civil_to_seconds(&c);
+        *ret_utc = n == 16;
+        return 0;
+}
+
+void rrule_free(rrule *r) {
+        if (!r)
+                return;
+        free(r->ical);
+        free(r);
+}
+
+int rrule_parse(const char *text, int64_t dtstart, rrule **ret, sked_err *err) {
+        char buf[RRULE_TEXT_MAX + 1];
+        const char *val[K_N] = {0};
+        int ints[400];
+        bool has_ordinal = false;
+        rrule *r = NULL;
+        strbuf sb = STRBUF_INIT;
+        int rc, count = 0;
+        civil dt;
+
+        char msg[256];
+#define BAD(...)                                                                     \
+        do {                                                                         \
+                snprintf(msg, sizeof msg, __VA_ARGS__);                              \
+                rc = err_set(err, -EINVAL, "rrule \"%s\": %s", text, msg);           \
+                goto fail;                                                           \
+        } while (0)
+
+        if (!text || !*text)
+                return err_set(err, -EINVAL, "rrule: empty rule");
+        if (strlen(text) > RRULE_TEXT_MAX)
+                return err_set(err, -EINVAL, "rrule: rule longer than %d characters", RRULE_TEXT_MAX);
+        civil_from_seconds(dtstart, &dt);
+        if (dt.year < 1 || dt.year > YEAR_MAX)
+                return err_set(err, -EINVAL, "rrule \"%s\": DTSTART out of range", text);
+        for (size_t i = 0; text[i]; i++)
+                buf[i] = (char) toupper((unsigned char) text[i]);
+        buf[strlen(text)] = '\0';
+
+        for (char *save = NULL, *part = strtok_r(buf, ";", &save); part; part = strtok_r(NULL, ";", &save)) {
+                char *eq = strchr(part, '=');
+                if (!eq)
+                        BAD("\"%.32s\" is not KEY=VALUE", part);
+                *eq = '\0';
+                int k = 0;
+                while (k < K_N && strcmp(part, key_names[k]))
+                        k++;
+                if (k == K_N)
+                        BAD("unknown key %.32s", part);
+                if (val[k])
+                        BAD("%s given twice", key_names[k]);
+                if (!eq[1])
+                        BAD("%s has no value", key_names[k]);
+                val[k] = eq + 1;
+        }
+        if (!val[K_FREQ])
+                BAD("FREQ is required");
+        int freq = 0;
+        while (freq < 7 && strcmp(val[K_FREQ], freq_names[freq]))
+                freq++;
+        if (freq == 7)
+                BAD("FREQ must be SECONDLY, MINUTELY, HOURLY, DAILY, WEEKLY, MONTHLY or YEARLY");
+        int interval = 1;
+        if (val[K_INTERVAL] && (int_list(val[K_INTERVAL], 1, 9999, false, &interval, 1) != 1))
+                BAD("INTERVAL must be 1..9999");
+        if (val[K_COUNT]) {
+                char *e;
+                long c = strtol(val[K_COUNT], &e, 10);
+                if (*e || !isdigit((unsigned char) val[K_COUNT][0]) || c < 1 || c > RRULE_COUNT_MAX)
+                        BAD("COUNT must be 1..%d", RRULE_COUNT_MAX);
+                count = (int) c;
+        }
+        if (val[K_COUNT] && val[K_UNTIL])
+                BAD("COUNT and UNTIL cannot both be given");
+        int64_t until_local = INT64_MAX;
+        bool until_utc = false;
+        if (val[K_UNTIL] && parse_until(val[K_UNTIL], &until_local, &until_utc) < 0)
+                BAD("UNTIL must be YYYYMMDD, YYYYMMDDTHHMMSS or YYYYMMDDTHHMMSSZ");
+        static const struct { int key, lo, hi; bool sgn; } ranges[] = {
+                {K_BYSECOND, 0, 59, false}, {K_BYMINUTE, 0, 59, false}, {K_BYHOUR, 0, 23, false},
+                {K_BYMONTHDAY, 1, 31, true}, {K_BYYEARDAY, 1, 366, true}, {K_BYWEEKNO, 1, 53, true},
+                {K_BYMONTH, 1, 12, false}, {K_BYSETPOS, 1, 366, true},
+        };
+        for (size_t i = 0; i < sizeof ranges / sizeof ranges[0]; i++) {
+                int k = ranges[i].key;
+                if (val[k] && int_list(val[k], ranges[i].lo, ranges[i].hi, ranges[i].sgn, ints, 366) < 0) {
+                        if (ranges[i].sgn)
+                                BAD("%s must be 1..%d or -%d..-1", key_names[k], ranges[i].hi, ranges[i].hi);
+                        BAD("%s must be %d..%d", key_names[k], ranges[i].lo, ranges[i].hi);
+                }
+        }
+        if (val[K_BYDAY] && byday_list(val[K_BYDAY], freq == F_YEARLY ? 53 : 5, &has_ordinal) < 0)
+                BAD("BYDAY must be a list of SU..SA, each optionally preceded by an ordinal 1..%d or -%d..-1",
+                    freq == F_YEARLY ? 53 : 5, freq == F_YEARLY ? 53 : 5);
+        if (val[K_WKST] && (strlen(val[K_WKST]) != 2 || day_index(val[K_WKST]) < 0))
+                BAD("WKST must be one of SU, MO, TU, WE, TH, FR, SA");
+        if (has_ordinal && freq != F_MONTHLY && freq != F_YEARLY)
+                BAD("BYDAY ordinals (like 1MO or -1FR) need FREQ=MONTHLY or FREQ=YEARLY");
+        if (has_ordinal && freq == F_YEARLY && val[K_BYWEEKNO])
+                BAD("BYDAY ordinals cannot be combined with BYWEEKNO");
+        if (val[K_BYWEEKNO] && freq != F_YEARLY)
+                BAD("BYWEEKNO needs FREQ=YEARLY");
+        if (val[K_BYYEARDAY] && (freq == F_DAILY || freq == F_WEEKLY || freq == F_MONTHLY))
+                BAD("BYYEARDAY cannot be used with FREQ=%s", freq_names[freq]);
+        if (val[K_BYMONTHDAY] && freq == F_WEEKLY)
+                BAD("BYMONTHDAY cannot be used with FREQ=WEEKLY");
+        if (val[K_BYSETPOS]) {
+                bool other = false;
+                for (int k = K_BYSECOND; k <= K_BYMONTH; k++)
+                        other |= val[k] != NULL;
+                if (!other)
+                        BAD("BYSETPOS needs another BYxxx part");
+        }
+
+        /* Normalised text for libical: defaults taken from DTSTART made explicit, so
+         * that expansion can restart at a period boundary and give the same set. */
+        strbuf_printf(&sb, "FREQ=%s;INTERVAL=%d", freq_names[freq], interval);
+        for (int k = K_BYSECOND; k <= K_WKST; k++)
+                if (val[k])
+                        strbuf_printf(&sb, ";%s=%s", key_names[k], val[k]);
+        if (!val[K_BYSECOND] && freq > F_SECONDLY)
+                strbuf_printf(&sb, ";BYSECOND=%d", dt.second);
+        if (!val[K_BYMINUTE] && freq > F_MINUTELY)
+                strbuf_printf(&sb, ";BYMINUTE=%d", dt.minute);
+        if (!val[K_BYHOUR] && freq > F_HOURLY)
+                strbuf_printf(&sb, ";BYHOUR=%d", dt.hour);
+        bool dayish = val[K_BYDAY] || val[K_BYMONTHDAY] || val[K_BYYEARDAY];
+        int wd = civil_weekday(floor_div(dtstart, DAY));
+        if (freq == F_WEEKLY && !val[K_BYDAY])
+                strbuf_printf(&sb, ";BYDAY=%s", day_names[wd]);
+        if (freq == F_MONTHLY && !dayish && !val[K_BYWEEKNO])
+                strbuf_printf(&sb, ";BYMONTHDAY=%d", dt.day);
+        if (freq == F_YEARLY && !dayish) {
+                if (val[K_BYWEEKNO]) {
+                        strbuf_printf(&sb, ";BYDAY=%s", day_names[wd]);
+                } else {
+                        if (!val[K_BYMONTH])
+                                strbuf_printf(&sb, ";BYMONTH=%d", dt.month);
+                        strbuf_printf(&sb, ";BYMONTHDAY=%d", dt.day);
+                }
+        }
+        if (sb.oom) {
+                rc = err_set(err, -ENOMEM, "rrule: out of memory");
+                goto fail;
+        }
+        r = calloc(1, sizeof *r);
+        if (!r) {
+                rc = err_set(err, -ENOMEM, "rrule: out of memory");
+                goto fail;
+        }
+        r->ical = strbuf_steal(&sb);
+        r->dtstart = dtstart;
+        r->freq = freq;
+        r->interval = interval;
+        r->until_local = until_utc ? INT64_MAX : until_local;
+        r->has_until_utc = until_utc;
+        r->until_utc = until_utc ? until_local * SKED_USEC : 0;
+
+        /* COUNT becomes a wall-time bound: walk the first COUNT walls once. */
+        rrule_iter *it = NULL;
+        int64_t w = 0;
+        if ((rc = rrule_iter_new(r, dtstart, &it)) < 0) {
+                rc = err_set(err, -EINVAL, "rrule \"%s\": the rule produces no occurrence (libical refused it)", text);
+                goto fail;
+        }
+        int got = 0;
+        while ((count == 0 ? got < 1 : got < count) && rrule_iter_next(it, &w) == 0)
+                got++;
+        rrule_iter_free(it);
+        if (got == 0)
+                BAD("the rule produces no occurrence");
+        if (count > 0)
+                r->until_local = w;
+        *ret = r;
+        return 0;
+fail:
+        strbuf_free(&sb);
+        rrule_free(r);
+        return rc;
+#undef BAD
+}
+
+bool rrule_until_utc(const rrule *r, sked_time *ret) {
+        if (r->has_until_utc)
+                *ret = r->until_utc;
+        return r->has_until_utc;
+}
+
+int64_t rrule_until_local(const rrule *r) {
+        return r->until_local;
+}
+
+/* A wall time <= from at which a period of the rule starts (or DTSTART itself),
+ * so that expanding from it yields every wall of the rule >= from. */
+static int64_t restart_point(const rrule *r, int64_t from) {
+        int64_t dt = r->dtstart;
+        if (from <= dt)
+                return dt;
+        int64_t period;
+        switch (r->freq) {
+        case F_SECONDLY: period = 1; break;
+        case F_MINUTELY: period = 60; break;
+        case F_HOURLY: period = 3600; break;
+        case F_DAILY: period = DAY; break;
+        case F_WEEKLY: period = 7 * DAY; break;
+        default: period = 0; break;
+        }
+        if (period) {
+                period *= r->interval;
+                int64_t k = floor_div(from - 1 - dt, period);
+                return k <= 0 ? dt : dt + k * period;
+        }
+        civil a, b;
+        civil_from_seconds(dt, &a);
+        civil_from_seconds(from - 1, &b);
+        int64_t months = (int64_t) (b.year - a.year) * 12 + (b.month - a.month);
+        int64_t step = r->freq == F_MONTHLY ? r->interval : 12LL * r->interval;
+        int64_t k = months / step;
+        if (k <= 0)
+                return dt;
+        int64_t m0 = (int64_t) a.year * 12 + (a.month - 1) + k * step;
+        civil c = {(int) (m0 / 12), (int) (m0 % 12) + 1, 1, 0, 0, 0};
+        if (r->freq == F_YEARLY)
+                c.month = 1;
+        int64_t p = civil_to_seconds(&c);
+        /* The synthetic start may not match the rule and libical may still return
+         * it; it lies before `from`, where the iterator drops walls anyway. */
+        return p < from ? p : dt;
+}
+
+int rrule_iter_new(const rrule *r, int64_t from, rrule_iter **ret) {
+        rrule_iter *it = calloc(1, sizeof *it);
+        if (!it)
+                return -ENOMEM;
+        it->from = from;
+        it->until = r->until_local;
+        civil c;
+        civil_from_seconds(from, &c);
+        if (c.year > YEAR_MAX) {
+                it->done = true;
+                *ret = it;
+                return 0;
+        }
+        struct icalrecurrencetype rec = icalrecurrencetype_from_string(r->ical);
+        if (rec.freq == ICAL_NO_RECURRENCE) {
+                free(it);
+                return -EINVAL;
+        }
+        it->it = icalrecur_iterator_new(rec, ical_from_local(restart_point(r, from)));
+        if (!it->it) {
+                free(it);
+                return -ENOMEM;
+        }
+        *ret = it;
+        return 0;
+}
+
+int rrule_iter_next(rrule_iter *it, int64_t *ret) {
+        while (!it->done) {
+                struct icaltimetype t = icalrecur_iterator_next(it->it);
+                if (icaltime_is_null_time(t)) {
+                        it->done = true;
+                        break;
+                }
+                int64_t w = local_from_ical(t);
+                if (w > it->until) {
+                        it->done = true;
+                        break;
+                }
+                if (w >= it->from) {
+                        *ret = w;
+                        return 0;
+                }
+        }
+        return -ENOENT;
+}
+
+void rrule_iter_free(rrule_iter *it) {
+        if (!it)
+                return;
+        if (it->it)
+                icalrecur_iterator_free(it->it);
+        free(it);
+}

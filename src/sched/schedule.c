@@ -1,0 +1,305 @@
+/* schedule: RRULE, cron and interval schedules in a zone.  See schedule.h. */
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "sched/cron.h"
+#include "sched/interval.h"
+#include "sched/rrule.h"
+#include "sched/schedule.h"
+
+#define DAY 86400LL
+/* Offsets of a zone near an instant are gathered over ±2 days: wider than any
+ * wall/instant distance (offsets stay within ±26h). */
+#define NEAR (2 * DAY)
+/* Cron searches give up after this many years without a match. */
+#define CRON_HORIZON (400 * 366 * DAY)
+/* Last wall time ever produced: 9999-12-31T23:59:59. */
+#define WALL_MAX 253402300799LL
+#define SCAN_MAX 100000
+
+enum { K_RRULE, K_CRON, K_INTERVAL };
+
+struct schedule {
+        int kind;
+        const tz_zone *zone;
+        int gap, repeat;
+        sked_time start;       /* no occurrence before (cron, interval anchor) */
+        sked_time end;         /* no occurrence after; INT64_MAX = none */
+        cron_expr cron;
+        rrule *rr;
+        int64_t step;          /* interval, seconds */
+};
+
+static int64_t floor_div(int64_t a, int64_t b) {
+        int64_t q = a / b;
+        if ((a % b != 0) && ((a < 0) != (b < 0)))
+                q--;
+        return q;
+}
+
+/* Lowest and highest offsets in force during [t - NEAR, t + NEAR] (seconds). */
+static void near_offsets(const tz_zone *z, int64_t t, int32_t *ret_min, int32_t *ret_max) {
+        sked_time at = (t - NEAR) * SKED_USEC, next;
+        int32_t lo = tz_offset_at(z, at), hi = lo;
+        for (int i = 0; i < 32 && tz_next_transition(z, at, &next) == 0 && next <= (t + NEAR) * SKED_USEC; i++) {
+                int32_t o = tz_offset_at(z, next);
+                lo = o < lo ? o : lo;
+                hi = o > hi ? o : hi;
+                at = next;
+        }
+        *ret_min = lo;
+        *ret_max = hi;
+}
+
+/* A source of ascending wall times: cron (restricted hours) or RRULE. */
+typedef struct walls {
+        const schedule *s;
+        rrule_iter *it;
+        int64_t next_from, limit;
+} walls;
+
+static int walls_next(walls *w, int64_t *ret) {
+        if (w->s->kind == K_RRULE)
+                return rrule_iter_next(w->it, ret);
+        int64_t l;
+        if (w->next_from > w->limit || cron_next_wall(&w->s->cron, w->next_from, w->limit, &l) < 0)
+                return -ENOENT;
+        w->next_from = l + 1;
+        *ret = l;
+        return 0;
+}
+
+/* RRULE and restricted-hour cron: scan wall times from the earliest that could
+ * resolve after `after`, keep the smallest resolved instant, and stop once no
+ * later wall can resolve before it (resolution is monotonic except within a
+ * day of a transition, hence the offset margins). */
+static int next_by_walls(const schedule *s, sked_time after, sked_time *ret) {
+        int64_t after_s = floor_div(after, SKED_USEC);
+        int32_t omin, omax;
+        walls w = {s, NULL, 0, 0};
+        sked_time best = 0;
+        bool have = false;
+        int64_t stop_wall = INT64_MAX;
+        int r;
+
+        near_offsets(s->zone, after_s, &omin, &omax);
+        int64_t from = after_s + omin + 1;
+        if (from > WALL_MAX)
+                return -ENOENT;
+        if (s->kind == K_RRULE) {
+                if ((r = rrule_iter_new(s->rr, from, &w.it)) < 0)
+                        return r;
+        } else {
+                w.next_from = from;
+                w.limit = from + CRON_HORIZON < WALL_MAX ? from + CRON_HORIZON : WALL_MAX;
+        }
+        sked_time until_utc = INT64_MAX;
+        if (s->rr)
+                rrule_until_utc(s->rr, &until_utc);
+        int64_t l;
+        for (int i = 0; i < SCAN_MAX && walls_next(&w, &l) == 0; i++) {
+                if (l > stop_wall)
+                        break;
+                /* Without a candidate yet, a wall far beyond UNTIL cannot resolve before it. */
+                if (until_utc != INT64_MAX && l - 26 * 3600 > floor_div(until_utc, SKED_USEC))
+                        break;
+                sked_time inst[2];
+                int n = tz_resolve(s->zone, l, s->gap, s->repeat, inst);
+                for (int j = 0; j < n; j++) {
+                        if (inst[j] <= after || inst[j] > until_utc || (have && inst[j] >= best))
+                                continue;
+                        best = inst[j];
+                        have = true;
+                        int32_t lo, hi;
+                        near_offsets(s->zone, floor_div(best, SKED_USEC), &lo, &hi);
+                        stop_wall = floor_div(best, SKED_USEC) + hi;
+                }
+        }
+        rrule_iter_free(w.it);
+        if (!have)
+                return -ENOENT;
+        *ret = best;
+        return 0;
+}
+
+/* Cron with every hour allowed: walk the zone's constant-offset stretches; in
+ * each, wall time is instant + offset, so the first matching wall is the answer. */
+static int next_by_instants(const schedule *s, sked_time after, sked_time *ret) {
+        int64_t t = floor_div(after, SKED_USEC) + 1;
+        int64_t horizon = t + CRON_HORIZON;
+        while (t < horizon) {
+                int32_t off = tz_offset_at(s->zone, t * SKED_USEC);
+                sked_time nt;
+                int64_t stretch_end = horizon;
+                if (tz_next_transition(s->zone, t * SKED_USEC, &nt) == 0 && floor_div(nt, SKED_USEC) < horizon)
+                        stretch_end = floor_div(nt, SKED_USEC);
+                int64_t l;
+                if (t + off > WALL_MAX)
+                        return -ENOENT;
+                if (cron_next_wall(&s->cron, t + off, stretch_end - 1 + off, &l) == 0) {
+                        *ret = (l - off) * SKED_USEC;
+                        return 0;
+                }
+                t = stretch_end;
+        }
+        return -ENOENT;
+}
+
+int schedule_next(const schedule *s, sked_time after, sked_time *ret) {
+        sked_time t;
+        int r;
+        if (after < s->start && s->start != INT64_MIN)
+                after = s->start - 1;
+        switch (s->kind) {
+        case K_INTERVAL:
+                r = interval_next(s->start, s->step, after, &t);
+                break;
+        case K_CRON:
+                r = s->cron.all_hours ? next_by_instants(s, after, &t) : next_by_walls(s, after, &t);
+                break;
+        default:
+                r = next_by_walls(s, after, &t);
+                break;
+        }
+        if (r < 0)
+                return r;
+        if (t > s->end)
+                return -ENOENT;
+        *ret = t;
+        return 0;
+}
+
+int schedule_list(const schedule *s, sked_time from, sked_time to, sked_time *out, size_t max) {
+        size_t n = 0;
+        sked_time t = from - 1;
+        while (n < max && schedule_next(s, t, &t) == 0 && t < to)
+                out[n++] = t;
+        return (int) n;
+}
+
+void schedule_local(const schedule *s, sked_time t, int64_t *ret_local, int32_t *ret_offset) {
+        tz_local(s->zone, t, ret_local, ret_offset);
+}
+
+const char *schedule_kind(const schedule *s) {
+        return s->kind == K_RRULE ? "rrule" : s->kind == K_CRON ? "cron" : "interval";
+}
+
+const tz_zone *schedule_zone(const schedule *s) {
+        return s->zone;
+}
+
+void schedule_free(schedule *s) {
+        if (!s)
+                return;
+        rrule_free(s->rr);
+        free(s);
+}
+
+static bool has_prefix(const char *s, const char *p) {
+        return !strncasecmp(s, p, strlen(p));
+}
+
+/* True when text looks like bare cron fields: 5 or 6 words. */
+static bool looks_like_cron(const char *t) {
+        int words = 0;
+        for (const char *p = t; *p;) {
+                while (isspace((unsigned char) *p))
+                        p++;
+                if (!*p)
+                        break;
+                words++;
+                while (*p && !isspace((unsigned char) *p))
+                        p++;
+        }
+        return words == 5 || words == 6;
+}
+
+int schedule_parse(const char *spec, const schedule_opts *opts, schedule **ret, sked_err *err) {
+        schedule_opts def = {0};
+        schedule *s = NULL;
+        int r;
+        civil c;
+
+        if (!opts)
+                opts = &def;
+        if (!spec)
+                return err_set(err, -EINVAL, "schedule: missing");
+        if (strlen(spec) > SCHEDULE_SPEC_MAX)
+                return err_set(err, -EINVAL, "schedule: longer than %d characters", SCHEDULE_SPEC_MAX);
+        while (isspace((unsigned char) *spec))
+                spec++;
+        if (opts->gap_policy < 0 || opts->gap_policy > TZ_GAP_SKIP)
+                return err_set(err, -EINVAL, "schedule: unknown gap policy %d", opts->gap_policy);
+        if (opts->repeat_policy < 0 || opts->repeat_policy > TZ_REPEAT_BOTH)
+                return err_set(err, -EINVAL, "schedule: unknown repeat policy %d", opts->repeat_policy);
+        if (opts->count < 0 || opts->count > SCHEDULE_COUNT_MAX)
+                return err_set(err, -EINVAL, "schedule: count must be 0..%d", SCHEDULE_COUNT_MAX);
+
+        s = calloc(1, sizeof *s);
+        if (!s)
+                return err_set(err, -ENOMEM, "schedule: out of memory");
+        s->gap = opts->gap_policy ? opts->gap_policy : TZ_GAP_SHIFT;
+        s->repeat = opts->repeat_policy ? opts->repeat_policy : TZ_REPEAT_FIRST;
+        s->end = opts->end ? opts->end : INT64_MAX;
+        if ((r = tz_load(opts->tz ? opts->tz : "UTC", &s->zone, err)) < 0)
+                goto fail;
+
+        int64_t start_local;
+        if (opts->start_local) {
+                if (civil_parse(opts->start_local, false, false, &c) < 0) {
+                        r = err_set(err, -EINVAL, "start \"%.64s\": expected a wall time "
+                                    "YYYY-MM-DDTHH:MM:SS", opts->start_local);
+                        goto fail;
+                }
+                start_local = civil_to_seconds(&c);
+                sked_time inst[2];
+                /* The earliest instant: a start in a gap shifts, a repeated one is its first copy. */
+                int n = tz_resolve(s->zone, start_local, TZ_GAP_SHIFT, TZ_REPEAT_FIRST, inst);
+                s->start = n > 0 ? inst[0] : (start_local - tz_offset_at(s->zone, start_local * SKED_USEC)) * SKED_USEC;
+        } else {
+                tz_local(s->zone, opts->anchor, &start_local, NULL);
+                s->start = opts->anchor;
+        }
+
+        const char *body;
+        if (has_prefix(spec, "RRULE:") || has_prefix(spec, "FREQ=")) {
+                body = has_prefix(spec, "RRULE:") ? spec + 6 : spec;
+                s->kind = K_RRULE;
+                s->start = INT64_MIN; /* DTSTART bounds the walls; resolution may go earlier */
+                r = rrule_parse(body, start_local, &s->rr, err);
+        } else if (has_prefix(spec, "cron:") || spec[0] == '@' || looks_like_cron(spec)) {
+                body = has_prefix(spec, "cron:") ? spec + 5 : spec;
+                s->kind = K_CRON;
+                r = cron_parse(body, &s->cron, err);
+        } else if (has_prefix(spec, "every:") || has_prefix(spec, "every ")) {
+                body = spec + 6;
+                while (isspace((unsigned char) *body))
+                        body++;
+                s->kind = K_INTERVAL;
+                r = interval_parse(body, &s->step, err);
+        } else {
+                r = err_set(err, -EINVAL, "schedule \"%.64s\": expected RRULE:<rule>, cron:<fields> "
+                            "or every:<duration>", spec);
+        }
+        if (r < 0)
+                goto fail;
+
+        if (opts->count > 0) {
+                /* Count from the start: walk once and turn COUNT into an end instant. */
+                sked_time t = s->kind == K_RRULE ? (start_local - NEAR) * SKED_USEC : s->start - 1;
+                int64_t i = 0;
+                while (i < opts->count && schedule_next(s, t, &t) == 0)
+                        i++;
+                if (i == opts->count && t < s->end)
+                        s->end = t;
+        }
+        *ret = s;
+        return 0;
+fail:
+        schedule_free(s);
+        return r;
+}

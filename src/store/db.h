@@ -1,0 +1,52 @@
+/* db: a minimal SQL driver under the store.  SQL is written once, in PostgreSQL's
+ * parameter style ($1, $2, ...); the SQLite backend rewrites $N to ?N.  Only the
+ * store uses this; nothing outside src/store/ writes SQL.
+ *
+ * A `db` is one connection and belongs to one thread at a time.  Statements are
+ * prepared once per connection and cached, keyed by the SQL text's address, so
+ * callers pass string literals. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "base/err.h"
+
+typedef struct db db;
+typedef struct db_stmt db_stmt;
+
+/* Opens "sqlite:PATH" (PATH may be ":memory:").  WAL, synchronous=FULL, foreign keys
+ * on, busy timeout 10 s.  Returns -EINVAL for an unknown scheme, -EIO otherwise. */
+int db_open(const char *uri, db **ret, sked_err *err);
+void db_close(db *d);
+
+/* Runs one or more statements without parameters or results (schema, pragmas). */
+int db_exec_script(db *d, const char *sql, sked_err *err);
+
+/* Transactions.  db_begin takes the write lock at once (BEGIN IMMEDIATE), so a
+ * transaction never fails half-way for lock reasons. */
+int db_begin(db *d, sked_err *err);
+int db_commit(db *d, sked_err *err);
+void db_rollback(db *d);
+bool db_in_transaction(const db *d);
+
+/* Prepares (or takes from the cache) a statement, reset and with bindings cleared.
+ * The statement belongs to the connection; release it with db_done(). */
+int db_prepare(db *d, const char *sql, db_stmt **ret, sked_err *err);
+void db_bind_int(db_stmt *s, int idx, int64_t v);          /* idx starts at 1 ($1) */
+void db_bind_double(db_stmt *s, int idx, double v);
+void db_bind_text(db_stmt *s, int idx, const char *v);     /* NULL binds NULL; copied */
+void db_bind_null(db_stmt *s, int idx);
+void db_bind_int_or_null(db_stmt *s, int idx, int64_t v, bool is_null);
+/* 1 when a row is available, 0 when done, negative on error (err set). */
+int db_step(db_stmt *s, sked_err *err);
+int64_t db_col_int(db_stmt *s, int col);
+double db_col_double(db_stmt *s, int col);
+const char *db_col_text(db_stmt *s, int col);  /* valid until the next step/done; NULL for NULL */
+bool db_col_null(db_stmt *s, int col);
+int64_t db_changes(db *d);
+void db_done(db_stmt *s);
+
+/* Convenience: prepare, bind nothing more, step to completion.  For statements the
+ * caller has bound already use db_step. */
+int db_run(db_stmt *s, sked_err *err);

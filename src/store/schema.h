@@ -1,0 +1,9 @@
+/* schema: brings a database to the schema version `target` (or the newest this
+ * binary knows), one migration per transaction.  -EPROTO when the database is
+ * newer than the binary. */
+#pragma once
+
+#include "base/err.h"
+#include "store/db.h"
+
+int schema_migrate(db *d, int target, sked_err *err);

@@ -1,0 +1,918 @@
+/* store: the domain operations over the db driver.  SQL is written once in
+ * PostgreSQL's parameter style; see db.h. */
+#include "store/store.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/db.h"
+#include "store/schema.h"
+
+struct store {
+        db *d;
+};
+
+static char *dup_or_null(const char *s) {
+        return s ? strdup(s) : NULL;
+}
+
+int store_open(const char *uri, store **ret, sked_err *err) {
+        store *s = calloc(1, sizeof *s);
+        if (!s)
+                return err_set(err, -ENOMEM, "out of memory");
+        int r = db_open(uri, &s->d, err);
+        if (r == 0)
+                r = schema_migrate(s->d, STORE_SCHEMA_VERSION, err);
+        if (r < 0) {
+                store_close(s);
+                return r;
+        }
+        *ret = s;
+        return 0;
+}
+
+void store_close(store *s) {
+        if (!s)
+                return;
+        db_close(s->d);
+        free(s);
+}
+
+int store_begin(store *s, sked_err *err) {
+        return db_begin(s->d, err);
+}
+
+int store_commit(store *s, sked_err *err) {
+        return db_commit(s->d, err);
+}
+
+void store_rollback(store *s) {
+        db_rollback(s->d);
+}
+
+/* ---- types ---- */
+
+int store_type_put(store *s, const char *name, bool background, const char *feature,
+                   const char *definition, sked_time now, sked_err *err) {
+        db_stmt *st;
+        int r = db_prepare(s->d,
+                           "INSERT INTO types(name, background, feature, definition, created_at, updated_at) "
+                           "VALUES($1, $2, $3, $4, $5, $5) ON CONFLICT(name) DO UPDATE SET "
+                           "background = excluded.background, feature = excluded.feature, "
+                           "definition = excluded.definition, updated_at = excluded.updated_at",
+                           &st, err);
+        if (r < 0)
+                return r;
+        db_bind_text(st, 1, name);
+        db_bind_int(st, 2, background);
+        db_bind_text(st, 3, feature);
+        db_bind_text(st, 4, definition);
+        db_bind_int(st, 5, now);
+        return db_run(st, err);
+}
+
+int store_type_get(store *s, const char *name, char **ret, sked_err *err) {
+        db_stmt *st;
+        int r = db_prepare(s->d, "SELECT definition FROM types WHERE name = $1", &st, err);
+        if (r < 0)
+                return r;
+        db_bind_text(st, 1, name);
+        r = db_step(st, err);
+        if (r == 1) {
+                char *def = strdup(db_col_text(st, 0));
+                db_done(st);
+                if (!def)
+                        return err_set(err, -ENOMEM, "out of memory");
+                *ret = def;
+                return 0;
+        }
+        db_done(st);
+        return r < 0 ? r : err_field(err, -ENOENT, "type", "\"%s\": no such process type", name);
+}
+
+int store_type_list(store *s, json_t **ret, sked_err *err) {
+        db_stmt *st;
+        int r = db_prepare(s->d, "SELECT definition FROM types ORDER BY name", &st, err);
+        if (r < 0)
+                return r;
+        json_t *arr = json_array();
+        while ((r = db_step(st, err)) == 1) {
+                json_t *def = json_loads(db_col_text(st, 0), 0, NULL);
+                if (def)
+                        json_array_append_new(arr, def);
+        }
+        db_done(st);
+        if (r < 0) {
+                json_decref(arr);
+                return r;
+        }
+        *ret = arr;
+        return 0;
+}
+
+/* ---- series ---- */
+
+void series_row_clear(series_row *r) {
+        if (!r)
+                return;
+        free(r->type);
+        free(r->title);
+        free(r->schedule);
+        free(r->tz);
+        free(r->start_local);
+        free(r->params);
+        free(r->query);
+        free(r->pause_note);
+        free(r->owner);
+        memset(r, 0, sizeof *r);
+}
+
+void series_rows_free(series_row *rows, size_t n) {
+        for (size_t i = 0; rows && i < n; i++)
+                series_row_clear(&rows[i]);
+        free(rows);
+}
+
+#define SERIES_COLS                                                                              \
+        "id, type, title, schedule, tz, start_local, end_at, count, params, query, enabled, "   \
+        "background, pause_note, owner, next_due, last_nominal, fired, missed, version, "       \
+        "created_at, updated_at"
+
+static void series_from_stmt(db_stmt *st, series_row *r) {
+        memset(r, 0, sizeof *r);
+        r->id = db_col_int(st, 0);
+        r->type = dup_or_null(db_col_text(st, 1));
+        r->title = dup_or_null(db_col_text(st, 2));
+        r->schedule = dup_or_null(db_col_text(st, 3));
+        r->tz = dup_or_null(db_col_text(st, 4));
+        r->start_local = dup_or_null(db_col_text(st, 5));
+        r->end_at = db_col_int(st, 6);
+        r->count = db_col_int(st, 7);
+        r->params = dup_or_null(db_col_text(st, 8));
+        r->query = dup_or_null(db_col_text(st, 9));
+        r->enabled = db_col_int(st, 10) != 0;
+        r->background = db_col_int(st, 11) != 0;
+        r->pause_note = dup_or_null(db_col_text(st, 12));
+        r->owner = dup_or_null(db_col_text(st, 13));
+        r->has_next = !db_col_null(st, 14);
+        r->next_due = db_col_int(st, 14);
+        r->last_nominal = db_col_int(st, 15);
+        r->fired = db_col_int(st, 16);
+        r->missed = db_col_int(st, 17);
+        r->version = db_col_int(st, 18);
+        r->created_at = db_col_int(st, 19);
+        r->updated_at = db_col_int(st, 20);
+}
+
+static int series_collect(db_stmt *st, series_row **ret, size_t *ret_n, sked_err *err) {
+        series_row *rows = NULL;
+        size_t n = 0, cap = 0;
+        int r;
+        while ((r = db_step(st, err)) == 1) {
+                if (n == cap) {
+                        cap = cap ? cap * 2 : 16;
+                        series_row *p = realloc(rows, cap * sizeof *rows);
+                        if (!p) {
+                                r = err_set(err, -ENOMEM, "out of memory");
+                                break;
+                        }
+                        rows = p;
+                }
+                series_from_stmt(st, &rows[n++]);
+        }
+        db_done(st);
+        if (r < 0) {
+                series_rows_free(rows, n);
+                return r;
+        }
+        *ret = rows;
+        *ret_n = n;
+        return 0;
+}
+
+static void bind_series_fields(db_stmt *st, const series_row *r) {
+        db_bind_text(st, 1, r->type);
+        db_bind_text(st, 2, r->title);
+        db_bind_text(st, 3, r->schedule);
+        db_bind_text(st, 4, r->tz);
+        db_bind_text(st, 5, r->start_local);
+        db_bind_int_or_null(st, 6, r->end_at, r->end_at == 0);
+        db_bind_int_or_null(st, 7, r->count, r->count == 0);
+        db_bind_text(st, 8, r->params);
+        db_bind_text(st, 9, r->query);
+        db_bind_int(st, 10, r->enabled);
+        db_bind_int(st, 11, r->background);
+        db_bind_text(st, 12, r->pause_note);
+        db_bind_text(st, 13, r->owner);
+        db_bind_int_or_null(st, 14, r->next_due, !r->has_next);
+        db_bind_int(st, 15, r->updated_at);
+}
+
+int store_series_insert(store *s, series_row *r, sked_err *err) {
+        db_stmt *st;
+        int rc = db_prepare(s->d,
+                            "INSERT INTO series(type, title, schedule, tz, start_local, end_at, count, "
+                            "params, query, enabled, background, pause_note, owner, next_due, "
+                            "updated_at, created_at, version) "
+                            "VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15, 1) "
+                            "RETURNING id",
+                            &st, err);
+        if (rc < 0)
+                return rc;
+        bind_series_fields(st, r);
+        rc = db_step(st, err);
+        if (rc == 1) {
+                r->id = db_col_int(st, 0);
+                r->version = 1;
+                r->created_at = r->updated_at;
+                rc = 0;
+        } else if (rc == 0) {
+                rc = err_set(err, -EIO, "database: insert returned no id");
+        }
+        db_done(st);
+        return rc;
+}
+
+int store_series_update(store *s, series_row *r, int64_t expected_version, sked_err *err) {
+        db_stmt *st;
+        int rc = db_prepare(s->d,
+                            "UPDATE series SET type = $1, title = $2, schedule = $3, tz = $4, "
+                            "start_local = $5, end_at = $6, count = $7, params = $8, query = $9, "
+                            "enabled = $10, background = $11, pause_note = $12, owner = $13, "
+                            "next_due = $14, updated_at = $15, version = version + 1 "
+                            "WHERE id = $16 AND ($17 = 0 OR version = $17) RETURNING version",
+                            &st, err);
+        if (rc < 0)
+                return rc;
+        bind_series_fields(st, r);
+        db_bind_int(st, 16, r->id);
+        db_bind_int(st, 17, expected_version);
+        rc = db_step(st, err);
+        if (rc == 1) {
+                r->version = db_col_int(st, 0);
+                db_done(st);
+                return 0;
+        }
+        db_done(st);
+        if (rc < 0)
+                return rc;
+        series_row cur;
+        rc = store_series_get(s, r->id, &cur, err);
+        if (rc < 0)
+                return rc;
+        int64_t v = cur.version;
+        series_row_clear(&cur);
+        return err_field(err, -ESTALE, "version",
+                         "series %lld is at version %lld, not %lld: reload it and retry",
+                         (long long) r->id, (long long) v, (long long) expected_version);
+}
+
+int store_series_get(store *s, int64_t id, series_row *ret, sked_err *err) {
+        db_stmt *st;
+        int r = db_prepare(s->d, "SELECT " SERIES_COLS " FROM series WHERE id = $1", &st, err);
+        if (r < 0)
+                return r;
+        db_bind_int(st, 1, id);
+        r = db_step(st, err);
+        if (r == 1)
+                series_from_stmt(st, ret);
+        db_done(st);
+        if (r == 0)
+                return err_field(err, -ENOENT, "id", "no series %lld", (long long) id);
+        return r < 0 ? r : 0;
+}
+
+int store_series_list(store *s, const char *type, int64_t after_id, int limit, series_row **ret,
+                      size_t *ret_n, sked_err *err) {
+        db_stmt *st;
+        int r = db_prepare(s->d,
+                           "SELECT " SERIES_COLS " FROM series WHERE id > $1 AND ($2 IS NULL OR type = $2) "
+                           "ORDER BY id LIMIT $3",
+                           &st, err);
+        if (r < 0)
+                return r;
+        db_bind_int(st, 1, after_id);
+        db_bind_text(st, 2, type);
+        db_bind_int(st, 3, limit);
+        return series_collect(st, ret, ret_n, err);
+}
+
+int store_series_find_background(store *s, const char *type, series_row *ret, sked_err *err) {
+        db_stmt *st;
+        int r = db_prepare(s->d,
+                           "SELECT " SERIES_COLS " FROM series WHERE type = $1 AND background = 1 "
+                           "ORDER BY id LIMIT 1",
+                           &st, err);
+        if (r < 0)
+                return r;
+        db_bind_text(st, 1, type);
+        r = db_step(st, err);
+        if (r == 1)
+                series_from_stmt(st, ret);
+        db_done(st);
+        if (r == 0)
+                return -ENOENT;
+        return r < 0 ? r : 0;
+}
+
+int store_series_delete(store *s, int64_t id, sked_err *err) {
+        db_stmt *st;
+        int r = db_prepare(s->d, "DELETE FROM occurrences WHERE series_id = $1", &st, err);
+        if (r < 0)
+                return r;
+        db_bind_int(st, 1, id);
+        if ((r = db_run(st, err)) < 0)
+                return r;
+        if ((r = db_prepare(s->d, "DELETE FROM series WHERE id = $1", &st, err)) < 0)
+                return r;
+        db_bind_int(st, 1, id);
+        if ((r = db_run(st, err)) < 0)
+                return r;
+        if (db_changes(s->d) == 0)
+                return err_field(err, -ENOENT, "id", "no series %lld", (long long) id);
+        return 0;
+}
+
+int store_series_set_enabled(store *s, int64_t id, bool enabled, const char *note, sked_time now,
+                             sked_err *err) {
+        db_stmt *st;
+        int r = db_prepare(s->d,
+                           "UPDATE series SET enabled = $2, pause_note = $3, updated_at = $4, "
+                           "version = version + 1 WHERE id = $1",
+                           &st, err);
+        if (r < 0)
+                return r;
+        db_bind_int(st, 1, id);
+        db_bind_int(st, 2, enabled);
+        db_bind_text(st, 3, note);
+        db_bind_int(st, 4, now);
+        if ((r = db_run(st, err)) < 0)
+                return r;
+        if (db_changes(s->d) == 0)
+                return err_field(err, -ENOENT, "id", "no series %lld", (long long) id);
+        return 0;
+}
+
+/* ---- poller ---- */
+
+int store_series_due(store *s, sked_time now, int limit, series_row **ret, size_t *ret_n,
+                     sked_err *err) {
+        db_stmt *st;
+        int r = db_prepare(s->d,
+                           "SELECT " SERIES_COLS " FROM series WHERE enabled = 1 AND next_due IS NOT NULL "
+                           "AND next_due <= $1 ORDER BY next_due LIMIT $2",
+                           &st, err);
+        if (r < 0)
+                return r;
+        db_bind_int(st, 1, now);
+        db_bind_int(st, 2, limit);
+        return series_collect(st, ret, ret_n, err);
+}
+
+int store_series_advance(store *s, int64_t id, bool has_next, sked_time next_due,
+                         sked_time last_nominal, int64_t fired, int64_t missed, sked_err *err) {
+        db_stmt *st;
+        int r = db_prepare(s->d,
+                           "UPDATE series SET next_due = $2, last_nominal = $3, fired = fired + $4, "
+                           "missed = missed + $5 WHERE id = $1",
+                           &st, err);
+        if (r < 0)
+                return r;
+        db_bind_int(st, 1, id);
+        db_bind_int_or_null(st, 2, next_due, !has_next);
+        db_bind_int_or_null(st, 3, last_nominal, last_nominal == 0);
+        db_bind_int(st, 4, fired);
+        db_bind_int(st, 5, missed);
+        return db_run(st, err);
+}
+
+static int min_query(store *s, const char *sql, sked_time *ret, bool *ret_any, sked_err *err) {
+        db_stmt *st;
+        int r = db_prepare(s->d, sql, &st, err);
+        if (r < 0)
+                return r;
+        r = db_step(st, err);
+        bool any = r == 1 && !db_col_null(st, 0);
+        sked_time v = any ? db_col_int(st, 0) : 0;
+        db_done(st);
+        if (r < 0)
+                return r;
+        *ret = v;
+        *ret_any = any;
+        return 0;
+}
+
+int store_next_due_min(store *s, sked_time *ret, bool *ret_any, sked_err *err) {
+        return min_query(s,
+                         "SELECT min(next_due) FROM series WHERE enabled = 1 AND next_due IS NOT NULL",
+                         ret, ret_any, err);
+}
+
+int store_occurrence_insert(store *s, int64_t series_id, sked_time nominal, sked_time now,
+                            int64_t run_id, sked_err *err) {
+        db_stmt *st;
+        int r = db_prepare(s->d,
+                           "INSERT INTO occurrences(series_id, nominal, fired_at, run_id) "
+                           "VALUES($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+                           &st, err);
+        if (r < 0)
+                return r;
+        db_bind_int(st, 1, series_id);
+        db_bind_int(st, 2, nominal);
+        db_bind_int(st, 3, now);
+        db_bind_int_or_null(st, 4, run_id, run_id == 0);
+        if ((r = db_run(st, err)) < 0)
+                return r;
+        return db_changes(s->d) == 1 ? 0 : -EEXIST;
+}
+
+int store_occurrence_set_run(store *s, int64_t series_id, sked_time nominal, int64_t run_id,
+                             sked_err *err) {
+        db_stmt *st;
+        int r = db_prepare(s->d, "UPDATE occurrences SET run_id = $3 WHERE series_id = $1 AND nominal = $2",
+                           &st, err);
+        if (r < 0)
+                return r;
+        db_bind_int(st, 1, series_id);
+        db_bind_int(st, 2, nominal);
+        db_bind_int(st, 3, run_id);
+        return db_run(st, err);
+}
+
+int store_occurrences_list(store *s, int64_t series_id, sked_time from, sked_time to, int limit,
+                           json_t **ret, sked_err *err) {
+        db_stmt *st;
+        int r = db_prepare(s->d,
+                           "SELECT o.nominal, o.fired_at, o.run_id, r.state, r.attempt FROM occurrences o "
+                           "LEFT JOIN runs r ON r.id = o.run_id WHERE o.series_id = $1 AND o.nominal >= $2 "
+                           "AND o.nominal < $3 ORDER BY o.nominal LIMIT $4",
+                           &st, err);
+        if (r < 0)
+                return r;
+        db_bind_int(st, 1, series_id);
+        db_bind_int(st, 2, from);
+        db_bind_int(st, 3, to);
+        db_bind_int(st, 4, limit);
+        json_t *arr = json_array();
+        while ((r = db_step(st, err)) == 1) {
+                json_t *o = json_pack("{s:I, s:I}", "nominal", (json_int_t) db_col_int(st, 0), "fired_at",
+                                      (json_int_t) db_col_int(st, 1));
+                if (!db_col_null(st, 2)) {
+                        json_object_set_new(o, "run_id", json_integer(db_col_int(st, 2)));
+                        json_object_set_new(o, "state", json_string(db_col_text(st, 3)));
+                        json_object_set_new(o, "attempt", json_integer(db_col_int(st, 4)));
+                }
+                json_array_append_new(arr, o);
+        }
+        db_done(st);
+        if (r < 0) {
+                json_decref(arr);
+                return r;
+        }
+        *ret = arr;
+        return 0;
+}
+
+/* ---- runs ---- */
+
+void run_row_clear(run_row *r) {
+        if (!r)
+                return;
+        free(r->type);
+        free(r->trigger);
+        free(r->state);
+        free(r->params);
+        free(r->query);
+        free(r->idem_key);
+        free(r->node);
+        free(r->error);
+        memset(r, 0, sizeof *r);
+}
+
+void run_rows_free(run_row *rows, size_t n) {
+        for (size_t i = 0; rows && i < n; i++)
+                run_row_clear(&rows[i]);
+        free(rows);
+}
+
+#define RUN_COLS                                                                                 \
+        "id, series_id, nominal, type, trigger, state, params, query, idem_key, node, error, "   \
+        "attempt, next_attempt, queued_at, not_before, started_at, finished_at, lease_until, "   \
+        "exit_code, progress, n_info, n_warning, n_error, n_results"
+
+static void run_from_stmt(db_stmt *st, run_row *r) {
+        memset(r, 0, sizeof *r);
+        r->id = db_col_int(st, 0);
+        r->series_id = db_col_int(st, 1);
+        r->has_nominal = !db_col_null(st, 2);
+        r->nominal = db_col_int(st, 2);
+        r->type = dup_or_null(db_col_text(st, 3));
+        r->trigger = dup_or_null(db_col_text(st, 4));
+        r->state = dup_or_null(db_col_text(st, 5));
+        r->params = dup_or_null(db_col_text(st, 6));
+        r->query = dup_or_null(db_col_text(st, 7));
+        r->idem_key = dup_or_null(db_col_text(st, 8));
+        r->node = dup_or_null(db_col_text(st, 9));
+        r->error = dup_or_null(db_col_text(st, 10));
+        r->attempt = db_col_int(st, 11);
+        r->next_attempt = db_col_int(st, 12);
+        r->queued_at = db_col_int(st, 13);
+        r->not_before = db_col_int(st, 14);
+        r->started_at = db_col_int(st, 15);
+        r->finished_at = db_col_int(st, 16);
+        r->lease_until = db_col_int(st, 17);
+        r->has_exit = !db_col_null(st, 18);
+        r->exit_code = db_col_int(st, 18);
+        r->progress = db_col_int(st, 19);
+        r->n_info = db_col_int(st, 20);
+        r->n_warning = db_col_int(st, 21);
+        r->n_error = db_col_int(st, 22);
+        r->n_results = db_col_int(st, 23);
+}
+
+static int runs_collect(db_stmt *st, run_row **ret, size_t *ret_n, sked_err *err) {
+        run_row *rows = NULL;
+        size_t n = 0, cap = 0;
+        int r;
+        while ((r = db_step(st, err)) == 1) {
+                if (n == cap) {
+                        cap = cap ? cap * 2 : 16;
+                        run_row *p = realloc(rows, cap * sizeof *rows);
+                        if (!p) {
+                                r = err_set(err, -ENOMEM, "out of memory");
+                                break;
+                        }
+                        rows = p;
+                }
+                run_from_stmt(st, &rows[n++]);
+        }
+        db_done(st);
+        if (r < 0) {
+                run_rows_free(rows, n);
+                return r;
+        }
+        *ret = rows;
+        *ret_n = n;
+        return 0;
+}
+
+int store_run_insert(store *s, run_row *r, sked_err *err) {
+        db_stmt *st;
+        int rc = db_prepare(s->d,
+                            "INSERT INTO runs(series_id, nominal, type, trigger, state, params, query, "
+                            "idem_key, attempt, queued_at, not_before) "
+                            "VALUES($1, $2, $3, $4, 'queued', $5, $6, coalesce($7, ''), $8, $9, $10) "
+                            "RETURNING id",
+                            &st, err);
+        if (rc < 0)
+                return rc;
+        db_bind_int_or_null(st, 1, r->series_id, r->series_id == 0);
+        db_bind_int_or_null(st, 2, r->nominal, !r->has_nominal);
+        db_bind_text(st, 3, r->type);
+        db_bind_text(st, 4, r->trigger);
+        db_bind_text(st, 5, r->params ? r->params : "{}");
+        db_bind_text(st, 6, r->query);
+        db_bind_text(st, 7, r->idem_key);
+        db_bind_int(st, 8, r->attempt > 0 ? r->attempt : 1);
+        db_bind_int(st, 9, r->queued_at);
+        db_bind_int(st, 10, r->not_before);
+        rc = db_step(st, err);
+        if (rc == 1)
+                r->id = db_col_int(st, 0);
+        db_done(st);
+        if (rc <= 0)
+                return rc < 0 ? rc : err_set(err, -EIO, "database: insert returned no id");
+        if (!r->idem_key) {
+                char key[128];
+                if (r->series_id && r->has_nominal)
+                        snprintf(key, sizeof key, "%lld:%lld:%lld", (long long) r->series_id,
+                                 (long long) r->nominal, (long long) (r->attempt > 0 ? r->attempt : 1));
+                else
+                        snprintf(key, sizeof key, "run:%lld:%lld", (long long) r->id,
+                                 (long long) (r->attempt > 0 ? r->attempt : 1));
+                if ((rc = db_prepare(s->d, "UPDATE runs SET idem_key = $2 WHERE id = $1", &st, err)) < 0)
+                        return rc;
+                db_bind_int(st, 1, r->id);
+                db_bind_text(st, 2, key);
+                if ((rc = db_run(st, err)) < 0)
+                        return rc;
+                r->idem_key = strdup(key);
+        }
+        return 0;
+}
+
+int store_run_get(store *s, int64_t id, run_row *ret, sked_err *err) {
+        db_stmt *st;
+        int r = db_prepare(s->d, "SELECT " RUN_COLS " FROM runs WHERE id = $1", &st, err);
+        if (r < 0)
+                return r;
+        db_bind_int(st, 1, id);
+        r = db_step(st, err);
+        if (r == 1)
+                run_from_stmt(st, ret);
+        db_done(st);
+        if (r == 0)
+                return err_field(err, -ENOENT, "id", "no run %lld", (long long) id);
+        return r < 0 ? r : 0;
+}
+
+int store_runs_list(store *s, const run_filter *f, run_row **ret, size_t *ret_n, sked_err *err) {
+        db_stmt *st;
+        int r = db_prepare(s->d,
+                           "SELECT " RUN_COLS " FROM runs WHERE ($1 = 0 OR series_id = $1) "
+                           "AND ($2 IS NULL OR type = $2) AND ($3 IS NULL OR state = $3) "
+                           "AND ($4 = 0 OR id < $4) ORDER BY id DESC LIMIT $5",
+                           &st, err);
+        if (r < 0)
+                return r;
+        db_bind_int(st, 1, f->series_id);
+        db_bind_text(st, 2, f->type);
+        db_bind_text(st, 3, f->state);
+        db_bind_int(st, 4, f->before_id);
+        db_bind_int(st, 5, f->limit);
+        return runs_collect(st, ret, ret_n, err);
+}
+
+int store_runs_ready(store *s, sked_time now, int limit, run_row **ret, size_t *ret_n,
+                     sked_err *err) {
+        db_stmt *st;
+        int r = db_prepare(s->d,
+                           "SELECT " RUN_COLS " FROM runs WHERE state = 'queued' AND not_before <= $1 "
+                           "ORDER BY not_before, id LIMIT $2",
+                           &st, err);
+        if (r < 0)
+                return r;
+        db_bind_int(st, 1, now);
+        db_bind_int(st, 2, limit);
+        return runs_collect(st, ret, ret_n, err);
+}
+
+int store_run_start(store *s, int64_t id, const char *node, sked_time now, sked_time lease_until,
+                    sked_err *err) {
+        db_stmt *st;
+        int r = db_prepare(s->d,
+                           "UPDATE runs SET state = 'running', node = $2, started_at = $3, lease_until = $4 "
+                           "WHERE id = $1 AND state = 'queued'",
+                           &st, err);
+        if (r < 0)
+                return r;
+        db_bind_int(st, 1, id);
+        db_bind_text(st, 2, node);
+        db_bind_int(st, 3, now);
+        db_bind_int(st, 4, lease_until);
+        if ((r = db_run(st, err)) < 0)
+                return r;
+        return db_changes(s->d) == 1 ? 0 : -ESTALE;
+}
+
+int store_next_ready_min(store *s, sked_time *ret, bool *ret_any, sked_err *err) {
+        return min_query(s, "SELECT min(not_before) FROM runs WHERE state = 'queued'", ret, ret_any, err);
+}
+
+int store_runs_renew(store *s, const int64_t *ids, size_t n, sked_time lease_until, sked_err *err) {
+        for (size_t i = 0; i < n; i++) {
+                db_stmt *st;
+                int r = db_prepare(s->d,
+                                   "UPDATE runs SET lease_until = $2 WHERE id = $1 AND state = 'running'",
+                                   &st, err);
+                if (r < 0)
+                        return r;
+                db_bind_int(st, 1, ids[i]);
+                db_bind_int(st, 2, lease_until);
+                if ((r = db_run(st, err)) < 0)
+                        return r;
+        }
+        return 0;
+}
+
+int store_runs_expired(store *s, sked_time now, run_row **ret, size_t *ret_n, sked_err *err) {
+        db_stmt *st;
+        int r = db_prepare(s->d,
+                           "SELECT " RUN_COLS " FROM runs WHERE state = 'running' AND "
+                           "($1 = 9223372036854775807 OR lease_until < $1) ORDER BY id",
+                           &st, err);
+        if (r < 0)
+                return r;
+        db_bind_int(st, 1, now);
+        return runs_collect(st, ret, ret_n, err);
+}
+
+int store_run_finish(store *s, int64_t id, const run_finish *f, sked_err *err) {
+        db_stmt *st;
+        int r = db_prepare(s->d,
+                           "UPDATE runs SET state = $2, exit_code = $3, error = $4, finished_at = $5, "
+                           "next_attempt = $6, progress = $7, n_info = $8, n_warning = $9, "
+                           "n_error = $10, n_results = $11, lease_until = NULL WHERE id = $1",
+                           &st, err);
+        if (r < 0)
+                return r;
+        db_bind_int(st, 1, id);
+        db_bind_text(st, 2, f->state);
+        db_bind_int_or_null(st, 3, f->exit_code, !f->has_exit);
+        db_bind_text(st, 4, f->error);
+        db_bind_int(st, 5, f->finished_at);
+        db_bind_int_or_null(st, 6, f->next_attempt, f->next_attempt == 0);
+        db_bind_int(st, 7, f->progress);
+        db_bind_int(st, 8, f->n_info);
+        db_bind_int(st, 9, f->n_warning);
+        db_bind_int(st, 10, f->n_error);
+        db_bind_int(st, 11, f->n_results);
+        return db_run(st, err);
+}
+
+int store_message_add(store *s, int64_t run_id, int64_t seq, sked_time at, const char *level,
+                      const char *text, sked_err *err) {
+        db_stmt *st;
+        int r = db_prepare(s->d,
+                           "INSERT INTO messages(run_id, seq, at, level, text) VALUES($1, $2, $3, $4, $5) "
+                           "ON CONFLICT DO NOTHING",
+                           &st, err);
+        if (r < 0)
+                return r;
+        db_bind_int(st, 1, run_id);
+        db_bind_int(st, 2, seq);
+        db_bind_int(st, 3, at);
+        db_bind_text(st, 4, level);
+        db_bind_text(st, 5, text);
+        return db_run(st, err);
+}
+
+int store_result_add(store *s, int64_t run_id, int64_t seq, sked_time at, const char *key,
+                     const char *status, const char *data, sked_err *err) {
+        db_stmt *st;
+        int r = db_prepare(s->d,
+                           "INSERT INTO results(run_id, seq, at, key, status, data) "
+                           "VALUES($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+                           &st, err);
+        if (r < 0)
+                return r;
+        db_bind_int(st, 1, run_id);
+        db_bind_int(st, 2, seq);
+        db_bind_int(st, 3, at);
+        db_bind_text(st, 4, key);
+        db_bind_text(st, 5, status);
+        db_bind_text(st, 6, data);
+        return db_run(st, err);
+}
+
+int store_messages_list(store *s, int64_t run_id, int64_t after_seq, int limit, json_t **ret,
+                        sked_err *err) {
+        db_stmt *st;
+        int r = db_prepare(s->d,
+                           "SELECT seq, at, level, text FROM messages WHERE run_id = $1 AND seq > $2 "
+                           "ORDER BY seq LIMIT $3",
+                           &st, err);
+        if (r < 0)
+                return r;
+        db_bind_int(st, 1, run_id);
+        db_bind_int(st, 2, after_seq);
+        db_bind_int(st, 3, limit);
+        json_t *arr = json_array();
+        while ((r = db_step(st, err)) == 1)
+                json_array_append_new(arr, json_pack("{s:I, s:I, s:s, s:s}", "seq",
+                                                     (json_int_t) db_col_int(st, 0), "at",
+                                                     (json_int_t) db_col_int(st, 1), "level",
+                                                     db_col_text(st, 2), "text", db_col_text(st, 3)));
+        db_done(st);
+        if (r < 0) {
+                json_decref(arr);
+                return r;
+        }
+        *ret = arr;
+        return 0;
+}
+
+static json_t *result_json(db_stmt *st, int c) {
+        json_t *o = json_pack("{s:I, s:I, s:s, s:s}", "seq", (json_int_t) db_col_int(st, c), "at",
+                              (json_int_t) db_col_int(st, c + 1), "key", db_col_text(st, c + 2),
+                              "status", db_col_text(st, c + 3));
+        const char *data = db_col_text(st, c + 4);
+        json_t *d = data ? json_loads(data, JSON_DECODE_ANY, NULL) : NULL;
+        json_object_set_new(o, "data", d ? d : json_null());
+        return o;
+}
+
+int store_results_list(store *s, int64_t run_id, int64_t after_seq, int limit, json_t **ret,
+                       sked_err *err) {
+        db_stmt *st;
+        int r = db_prepare(s->d,
+                           "SELECT seq, at, key, status, data FROM results WHERE run_id = $1 AND seq > $2 "
+                           "ORDER BY seq LIMIT $3",
+                           &st, err);
+        if (r < 0)
+                return r;
+        db_bind_int(st, 1, run_id);
+        db_bind_int(st, 2, after_seq);
+        db_bind_int(st, 3, limit);
+        json_t *arr = json_array();
+        while ((r = db_step(st, err)) == 1)
+                json_array_append_new(arr, result_json(st, 0));
+        db_done(st);
+        if (r < 0) {
+                json_decref(arr);
+                return r;
+        }
+        *ret = arr;
+        return 0;
+}
+
+int store_series_recent_results(store *s, int64_t series_id, int runs, json_t **ret, sked_err *err) {
+        run_filter f = {.series_id = series_id, .limit = runs * 4 + 8};
+        run_row *rows = NULL;
+        size_t n = 0;
+        int r = store_runs_list(s, &f, &rows, &n, err);
+        if (r < 0)
+                return r;
+        json_t *arr = json_array();
+        int taken = 0;
+        for (size_t i = 0; i < n && taken < runs; i++) {
+                if (!rows[i].finished_at)
+                        continue;
+                json_t *results = NULL;
+                if ((r = store_results_list(s, rows[i].id, 0, 1000, &results, err)) < 0)
+                        break;
+                json_array_append_new(arr, json_pack("{s:I, s:I, s:s, s:o}", "run_id",
+                                                     (json_int_t) rows[i].id, "finished_at",
+                                                     (json_int_t) rows[i].finished_at, "state",
+                                                     rows[i].state, "results", results));
+                taken++;
+        }
+        run_rows_free(rows, n);
+        if (r < 0) {
+                json_decref(arr);
+                return r;
+        }
+        *ret = arr;
+        return 0;
+}
+
+int store_running_count(store *s, const char *type, int64_t *ret, sked_err *err) {
+        db_stmt *st;
+        int r = db_prepare(s->d, "SELECT count(*) FROM runs WHERE state = 'running' AND type = $1", &st,
+                           err);
+        if (r < 0)
+                return r;
+        db_bind_text(st, 1, type);
+        r = db_step(st, err);
+        int64_t v = r == 1 ? db_col_int(st, 0) : 0;
+        db_done(st);
+        if (r < 0)
+                return r;
+        *ret = v;
+        return 0;
+}
+
+/* ---- poller health ---- */
+
+int store_poller_put(store *s, const poller_health *h, sked_err *err) {
+        db_stmt *st;
+        int r = db_prepare(s->d,
+                           "INSERT INTO poller(id, node, started_at, heartbeat_at, last_fire_at, "
+                           "initialized_at, fired_total, last_batch, next_due) "
+                           "VALUES(1, $1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT(id) DO UPDATE SET "
+                           "node = excluded.node, started_at = excluded.started_at, "
+                           "heartbeat_at = excluded.heartbeat_at, last_fire_at = excluded.last_fire_at, "
+                           "initialized_at = excluded.initialized_at, fired_total = excluded.fired_total, "
+                           "last_batch = excluded.last_batch, next_due = excluded.next_due",
+                           &st, err);
+        if (r < 0)
+                return r;
+        db_bind_text(st, 1, h->node);
+        db_bind_int(st, 2, h->started_at);
+        db_bind_int(st, 3, h->heartbeat_at);
+        db_bind_int_or_null(st, 4, h->last_fire_at, h->last_fire_at == 0);
+        db_bind_int_or_null(st, 5, h->initialized_at, h->initialized_at == 0);
+        db_bind_int(st, 6, h->fired_total);
+        db_bind_int(st, 7, h->last_batch);
+        db_bind_int_or_null(st, 8, h->next_due, !h->has_next);
+        return db_run(st, err);
+}
+
+int store_poller_get(store *s, poller_health *ret, sked_err *err) {
+        db_stmt *st;
+        int r = db_prepare(s->d,
+                           "SELECT node, started_at, heartbeat_at, last_fire_at, initialized_at, "
+                           "fired_total, last_batch, next_due FROM poller WHERE id = 1",
+                           &st, err);
+        if (r < 0)
+                return r;
+        r = db_step(st, err);
+        if (r == 1) {
+                memset(ret, 0, sizeof *ret);
+                snprintf(ret->node, sizeof ret->node, "%s", db_col_text(st, 0));
+                ret->started_at = db_col_int(st, 1);
+                ret->heartbeat_at = db_col_int(st, 2);
+                ret->last_fire_at = db_col_int(st, 3);
+                ret->initialized_at = db_col_int(st, 4);
+                ret->fired_total = db_col_int(st, 5);
+                ret->last_batch = db_col_int(st, 6);
+                ret->has_next = !db_col_null(st, 7);
+                ret->next_due = db_col_int(st, 7);
+        }
+        db_done(st);
+        if (r == 0)
+                return err_set(err, -ENOENT, "the poller has not run yet");
+        return r < 0 ? r : 0;
+}

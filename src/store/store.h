@@ -1,0 +1,165 @@
+/* store: sked's persistent state behind one interface.  Callers see rows and
+ * operations, never SQL.  A `store` is one connection: each thread that touches
+ * the store opens its own (cheap for SQLite in WAL mode).  Every function returns
+ * 0 or a negative errno (-ENOENT no such row, -ESTALE version mismatch, -EEXIST
+ * duplicate, -EIO database failure) with a message in err.
+ *
+ * Durability: each committed transaction is on disk when db_commit returns
+ * (synchronous=FULL in WAL mode).  Batch writers wrap many operations in one
+ * store_begin/store_commit to share one flush. */
+#pragma once
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/civil.h"
+#include "base/err.h"
+
+typedef struct store store;
+
+#define STORE_SCHEMA_VERSION 1
+
+/* Opens the store at `uri` ("sqlite:PATH") and brings its schema up to date.
+ * Refuses (-EPROTO) a database whose schema is newer than this binary. */
+int store_open(const char *uri, store **ret, sked_err *err);
+void store_close(store *s);
+
+int store_begin(store *s, sked_err *err);
+int store_commit(store *s, sked_err *err);
+void store_rollback(store *s);
+
+/* ---- process types ---- */
+int store_type_put(store *s, const char *name, bool background, const char *feature,
+                   const char *definition, sked_time now, sked_err *err);
+/* *ret is the stored definition (JSON text), caller frees. */
+int store_type_get(store *s, const char *name, char **ret, sked_err *err);
+/* A JSON array of the stored definitions, ordered by name. */
+int store_type_list(store *s, json_t **ret, sked_err *err);
+
+/* ---- series ---- */
+typedef struct series_row {
+        int64_t id;
+        char *type, *title, *schedule, *tz, *start_local; /* start_local may be NULL */
+        sked_time end_at;                                  /* 0 = none */
+        int64_t count;                                     /* 0 = none */
+        char *params, *query;                              /* JSON text; query may be NULL */
+        bool enabled, background;
+        char *pause_note, *owner;                          /* may be NULL */
+        bool has_next;
+        sked_time next_due, last_nominal;                  /* last_nominal 0 = never fired */
+        int64_t fired, missed, version;
+        sked_time created_at, updated_at;
+} series_row;
+
+void series_row_clear(series_row *r);
+void series_rows_free(series_row *rows, size_t n);
+
+/* Inserts; sets r->id, r->version = 1. */
+int store_series_insert(store *s, series_row *r, sked_err *err);
+/* Replaces the editable fields of series r->id if its version is still
+ * expected_version (-ESTALE otherwise; 0 skips the check); sets r->version. */
+int store_series_update(store *s, series_row *r, int64_t expected_version, sked_err *err);
+int store_series_get(store *s, int64_t id, series_row *ret, sked_err *err);
+/* Series with id > after_id, at most limit, optionally of one type. */
+int store_series_list(store *s, const char *type, int64_t after_id, int limit, series_row **ret,
+                      size_t *ret_n, sked_err *err);
+/* The background series registered for a type, if any (-ENOENT). */
+int store_series_find_background(store *s, const char *type, series_row *ret, sked_err *err);
+/* Deletes the series and its occurrence rows; its runs, messages and results stay
+ * (they are history) with series_id kept as a plain number. */
+int store_series_delete(store *s, int64_t id, sked_err *err);
+int store_series_set_enabled(store *s, int64_t id, bool enabled, const char *note, sked_time now,
+                             sked_err *err);
+
+/* ---- the poller ---- */
+/* Enabled series with next_due <= now, earliest first, at most limit. */
+int store_series_due(store *s, sked_time now, int limit, series_row **ret, size_t *ret_n,
+                     sked_err *err);
+int store_series_advance(store *s, int64_t id, bool has_next, sked_time next_due,
+                         sked_time last_nominal, int64_t fired, int64_t missed, sked_err *err);
+/* The earliest next_due of enabled series; *ret_any false when there is none. */
+int store_next_due_min(store *s, sked_time *ret, bool *ret_any, sked_err *err);
+/* Records that (series, nominal) fired; -EEXIST if it already did. */
+int store_occurrence_insert(store *s, int64_t series_id, sked_time nominal, sked_time now,
+                            int64_t run_id, sked_err *err);
+int store_occurrence_set_run(store *s, int64_t series_id, sked_time nominal, int64_t run_id,
+                             sked_err *err);
+/* Occurrence rows of a series with from <= nominal < to, with their latest run's state:
+ * a JSON array of {"nominal","fired_at","run_id","state","attempt"}. */
+int store_occurrences_list(store *s, int64_t series_id, sked_time from, sked_time to, int limit,
+                           json_t **ret, sked_err *err);
+
+/* ---- runs ---- */
+typedef struct run_row {
+        int64_t id, series_id; /* series_id 0 = none */
+        bool has_nominal;
+        sked_time nominal;
+        char *type, *trigger, *state, *params, *query, *idem_key, *node, *error;
+        int64_t attempt, next_attempt; /* next_attempt 0 = none */
+        sked_time queued_at, not_before, started_at, finished_at, lease_until; /* 0 = not yet */
+        bool has_exit;
+        int64_t exit_code;
+        int64_t progress, n_info, n_warning, n_error, n_results;
+} run_row;
+
+void run_row_clear(run_row *r);
+void run_rows_free(run_row *rows, size_t n);
+
+/* Inserts a queued run; sets r->id.  r->idem_key NULL: derived as
+ * "series:nominal:attempt" (or "run:<id>:attempt" without a series). */
+int store_run_insert(store *s, run_row *r, sked_err *err);
+int store_run_get(store *s, int64_t id, run_row *ret, sked_err *err);
+typedef struct run_filter {
+        int64_t series_id; /* 0 = any */
+        const char *type, *state; /* NULL = any */
+        int64_t before_id; /* newest first; 0 = from the newest */
+        int limit;
+} run_filter;
+int store_runs_list(store *s, const run_filter *f, run_row **ret, size_t *ret_n, sked_err *err);
+/* Queued runs with not_before <= now, oldest first (at most limit), for the dispatcher to
+ * choose from; store_run_start then marks the chosen ones running. */
+int store_runs_ready(store *s, sked_time now, int limit, run_row **ret, size_t *ret_n,
+                     sked_err *err);
+int store_run_start(store *s, int64_t id, const char *node, sked_time now, sked_time lease_until,
+                    sked_err *err);
+/* The earliest not_before of queued runs. */
+int store_next_ready_min(store *s, sked_time *ret, bool *ret_any, sked_err *err);
+int store_runs_renew(store *s, const int64_t *ids, size_t n, sked_time lease_until, sked_err *err);
+/* Running runs whose lease ended before `now` (or all running ones when now == SKED_TIME_MAX). */
+int store_runs_expired(store *s, sked_time now, run_row **ret, size_t *ret_n, sked_err *err);
+typedef struct run_finish {
+        const char *state; /* succeeded | failed | lost | cancelled */
+        bool has_exit;
+        int64_t exit_code;
+        const char *error;  /* may be NULL */
+        sked_time finished_at;
+        int64_t next_attempt; /* 0 = none */
+        int64_t progress, n_info, n_warning, n_error, n_results;
+} run_finish;
+int store_run_finish(store *s, int64_t id, const run_finish *f, sked_err *err);
+int store_message_add(store *s, int64_t run_id, int64_t seq, sked_time at, const char *level,
+                      const char *text, sked_err *err);
+int store_result_add(store *s, int64_t run_id, int64_t seq, sked_time at, const char *key,
+                     const char *status, const char *data, sked_err *err);
+/* JSON arrays: messages {"seq","at","level","text"}, results {"seq","at","key","status","data"}. */
+int store_messages_list(store *s, int64_t run_id, int64_t after_seq, int limit, json_t **ret,
+                        sked_err *err);
+int store_results_list(store *s, int64_t run_id, int64_t after_seq, int limit, json_t **ret,
+                       sked_err *err);
+/* The results of a series' most recent finished run(s): {"run_id","finished_at","state","results":[...]} objects, newest first. */
+int store_series_recent_results(store *s, int64_t series_id, int runs, json_t **ret, sked_err *err);
+/* Counts by state of a type's runs that are running now. */
+int store_running_count(store *s, const char *type, int64_t *ret, sked_err *err);
+
+/* ---- poller health ---- */
+typedef struct poller_health {
+        char node[64];
+        sked_time started_at, heartbeat_at, last_fire_at, initialized_at;
+        int64_t fired_total, last_batch;
+        bool has_next;
+        sked_time next_due;
+} poller_health;
+int store_poller_put(store *s, const poller_health *h, sked_err *err);
+int store_poller_get(store *s, poller_health *ret, sked_err *err);
