@@ -225,7 +225,6 @@ done:
 static void handle_progress(run *r, char *line, size_t n) {
         const char *p = line + strlen("::progress::");
         char *end;
-        errno = 0;
         double v = strtod(p, &end);
         while (*end == ' ' || *end == '\t')
                 end++;
@@ -433,7 +432,7 @@ static int spawn_error(sked_err *err, const command_spec *spec, const char *path
         const char *why;
         switch (e) {
         case ENOENT:
-                if (path && access(path, F_OK) == 0)
+                if (path && path[0] == '/' && access(path, F_OK) == 0)
                         why = "its #! interpreter was not found";
                 else if (!strchr(argv0, '/'))
                         why = "not found in PATH";

@@ -311,10 +311,9 @@ int engine_series_trigger(engine *e, store *st, int64_t id, run_row *ret, sked_e
                 .not_before = now,
         };
         r = store_run_insert(st, &run, err);
-        if (r == 0) {
-                run_row_clear(&run); /* the strings belong to s; reload the stored row */
-                r = store_run_get(st, run.id ? run.id : 0, ret, err);
-        }
+        free(run.idem_key); /* the other strings are borrowed from s */
+        if (r == 0)
+                r = store_run_get(st, run.id, ret, err);
         series_row_clear(&s);
         engine_wake(e);
         return r;

@@ -294,7 +294,7 @@ static int parse_json(const char *text, size_t len, const char *origin, json_t *
 }
 
 int manifest_parse(const char *text, size_t len, const char *origin, json_t **ret, sked_err *err) {
-        size_t i = 0;
+        size_t i = 0, start = 0;
 
         if (!origin)
                 origin = "manifest";
@@ -304,11 +304,11 @@ int manifest_parse(const char *text, size_t len, const char *origin, json_t **re
                 return err_set(err, -EINVAL, "%s: no text", origin);
         /* a UTF-8 BOM is common in files written on Windows */
         if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0)
-                i = 3;
+                i = start = 3;
         while (i < len && (text[i] == ' ' || text[i] == '\t' || text[i] == '\r' || text[i] == '\n'))
                 i++;
         if (i < len && text[i] == '{')
-                return parse_json(text + i, len - i, origin, ret, err);
+                return parse_json(text + start, len - start, origin, ret, err); /* keeps line numbers */
         return parse_yaml(text, len, origin, ret, err);
 }
 

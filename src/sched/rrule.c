@@ -33,9 +33,18 @@ struct rrule {
         bool has_until_utc;
         sked_time until_utc;
         int freq, interval;
+        /* Checks applied to every wall libical yields: libical 3.0.16 yields wrong
+         * days for some BYWEEKNO rules (FREQ=YEARLY;BYWEEKNO=1;BYDAY=MO gives a
+         * Tuesday, 2026-12-29).  0 = no constraint. */
+        uint8_t wday_mask;
+        uint16_t month_mask;
+        int wkst;
+        int nweekno;
+        int weekno[60];
 };
 
 struct rrule_iter {
+        const rrule *r;
         icalrecur_iterator *it;
         int64_t from, until;
         bool done;
@@ -303,6 +312,18 @@ int rrule_parse(const char *text, int64_t dtstart, rrule **ret, sked_err *err) {
                 goto fail;
         }
         r->ical = strbuf_steal(&sb);
+        r->wkst = val[K_WKST] ? day_index(val[K_WKST]) : 1;
+        if (val[K_BYDAY])
+                for (const char *p = val[K_BYDAY]; *p; p++)
+                        if (isalpha((unsigned char) p[0]) && isalpha((unsigned char) p[1]))
+                                r->wday_mask |= (uint8_t) (1u << day_index(p++));
+        if (val[K_BYMONTH]) {
+                int nm = int_list(val[K_BYMONTH], 1, 12, false, ints, 366);
+                for (int i = 0; i < nm; i++)
+                        r->month_mask |= (uint16_t) (1u << ints[i]);
+        }
+        if (val[K_BYWEEKNO])
+                r->nweekno = int_list(val[K_BYWEEKNO], 1, 53, true, r->weekno, 60);
         r->dtstart = dtstart;
         r->freq = freq;
         r->interval = interval;
@@ -382,10 +403,42 @@ static int64_t restart_point(const rrule *r, int64_t from) {
         return p < from ? p : dt;
 }
 
+/* First day (days since epoch) of week 1 of `year`: the week holding Jan 4. */
+static int64_t week1_start(int year, int wkst) {
+        int64_t jan4 = civil_days_from_date(year, 1, 4);
+        return jan4 - (civil_weekday(jan4) - wkst + 7) % 7;
+}
+
+static bool wall_ok(const rrule *r, int64_t w) {
+        int64_t days = floor_div(w, DAY);
+        int y, m, d;
+        int wd = civil_weekday(days);
+        if (r->wday_mask && !(r->wday_mask & (1u << wd)))
+                return false;
+        civil_date_from_days(days, &y, &m, &d);
+        if (r->month_mask && !(r->month_mask & (1u << m)))
+                return false;
+        if (r->nweekno > 0) {
+                int64_t ws = days - (wd - r->wkst + 7) % 7;
+                int wy, wm, wdd;
+                civil_date_from_days(ws + 3, &wy, &wm, &wdd);
+                int64_t w1 = week1_start(wy, r->wkst);
+                int no = (int) ((ws - w1) / 7) + 1;
+                int nweeks = (int) ((week1_start(wy + 1, r->wkst) - w1) / 7);
+                bool ok = false;
+                for (int i = 0; i < r->nweekno && !ok; i++)
+                        ok = r->weekno[i] == no || r->weekno[i] == no - nweeks - 1;
+                if (!ok)
+                        return false;
+        }
+        return true;
+}
+
 int rrule_iter_new(const rrule *r, int64_t from, rrule_iter **ret) {
         rrule_iter *it = calloc(1, sizeof *it);
         if (!it)
                 return -ENOMEM;
+        it->r = r;
         it->from = from;
         it->until = r->until_local;
         civil c;
@@ -421,7 +474,7 @@ int rrule_iter_next(rrule_iter *it, int64_t *ret) {
                         it->done = true;
                         break;
                 }
-                if (w >= it->from) {
+                if (w >= it->from && wall_ok(it->r, w)) {
                         *ret = w;
                         return 0;
                 }
