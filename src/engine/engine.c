@@ -344,9 +344,10 @@ static int queue_run(engine *e, const series_row *s, sked_time nominal, sked_tim
         return r < 0 ? r : 1;
 }
 
-/* Fires what is due of one series.  Occurrences later than the catch-up window
- * (downtime, a clock jump) run only the latest of them; the others are counted as
- * missed.  Occurrences within the window all run, up to BURST_CAP per turn. */
+/* Fires what is due of one series.  Occurrences within the catch-up window (late
+ * by less than it) all run, up to BURST_CAP per turn.  Occurrences later than that
+ * (downtime, a clock jump) are counted as missed, except the latest of them when
+ * nothing within the window runs: after an outage, the work runs once. */
 static int fire_series(engine *e, const series_row *s, sked_time now, int *ret_fired, sked_err *err) {
         schedule *sc = schedule_for(e, s);
         if (!sc) /* unparsable now (e.g. zone removed): park it, say so once */
@@ -363,11 +364,8 @@ static int fire_series(engine *e, const series_row *s, sked_time now, int *ret_f
                         latest_late = n;
                 } else if (fired < BURST_CAP) {
                         if (latest_late) {
-                                /* the late ones end here: the latest of them runs first */
-                                if ((r = queue_run(e, s, latest_late, now, err)) < 0)
-                                        return r;
-                                fired += r;
-                                last = latest_late;
+                                /* a newer occurrence runs: the late ones are all missed */
+                                missed++;
                                 latest_late = 0;
                         }
                         if ((r = queue_run(e, s, n, now, err)) < 0)
@@ -735,7 +733,8 @@ static int turn(engine *e, sked_time *ret_wake, sked_err *err) {
         }
         if (claimed)
                 pthread_cond_broadcast(&e->work_cv);
-        e->idle = !any_ready && e->ninflight == 0 && !e->ev_head;
+        e->idle = !(any_ready && next_ready <= now) && e->ninflight == 0 && !e->ev_head;
+        e->turns++;
         if (e->idle || draining)
                 pthread_cond_broadcast(&e->idle_cv);
         pthread_mutex_unlock(&e->lock);
@@ -877,10 +876,13 @@ int engine_start(engine *e, sked_err *err) {
 
 int engine_wait_idle(engine *e, int64_t timeout_ms) {
         int64_t deadline = time_mono_usec() + timeout_ms * 1000;
+        pthread_mutex_lock(&e->lock);
+        uint64_t first = e->turns + 2; /* a whole turn that began after this call */
+        pthread_mutex_unlock(&e->lock);
         for (;;) {
                 engine_wake(e);
                 pthread_mutex_lock(&e->lock);
-                bool idle = e->idle && !e->ev_head && !e->work_head && e->ninflight == 0;
+                bool idle = e->turns >= first && e->idle && !e->ev_head && !e->work_head && e->ninflight == 0;
                 pthread_mutex_unlock(&e->lock);
                 if (idle)
                         return 0;

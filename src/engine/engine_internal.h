@@ -81,6 +81,7 @@ struct engine {
         sked_time started_at, last_renew, last_recover, last_heartbeat;
         poller_health health;
         bool idle; /* nothing queued/running at the end of the last turn */
+        uint64_t turns; /* completed turns, for wait_idle */
         void **plugins;
         size_t nplugins;
 };

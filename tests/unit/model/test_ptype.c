@@ -274,6 +274,7 @@ static void bad_manifests(void **state) {
         bad("m.yaml", "- name: x\n", "m.yaml: expected a mapping (name: ..., handler: ...) at the top level");
         bad("m.yaml", "name: .inf\n", "m.yaml:1:7: number out of range");
         bad("m.json", "{\"name\": \"x\",}", "m.json:1:14: string or '}' expected near '}'");
+        bad("m.json", "\n\n{\"name\": \"x\",,}", "m.json:3:14: string or '}' expected near ','");
         bad("m.json", "{\"name\": \"x\",\n \"name\": \"y\"}", "m.json:2:7: duplicate object key near '\"name\"'");
         bad("m.json", "  {\"name\": \"x\", \"handler\": {\"plugin\": true}, \"defaults\": {\"timout\": 1}}",
             "m.json: defaults.timout: unknown key (expected one of: timeout, retry, concurrency, retention)");
@@ -308,6 +309,11 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
         (void) state;
+        /* a failed case leaves its file behind */
+        if (chdir(tmpdir) == 0) {
+                unlink("m.yaml");
+                unlink("m.json");
+        }
         if (chdir("/") == 0)
                 rmdir(tmpdir);
         return 0;

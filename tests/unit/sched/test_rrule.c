@@ -89,7 +89,8 @@ static void calendar(void **state) {
         expect("FREQ=WEEKLY;UNTIL=20260121", "2026-01-07T09:00:00", "2026-01-01T00:00:00",
                (const char *[]){"2026-01-07T09:00:00", "2026-01-14T09:00:00", "2026-01-21T09:00:00", NULL}, true);
         expect("FREQ=YEARLY;BYWEEKNO=1;BYDAY=MO", "2026-01-01T08:00:00", "2026-01-01T00:00:00",
-               (const char *[]){"2026-12-28T08:00:00", "2028-01-03T08:00:00", NULL}, false);
+               (const char *[]){"2027-01-04T08:00:00", "2028-01-03T08:00:00", "2029-01-01T08:00:00",
+                                "2029-12-31T08:00:00", NULL}, false);
         rrule *r = parse("FREQ=DAILY;UNTIL=20260110T000000Z", "2026-01-01T09:00:00");
         sked_time u;
         assert_true(rrule_until_utc(r, &u));
