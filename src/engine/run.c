@@ -201,6 +201,9 @@ static int run_command(job *j, const ptype *t, enum run_outcome *ret_out, bool *
         if (*nominal)
                 json_object_set_new(runj, "nominal", json_string(nominal));
         json_object_set_new(runj, "trigger", json_string(j->run.trigger));
+        char due[32];
+        time_format_utc(j->run.not_before, due, sizeof due);
+        json_object_set_new(runj, "scheduled_for", json_string(due));
         json_t *in = json_pack("{s:o, s:o, s:o}", "run", runj, "params", params ? params : json_object(),
                                "query", query ? query : json_null());
         char *input = json_dumps(in, JSON_COMPACT);

@@ -1,5 +1,6 @@
 /* series: validating and writing series, computing their occurrences. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -319,6 +320,20 @@ int engine_series_trigger(engine *e, store *st, int64_t id, run_row *ret, sked_e
         return r;
 }
 
+/* "2026-03-08T03:30:00-04:00": the wall time of t in the schedule's zone. */
+static json_t *local_text(const schedule *sc, sked_time t) {
+        int64_t local;
+        int32_t off;
+        schedule_local(sc, t, &local, &off);
+        civil c;
+        civil_from_seconds(local, &c);
+        char wall[24], offs[16], out[48];
+        civil_format(&c, wall, sizeof wall);
+        tz_format_offset(off, offs, sizeof offs);
+        snprintf(out, sizeof out, "%s%s", wall, offs);
+        return json_string(out);
+}
+
 int engine_series_occurrences(engine *e, store *st, const series_row *s, sked_time from, sked_time to,
                               int limit, json_t **ret, sked_err *err) {
         json_t *past = NULL;
@@ -369,6 +384,7 @@ int engine_series_occurrences(engine *e, store *st, const series_row *s, sked_ti
                 sked_time nom = json_integer_value(json_object_get(o, "nominal"));
                 time_format_utc(nom, buf, sizeof buf);
                 json_object_set_new(o, "at", json_string(buf));
+                json_object_set_new(o, "local", local_text(sc, nom));
                 json_object_del(o, "fired_at");
                 json_array_append_new(out, o);
         }

@@ -586,9 +586,11 @@ int store_run_insert(store *s, run_row *r, sked_err *err) {
                 return rc < 0 ? rc : err_set(err, -EIO, "database: insert returned no id");
         if (!r->idem_key) {
                 char key[128];
+                char nominal[32];
+                time_format_utc(r->nominal, nominal, sizeof nominal);
                 if (r->series_id && r->has_nominal)
-                        snprintf(key, sizeof key, "%lld:%lld:%lld", (long long) r->series_id,
-                                 (long long) r->nominal, (long long) (r->attempt > 0 ? r->attempt : 1));
+                        snprintf(key, sizeof key, "%lld:%s:%lld", (long long) r->series_id, nominal,
+                                 (long long) (r->attempt > 0 ? r->attempt : 1));
                 else
                         snprintf(key, sizeof key, "run:%lld:%lld", (long long) r->id,
                                  (long long) (r->attempt > 0 ? r->attempt : 1));

@@ -108,7 +108,9 @@ void run_row_clear(run_row *r);
 void run_rows_free(run_row *rows, size_t n);
 
 /* Inserts a queued run; sets r->id.  r->idem_key NULL: derived as
- * "series:nominal:attempt" (or "run:<id>:attempt" without a series). */
+ * "series:nominal:attempt" with the nominal instant in UTC text
+ * ("17:2026-11-22T02:00:00Z:1"; a manual run's nominal is when it was triggered),
+ * or "run:<id>:attempt" for runs without a series. */
 int store_run_insert(store *s, run_row *r, sked_err *err);
 int store_run_get(store *s, int64_t id, run_row *ret, sked_err *err);
 typedef struct run_filter {
