@@ -166,30 +166,47 @@ static void series_from_stmt(db_stmt *st, series_row *r) {
         r->updated_at = db_col_int(st, 20);
 }
 
-static int series_collect(db_stmt *st, series_row **ret, size_t *ret_n, sked_err *err) {
-        series_row *rows = NULL;
+/* Steps `st` to the end, decoding each row into a growing array of `size`-byte
+ * elements with `decode`; on failure frees what was decoded with `clear`. */
+static int collect(db_stmt *st, size_t size, void (*decode)(db_stmt *, void *), void (*clear)(void *),
+                   void **ret, size_t *ret_n, sked_err *err) {
+        char *rows = NULL;
         size_t n = 0, cap = 0;
         int r;
         while ((r = db_step(st, err)) == 1) {
                 if (n == cap) {
                         cap = cap ? cap * 2 : 16;
-                        series_row *p = realloc(rows, cap * sizeof *rows);
+                        char *p = realloc(rows, cap * size);
                         if (!p) {
                                 r = err_set(err, -ENOMEM, "out of memory");
                                 break;
                         }
                         rows = p;
                 }
-                series_from_stmt(st, &rows[n++]);
+                decode(st, rows + n++ * size);
         }
         db_done(st);
         if (r < 0) {
-                series_rows_free(rows, n);
+                for (size_t i = 0; i < n; i++)
+                        clear(rows + i * size);
+                free(rows);
                 return r;
         }
         *ret = rows;
         *ret_n = n;
         return 0;
+}
+
+static void series_decode(db_stmt *st, void *row) {
+        series_from_stmt(st, row);
+}
+
+static void series_clear(void *row) {
+        series_row_clear(row);
+}
+
+static int series_collect(db_stmt *st, series_row **ret, size_t *ret_n, sked_err *err) {
+        return collect(st, sizeof **ret, series_decode, series_clear, (void **) ret, ret_n, err);
 }
 
 static void bind_series_fields(db_stmt *st, const series_row *r) {
@@ -532,30 +549,16 @@ static void run_from_stmt(db_stmt *st, run_row *r) {
         r->n_results = db_col_int(st, 23);
 }
 
+static void run_decode(db_stmt *st, void *row) {
+        run_from_stmt(st, row);
+}
+
+static void run_clear(void *row) {
+        run_row_clear(row);
+}
+
 static int runs_collect(db_stmt *st, run_row **ret, size_t *ret_n, sked_err *err) {
-        run_row *rows = NULL;
-        size_t n = 0, cap = 0;
-        int r;
-        while ((r = db_step(st, err)) == 1) {
-                if (n == cap) {
-                        cap = cap ? cap * 2 : 16;
-                        run_row *p = realloc(rows, cap * sizeof *rows);
-                        if (!p) {
-                                r = err_set(err, -ENOMEM, "out of memory");
-                                break;
-                        }
-                        rows = p;
-                }
-                run_from_stmt(st, &rows[n++]);
-        }
-        db_done(st);
-        if (r < 0) {
-                run_rows_free(rows, n);
-                return r;
-        }
-        *ret = rows;
-        *ret_n = n;
-        return 0;
+        return collect(st, sizeof **ret, run_decode, run_clear, (void **) ret, ret_n, err);
 }
 
 int store_run_insert(store *s, run_row *r, sked_err *err) {
