@@ -410,11 +410,8 @@ static int fire_due(engine *e, sked_time now, int *ret_fired, sked_err *err) {
                 int r = store_series_due(e->st, now, DUE_BATCH, &rows, &n, err);
                 if (r < 0)
                         return r;
-                for (size_t i = 0; i < n && r >= 0; i++) {
-                        const type_entry *t = engine_type_find(e, rows[i].type);
-                        (void) t; /* types of stored series always exist (foreign key) */
+                for (size_t i = 0; i < n && r >= 0; i++)
                         r = fire_series(e, &rows[i], now, ret_fired, err);
-                }
                 series_rows_free(rows, n);
                 if (r < 0)
                         return r;
