@@ -74,8 +74,9 @@ int sked_trigger_series(sked *s, int64_t series_id, int64_t *ret_run_id, char *e
 /* Starts the poller and the workers.  Runs interrupted by an earlier crash are recovered. */
 int sked_start(sked *s, char *errbuf, size_t errlen);
 
-/* Blocks until no run is queued, running or due before `until` (or the timeout passes);
- * for embedders' tests and batch tools.  Returns 0, or -ETIMEDOUT. */
+/* Blocks until the engine has taken a whole turn after this call (so it has seen the
+ * clock as it is now) and no run is ready, running or being reported; for embedders'
+ * tests and batch tools.  Returns 0, or -ETIMEDOUT. */
 int sked_wait_idle(sked *s, int64_t timeout_ms);
 
 /* Stops firing new occurrences, asks running handlers to finish, waits up to

@@ -367,6 +367,11 @@ static int h_series_results(http_req *req, void *ud) {
         json_t *it;
         json_array_foreach(items, i, it) {
                 view_set_instant(it, "finished_at", json_integer_value(json_object_get(it, "finished_at")));
+                size_t k;
+                json_t *res;
+                json_array_foreach(json_object_get(it, "results"), k, res) {
+                        view_set_instant(res, "at", json_integer_value(json_object_get(res, "at")));
+                }
         }
         http_reply_json(req, 200, json_pack("{s:o}", "items", items));
         return 0;
@@ -383,6 +388,16 @@ static int h_runs_list(http_req *req, void *ud) {
             int_arg(req, "before", http_query(req, "before"), 0, 0, INT64_MAX, &before) < 0 ||
             int_arg(req, "limit", http_query(req, "limit"), DEFAULT_LIMIT, 1, MAX_LIMIT, &limit) < 0)
                 return 0;
+        const char *state = http_query(req, "state");
+        static const char *const states[] = {"queued", "running", "succeeded", "failed", "lost", NULL};
+        bool known = !state;
+        for (size_t i = 0; states[i] && !known; i++)
+                known = !strcmp(state, states[i]);
+        if (!known) {
+                http_reply_problem(req, 400, "state",
+                                   "state: \"%s\": expected queued, running, succeeded, failed or lost", state);
+                return 0;
+        }
         run_filter f = {.series_id = series, .type = http_query(req, "type"), .state = http_query(req, "state"),
                         .before_id = before, .limit = (int) limit};
         run_row *rows = NULL;

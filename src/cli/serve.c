@@ -32,7 +32,8 @@ static void usage(FILE *f) {
                 "  --db URI           store URI (default sqlite:DIR/sked.db)\n"
                 "  --plugin PATH      load a plug-in shared object (repeatable)\n"
                 "  --demo             register demo types and a demo series\n"
-                "  --grace SECONDS    on SIGTERM, how long running handlers may finish (default 30)\n");
+                "  --grace SECONDS    on SIGTERM, how long running handlers may finish (default 30)\n"
+                "  --http-threads N   threads serving the HTTP API (default 4)\n");
 }
 
 static int ensure_demo_series(sked *s, engine *e) {
@@ -129,7 +130,8 @@ int cli_serve(int argc, char **argv) {
                 return CLI_USAGE;
         }
 
-        /* the data directory, and one server per directory */
+        /* the data directory, and one server per directory; nothing in it is for others */
+        umask(077);
         if (mkdir(data_dir, 0700) < 0 && errno != EEXIST) {
                 fprintf(stderr, "sked serve: --data-dir %s: %s\n", data_dir, strerror(errno));
                 return CLI_FAILED;

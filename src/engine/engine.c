@@ -552,6 +552,9 @@ static int apply_events(engine *e, event *ev, sked_time now, sked_err *err) {
                                              ev->data, err);
                         break;
                 case EV_PROGRESS:
+                        /* several in one turn: the last one is what counts */
+                        if (!ev->next || ev->next->kind != EV_PROGRESS || ev->next->j != ev->j)
+                                r = store_run_progress(e->st, ev->j->run.id, ev->level, err);
                         break;
                 case EV_FINISH:
                         r = finish_job(e, ev->j, ev, now, err);
@@ -645,6 +648,22 @@ static int recover_expired(engine *e, sked_time now, sked_time before, sked_err 
         return r;
 }
 
+/* In-process handlers cannot be killed: past their type's timeout they are asked
+ * to stop (sked_run_cancelled turns true) and their run fails as timed out.
+ * Command handlers enforce their own timeout. */
+static void expire_plugin_runs(engine *e, sked_time now) {
+        pthread_mutex_lock(&e->lock);
+        for (size_t i = 0; i < e->ninflight; i++) {
+                job *j = e->inflight[i];
+                if (j->type && j->type->t->plugin && j->type->t->timeout_ms > 0 && !j->timed_out &&
+                    now - j->run.started_at > j->type->t->timeout_ms * 1000) {
+                        j->timed_out = 1;
+                        j->cancel = 1;
+                }
+        }
+        pthread_mutex_unlock(&e->lock);
+}
+
 static int renew_leases(engine *e, sked_time now, sked_err *err) {
         if (!e->ninflight)
                 return 0;
@@ -681,6 +700,7 @@ static int turn(engine *e, sked_time *ret_wake, sked_err *err) {
                         goto rollback;
                 e->last_recover = now;
         }
+        expire_plugin_runs(e, now);
         if (now - e->last_renew >= e->cfg.lease_ms * 1000 / 3 || now < e->last_renew) {
                 if ((r = renew_leases(e, now, err)) < 0)
                         goto rollback;

@@ -24,6 +24,7 @@ typedef struct job {
         int64_t seq;                /* next message/result sequence number */
         int64_t n_info, n_warning, n_error, n_results, progress;
         volatile int cancel;
+        volatile int timed_out;     /* set by the loop: the type's timeout passed */
         char *params_text, *query_text;
 } job;
 

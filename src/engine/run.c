@@ -147,7 +147,17 @@ int sked_run_result(sked_run *run, const char *key, const char *status, const ch
 
 void sked_run_progress(sked_run *run, int percent) {
         job *j = (job *) run;
-        j->progress = percent < 0 ? 0 : percent > 100 ? 100 : percent;
+        percent = percent < 0 ? 0 : percent > 100 ? 100 : percent;
+        if (percent == j->progress)
+                return;
+        j->progress = percent;
+        event *ev = calloc(1, sizeof *ev);
+        if (!ev)
+                return;
+        ev->kind = EV_PROGRESS;
+        ev->j = j;
+        ev->level = percent; /* the progress rides in `level` */
+        engine_post(j->e, ev);
 }
 
 bool sked_run_cancelled(const sked_run *run) {
@@ -303,13 +313,17 @@ void job_run(job *j) {
                         asprintf(&fin->text, "the plug-in that implements \"%s\" is not loaded", j->run.type);
                 } else {
                         int rc = te->fn((sked_run *) j, te->userdata);
-                        if (rc == SKED_RUN_OK)
+                        if (j->timed_out) {
+                                fin->outcome = OUT_FAIL;
+                                asprintf(&fin->text, "timed out after %lld ms (the handler was asked to stop)",
+                                         (long long) te->t->timeout_ms);
+                        } else if (rc == SKED_RUN_OK)
                                 fin->outcome = OUT_OK;
                         else if (j->cancel)
                                 fin->outcome = OUT_LOST;
                         else
                                 fin->outcome = rc == SKED_RUN_RETRY ? OUT_RETRY : OUT_FAIL;
-                        if (rc != SKED_RUN_OK)
+                        if (rc != SKED_RUN_OK && !fin->text)
                                 asprintf(&fin->text, "handler returned %d", rc);
                 }
         } else {

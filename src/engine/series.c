@@ -15,6 +15,9 @@
 #define MAX_PARAMS_JSON (256 * 1024)
 
 int series_schedule_parse(const series_row *s, sked_time anchor, schedule **ret, sked_err *err) {
+        /* second precision: an interval anchored at creation starts on the next whole second */
+        if (anchor % SKED_USEC)
+                anchor += SKED_USEC - anchor % SKED_USEC;
         schedule_opts o = {
                 .tz = s->tz,
                 .start_local = s->start_local,
@@ -23,7 +26,16 @@ int series_schedule_parse(const series_row *s, sked_time anchor, schedule **ret,
                 .count = s->count,
         };
         int r = schedule_parse(s->schedule, &o, ret, err);
-        return r < 0 ? err_prefix(err, "schedule") : 0;
+        if (r < 0 && err) {
+                /* the scheduler's messages already quote the spec or the zone */
+                const char *field = !strncmp(err->msg, "time zone", 9) ? "tz" : "schedule";
+                if (strncmp(err->msg, field, strlen(field)) != 0)
+                        err_prefix(err, field);
+                else
+                        snprintf(err->field, sizeof err->field, "%s", field);
+                err->code = -EINVAL;
+        }
+        return r < 0 ? -EINVAL : 0;
 }
 
 static int get_string(json_t *in, const char *key, size_t max, bool required, const char **ret,
@@ -256,7 +268,8 @@ int engine_series_update(engine *e, store *st, int64_t id, json_t *patch, int64_
                             json_object_get(patch, "count");
         if (rule_changed && (r = compute_next(e, &row, now, err)) < 0)
                 goto fail;
-        if ((r = store_series_update(st, &row, expected_version ? expected_version : row.version, err)) < 0)
+        if ((r = store_series_update(st, &row, expected_version ? expected_version : row.version, rule_changed,
+                                     err)) < 0)
                 goto fail;
         engine_wake(e);
         *ret = row;
@@ -275,7 +288,8 @@ int engine_series_set_enabled(engine *e, store *st, int64_t id, bool enabled, co
         int r = store_series_get(st, id, &row, err);
         if (r < 0)
                 return r;
-        if (enabled && !row.enabled) {
+        bool resuming = enabled && !row.enabled;
+        if (resuming) {
                 /* resuming: what fell due while paused is not owed; start from now */
                 if ((r = compute_next(e, &row, now, err)) < 0)
                         goto fail;
@@ -283,7 +297,7 @@ int engine_series_set_enabled(engine *e, store *st, int64_t id, bool enabled, co
         row.enabled = enabled;
         set_str(&row.pause_note, enabled ? NULL : note);
         row.updated_at = now;
-        if ((r = store_series_update(st, &row, row.version, err)) < 0)
+        if ((r = store_series_update(st, &row, row.version, resuming, err)) < 0)
                 goto fail;
         engine_wake(e);
         *ret = row;

@@ -252,23 +252,27 @@ int store_series_insert(store *s, series_row *r, sked_err *err) {
         return rc;
 }
 
-int store_series_update(store *s, series_row *r, int64_t expected_version, sked_err *err) {
+int store_series_update(store *s, series_row *r, int64_t expected_version, bool set_next, sked_err *err) {
         db_stmt *st;
         int rc = db_prepare(s->d,
                             "UPDATE series SET type = $1, title = $2, schedule = $3, tz = $4, "
                             "start_local = $5, end_at = $6, count = $7, params = $8, query = $9, "
                             "enabled = $10, background = $11, pause_note = $12, owner = $13, "
-                            "next_due = $14, updated_at = $15, version = version + 1 "
-                            "WHERE id = $16 AND ($17 = 0 OR version = $17) RETURNING version",
+                            "next_due = CASE WHEN $18 = 1 THEN $14 ELSE next_due END, updated_at = $15, "
+                            "version = version + 1 "
+                            "WHERE id = $16 AND ($17 = 0 OR version = $17) RETURNING version, next_due",
                             &st, err);
         if (rc < 0)
                 return rc;
         bind_series_fields(st, r);
         db_bind_int(st, 16, r->id);
         db_bind_int(st, 17, expected_version);
+        db_bind_int(st, 18, set_next);
         rc = db_step(st, err);
         if (rc == 1) {
                 r->version = db_col_int(st, 0);
+                r->has_next = !db_col_null(st, 1);
+                r->next_due = db_col_int(st, 1);
                 db_done(st);
                 return 0;
         }
@@ -724,6 +728,16 @@ int store_run_finish(store *s, int64_t id, const run_finish *f, sked_err *err) {
         db_bind_int(st, 9, f->n_warning);
         db_bind_int(st, 10, f->n_error);
         db_bind_int(st, 11, f->n_results);
+        return db_run(st, err);
+}
+
+int store_run_progress(store *s, int64_t id, int64_t progress, sked_err *err) {
+        db_stmt *st;
+        int r = db_prepare(s->d, "UPDATE runs SET progress = $2 WHERE id = $1 AND state = 'running'", &st, err);
+        if (r < 0)
+                return r;
+        db_bind_int(st, 1, id);
+        db_bind_int(st, 2, progress);
         return db_run(st, err);
 }
 

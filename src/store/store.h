@@ -59,8 +59,10 @@ void series_rows_free(series_row *rows, size_t n);
 /* Inserts; sets r->id, r->version = 1. */
 int store_series_insert(store *s, series_row *r, sked_err *err);
 /* Replaces the editable fields of series r->id if its version is still
- * expected_version (-ESTALE otherwise; 0 skips the check); sets r->version. */
-int store_series_update(store *s, series_row *r, int64_t expected_version, sked_err *err);
+ * expected_version (-ESTALE otherwise; 0 skips the check); sets r->version.
+ * next_due is written only with set_next (the rule changed, or it was resumed):
+ * otherwise the poller's own advance is kept. */
+int store_series_update(store *s, series_row *r, int64_t expected_version, bool set_next, sked_err *err);
 int store_series_get(store *s, int64_t id, series_row *ret, sked_err *err);
 /* Series with id > after_id, at most limit, optionally of one type. */
 int store_series_list(store *s, const char *type, int64_t after_id, int limit, series_row **ret,
@@ -141,6 +143,8 @@ typedef struct run_finish {
         int64_t progress, n_info, n_warning, n_error, n_results;
 } run_finish;
 int store_run_finish(store *s, int64_t id, const run_finish *f, sked_err *err);
+/* Records a running run's progress (0..100). */
+int store_run_progress(store *s, int64_t id, int64_t progress, sked_err *err);
 int store_message_add(store *s, int64_t run_id, int64_t seq, sked_time at, const char *level,
                       const char *text, sked_err *err);
 int store_result_add(store *s, int64_t run_id, int64_t seq, sked_time at, const char *key,
