@@ -1,9 +1,11 @@
 /* Embedding sked: a program that links libsked, registers an in-process type,
  * creates a series that fires every second, triggers one run by hand, lets the
- * engine work, and prints what ran.  Usage: embed DB_PATH [SECONDS] */
+ * engine work, and prints what ran.  Usage: embed DB_PATH [SECONDS] [--fresh]
+ * (--fresh deletes DB_PATH first, for tests). */
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include <sked/sked.h>
@@ -25,6 +27,14 @@ int main(int argc, char **argv) {
                 return 2;
         }
         int seconds = argc > 2 ? atoi(argv[2]) : 3;
+        if (argc > 3 && !strcmp(argv[3], "--fresh")) {
+                const char *suffix[] = {"", "-wal", "-shm"};
+                for (int i = 0; i < 3; i++) {
+                        char p[4096];
+                        snprintf(p, sizeof p, "%s%s", argv[1], suffix[i]);
+                        unlink(p);
+                }
+        }
         char uri[4096], err[512];
         snprintf(uri, sizeof uri, "sqlite:%s", argv[1]);
         sked *s = NULL;

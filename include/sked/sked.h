@@ -71,6 +71,14 @@ int sked_create_series(sked *s, const char *series_json, int64_t *ret_id, char *
 /* Queues a run of a series now (a manual occurrence outside the rule); *ret_run_id may be NULL. */
 int sked_trigger_series(sked *s, int64_t series_id, int64_t *ret_run_id, char *errbuf, size_t errlen);
 
+/* Queues one-off runs of a type, outside any series: `n` runs whose parameters are
+ * params_json[i] (JSON objects, validated against the type's schema; NULL = {}),
+ * written in one transaction (one flush for the batch).  ret_first_id (may be NULL)
+ * receives the first run's id; the others follow in order.  Nothing is queued when
+ * any parameter set is invalid. */
+int sked_enqueue(sked *s, const char *type, const char *const *params_json, size_t n, int64_t *ret_first_id,
+                 char *errbuf, size_t errlen);
+
 /* Starts the poller and the workers.  Runs interrupted by an earlier crash are recovered. */
 int sked_start(sked *s, char *errbuf, size_t errlen);
 

@@ -83,5 +83,9 @@ int engine_series_trigger(engine *e, store *st, int64_t id, run_row *ret, sked_e
 int engine_series_occurrences(engine *e, store *st, const series_row *s, sked_time from, sked_time to,
                               int limit, json_t **ret, sked_err *err);
 
+/* Queues n one-off runs of `type` (see sked_enqueue). */
+int engine_enqueue(engine *e, store *st, const char *type, const char *const *params_json, size_t n,
+                   int64_t *ret_first_id, sked_err *err);
+
 /* The poller's health as JSON (store record + live figures). */
 json_t *engine_poller_status(engine *e, store *st);

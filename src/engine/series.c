@@ -348,6 +348,55 @@ static json_t *local_text(const schedule *sc, sked_time t) {
         return json_string(out);
 }
 
+int engine_enqueue(engine *e, store *st, const char *type, const char *const *params_json, size_t n,
+                   int64_t *ret_first_id, sked_err *err) {
+        const type_entry *te = engine_type_find(e, type);
+        if (!te)
+                return err_field(err, -ENOENT, "type", "\"%s\": no such process type", type);
+        if (n == 0 || n > 100000)
+                return err_field(err, -EINVAL, "runs", "expected 1 to 100000 runs, got %zu", n);
+        char **texts = calloc(n, sizeof *texts);
+        if (!texts)
+                return err_set(err, -ENOMEM, "out of memory");
+        int r = 0;
+        for (size_t i = 0; i < n && r == 0; i++) {
+                json_error_t je;
+                json_t *in = params_json && params_json[i] ? json_loads(params_json[i], 0, &je) : NULL, *norm = NULL;
+                if (params_json && params_json[i] && !json_is_object(in)) {
+                        r = err_field(err, -EINVAL, "params", "run %zu: expected a JSON object", i);
+                } else if ((r = params_validate(te->t->params, in, &norm, err)) == 0) {
+                        texts[i] = json_dumps(norm, JSON_COMPACT);
+                        json_decref(norm);
+                }
+                json_decref(in);
+        }
+        sked_time now = engine_now(e);
+        int64_t first = 0;
+        if (r == 0 && (r = store_begin(st, err)) == 0) {
+                for (size_t i = 0; i < n && r == 0; i++) {
+                        run_row run = {.type = (char *) type, .trigger = "manual", .params = texts[i], .attempt = 1,
+                                       .queued_at = now, .not_before = now};
+                        r = store_run_insert(st, &run, err);
+                        if (i == 0)
+                                first = run.id;
+                        free(run.idem_key);
+                }
+                if (r == 0)
+                        r = store_commit(st, err);
+                else
+                        store_rollback(st);
+        }
+        for (size_t i = 0; i < n; i++)
+                free(texts[i]);
+        free(texts);
+        if (r < 0)
+                return r;
+        engine_wake(e);
+        if (ret_first_id)
+                *ret_first_id = first;
+        return 0;
+}
+
 int engine_series_occurrences(engine *e, store *st, const series_row *s, sked_time from, sked_time to,
                               int limit, json_t **ret, sked_err *err) {
         json_t *past = NULL;

@@ -87,6 +87,17 @@ int sked_trigger_series(sked *s, int64_t series_id, int64_t *ret_run_id, char *e
         return 0;
 }
 
+int sked_enqueue(sked *s, const char *type, const char *const *params_json, size_t n, int64_t *ret_first_id,
+                 char *errbuf, size_t errlen) {
+        engine *e = (engine *) s;
+        sked_err err = {0};
+        store *st;
+        int r = engine_thread_store(e, &st, &err);
+        if (r == 0)
+                r = engine_enqueue(e, st, type, params_json, n, ret_first_id, &err);
+        return r < 0 ? fail(&err, r, errbuf, errlen) : 0;
+}
+
 int sked_start(sked *s, char *errbuf, size_t errlen) {
         sked_err err = {0};
         int r = engine_start((engine *) s, &err);

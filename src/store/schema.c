@@ -30,7 +30,7 @@ static const char *const migrations_sqlite[] = {
         "CREATE TABLE runs("
         "  id INTEGER PRIMARY KEY AUTOINCREMENT, series_id INTEGER, nominal INTEGER, type TEXT NOT NULL,"
         "  attempt INTEGER NOT NULL DEFAULT 1, trigger TEXT NOT NULL, state TEXT NOT NULL,"
-        "  params TEXT NOT NULL, query TEXT, idem_key TEXT NOT NULL,"
+        "  params TEXT NOT NULL, query TEXT, idem_key TEXT, /* NULL: derived when read */"
         "  queued_at INTEGER NOT NULL, not_before INTEGER NOT NULL,"
         "  started_at INTEGER, finished_at INTEGER, lease_until INTEGER, node TEXT,"
         "  exit_code INTEGER, error TEXT, progress INTEGER NOT NULL DEFAULT 0,"

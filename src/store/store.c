@@ -523,6 +523,18 @@ void run_rows_free(run_row *rows, size_t n) {
         "attempt, next_attempt, queued_at, not_before, started_at, finished_at, lease_until, "   \
         "exit_code, progress, n_info, n_warning, n_error, n_results"
 
+/* The idempotency key of a run without an explicit one: derived, never stored. */
+static char *derive_key(int64_t series_id, bool has_nominal, sked_time nominal, int64_t id, int64_t attempt) {
+        char key[128], text[32];
+        if (series_id && has_nominal) {
+                time_format_utc(nominal, text, sizeof text);
+                snprintf(key, sizeof key, "%lld:%s:%lld", (long long) series_id, text, (long long) attempt);
+        } else {
+                snprintf(key, sizeof key, "run:%lld:%lld", (long long) id, (long long) attempt);
+        }
+        return strdup(key);
+}
+
 static void run_from_stmt(db_stmt *st, run_row *r) {
         memset(r, 0, sizeof *r);
         r->id = db_col_int(st, 0);
@@ -538,6 +550,10 @@ static void run_from_stmt(db_stmt *st, run_row *r) {
         r->node = dup_or_null(db_col_text(st, 9));
         r->error = dup_or_null(db_col_text(st, 10));
         r->attempt = db_col_int(st, 11);
+        if (!r->idem_key || !*r->idem_key) {
+                free(r->idem_key);
+                r->idem_key = derive_key(r->series_id, r->has_nominal, r->nominal, r->id, r->attempt);
+        }
         r->next_attempt = db_col_int(st, 12);
         r->queued_at = db_col_int(st, 13);
         r->not_before = db_col_int(st, 14);
@@ -570,7 +586,7 @@ int store_run_insert(store *s, run_row *r, sked_err *err) {
         int rc = db_prepare(s->d,
                             "INSERT INTO runs(series_id, nominal, type, trigger, state, params, query, "
                             "idem_key, attempt, queued_at, not_before) "
-                            "VALUES($1, $2, $3, $4, 'queued', $5, $6, coalesce($7, ''), $8, $9, $10) "
+                            "VALUES($1, $2, $3, $4, 'queued', $5, $6, $7, $8, $9, $10) "
                             "RETURNING id",
                             &st, err);
         if (rc < 0)
@@ -591,24 +607,8 @@ int store_run_insert(store *s, run_row *r, sked_err *err) {
         db_done(st);
         if (rc <= 0)
                 return rc < 0 ? rc : err_set(err, -EIO, "database: insert returned no id");
-        if (!r->idem_key) {
-                char key[128];
-                char nominal[32];
-                time_format_utc(r->nominal, nominal, sizeof nominal);
-                if (r->series_id && r->has_nominal)
-                        snprintf(key, sizeof key, "%lld:%s:%lld", (long long) r->series_id, nominal,
-                                 (long long) (r->attempt > 0 ? r->attempt : 1));
-                else
-                        snprintf(key, sizeof key, "run:%lld:%lld", (long long) r->id,
-                                 (long long) (r->attempt > 0 ? r->attempt : 1));
-                if ((rc = db_prepare(s->d, "UPDATE runs SET idem_key = $2 WHERE id = $1", &st, err)) < 0)
-                        return rc;
-                db_bind_int(st, 1, r->id);
-                db_bind_text(st, 2, key);
-                if ((rc = db_run(st, err)) < 0)
-                        return rc;
-                r->idem_key = strdup(key);
-        }
+        if (!r->idem_key)
+                r->idem_key = derive_key(r->series_id, r->has_nominal, r->nominal, r->id, r->attempt > 0 ? r->attempt : 1);
         return 0;
 }
 
