@@ -3,7 +3,7 @@ BUILD ?= build
 SKED_DATA ?= var
 MESON_OPTS ?=
 
-.PHONY: all build run test unit blackbox clean deps test-deps
+.PHONY: all build run test bench clean deps test-deps
 
 all: build
 
@@ -24,6 +24,9 @@ run: build
 
 test: test-deps $(BUILD)/build.ninja
 	@scripts/test $(BUILD)
+
+bench: build
+	bench/run $(BENCH_ARGS)
 
 clean:
 	rm -rf $(BUILD) build-*
