@@ -649,6 +649,8 @@ int http_server_start(http_server *s, sked_err *err) {
                 /* MHD reports why only through its logger, e.g. "Failed to bind to
                  * port 8080: Address already in use" */
                 int code = strstr(s->start_msg, "in use") ? -EADDRINUSE : -EADDRNOTAVAIL;
+                if (code == -EADDRINUSE) /* MHD's own text names "port 0": it binds our sockaddr */
+                        return err_set(err, code, "cannot listen: Address already in use (is another server there?)");
                 return err_field(err, code, "listen", "\"%s\": cannot listen: %s", s->listen,
                                  s->start_msg[0] ? s->start_msg : "libmicrohttpd failed to start");
         }

@@ -150,14 +150,14 @@ static int type_main(int argc, char **argv) {
         static const struct option opts[] = {COMMON_OPTIONS, {"help", no_argument, NULL, 'h'}, {0}};
         common c = {0};
         int o;
-        optind = 1;
-        while ((o = getopt_long(argc, argv, "+h", opts, NULL)) != -1)
+        const char *sub = argc >= 2 && argv[1][0] != '-' ? argv[1] : "list";
+        optind = argc >= 2 && argv[1][0] != '-' ? 2 : 1;
+        while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1)
                 if (!common_opt(&c, o)) {
                         fprintf(o == 'h' ? stdout : stderr,
                                 "usage: sked type list | show NAME | register FILE   [--json] [--url URL]\n");
                         return o == 'h' ? CLI_OK : CLI_USAGE;
                 }
-        const char *sub = optind < argc ? argv[optind++] : "list";
         json_t *reply = NULL;
         int r;
         if (!strcmp(sub, "list")) {

@@ -11,7 +11,8 @@
 #include "engine/command.h"
 #include "engine/engine_internal.h"
 
-#define MAX_MESSAGE_BYTES (64 * 1024)
+/* above the command handler's 64 KiB line cap, so its "[line cut: ...]" marker survives */
+#define MAX_MESSAGE_BYTES (64 * 1024 + 256)
 #define MAX_MESSAGES_PER_RUN 20000
 #define MAX_RESULTS_PER_RUN 100000
 #define MAX_RESULT_DATA (1024 * 1024)

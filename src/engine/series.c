@@ -428,11 +428,13 @@ int engine_series_occurrences(engine *e, store *st, const series_row *s, sked_ti
                 } else {
                         o = json_object();
                         json_object_set_new(o, "nominal", json_integer(t));
+                        /* past and not fired: "missed" once the poller's cursor passed it,
+                         * "due" while it is about to fire */
                         const char *state = "planned";
                         if (!s->enabled)
                                 state = "paused";
-                        if (t < now)
-                                state = "missed";
+                        else if (t <= now)
+                                state = s->has_next && t >= s->next_due ? "due" : "missed";
                         if (t < s->created_at) {
                                 json_decref(o);
                                 o = NULL;

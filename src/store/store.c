@@ -528,6 +528,9 @@ static char *derive_key(int64_t series_id, bool has_nominal, sked_time nominal, 
         char key[128], text[32];
         if (series_id && has_nominal) {
                 time_format_utc(nominal, text, sizeof text);
+                if (nominal % SKED_USEC) /* a manual run: its instant to the microsecond */
+                        snprintf(text + 19, sizeof text - 19, ".%06lldZ",
+                                 (long long) ((nominal % SKED_USEC + SKED_USEC) % SKED_USEC));
                 snprintf(key, sizeof key, "%lld:%s:%lld", (long long) series_id, text, (long long) attempt);
         } else {
                 snprintf(key, sizeof key, "run:%lld:%lld", (long long) id, (long long) attempt);
