@@ -39,12 +39,16 @@ static void usage(FILE *f) {
 static int ensure_demo_series(sked *s, engine *e) {
         store *st;
         sked_err err = {0};
-        if (engine_thread_store(e, &st, &err) < 0)
+        if (engine_thread_store(e, &st, &err) < 0) {
+                log_error("demo series: %s", err.msg);
                 return -EIO;
+        }
         series_row *rows = NULL;
         size_t n = 0;
         int r = store_series_list(st, "demo.hello", 0, 1, &rows, &n, &err);
         series_rows_free(rows, n);
+        if (r < 0)
+                log_error("demo series: %s", err.msg);
         if (r < 0 || n > 0)
                 return r;
         char errbuf[512];

@@ -15,16 +15,25 @@
 typedef struct db db;
 typedef struct db_stmt db_stmt;
 
-/* Opens "sqlite:PATH" (PATH may be ":memory:").  WAL, synchronous=FULL, foreign keys
- * on, busy timeout 10 s.  Returns -EINVAL for an unknown scheme, -EIO otherwise. */
+enum db_dialect { DB_SQLITE, DB_POSTGRES };
+
+/* Opens "sqlite:PATH" (PATH may be ":memory:"; WAL, synchronous=FULL, foreign keys
+ * on, busy timeout 10 s) or "postgres://..." (libpq; synchronous_commit=on).
+ * Returns -EINVAL for an unknown scheme, -EIO when the database cannot be opened. */
 int db_open(const char *uri, db **ret, sked_err *err);
 void db_close(db *d);
+enum db_dialect db_dialect(const db *d);
+/* Counts reconnections (PostgreSQL): session state such as advisory locks is gone
+ * whenever it changes.  Always 0 for SQLite. */
+uint64_t db_generation(const db *d);
 
 /* Runs one or more statements without parameters or results (schema, pragmas). */
 int db_exec_script(db *d, const char *sql, sked_err *err);
 
-/* Transactions.  db_begin takes the write lock at once (BEGIN IMMEDIATE), so a
- * transaction never fails half-way for lock reasons. */
+/* Transactions.  With SQLite, db_begin takes the write lock at once (BEGIN
+ * IMMEDIATE), so a transaction never fails half-way for lock reasons.  With
+ * PostgreSQL, a broken connection is re-established by the next db_begin or
+ * db_exec_script outside a transaction. */
 int db_begin(db *d, sked_err *err);
 int db_commit(db *d, sked_err *err);
 void db_rollback(db *d);
@@ -39,7 +48,8 @@ void db_bind_text(db_stmt *s, int idx, const char *v);     /* NULL binds NULL; c
 void db_bind_null(db_stmt *s, int idx);
 void db_bind_int_or_null(db_stmt *s, int idx, int64_t v, bool is_null);
 /* 1 when a row is available, 0 when done, negative on error (err set). */
-int db_step(db_stmt *s, sked_err *err);
+int db_step(db_stmt *s, sked_err *err); /* -EEXIST on a unique violation, -EAGAIN on a
+                                         * serialization failure or deadlock */
 int64_t db_col_int(db_stmt *s, int col);
 double db_col_double(db_stmt *s, int col);
 const char *db_col_text(db_stmt *s, int col);  /* valid until the next step/done; NULL for NULL */

@@ -7,3 +7,8 @@
 #include "store/db.h"
 
 int schema_migrate(db *d, int target, sked_err *err);
+
+/* The schema version of the database (0 for an empty one). */
+int schema_version(db *d, int *ret, sked_err *err);
+/* The newest version this binary knows. */
+int schema_latest(void);

@@ -18,19 +18,35 @@ static char *dup_or_null(const char *s) {
         return s ? strdup(s) : NULL;
 }
 
-int store_open(const char *uri, store **ret, sked_err *err) {
+int store_open_at(const char *uri, int target, store **ret, int *ret_version, sked_err *err) {
         store *s = calloc(1, sizeof *s);
         if (!s)
                 return err_set(err, -ENOMEM, "out of memory");
-        int r = db_open(uri, &s->d, err);
+        int r = db_open(uri, &s->d, err), version = 0;
         if (r == 0)
-                r = schema_migrate(s->d, STORE_SCHEMA_VERSION, err);
+                r = schema_migrate(s->d, target, err);
+        if (r == 0)
+                r = schema_version(s->d, &version, err);
         if (r < 0) {
                 store_close(s);
                 return r;
         }
+        if (ret_version)
+                *ret_version = version;
         *ret = s;
         return 0;
+}
+
+int store_open(const char *uri, store **ret, sked_err *err) {
+        return store_open_at(uri, schema_latest(), ret, NULL, err);
+}
+
+int store_schema_latest(void) {
+        return schema_latest();
+}
+
+bool store_is_postgres(const store *s) {
+        return db_dialect(s->d) == DB_POSTGRES;
 }
 
 void store_close(store *s) {
@@ -258,9 +274,9 @@ int store_series_update(store *s, series_row *r, int64_t expected_version, bool 
                             "UPDATE series SET type = $1, title = $2, schedule = $3, tz = $4, "
                             "start_local = $5, end_at = $6, count = $7, params = $8, query = $9, "
                             "enabled = $10, background = $11, pause_note = $12, owner = $13, "
-                            "next_due = CASE WHEN $18 = 1 THEN $14 ELSE next_due END, updated_at = $15, "
+                            "next_due = CASE WHEN CAST($18 AS INTEGER) = 1 THEN $14 ELSE next_due END, updated_at = $15, "
                             "version = version + 1 "
-                            "WHERE id = $16 AND ($17 = 0 OR version = $17) RETURNING version, next_due",
+                            "WHERE id = $16 AND (CAST($17 AS BIGINT) = 0 OR version = $17) RETURNING version, next_due",
                             &st, err);
         if (rc < 0)
                 return rc;
@@ -309,7 +325,7 @@ int store_series_list(store *s, const char *type, int64_t after_id, int limit, s
                       size_t *ret_n, sked_err *err) {
         db_stmt *st;
         int r = db_prepare(s->d,
-                           "SELECT " SERIES_COLS " FROM series WHERE id > $1 AND ($2 IS NULL OR type = $2) "
+                           "SELECT " SERIES_COLS " FROM series WHERE id > $1 AND (CAST($2 AS TEXT) IS NULL OR type = $2) "
                            "ORDER BY id LIMIT $3",
                            &st, err);
         if (r < 0)
@@ -633,9 +649,9 @@ int store_run_get(store *s, int64_t id, run_row *ret, sked_err *err) {
 int store_runs_list(store *s, const run_filter *f, run_row **ret, size_t *ret_n, sked_err *err) {
         db_stmt *st;
         int r = db_prepare(s->d,
-                           "SELECT " RUN_COLS " FROM runs WHERE ($1 = 0 OR series_id = $1) "
-                           "AND ($2 IS NULL OR type = $2) AND ($3 IS NULL OR state = $3) "
-                           "AND ($4 = 0 OR id < $4) ORDER BY id DESC LIMIT $5",
+                           "SELECT " RUN_COLS " FROM runs WHERE (CAST($1 AS BIGINT) = 0 OR series_id = $1) "
+                           "AND (CAST($2 AS TEXT) IS NULL OR type = $2) AND (CAST($3 AS TEXT) IS NULL OR state = $3) "
+                           "AND (CAST($4 AS BIGINT) = 0 OR id < $4) ORDER BY id DESC LIMIT $5",
                            &st, err);
         if (r < 0)
                 return r;
@@ -703,7 +719,7 @@ int store_runs_expired(store *s, sked_time now, run_row **ret, size_t *ret_n, sk
         db_stmt *st;
         int r = db_prepare(s->d,
                            "SELECT " RUN_COLS " FROM runs WHERE state = 'running' AND "
-                           "($1 = 9223372036854775807 OR lease_until < $1) ORDER BY id",
+                           "(CAST($1 AS BIGINT) = 9223372036854775807 OR lease_until < $1) ORDER BY id",
                            &st, err);
         if (r < 0)
                 return r;

@@ -19,11 +19,16 @@
 
 typedef struct store store;
 
-#define STORE_SCHEMA_VERSION 1
-
-/* Opens the store at `uri` ("sqlite:PATH") and brings its schema up to date.
- * Refuses (-EPROTO) a database whose schema is newer than this binary. */
+/* Opens the store at `uri` ("sqlite:PATH" or "postgres://...") and brings its
+ * schema up to date.  Refuses (-EPROTO) a database whose schema is newer than
+ * this binary. */
 int store_open(const char *uri, store **ret, sked_err *err);
+/* Like store_open, migrating only up to schema version `target` (for `sked migrate
+ * --to` and upgrade tests); *ret_version (may be NULL) gets the version now in force. */
+int store_open_at(const char *uri, int target, store **ret, int *ret_version, sked_err *err);
+/* The newest schema version this binary knows. */
+int store_schema_latest(void);
+bool store_is_postgres(const store *s);
 void store_close(store *s);
 
 int store_begin(store *s, sked_err *err);

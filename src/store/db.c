@@ -1,0 +1,116 @@
+/* db: dispatches the driver's calls to the backend named by the URI. */
+#include <errno.h>
+#include <string.h>
+
+#include "store/db_backend.h"
+
+int db_open(const char *uri, db **ret, sked_err *err) {
+        if (!strncmp(uri, "sqlite:", 7))
+                return db_sqlite_ops.open(uri, ret, err);
+        if (!strncmp(uri, "postgres://", 11) || !strncmp(uri, "postgresql://", 13))
+                return db_pg_ops.open(uri, ret, err);
+        return err_field(err, -EINVAL, "store", "\"%s\": expected sqlite:PATH or postgres://...", uri);
+}
+
+void db_close(db *d) {
+        if (d)
+                d->ops->close(d);
+}
+
+enum db_dialect db_dialect(const db *d) {
+        return d->ops->dialect;
+}
+
+uint64_t db_generation(const db *d) {
+        return d->ops->generation ? d->ops->generation(d) : 0;
+}
+
+int db_exec_script(db *d, const char *sql, sked_err *err) {
+        return d->ops->exec_script(d, sql, err);
+}
+
+int db_begin(db *d, sked_err *err) {
+        int r = d->ops->begin(d, err);
+        if (r == 0)
+                d->in_tx = true;
+        return r;
+}
+
+int db_commit(db *d, sked_err *err) {
+        int r = d->ops->commit(d, err);
+        d->in_tx = false;
+        return r;
+}
+
+void db_rollback(db *d) {
+        d->ops->rollback(d);
+        d->in_tx = false;
+}
+
+bool db_in_transaction(const db *d) {
+        return d->in_tx;
+}
+
+int db_prepare(db *d, const char *sql, db_stmt **ret, sked_err *err) {
+        return d->ops->prepare(d, sql, ret, err);
+}
+
+void db_bind_int(db_stmt *s, int idx, int64_t v) {
+        s->ops->bind_int(s, idx, v);
+}
+
+void db_bind_double(db_stmt *s, int idx, double v) {
+        s->ops->bind_double(s, idx, v);
+}
+
+void db_bind_text(db_stmt *s, int idx, const char *v) {
+        s->ops->bind_text(s, idx, v);
+}
+
+void db_bind_null(db_stmt *s, int idx) {
+        s->ops->bind_null(s, idx);
+}
+
+void db_bind_int_or_null(db_stmt *s, int idx, int64_t v, bool is_null) {
+        if (is_null)
+                s->ops->bind_null(s, idx);
+        else
+                s->ops->bind_int(s, idx, v);
+}
+
+int db_step(db_stmt *s, sked_err *err) {
+        return s->ops->step(s, err);
+}
+
+int64_t db_col_int(db_stmt *s, int col) {
+        return s->ops->col_int(s, col);
+}
+
+double db_col_double(db_stmt *s, int col) {
+        return s->ops->col_double(s, col);
+}
+
+const char *db_col_text(db_stmt *s, int col) {
+        return s->ops->col_text(s, col);
+}
+
+bool db_col_null(db_stmt *s, int col) {
+        return s->ops->col_null(s, col);
+}
+
+int64_t db_changes(db *d) {
+        return d->ops->changes(d);
+}
+
+void db_done(db_stmt *s) {
+        if (s)
+                s->ops->done(s);
+}
+
+int db_run(db_stmt *s, sked_err *err) {
+        int r;
+        while ((r = db_step(s, err)) == 1)
+                ;
+        db_done(s);
+        return r;
+}

@@ -1,0 +1,41 @@
+/* db_backend: what a database backend provides to db.c.  A backend's connection
+ * and statement structs start with `db` and `db_stmt` (the base), so the
+ * dispatcher can find the backend's operations. */
+#pragma once
+
+#include "store/db.h"
+
+typedef struct db_ops {
+        enum db_dialect dialect;
+        int (*open)(const char *uri, db **ret, sked_err *err);
+        void (*close)(db *d);
+        int (*exec_script)(db *d, const char *sql, sked_err *err);
+        int (*begin)(db *d, sked_err *err);
+        int (*commit)(db *d, sked_err *err);
+        void (*rollback)(db *d);
+        int (*prepare)(db *d, const char *sql, db_stmt **ret, sked_err *err);
+        void (*bind_int)(db_stmt *s, int idx, int64_t v);
+        void (*bind_double)(db_stmt *s, int idx, double v);
+        void (*bind_text)(db_stmt *s, int idx, const char *v);
+        void (*bind_null)(db_stmt *s, int idx);
+        int (*step)(db_stmt *s, sked_err *err);
+        int64_t (*col_int)(db_stmt *s, int col);
+        double (*col_double)(db_stmt *s, int col);
+        const char *(*col_text)(db_stmt *s, int col);
+        bool (*col_null)(db_stmt *s, int col);
+        int64_t (*changes)(db *d);
+        void (*done)(db_stmt *s);
+        uint64_t (*generation)(const db *d);
+} db_ops;
+
+struct db {
+        const db_ops *ops;
+        bool in_tx;
+};
+
+struct db_stmt {
+        const db_ops *ops;
+};
+
+extern const db_ops db_sqlite_ops;
+extern const db_ops db_pg_ops;

@@ -1,0 +1,349 @@
+/* db_pg: the PostgreSQL backend of the db driver, over libpq.
+ *
+ * Statements are prepared once per session (named s1, s2, ...) and executed with
+ * text parameters; the server infers their types from the SQL.  A connection that
+ * broke (the database restarted, the network was cut) is re-established by the next
+ * db_begin/db_exec_script/db_prepare outside a transaction; that starts a new
+ * session, so the generation counter moves and statements are prepared again. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <libpq-fe.h>
+
+#include "store/db_backend.h"
+
+#define STMT_CACHE 128
+#define MAX_PARAMS 32
+
+typedef struct pg_db pg_db;
+
+typedef struct pg_stmt {
+        db_stmt base;
+        pg_db *owner;
+        const char *key;   /* address of the caller's SQL text */
+        char name[16];
+        int nparams;
+        uint64_t gen;      /* session it was prepared in */
+        char *vals[MAX_PARAMS];
+        PGresult *res;
+        int row, nrows;
+        bool executed;
+} pg_stmt;
+
+struct pg_db {
+        db base;
+        PGconn *c;
+        pg_stmt cache[STMT_CACHE];
+        size_t ncache;
+        unsigned next_name;
+        int64_t changes;
+        uint64_t gen;
+};
+
+#define PG(d) ((pg_db *) (d))
+#define ST(s) ((pg_stmt *) (s))
+
+static void quiet(void *arg, const char *message) {
+        (void) arg;
+        (void) message; /* NOTICEs ("relation exists, skipping") are not for users */
+}
+
+static int conn_error(pg_db *d, sked_err *err, const char *what) {
+        const char *m = d->c ? PQerrorMessage(d->c) : "no connection";
+        size_t n = strlen(m);
+        while (n && (m[n - 1] == '\n' || m[n - 1] == ' '))
+                n--;
+        return err_set(err, -EIO, "database: %s: %.*s", what, (int) n, m);
+}
+
+/* Maps a failed result to an errno and a message. */
+static int result_error(pg_db *d, PGresult *res, sked_err *err) {
+        const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+        const char *msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+        int code = -EIO;
+        if (state && !strcmp(state, "23505"))
+                code = -EEXIST;
+        else if (state && (!strcmp(state, "40001") || !strcmp(state, "40P01") || !strcmp(state, "55P03")))
+                code = -EAGAIN;
+        if (!msg)
+                return conn_error(d, err, "query");
+        return err_set(err, code, "database: %s%s%s%s", msg, state ? " (SQLSTATE " : "", state ? state : "",
+                       state ? ")" : "");
+}
+
+static int connect_db(const char *uri, PGconn **ret, sked_err *err) {
+        const char *keys[] = {"dbname", "connect_timeout", "application_name", NULL};
+        const char *vals[] = {uri, "5", "sked", NULL};
+        PGconn *c = PQconnectdbParams(keys, vals, 1);
+        if (!c || PQstatus(c) != CONNECTION_OK) {
+                const char *m = c ? PQerrorMessage(c) : "out of memory";
+                size_t n = strlen(m);
+                while (n && (m[n - 1] == '\n' || m[n - 1] == ' '))
+                        n--;
+                int r = err_set(err, -EIO, "database: cannot connect: %.*s", (int) n, m);
+                PQfinish(c);
+                return r;
+        }
+        PQsetNoticeProcessor(c, quiet, NULL);
+        PGresult *res = PQexec(c, "SET synchronous_commit = on; SET client_min_messages = warning");
+        PQclear(res);
+        *ret = c;
+        return 0;
+}
+
+/* Reconnects a broken session (only between transactions). */
+static int ensure(pg_db *d, sked_err *err) {
+        if (PQstatus(d->c) == CONNECTION_OK)
+                return 0;
+        if (d->base.in_tx)
+                return err_set(err, -EIO, "database: the connection was lost in a transaction");
+        PQreset(d->c);
+        if (PQstatus(d->c) != CONNECTION_OK)
+                return conn_error(d, err, "reconnect");
+        PQsetNoticeProcessor(d->c, quiet, NULL);
+        PQclear(PQexec(d->c, "SET synchronous_commit = on; SET client_min_messages = warning"));
+        d->gen++; /* a new session: prepared statements and advisory locks are gone */
+        return 0;
+}
+
+static int pg_open(const char *uri, db **ret, sked_err *err) {
+        pg_db *d = calloc(1, sizeof *d);
+        if (!d)
+                return err_set(err, -ENOMEM, "out of memory");
+        d->base.ops = &db_pg_ops;
+        int r = connect_db(uri, &d->c, err);
+        if (r < 0) {
+                free(d);
+                return r;
+        }
+        *ret = &d->base;
+        return 0;
+}
+
+
+static void pg_close(db *base) {
+        pg_db *d = PG(base);
+        for (size_t i = 0; i < d->ncache; i++) {
+                PQclear(d->cache[i].res);
+                for (int k = 0; k < MAX_PARAMS; k++)
+                        free(d->cache[i].vals[k]);
+        }
+        PQfinish(d->c);
+        free(d);
+}
+
+static int pg_exec_script(db *base, const char *sql, sked_err *err) {
+        pg_db *d = PG(base);
+        int r = ensure(d, err);
+        if (r < 0)
+                return r;
+        PGresult *res = PQexec(d->c, sql);
+        ExecStatusType st = PQresultStatus(res);
+        if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+                r = result_error(d, res, err);
+                PQclear(res);
+                return r;
+        }
+        PQclear(res);
+        return 0;
+}
+
+static int pg_begin(db *d, sked_err *err) {
+        return pg_exec_script(d, "BEGIN", err);
+}
+
+static void pg_rollback(db *base) {
+        pg_db *d = PG(base);
+        if (PQstatus(d->c) == CONNECTION_OK && PQtransactionStatus(d->c) != PQTRANS_IDLE)
+                PQclear(PQexec(d->c, "ROLLBACK"));
+}
+
+static int pg_commit(db *base, sked_err *err) {
+        pg_db *d = PG(base);
+        PGresult *res = PQexec(d->c, "COMMIT");
+        int r = 0;
+        if (PQresultStatus(res) != PGRES_COMMAND_OK)
+                r = result_error(d, res, err);
+        else if (!strcmp(PQcmdStatus(res), "ROLLBACK")) /* an earlier statement failed */
+                r = err_set(err, -EIO, "database: the transaction was rolled back");
+        PQclear(res);
+        if (r < 0)
+                pg_rollback(base);
+        return r;
+}
+
+static int max_param(const char *sql) {
+        int max = 0;
+        bool quoted = false;
+        for (const char *p = sql; *p; p++) {
+                if (*p == '\'')
+                        quoted = !quoted;
+                if (!quoted && *p == '$' && p[1] >= '0' && p[1] <= '9') {
+                        int n = atoi(p + 1);
+                        if (n > max)
+                                max = n;
+                }
+        }
+        return max;
+}
+
+static void reset_stmt(pg_stmt *s) {
+        PQclear(s->res);
+        s->res = NULL;
+        s->executed = false;
+        s->row = -1;
+        s->nrows = 0;
+        for (int k = 0; k < MAX_PARAMS; k++) {
+                free(s->vals[k]);
+                s->vals[k] = NULL;
+        }
+}
+
+static int pg_prepare(db *base, const char *sql, db_stmt **ret, sked_err *err) {
+        pg_db *d = PG(base);
+        int r = ensure(d, err);
+        if (r < 0)
+                return r;
+        pg_stmt *s = NULL;
+        for (size_t i = 0; i < d->ncache && !s; i++)
+                if (d->cache[i].key == sql)
+                        s = &d->cache[i];
+        if (!s) {
+                if (d->ncache == STMT_CACHE)
+                        return err_set(err, -ENOSPC, "database: statement cache full");
+                s = &d->cache[d->ncache++];
+                memset(s, 0, sizeof *s);
+                s->base.ops = &db_pg_ops;
+                s->owner = d;
+                s->key = sql;
+                s->gen = UINT64_MAX;
+                snprintf(s->name, sizeof s->name, "s%u", ++d->next_name);
+                s->nparams = max_param(sql);
+                if (s->nparams > MAX_PARAMS) {
+                        d->ncache--;
+                        return err_set(err, -E2BIG, "database: too many parameters");
+                }
+        }
+        reset_stmt(s);
+        if (s->gen != d->gen) {
+                PGresult *res = PQprepare(d->c, s->name, sql, s->nparams, NULL);
+                if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+                        r = result_error(d, res, err);
+                        PQclear(res);
+                        return r;
+                }
+                PQclear(res);
+                s->gen = d->gen;
+        }
+        *ret = &s->base;
+        return 0;
+}
+
+static void set_val(db_stmt *base, int idx, char *v) {
+        pg_stmt *s = ST(base);
+        if (idx < 1 || idx > MAX_PARAMS) {
+                free(v);
+                return;
+        }
+        free(s->vals[idx - 1]);
+        s->vals[idx - 1] = v;
+}
+
+static void pg_bind_int(db_stmt *s, int idx, int64_t v) {
+        char *p = NULL;
+        if (asprintf(&p, "%lld", (long long) v) < 0)
+                p = NULL;
+        set_val(s, idx, p);
+}
+
+static void pg_bind_double(db_stmt *s, int idx, double v) {
+        char *p = NULL;
+        if (asprintf(&p, "%.17g", v) < 0)
+                p = NULL;
+        set_val(s, idx, p);
+}
+
+static void pg_bind_text(db_stmt *s, int idx, const char *v) {
+        set_val(s, idx, v ? strdup(v) : NULL);
+}
+
+static void pg_bind_null(db_stmt *s, int idx) {
+        set_val(s, idx, NULL);
+}
+
+static int pg_step(db_stmt *base, sked_err *err) {
+        pg_stmt *s = ST(base);
+        pg_db *d = s->owner;
+        if (!s->executed) {
+                s->res = PQexecPrepared(d->c, s->name, s->nparams, (const char *const *) s->vals, NULL, NULL, 0);
+                s->executed = true;
+                ExecStatusType st = PQresultStatus(s->res);
+                if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
+                        return result_error(d, s->res, err);
+                const char *n = PQcmdTuples(s->res);
+                d->changes = n && *n ? atoll(n) : 0;
+                s->nrows = st == PGRES_TUPLES_OK ? PQntuples(s->res) : 0;
+                s->row = -1;
+        }
+        if (s->row + 1 < s->nrows) {
+                s->row++;
+                return 1;
+        }
+        return 0;
+}
+
+static int64_t pg_col_int(db_stmt *s, int col) {
+        const char *v = PQgetvalue(ST(s)->res, ST(s)->row, col);
+        return v && *v ? strtoll(v, NULL, 10) : 0;
+}
+
+static double pg_col_double(db_stmt *s, int col) {
+        const char *v = PQgetvalue(ST(s)->res, ST(s)->row, col);
+        return v && *v ? strtod(v, NULL) : 0;
+}
+
+static const char *pg_col_text(db_stmt *s, int col) {
+        if (PQgetisnull(ST(s)->res, ST(s)->row, col))
+                return NULL;
+        return PQgetvalue(ST(s)->res, ST(s)->row, col);
+}
+
+static bool pg_col_null(db_stmt *s, int col) {
+        return PQgetisnull(ST(s)->res, ST(s)->row, col) != 0;
+}
+
+static int64_t pg_changes(db *d) {
+        return PG(d)->changes;
+}
+
+static void pg_done(db_stmt *s) {
+        reset_stmt(ST(s));
+}
+
+static uint64_t pg_generation(const db *d) {
+        return ((const pg_db *) d)->gen;
+}
+
+const db_ops db_pg_ops = {
+        .dialect = DB_POSTGRES,
+        .open = pg_open,
+        .close = pg_close,
+        .exec_script = pg_exec_script,
+        .begin = pg_begin,
+        .commit = pg_commit,
+        .rollback = pg_rollback,
+        .prepare = pg_prepare,
+        .bind_int = pg_bind_int,
+        .bind_double = pg_bind_double,
+        .bind_text = pg_bind_text,
+        .bind_null = pg_bind_null,
+        .step = pg_step,
+        .col_int = pg_col_int,
+        .col_double = pg_col_double,
+        .col_text = pg_col_text,
+        .col_null = pg_col_null,
+        .changes = pg_changes,
+        .done = pg_done,
+        .generation = pg_generation,
+};
