@@ -267,7 +267,7 @@ static int h_series_delete(http_req *req, void *ud) {
         int r = store_series_delete(st, id, &err);
         if (r < 0)
                 return reply_err(req, r, &err);
-        engine_wake(e);
+        engine_changed(e, st);
         http_reply_json(req, 204, NULL);
         return 0;
 }
@@ -494,6 +494,30 @@ static int h_poller_init(http_req *req, void *ud) {
         return 0;
 }
 
+static int h_nodes(http_req *req, void *ud) {
+        engine *e = ud;
+        store *st;
+        if (get_store(e, req, &st) < 0)
+                return 0;
+        json_t *items = NULL;
+        sked_err err = {0};
+        int r = store_nodes_list(st, &items, &err);
+        if (r < 0)
+                return reply_err(req, r, &err);
+        sked_time now = engine_now(e);
+        size_t i;
+        json_t *it;
+        json_array_foreach(items, i, it) {
+                sked_time hb = json_integer_value(json_object_get(it, "heartbeat_at"));
+                json_object_set_new(it, "heartbeat_age_ms", json_integer((now - hb) / 1000));
+                json_object_set_new(it, "alive", json_boolean(now - hb < 10 * SKED_USEC));
+                view_set_instant(it, "heartbeat_at", hb);
+                view_set_instant(it, "started_at", json_integer_value(json_object_get(it, "started_at")));
+        }
+        http_reply_json(req, 200, json_pack("{s:o, s:s}", "items", items, "this", engine_node(e)));
+        return 0;
+}
+
 int routes_register(http_server *s, engine *e, sked_err *err) {
         static const struct {
                 const char *method, *pattern;
@@ -520,6 +544,7 @@ int routes_register(http_server *s, engine *e, sked_err *err) {
                 {"GET", "/api/v1/runs/{id}/results", 0, h_run_results},
                 {"GET", "/api/v1/poller", 0, h_poller_status},
                 {"POST", "/api/v1/poller/init", 0, h_poller_init},
+                {"GET", "/api/v1/nodes", 0, h_nodes},
         };
         for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
                 int r = http_route(s, table[i].method, table[i].pattern, table[i].flags, table[i].fn, e);

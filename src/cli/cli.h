@@ -17,3 +17,5 @@ int cli_type(int argc, char **argv);
 int cli_series(int argc, char **argv);
 int cli_runs(int argc, char **argv);
 int cli_poller(int argc, char **argv);
+int cli_nodes(int argc, char **argv);
+int cli_migrate(int argc, char **argv);

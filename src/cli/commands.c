@@ -664,6 +664,33 @@ static int poller_main(int argc, char **argv) {
         return rc;
 }
 
+/* ---- sked nodes ---- */
+
+int cli_nodes(int argc, char **argv) {
+        static const struct option opts[] = {COMMON_OPTIONS, {"help", no_argument, NULL, 'h'}, {0}};
+        common c = {0};
+        int o;
+        optind = argc >= 2 && !strcmp(argv[1], "list") ? 2 : 1;
+        while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1)
+                if (!common_opt(&c, o)) {
+                        fprintf(o == 'h' ? stdout : stderr, "usage: sked nodes [list] [--json]\n");
+                        return o == 'h' ? CLI_OK : CLI_USAGE;
+                }
+        json_t *reply = NULL;
+        int rc = call(&c, "GET", "/api/v1/nodes", NULL, &reply);
+        if (rc != 0)
+                return rc;
+        if (c.json) {
+                print_json(reply);
+        } else {
+                static const char *const h[] = {"NAME", "ROLE", "ALIVE", "WORKERS", "RUNNING", "LAST HEARTBEAT", "PID"};
+                static const char *const k[] = {"name", "role", "alive", "workers", "running", "heartbeat_at", "pid"};
+                print_items(reply, h, k, 7);
+        }
+        json_decref(reply);
+        return CLI_OK;
+}
+
 int cli_type(int argc, char **argv) {
         return type_main(argc, argv);
 }

@@ -33,7 +33,10 @@ static void usage(FILE *f) {
                 "  --plugin PATH      load a plug-in shared object (repeatable)\n"
                 "  --demo             register demo types and a demo series\n"
                 "  --grace SECONDS    on SIGTERM, how long running handlers may finish (default 30)\n"
-                "  --http-threads N   threads serving the HTTP API (default 4)\n");
+                "  --http-threads N   threads serving the HTTP API (default 4)\n"
+                "  --node NAME        this node's name in a cluster (default HOST:PORT)\n"
+                "  --token-file PATH  the admin token (default DIR/admin.token); nodes of a\n"
+                "                     cluster share one, so the CLI can talk to any of them\n");
 }
 
 static int ensure_demo_series(sked *s, engine *e) {
@@ -69,9 +72,10 @@ int cli_serve(int argc, char **argv) {
                 {"workers", required_argument, NULL, 'w'},  {"db", required_argument, NULL, 'D'},
                 {"plugin", required_argument, NULL, 'p'},   {"demo", no_argument, NULL, 'm'},
                 {"grace", required_argument, NULL, 'g'},    {"http-threads", required_argument, NULL, 't'},
+                {"node", required_argument, NULL, 'n'},     {"token-file", required_argument, NULL, 'T'},
                 {"help", no_argument, NULL, 'h'},           {0},
         };
-        const char *data_dir = "var", *listen = "127.0.0.1:8080", *db = NULL;
+        const char *data_dir = "var", *listen = "127.0.0.1:8080", *db = NULL, *node = NULL, *token_file = NULL;
         const char *plugins[32];
         size_t nplugins = 0;
         long workers = 4, grace = 30, http_threads = 4;
@@ -121,6 +125,16 @@ int cli_serve(int argc, char **argv) {
                 case 'm':
                         demo = true;
                         break;
+                case 'n':
+                        if (!*optarg || strlen(optarg) > 100) {
+                                fprintf(stderr, "sked serve: --node: expected a name of 1 to 100 characters\n");
+                                return CLI_USAGE;
+                        }
+                        node = optarg;
+                        break;
+                case 'T':
+                        token_file = optarg;
+                        break;
                 case 'h':
                         usage(stdout);
                         return CLI_OK;
@@ -151,7 +165,10 @@ int cli_serve(int argc, char **argv) {
         char token[AUTH_TOKEN_LEN + 1];
         bool created = false;
         sked_err err = {0};
-        snprintf(path, sizeof path, "%s/admin.token", data_dir);
+        if (token_file)
+                snprintf(path, sizeof path, "%s", token_file);
+        else
+                snprintf(path, sizeof path, "%s/admin.token", data_dir);
         if (auth_token_file_ensure(path, token, &created, &err) < 0) {
                 fprintf(stderr, "sked serve: %s\n", err.msg);
                 return CLI_FAILED;
@@ -174,7 +191,15 @@ int cli_serve(int argc, char **argv) {
                 snprintf(uri, sizeof uri, "%s", db);
         else
                 snprintf(uri, sizeof uri, "sqlite:%s/sked.db", data_dir);
-        engine_config ec = {.store_uri = uri, .workers = (unsigned) workers};
+        char node_name[160];
+        if (!node) {
+                char host[64] = "localhost";
+                gethostname(host, sizeof host - 1);
+                const char *colon = strrchr(listen, ':');
+                snprintf(node_name, sizeof node_name, "%s:%s", host, colon ? colon + 1 : listen);
+                node = node_name;
+        }
+        engine_config ec = {.store_uri = uri, .workers = (unsigned) workers, .node = node};
         engine *e = NULL;
         if (engine_new(&ec, &e, &err) < 0) {
                 fprintf(stderr, "sked serve: %s\n", err.msg);
@@ -211,8 +236,8 @@ int cli_serve(int argc, char **argv) {
         const char *colon = strrchr(listen, ':');
         snprintf(hostbuf, sizeof hostbuf, "%.*s", (int) (colon ? colon - listen : (long) strlen(listen)), listen);
         host = hostbuf;
-        log_info("sked %s ready: API at http://%s:%u/api/v1 (store %s, %ld workers)", SKED_VERSION, host,
-                 http_server_port(hs), uri, workers);
+        log_info("sked %s ready: API at http://%s:%u/api/v1 (node %s, store %s, %ld workers)", SKED_VERSION, host,
+                 http_server_port(hs), node, db ? "postgres" : uri, workers);
         log_info("admin token: %s%s (send it as 'Authorization: Bearer <token>'; the CLI reads it itself)", path,
                  created ? ", created now" : "");
         printf("sked: listening on http://%s:%u  token file: %s\n", host, http_server_port(hs), path);

@@ -1,5 +1,6 @@
 /* engine: the loop (poller, dispatcher, single writer) and the worker pool. */
 #include <dlfcn.h>
+#include <stdatomic.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,8 +21,20 @@ static sked_time real_clock(void *ud) {
         return time_now_real();
 }
 
+/* With a shared database, instants come from the database's clock: the local clock
+ * plus an offset the loop measures every few seconds. */
 sked_time engine_now(engine *e) {
-        return e->cfg.clock(e->cfg.clock_userdata);
+        sked_time t = e->cfg.clock(e->cfg.clock_userdata);
+        return e->cfg.clock == real_clock ? t + atomic_load(&e->clock_offset) : t;
+}
+
+static void sync_clock(engine *e) {
+        sked_time db_now, before = time_now_real(), after;
+        sked_err err = {0};
+        if (!e->postgres || e->cfg.clock != real_clock || store_db_now(e->st, &db_now, &err) < 0)
+                return;
+        after = time_now_real();
+        atomic_store(&e->clock_offset, db_now - (before + after) / 2);
 }
 
 const char *engine_node(const engine *e) {
@@ -64,6 +77,8 @@ int engine_new(const engine_config *cfg, engine **ret, sked_err *err) {
                 engine_free(e);
                 return r;
         }
+        e->postgres = store_is_postgres(e->st);
+        sync_clock(e);
         /* load stored types; plug-in types get their handlers when the plug-in registers */
         json_t *defs = NULL;
         if ((r = store_type_list(e->st, &defs, err)) < 0) {
@@ -122,6 +137,12 @@ void engine_wake(engine *e) {
         pthread_mutex_unlock(&e->lock);
 }
 
+void engine_changed(engine *e, store *st) {
+        sked_err ignore = {0};
+        store_notify(st, &ignore); /* best effort: the other nodes look again within 5 s anyway */
+        engine_wake(e);
+}
+
 void engine_post(engine *e, event *ev) {
         pthread_mutex_lock(&e->lock);
         if (e->ev_tail)
@@ -136,7 +157,7 @@ void engine_post(engine *e, event *ev) {
 
 /* ---- types ---- */
 
-const type_entry *engine_type_find(engine *e, const char *name) {
+static const type_entry *find_type(engine *e, const char *name) {
         const type_entry *found = NULL;
         pthread_rwlock_rdlock(&e->types_lock);
         for (type_entry *t = e->types; t; t = t->next)
@@ -145,6 +166,58 @@ const type_entry *engine_type_find(engine *e, const char *name) {
                         break;
                 }
         pthread_rwlock_unlock(&e->types_lock);
+        return found;
+}
+
+/* Brings the registry in line with the store: on a shared database other nodes
+ * register and change types.  Entries are replaced, never edited; a plug-in
+ * handler bound on this node stays bound. */
+static int types_refresh(engine *e, store *st, sked_err *err) {
+        json_t *defs = NULL;
+        int r = store_type_list(st, &defs, err);
+        if (r < 0)
+                return r;
+        size_t i;
+        json_t *d;
+        json_array_foreach(defs, i, d) {
+                const char *name = json_string_value(json_object_get(d, "name"));
+                const type_entry *old = name ? find_type(e, name) : NULL;
+                if (!name || (old && json_equal(old->t->json, d)))
+                        continue;
+                ptype *t = NULL;
+                sked_err e2 = {0};
+                if (ptype_from_json(d, &t, &e2) < 0)
+                        continue;
+                type_entry *te = calloc(1, sizeof *te);
+                if (!te) {
+                        ptype_free(t);
+                        break;
+                }
+                te->t = t;
+                pthread_rwlock_wrlock(&e->types_lock);
+                for (type_entry *o = e->types; o; o = o->next)
+                        if (!o->retired && !strcmp(o->t->name, name)) {
+                                o->retired = true;
+                                te->fn = o->fn;
+                                te->userdata = o->userdata;
+                        }
+                te->next = e->types;
+                e->types = te;
+                pthread_rwlock_unlock(&e->types_lock);
+        }
+        json_decref(defs);
+        return 0;
+}
+
+const type_entry *engine_type_find(engine *e, const char *name) {
+        const type_entry *found = find_type(e, name);
+        if (!found && e->postgres && name) {
+                /* registered by another node a moment ago? */
+                store *st;
+                sked_err err = {0};
+                if (engine_thread_store(e, &st, &err) == 0 && types_refresh(e, st, &err) == 0)
+                        found = find_type(e, name);
+        }
         return found;
 }
 
@@ -229,7 +302,7 @@ int engine_type_register(engine *e, json_t *def, sked_handler fn, void *userdata
         if (ret_def)
                 *ret_def = json_deep_copy(te->t->json);
         free(text);
-        engine_wake(e);
+        engine_changed(e, st);
         return 0;
 fail:
         free(text);
@@ -450,6 +523,8 @@ static int requeue(engine *e, const run_row *run, const char *trigger, sked_time
                 r = store_occurrence_set_run(e->st, run->series_id, run->nominal, next.id, err);
         free(next.idem_key);
         if (r == 0)
+                r = store_notify(e->st, err);
+        if (r == 0)
                 *ret_id = next.id;
         return r;
 }
@@ -564,14 +639,22 @@ static int apply_events(engine *e, event *ev, sked_time now, sked_err *err) {
         return r;
 }
 
-static bool type_has_room(engine *e, const type_entry *t) {
+/* Whether one more run of type t may start.  The count comes from the database
+ * (runs of every node; our own claims of this turn are already marked running
+ * there), under a per-type lock held to the end of the transaction, so the limit
+ * holds across nodes. */
+static int type_has_room(engine *e, const type_entry *t, bool *ret, sked_err *err) {
+        *ret = true;
         if (!t || t->t->concurrency <= 0)
-                return true;
-        int running = 0;
-        for (size_t i = 0; i < e->ninflight; i++)
-                if (!strcmp(e->inflight[i]->run.type, t->t->name))
-                        running++;
-        return running < t->t->concurrency;
+                return 0;
+        int64_t running = 0;
+        int r = store_lock_type(e->st, t->t->name, err);
+        if (r == 0)
+                r = store_running_count(e->st, t->t->name, &running, err);
+        if (r < 0)
+                return r;
+        *ret = running < t->t->concurrency;
+        return 0;
 }
 
 /* Claims ready runs for idle workers; the jobs are handed out after the commit. */
@@ -588,7 +671,10 @@ static int claim(engine *e, sked_time now, job **ret_head, sked_err *err) {
         sked_time lease = now + e->cfg.lease_ms * 1000;
         for (size_t i = 0; i < n && free_slots > 0 && r >= 0; i++) {
                 const type_entry *t = engine_type_find(e, rows[i].type);
-                if (!type_has_room(e, t))
+                bool room;
+                if ((r = type_has_room(e, t, &room, err)) < 0)
+                        break;
+                if (!room)
                         continue;
                 if ((r = store_run_start(e->st, rows[i].id, e->node, now, lease, err)) == -ESTALE) {
                         r = 0;
@@ -685,17 +771,30 @@ static int turn(engine *e, sked_time *ret_wake, sked_err *err) {
         bool draining = e->draining;
         pthread_mutex_unlock(&e->lock);
 
+        if (e->postgres && (e->last_clock_sync == 0 || time_now_real() - e->last_clock_sync > 2 * SKED_USEC)) {
+                sync_clock(e);
+                types_refresh(e, e->st, err); /* best effort; an error shows in the turn below */
+                e->last_clock_sync = time_now_real();
+        }
         sked_time now = engine_now(e);
         int fired = 0;
         job *claimed = NULL;
-        int r = store_begin(e->st, err);
+        bool role = false;
+        int r = store_poller_lease(e->st, &role, err);
         if (r < 0)
+                goto requeue_events;
+        if (role != e->poller_role)
+                log_info("%s the poller role", role ? "took" : "lost");
+        e->poller_role = role;
+        if ((r = store_begin(e->st, err)) < 0)
                 goto requeue_events;
         if ((r = apply_events(e, events, now, err)) < 0)
                 goto rollback;
-        if (!draining && (r = fire_due(e, now, &fired, err)) < 0)
+        if (role && !draining && (r = fire_due(e, now, &fired, err)) < 0)
                 goto rollback;
-        if (now - e->last_recover >= RECOVER_EVERY_US || now < e->last_recover) {
+        if (fired && (r = store_notify(e->st, err)) < 0) /* other nodes' workers may take them */
+                goto rollback;
+        if (role && (now - e->last_recover >= RECOVER_EVERY_US || now < e->last_recover)) {
                 if ((r = recover_expired(e, now, now, err)) < 0)
                         goto rollback;
                 e->last_recover = now;
@@ -713,7 +812,16 @@ static int turn(engine *e, sked_time *ret_wake, sked_err *err) {
         if ((r = store_next_due_min(e->st, &next_due, &any_due, err)) < 0 ||
             (r = store_next_ready_min(e->st, &next_ready, &any_ready, err)) < 0)
                 goto rollback;
-        if (fired || now - e->last_heartbeat >= HEARTBEAT_EVERY_US || now < e->last_heartbeat) {
+        if (now - e->last_heartbeat >= HEARTBEAT_EVERY_US || now < e->last_heartbeat) {
+                node_row nr = {.started_at = e->started_at, .heartbeat_at = now, .workers = e->nworkers,
+                               .running = (int64_t) e->ninflight, .pid = getpid()};
+                snprintf(nr.name, sizeof nr.name, "%s", e->node);
+                snprintf(nr.role, sizeof nr.role, "%s", role ? "poller" : "worker");
+                snprintf(nr.version, sizeof nr.version, "%s", SKED_VERSION);
+                if ((r = store_node_heartbeat(e->st, &nr, err)) < 0)
+                        goto rollback;
+        }
+        if (role && (fired || now - e->last_heartbeat >= HEARTBEAT_EVERY_US || now < e->last_heartbeat)) {
                 e->health.heartbeat_at = now;
                 if (fired) {
                         e->health.last_fire_at = now;
@@ -724,8 +832,9 @@ static int turn(engine *e, sked_time *ret_wake, sked_err *err) {
                 e->health.next_due = next_due;
                 if ((r = store_poller_put(e->st, &e->health, err)) < 0)
                         goto rollback;
-                e->last_heartbeat = now;
         }
+        if (now - e->last_heartbeat >= HEARTBEAT_EVERY_US || now < e->last_heartbeat)
+                e->last_heartbeat = now;
         if ((r = store_commit(e->st, err)) < 0)
                 goto undo_claims;
 
@@ -756,8 +865,10 @@ static int turn(engine *e, sked_time *ret_wake, sked_err *err) {
                 pthread_cond_broadcast(&e->idle_cv);
         pthread_mutex_unlock(&e->lock);
 
-        sked_time wake = now + MAX_SLEEP_US;
-        if (any_due && next_due < wake)
+        /* a node without the poller role looks for it every second, so that it takes
+         * over promptly when the holder dies */
+        sked_time wake = now + (role ? MAX_SLEEP_US : SKED_USEC);
+        if (role && any_due && next_due < wake)
                 wake = next_due;
         if (any_ready && e->ninflight < e->nworkers && next_ready < wake)
                 wake = next_ready;
@@ -851,6 +962,10 @@ static void *worker_main(void *arg) {
         return NULL;
 }
 
+static void listen_wake(void *ud) {
+        engine_wake(ud);
+}
+
 int engine_start(engine *e, sked_err *err) {
         if (e->started)
                 return 0;
@@ -865,16 +980,22 @@ int engine_start(engine *e, sked_err *err) {
                 e->health.fired_total = old.fired_total;
                 e->health.initialized_at = old.initialized_at;
         }
-        /* one sked serve per data directory (the daemon holds a lock), so every run
-         * still marked running belongs to a process that is gone: recover them now */
-        int r = store_begin(e->st, err);
-        if (r < 0)
-                return r;
-        if ((r = recover_expired(e, now, SKED_TIME_MAX, err)) < 0) {
-                store_rollback(e->st);
-                return r;
+        /* SQLite: one sked serve per data directory (the daemon holds a lock), so every
+         * run still marked running belongs to a process that is gone: recover them
+         * now.  PostgreSQL: other nodes' runs are alive; the poller recovers what
+         * outlives its lease. */
+        int r;
+        if (!e->postgres) {
+                if ((r = store_begin(e->st, err)) < 0)
+                        return r;
+                if ((r = recover_expired(e, now, SKED_TIME_MAX, err)) < 0) {
+                        store_rollback(e->st);
+                        return r;
+                }
+                if ((r = store_commit(e->st, err)) < 0)
+                        return r;
         }
-        if ((r = store_commit(e->st, err)) < 0)
+        if ((r = db_listen_start(e->store_uri, STORE_NOTIFY_CHANNEL, listen_wake, e, &e->listener, err)) < 0)
                 return r;
         e->nworkers = e->cfg.workers;
         e->workers = calloc(e->nworkers, sizeof *e->workers);
@@ -954,6 +1075,8 @@ void engine_stop(engine *e, int64_t grace_ms) {
         pthread_cond_signal(&e->loop_cv);
         pthread_mutex_unlock(&e->lock);
         wait_until(e, no_workers, 5000);
+        db_listen_stop(e->listener);
+        e->listener = NULL;
         pthread_mutex_lock(&e->lock);
         bool all_out = e->workers_alive == 0;
         pthread_mutex_unlock(&e->lock);

@@ -42,6 +42,9 @@ void engine_free(engine *e);
 
 /* Tells the loop that series or runs changed, so it recomputes when to wake. */
 void engine_wake(engine *e);
+/* engine_wake, and the same for every node on a shared database (st: the caller's
+ * connection; the notification goes out when its transaction, if any, commits). */
+void engine_changed(engine *e, store *st);
 sked_time engine_now(engine *e);
 const char *engine_node(const engine *e);
 

@@ -5,6 +5,7 @@
 
 #include "engine/engine.h"
 #include "sched/schedule.h"
+#include "store/db.h"
 
 /* A registered type: immutable once published; replaced, never edited. */
 typedef struct type_entry {
@@ -79,7 +80,11 @@ struct engine {
         sched_cache_entry *scache; /* loop-owned */
         size_t nscache;
 
-        sked_time started_at, last_renew, last_recover, last_heartbeat;
+        sked_time started_at, last_renew, last_recover, last_heartbeat, last_clock_sync;
+        bool postgres;            /* a shared database: cluster rules apply */
+        bool poller_role;         /* this node fires occurrences and recovers leases */
+        _Atomic int64_t clock_offset; /* the database's clock minus ours (PostgreSQL) */
+        db_listener *listener;
         poller_health health;
         bool idle; /* nothing queued/running at the end of the last turn */
         uint64_t turns; /* completed turns, for wait_idle */

@@ -232,7 +232,7 @@ int series_create(engine *e, store *st, json_t *in, bool internal, series_row *r
                 series_row_clear(&row);
                 return r;
         }
-        engine_wake(e);
+        engine_changed(e, st);
         *ret = row;
         return 0;
 }
@@ -271,7 +271,7 @@ int engine_series_update(engine *e, store *st, int64_t id, json_t *patch, int64_
         if ((r = store_series_update(st, &row, expected_version ? expected_version : row.version, rule_changed,
                                      err)) < 0)
                 goto fail;
-        engine_wake(e);
+        engine_changed(e, st);
         *ret = row;
         return 0;
 fail:
@@ -299,7 +299,7 @@ int engine_series_set_enabled(engine *e, store *st, int64_t id, bool enabled, co
         row.updated_at = now;
         if ((r = store_series_update(st, &row, row.version, resuming, err)) < 0)
                 goto fail;
-        engine_wake(e);
+        engine_changed(e, st);
         *ret = row;
         return 0;
 fail:
@@ -330,7 +330,7 @@ int engine_series_trigger(engine *e, store *st, int64_t id, run_row *ret, sked_e
         if (r == 0)
                 r = store_run_get(st, run.id, ret, err);
         series_row_clear(&s);
-        engine_wake(e);
+        engine_changed(e, st);
         return r;
 }
 
@@ -391,7 +391,7 @@ int engine_enqueue(engine *e, store *st, const char *type, const char *const *pa
         free(texts);
         if (r < 0)
                 return r;
-        engine_wake(e);
+        engine_changed(e, st);
         if (ret_first_id)
                 *ret_first_id = first;
         return 0;

@@ -57,6 +57,15 @@ bool db_col_null(db_stmt *s, int col);
 int64_t db_changes(db *d);
 void db_done(db_stmt *s);
 
+/* A thread that LISTENs on a PostgreSQL channel with its own connection and calls
+ * cb(ud) for every notification (and once after each reconnection, since
+ * notifications sent while it was away are lost).  It reconnects by itself.
+ * For SQLite *ret is NULL and nothing runs. */
+typedef struct db_listener db_listener;
+int db_listen_start(const char *uri, const char *channel, void (*cb)(void *), void *ud, db_listener **ret,
+                    sked_err *err);
+void db_listen_stop(db_listener *l);
+
 /* Convenience: prepare, bind nothing more, step to completion.  For statements the
  * caller has bound already use db_step. */
 int db_run(db_stmt *s, sked_err *err);

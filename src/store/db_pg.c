@@ -6,6 +6,10 @@
  * db_begin/db_exec_script/db_prepare outside a transaction; that starts a new
  * session, so the generation counter moves and statements are prepared again. */
 #include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -323,6 +327,92 @@ static void pg_done(db_stmt *s) {
 
 static uint64_t pg_generation(const db *d) {
         return ((const pg_db *) d)->gen;
+}
+
+/* ---- LISTEN ---- */
+
+struct db_listener {
+        char *uri, *channel;
+        void (*cb)(void *);
+        void *ud;
+        pthread_t thread;
+        atomic_bool stop;
+};
+
+static void *listen_main(void *arg) {
+        db_listener *l = arg;
+        PGconn *c = NULL;
+        char sql[160];
+        snprintf(sql, sizeof sql, "LISTEN %s", l->channel);
+        while (!atomic_load(&l->stop)) {
+                if (!c || PQstatus(c) != CONNECTION_OK) {
+                        PQfinish(c);
+                        c = NULL;
+                        sked_err err = {0};
+                        if (connect_db(l->uri, &c, &err) < 0) {
+                                sleep(1);
+                                continue;
+                        }
+                        PGresult *res = PQexec(c, sql);
+                        bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+                        PQclear(res);
+                        if (!ok) {
+                                PQfinish(c);
+                                c = NULL;
+                                sleep(1);
+                                continue;
+                        }
+                        l->cb(l->ud); /* what was sent while we were away is lost: look now */
+                }
+                struct pollfd pfd = {.fd = PQsocket(c), .events = POLLIN};
+                int n = poll(&pfd, 1, 500);
+                if (n < 0 && errno != EINTR)
+                        break;
+                if (n > 0 && !PQconsumeInput(c))
+                        continue; /* broken: reconnect on the next turn */
+                PGnotify *note;
+                bool any = false;
+                while ((note = PQnotifies(c))) {
+                        any = true;
+                        PQfreemem(note);
+                }
+                if (any)
+                        l->cb(l->ud);
+        }
+        PQfinish(c);
+        return NULL;
+}
+
+int db_listen_start(const char *uri, const char *channel, void (*cb)(void *), void *ud, db_listener **ret,
+                    sked_err *err) {
+        *ret = NULL;
+        if (strncmp(uri, "postgres://", 11) != 0 && strncmp(uri, "postgresql://", 13) != 0)
+                return 0;
+        db_listener *l = calloc(1, sizeof *l);
+        if (!l)
+                return err_set(err, -ENOMEM, "out of memory");
+        l->uri = strdup(uri);
+        l->channel = strdup(channel);
+        l->cb = cb;
+        l->ud = ud;
+        if (pthread_create(&l->thread, NULL, listen_main, l) != 0) {
+                free(l->uri);
+                free(l->channel);
+                free(l);
+                return err_set(err, -EAGAIN, "cannot start the listener thread");
+        }
+        *ret = l;
+        return 0;
+}
+
+void db_listen_stop(db_listener *l) {
+        if (!l)
+                return;
+        atomic_store(&l->stop, true);
+        pthread_join(l->thread, NULL);
+        free(l->uri);
+        free(l->channel);
+        free(l);
 }
 
 const db_ops db_pg_ops = {

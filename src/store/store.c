@@ -12,6 +12,8 @@
 
 struct store {
         db *d;
+        bool lease_held;
+        uint64_t lease_gen; /* the session the lease was taken in */
 };
 
 static char *dup_or_null(const char *s) {
@@ -665,11 +667,15 @@ int store_runs_list(store *s, const run_filter *f, run_row **ret, size_t *ret_n,
 
 int store_runs_ready(store *s, sked_time now, int limit, run_row **ret, size_t *ret_n,
                      sked_err *err) {
+        /* PostgreSQL: the rows stay locked to this transaction, and other nodes' claims
+         * skip them instead of waiting */
+        static const char *const sql_sqlite = "SELECT " RUN_COLS " FROM runs WHERE state = 'queued' AND "
+                                              "not_before <= $1 ORDER BY not_before, id LIMIT $2";
+        static const char *const sql_pg = "SELECT " RUN_COLS " FROM runs WHERE state = 'queued' AND "
+                                          "not_before <= $1 ORDER BY not_before, id LIMIT $2 "
+                                          "FOR UPDATE SKIP LOCKED";
         db_stmt *st;
-        int r = db_prepare(s->d,
-                           "SELECT " RUN_COLS " FROM runs WHERE state = 'queued' AND not_before <= $1 "
-                           "ORDER BY not_before, id LIMIT $2",
-                           &st, err);
+        int r = db_prepare(s->d, db_dialect(s->d) == DB_POSTGRES ? sql_pg : sql_sqlite, &st, err);
         if (r < 0)
                 return r;
         db_bind_int(st, 1, now);
@@ -899,6 +905,120 @@ int store_running_count(store *s, const char *type, int64_t *ret, sked_err *err)
         if (r < 0)
                 return r;
         *ret = v;
+        return 0;
+}
+
+/* ---- cluster ---- */
+
+#define POLLER_LOCK_KEY 727373
+
+int store_poller_lease(store *s, bool *ret_held, sked_err *err) {
+        if (db_dialect(s->d) != DB_POSTGRES) {
+                *ret_held = true;
+                return 0;
+        }
+        if (s->lease_held && s->lease_gen == db_generation(s->d)) {
+                *ret_held = true;
+                return 0;
+        }
+        s->lease_held = false;
+        db_stmt *st;
+        int r = db_prepare(s->d, "SELECT pg_try_advisory_lock(727373)", &st, err);
+        if (r < 0)
+                return r;
+        r = db_step(st, err);
+        bool held = r == 1 && db_col_text(st, 0) && db_col_text(st, 0)[0] == 't';
+        db_done(st);
+        if (r < 0)
+                return r;
+        s->lease_held = held;
+        s->lease_gen = db_generation(s->d);
+        *ret_held = held;
+        return 0;
+}
+
+int store_db_now(store *s, sked_time *ret, sked_err *err) {
+        if (db_dialect(s->d) != DB_POSTGRES) {
+                *ret = time_now_real();
+                return 0;
+        }
+        db_stmt *st;
+        int r = db_prepare(s->d, "SELECT CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000000 AS BIGINT)", &st, err);
+        if (r < 0)
+                return r;
+        r = db_step(st, err);
+        sked_time t = r == 1 ? db_col_int(st, 0) : 0;
+        db_done(st);
+        if (r < 0)
+                return r;
+        *ret = t;
+        return 0;
+}
+
+int store_notify(store *s, sked_err *err) {
+        if (db_dialect(s->d) != DB_POSTGRES)
+                return 0;
+        db_stmt *st;
+        int r = db_prepare(s->d, "SELECT pg_notify('" STORE_NOTIFY_CHANNEL "', '')", &st, err);
+        return r < 0 ? r : db_run(st, err);
+}
+
+int store_lock_type(store *s, const char *type, sked_err *err) {
+        if (db_dialect(s->d) != DB_POSTGRES)
+                return 0;
+        db_stmt *st;
+        int r = db_prepare(s->d, "SELECT pg_advisory_xact_lock(727374, hashtext($1))", &st, err);
+        if (r < 0)
+                return r;
+        db_bind_text(st, 1, type);
+        return db_run(st, err);
+}
+
+int store_node_heartbeat(store *s, const node_row *n, sked_err *err) {
+        db_stmt *st;
+        int r = db_prepare(s->d,
+                           "INSERT INTO nodes(name, started_at, heartbeat_at, role, workers, running, pid, version) "
+                           "VALUES($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT(name) DO UPDATE SET "
+                           "started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at, "
+                           "role = excluded.role, workers = excluded.workers, running = excluded.running, "
+                           "pid = excluded.pid, version = excluded.version",
+                           &st, err);
+        if (r < 0)
+                return r;
+        db_bind_text(st, 1, n->name);
+        db_bind_int(st, 2, n->started_at);
+        db_bind_int(st, 3, n->heartbeat_at);
+        db_bind_text(st, 4, n->role);
+        db_bind_int(st, 5, n->workers);
+        db_bind_int(st, 6, n->running);
+        db_bind_int(st, 7, n->pid);
+        db_bind_text(st, 8, n->version);
+        return db_run(st, err);
+}
+
+int store_nodes_list(store *s, json_t **ret, sked_err *err) {
+        db_stmt *st;
+        int r = db_prepare(s->d,
+                           "SELECT name, role, workers, running, pid, version, started_at, heartbeat_at "
+                           "FROM nodes ORDER BY name",
+                           &st, err);
+        if (r < 0)
+                return r;
+        json_t *arr = json_array();
+        while ((r = db_step(st, err)) == 1)
+                json_array_append_new(arr, json_pack("{s:s, s:s, s:I, s:I, s:I, s:s?, s:I, s:I}", "name",
+                                                     db_col_text(st, 0), "role", db_col_text(st, 1), "workers",
+                                                     (json_int_t) db_col_int(st, 2), "running",
+                                                     (json_int_t) db_col_int(st, 3), "pid",
+                                                     (json_int_t) db_col_int(st, 4), "version", db_col_text(st, 5),
+                                                     "started_at", (json_int_t) db_col_int(st, 6), "heartbeat_at",
+                                                     (json_int_t) db_col_int(st, 7)));
+        db_done(st);
+        if (r < 0) {
+                json_decref(arr);
+                return r;
+        }
+        *ret = arr;
         return 0;
 }
 
