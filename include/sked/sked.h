@@ -74,7 +74,8 @@ int sked_trigger_series(sked *s, int64_t series_id, int64_t *ret_run_id, char *e
 /* Queues one-off runs of a type, outside any series: `n` runs whose parameters are
  * params_json[i] (JSON objects, validated against the type's schema; NULL = {}),
  * written in one transaction (one flush for the batch).  ret_first_id (may be NULL)
- * receives the first run's id; the others follow in order.  Nothing is queued when
+ * receives the first run's id (with SQLite the others follow in order; on a shared
+ * PostgreSQL database other nodes' runs may come between).  Nothing is queued when
  * any parameter set is invalid. */
 int sked_enqueue(sked *s, const char *type, const char *const *params_json, size_t n, int64_t *ret_first_id,
                  char *errbuf, size_t errlen);

@@ -416,6 +416,71 @@ static int h_runs_list(http_req *req, void *ud) {
         return 0;
 }
 
+/* POST /api/v1/runs {"type", "params": {...} | "params_list": [{...}, ...], "count": N}:
+ * one-off runs outside any series, queued in one transaction. */
+static int h_runs_enqueue(http_req *req, void *ud) {
+        engine *e = ud;
+        store *st;
+        if (get_store(e, req, &st) < 0)
+                return 0;
+        json_t *body = http_body_json(req);
+        const char *key;
+        json_t *v;
+        json_object_foreach(body, key, v) {
+                if (strcmp(key, "type") && strcmp(key, "params") && strcmp(key, "params_list") && strcmp(key, "count")) {
+                        http_reply_problem(req, 400, key, "%s: unknown field (expected type, params, params_list, count)",
+                                           key);
+                        return 0;
+                }
+        }
+        const char *type = json_string_value(json_object_get(body, "type"));
+        if (!json_is_object(body) || !type) {
+                http_reply_problem(req, 400, "type", "type: required (the process type to run)");
+                return 0;
+        }
+        json_t *list = json_object_get(body, "params_list"), *params = json_object_get(body, "params");
+        json_t *count = json_object_get(body, "count");
+        if (list && (params || count)) {
+                http_reply_problem(req, 400, "params_list", "params_list: give it alone, or params with count");
+                return 0;
+        }
+        if (list && (!json_is_array(list) || json_array_size(list) == 0 || json_array_size(list) > 10000)) {
+                http_reply_problem(req, 400, "params_list", "params_list: expected an array of 1 to 10000 objects");
+                return 0;
+        }
+        if (count && (!json_is_integer(count) || json_integer_value(count) < 1 || json_integer_value(count) > 10000)) {
+                http_reply_problem(req, 400, "count", "count: expected an integer from 1 to 10000");
+                return 0;
+        }
+        if (params && !json_is_object(params)) {
+                http_reply_problem(req, 400, "params", "params: expected a JSON object");
+                return 0;
+        }
+        size_t n = list ? json_array_size(list) : count ? (size_t) json_integer_value(count) : 1;
+        char **texts = calloc(n, sizeof *texts);
+        char *one = params ? json_dumps(params, JSON_COMPACT) : NULL;
+        for (size_t i = 0; i < n; i++)
+                texts[i] = list ? json_dumps(json_array_get(list, i), JSON_COMPACT | JSON_ENCODE_ANY) : one;
+        int64_t *idv = calloc(n, sizeof *idv);
+        sked_err err = {0};
+        int r = idv ? engine_enqueue(e, st, type, (const char *const *) texts, n, idv, &err)
+                    : err_set(&err, -ENOMEM, "out of memory");
+        for (size_t i = 0; list && i < n; i++)
+                free(texts[i]);
+        free(texts);
+        free(one);
+        if (r < 0) {
+                free(idv);
+                return reply_err(req, r, &err);
+        }
+        json_t *ids = json_array();
+        for (size_t i = 0; i < n; i++)
+                json_array_append_new(ids, json_integer(idv[i]));
+        free(idv);
+        http_reply_json(req, 202, json_pack("{s:o, s:I}", "ids", ids, "count", (json_int_t) n));
+        return 0;
+}
+
 static int h_run_get(http_req *req, void *ud) {
         engine *e = ud;
         store *st;
@@ -539,6 +604,7 @@ int routes_register(http_server *s, engine *e, sked_err *err) {
                 {"GET", "/api/v1/series/{id}/occurrences", 0, h_series_occurrences},
                 {"GET", "/api/v1/series/{id}/results", 0, h_series_results},
                 {"GET", "/api/v1/runs", 0, h_runs_list},
+                {"POST", "/api/v1/runs", 0, h_runs_enqueue},
                 {"GET", "/api/v1/runs/{id}", 0, h_run_get},
                 {"GET", "/api/v1/runs/{id}/messages", 0, h_run_messages},
                 {"GET", "/api/v1/runs/{id}/results", 0, h_run_results},

@@ -507,19 +507,22 @@ done:
 
 static const char runs_usage[] = "usage: sked runs list [--series ID] [--type T] [--state S] [--limit N] [--before ID]\n"
                                  "       sked runs show ID | messages ID | results ID\n"
+                                 "       sked runs enqueue --type T [--param K=V]... [--count N]\n"
                                  "common options: --json --url URL --token TOKEN --data-dir DIR\n";
 
 static int runs_main(int argc, char **argv) {
-        enum { O_SERIES = 1, O_TYPE, O_STATE, O_LIMIT, O_BEFORE };
+        enum { O_SERIES = 1, O_TYPE, O_STATE, O_LIMIT, O_BEFORE, O_PARAM, O_COUNT };
         static const struct option opts[] = {
                 COMMON_OPTIONS,
                 {"series", required_argument, NULL, O_SERIES}, {"type", required_argument, NULL, O_TYPE},
                 {"state", required_argument, NULL, O_STATE},   {"limit", required_argument, NULL, O_LIMIT},
                 {"before", required_argument, NULL, O_BEFORE}, {"help", no_argument, NULL, 'h'},
+                {"param", required_argument, NULL, O_PARAM},   {"count", required_argument, NULL, O_COUNT},
                 {0},
         };
         common c = {0};
-        const char *series = NULL, *type = NULL, *state = NULL, *limit = NULL, *before = NULL;
+        const char *series = NULL, *type = NULL, *state = NULL, *limit = NULL, *before = NULL, *count = NULL;
+        json_t *params = json_object();
         const char *sub = argc >= 2 && argv[1][0] != '-' ? argv[1] : "list";
         optind = argc >= 2 && argv[1][0] != '-' ? 2 : 1;
         int o;
@@ -542,10 +545,21 @@ static int runs_main(int argc, char **argv) {
                 case O_BEFORE:
                         before = optarg;
                         break;
+                case O_PARAM:
+                        if (add_param(params, optarg) < 0) {
+                                json_decref(params);
+                                return CLI_USAGE;
+                        }
+                        break;
+                case O_COUNT:
+                        count = optarg;
+                        break;
                 case 'h':
+                        json_decref(params);
                         fputs(runs_usage, stdout);
                         return CLI_OK;
                 default:
+                        json_decref(params);
                         fputs(runs_usage, stderr);
                         return CLI_USAGE;
                 }
@@ -553,6 +567,35 @@ static int runs_main(int argc, char **argv) {
         json_t *reply = NULL;
         int rc;
         char path[256];
+        if (!strcmp(sub, "enqueue")) {
+                if (!type) {
+                        fprintf(stderr, "sked runs enqueue: --type is required\n");
+                        json_decref(params);
+                        return CLI_USAGE;
+                }
+                char *end = NULL;
+                long long n = count ? strtoll(count, &end, 10) : 1;
+                if ((count && *end) || n < 1 || n > 10000) {
+                        fprintf(stderr, "sked runs enqueue: --count \"%s\": expected 1..10000\n", count);
+                        json_decref(params);
+                        return CLI_USAGE;
+                }
+                json_t *body = json_pack("{s:s, s:O, s:I}", "type", type, "params", params, "count", (json_int_t) n);
+                rc = call(&c, "POST", "/api/v1/runs", body, &reply);
+                json_decref(body);
+                json_decref(params);
+                if (rc == 0) {
+                        if (c.json)
+                                print_json(reply);
+                        else
+                                printf("queued %lld run(s), first id %lld\n",
+                                       (long long) json_integer_value(json_object_get(reply, "count")),
+                                       (long long) json_integer_value(json_array_get(json_object_get(reply, "ids"), 0)));
+                }
+                json_decref(reply);
+                return rc;
+        }
+        json_decref(params);
         if (!strcmp(sub, "list")) {
                 strbuf q = STRBUF_INIT;
                 strbuf_printf(&q, "/api/v1/runs?limit=%d", limit ? atoi(limit) : 50);

@@ -88,7 +88,7 @@ int engine_series_occurrences(engine *e, store *st, const series_row *s, sked_ti
 
 /* Queues n one-off runs of `type` (see sked_enqueue). */
 int engine_enqueue(engine *e, store *st, const char *type, const char *const *params_json, size_t n,
-                   int64_t *ret_first_id, sked_err *err);
+                   int64_t *ret_ids /* n ids, or NULL */, sked_err *err);
 
 /* The poller's health as JSON (store record + live figures). */
 json_t *engine_poller_status(engine *e, store *st);

@@ -349,7 +349,7 @@ static json_t *local_text(const schedule *sc, sked_time t) {
 }
 
 int engine_enqueue(engine *e, store *st, const char *type, const char *const *params_json, size_t n,
-                   int64_t *ret_first_id, sked_err *err) {
+                   int64_t *ret_ids, sked_err *err) {
         const type_entry *te = engine_type_find(e, type);
         if (!te)
                 return err_field(err, -ENOENT, "type", "\"%s\": no such process type", type);
@@ -371,16 +371,17 @@ int engine_enqueue(engine *e, store *st, const char *type, const char *const *pa
                 json_decref(in);
         }
         sked_time now = engine_now(e);
-        int64_t first = 0;
         if (r == 0 && (r = store_begin(st, err)) == 0) {
                 for (size_t i = 0; i < n && r == 0; i++) {
                         run_row run = {.type = (char *) type, .trigger = "manual", .params = texts[i], .attempt = 1,
                                        .queued_at = now, .not_before = now};
                         r = store_run_insert(st, &run, err);
-                        if (i == 0)
-                                first = run.id;
+                        if (ret_ids)
+                                ret_ids[i] = run.id;
                         free(run.idem_key);
                 }
+                if (r == 0)
+                        r = store_notify(st, err);
                 if (r == 0)
                         r = store_commit(st, err);
                 else
@@ -391,9 +392,7 @@ int engine_enqueue(engine *e, store *st, const char *type, const char *const *pa
         free(texts);
         if (r < 0)
                 return r;
-        engine_changed(e, st);
-        if (ret_first_id)
-                *ret_first_id = first;
+        engine_wake(e);
         return 0;
 }
 

@@ -1,6 +1,7 @@
 /* sked: the public API (include/sked/sked.h) over the engine.  A `sked *` is an
  * `engine *`. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "engine/engine.h"
@@ -93,8 +94,14 @@ int sked_enqueue(sked *s, const char *type, const char *const *params_json, size
         sked_err err = {0};
         store *st;
         int r = engine_thread_store(e, &st, &err);
+        int64_t *ids = r == 0 && n ? calloc(n, sizeof *ids) : NULL;
+        if (r == 0 && n && !ids)
+                r = err_set(&err, -ENOMEM, "out of memory");
         if (r == 0)
-                r = engine_enqueue(e, st, type, params_json, n, ret_first_id, &err);
+                r = engine_enqueue(e, st, type, params_json, n, ids, &err);
+        if (r == 0 && ret_first_id)
+                *ret_first_id = ids[0];
+        free(ids);
         return r < 0 ? fail(&err, r, errbuf, errlen) : 0;
 }
 
