@@ -70,6 +70,7 @@ int engine_new(const engine_config *cfg, engine **ret, sked_err *err) {
         pthread_cond_init(&e->loop_cv, NULL);
         pthread_cond_init(&e->work_cv, NULL);
         pthread_cond_init(&e->idle_cv, NULL);
+        pthread_cond_init(&e->commit_cv, NULL);
         pthread_rwlock_init(&e->types_lock, NULL);
         pthread_key_create(&e->store_key, store_key_destroy);
         int r = store_open(e->store_uri, &e->st, err);
@@ -134,6 +135,58 @@ void engine_wake(engine *e) {
         pthread_mutex_lock(&e->lock);
         e->wake = true;
         pthread_cond_signal(&e->loop_cv);
+        pthread_mutex_unlock(&e->lock);
+}
+
+int engine_insert_runs(engine *e, store *st, const char *type, char *const *texts, size_t n, sked_time now,
+                       int64_t *ids, sked_err *err) {
+        int r = 0;
+        for (size_t i = 0; i < n && r == 0; i++) {
+                run_row run = {.type = (char *) type, .trigger = "manual", .params = texts[i], .attempt = 1,
+                               .queued_at = now, .not_before = now};
+                r = store_run_insert(st, &run, err);
+                ids[i] = run.id;
+                free(run.idem_key);
+        }
+        if (r == 0)
+                r = store_notify(st, err); /* other nodes' workers may take them */
+        (void) e;
+        return r;
+}
+
+int engine_submit_runs(engine *e, enqueue_req *req) {
+        pthread_mutex_lock(&e->lock);
+        if (!e->started || e->draining || e->stopping) {
+                pthread_mutex_unlock(&e->lock);
+                return -ESHUTDOWN;
+        }
+        req->next = NULL;
+        if (e->enq_tail)
+                e->enq_tail->next = req;
+        else
+                e->enq_head = req;
+        e->enq_tail = req;
+        e->wake = true;
+        pthread_cond_signal(&e->loop_cv);
+        while (!req->done)
+                pthread_cond_wait(&e->commit_cv, &e->lock);
+        pthread_mutex_unlock(&e->lock);
+        return req->result;
+}
+
+/* Answers the enqueue requests of a turn (committed: r == 0). */
+static void enqueue_done(engine *e, enqueue_req *reqs, int r, const sked_err *err) {
+        if (!reqs)
+                return;
+        pthread_mutex_lock(&e->lock);
+        for (enqueue_req *q = reqs, *nx; q; q = nx) {
+                nx = q->next;
+                q->result = r;
+                if (r < 0 && err)
+                        q->err = *err;
+                q->done = true;
+        }
+        pthread_cond_broadcast(&e->commit_cv);
         pthread_mutex_unlock(&e->lock);
 }
 
@@ -658,8 +711,14 @@ static int type_has_room(engine *e, const type_entry *t, bool *ret, sked_err *er
 }
 
 /* Claims ready runs for idle workers; the jobs are handed out after the commit. */
+/* Claims ready runs for the workers, a few ahead of them (CLAIM_AHEAD per worker) so
+ * that a worker finishing a run finds the next one at once instead of waiting for the
+ * next turn; the leases of runs waiting here are renewed like those running. */
+#define CLAIM_AHEAD 4
+
 static int claim(engine *e, sked_time now, job **ret_head, sked_err *err) {
-        size_t free_slots = e->nworkers > e->ninflight ? e->nworkers - e->ninflight : 0;
+        size_t cap = (size_t) e->nworkers * CLAIM_AHEAD;
+        size_t free_slots = cap > e->ninflight ? cap - e->ninflight : 0;
         if (!free_slots)
                 return 0;
         run_row *rows = NULL;
@@ -768,6 +827,8 @@ static int turn(engine *e, sked_time *ret_wake, sked_err *err) {
         pthread_mutex_lock(&e->lock);
         event *events = e->ev_head;
         e->ev_head = e->ev_tail = NULL;
+        enqueue_req *reqs = e->enq_head;
+        e->enq_head = e->enq_tail = NULL;
         bool draining = e->draining;
         pthread_mutex_unlock(&e->lock);
 
@@ -783,12 +844,16 @@ static int turn(engine *e, sked_time *ret_wake, sked_err *err) {
         int r = store_poller_lease(e->st, &role, err);
         if (r < 0)
                 goto requeue_events;
-        if (role != e->poller_role)
+        if (role != e->poller_role && e->postgres)
                 log_info("%s the poller role", role ? "took" : "lost");
         e->poller_role = role;
         if ((r = store_begin(e->st, err)) < 0)
                 goto requeue_events;
         if ((r = apply_events(e, events, now, err)) < 0)
+                goto rollback;
+        for (enqueue_req *q = reqs; q && r == 0; q = q->next)
+                r = engine_insert_runs(e, e->st, q->type, q->texts, q->n, now, q->ids, err);
+        if (r < 0)
                 goto rollback;
         if (role && !draining && (r = fire_due(e, now, &fired, err)) < 0)
                 goto rollback;
@@ -838,7 +903,8 @@ static int turn(engine *e, sked_time *ret_wake, sked_err *err) {
         if ((r = store_commit(e->st, err)) < 0)
                 goto undo_claims;
 
-        /* committed: events are done, claimed runs go to the workers */
+        /* committed: events are done, enqueues acknowledged, claimed runs go to the workers */
+        enqueue_done(e, reqs, 0, NULL);
         for (event *ev = events, *nx; ev; ev = nx) {
                 nx = ev->next;
                 if (ev->kind == EV_FINISH) {
@@ -870,7 +936,7 @@ static int turn(engine *e, sked_time *ret_wake, sked_err *err) {
         sked_time wake = now + (role ? MAX_SLEEP_US : SKED_USEC);
         if (role && any_due && next_due < wake)
                 wake = next_due;
-        if (any_ready && e->ninflight < e->nworkers && next_ready < wake)
+        if (any_ready && e->ninflight < (size_t) e->nworkers * CLAIM_AHEAD && next_ready < wake)
                 wake = next_ready;
         if (e->ninflight) {
                 sked_time renew = e->last_renew + e->cfg.lease_ms * 1000 / 3;
@@ -883,6 +949,7 @@ static int turn(engine *e, sked_time *ret_wake, sked_err *err) {
 rollback:
         store_rollback(e->st);
 undo_claims:
+        enqueue_done(e, reqs, r, err); /* nothing of theirs was written: the callers hear why */
         for (job *j = claimed, *nx; j; j = nx) {
                 nx = j->next;
                 inflight_remove(e, j);
@@ -914,7 +981,12 @@ static void *loop_main(void *arg) {
                         log_error("poller: %s (retrying)", err.msg);
                 pthread_mutex_lock(&e->lock);
                 if (e->stopping && !e->ev_head && e->ninflight == 0) {
+                        enqueue_req *left = e->enq_head;
+                        e->enq_head = e->enq_tail = NULL;
                         pthread_mutex_unlock(&e->lock);
+                        sked_err why = {0};
+                        err_set(&why, -ESHUTDOWN, "the engine is stopping");
+                        enqueue_done(e, left, -ESHUTDOWN, &why);
                         break;
                 }
                 if (!e->wake && !e->ev_head) {

@@ -47,6 +47,19 @@ typedef struct event {
         int exit_code;
 } event;
 
+/* One-off runs handed to the loop, the single writer, to be inserted in its next
+ * transaction (group commit); the caller waits for that commit. */
+typedef struct enqueue_req {
+        struct enqueue_req *next;
+        const char *type;
+        char **texts; /* normalized params, one per run */
+        size_t n;
+        int64_t *ids; /* out: n ids */
+        int result;
+        sked_err err;
+        bool done;
+} enqueue_req;
+
 typedef struct sched_cache_entry {
         int64_t series_id, version;
         schedule *s;
@@ -71,6 +84,8 @@ struct engine {
 
         job *work_head, *work_tail;  /* claimed, committed, waiting for a worker */
         event *ev_head, *ev_tail;    /* reported by workers, waiting for the loop */
+        enqueue_req *enq_head, *enq_tail; /* one-off runs waiting for the loop */
+        pthread_cond_t commit_cv;    /* a turn committed (or failed): enqueue_req results */
         job **inflight;              /* claimed and not yet finished (loop-owned) */
         size_t ninflight, capinflight;
 
@@ -95,6 +110,13 @@ struct engine {
 /* engine.c */
 const type_entry *engine_type_find(engine *e, const char *name);
 void engine_post(engine *e, event *ev);
+
+/* engine.c: queues n runs in the loop's next transaction and waits for its commit.
+ * -ESHUTDOWN when the engine is stopping. */
+int engine_submit_runs(engine *e, enqueue_req *req);
+/* Inserts one-off runs with the caller's store (inside its transaction). */
+int engine_insert_runs(engine *e, store *st, const char *type, char *const *texts, size_t n, sked_time now,
+                       int64_t *ids, sked_err *err);
 
 /* series.c */
 /* engine_series_create; `internal` (type registration) may set "background": true. */

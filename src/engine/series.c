@@ -370,30 +370,34 @@ int engine_enqueue(engine *e, store *st, const char *type, const char *const *pa
                 }
                 json_decref(in);
         }
-        sked_time now = engine_now(e);
-        if (r == 0 && (r = store_begin(st, err)) == 0) {
-                for (size_t i = 0; i < n && r == 0; i++) {
-                        run_row run = {.type = (char *) type, .trigger = "manual", .params = texts[i], .attempt = 1,
-                                       .queued_at = now, .not_before = now};
-                        r = store_run_insert(st, &run, err);
-                        if (ret_ids)
-                                ret_ids[i] = run.id;
-                        free(run.idem_key);
+        int64_t *ids = r == 0 ? calloc(n, sizeof *ids) : NULL;
+        if (r == 0 && !ids)
+                r = err_set(err, -ENOMEM, "out of memory");
+        if (r == 0) {
+                /* through the loop when it runs: one writer, many enqueues per flush */
+                enqueue_req req = {.type = te->t->name, .texts = texts, .n = n, .ids = ids};
+                r = engine_submit_runs(e, &req);
+                if (r == -ESHUTDOWN) {
+                        /* not started (or stopping): write it ourselves */
+                        sked_time now = engine_now(e);
+                        if ((r = store_begin(st, err)) == 0) {
+                                r = engine_insert_runs(e, st, te->t->name, texts, n, now, ids, err);
+                                if (r == 0)
+                                        r = store_commit(st, err);
+                                else
+                                        store_rollback(st);
+                        }
+                } else if (r < 0 && err) {
+                        *err = req.err;
                 }
-                if (r == 0)
-                        r = store_notify(st, err);
-                if (r == 0)
-                        r = store_commit(st, err);
-                else
-                        store_rollback(st);
         }
+        if (r == 0 && ret_ids)
+                memcpy(ret_ids, ids, n * sizeof *ids);
+        free(ids);
         for (size_t i = 0; i < n; i++)
                 free(texts[i]);
         free(texts);
-        if (r < 0)
-                return r;
-        engine_wake(e);
-        return 0;
+        return r;
 }
 
 int engine_series_occurrences(engine *e, store *st, const series_row *s, sked_time from, sked_time to,
