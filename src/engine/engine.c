@@ -64,6 +64,7 @@ int engine_new(const engine_config *cfg, engine **ret, sked_err *err) {
         char host[64] = "localhost";
         gethostname(host, sizeof host - 1);
         e->node = strdup(cfg->node ? cfg->node : host);
+        e->handler_us = 5000; /* unknown yet: a middling look-ahead until runs finish */
         e->store_uri = strdup(cfg->store_uri);
         pthread_mutex_init(&e->lock, NULL);
         pthread_mutex_init(&e->conns_lock, NULL);
@@ -685,6 +686,7 @@ static int apply_events(engine *e, event *ev, sked_time now, sked_err *err) {
                                 r = store_run_progress(e->st, ev->j->run.id, ev->level, err);
                         break;
                 case EV_FINISH:
+                        e->handler_us = 0.9 * e->handler_us + 0.1 * (double) ev->duration_us;
                         r = finish_job(e, ev->j, ev, now, err);
                         break;
                 }
@@ -711,13 +713,22 @@ static int type_has_room(engine *e, const type_entry *t, bool *ret, sked_err *er
 }
 
 /* Claims ready runs for idle workers; the jobs are handed out after the commit. */
-/* Claims ready runs for the workers, a few ahead of them (CLAIM_AHEAD per worker) so
- * that a worker finishing a run finds the next one at once instead of waiting for the
- * next turn; the leases of runs waiting here are renewed like those running. */
-#define CLAIM_AHEAD 4
+/* Claims ready runs for the workers, some ahead of them, so that a worker finishing a
+ * run finds the next one at once instead of waiting for the next turn, and one turn
+ * (one flush) covers many runs.  How far ahead follows how long handlers take: deep
+ * for sub-millisecond handlers (throughput), shallow for slow ones (a run should not
+ * wait here while another node's workers are idle).  The leases of runs waiting here
+ * are renewed like those running. */
+static size_t claim_ahead(const engine *e) {
+        if (e->handler_us < 1000)
+                return 64;
+        if (e->handler_us < 20000)
+                return 8;
+        return 1;
+}
 
 static int claim(engine *e, sked_time now, job **ret_head, sked_err *err) {
-        size_t cap = (size_t) e->nworkers * CLAIM_AHEAD;
+        size_t cap = (size_t) e->nworkers * claim_ahead(e);
         size_t free_slots = cap > e->ninflight ? cap - e->ninflight : 0;
         if (!free_slots)
                 return 0;
@@ -936,7 +947,7 @@ static int turn(engine *e, sked_time *ret_wake, sked_err *err) {
         sked_time wake = now + (role ? MAX_SLEEP_US : SKED_USEC);
         if (role && any_due && next_due < wake)
                 wake = next_due;
-        if (any_ready && e->ninflight < (size_t) e->nworkers * CLAIM_AHEAD && next_ready < wake)
+        if (any_ready && e->ninflight < (size_t) e->nworkers * claim_ahead(e) && next_ready < wake)
                 wake = next_ready;
         if (e->ninflight) {
                 sked_time renew = e->last_renew + e->cfg.lease_ms * 1000 / 3;

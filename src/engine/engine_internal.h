@@ -45,6 +45,7 @@ typedef struct event {
         enum run_outcome outcome;
         bool has_exit;
         int exit_code;
+        int64_t duration_us; /* how long the handler ran (monotonic clock) */
 } event;
 
 /* One-off runs handed to the loop, the single writer, to be inserted in its next
@@ -102,6 +103,7 @@ struct engine {
         db_listener *listener;
         poller_health health;
         bool idle; /* nothing queued/running at the end of the last turn */
+        double handler_us; /* moving average of handler durations, for the claim look-ahead */
         uint64_t turns; /* completed turns, for wait_idle */
         void **plugins;
         size_t nplugins;

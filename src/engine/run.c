@@ -299,6 +299,7 @@ static int run_command(job *j, const ptype *t, enum run_outcome *ret_out, bool *
 }
 
 void job_run(job *j) {
+        int64_t t0 = time_mono_usec();
         event *fin = calloc(1, sizeof *fin);
         if (!fin)
                 abort(); /* cannot report the end of a run: better to crash and be recovered */
@@ -332,5 +333,6 @@ void job_run(job *j) {
                 run_command(j, te->t, &fin->outcome, &fin->has_exit, &code, &fin->text);
                 fin->exit_code = code;
         }
+        fin->duration_us = time_mono_usec() - t0;
         engine_post(j->e, fin);
 }
