@@ -422,27 +422,18 @@ int engine_load_plugin(engine *e, const char *path, sked_err *err) {
 /* ---- the loop ---- */
 
 static schedule *schedule_for(engine *e, const series_row *s) {
-        for (size_t i = 0; i < e->nscache; i++)
-                if (e->scache[i].series_id == s->id) {
-                        if (e->scache[i].version == s->version)
-                                return e->scache[i].s;
-                        schedule_free(e->scache[i].s);
-                        e->scache[i] = e->scache[--e->nscache];
-                        break;
-                }
-        schedule *sc = NULL;
+        schedule *sc = schedcache_get(&e->scache, s->id, s->version);
+        if (sc)
+                return sc;
         sked_err err = {0};
         if (series_schedule_parse(s, s->created_at, &sc, &err) < 0) {
                 log_error("series %lld: %s", (long long) s->id, err.msg);
                 return NULL;
         }
-        sched_cache_entry *p = realloc(e->scache, (e->nscache + 1) * sizeof *p);
-        if (!p) {
+        if (schedcache_put(&e->scache, s->id, s->version, sc) < 0) {
                 schedule_free(sc);
                 return NULL;
         }
-        e->scache = p;
-        e->scache[e->nscache++] = (sched_cache_entry){s->id, s->version, sc};
         return sc;
 }
 
@@ -1187,9 +1178,7 @@ void engine_free(engine *e) {
         for (size_t i = 0; i < e->nconns; i++)
                 store_close(e->conns[i]);
         free(e->conns);
-        for (size_t i = 0; i < e->nscache; i++)
-                schedule_free(e->scache[i].s);
-        free(e->scache);
+        schedcache_clear(&e->scache);
         for (type_entry *t = e->types, *nx; t; t = nx) {
                 nx = t->next;
                 ptype_free(t->t);

@@ -4,6 +4,7 @@
 #include <pthread.h>
 
 #include "engine/engine.h"
+#include "engine/schedcache.h"
 #include "sched/schedule.h"
 #include "store/db.h"
 
@@ -61,10 +62,6 @@ typedef struct enqueue_req {
         bool done;
 } enqueue_req;
 
-typedef struct sched_cache_entry {
-        int64_t series_id, version;
-        schedule *s;
-} sched_cache_entry;
 
 struct engine {
         engine_config cfg;
@@ -93,8 +90,7 @@ struct engine {
         pthread_rwlock_t types_lock;
         type_entry *types;
 
-        sched_cache_entry *scache; /* loop-owned */
-        size_t nscache;
+        schedcache scache; /* loop-owned */
 
         sked_time started_at, last_renew, last_recover, last_heartbeat, last_clock_sync;
         bool postgres;            /* a shared database: cluster rules apply */
