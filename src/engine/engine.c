@@ -437,12 +437,11 @@ static schedule *schedule_for(engine *e, const series_row *s) {
         return sc;
 }
 
+/* Queues the run of one occurrence: two statements, the run and then the occurrence
+ * row that points at it.  The occurrence's primary key is the backstop against
+ * double firing: if (series, nominal) fired before (a clock set back), the new run
+ * is removed again in the same transaction. */
 static int queue_run(engine *e, const series_row *s, sked_time nominal, sked_time now, sked_err *err) {
-        int r = store_occurrence_insert(e->st, s->id, nominal, now, 0, err);
-        if (r == -EEXIST)
-                return 0; /* fired before: exactly one occurrence per (series, nominal) */
-        if (r < 0)
-                return r;
         run_row run = {
                 .series_id = s->id,
                 .has_nominal = true,
@@ -455,10 +454,13 @@ static int queue_run(engine *e, const series_row *s, sked_time nominal, sked_tim
                 .queued_at = now,
                 .not_before = now,
         };
-        r = store_run_insert(e->st, &run, err);
-        if (r == 0)
-                r = store_occurrence_set_run(e->st, s->id, nominal, run.id, err);
+        int r = store_run_insert(e->st, &run, err);
         free(run.idem_key);
+        if (r < 0)
+                return r;
+        r = store_occurrence_insert(e->st, s->id, nominal, now, run.id, err);
+        if (r == -EEXIST)
+                return store_run_delete(e->st, run.id, err); /* fired before: 0 */
         return r < 0 ? r : 1;
 }
 

@@ -633,6 +633,15 @@ int store_run_insert(store *s, run_row *r, sked_err *err) {
         return 0;
 }
 
+int store_run_delete(store *s, int64_t id, sked_err *err) {
+        db_stmt *st;
+        int r = db_prepare(s->d, "DELETE FROM runs WHERE id = $1 AND state = 'queued'", &st, err);
+        if (r < 0)
+                return r;
+        db_bind_int(st, 1, id);
+        return db_run(st, err);
+}
+
 int store_run_get(store *s, int64_t id, run_row *ret, sked_err *err) {
         db_stmt *st;
         int r = db_prepare(s->d, "SELECT " RUN_COLS " FROM runs WHERE id = $1", &st, err);

@@ -120,6 +120,8 @@ void run_rows_free(run_row *rows, size_t n);
  * or "run:<id>:attempt" for runs without a series. */
 int store_run_insert(store *s, run_row *r, sked_err *err);
 int store_run_get(store *s, int64_t id, run_row *ret, sked_err *err);
+/* Removes a run that was never started (same transaction as its insert). */
+int store_run_delete(store *s, int64_t id, sked_err *err);
 typedef struct run_filter {
         int64_t series_id; /* 0 = any */
         const char *type, *state; /* NULL = any */
