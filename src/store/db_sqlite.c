@@ -67,6 +67,7 @@ static int sq_open(const char *uri, db **ret, sked_err *err) {
         int r = sq_exec_script(&d->base,
                                "PRAGMA journal_mode=WAL;"
                                "PRAGMA synchronous=FULL;"
+                               "PRAGMA journal_size_limit=67108864;"
                                "PRAGMA foreign_keys=ON;"
                                "PRAGMA temp_store=MEMORY;",
                                err);
@@ -185,6 +186,13 @@ static int64_t sq_changes(db *d) {
 }
 
 static void sq_done(db_stmt *s) {
+        /* A write read for its RETURNING row only: run it to the end first.  Committed
+         * inside sqlite3_reset instead, an autocommit write skips SQLite's automatic
+         * checkpoint (3.40): the WAL then grows without bound (measured: 17 KB per
+         * created series, 1.7 GB for 100,000). */
+        if (sqlite3_stmt_busy(ST(s)->st) && !sqlite3_stmt_readonly(ST(s)->st))
+                while (sqlite3_step(ST(s)->st) == SQLITE_ROW)
+                        ;
         sqlite3_reset(ST(s)->st);
         sqlite3_clear_bindings(ST(s)->st);
 }
