@@ -938,9 +938,10 @@ static int turn(engine *e, sked_time *ret_wake, sked_err *err) {
         /* a node without the poller role looks for it every second, so that it takes
          * over promptly when the holder dies */
         sked_time wake = now + (role ? MAX_SLEEP_US : SKED_USEC);
-        if (role && any_due && next_due < wake)
+        /* draining fires and claims nothing: due work must not wake it (it would spin) */
+        if (role && !draining && any_due && next_due < wake)
                 wake = next_due;
-        if (any_ready && e->ninflight < (size_t) e->nworkers * claim_ahead(e) && next_ready < wake)
+        if (!draining && any_ready && e->ninflight < (size_t) e->nworkers * claim_ahead(e) && next_ready < wake)
                 wake = next_ready;
         if (e->ninflight) {
                 sked_time renew = e->last_renew + e->cfg.lease_ms * 1000 / 3;
@@ -976,14 +977,44 @@ requeue_events:
         return r;
 }
 
+/* Once every worker has gone, runs claimed ahead that no worker took are released:
+ * they finish as "lost" and are queued again (for the next start, or another node).
+ * Called with e->lock held. */
+static void release_unstarted(engine *e) {
+        while (e->work_head) {
+                job *j = e->work_head;
+                e->work_head = j->next;
+                j->next = NULL;
+                event *ev = calloc(1, sizeof *ev);
+                if (!ev)
+                        abort(); /* cannot record it: better a crash, recovered at the next start */
+                ev->kind = EV_FINISH;
+                ev->j = j;
+                ev->outcome = OUT_LOST;
+                ev->text = strdup("not started: the server stopped first");
+                if (e->ev_tail)
+                        e->ev_tail->next = ev;
+                else
+                        e->ev_head = ev;
+                e->ev_tail = ev;
+        }
+        e->work_tail = NULL;
+}
+
 static void *loop_main(void *arg) {
         engine *e = arg;
         for (;;) {
                 sked_err err = {0};
                 sked_time wake;
-                if (turn(e, &wake, &err) < 0)
-                        log_error("poller: %s (retrying)", err.msg);
+                if (turn(e, &wake, &err) < 0) {
+                        /* the store failed (e.g. the database is away): what the turn held is
+                         * kept for the next one; look again in a second, not at once */
+                        log_error("poller: %s (retrying in 1 s)", err.msg);
+                        usleep(SKED_USEC);
+                }
                 pthread_mutex_lock(&e->lock);
+                if (e->stopping && e->workers_alive == 0 && e->work_head)
+                        release_unstarted(e);
                 if (e->stopping && !e->ev_head && e->ninflight == 0) {
                         enqueue_req *left = e->enq_head;
                         e->enq_head = e->enq_tail = NULL;
