@@ -70,7 +70,26 @@ void store_rollback(store *s) {
         db_rollback(s->d);
 }
 
-/* ---- types ---- */
+/* Steps `st` to the end, turning each row into a JSON value with `row` (NULL
+ * values are skipped); *ret is the array. */
+static int json_rows(db_stmt *st, json_t *(*row)(db_stmt *), json_t **ret, sked_err *err) {
+        json_t *arr = json_array();
+        int r;
+        while ((r = db_step(st, err)) == 1) {
+                json_t *v = row(st);
+                if (v)
+                        json_array_append_new(arr, v);
+        }
+        db_done(st);
+        if (r < 0) {
+                json_decref(arr);
+                return r;
+        }
+        *ret = arr;
+        return 0;
+}
+
+/* ---- process types ---- */
 
 int store_type_put(store *s, const char *name, bool background, const char *feature,
                    const char *definition, sked_time now, sked_err *err) {
@@ -89,6 +108,10 @@ int store_type_put(store *s, const char *name, bool background, const char *feat
         db_bind_text(st, 4, definition);
         db_bind_int(st, 5, now);
         return db_run(st, err);
+}
+
+static json_t *type_row(db_stmt *st) {
+        return json_loads(db_col_text(st, 0), 0, NULL);
 }
 
 int store_type_get(store *s, const char *name, char **ret, sked_err *err) {
@@ -115,19 +138,7 @@ int store_type_list(store *s, json_t **ret, sked_err *err) {
         int r = db_prepare(s->d, "SELECT definition FROM types ORDER BY name", &st, err);
         if (r < 0)
                 return r;
-        json_t *arr = json_array();
-        while ((r = db_step(st, err)) == 1) {
-                json_t *def = json_loads(db_col_text(st, 0), 0, NULL);
-                if (def)
-                        json_array_append_new(arr, def);
-        }
-        db_done(st);
-        if (r < 0) {
-                json_decref(arr);
-                return r;
-        }
-        *ret = arr;
-        return 0;
+        return json_rows(st, type_row, ret, err);
 }
 
 /* ---- series ---- */
@@ -467,6 +478,17 @@ int store_occurrence_insert(store *s, int64_t series_id, sked_time nominal, sked
         return db_changes(s->d) == 1 ? 0 : -EEXIST;
 }
 
+static json_t *occurrence_row(db_stmt *st) {
+        json_t *o = json_pack("{s:I, s:I}", "nominal", (json_int_t) db_col_int(st, 0), "fired_at",
+                              (json_int_t) db_col_int(st, 1));
+        if (!db_col_null(st, 2)) {
+                json_object_set_new(o, "run_id", json_integer(db_col_int(st, 2)));
+                json_object_set_new(o, "state", json_string(db_col_text(st, 3)));
+                json_object_set_new(o, "attempt", json_integer(db_col_int(st, 4)));
+        }
+        return o;
+}
+
 int store_occurrence_set_run(store *s, int64_t series_id, sked_time nominal, int64_t run_id,
                              sked_err *err) {
         db_stmt *st;
@@ -494,24 +516,7 @@ int store_occurrences_list(store *s, int64_t series_id, sked_time from, sked_tim
         db_bind_int(st, 2, from);
         db_bind_int(st, 3, to);
         db_bind_int(st, 4, limit);
-        json_t *arr = json_array();
-        while ((r = db_step(st, err)) == 1) {
-                json_t *o = json_pack("{s:I, s:I}", "nominal", (json_int_t) db_col_int(st, 0), "fired_at",
-                                      (json_int_t) db_col_int(st, 1));
-                if (!db_col_null(st, 2)) {
-                        json_object_set_new(o, "run_id", json_integer(db_col_int(st, 2)));
-                        json_object_set_new(o, "state", json_string(db_col_text(st, 3)));
-                        json_object_set_new(o, "attempt", json_integer(db_col_int(st, 4)));
-                }
-                json_array_append_new(arr, o);
-        }
-        db_done(st);
-        if (r < 0) {
-                json_decref(arr);
-                return r;
-        }
-        *ret = arr;
-        return 0;
+        return json_rows(st, occurrence_row, ret, err);
 }
 
 /* ---- runs ---- */
@@ -792,6 +797,11 @@ int store_message_add(store *s, int64_t run_id, int64_t seq, sked_time at, const
         return db_run(st, err);
 }
 
+static json_t *message_row(db_stmt *st) {
+        return json_pack("{s:I, s:I, s:s, s:s}", "seq", (json_int_t) db_col_int(st, 0), "at",
+                         (json_int_t) db_col_int(st, 1), "level", db_col_text(st, 2), "text", db_col_text(st, 3));
+}
+
 int store_result_add(store *s, int64_t run_id, int64_t seq, sked_time at, const char *key,
                      const char *status, const char *data, sked_err *err) {
         db_stmt *st;
@@ -822,19 +832,7 @@ int store_messages_list(store *s, int64_t run_id, int64_t after_seq, int limit, 
         db_bind_int(st, 1, run_id);
         db_bind_int(st, 2, after_seq);
         db_bind_int(st, 3, limit);
-        json_t *arr = json_array();
-        while ((r = db_step(st, err)) == 1)
-                json_array_append_new(arr, json_pack("{s:I, s:I, s:s, s:s}", "seq",
-                                                     (json_int_t) db_col_int(st, 0), "at",
-                                                     (json_int_t) db_col_int(st, 1), "level",
-                                                     db_col_text(st, 2), "text", db_col_text(st, 3)));
-        db_done(st);
-        if (r < 0) {
-                json_decref(arr);
-                return r;
-        }
-        *ret = arr;
-        return 0;
+        return json_rows(st, message_row, ret, err);
 }
 
 static json_t *result_json(db_stmt *st, int c) {
@@ -845,6 +843,10 @@ static json_t *result_json(db_stmt *st, int c) {
         json_t *d = data ? json_loads(data, JSON_DECODE_ANY, NULL) : NULL;
         json_object_set_new(o, "data", d ? d : json_null());
         return o;
+}
+
+static json_t *result_row(db_stmt *st) {
+        return result_json(st, 0);
 }
 
 int store_results_list(store *s, int64_t run_id, int64_t after_seq, int limit, json_t **ret,
@@ -859,16 +861,7 @@ int store_results_list(store *s, int64_t run_id, int64_t after_seq, int limit, j
         db_bind_int(st, 1, run_id);
         db_bind_int(st, 2, after_seq);
         db_bind_int(st, 3, limit);
-        json_t *arr = json_array();
-        while ((r = db_step(st, err)) == 1)
-                json_array_append_new(arr, result_json(st, 0));
-        db_done(st);
-        if (r < 0) {
-                json_decref(arr);
-                return r;
-        }
-        *ret = arr;
-        return 0;
+        return json_rows(st, result_row, ret, err);
 }
 
 int store_series_recent_results(store *s, int64_t series_id, int runs, json_t **ret, sked_err *err) {
@@ -983,6 +976,14 @@ int store_lock_type(store *s, const char *type, sked_err *err) {
         return db_run(st, err);
 }
 
+static json_t *node_json(db_stmt *st) {
+        return json_pack("{s:s, s:s, s:I, s:I, s:I, s:s?, s:I, s:I}", "name", db_col_text(st, 0), "role",
+                         db_col_text(st, 1), "workers", (json_int_t) db_col_int(st, 2), "running",
+                         (json_int_t) db_col_int(st, 3), "pid", (json_int_t) db_col_int(st, 4), "version",
+                         db_col_text(st, 5), "started_at", (json_int_t) db_col_int(st, 6), "heartbeat_at",
+                         (json_int_t) db_col_int(st, 7));
+}
+
 int store_node_heartbeat(store *s, const node_row *n, sked_err *err) {
         db_stmt *st;
         int r = db_prepare(s->d,
@@ -1013,22 +1014,7 @@ int store_nodes_list(store *s, json_t **ret, sked_err *err) {
                            &st, err);
         if (r < 0)
                 return r;
-        json_t *arr = json_array();
-        while ((r = db_step(st, err)) == 1)
-                json_array_append_new(arr, json_pack("{s:s, s:s, s:I, s:I, s:I, s:s?, s:I, s:I}", "name",
-                                                     db_col_text(st, 0), "role", db_col_text(st, 1), "workers",
-                                                     (json_int_t) db_col_int(st, 2), "running",
-                                                     (json_int_t) db_col_int(st, 3), "pid",
-                                                     (json_int_t) db_col_int(st, 4), "version", db_col_text(st, 5),
-                                                     "started_at", (json_int_t) db_col_int(st, 6), "heartbeat_at",
-                                                     (json_int_t) db_col_int(st, 7)));
-        db_done(st);
-        if (r < 0) {
-                json_decref(arr);
-                return r;
-        }
-        *ret = arr;
-        return 0;
+        return json_rows(st, node_json, ret, err);
 }
 
 /* ---- poller health ---- */
