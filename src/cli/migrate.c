@@ -4,6 +4,8 @@
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 
 #include "cli/cli.h"
 #include "store/store.h"
@@ -45,6 +47,11 @@ int cli_migrate(int argc, char **argv) {
                 default:
                         return CLI_USAGE;
                 }
+        }
+        struct stat stt;
+        if (!db && stat(data_dir, &stt) < 0) {
+                fprintf(stderr, "sked migrate: --data-dir %s: %s\n", data_dir, strerror(errno));
+                return CLI_USAGE;
         }
         char uri[PATH_MAX + 16];
         if (db)

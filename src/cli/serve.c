@@ -231,6 +231,10 @@ int cli_serve(int argc, char **argv) {
                 fprintf(stderr, "sked serve: %s\n", err.msg);
                 return CLI_FAILED;
         }
+        /* announce only once the poller has taken its first turn, so that /healthz
+         * answers 200 from the first request on */
+        if (engine_wait_started(e, 10000) < 0)
+                log_warning("the poller has not completed a turn within 10 s; starting anyway");
         const char *host = listen;
         char hostbuf[128];
         const char *colon = strrchr(listen, ':');

@@ -1119,6 +1119,20 @@ int engine_start(engine *e, sked_err *err) {
         return 0;
 }
 
+int engine_wait_started(engine *e, int64_t timeout_ms) {
+        int64_t deadline = time_mono_usec() + timeout_ms * 1000;
+        for (;;) {
+                pthread_mutex_lock(&e->lock);
+                bool done = e->turns >= 1;
+                pthread_mutex_unlock(&e->lock);
+                if (done)
+                        return 0;
+                if (time_mono_usec() > deadline)
+                        return -ETIMEDOUT;
+                usleep(2000);
+        }
+}
+
 int engine_wait_idle(engine *e, int64_t timeout_ms) {
         int64_t deadline = time_mono_usec() + timeout_ms * 1000;
         pthread_mutex_lock(&e->lock);

@@ -52,6 +52,10 @@ const char *engine_node(const engine *e);
  * thread exits or the engine is freed). */
 int engine_thread_store(engine *e, store **ret, sked_err *err);
 
+/* Waits (up to timeout_ms) until the loop completed its first turn: the poller's
+ * health record and this node's heartbeat are written.  0 or -ETIMEDOUT. */
+int engine_wait_started(engine *e, int64_t timeout_ms);
+
 /* Waits until nothing is queued, running or in the engine's queues (see sked_wait_idle). */
 int engine_wait_idle(engine *e, int64_t timeout_ms);
 

@@ -144,6 +144,12 @@ static int pg_exec_script(db *base, const char *sql, sked_err *err) {
                 return r;
         PGresult *res = PQexec(d->c, sql);
         ExecStatusType st = PQresultStatus(res);
+        if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && PQstatus(d->c) != CONNECTION_OK &&
+            !d->base.in_tx && ensure(d, err) == 0) {
+                PQclear(res); /* the session had died unnoticed: once more on a new one */
+                res = PQexec(d->c, sql);
+                st = PQresultStatus(res);
+        }
         if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
                 r = result_error(d, res, err);
                 PQclear(res);
@@ -276,6 +282,26 @@ static void pg_bind_null(db_stmt *s, int idx) {
         set_val(s, idx, NULL);
 }
 
+/* After the server went away, libpq reports a connection as fine until a query
+ * fails on it.  Outside a transaction nothing is lost by reconnecting and sending the
+ * statement once more; inside one the caller must roll back and start again. */
+static bool retry_after_reconnect(pg_stmt *s, sked_err *err) {
+        pg_db *d = s->owner;
+        if (PQstatus(d->c) == CONNECTION_OK || d->base.in_tx)
+                return false;
+        if (ensure(d, err) < 0)
+                return false;
+        PGresult *res = PQprepare(d->c, s->name, s->key, s->nparams, NULL);
+        bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+        PQclear(res);
+        if (!ok)
+                return false;
+        s->gen = d->gen;
+        PQclear(s->res);
+        s->res = PQexecPrepared(d->c, s->name, s->nparams, (const char *const *) s->vals, NULL, NULL, 0);
+        return true;
+}
+
 static int pg_step(db_stmt *base, sked_err *err) {
         pg_stmt *s = ST(base);
         pg_db *d = s->owner;
@@ -283,6 +309,8 @@ static int pg_step(db_stmt *base, sked_err *err) {
                 s->res = PQexecPrepared(d->c, s->name, s->nparams, (const char *const *) s->vals, NULL, NULL, 0);
                 s->executed = true;
                 ExecStatusType st = PQresultStatus(s->res);
+                if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && retry_after_reconnect(s, err))
+                        st = PQresultStatus(s->res);
                 if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
                         return result_error(d, s->res, err);
                 const char *n = PQcmdTuples(s->res);

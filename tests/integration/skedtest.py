@@ -2,6 +2,13 @@
 port with a temporary data directory, talks to it over HTTP (urllib) and through the
 CLI, and always cleans up.  Standard library only.
 
+Backends: by default every server uses SQLite in its data directory.  With
+SKED_TEST_PG=postgres://USER@HOST:PORT/DB (a throwaway cluster, see scripts/pgtmp)
+every server gets a fresh database of its own on that cluster (created here, dropped
+when the test ends) and `--db` pointing at it; the nodes of one cluster test share
+one (ServerTest.start_cluster).  Server.rows(sql) reads the store directly, whichever
+the backend, as a second witness next to the API.
+
 Typical use:
 
     class T(skedtest.ServerTest):          # one server per test, killed in tearDown
@@ -10,11 +17,14 @@ Typical use:
             status, body = srv.api("GET", "/api/v1/types")
             rc, out, err = srv.cli("runs", "list", "--json")
 """
+import contextlib
+import itertools
 import json
 import os
 import shutil
 import signal
 import socket
+import sqlite3
 import stat
 import subprocess
 import sys
@@ -48,6 +58,70 @@ def _slow_factor():
 SLOW = _slow_factor()
 
 TERMINAL = ("succeeded", "failed", "lost")
+
+# ---- PostgreSQL mode ----
+
+PG = os.environ.get("SKED_TEST_PG", "")
+
+
+def pg_bin(name):
+    """A PostgreSQL client program (psql, pg_ctl, ...) from Debian's newest version."""
+    import glob
+    dirs = sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=lambda d: int(d.split("/")[-2]))
+    for d in reversed(dirs):
+        if os.path.exists(os.path.join(d, name)):
+            return os.path.join(d, name)
+    return shutil.which(name) or name
+
+
+def pg_uri_with_db(uri, dbname):
+    """The URI `uri` (postgres://USER@HOST:PORT/DB[?...]) with another database."""
+    head, _, rest = uri.partition("://")
+    authority, slash, path = rest.partition("/")
+    _, q, query = path.partition("?")
+    return f"{head}://{authority}/{dbname}" + (q + query if q else "")
+
+
+def psql(uri, sql, timeout=60):
+    """Runs SQL with psql (unaligned, tuples only); returns stdout.  Fails loudly."""
+    p = subprocess.run([pg_bin("psql"), "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-d", uri, "-c", sql],
+                       capture_output=True, text=True, timeout=timeout * SLOW)
+    if p.returncode != 0:
+        raise AssertionError(f"psql {sql!r}: exit {p.returncode}: {p.stderr.strip()}")
+    return p.stdout
+
+
+def pg_rows(uri, sql):
+    """The rows of a SELECT as a list of dicts (through json_agg: types survive)."""
+    out = psql(uri, f"SELECT coalesce(json_agg(t), '[]'::json) FROM ({sql}) t")
+    return json.loads(out)
+
+
+_db_seq = itertools.count(1)
+
+
+def pg_create_db():
+    """A fresh, empty database on the test cluster; returns its URI."""
+    name = f"skedt_{os.getpid()}_{next(_db_seq)}"
+    psql(PG, f'CREATE DATABASE "{name}"')
+    return pg_uri_with_db(PG, name)
+
+
+def pg_drop_db(uri):
+    name = uri.rsplit("/", 1)[1].split("?")[0]
+    try:
+        psql(PG, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    except Exception as e:  # cleanup: report, never mask the test's outcome
+        sys.stderr.write(f"\nskedtest: cannot drop database {name}: {e}\n")
+
+
+def sqlite_rows(path, sql):
+    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
+    try:
+        con.row_factory = sqlite3.Row
+        return [dict(r) for r in con.execute(sql)]
+    finally:
+        con.close()
 
 
 def fixture(*parts):
@@ -102,7 +176,10 @@ class Server:
     the server can never block on a full pipe."""
 
     def __init__(self, data_dir, log_dir, workers=None, plugins=(), demo=False, grace=None, extra=(),
-                 env=None):
+                 env=None, db=None, node=None, token_file=None):
+        self.db = db                    # a postgres:// URI, or None: SQLite in the data dir
+        self.node = node
+        self.token_file = token_file
         self.data_dir = data_dir
         self.log_dir = log_dir
         self.workers = workers
@@ -130,6 +207,12 @@ class Server:
             a.append("--demo")
         if self.grace is not None:
             a += ["--grace", str(self.grace)]
+        if self.db:
+            a += ["--db", self.db]
+        if self.node:
+            a += ["--node", self.node]
+        if self.token_file:
+            a += ["--token-file", self.token_file]
         return a + self.extra
 
     def spawn(self, port=None):
@@ -181,9 +264,60 @@ class Server:
             time.sleep(0.02)
         raise ServerError(f"sked serve not ready after {timeout * SLOW:.0f}s:\n{self.stderr()[-3000:]}")
 
+    def token_path(self):
+        return self.token_file or os.path.join(self.data_dir, "admin.token")
+
     def read_token(self):
-        with open(os.path.join(self.data_dir, "admin.token")) as f:
+        with open(self.token_path()) as f:
             return f.read().strip()
+
+    # ---- the store, read directly (a second witness) ----
+
+    @property
+    def postgres(self):
+        return bool(self.db)
+
+    def rows(self, sql):
+        """The rows of a SELECT on this server's store, as dicts.  SQLite: read-only,
+        best while no server runs; PostgreSQL: any time.  Write SQL both accept."""
+        if self.db:
+            return pg_rows(self.db, sql)
+        return sqlite_rows(os.path.join(self.data_dir, "sked.db"), sql)
+
+    @contextlib.contextmanager
+    def writes_blocked(self):
+        """Blocks every write to the store (the poller cannot fire: occurrences
+        cannot be inserted) while reads go on, for the duration of the block."""
+        if not self.db:
+            con = sqlite3.connect(os.path.join(self.data_dir, "sked.db"), isolation_level=None, timeout=30)
+            try:
+                con.execute("BEGIN IMMEDIATE")
+                yield
+            finally:
+                con.execute("ROLLBACK")
+                con.close()
+            return
+        p = subprocess.Popen([pg_bin("psql"), "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-d", self.db],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            # EXCLUSIVE admits plain SELECTs only; 'locked' confirms it is held
+            p.stdin.write("BEGIN;\nLOCK TABLE occurrences, runs IN EXCLUSIVE MODE;\nSELECT 'locked';\n")
+            p.stdin.flush()
+            line = p.stdout.readline().strip()
+            if line != "locked":
+                raise AssertionError(f"psql could not lock: {line!r} {p.stderr.read() if p.poll() is not None else ''}")
+            yield
+        finally:
+            try:
+                p.stdin.write("ROLLBACK;\n")
+                p.stdin.close()
+            except OSError:
+                pass
+            try:
+                p.wait(30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
 
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
@@ -383,6 +517,7 @@ class ServerTest(unittest.TestCase):
     def setUp(self):
         self.tmp = tempfile.mkdtemp(prefix="sked-bb-")
         self.servers = []
+        self.databases = []
         self.addCleanup(self._cleanup)
 
     def _cleanup(self):
@@ -395,6 +530,11 @@ class ServerTest(unittest.TestCase):
                 pass
         keep = os.environ.get("SKED_TEST_KEEP")
         failed = self._outcome_failed()
+        for uri in self.databases:
+            if keep and failed:
+                sys.stderr.write(f"\nskedtest: kept database {uri}\n")
+            else:
+                pg_drop_db(uri)
         if failed and os.environ.get("SKED_TEST_VERBOSE"):
             for s in self.servers:
                 sys.stderr.write(f"\n--- server log ({s.data_dir}) ---\n{s.stderr()[-4000:]}\n")
@@ -422,16 +562,44 @@ class ServerTest(unittest.TestCase):
         p = os.path.join(self.tmp, *parts)
         return p
 
+    def new_database(self):
+        """PostgreSQL mode: a fresh database, dropped when the test ends.  SQLite
+        mode: None (each server's store is in its data directory)."""
+        if not PG:
+            return None
+        uri = pg_create_db()
+        self.databases.append(uri)
+        return uri
+
     def new_server(self, name="data", **kw):
+        """A server with its own data directory and, in PostgreSQL mode, its own
+        fresh database (unless db= names one)."""
         data = self.path(name)
         logs = self.path(name + "-logs")
         os.makedirs(logs, exist_ok=True)
+        if "db" not in kw:
+            kw["db"] = self.new_database()
         s = Server(data, logs, **kw)
         self.servers.append(s)
         return s
 
     def start_server(self, name="data", **kw):
         return self.new_server(name, **kw).start()
+
+    def new_cluster(self, n, db=None, **kw):
+        """n nodes (node1..nodeN) on one database with one shared token file;
+        not started."""
+        db = db or self.new_database()
+        token = self.path("cluster.token")
+        return [self.new_server(f"node{i}", db=db, node=f"node{i}", token_file=token, **kw)
+                for i in range(1, n + 1)]
+
+    def start_cluster(self, n, db=None, **kw):
+        nodes = self.new_cluster(n, db, **kw)
+        nodes[0].start()   # the first start creates the token file; the others read it
+        for s in nodes[1:]:
+            s.start()
+        return nodes
 
     def assertProblem(self, status, body, want_status, field=None):
         self.assertEqual(status, want_status, f"reply: {body}")

@@ -4,7 +4,6 @@ CLI, and graceful shutdown with a handler in flight."""
 import json
 import os
 import re
-import sqlite3
 import stat
 import subprocess
 import time
@@ -20,15 +19,11 @@ def now_us():
     return time.time_ns() // 1000
 
 
-def db_run(data_dir, run_id):
-    """The run as stored, read with sqlite3 while no server runs (a second witness)."""
-    con = sqlite3.connect(f"file:{os.path.join(data_dir, 'sked.db')}?mode=ro", uri=True)
-    try:
-        con.row_factory = sqlite3.Row
-        row = con.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
-        return dict(row) if row else None
-    finally:
-        con.close()
+def db_run(srv, run_id):
+    """The run as stored, read from the store directly while no server runs (a
+    second witness; SQLite or PostgreSQL)."""
+    rows = srv.rows(f"SELECT * FROM runs WHERE id = {int(run_id)}")
+    return rows[0] if rows else None
 
 
 class Lifecycle(skedtest.ServerTest):
@@ -104,9 +99,10 @@ class Lifecycle(skedtest.ServerTest):
             self.assertEqual(f.read().strip(), token)
 
     def test_second_server_on_same_data_dir_is_refused(self):
+        # the data directory's lock, whichever the store (PostgreSQL: the same database)
         first = self.start_server(workers=1)
         first.register_type(skedtest.command_type("bb.keep", ["/bin/true"]))
-        second = self.new_server("second")
+        second = self.new_server("second", db=first.db)
         second.data_dir = first.data_dir
         proc = second.spawn()
         try:
@@ -181,16 +177,11 @@ class Occurrences(skedtest.ServerTest):
         srv = self.start_server(workers=1, plugins=[skedtest.PLUGIN])
         series = srv.create_series(type="example.count", schedule="every 1s", params={"n": 1})
         wait_for(lambda: srv.runs(state="succeeded"), 20, what="a first run")
-        con = sqlite3.connect(os.path.join(srv.data_dir, "sked.db"), isolation_level=None, timeout=30)
-        try:
-            con.execute("BEGIN IMMEDIATE")   # the poller cannot write: it fires nothing
+        with srv.writes_blocked():   # the poller cannot write: it fires nothing
             t0 = now_us()
             time.sleep(3)
             t1 = now_us()
             during = srv.occurrences(series["id"], skedtest.utc_text(t0), skedtest.utc_text(t1))
-        finally:
-            con.execute("ROLLBACK")
-            con.close()
         self.assertGreaterEqual(len(during), 2, during)
         # once the writer is free again they all run: none of them was missed
         wait_for(lambda: all(o["state"] == "succeeded" for o in srv.occurrences(
@@ -378,7 +369,7 @@ class Shutdown(skedtest.ServerTest):
         rc = srv.stop()
         self.assertEqual(rc, 0, srv.stderr()[-2000:])
         self.assertEqual([l[2] for l in self.log_lines()], ["start", "end"])
-        stored = db_run(srv.data_dir, run["id"])
+        stored = db_run(srv, run["id"])
         self.assertEqual(stored["state"], "succeeded", stored)
         self.assertEqual(stored["exit_code"], 0)
         # and through the API after a restart: still one run, succeeded, nothing re-queued
@@ -394,10 +385,10 @@ class Shutdown(skedtest.ServerTest):
         rc = srv.stop()
         self.assertEqual(rc, 0, srv.stderr()[-2000:])
         self.assertTrue(skedtest.pid_gone(pid), "the handler outlived the server")
-        stored = db_run(srv.data_dir, run["id"])
+        stored = db_run(srv, run["id"])
         self.assertEqual(stored["state"], "lost", stored)
         self.assertIsNotNone(stored["next_attempt"], stored)
-        nxt = db_run(srv.data_dir, stored["next_attempt"])
+        nxt = db_run(srv, stored["next_attempt"])
         self.assertEqual((nxt["state"], nxt["trigger"], nxt["attempt"]), ("queued", "recovery", 2), nxt)
         # the next start runs the recovery attempt to success
         srv.start()
