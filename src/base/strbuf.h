@@ -19,6 +19,10 @@ int strbuf_puts(strbuf *b, const char *s);
 int strbuf_putc(strbuf *b, char c);
 int strbuf_printf(strbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int strbuf_vprintf(strbuf *b, const char *fmt, va_list ap);
+/* Appends n bytes of s as valid UTF-8 text: each byte that is not part of a valid
+ * sequence (and NUL) becomes U+FFFD.  Messages and results are stored and served as
+ * JSON, and PostgreSQL refuses invalid UTF-8. */
+int strbuf_append_utf8(strbuf *b, const char *s, size_t n);
 /* Returns the contents ("" when empty, never NULL unless out of memory). */
 const char *strbuf_str(strbuf *b);
 /* Hands the buffer to the caller (free() it) and resets b. */

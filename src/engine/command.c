@@ -71,65 +71,13 @@ static const char *errno_text(int e) {
         return s ? s : "unknown error";
 }
 
-/* ---- UTF-8 ------------------------------------------------------------------ */
-
-/* Length of the valid UTF-8 sequence at s (n bytes available), 0 if invalid.  NUL
- * counts as invalid: messages are C strings. */
-static size_t utf8_seq(const unsigned char *s, size_t n) {
-        unsigned char c = s[0];
-        if (c >= 0x01 && c <= 0x7f)
-                return 1;
-        size_t len;
-        unsigned char lo = 0x80, hi = 0xbf;
-        if (c >= 0xc2 && c <= 0xdf)
-                len = 2;
-        else if (c >= 0xe0 && c <= 0xef) {
-                len = 3;
-                if (c == 0xe0)
-                        lo = 0xa0;      /* overlong */
-                else if (c == 0xed)
-                        hi = 0x9f;      /* surrogates */
-        } else if (c >= 0xf0 && c <= 0xf4) {
-                len = 4;
-                if (c == 0xf0)
-                        lo = 0x90;      /* overlong */
-                else if (c == 0xf4)
-                        hi = 0x8f;      /* beyond U+10FFFF */
-        } else
-                return 0;
-        if (n < len || s[1] < lo || s[1] > hi)
-                return 0;
-        for (size_t i = 2; i < len; i++)
-                if (s[i] < 0x80 || s[i] > 0xbf)
-                        return 0;
-        return len;
-}
-
-/* Appends s as valid UTF-8: each invalid byte (and NUL) becomes U+FFFD. */
-static void append_utf8(strbuf *b, const char *s, size_t n) {
-        const unsigned char *p = (const unsigned char *) s;
-        size_t run_start = 0, i = 0;
-        while (i < n) {
-                size_t k = utf8_seq(p + i, n - i);
-                if (k > 0) {
-                        i += k;
-                        continue;
-                }
-                strbuf_append(b, s + run_start, i - run_start);
-                strbuf_append(b, "\xef\xbf\xbd", 3);
-                i++;
-                run_start = i;
-        }
-        strbuf_append(b, s + run_start, n - run_start);
-}
-
 /* ---- delivering output -------------------------------------------------------- */
 
 static void emit(run *r, int level, const char *text, size_t n, size_t cut) {
         if (!r->sink || !r->sink->message)
                 return;
         strbuf b = STRBUF_INIT;
-        append_utf8(&b, text, n);
+        strbuf_append_utf8(&b, text, n);
         if (cut > 0)
                 strbuf_printf(&b, " [line cut: %zu more bytes dropped]", cut);
         const char *s = strbuf_str(&b);

@@ -593,8 +593,10 @@ static int finish_job(engine *e, job *j, const event *ev, sked_time now, sked_er
                 .n_error = j->n_error,
                 .n_results = j->n_results,
         };
-        int r = 0;
         int max = j->type ? j->type->t->retry.max_attempts : 1;
+        bool again = false;
+        const char *trigger = "retry";
+        sked_time not_before = now;
         switch (ev->outcome) {
         case OUT_OK:
                 f.state = "succeeded";
@@ -605,19 +607,34 @@ static int finish_job(engine *e, job *j, const event *ev, sked_time now, sked_er
                 break;
         case OUT_RETRY:
                 f.state = "failed";
-                if (j->run.attempt < max && j->type)
-                        r = requeue(e, &j->run, "retry", now + backoff_us(j->type->t, j->run.attempt), now,
-                                    &f.next_attempt, err);
+                again = j->run.attempt < max && j->type;
+                if (again)
+                        not_before = now + backoff_us(j->type->t, j->run.attempt);
                 break;
         case OUT_LOST:
-                /* interrupted by shutdown: the work was not finished, so it runs again */
+                /* interrupted by shutdown: the work was not finished, so it runs again,
+                 * within the same bound as crash recovery */
                 f.state = "lost";
-                r = requeue(e, &j->run, "recovery", now, now, &f.next_attempt, err);
+                again = j->run.attempt < max + 5;
+                trigger = "recovery";
                 break;
         }
-        if (r < 0)
+        /* finish first, and only a run that is still ours: if this node lost its lease
+         * and the poller recovered the run elsewhere, that attempt is the live one */
+        int r = store_run_finish(e->st, j->run.id, &f, 0, err);
+        if (r == -ESTALE) {
+                log_warning("run %lld ended here after it was recovered elsewhere; its outcome (%s) is not recorded",
+                            (long long) j->run.id, f.state);
+                return 0;
+        }
+        if (r == 0 && j->type && j->type->t->concurrency > 0)
+                r = store_notify(e->st, err); /* room for another run of this type, on any node */
+        if (r < 0 || !again)
                 return r;
-        return store_run_finish(e->st, j->run.id, &f, err);
+        int64_t next = 0;
+        if ((r = requeue(e, &j->run, trigger, not_before, now, &next, err)) < 0)
+                return r;
+        return store_run_set_next(e->st, j->run.id, next, err);
 }
 
 /* The inflight list is written by the loop only, under e->lock so that other
@@ -723,45 +740,67 @@ static size_t claim_ahead(const engine *e) {
 static int claim(engine *e, sked_time now, job **ret_head, sked_err *err) {
         size_t cap = (size_t) e->nworkers * claim_ahead(e);
         size_t free_slots = cap > e->ninflight ? cap - e->ninflight : 0;
+        e->claim_blocked = false;
         if (!free_slots)
                 return 0;
-        run_row *rows = NULL;
-        size_t n = 0;
-        int r = store_runs_ready(e->st, now, (int) (free_slots * 4 + 16), &rows, &n, err);
-        if (r < 0)
-                return r;
         job *head = NULL, **tail = &head;
         sked_time lease = now + e->cfg.lease_ms * 1000;
-        for (size_t i = 0; i < n && free_slots > 0 && r >= 0; i++) {
-                const type_entry *t = engine_type_find(e, rows[i].type);
-                bool room;
-                if ((r = type_has_room(e, t, &room, err)) < 0)
+        int r = 0;
+        size_t seen = 0, taken = 0;
+        run_row last = {0};
+        /* runs of a type at its concurrency limit are passed over, page after page (a
+         * bounded number), so that a backlog of one type does not hide the others */
+        for (int page = 0; page < 8 && free_slots > 0 && r >= 0; page++) {
+                run_row *rows = NULL;
+                size_t n = 0;
+                int limit = (int) (free_slots * 4 + 16);
+                if ((r = store_runs_ready(e->st, now, page ? &last : NULL, limit, &rows, &n, err)) < 0)
                         break;
-                if (!room)
-                        continue;
-                if ((r = store_run_start(e->st, rows[i].id, e->node, now, lease, err)) == -ESTALE) {
-                        r = 0;
-                        continue;
+                seen += n;
+                if (n) {
+                        last.not_before = rows[n - 1].not_before;
+                        last.id = rows[n - 1].id;
                 }
-                if (r < 0)
-                        break;
-                job *j = calloc(1, sizeof *j);
-                j->e = e;
-                j->run = rows[i];
-                memset(&rows[i], 0, sizeof rows[i]);
-                j->run.started_at = now;
-                j->type = t;
-                j->seq = 1;
-                if (inflight_add(e, j) < 0) {
-                        job_free(j);
-                        r = err_set(err, -ENOMEM, "out of memory");
-                        break;
+                for (size_t i = 0; i < n && free_slots > 0 && r >= 0; i++) {
+                        const type_entry *t = engine_type_find(e, rows[i].type);
+                        bool room;
+                        if ((r = type_has_room(e, t, &room, err)) < 0)
+                                break;
+                        if (!room)
+                                continue;
+                        if ((r = store_run_start(e->st, rows[i].id, e->node, now, lease, err)) == -ESTALE) {
+                                r = 0;
+                                continue;
+                        }
+                        if (r < 0)
+                                break;
+                        job *j = calloc(1, sizeof *j);
+                        if (!j) {
+                                r = err_set(err, -ENOMEM, "out of memory");
+                                break;
+                        }
+                        j->e = e;
+                        j->run = rows[i];
+                        memset(&rows[i], 0, sizeof rows[i]);
+                        j->run.started_at = now;
+                        j->type = t;
+                        j->seq = 1;
+                        if (inflight_add(e, j) < 0) {
+                                job_free(j);
+                                r = err_set(err, -ENOMEM, "out of memory");
+                                break;
+                        }
+                        *tail = j;
+                        tail = &j->next;
+                        free_slots--;
+                        taken++;
                 }
-                *tail = j;
-                tail = &j->next;
-                free_slots--;
+                run_rows_free(rows, n);
+                if (n < (size_t) limit)
+                        break;
         }
-        run_rows_free(rows, n);
+        /* ready runs, none of them allowed now: wake for a finished run, not for these */
+        e->claim_blocked = seen > 0 && taken == 0;
         *ret_head = head;
         return r;
 }
@@ -779,16 +818,21 @@ static int recover_expired(engine *e, sked_time now, sked_time before, sked_err 
                                 ours = true;
                 if (ours)
                         continue;
-                run_finish f = {.state = "lost", .finished_at = now,
-                                .error = "interrupted: its node stopped renewing the lease (crash?); "
-                                         "queued again as a new attempt"};
                 /* a lost run is retried whatever the retry policy, within a hard bound */
-                if (rows[i].attempt < max_attempts_of(e, rows[i].type) + 5)
-                        r = requeue(e, &rows[i], "recovery", now, now, &f.next_attempt, err);
-                else
-                        f.error = "interrupted too many times; not retried";
-                if (r >= 0)
-                        r = store_run_finish(e->st, rows[i].id, &f, err);
+                bool again = rows[i].attempt < max_attempts_of(e, rows[i].type) + 5;
+                run_finish f = {.state = "lost", .finished_at = now,
+                                .error = again ? "interrupted: its node stopped renewing the lease (crash?); "
+                                                 "queued again as a new attempt"
+                                               : "interrupted too many times; not retried"};
+                /* only if it is still running with an expired lease: never recover twice */
+                r = store_run_finish(e->st, rows[i].id, &f, before == SKED_TIME_MAX ? 0 : before, err);
+                if (r == -ESTALE) {
+                        r = 0;
+                        continue;
+                }
+                int64_t next = 0;
+                if (r >= 0 && again && (r = requeue(e, &rows[i], "recovery", now, now, &next, err)) >= 0)
+                        r = store_run_set_next(e->st, rows[i].id, next, err);
                 if (r >= 0)
                         log_warning("run %lld (%s) was interrupted; recovered as attempt %lld", (long long) rows[i].id,
                                     rows[i].type, (long long) rows[i].attempt + 1);
@@ -804,8 +848,9 @@ static void expire_plugin_runs(engine *e, sked_time now) {
         pthread_mutex_lock(&e->lock);
         for (size_t i = 0; i < e->ninflight; i++) {
                 job *j = e->inflight[i];
-                if (j->type && j->type->t->plugin && j->type->t->timeout_ms > 0 && !j->timed_out &&
-                    now - j->run.started_at > j->type->t->timeout_ms * 1000) {
+                sked_time began = atomic_load(&j->began);
+                if (j->type && j->type->t->plugin && j->type->t->timeout_ms > 0 && !j->timed_out && began &&
+                    now - began > j->type->t->timeout_ms * 1000) {
                         j->timed_out = 1;
                         j->cancel = 1;
                 }
@@ -845,14 +890,15 @@ static int turn(engine *e, sked_time *ret_wake, sked_err *err) {
         int fired = 0;
         job *claimed = NULL;
         bool role = false;
-        int r = store_poller_lease(e->st, &role, err);
+        int r = store_begin(e->st, err);
         if (r < 0)
                 goto requeue_events;
+        /* after BEGIN: if BEGIN had to reconnect, the session (and its lock) is new */
+        if ((r = store_poller_lease(e->st, &role, err)) < 0)
+                goto rollback;
         if (role != e->poller_role && e->postgres)
                 log_info("%s the poller role", role ? "took" : "lost");
         e->poller_role = role;
-        if ((r = store_begin(e->st, err)) < 0)
-                goto requeue_events;
         if ((r = apply_events(e, events, now, err)) < 0)
                 goto rollback;
         for (enqueue_req *q = reqs; q && r == 0; q = q->next)
@@ -941,7 +987,8 @@ static int turn(engine *e, sked_time *ret_wake, sked_err *err) {
         /* draining fires and claims nothing: due work must not wake it (it would spin) */
         if (role && !draining && any_due && next_due < wake)
                 wake = next_due;
-        if (!draining && any_ready && e->ninflight < (size_t) e->nworkers * claim_ahead(e) && next_ready < wake)
+        if (!draining && !e->claim_blocked && any_ready && e->ninflight < (size_t) e->nworkers * claim_ahead(e) &&
+            next_ready < wake)
                 wake = next_ready;
         if (e->ninflight) {
                 sked_time renew = e->last_renew + e->cfg.lease_ms * 1000 / 3;
@@ -954,13 +1001,13 @@ static int turn(engine *e, sked_time *ret_wake, sked_err *err) {
 rollback:
         store_rollback(e->st);
 undo_claims:
-        enqueue_done(e, reqs, r, err); /* nothing of theirs was written: the callers hear why */
         for (job *j = claimed, *nx; j; j = nx) {
                 nx = j->next;
                 inflight_remove(e, j);
                 job_free(j);
         }
 requeue_events:
+        enqueue_done(e, reqs, r, err); /* nothing of theirs was written: the callers hear why */
         /* keep the events for the next turn: nothing a worker reported is dropped */
         if (events) {
                 pthread_mutex_lock(&e->lock);
@@ -1011,6 +1058,23 @@ static void *loop_main(void *arg) {
                          * kept for the next one; look again in a second, not at once */
                         log_error("poller: %s (retrying in 1 s)", err.msg);
                         usleep(SKED_USEC);
+                        pthread_mutex_lock(&e->lock);
+                        bool give_up = e->stopping && time_mono_usec() - e->stopping_since > 10 * SKED_USEC;
+                        pthread_mutex_unlock(&e->lock);
+                        if (give_up) {
+                                /* stopping, and the store still fails: what is in memory cannot be
+                                 * written.  Its runs stay "running" in the store and are
+                                 * recovered (next start, or another node after the lease). */
+                                log_error("stopping without writing the last results: the store keeps failing");
+                                pthread_mutex_lock(&e->lock);
+                                enqueue_req *left = e->enq_head;
+                                e->enq_head = e->enq_tail = NULL;
+                                pthread_mutex_unlock(&e->lock);
+                                sked_err why = {0};
+                                err_set(&why, -ESHUTDOWN, "the engine is stopping and its store fails");
+                                enqueue_done(e, left, -ESHUTDOWN, &why);
+                                break;
+                        }
                 }
                 pthread_mutex_lock(&e->lock);
                 if (e->stopping && e->workers_alive == 0 && e->work_head)
@@ -1104,15 +1168,21 @@ int engine_start(engine *e, sked_err *err) {
         }
         if ((r = db_listen_start(e->store_uri, STORE_NOTIFY_CHANNEL, listen_wake, e, &e->listener, err)) < 0)
                 return r;
-        e->nworkers = e->cfg.workers;
-        e->workers = calloc(e->nworkers, sizeof *e->workers);
-        if (!e->workers)
+        pthread_t *workers = calloc(e->cfg.workers, sizeof *workers);
+        if (!workers)
                 return err_set(err, -ENOMEM, "out of memory");
+        /* HTTP threads may already be serving: publish under the lock */
+        pthread_mutex_lock(&e->lock);
+        e->nworkers = e->cfg.workers;
+        e->workers = workers;
         e->started = true;
+        pthread_mutex_unlock(&e->lock);
         for (unsigned i = 0; i < e->nworkers; i++) {
                 if (pthread_create(&e->workers[i], NULL, worker_main, e) != 0)
                         return err_set(err, -EAGAIN, "cannot start worker thread %u", i);
+                pthread_mutex_lock(&e->lock);
                 e->workers_alive++;
+                pthread_mutex_unlock(&e->lock);
         }
         if (pthread_create(&e->loop_thread, NULL, loop_main, e) != 0)
                 return err_set(err, -EAGAIN, "cannot start the poller thread");
@@ -1180,6 +1250,7 @@ void engine_stop(engine *e, int64_t grace_ms) {
                 return;
         pthread_mutex_lock(&e->lock);
         e->draining = true;
+        release_unstarted(e); /* claimed ahead, never started: not now; they run again later */
         e->wake = true;
         pthread_cond_signal(&e->loop_cv);
         pthread_mutex_unlock(&e->lock);
@@ -1192,6 +1263,7 @@ void engine_stop(engine *e, int64_t grace_ms) {
         wait_until(e, no_jobs, 10000);
         pthread_mutex_lock(&e->lock);
         e->stopping = true;
+        e->stopping_since = time_mono_usec();
         pthread_cond_broadcast(&e->work_cv);
         pthread_cond_signal(&e->loop_cv);
         pthread_mutex_unlock(&e->lock);
@@ -1273,7 +1345,10 @@ json_t *engine_poller_status(engine *e, store *st) {
                 sked_time now = engine_now(e);
                 int64_t age = (now - h.heartbeat_at) / 1000;
                 json_object_set_new(o, "heartbeat_age_ms", json_integer(age));
-                json_object_set_new(o, "healthy", json_boolean(e->started && age < 10000));
+                pthread_mutex_lock(&e->lock);
+                bool started = e->started;
+                pthread_mutex_unlock(&e->lock);
+                json_object_set_new(o, "healthy", json_boolean(started && age < 10000));
         } else {
                 json_object_set_new(o, "healthy", json_false());
                 json_object_set_new(o, "detail", json_string(err.msg));

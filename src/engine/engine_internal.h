@@ -2,6 +2,7 @@
 #pragma once
 
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include "engine/engine.h"
 #include "engine/schedcache.h"
@@ -25,8 +26,9 @@ typedef struct job {
         const type_entry *type;
         int64_t seq;                /* next message/result sequence number */
         int64_t n_info, n_warning, n_error, n_results, progress;
-        volatile int cancel;
-        volatile int timed_out;     /* set by the loop: the type's timeout passed */
+        volatile int cancel;        /* polled by the command handler (command_spec.cancel) */
+        atomic_int timed_out;       /* set by the loop: the type's timeout passed */
+        _Atomic sked_time began;    /* when a worker started it (0: waiting for one) */
         char *params_text, *query_text;
 } job;
 
@@ -75,6 +77,7 @@ struct engine {
         pthread_mutex_t lock;
         pthread_cond_t loop_cv, work_cv, idle_cv;
         bool started, draining, stopping, wake;
+        int64_t stopping_since; /* monotonic µs */
         pthread_t loop_thread;
         pthread_t *workers;
         unsigned nworkers;
@@ -100,6 +103,7 @@ struct engine {
         poller_health health;
         bool idle; /* nothing queued/running at the end of the last turn */
         double handler_us; /* moving average of handler durations, for the claim look-ahead */
+        bool claim_blocked; /* the last claim found ready runs but none it may start */
         uint64_t turns; /* completed turns, for wait_idle */
         void **plugins;
         size_t nplugins;

@@ -26,19 +26,21 @@ void job_free(job *j) {
         free(j);
 }
 
+/* A copy of s as valid UTF-8 (handlers may pass any bytes), cut at about max bytes
+ * without splitting a character, marked with an ellipsis when cut. */
 static char *cut(const char *s, size_t max) {
+        strbuf b = STRBUF_INIT;
         size_t n = strnlen(s, max + 1);
-        if (n <= max)
-                return strdup(s);
-        /* do not split a UTF-8 sequence */
-        while (n > 0 && ((unsigned char) s[max] & 0xC0) == 0x80)
-                max--;
-        char *p = malloc(max + 4);
-        if (p) {
-                memcpy(p, s, max);
-                memcpy(p + max, "…", 4);
+        bool longer = n > max;
+        if (longer) {
+                n = max;
+                while (n > 0 && ((unsigned char) s[n] & 0xC0) == 0x80)
+                        n--;
         }
-        return p;
+        strbuf_append_utf8(&b, s, n);
+        if (longer)
+                strbuf_puts(&b, "…");
+        return b.oom ? (strbuf_free(&b), NULL) : strbuf_steal(&b);
 }
 
 static void post_message(job *j, int level, const char *text) {
@@ -58,6 +60,10 @@ static void post_message(job *j, int level, const char *text) {
         ev->at = engine_now(j->e);
         ev->level = level;
         ev->text = cut(text, MAX_MESSAGE_BYTES);
+        if (!ev->text) {
+                free(ev);
+                return;
+        }
         if (level == SKED_ERROR)
                 j->n_error++;
         else if (level == SKED_WARNING)
@@ -300,6 +306,7 @@ static int run_command(job *j, const ptype *t, enum run_outcome *ret_out, bool *
 
 void job_run(job *j) {
         int64_t t0 = time_mono_usec();
+        atomic_store(&j->began, engine_now(j->e));
         event *fin = calloc(1, sizeof *fin);
         if (!fin)
                 abort(); /* cannot report the end of a run: better to crash and be recovered */

@@ -368,21 +368,30 @@ int store_series_find_background(store *s, const char *type, series_row *ret, sk
 }
 
 int store_series_delete(store *s, int64_t id, sked_err *err) {
-        db_stmt *st;
-        int r = db_prepare(s->d, "DELETE FROM occurrences WHERE series_id = $1", &st, err);
+        static const char *const steps[] = {
+                "DELETE FROM series WHERE id = $1",
+                "DELETE FROM occurrences WHERE series_id = $1",
+                /* not started yet: they would run for a series that no longer exists */
+                "DELETE FROM runs WHERE series_id = $1 AND state = 'queued'",
+        };
+        int r = db_begin(s->d, err);
         if (r < 0)
                 return r;
-        db_bind_int(st, 1, id);
-        if ((r = db_run(st, err)) < 0)
+        for (size_t i = 0; i < sizeof steps / sizeof steps[0] && r >= 0; i++) {
+                db_stmt *st;
+                if ((r = db_prepare(s->d, steps[i], &st, err)) < 0)
+                        break;
+                db_bind_int(st, 1, id);
+                if ((r = db_run(st, err)) < 0)
+                        break;
+                if (i == 0 && db_changes(s->d) == 0)
+                        r = err_field(err, -ENOENT, "id", "no series %lld", (long long) id);
+        }
+        if (r < 0) {
+                db_rollback(s->d);
                 return r;
-        if ((r = db_prepare(s->d, "DELETE FROM series WHERE id = $1", &st, err)) < 0)
-                return r;
-        db_bind_int(st, 1, id);
-        if ((r = db_run(st, err)) < 0)
-                return r;
-        if (db_changes(s->d) == 0)
-                return err_field(err, -ENOENT, "id", "no series %lld", (long long) id);
-        return 0;
+        }
+        return db_commit(s->d, err);
 }
 
 int store_series_set_enabled(store *s, int64_t id, bool enabled, const char *note, sked_time now,
@@ -409,11 +418,16 @@ int store_series_set_enabled(store *s, int64_t id, bool enabled, const char *not
 
 int store_series_due(store *s, sked_time now, int limit, series_row **ret, size_t *ret_n,
                      sked_err *err) {
+        /* PostgreSQL: lock the rows to this turn, so that an edit committed meanwhile
+         * cannot be overwritten by the poller's advance (an edit in progress is skipped
+         * now and fired next turn); SQLite serializes writers already */
+        static const char *const sql_sqlite = "SELECT " SERIES_COLS " FROM series WHERE enabled = 1 AND "
+                                              "next_due IS NOT NULL AND next_due <= $1 ORDER BY next_due LIMIT $2";
+        static const char *const sql_pg = "SELECT " SERIES_COLS " FROM series WHERE enabled = 1 AND "
+                                          "next_due IS NOT NULL AND next_due <= $1 ORDER BY next_due LIMIT $2 "
+                                          "FOR UPDATE SKIP LOCKED";
         db_stmt *st;
-        int r = db_prepare(s->d,
-                           "SELECT " SERIES_COLS " FROM series WHERE enabled = 1 AND next_due IS NOT NULL "
-                           "AND next_due <= $1 ORDER BY next_due LIMIT $2",
-                           &st, err);
+        int r = db_prepare(s->d, db_dialect(s->d) == DB_POSTGRES ? sql_pg : sql_sqlite, &st, err);
         if (r < 0)
                 return r;
         db_bind_int(st, 1, now);
@@ -679,21 +693,24 @@ int store_runs_list(store *s, const run_filter *f, run_row **ret, size_t *ret_n,
         return runs_collect(st, ret, ret_n, err);
 }
 
-int store_runs_ready(store *s, sked_time now, int limit, run_row **ret, size_t *ret_n,
+int store_runs_ready(store *s, sked_time now, const run_row *after, int limit, run_row **ret, size_t *ret_n,
                      sked_err *err) {
         /* PostgreSQL: the rows stay locked to this transaction, and other nodes' claims
          * skip them instead of waiting */
-        static const char *const sql_sqlite = "SELECT " RUN_COLS " FROM runs WHERE state = 'queued' AND "
-                                              "not_before <= $1 ORDER BY not_before, id LIMIT $2";
-        static const char *const sql_pg = "SELECT " RUN_COLS " FROM runs WHERE state = 'queued' AND "
-                                          "not_before <= $1 ORDER BY not_before, id LIMIT $2 "
-                                          "FOR UPDATE SKIP LOCKED";
+#define READY_WHERE                                                                            \
+        "SELECT " RUN_COLS " FROM runs WHERE state = 'queued' AND not_before <= $1 AND "       \
+        "(not_before > $3 OR (not_before = $3 AND id > $4)) ORDER BY not_before, id LIMIT $2"
+        static const char *const sql_sqlite = READY_WHERE;
+        static const char *const sql_pg = READY_WHERE " FOR UPDATE SKIP LOCKED";
+#undef READY_WHERE
         db_stmt *st;
         int r = db_prepare(s->d, db_dialect(s->d) == DB_POSTGRES ? sql_pg : sql_sqlite, &st, err);
         if (r < 0)
                 return r;
         db_bind_int(st, 1, now);
         db_bind_int(st, 2, limit);
+        db_bind_int(st, 3, after ? after->not_before : INT64_MIN);
+        db_bind_int(st, 4, after ? after->id : 0);
         return runs_collect(st, ret, ret_n, err);
 }
 
@@ -747,12 +764,24 @@ int store_runs_expired(store *s, sked_time now, run_row **ret, size_t *ret_n, sk
         return runs_collect(st, ret, ret_n, err);
 }
 
-int store_run_finish(store *s, int64_t id, const run_finish *f, sked_err *err) {
+int store_run_set_next(store *s, int64_t id, int64_t next_attempt, sked_err *err) {
+        db_stmt *st;
+        int r = db_prepare(s->d, "UPDATE runs SET next_attempt = $2 WHERE id = $1", &st, err);
+        if (r < 0)
+                return r;
+        db_bind_int(st, 1, id);
+        db_bind_int(st, 2, next_attempt);
+        return db_run(st, err);
+}
+
+int store_run_finish(store *s, int64_t id, const run_finish *f, sked_time lease_before, sked_err *err) {
         db_stmt *st;
         int r = db_prepare(s->d,
                            "UPDATE runs SET state = $2, exit_code = $3, error = $4, finished_at = $5, "
-                           "next_attempt = $6, progress = $7, n_info = $8, n_warning = $9, "
-                           "n_error = $10, n_results = $11, lease_until = NULL WHERE id = $1",
+                           "progress = $7, n_info = $8, n_warning = $9, "
+                           "n_error = $10, n_results = $11, lease_until = NULL "
+                           "WHERE id = $1 AND state = 'running' AND "
+                           "(CAST($6 AS BIGINT) = 0 OR lease_until < $6)",
                            &st, err);
         if (r < 0)
                 return r;
@@ -761,13 +790,15 @@ int store_run_finish(store *s, int64_t id, const run_finish *f, sked_err *err) {
         db_bind_int_or_null(st, 3, f->exit_code, !f->has_exit);
         db_bind_text(st, 4, f->error);
         db_bind_int(st, 5, f->finished_at);
-        db_bind_int_or_null(st, 6, f->next_attempt, f->next_attempt == 0);
+        db_bind_int(st, 6, lease_before);
         db_bind_int(st, 7, f->progress);
         db_bind_int(st, 8, f->n_info);
         db_bind_int(st, 9, f->n_warning);
         db_bind_int(st, 10, f->n_error);
         db_bind_int(st, 11, f->n_results);
-        return db_run(st, err);
+        if ((r = db_run(st, err)) < 0)
+                return r;
+        return db_changes(s->d) == 1 ? 0 : -ESTALE;
 }
 
 int store_run_progress(store *s, int64_t id, int64_t progress, sked_err *err) {

@@ -74,8 +74,9 @@ int store_series_list(store *s, const char *type, int64_t after_id, int limit, s
                       size_t *ret_n, sked_err *err);
 /* The background series registered for a type, if any (-ENOENT). */
 int store_series_find_background(store *s, const char *type, series_row *ret, sked_err *err);
-/* Deletes the series and its occurrence rows; its runs, messages and results stay
- * (they are history) with series_id kept as a plain number. */
+/* Deletes the series, its occurrence rows and its runs not started yet, in one
+ * transaction; its other runs, messages and results stay (they are history) with
+ * series_id kept as a plain number. */
 int store_series_delete(store *s, int64_t id, sked_err *err);
 int store_series_set_enabled(store *s, int64_t id, bool enabled, const char *note, sked_time now,
                              sked_err *err);
@@ -129,9 +130,10 @@ typedef struct run_filter {
         int limit;
 } run_filter;
 int store_runs_list(store *s, const run_filter *f, run_row **ret, size_t *ret_n, sked_err *err);
-/* Queued runs with not_before <= now, oldest first (at most limit), for the dispatcher to
- * choose from; store_run_start then marks the chosen ones running. */
-int store_runs_ready(store *s, sked_time now, int limit, run_row **ret, size_t *ret_n,
+/* Queued runs with not_before <= now, oldest first (at most limit), after the run
+ * `after` in that order (NULL: from the start), for the dispatcher to choose from;
+ * store_run_start then marks the chosen ones running. */
+int store_runs_ready(store *s, sked_time now, const run_row *after, int limit, run_row **ret, size_t *ret_n,
                      sked_err *err);
 int store_run_start(store *s, int64_t id, const char *node, sked_time now, sked_time lease_until,
                     sked_err *err);
@@ -149,7 +151,11 @@ typedef struct run_finish {
         int64_t next_attempt; /* 0 = none */
         int64_t progress, n_info, n_warning, n_error, n_results;
 } run_finish;
-int store_run_finish(store *s, int64_t id, const run_finish *f, sked_err *err);
+/* Ends run `id` only if it is still running (and, with lease_before != 0, only if its
+ * lease ended before that instant): -ESTALE otherwise, e.g. when another node
+ * already recovered it.  f->next_attempt is not written here (store_run_set_next). */
+int store_run_finish(store *s, int64_t id, const run_finish *f, sked_time lease_before, sked_err *err);
+int store_run_set_next(store *s, int64_t id, int64_t next_attempt, sked_err *err);
 /* Records a running run's progress (0..100). */
 int store_run_progress(store *s, int64_t id, int64_t progress, sked_err *err);
 int store_message_add(store *s, int64_t run_id, int64_t seq, sked_time at, const char *level,
