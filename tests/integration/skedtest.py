@@ -134,6 +134,25 @@ def free_port():
         return s.getsockname()[1]
 
 
+US = 1_000_000
+
+
+def now_us():
+    """The real clock in microseconds since the epoch (sked's instants)."""
+    return time.time_ns() // 1000
+
+
+def local_text(us):
+    """A UTC instant as the wall time of a series in UTC (its `start`)."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(us // US))
+
+
+def sleep_until(us):
+    d = (us - now_us()) / US
+    if d > 0:
+        time.sleep(d)
+
+
 def wait_for(cond, timeout, interval=0.1, what="condition"):
     """Polls cond() until it returns something truthy (returned) or the deadline
     passes (AssertionError naming `what`, with the last value seen)."""

@@ -17,9 +17,8 @@ import time
 import unittest
 
 import skedtest
-from skedtest import wait_for
+from skedtest import US, local_text, now_us, sleep_until, wait_for
 
-US = 1_000_000
 
 HANDLER = """#!/bin/sh
 # usage: witness.sh LOG SECONDS
@@ -27,20 +26,6 @@ echo "$SKED_RUN_ID $SKED_IDEMPOTENCY_KEY $PPID start" >> "$1"
 [ "$2" = 0 ] || sleep "$2"
 echo "$SKED_RUN_ID $SKED_IDEMPOTENCY_KEY $PPID end" >> "$1"
 """
-
-
-def now_us():
-    return time.time_ns() // 1000
-
-
-def local_text(us):
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(us // US))
-
-
-def sleep_until(us):
-    d = (us - now_us()) / US
-    if d > 0:
-        time.sleep(d)
 
 
 def as_cluster_owner(argv):

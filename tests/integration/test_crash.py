@@ -12,24 +12,7 @@ import time
 import unittest
 
 import skedtest
-from skedtest import fixture, wait_for
-
-US = 1_000_000
-
-
-def now_us():
-    return time.time_ns() // 1000
-
-
-def local_text(us):
-    """A UTC instant as the wall time of a series in UTC (its `start`)."""
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(us // US))
-
-
-def sleep_until(us):
-    d = (us - now_us()) / US
-    if d > 0:
-        time.sleep(d)
+from skedtest import US, fixture, local_text, now_us, sleep_until, wait_for
 
 
 def expected_nominals(schedule, start_us, count):

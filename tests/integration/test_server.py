@@ -10,13 +10,10 @@ import time
 import unittest
 
 import skedtest
-from skedtest import fixture, wait_for
+from skedtest import fixture, now_us, wait_for
 
 MANUAL = "cron:0 0 1 1 *"
 
-
-def now_us():
-    return time.time_ns() // 1000
 
 
 def db_run(srv, run_id):

@@ -13,8 +13,8 @@ import time
 import unittest
 
 import skedtest
+from skedtest import US
 
-US = 1_000_000
 T = 1767225600 * US   # 2026-01-01T00:00:00Z
 
 
