@@ -116,6 +116,22 @@ static void print_items(json_t *reply, const char *const *headers, const char *c
                 printf("(more: --after/--before %lld)\n", (long long) json_integer_value(next));
 }
 
+/* GET path and print the list it answers: JSON with --json, else a table of the
+ * given columns.  Returns the exit code. */
+static int list_command(const common *c, const char *path, const char *const *headers, const char *const *keys,
+                        size_t n) {
+        json_t *reply = NULL;
+        int rc = call(c, "GET", path, NULL, &reply);
+        if (rc != 0)
+                return rc;
+        if (c->json)
+                print_json(reply);
+        else
+                print_items(reply, headers, keys, n);
+        json_decref(reply);
+        return CLI_OK;
+}
+
 static void print_object(json_t *o) {
         const char *key;
         json_t *v;
@@ -161,15 +177,9 @@ static int type_main(int argc, char **argv) {
         json_t *reply = NULL;
         int r;
         if (!strcmp(sub, "list")) {
-                if ((r = call(&c, "GET", "/api/v1/types", NULL, &reply)) != 0)
-                        return r;
-                if (c.json)
-                        print_json(reply);
-                else {
-                        static const char *const h[] = {"NAME", "KIND", "TITLE", "FEATURE"};
-                        static const char *const k[] = {"name", "kind", "title", "feature"};
-                        print_items(reply, h, k, 4);
-                }
+                static const char *const h[] = {"NAME", "KIND", "TITLE", "FEATURE"};
+                static const char *const k[] = {"name", "kind", "title", "feature"};
+                return list_command(&c, "/api/v1/types", h, k, 4);
         } else if (!strcmp(sub, "show")) {
                 if (unexpected("type show", argc, argv, 1))
                         return CLI_USAGE;
@@ -374,19 +384,10 @@ static int series_main(int argc, char **argv) {
                         strbuf_printf(&q, "&type=%s", type);
                 if (after)
                         strbuf_printf(&q, "&after=%s", after);
-                rc = call(&c, "GET", strbuf_str(&q), NULL, &reply);
+                static const char *const h[] = {"ID", "TYPE", "TITLE", "SCHEDULE", "TZ", "ENABLED", "NEXT DUE", "FIRED"};
+                static const char *const k[] = {"id", "type", "title", "schedule", "tz", "enabled", "next_due", "fired"};
+                rc = list_command(&c, strbuf_str(&q), h, k, 8);
                 strbuf_free(&q);
-                if (rc == 0) {
-                        if (c.json)
-                                print_json(reply);
-                        else {
-                                static const char *const h[] = {"ID", "TYPE", "TITLE", "SCHEDULE", "TZ",
-                                                                "ENABLED", "NEXT DUE", "FIRED"};
-                                static const char *const k[] = {"id", "type", "title", "schedule", "tz",
-                                                                "enabled", "next_due", "fired"};
-                                print_items(reply, h, k, 8);
-                        }
-                }
         } else if (!strcmp(sub, "create")) {
                 rc = call(&c, "POST", "/api/v1/series", body, &reply);
                 if (rc == 0) {
@@ -451,17 +452,10 @@ static int series_main(int argc, char **argv) {
                         strbuf_printf(&q, "&from=%s", from);
                 if (to)
                         strbuf_printf(&q, "&to=%s", to);
-                rc = call(&c, "GET", strbuf_str(&q), NULL, &reply);
+                static const char *const h[] = {"AT (UTC)", "STATE", "RUN", "ATTEMPT"};
+                static const char *const k[] = {"at", "state", "run_id", "attempt"};
+                rc = list_command(&c, strbuf_str(&q), h, k, 4);
                 strbuf_free(&q);
-                if (rc == 0) {
-                        if (c.json)
-                                print_json(reply);
-                        else {
-                                static const char *const h[] = {"AT (UTC)", "STATE", "RUN", "ATTEMPT"};
-                                static const char *const k[] = {"at", "state", "run_id", "attempt"};
-                                print_items(reply, h, k, 4);
-                        }
-                }
         } else if (!strcmp(sub, "results")) {
                 if (id_path(path, sizeof path, "/api/v1/series/%s/results", id) < 0)
                         goto done;
@@ -621,19 +615,12 @@ static int runs_main(int argc, char **argv) {
                                 }
                                 strbuf_printf(&q, "&%s=%s", tn[i], tv[i]);
                         }
-                rc = call(&c, "GET", strbuf_str(&q), NULL, &reply);
+                static const char *const h[] = {"ID", "SERIES", "TYPE", "STATE", "ATTEMPT",
+                                                "NOMINAL", "DURATION MS", "ERROR"};
+                static const char *const k[] = {"id", "series_id", "type", "state", "attempt",
+                                                "nominal", "duration_ms", "error"};
+                rc = list_command(&c, strbuf_str(&q), h, k, 8);
                 strbuf_free(&q);
-                if (rc == 0) {
-                        if (c.json)
-                                print_json(reply);
-                        else {
-                                static const char *const h[] = {"ID", "SERIES", "TYPE", "STATE", "ATTEMPT",
-                                                                "NOMINAL", "DURATION MS", "ERROR"};
-                                static const char *const k[] = {"id", "series_id", "type", "state", "attempt",
-                                                                "nominal", "duration_ms", "error"};
-                                print_items(reply, h, k, 8);
-                        }
-                }
         } else if (!strcmp(sub, "show") || !strcmp(sub, "messages") || !strcmp(sub, "results")) {
                 if (optind + 1 != argc) {
                         fprintf(stderr, "sked runs %s: expected one run ID\n", sub);
@@ -719,19 +706,9 @@ int cli_nodes(int argc, char **argv) {
                         fprintf(o == 'h' ? stdout : stderr, "usage: sked nodes [list] [--json]\n");
                         return o == 'h' ? CLI_OK : CLI_USAGE;
                 }
-        json_t *reply = NULL;
-        int rc = call(&c, "GET", "/api/v1/nodes", NULL, &reply);
-        if (rc != 0)
-                return rc;
-        if (c.json) {
-                print_json(reply);
-        } else {
-                static const char *const h[] = {"NAME", "ROLE", "ALIVE", "WORKERS", "RUNNING", "LAST HEARTBEAT", "PID"};
-                static const char *const k[] = {"name", "role", "alive", "workers", "running", "heartbeat_at", "pid"};
-                print_items(reply, h, k, 7);
-        }
-        json_decref(reply);
-        return CLI_OK;
+        static const char *const h[] = {"NAME", "ROLE", "ALIVE", "WORKERS", "RUNNING", "LAST HEARTBEAT", "PID"};
+        static const char *const k[] = {"name", "role", "alive", "workers", "running", "heartbeat_at", "pid"};
+        return list_command(&c, "/api/v1/nodes", h, k, 7);
 }
 
 int cli_type(int argc, char **argv) {
