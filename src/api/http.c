@@ -461,7 +461,7 @@ not_found:
         return -1;
 }
 
-static bool authorized(http_req *r) {
+bool http_authorized(http_req *r) {
         const char *h = http_header(r, MHD_HTTP_HEADER_AUTHORIZATION);
         if (!h || !r->srv->have_hash || strncasecmp(h, "Bearer ", 7) != 0)
                 return false;
@@ -475,7 +475,7 @@ static bool authorized(http_req *r) {
 static int on_headers(http_req *r) {
         if (match_route(r) < 0)
                 return -1;
-        if (!(r->route->flags & HTTP_PUBLIC) && !authorized(r)) {
+        if (!(r->route->flags & HTTP_PUBLIC) && !http_authorized(r)) {
                 bool presented = http_header(r, MHD_HTTP_HEADER_AUTHORIZATION) != NULL;
                 http_add_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
                                 presented ? "Bearer realm=\"sked\", error=\"invalid_token\""

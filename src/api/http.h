@@ -85,6 +85,9 @@ const char *http_method(const http_req *r);
 const char *http_path(const http_req *r); /* percent-decoded path, no query string */
 /* Path parameter {name}, percent-decoded; NULL if the route has none of that name. */
 const char *http_param(const http_req *r, const char *name);
+/* True when the request carries the admin token ("Authorization: Bearer ..."); for
+ * HTTP_PUBLIC routes that accept other credentials too. */
+bool http_authorized(http_req *r);
 /* Query-string argument, decoded by MHD ("a%20b" and "a+b" → "a b"); NULL if absent,
  * "" for "?flag". */
 const char *http_query(const http_req *r, const char *name);

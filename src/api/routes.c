@@ -6,10 +6,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/auth.h"
 #include "api/views.h"
+#include "base/strbuf.h"
+#include "sched/tz.h"
 
 #define DEFAULT_LIMIT 100
 #define MAX_LIMIT 1000
+#define CALENDAR_MAX_SPAN (62 * 86400 * SKED_USEC) /* a calendar request covers at most ~2 months */
+#define CALENDAR_MAX_SERIES 100
+
+static unsigned char feed_hash[AUTH_HASH_LEN];
+static bool have_feed_hash;
 
 static int status_of(int r) {
         switch (r) {
@@ -102,6 +110,11 @@ static int64_t if_match(http_req *req) {
         return n;
 }
 
+static bool bool_query(http_req *req, const char *name) {
+        const char *v = http_query(req, name);
+        return v && (!strcmp(v, "true") || !strcmp(v, "1") || !strcmp(v, "yes"));
+}
+
 /* ---- health ---- */
 
 static int h_healthz(http_req *req, void *ud) {
@@ -128,6 +141,18 @@ static int h_types_list(http_req *req, void *ud) {
         int r = store_type_list(st, &items, &err);
         if (r < 0)
                 return reply_err(req, r, &err);
+        if (!bool_query(req, "all")) {
+                /* a disabled feature's types are hidden from listings */
+                json_t *shown = json_array();
+                size_t i;
+                json_t *t;
+                json_array_foreach(items, i, t) {
+                        if (!engine_type_hidden(e, json_string_value(json_object_get(t, "name"))))
+                                json_array_append(shown, t);
+                }
+                json_decref(items);
+                items = shown;
+        }
         http_reply_json(req, 200, json_pack("{s:o}", "items", items));
         return 0;
 }
@@ -185,7 +210,8 @@ static int h_series_list(http_req *req, void *ud) {
         series_row *rows = NULL;
         size_t n = 0;
         sked_err err = {0};
-        int r = store_series_list(st, http_query(req, "type"), after, (int) limit, &rows, &n, &err);
+        int r = store_series_list(st, http_query(req, "type"), after, (int) limit, bool_query(req, "all"), &rows, &n,
+                                  &err);
         if (r < 0)
                 return reply_err(req, r, &err);
         json_t *items = json_array();
@@ -251,10 +277,19 @@ static int h_series_patch(http_req *req, void *ud) {
         }
         series_row row = {0};
         sked_err err = {0};
-        int r = engine_series_update(e, st, id, body, expected, &row, &err);
+        json_t *dropped = NULL;
+        int r = engine_series_update(e, st, id, body, expected, &row, &dropped, &err);
         if (r < 0)
                 return reply_err(req, r, &err);
-        return reply_series(req, 200, &row);
+        set_etag(req, row.version);
+        json_t *out = view_series(&row);
+        if (json_array_size(dropped))
+                json_object_set_new(out, "dropped_exceptions", dropped);
+        else
+                json_decref(dropped);
+        series_row_clear(&row);
+        http_reply_json(req, 200, out);
+        return 0;
 }
 
 static int h_series_delete(http_req *req, void *ud) {
@@ -264,10 +299,9 @@ static int h_series_delete(http_req *req, void *ud) {
         if (get_store(e, req, &st) < 0 || id_param(req, &id) < 0)
                 return 0;
         sked_err err = {0};
-        int r = store_series_delete(st, id, &err);
+        int r = engine_series_delete(e, st, id, bool_query(req, "purge"), &err);
         if (r < 0)
                 return reply_err(req, r, &err);
-        engine_changed(e, st);
         http_reply_json(req, 204, NULL);
         return 0;
 }
@@ -306,7 +340,12 @@ static int h_series_trigger(http_req *req, void *ud) {
                 return 0;
         run_row run = {0};
         sked_err err = {0};
-        int r = engine_series_trigger(e, st, id, &run, &err);
+        json_t *body = http_body_json(req);
+        if (body && !json_is_object(body)) {
+                http_reply_problem(req, 400, "body", "body: expected {\"params\": {...}} or nothing");
+                return 0;
+        }
+        int r = engine_series_trigger(e, st, id, json_object_get(body, "params"), &run, &err);
         if (r < 0)
                 return reply_err(req, r, &err);
         char loc[64];
@@ -583,7 +622,229 @@ static int h_nodes(http_req *req, void *ud) {
         return 0;
 }
 
-int routes_register(http_server *s, engine *e, sked_err *err) {
+/* ---- one occurrence ---- */
+
+/* {nominal}: a UTC instant "YYYY-MM-DDTHH:MM:SSZ" or microseconds since the epoch. */
+static int nominal_param(http_req *req, sked_time *ret) {
+        const char *v = http_param(req, "nominal");
+        if (v && time_parse_utc(v, ret) == 0)
+                return 0;
+        return int_arg(req, "nominal", v, 0, INT64_MIN + 1, INT64_MAX, ret);
+}
+
+static int h_occurrence_change(http_req *req, void *ud) {
+        engine *e = ud;
+        store *st;
+        int64_t id;
+        sked_time nominal;
+        if (get_store(e, req, &st) < 0 || id_param(req, &id) < 0 || nominal_param(req, &nominal) < 0)
+                return 0;
+        json_t *body = http_body_json(req), *out = NULL;
+        sked_err err = {0};
+        int r = engine_occurrence_change(e, st, id, nominal, body, &out, &err);
+        if (r < 0)
+                return reply_err(req, r, &err);
+        http_reply_json(req, 200, out);
+        return 0;
+}
+
+static int h_occurrence_reset(http_req *req, void *ud) {
+        engine *e = ud;
+        store *st;
+        int64_t id;
+        sked_time nominal;
+        if (get_store(e, req, &st) < 0 || id_param(req, &id) < 0 || nominal_param(req, &nominal) < 0)
+                return 0;
+        sked_err err = {0};
+        int r = engine_occurrence_reset(e, st, id, nominal, &err);
+        if (r < 0)
+                return reply_err(req, r, &err);
+        http_reply_json(req, 204, NULL);
+        return 0;
+}
+
+/* ---- calendar ---- */
+
+/* The range of a calendar request: ?from&to (UTC), or ?week=DATE (the Monday-to-
+ * Monday week containing DATE in the viewer's zone), by default this week. */
+static int calendar_range(http_req *req, engine *e, const tz_zone *z, sked_time *from, sked_time *to) {
+        const char *week = http_query(req, "week");
+        if (http_query(req, "from") || http_query(req, "to")) {
+                if (instant_arg(req, "from", engine_now(e), from) < 0 ||
+                    instant_arg(req, "to", *from + 7 * 86400 * SKED_USEC, to) < 0)
+                        return -EINVAL;
+        } else {
+                int64_t day;
+                if (week && *week) {
+                        civil c;
+                        char buf[32];
+                        snprintf(buf, sizeof buf, "%.10sT00:00:00", week);
+                        if (strlen(week) != 10 || civil_parse(buf, false, false, &c) < 0) {
+                                http_reply_problem(req, 400, "week", "week: \"%s\": expected a date YYYY-MM-DD", week);
+                                return -EINVAL;
+                        }
+                        day = civil_days_from_date(c.year, c.month, c.day);
+                } else {
+                        int64_t local;
+                        tz_local(z, engine_now(e), &local, NULL);
+                        day = local >= 0 ? local / 86400 : -((-local + 86399) / 86400);
+                }
+                int64_t monday = day - ((civil_weekday(day) + 6) % 7);
+                sked_time t[2];
+                /* midnight may not exist (a DST gap at 00:00): the shift policy gives the
+                 * first instant of the day */
+                tz_resolve(z, monday * 86400, TZ_GAP_SHIFT, TZ_REPEAT_FIRST, t);
+                *from = t[0];
+                tz_resolve(z, (monday + 7) * 86400, TZ_GAP_SHIFT, TZ_REPEAT_FIRST, t);
+                *to = t[0];
+        }
+        if (*to <= *from || *to - *from > CALENDAR_MAX_SPAN) {
+                http_reply_problem(req, 400, "to", "to: must be after from, and at most 62 days later");
+                return -EINVAL;
+        }
+        return 0;
+}
+
+/* ?series=1,2,3 */
+static int series_ids(http_req *req, int64_t *ids, size_t *n) {
+        const char *v = http_query(req, "series");
+        *n = 0;
+        if (!v || !*v)
+                return 0;
+        for (const char *p = v; *p;) {
+                char *end;
+                errno = 0;
+                long long id = strtoll(p, &end, 10);
+                if (errno || end == p || id < 1 || (*end && *end != ',') || *n == CALENDAR_MAX_SERIES) {
+                        http_reply_problem(req, 400, "series",
+                                           "series: \"%.60s\": expected up to %d series ids separated by commas", v,
+                                           CALENDAR_MAX_SERIES);
+                        return -EINVAL;
+                }
+                ids[(*n)++] = id;
+                p = *end ? end + 1 : end;
+        }
+        return 0;
+}
+
+static int h_calendar(http_req *req, void *ud) {
+        engine *e = ud;
+        store *st;
+        const char *tzname = http_query(req, "tz");
+        const tz_zone *z;
+        sked_err err = {0};
+        int64_t limit, ids[CALENDAR_MAX_SERIES];
+        size_t n;
+        if (tz_load(tzname && *tzname ? tzname : "UTC", &z, &err) < 0) {
+                http_reply_problem(req, 400, "tz", "tz: %s", err.msg);
+                return 0;
+        }
+        calendar_query q = {.tz = tz_name(z)};
+        if (get_store(e, req, &st) < 0 || calendar_range(req, e, z, &q.from, &q.to) < 0 ||
+            series_ids(req, ids, &n) < 0 ||
+            int_arg(req, "limit", http_query(req, "limit"), 100000, 1, 1000000, &limit) < 0)
+                return 0;
+        q.series = n ? ids : NULL;
+        q.nseries = n;
+        q.limit = (int) limit;
+        json_t *out = NULL;
+        int r = engine_calendar(e, st, &q, &out, &err);
+        if (r < 0)
+                return reply_err(req, r, &err);
+        http_reply_json(req, 200, out);
+        return 0;
+}
+
+static int h_calendar_ics(http_req *req, void *ud) {
+        engine *e = ud;
+        store *st;
+        /* the admin token, or the read-only feed token as ?token= (calendar programs
+         * subscribe by URL and send no headers) */
+        const char *token = http_query(req, "token");
+        if (!http_authorized(req) && !(have_feed_hash && token && auth_token_matches(token, feed_hash))) {
+                http_add_header(req, "WWW-Authenticate", "Bearer realm=\"sked\"");
+                http_reply_problem(req, 401, "token", "the calendar feed needs ?token=<feed token> (DATA_DIR/feed.token) "
+                                                      "or the admin token");
+                return 0;
+        }
+        int64_t series = 0;
+        sked_time now = engine_now(e), from, to;
+        if (get_store(e, req, &st) < 0 ||
+            int_arg(req, "series", http_query(req, "series"), 0, 0, INT64_MAX, &series) < 0 ||
+            instant_arg(req, "from", now - 30 * 86400 * SKED_USEC, &from) < 0 ||
+            instant_arg(req, "to", from + 120 * 86400 * SKED_USEC, &to) < 0)
+                return 0;
+        if (to <= from || to - from > 400 * 86400 * SKED_USEC) {
+                http_reply_problem(req, 400, "to", "to: must be after from, and at most 400 days later");
+                return 0;
+        }
+        char *text = NULL;
+        sked_err err = {0};
+        int r = engine_calendar_ics(e, st, series, from, to, &text, &err);
+        if (r < 0)
+                return reply_err(req, r, &err);
+        http_reply_text(req, 200, "text/calendar; charset=utf-8", text, strlen(text));
+        free(text);
+        return 0;
+}
+
+/* ---- features ---- */
+
+static int h_features(http_req *req, void *ud) {
+        engine *e = ud;
+        store *st;
+        if (get_store(e, req, &st) < 0)
+                return 0;
+        json_t *items = NULL;
+        sked_err err = {0};
+        int r = store_features_list(st, &items, &err);
+        if (r < 0)
+                return reply_err(req, r, &err);
+        size_t i;
+        json_t *f;
+        json_array_foreach(items, i, f) {
+                sked_time t = json_integer_value(json_object_get(f, "changed_at"));
+                if (t)
+                        view_set_instant(f, "changed_at", t);
+                else
+                        json_object_set_new(f, "changed_at", json_null());
+        }
+        http_reply_json(req, 200, json_pack("{s:o}", "items", items));
+        return 0;
+}
+
+static int set_feature(http_req *req, engine *e, bool enabled) {
+        store *st;
+        if (get_store(e, req, &st) < 0)
+                return 0;
+        json_t *body = http_body_json(req), *note = json_object_get(body, "note"), *out = NULL;
+        if (note && !json_is_string(note) && !json_is_null(note)) {
+                http_reply_problem(req, 400, "note", "note: expected a string");
+                return 0;
+        }
+        sked_err err = {0};
+        int r = engine_feature_set(e, st, http_param(req, "name"), enabled, json_string_value(note), &out, &err);
+        if (r < 0)
+                return reply_err(req, r, &err);
+        sked_time t = json_integer_value(json_object_get(out, "changed_at"));
+        view_set_instant(out, "changed_at", t);
+        http_reply_json(req, 200, out);
+        return 0;
+}
+
+static int h_feature_enable(http_req *req, void *ud) {
+        return set_feature(req, ud, true);
+}
+
+static int h_feature_disable(http_req *req, void *ud) {
+        return set_feature(req, ud, false);
+}
+
+int routes_register(http_server *s, engine *e, const unsigned char *fh, sked_err *err) {
+        if (fh) {
+                memcpy(feed_hash, fh, sizeof feed_hash);
+                have_feed_hash = true;
+        }
         static const struct {
                 const char *method, *pattern;
                 unsigned flags;
@@ -602,6 +863,13 @@ int routes_register(http_server *s, engine *e, sked_err *err) {
                 {"POST", "/api/v1/series/{id}/resume", 0, h_series_resume},
                 {"POST", "/api/v1/series/{id}/trigger", 0, h_series_trigger},
                 {"GET", "/api/v1/series/{id}/occurrences", 0, h_series_occurrences},
+                {"PATCH", "/api/v1/series/{id}/occurrences/{nominal}", 0, h_occurrence_change},
+                {"DELETE", "/api/v1/series/{id}/occurrences/{nominal}", 0, h_occurrence_reset},
+                {"GET", "/api/v1/calendar", 0, h_calendar},
+                {"GET", "/api/v1/calendar.ics", HTTP_PUBLIC, h_calendar_ics},
+                {"GET", "/api/v1/features", 0, h_features},
+                {"POST", "/api/v1/features/{name}/enable", 0, h_feature_enable},
+                {"POST", "/api/v1/features/{name}/disable", 0, h_feature_disable},
                 {"GET", "/api/v1/series/{id}/results", 0, h_series_results},
                 {"GET", "/api/v1/runs", 0, h_runs_list},
                 {"POST", "/api/v1/runs", 0, h_runs_enqueue},

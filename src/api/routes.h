@@ -5,4 +5,6 @@
 #include "engine/engine.h"
 
 /* Registers every route on `s`; handlers use `e` from MHD's threads. */
-int routes_register(http_server *s, engine *e, sked_err *err);
+/* feed_hash (may be NULL): the hash of the read-only calendar feed token, accepted
+ * as ?token= by GET /api/v1/calendar.ics (calendar programs cannot send headers). */
+int routes_register(http_server *s, engine *e, const unsigned char *feed_hash, sked_err *err);

@@ -38,6 +38,13 @@ json_t *view_series(const series_row *s) {
         view_set_instant(o, "next_due", s->has_next ? s->next_due : 0);
         view_set_instant(o, "last_nominal", s->last_nominal);
         json_object_set_new(o, "fired", json_integer(s->fired));
+        json_object_set_new(o, "policy", s->policy ? parsed(s->policy) : json_object());
+        json_object_set_new(o, "sleep", s->sleep ? parsed(s->sleep) : json_array());
+        json_object_set_new(o, "feature_on", json_boolean(s->feature_on));
+        json_object_set_new(o, "exceptions", json_integer(s->n_exceptions));
+        json_object_set_new(o, "skipped", json_pack("{s:I, s:I, s:I}", "overlap", (json_int_t) s->skipped_overlap,
+                                                    "sleep", (json_int_t) s->skipped_sleep, "disabled",
+                                                    (json_int_t) s->skipped_disabled));
         json_object_set_new(o, "missed", json_integer(s->missed));
         json_object_set_new(o, "version", json_integer(s->version));
         view_set_instant(o, "created_at", s->created_at);

@@ -48,7 +48,7 @@ static int ensure_demo_series(sked *s, engine *e) {
         }
         series_row *rows = NULL;
         size_t n = 0;
-        int r = store_series_list(st, "demo.hello", 0, 1, &rows, &n, &err);
+        int r = store_series_list(st, "demo.hello", 0, 1, true, &rows, &n, &err);
         series_rows_free(rows, n);
         if (r < 0)
                 log_error("demo series: %s", err.msg);
@@ -173,9 +173,18 @@ int cli_serve(int argc, char **argv) {
                 fprintf(stderr, "sked serve: %s\n", err.msg);
                 return CLI_FAILED;
         }
-        unsigned char token_hash[AUTH_HASH_LEN];
+        unsigned char token_hash[AUTH_HASH_LEN], feed_hash[AUTH_HASH_LEN];
         auth_token_hash(token, token_hash);
         memset(token, 0, sizeof token); /* the server keeps only the hash */
+        /* a second, read-only token for calendar subscriptions (it sits in URLs) */
+        char feed_path[PATH_MAX];
+        snprintf(feed_path, sizeof feed_path, "%s/feed.token", data_dir);
+        if (auth_token_file_ensure(feed_path, token, NULL, &err) < 0) {
+                fprintf(stderr, "sked serve: %s\n", err.msg);
+                return CLI_FAILED;
+        }
+        auth_token_hash(token, feed_hash);
+        memset(token, 0, sizeof token);
 
         /* signals: handled by the main thread only (sigwait); threads inherit the mask */
         sigset_t set;
@@ -220,7 +229,7 @@ int cli_serve(int argc, char **argv) {
         }
         http_config hc = {.listen = listen, .threads = (unsigned) http_threads, .token_hash = token_hash};
         http_server *hs = NULL;
-        if (http_server_new(&hc, &hs, &err) < 0 || routes_register(hs, e, &err) < 0 ||
+        if (http_server_new(&hc, &hs, &err) < 0 || routes_register(hs, e, feed_hash, &err) < 0 ||
             http_server_start(hs, &err) < 0) {
                 fprintf(stderr, "sked serve: --listen %s: %s\n", listen, err.msg);
                 http_server_free(hs);

@@ -10,8 +10,8 @@
 #include "base/log.h"
 #include "engine/engine_internal.h"
 
-#define DUE_BATCH 512          /* series fired per statement batch */
-#define BURST_CAP 100          /* occurrences of one series fired in one turn */
+#define PURGE_EVERY_US (60 * SKED_USEC)
+#define PURGE_BATCH 1000       /* finished runs purged per type per turn */
 #define RECOVER_EVERY_US (2 * SKED_USEC)
 #define HEARTBEAT_EVERY_US (1 * SKED_USEC)
 #define MAX_SLEEP_US (5 * SKED_USEC)
@@ -59,8 +59,9 @@ int engine_new(const engine_config *cfg, engine **ret, sked_err *err) {
                 e->cfg.workers = 1024;
         if (!e->cfg.lease_ms)
                 e->cfg.lease_ms = 30000;
-        if (!e->cfg.catchup_window_ms)
-                e->cfg.catchup_window_ms = 60000;
+        if (!e->cfg.late_after_ms)
+                e->cfg.late_after_ms = 60000;
+        e->scache.free_value = series_plan_free;
         char host[64] = "localhost";
         gethostname(host, sizeof host - 1);
         e->node = strdup(cfg->node ? cfg->node : host);
@@ -223,6 +224,90 @@ static const type_entry *find_type(engine *e, const char *name) {
         return found;
 }
 
+static void features_off_free(char **names, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                free(names[i]);
+        free(names);
+}
+
+/* Reloads which features are disabled (a change may come from another node). */
+static int features_refresh(engine *e, store *st, sked_err *err) {
+        json_t *list = NULL;
+        int r = store_features_list(st, &list, err);
+        if (r < 0)
+                return r;
+        char **off = calloc(json_array_size(list) + 1, sizeof *off);
+        size_t n = 0, i;
+        json_t *f;
+        json_array_foreach(list, i, f) {
+                if (off && !json_is_true(json_object_get(f, "enabled")))
+                        off[n++] = strdup(json_string_value(json_object_get(f, "name")));
+        }
+        json_decref(list);
+        if (!off)
+                return err_set(err, -ENOMEM, "out of memory");
+        pthread_rwlock_wrlock(&e->types_lock);
+        char **old = e->features_off;
+        size_t nold = e->nfeatures_off;
+        e->features_off = off;
+        e->nfeatures_off = n;
+        pthread_rwlock_unlock(&e->types_lock);
+        features_off_free(old, nold);
+        return 0;
+}
+
+bool engine_type_off(engine *e, const type_entry *t) {
+        if (!t || !t->t->feature)
+                return false;
+        bool off = false;
+        pthread_rwlock_rdlock(&e->types_lock);
+        for (size_t i = 0; i < e->nfeatures_off && !off; i++)
+                off = !strcmp(e->features_off[i], t->t->feature);
+        pthread_rwlock_unlock(&e->types_lock);
+        return off;
+}
+
+bool engine_type_hidden(engine *e, const char *name) {
+        return name && engine_type_off(e, find_type(e, name));
+}
+
+int engine_feature_set(engine *e, store *st, const char *name, bool enabled, const char *note, json_t **ret,
+                       sked_err *err) {
+        if (!name || !ptype_name_valid(name))
+                return err_field(err, -EINVAL, "name", "expected a feature name like \"billing\" ([a-z][a-z0-9_.-]*)");
+        if (note && strlen(note) > 1000)
+                return err_field(err, -EINVAL, "note", "longer than 1000 characters");
+        int64_t changed = 0;
+        int r = store_begin(st, err);
+        if (r == 0)
+                r = store_feature_set(st, name, enabled, note, engine_now(e), &changed, err);
+        if (r == 0)
+                r = store_notify(st, err);
+        if (r == 0)
+                r = store_commit(st, err);
+        else
+                store_rollback(st);
+        if (r == 0)
+                r = features_refresh(e, st, err);
+        if (r < 0)
+                return r;
+        engine_changed(e, st);
+        json_t *list = NULL;
+        if ((r = store_features_list(st, &list, err)) < 0)
+                return r;
+        size_t i;
+        json_t *f;
+        *ret = NULL;
+        json_array_foreach(list, i, f) {
+                if (!strcmp(json_string_value(json_object_get(f, "name")), name))
+                        *ret = json_incref(f);
+        }
+        json_decref(list);
+        if (*ret)
+                json_object_set_new(*ret, "series_changed", json_integer(changed));
+        return *ret ? 0 : err_set(err, -ENOMEM, "out of memory");
+}
+
 /* Brings the registry in line with the store: on a shared database other nodes
  * register and change types.  Entries are replaced, never edited; a plug-in
  * handler bound on this node stays bound. */
@@ -260,7 +345,7 @@ static int types_refresh(engine *e, store *st, sked_err *err) {
                 pthread_rwlock_unlock(&e->types_lock);
         }
         json_decref(defs);
-        return 0;
+        return features_refresh(e, st, err);
 }
 
 const type_entry *engine_type_find(engine *e, const char *name) {
@@ -421,126 +506,6 @@ int engine_load_plugin(engine *e, const char *path, sked_err *err) {
 
 /* ---- the loop ---- */
 
-static schedule *schedule_for(engine *e, const series_row *s) {
-        schedule *sc = schedcache_get(&e->scache, s->id, s->version);
-        if (sc)
-                return sc;
-        sked_err err = {0};
-        if (series_schedule_parse(s, s->created_at, &sc, &err) < 0) {
-                log_error("series %lld: %s", (long long) s->id, err.msg);
-                return NULL;
-        }
-        if (schedcache_put(&e->scache, s->id, s->version, sc) < 0) {
-                schedule_free(sc);
-                return NULL;
-        }
-        return sc;
-}
-
-/* Queues the run of one occurrence: two statements, the run and then the occurrence
- * row that points at it.  The occurrence's primary key is the backstop against
- * double firing: if (series, nominal) fired before (a clock set back), the new run
- * is removed again in the same transaction. */
-static int queue_run(engine *e, const series_row *s, sked_time nominal, sked_time now, sked_err *err) {
-        run_row run = {
-                .series_id = s->id,
-                .has_nominal = true,
-                .nominal = nominal,
-                .type = s->type,
-                .trigger = "schedule",
-                .params = s->params,
-                .query = s->query,
-                .attempt = 1,
-                .queued_at = now,
-                .not_before = now,
-        };
-        int r = store_run_insert(e->st, &run, err);
-        free(run.idem_key);
-        if (r < 0)
-                return r;
-        r = store_occurrence_insert(e->st, s->id, nominal, now, run.id, err);
-        if (r == -EEXIST)
-                return store_run_delete(e->st, run.id, err); /* fired before: 0 */
-        return r < 0 ? r : 1;
-}
-
-/* Fires what is due of one series.  Occurrences within the catch-up window (late
- * by less than it) all run, up to BURST_CAP per turn.  Occurrences later than that
- * (downtime, a clock jump) are counted as missed, except the latest of them when
- * nothing within the window runs: after an outage, the work runs once. */
-static int fire_series(engine *e, const series_row *s, sked_time now, int *ret_fired, sked_err *err) {
-        schedule *sc = schedule_for(e, s);
-        if (!sc) /* unparsable now (e.g. zone removed): park it, say so once */
-                return store_series_advance(e->st, s->id, false, 0, s->last_nominal, 0, 0, err);
-        sked_time late_before = now - e->cfg.catchup_window_ms * 1000;
-        sked_time n = s->next_due, latest_late = 0, last = s->last_nominal;
-        int64_t fired = 0, missed = 0, steps = 0;
-        bool has_next = true;
-        int r = 0;
-        while (n <= now) {
-                if (n < late_before) {
-                        if (latest_late)
-                                missed++;
-                        latest_late = n;
-                } else if (fired < BURST_CAP) {
-                        if (latest_late) {
-                                /* a newer occurrence runs: the late ones are all missed */
-                                missed++;
-                                latest_late = 0;
-                        }
-                        if ((r = queue_run(e, s, n, now, err)) < 0)
-                                return r;
-                        fired += r;
-                        last = n;
-                } else {
-                        missed++;
-                }
-                sked_time next;
-                if (++steps > 200000 && n < late_before) {
-                        /* a fine-grained rule after a long outage: jump close to now */
-                        sked_time from = late_before - 1;
-                        if (schedule_next(sc, from, &next) == 0 && next > n) {
-                                missed++; /* at least one more; exact count not worth the walk */
-                                latest_late = 0;
-                                n = next;
-                                steps = 0;
-                                continue;
-                        }
-                }
-                if (schedule_next(sc, n, &next) < 0) {
-                        has_next = false;
-                        break;
-                }
-                n = next;
-        }
-        if (latest_late) {
-                if ((r = queue_run(e, s, latest_late, now, err)) < 0)
-                        return r;
-                fired += r;
-                last = latest_late;
-        }
-        *ret_fired += (int) fired;
-        return store_series_advance(e->st, s->id, has_next, has_next ? n : 0, last, fired, missed, err);
-}
-
-static int fire_due(engine *e, sked_time now, int *ret_fired, sked_err *err) {
-        for (int batch = 0; batch < 64; batch++) {
-                series_row *rows = NULL;
-                size_t n = 0;
-                int r = store_series_due(e->st, now, DUE_BATCH, &rows, &n, err);
-                if (r < 0)
-                        return r;
-                for (size_t i = 0; i < n && r >= 0; i++)
-                        r = fire_series(e, &rows[i], now, ret_fired, err);
-                series_rows_free(rows, n);
-                if (r < 0)
-                        return r;
-                if (n < DUE_BATCH)
-                        break;
-        }
-        return 0;
-}
-
 static int64_t backoff_us(const ptype *t, int64_t attempt) {
         double b = (double) t->retry.initial_backoff_ms;
         for (int64_t i = 1; i < attempt && b < (double) t->retry.max_backoff_ms; i++)
@@ -618,6 +583,12 @@ static int finish_job(engine *e, job *j, const event *ev, sked_time now, sked_er
                 again = j->run.attempt < max + 5;
                 trigger = "recovery";
                 break;
+        }
+        if (atomic_load(&j->superseded) && ev->outcome != OUT_OK) {
+                /* cancel_other: a newer occurrence of the series replaced it */
+                f.state = "cancelled";
+                f.error = "cancelled: superseded by a newer occurrence of its series (overlap policy cancel_other)";
+                again = false;
         }
         /* finish first, and only a run that is still ours: if this node lost its lease
          * and the poller recovered the run elsewhere, that attempt is the live one */
@@ -764,10 +735,21 @@ static int claim(engine *e, sked_time now, job **ret_head, sked_err *err) {
                 for (size_t i = 0; i < n && free_slots > 0 && r >= 0; i++) {
                         const type_entry *t = engine_type_find(e, rows[i].type);
                         bool room;
+                        if (engine_type_off(e, t))
+                                continue; /* its feature is disabled: the run waits */
                         if ((r = type_has_room(e, t, &room, err)) < 0)
                                 break;
                         if (!room)
                                 continue;
+                        if (rows[i].exclusive && rows[i].series_id) {
+                                /* overlap policy: one run of the series at a time */
+                                int64_t queued = 0, running = 0;
+                                if ((r = store_lock_series(e->st, rows[i].series_id, err)) < 0 ||
+                                    (r = store_series_active(e->st, rows[i].series_id, &queued, &running, err)) < 0)
+                                        break;
+                                if (running)
+                                        continue;
+                        }
                         if ((r = store_run_start(e->st, rows[i].id, e->node, now, lease, err)) == -ESTALE) {
                                 r = 0;
                                 continue;
@@ -858,26 +840,81 @@ static void expire_plugin_runs(engine *e, sked_time now) {
         pthread_mutex_unlock(&e->lock);
 }
 
+void engine_cancel_local(engine *e, const int64_t *run_ids, size_t n) {
+        pthread_mutex_lock(&e->lock);
+        for (size_t i = 0; i < e->ninflight; i++)
+                for (size_t k = 0; k < n; k++)
+                        if (e->inflight[i]->run.id == run_ids[k]) {
+                                atomic_store(&e->inflight[i]->superseded, 1);
+                                e->inflight[i]->cancel = 1;
+                        }
+        pthread_mutex_unlock(&e->lock);
+}
+
 static int renew_leases(engine *e, sked_time now, sked_err *err) {
         if (!e->ninflight)
                 return 0;
         int64_t *ids = malloc(e->ninflight * sizeof *ids);
-        if (!ids)
+        bool *cancel = calloc(e->ninflight, sizeof *cancel);
+        if (!ids || !cancel) {
+                free(ids);
+                free(cancel);
                 return err_set(err, -ENOMEM, "out of memory");
+        }
         for (size_t i = 0; i < e->ninflight; i++)
                 ids[i] = e->inflight[i]->run.id;
-        int r = store_runs_renew(e->st, ids, e->ninflight, now + e->cfg.lease_ms * 1000, err);
+        size_t n = e->ninflight;
+        int r = store_runs_renew(e->st, ids, n, now + e->cfg.lease_ms * 1000, cancel, err);
+        /* another node's cancel_other asked for some of ours to stop */
+        size_t k = 0;
+        for (size_t i = 0; r == 0 && i < n; i++)
+                if (cancel[i])
+                        ids[k++] = ids[i];
+        if (r == 0 && k)
+                engine_cancel_local(e, ids, k);
         free(ids);
+        free(cancel);
         return r;
+}
+
+/* Retention: each type's finished runs older than its retention go, with their
+ * messages and results, a bounded batch per type and turn. */
+static int purge(engine *e, sked_time now, sked_err *err) {
+        purge_counts c = {0};
+        int r = 0;
+        pthread_rwlock_rdlock(&e->types_lock);
+        size_t n = 0;
+        for (type_entry *t = e->types; t; t = t->next)
+                n += !t->retired;
+        const type_entry **list = calloc(n + 1, sizeof *list);
+        n = 0;
+        for (type_entry *t = e->types; list && t; t = t->next)
+                if (!t->retired)
+                        list[n++] = t;
+        pthread_rwlock_unlock(&e->types_lock);
+        if (!list)
+                return err_set(err, -ENOMEM, "out of memory");
+        for (size_t i = 0; i < n && r >= 0; i++)
+                r = store_purge(e->st, list[i]->t->name, now - list[i]->t->retention_ms * 1000, PURGE_BATCH, &c, err);
+        free(list);
+        if (r < 0)
+                return r;
+        e->health.purged_runs += c.runs;
+        e->health.purged_messages += c.messages;
+        e->health.purged_results += c.results;
+        e->health.last_purge_at = now;
+        if (c.runs || c.occurrences)
+                log_info("retention: purged %lld runs, %lld messages, %lld results, %lld occurrence records",
+                         (long long) c.runs, (long long) c.messages, (long long) c.results,
+                         (long long) c.occurrences);
+        return 0;
 }
 
 /* One turn of the loop; returns when it wants to run next (an instant). */
 static int turn(engine *e, sked_time *ret_wake, sked_err *err) {
+        event *events = NULL;
+        enqueue_req *reqs = NULL;
         pthread_mutex_lock(&e->lock);
-        event *events = e->ev_head;
-        e->ev_head = e->ev_tail = NULL;
-        enqueue_req *reqs = e->enq_head;
-        e->enq_head = e->enq_tail = NULL;
         bool draining = e->draining;
         pthread_mutex_unlock(&e->lock);
 
@@ -889,10 +926,19 @@ static int turn(engine *e, sked_time *ret_wake, sked_err *err) {
         sked_time now = engine_now(e);
         int fired = 0;
         job *claimed = NULL;
+        poller_health health_before = e->health; /* restored if the turn fails */
         bool role = false;
         int r = store_begin(e->st, err);
         if (r < 0)
                 goto requeue_events;
+        /* what workers reported up to now, including while BEGIN waited for the
+         * write lock: a run that ended must not count as running (overlap policy) */
+        pthread_mutex_lock(&e->lock);
+        events = e->ev_head;
+        e->ev_head = e->ev_tail = NULL;
+        reqs = e->enq_head;
+        e->enq_head = e->enq_tail = NULL;
+        pthread_mutex_unlock(&e->lock);
         /* after BEGIN: if BEGIN had to reconnect, the session (and its lock) is new */
         if ((r = store_poller_lease(e->st, &role, err)) < 0)
                 goto rollback;
@@ -905,7 +951,7 @@ static int turn(engine *e, sked_time *ret_wake, sked_err *err) {
                 r = engine_insert_runs(e, e->st, q->type, q->texts, q->n, now, q->ids, err);
         if (r < 0)
                 goto rollback;
-        if (role && !draining && (r = fire_due(e, now, &fired, err)) < 0)
+        if (role && !draining && (r = engine_fire_due(e, now, &fired, err)) < 0)
                 goto rollback;
         if (fired && (r = store_notify(e->st, err)) < 0) /* other nodes' workers may take them */
                 goto rollback;
@@ -913,6 +959,12 @@ static int turn(engine *e, sked_time *ret_wake, sked_err *err) {
                 if ((r = recover_expired(e, now, now, err)) < 0)
                         goto rollback;
                 e->last_recover = now;
+        }
+        bool purged = false;
+        if (role && !draining && (now - e->last_purge >= PURGE_EVERY_US || now < e->last_purge)) {
+                if ((r = purge(e, now, err)) < 0)
+                        goto rollback;
+                purged = true;
         }
         expire_plugin_runs(e, now);
         if (now - e->last_renew >= e->cfg.lease_ms * 1000 / 3 || now < e->last_renew) {
@@ -936,7 +988,7 @@ static int turn(engine *e, sked_time *ret_wake, sked_err *err) {
                 if ((r = store_node_heartbeat(e->st, &nr, err)) < 0)
                         goto rollback;
         }
-        if (role && (fired || now - e->last_heartbeat >= HEARTBEAT_EVERY_US || now < e->last_heartbeat)) {
+        if (role && (fired || purged || now - e->last_heartbeat >= HEARTBEAT_EVERY_US || now < e->last_heartbeat)) {
                 e->health.heartbeat_at = now;
                 if (fired) {
                         e->health.last_fire_at = now;
@@ -952,6 +1004,8 @@ static int turn(engine *e, sked_time *ret_wake, sked_err *err) {
                 e->last_heartbeat = now;
         if ((r = store_commit(e->st, err)) < 0)
                 goto undo_claims;
+        if (purged)
+                e->last_purge = now;
 
         /* committed: events are done, enqueues acknowledged, claimed runs go to the workers */
         enqueue_done(e, reqs, 0, NULL);
@@ -1000,6 +1054,7 @@ static int turn(engine *e, sked_time *ret_wake, sked_err *err) {
 
 rollback:
         store_rollback(e->st);
+        e->health = health_before;
 undo_claims:
         for (job *j = claimed, *nx; j; j = nx) {
                 nx = j->next;
@@ -1150,6 +1205,10 @@ int engine_start(engine *e, sked_err *err) {
         if (store_poller_get(e->st, &old, &ignore) == 0) {
                 e->health.fired_total = old.fired_total;
                 e->health.initialized_at = old.initialized_at;
+                e->health.purged_runs = old.purged_runs;
+                e->health.purged_messages = old.purged_messages;
+                e->health.purged_results = old.purged_results;
+                e->health.last_purge_at = old.last_purge_at;
         }
         /* SQLite: one sked serve per data directory (the daemon holds a lock), so every
          * run still marked running belongs to a process that is gone: recover them
@@ -1298,6 +1357,7 @@ void engine_free(engine *e) {
                 store_close(e->conns[i]);
         free(e->conns);
         schedcache_clear(&e->scache);
+        features_off_free(e->features_off, e->nfeatures_off);
         for (type_entry *t = e->types, *nx; t; t = nx) {
                 nx = t->next;
                 ptype_free(t->t);

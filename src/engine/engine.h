@@ -30,7 +30,7 @@ typedef struct engine_config {
         sked_clock clock;          /* NULL = real time */
         void *clock_userdata;
         int64_t lease_ms;          /* 0 = 30 s */
-        int64_t catchup_window_ms; /* occurrences later than this run only the latest; 0 = 60 s */
+        int64_t late_after_ms; /* occurrences late by less run whatever the catch-up policy; 0 = 60 s */
 } engine_config;
 
 int engine_new(const engine_config *cfg, engine **ret, sked_err *err);
@@ -78,13 +78,49 @@ int engine_load_plugin(engine *e, const char *path, sked_err *err);
  * Nothing is written when anything is wrong. */
 int engine_series_create(engine *e, store *st, json_t *in, series_row *ret, sked_err *err);
 /* Applies the fields present in `patch` to series `id` if its version is
- * expected_version (0: no check; -ESTALE otherwise), validating as on create. */
+ * expected_version (0: the version read; -ESTALE otherwise), validating as on create.
+ * When the rule changes, one-off changes of instants the new rule no longer has
+ * are dropped: *ret_dropped (may be NULL) lists them. */
 int engine_series_update(engine *e, store *st, int64_t id, json_t *patch, int64_t expected_version,
-                         series_row *ret, sked_err *err);
+                         series_row *ret, json_t **ret_dropped, sked_err *err);
 int engine_series_set_enabled(engine *e, store *st, int64_t id, bool enabled, const char *note,
                               series_row *ret, sked_err *err);
-/* Queues a manual run of series `id` now. */
-int engine_series_trigger(engine *e, store *st, int64_t id, run_row *ret, sked_err *err);
+/* Queues a manual run of series `id` now, with `params` (may be NULL) overriding
+ * some of the series' parameters. */
+int engine_series_trigger(engine *e, store *st, int64_t id, json_t *params, run_row *ret, sked_err *err);
+/* Deletes series `id` (see store_series_delete; `purge` also drops its history). */
+int engine_series_delete(engine *e, store *st, int64_t id, bool purge, sked_err *err);
+
+/* ---- one occurrence (see docs/calendar.md) ---- */
+/* Changes one occurrence of series `id`, named by its nominal instant, one-off:
+ * `in` may set "start" (a new time: UTC "...Z" or wall time in the series' zone;
+ * null: back to the rule's), "params" (overrides; null: none), "enabled" (false:
+ * it does not run), "note".  *ret is the occurrence as listed. */
+int engine_occurrence_change(engine *e, store *st, int64_t id, sked_time nominal, json_t *in, json_t **ret,
+                             sked_err *err);
+/* Drops every one-off change of that occurrence. */
+int engine_occurrence_reset(engine *e, store *st, int64_t id, sked_time nominal, sked_err *err);
+
+/* ---- calendar ---- */
+typedef struct calendar_query {
+        sked_time from, to;            /* [from, to) */
+        const char *tz;                /* the viewer's zone */
+        const int64_t *series;         /* NULL: all (not hidden) */
+        size_t nseries;
+        int limit;                     /* occurrences at most */
+} calendar_query;
+/* The plan in [from, to): see docs/calendar.md for the JSON. */
+int engine_calendar(engine *e, store *st, const calendar_query *q, json_t **ret, sked_err *err);
+/* The plan as an iCalendar feed (series_id 0: all). */
+int engine_calendar_ics(engine *e, store *st, int64_t series_id, sked_time from, sked_time to, char **ret,
+                        sked_err *err);
+
+/* ---- features ---- */
+/* Whether type `name` belongs to a disabled feature (hidden from listings). */
+bool engine_type_hidden(engine *e, const char *name);
+/* Enables or disables a feature; *ret is its listing entry. */
+int engine_feature_set(engine *e, store *st, const char *name, bool enabled, const char *note, json_t **ret,
+                       sked_err *err);
 /* The occurrences of a series in [from, to): past ones from the store with their
  * run state, future ones computed from the rule (state "planned").  At most `limit`. */
 int engine_series_occurrences(engine *e, store *st, const series_row *s, sked_time from, sked_time to,

@@ -6,6 +6,7 @@
 
 #include "engine/engine.h"
 #include "engine/schedcache.h"
+#include "model/policy.h"
 #include "sched/schedule.h"
 #include "store/db.h"
 
@@ -28,6 +29,7 @@ typedef struct job {
         int64_t n_info, n_warning, n_error, n_results, progress;
         volatile int cancel;        /* polled by the command handler (command_spec.cancel) */
         atomic_int timed_out;       /* set by the loop: the type's timeout passed */
+        atomic_int superseded;      /* set by the loop: cancelled by the overlap policy cancel_other */
         _Atomic sked_time began;    /* when a worker started it (0: waiting for one) */
         char *params_text, *query_text;
 } job;
@@ -92,10 +94,12 @@ struct engine {
 
         pthread_rwlock_t types_lock;
         type_entry *types;
+        char **features_off;        /* disabled features (under types_lock) */
+        size_t nfeatures_off;
 
         schedcache scache; /* loop-owned */
 
-        sked_time started_at, last_renew, last_recover, last_heartbeat, last_clock_sync;
+        sked_time started_at, last_renew, last_recover, last_heartbeat, last_clock_sync, last_purge;
         bool postgres;            /* a shared database: cluster rules apply */
         bool poller_role;         /* this node fires occurrences and recovers leases */
         _Atomic int64_t clock_offset; /* the database's clock minus ours (PostgreSQL) */
@@ -120,10 +124,33 @@ int engine_submit_runs(engine *e, enqueue_req *req);
 int engine_insert_runs(engine *e, store *st, const char *type, char *const *texts, size_t n, sked_time now,
                        int64_t *ids, sked_err *err);
 
+/* Whether type t belongs to a disabled feature (its runs wait, its series rest). */
+bool engine_type_off(engine *e, const type_entry *t);
+/* Asks this node's handlers of these runs to stop: superseded (cancel_other). */
+void engine_cancel_local(engine *e, const int64_t *run_ids, size_t n);
+
 /* series.c */
 /* engine_series_create; `internal` (type registration) may set "background": true. */
 int series_create(engine *e, store *st, json_t *in, bool internal, series_row *ret, sked_err *err);
-int series_schedule_parse(const series_row *s, sked_time anchor, schedule **ret, sked_err *err);
+/* pol (may be NULL: defaults) supplies the DST overrides. */
+int series_schedule_parse(const series_row *s, sked_time anchor, const policy *pol, schedule **ret, sked_err *err);
+
+/* fire.c: what a series needs to fire, built from its row and type; immutable. */
+typedef struct series_plan {
+        schedule *sc;
+        policy pol;           /* effective: defaults, type, series */
+        sleep_window *sleep;
+        size_t nsleep;
+        const type_entry *te; /* the type it was built with (a re-registered type rebuilds it) */
+} series_plan;
+int series_plan_build(engine *e, const series_row *s, series_plan **ret, sked_err *err);
+void series_plan_free(void *sp);
+/* The effective policy of a series. */
+int series_policy(engine *e, const series_row *s, policy *ret, sked_err *err);
+/* The jitter delay of an occurrence (stable; 0 without jitter). */
+sked_time series_jitter(const series_row *s, const series_plan *sp, sked_time nominal);
+/* Fires what is due (rules and moved occurrences), inside the loop's transaction. */
+int engine_fire_due(engine *e, sked_time now, int *ret_fired, sked_err *err);
 
 /* run.c */
 void job_run(job *j);

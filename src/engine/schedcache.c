@@ -18,14 +18,21 @@ static schedcache_entry *find(const schedcache *c, int64_t id) {
         }
 }
 
-schedule *schedcache_get(schedcache *c, int64_t series_id, int64_t version) {
+static void drop(const schedcache *c, void *v) {
+        if (c->free_value)
+                c->free_value(v);
+        else
+                schedule_free(v);
+}
+
+void *schedcache_get(schedcache *c, int64_t series_id, int64_t version) {
         schedcache_entry *e = find(c, series_id);
         if (!e || e->series_id != series_id)
                 return NULL;
         if (e->version == version)
-                return e->s;
-        schedule_free(e->s); /* edited: keep the slot, drop the old rule */
-        e->s = NULL;
+                return e->v;
+        drop(c, e->v); /* edited: keep the slot, drop the old rule */
+        e->v = NULL;
         e->version = -1;
         return NULL;
 }
@@ -45,21 +52,22 @@ static int grow(schedcache *c) {
         return 0;
 }
 
-int schedcache_put(schedcache *c, int64_t series_id, int64_t version, schedule *s) {
+int schedcache_put(schedcache *c, int64_t series_id, int64_t version, void *v) {
         if ((c->n + 1) * 10 > c->cap * 7 && grow(c) < 0)
                 return -ENOMEM;
         schedcache_entry *e = find(c, series_id);
         if (e->series_id == series_id)
-                schedule_free(e->s);
+                drop(c, e->v);
         else
                 c->n++;
-        *e = (schedcache_entry){series_id, version, s};
+        *e = (schedcache_entry){series_id, version, v};
         return 0;
 }
 
 void schedcache_clear(schedcache *c) {
         for (size_t i = 0; i < c->cap; i++)
-                schedule_free(c->slots[i].s);
+                if (c->slots[i].v)
+                        drop(c, c->slots[i].v);
         free(c->slots);
-        *c = (schedcache){0};
+        *c = (schedcache){.free_value = c->free_value};
 }

@@ -14,7 +14,7 @@
 #define MAX_NOTE 1000
 #define MAX_PARAMS_JSON (256 * 1024)
 
-int series_schedule_parse(const series_row *s, sked_time anchor, schedule **ret, sked_err *err) {
+int series_schedule_parse(const series_row *s, sked_time anchor, const policy *pol, schedule **ret, sked_err *err) {
         /* second precision: an interval anchored at creation starts on the next whole second */
         if (anchor % SKED_USEC)
                 anchor += SKED_USEC - anchor % SKED_USEC;
@@ -24,6 +24,8 @@ int series_schedule_parse(const series_row *s, sked_time anchor, schedule **ret,
                 .anchor = anchor,
                 .end = s->end_at,
                 .count = s->count,
+                .gap_policy = pol ? pol->dst_gap : 0,
+                .repeat_policy = pol ? pol->dst_repeat : 0,
         };
         int r = schedule_parse(s->schedule, &o, ret, err);
         if (r < 0 && err) {
@@ -67,7 +69,7 @@ static void set_str(char **dst, const char *v) {
 static int apply_fields(engine *e, json_t *in, bool creating, bool internal, series_row *row, sked_err *err) {
         static const char *const known[] = {"type", "title", "schedule", "tz", "start", "end", "count",
                                             "params", "query", "enabled", "owner", "background", "version",
-                                            "pause_note", NULL};
+                                            "pause_note", "policy", "sleep", NULL};
         if (!json_is_object(in))
                 return err_set(err, -EINVAL, "body: expected a JSON object");
         const char *key;
@@ -79,7 +81,7 @@ static int apply_fields(engine *e, json_t *in, bool creating, bool internal, ser
                 if (!ok || (!internal && !strcmp(key, "background")))
                         return err_field(err, -EINVAL, key,
                                          "unknown field (expected type, title, schedule, tz, start, end, count, "
-                                         "params, query, enabled, owner)");
+                                         "params, query, enabled, owner, policy, sleep)");
         }
         const char *s;
         int r;
@@ -194,6 +196,26 @@ static int apply_fields(engine *e, json_t *in, bool creating, bool internal, ser
                         return r;
                 set_str(&row->owner, s);
         }
+        if ((v = json_object_get(in, "policy"))) {
+                json_t *norm = NULL;
+                if ((r = policy_normalize(v, "policy", &norm, err)) < 0)
+                        return r;
+                free(row->policy);
+                row->policy = norm ? json_dumps(norm, JSON_COMPACT) : NULL;
+                json_decref(norm);
+        }
+        if ((v = json_object_get(in, "sleep")) || (row->sleep && json_object_get(in, "tz"))) {
+                /* windows without their own zone follow the series' zone */
+                json_error_t je;
+                json_t *cur = v ? json_incref(v) : json_loads(row->sleep, 0, &je), *norm = NULL;
+                r = sleep_parse(cur, row->tz, NULL, NULL, &norm, err);
+                json_decref(cur);
+                if (r < 0)
+                        return r;
+                free(row->sleep);
+                row->sleep = norm ? json_dumps(norm, JSON_COMPACT) : NULL;
+                json_decref(norm);
+        }
         if (json_object_get(in, "pause_note")) {
                 if ((r = get_string(in, "pause_note", MAX_NOTE, false, &s, err)) < 0)
                         return r;
@@ -206,7 +228,10 @@ static int apply_fields(engine *e, json_t *in, bool creating, bool internal, ser
  * at or after now). */
 static int compute_next(engine *e, series_row *row, sked_time now, sked_err *err) {
         schedule *sc = NULL;
-        int r = series_schedule_parse(row, row->created_at ? row->created_at : now, &sc, err);
+        policy pol;
+        int r = series_policy(e, row, &pol, err);
+        if (r == 0)
+                r = series_schedule_parse(row, row->created_at ? row->created_at : now, &pol, &sc, err);
         if (r < 0)
                 return r;
         sked_time next;
@@ -214,7 +239,6 @@ static int compute_next(engine *e, series_row *row, sked_time now, sked_err *err
         schedule_free(sc);
         row->has_next = r == 0;
         row->next_due = r == 0 ? next : 0;
-        (void) e;
         return 0;
 }
 
@@ -241,9 +265,49 @@ int engine_series_create(engine *e, store *st, json_t *in, series_row *ret, sked
         return series_create(e, st, in, false, ret, err);
 }
 
+/* After a rule edit: the one-off changes whose nominal instant the new rule still
+ * has are kept; the others (not yet fired) are dropped and listed in *ret. */
+static int reconcile_exceptions(engine *e, store *st, const series_row *row, json_t **ret, sked_err *err) {
+        *ret = json_array();
+        if (row->n_exceptions == 0)
+                return 0;
+        exception_row *x = NULL;
+        size_t n = 0;
+        int r = store_exceptions_list(st, row->id, INT64_MIN, INT64_MAX, 1000000, &x, &n, err);
+        if (r < 0)
+                return r;
+        series_plan *sp = NULL;
+        if ((r = series_plan_build(e, row, &sp, err)) < 0) {
+                exception_rows_free(x, n);
+                return r;
+        }
+        for (size_t i = 0; i < n && r >= 0; i++) {
+                sked_time t;
+                if (x[i].fired || (schedule_next(sp->sc, x[i].nominal - 1, &t) == 0 && t == x[i].nominal))
+                        continue;
+                if ((r = store_exception_delete(st, row->id, x[i].nominal, err)) < 0)
+                        break;
+                char at[32];
+                time_format_utc(x[i].nominal, at, sizeof at);
+                json_t *d = json_pack("{s:I, s:s, s:b}", "nominal", (json_int_t) x[i].nominal, "at", at, "disabled",
+                                      x[i].disabled);
+                if (x[i].moved_to) {
+                        time_format_utc(x[i].moved_to, at, sizeof at);
+                        json_object_set_new(d, "moved_to", json_string(at));
+                }
+                if (x[i].note)
+                        json_object_set_new(d, "note", json_string(x[i].note));
+                json_array_append_new(*ret, d);
+        }
+        series_plan_free(sp);
+        exception_rows_free(x, n);
+        return r;
+}
+
 int engine_series_update(engine *e, store *st, int64_t id, json_t *patch, int64_t expected_version,
-                         series_row *ret, sked_err *err) {
+                         series_row *ret, json_t **ret_dropped, sked_err *err) {
         series_row row = {0};
+        json_t *dropped = NULL;
         int r = store_series_get(st, id, &row, err);
         if (r < 0)
                 return r;
@@ -259,22 +323,37 @@ int engine_series_update(engine *e, store *st, int64_t id, json_t *patch, int64_
         }
         if (v && !expected_version)
                 expected_version = json_integer_value(v);
+        if (!expected_version)
+                expected_version = row.version;
         sked_time now = engine_now(e);
         if ((r = apply_fields(e, patch, false, false, &row, err)) < 0)
                 goto fail;
         row.updated_at = now;
         bool rule_changed = json_object_get(patch, "schedule") || json_object_get(patch, "tz") ||
                             json_object_get(patch, "start") || json_object_get(patch, "end") ||
-                            json_object_get(patch, "count");
+                            json_object_get(patch, "count") || json_object_get(patch, "policy");
         if (rule_changed && (r = compute_next(e, &row, now, err)) < 0)
                 goto fail;
-        if ((r = store_series_update(st, &row, expected_version ? expected_version : row.version, rule_changed,
-                                     err)) < 0)
+        /* one transaction: the edit and the exceptions it drops */
+        if ((r = store_begin(st, err)) < 0)
+                goto fail;
+        if ((r = store_series_update(st, &row, expected_version, rule_changed, err)) == 0 && rule_changed)
+                r = reconcile_exceptions(e, st, &row, &dropped, err);
+        if (r == 0)
+                r = store_commit(st, err);
+        else
+                store_rollback(st);
+        if (r < 0)
                 goto fail;
         engine_changed(e, st);
         *ret = row;
+        if (ret_dropped)
+                *ret_dropped = dropped ? dropped : json_array();
+        else
+                json_decref(dropped);
         return 0;
 fail:
+        json_decref(dropped);
         series_row_clear(&row);
         return r;
 }
@@ -307,11 +386,31 @@ fail:
         return r;
 }
 
-int engine_series_trigger(engine *e, store *st, int64_t id, run_row *ret, sked_err *err) {
+int engine_series_trigger(engine *e, store *st, int64_t id, json_t *params, run_row *ret, sked_err *err) {
         series_row s = {0};
         int r = store_series_get(st, id, &s, err);
         if (r < 0)
                 return r;
+        char *merged = NULL;
+        if (params && !json_is_null(params)) {
+                /* a manual run may override some parameters, validated like the series' own */
+                json_error_t je;
+                json_t *base = json_loads(s.params, 0, &je), *norm = NULL;
+                const type_entry *te = engine_type_find(e, s.type);
+                if (!json_is_object(params))
+                        r = err_field(err, -EINVAL, "params", "expected a JSON object");
+                else if (!te)
+                        r = err_field(err, -ENOENT, "type", "\"%s\": no such process type", s.type);
+                else if (json_object_update(base, params) < 0 ||
+                         (r = params_validate(te->t->params, base, &norm, err)) == 0)
+                        merged = json_dumps(norm, JSON_COMPACT);
+                json_decref(base);
+                json_decref(norm);
+                if (r < 0) {
+                        series_row_clear(&s);
+                        return r;
+                }
+        }
         sked_time now = engine_now(e);
         run_row run = {
                 .series_id = s.id,
@@ -319,33 +418,20 @@ int engine_series_trigger(engine *e, store *st, int64_t id, run_row *ret, sked_e
                 .nominal = now,
                 .type = s.type,
                 .trigger = "manual",
-                .params = s.params,
+                .params = merged ? merged : s.params,
                 .query = s.query,
                 .attempt = 1,
                 .queued_at = now,
                 .not_before = now,
         };
         r = store_run_insert(st, &run, err);
-        free(run.idem_key); /* the other strings are borrowed from s */
+        free(run.idem_key); /* the other strings are borrowed */
+        free(merged);
         if (r == 0)
                 r = store_run_get(st, run.id, ret, err);
         series_row_clear(&s);
         engine_changed(e, st);
         return r;
-}
-
-/* "2026-03-08T03:30:00-04:00": the wall time of t in the schedule's zone. */
-static json_t *local_text(const schedule *sc, sked_time t) {
-        int64_t local;
-        int32_t off;
-        schedule_local(sc, t, &local, &off);
-        civil c;
-        civil_from_seconds(local, &c);
-        char wall[24], offs[16], out[48];
-        civil_format(&c, wall, sizeof wall);
-        tz_format_offset(off, offs, sizeof offs);
-        snprintf(out, sizeof out, "%s%s", wall, offs);
-        return json_string(out);
 }
 
 int engine_enqueue(engine *e, store *st, const char *type, const char *const *params_json, size_t n,
@@ -400,64 +486,9 @@ int engine_enqueue(engine *e, store *st, const char *type, const char *const *pa
         return r;
 }
 
-int engine_series_occurrences(engine *e, store *st, const series_row *s, sked_time from, sked_time to,
-                              int limit, json_t **ret, sked_err *err) {
-        json_t *past = NULL;
-        int r = store_occurrences_list(st, s->id, from, to, limit, &past, err);
-        if (r < 0)
-                return r;
-        schedule *sc = NULL;
-        if ((r = series_schedule_parse(s, s->created_at, &sc, err)) < 0) {
-                json_decref(past);
-                return r;
-        }
-        sked_time now = engine_now(e);
-        json_t *out = json_array();
-        size_t pi = 0, np = json_array_size(past);
-        sked_time t;
-        bool more = schedule_next(sc, from - 1, &t) == 0 && t < to;
-        char buf[32];
-        while ((int) json_array_size(out) < limit && (more || pi < np)) {
-                json_t *p = pi < np ? json_array_get(past, pi) : NULL;
-                sked_time pn = p ? json_integer_value(json_object_get(p, "nominal")) : SKED_TIME_MAX;
-                json_t *o;
-                if (p && (!more || pn <= t)) {
-                        o = json_deep_copy(p);
-                        if (!json_object_get(o, "state"))
-                                json_object_set_new(o, "state", json_string("fired"));
-                        if (more && pn == t)
-                                more = schedule_next(sc, t, &t) == 0 && t < to;
-                        pi++;
-                } else {
-                        o = json_object();
-                        json_object_set_new(o, "nominal", json_integer(t));
-                        /* past and not fired: "missed" once the poller's cursor passed it,
-                         * "due" while it is about to fire */
-                        const char *state = "planned";
-                        if (!s->enabled)
-                                state = "paused";
-                        else if (t <= now)
-                                state = s->has_next && t >= s->next_due ? "due" : "missed";
-                        if (t < s->created_at) {
-                                json_decref(o);
-                                o = NULL;
-                        } else {
-                                json_object_set_new(o, "state", json_string(state));
-                        }
-                        more = schedule_next(sc, t, &t) == 0 && t < to;
-                }
-                if (!o)
-                        continue;
-                /* instants as UTC text for readers; the integer stays for machines */
-                sked_time nom = json_integer_value(json_object_get(o, "nominal"));
-                time_format_utc(nom, buf, sizeof buf);
-                json_object_set_new(o, "at", json_string(buf));
-                json_object_set_new(o, "local", local_text(sc, nom));
-                json_object_del(o, "fired_at");
-                json_array_append_new(out, o);
-        }
-        schedule_free(sc);
-        json_decref(past);
-        *ret = out;
-        return 0;
+int engine_series_delete(engine *e, store *st, int64_t id, bool purge, sked_err *err) {
+        int r = store_series_delete(st, id, purge, err);
+        if (r == 0)
+                engine_changed(e, st);
+        return r;
 }

@@ -79,7 +79,7 @@ int sked_trigger_series(sked *s, int64_t series_id, int64_t *ret_run_id, char *e
         run_row run = {0};
         int r = engine_thread_store(e, &st, &err);
         if (r == 0)
-                r = engine_series_trigger(e, st, series_id, &run, &err);
+                r = engine_series_trigger(e, st, series_id, NULL, &run, &err);
         if (r < 0)
                 return fail(&err, r, errbuf, errlen);
         if (ret_run_id)

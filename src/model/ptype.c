@@ -9,17 +9,18 @@
 #include "model/duration.h"
 #include "model/manifest.h"
 #include "model/params.h"
+#include "model/policy.h"
 
 #define DAY_MS (86400LL * 1000)
 
 static const char *const top_keys[] = {"name",   "kind",         "title",    "description", "feature",
                                        "handler", "params", "query_fields", "defaults", "series", NULL};
 static const char *const handler_keys[] = {"command", "workdir", "env", "plugin", NULL};
-static const char *const defaults_keys[] = {"timeout", "retry", "concurrency", "retention", NULL};
+static const char *const defaults_keys[] = {"timeout", "retry", "concurrency", "retention", "policy", NULL};
 static const char *const defaults_hidden[] = {"timeout_ms", "retention_ms", NULL};
 static const char *const retry_keys[] = {"max_attempts", "initial_backoff", "max_backoff", "multiplier", NULL};
 static const char *const retry_hidden[] = {"initial_backoff_ms", "max_backoff_ms", NULL};
-static const char *const series_keys[] = {"schedule", "tz", "params", NULL};
+static const char *const series_keys[] = {"schedule", "tz", "params", "sleep", NULL};
 
 static bool listed(const char *s, const char *const *list) {
         for (; list && *list; list++)
@@ -305,6 +306,15 @@ static int parse_defaults(const json_t *d, ptype *t, json_t *out, sked_err *err)
         if (r < 0)
                 return r;
 
+        json_t *pol = NULL;
+        if ((r = policy_normalize(d ? json_object_get(d, "policy") : NULL, "defaults.policy", &pol, err)) < 0)
+                return r;
+        if (pol) {
+                t->policy = pol;
+                if (json_object_set(out, "policy", pol) < 0)
+                        return -ENOMEM;
+        }
+
         json_t *jr = json_pack("{s:i, s:I, s:I, s:f}", "max_attempts", t->retry.max_attempts, "initial_backoff_ms",
                                (json_int_t) t->retry.initial_backoff_ms, "max_backoff_ms",
                                (json_int_t) t->retry.max_backoff_ms, "multiplier", t->retry.multiplier);
@@ -359,7 +369,17 @@ static int parse_series(const json_t *s, ptype *t, sked_err *err) {
                 err_prefix(err, "series");
                 return r;
         }
+        json_t *sleep = NULL;
+        if ((r = sleep_parse(json_object_get(s, "sleep"), tz, NULL, NULL, &sleep, err)) < 0) {
+                json_decref(p);
+                err_prefix(err, "series");
+                return r;
+        }
         t->series = json_pack("{s:s, s:s, s:o}", "schedule", sched, "tz", tz, "params", p);
+        if (t->series && sleep)
+                json_object_set_new(t->series, "sleep", sleep);
+        else
+                json_decref(sleep);
         return t->series ? 0 : -ENOMEM;
 }
 
@@ -534,6 +554,7 @@ void ptype_free(ptype *t) {
         free(t->title);
         free(t->description);
         free(t->feature);
+        json_decref(t->policy);
         strv_free(t->argv);
         free(t->workdir);
         strv_free(t->env);

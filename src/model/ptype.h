@@ -53,6 +53,7 @@ typedef struct ptype {
         json_t *params;              /* normalized parameter schema (array) */
         json_t *query_fields;        /* normalized query field list (array) */
         json_t *series;              /* background: {schedule, tz, params}; else NULL */
+        json_t *policy;              /* defaults.policy: normalized overrides (policy.h), or NULL */
         json_t *json;                /* the whole normalized definition */
 } ptype;
 

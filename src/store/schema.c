@@ -59,6 +59,36 @@ static const char *const migrations_sqlite[] = {
         "  name TEXT PRIMARY KEY, started_at INTEGER NOT NULL, heartbeat_at INTEGER NOT NULL,"
         "  role TEXT NOT NULL, workers INTEGER NOT NULL, running INTEGER NOT NULL DEFAULT 0,"
         "  pid INTEGER, version TEXT);",
+        /* 3: the plan under control (issue 3): series policies and sleep windows,
+         * one-off occurrence exceptions, features, skip records, overlap control,
+         * retention counters */
+        "ALTER TABLE series ADD COLUMN policy TEXT;"
+        "ALTER TABLE series ADD COLUMN sleep TEXT;"
+        "ALTER TABLE series ADD COLUMN feature_on INTEGER NOT NULL DEFAULT 1;"
+        "ALTER TABLE series ADD COLUMN n_exceptions INTEGER NOT NULL DEFAULT 0;"
+        "ALTER TABLE series ADD COLUMN skipped_overlap INTEGER NOT NULL DEFAULT 0;"
+        "ALTER TABLE series ADD COLUMN skipped_sleep INTEGER NOT NULL DEFAULT 0;"
+        "ALTER TABLE series ADD COLUMN skipped_disabled INTEGER NOT NULL DEFAULT 0;"
+        "DROP INDEX series_due;"
+        "CREATE INDEX series_due ON series(next_due) WHERE enabled = 1 AND feature_on = 1 AND next_due IS NOT NULL;"
+        "CREATE TABLE exceptions("
+        "  series_id INTEGER NOT NULL, nominal INTEGER NOT NULL, disabled INTEGER NOT NULL DEFAULT 0,"
+        "  moved_to INTEGER, params TEXT, note TEXT, fired INTEGER NOT NULL DEFAULT 0,"
+        "  created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, PRIMARY KEY(series_id, nominal)) WITHOUT ROWID;"
+        "CREATE INDEX exceptions_due ON exceptions(moved_to) WHERE moved_to IS NOT NULL AND fired = 0 AND disabled = 0;"
+        "ALTER TABLE occurrences ADD COLUMN skipped TEXT;"
+        "CREATE INDEX occurrences_nominal ON occurrences(nominal);"
+        "ALTER TABLE runs ADD COLUMN exclusive INTEGER NOT NULL DEFAULT 0;"
+        "ALTER TABLE runs ADD COLUMN cancel_requested INTEGER NOT NULL DEFAULT 0;"
+        "CREATE INDEX runs_series_active ON runs(series_id) WHERE state IN ('queued', 'running');"
+        "CREATE INDEX runs_manual ON runs(nominal) WHERE trigger = 'manual';"
+        "CREATE INDEX runs_finished ON runs(type, finished_at) WHERE finished_at IS NOT NULL;"
+        "CREATE TABLE features("
+        "  name TEXT PRIMARY KEY, enabled INTEGER NOT NULL, note TEXT, changed_at INTEGER NOT NULL);"
+        "ALTER TABLE poller ADD COLUMN purged_runs INTEGER NOT NULL DEFAULT 0;"
+        "ALTER TABLE poller ADD COLUMN purged_messages INTEGER NOT NULL DEFAULT 0;"
+        "ALTER TABLE poller ADD COLUMN purged_results INTEGER NOT NULL DEFAULT 0;"
+        "ALTER TABLE poller ADD COLUMN last_purge_at INTEGER;",
 };
 
 /* PostgreSQL: the same schema; 64-bit integers throughout (instants are
@@ -114,6 +144,36 @@ static const char *const migrations_pg[] = {
         "  name TEXT PRIMARY KEY, started_at BIGINT NOT NULL, heartbeat_at BIGINT NOT NULL,"
         "  role TEXT NOT NULL, workers INTEGER NOT NULL, running INTEGER NOT NULL DEFAULT 0,"
         "  pid INTEGER, version TEXT);",
+        /* 3: the plan under control (issue 3): series policies and sleep windows,
+         * one-off occurrence exceptions, features, skip records, overlap control,
+         * retention counters */
+        "ALTER TABLE series ADD COLUMN policy TEXT;"
+        "ALTER TABLE series ADD COLUMN sleep TEXT;"
+        "ALTER TABLE series ADD COLUMN feature_on INTEGER NOT NULL DEFAULT 1;"
+        "ALTER TABLE series ADD COLUMN n_exceptions BIGINT NOT NULL DEFAULT 0;"
+        "ALTER TABLE series ADD COLUMN skipped_overlap BIGINT NOT NULL DEFAULT 0;"
+        "ALTER TABLE series ADD COLUMN skipped_sleep BIGINT NOT NULL DEFAULT 0;"
+        "ALTER TABLE series ADD COLUMN skipped_disabled BIGINT NOT NULL DEFAULT 0;"
+        "DROP INDEX series_due;"
+        "CREATE INDEX series_due ON series(next_due) WHERE enabled = 1 AND feature_on = 1 AND next_due IS NOT NULL;"
+        "CREATE TABLE exceptions("
+        "  series_id BIGINT NOT NULL, nominal BIGINT NOT NULL, disabled INTEGER NOT NULL DEFAULT 0,"
+        "  moved_to BIGINT, params TEXT, note TEXT, fired INTEGER NOT NULL DEFAULT 0,"
+        "  created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL, PRIMARY KEY(series_id, nominal));"
+        "CREATE INDEX exceptions_due ON exceptions(moved_to) WHERE moved_to IS NOT NULL AND fired = 0 AND disabled = 0;"
+        "ALTER TABLE occurrences ADD COLUMN skipped TEXT;"
+        "CREATE INDEX occurrences_nominal ON occurrences(nominal);"
+        "ALTER TABLE runs ADD COLUMN exclusive INTEGER NOT NULL DEFAULT 0;"
+        "ALTER TABLE runs ADD COLUMN cancel_requested INTEGER NOT NULL DEFAULT 0;"
+        "CREATE INDEX runs_series_active ON runs(series_id) WHERE state IN ('queued', 'running');"
+        "CREATE INDEX runs_manual ON runs(nominal) WHERE trigger = 'manual';"
+        "CREATE INDEX runs_finished ON runs(type, finished_at) WHERE finished_at IS NOT NULL;"
+        "CREATE TABLE features("
+        "  name TEXT PRIMARY KEY, enabled INTEGER NOT NULL, note TEXT, changed_at BIGINT NOT NULL);"
+        "ALTER TABLE poller ADD COLUMN purged_runs BIGINT NOT NULL DEFAULT 0;"
+        "ALTER TABLE poller ADD COLUMN purged_messages BIGINT NOT NULL DEFAULT 0;"
+        "ALTER TABLE poller ADD COLUMN purged_results BIGINT NOT NULL DEFAULT 0;"
+        "ALTER TABLE poller ADD COLUMN last_purge_at BIGINT;",
 };
 
 static int read_version(db *d, int *ret, sked_err *err) {

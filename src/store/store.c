@@ -9,14 +9,9 @@
 
 #include "store/db.h"
 #include "store/schema.h"
+#include "store/store_internal.h"
 
-struct store {
-        db *d;
-        bool lease_held;
-        uint64_t lease_gen; /* the session the lease was taken in */
-};
-
-static char *dup_or_null(const char *s) {
+char *dup_or_null(const char *s) {
         return s ? strdup(s) : NULL;
 }
 
@@ -72,7 +67,7 @@ void store_rollback(store *s) {
 
 /* Steps `st` to the end, turning each row into a JSON value with `row` (NULL
  * values are skipped); *ret is the array. */
-static int json_rows(db_stmt *st, json_t *(*row)(db_stmt *), json_t **ret, sked_err *err) {
+int json_rows(db_stmt *st, json_t *(*row)(db_stmt *), json_t **ret, sked_err *err) {
         json_t *arr = json_array();
         int r;
         while ((r = db_step(st, err)) == 1) {
@@ -107,6 +102,14 @@ int store_type_put(store *s, const char *name, bool background, const char *feat
         db_bind_text(st, 3, feature);
         db_bind_text(st, 4, definition);
         db_bind_int(st, 5, now);
+        if ((r = db_run(st, err)) < 0)
+                return r;
+        /* the type may have moved to (or out of) a disabled feature */
+        if ((r = db_prepare(s->d, "UPDATE series SET feature_on = " FEATURE_ON_OF_TYPE("$1") " WHERE type = $1 AND "
+                                  "feature_on <> " FEATURE_ON_OF_TYPE("$1"),
+                            &st, err)) < 0)
+                return r;
+        db_bind_text(st, 1, name);
         return db_run(st, err);
 }
 
@@ -155,6 +158,8 @@ void series_row_clear(series_row *r) {
         free(r->query);
         free(r->pause_note);
         free(r->owner);
+        free(r->policy);
+        free(r->sleep);
         memset(r, 0, sizeof *r);
 }
 
@@ -167,7 +172,8 @@ void series_rows_free(series_row *rows, size_t n) {
 #define SERIES_COLS                                                                              \
         "id, type, title, schedule, tz, start_local, end_at, count, params, query, enabled, "   \
         "background, pause_note, owner, next_due, last_nominal, fired, missed, version, "       \
-        "created_at, updated_at"
+        "created_at, updated_at, policy, sleep, feature_on, n_exceptions, skipped_overlap, "      \
+        "skipped_sleep, skipped_disabled"
 
 static void series_from_stmt(db_stmt *st, series_row *r) {
         memset(r, 0, sizeof *r);
@@ -193,11 +199,18 @@ static void series_from_stmt(db_stmt *st, series_row *r) {
         r->version = db_col_int(st, 18);
         r->created_at = db_col_int(st, 19);
         r->updated_at = db_col_int(st, 20);
+        r->policy = dup_or_null(db_col_text(st, 21));
+        r->sleep = dup_or_null(db_col_text(st, 22));
+        r->feature_on = db_col_int(st, 23) != 0;
+        r->n_exceptions = db_col_int(st, 24);
+        r->skipped_overlap = db_col_int(st, 25);
+        r->skipped_sleep = db_col_int(st, 26);
+        r->skipped_disabled = db_col_int(st, 27);
 }
 
 /* Steps `st` to the end, decoding each row into a growing array of `size`-byte
  * elements with `decode`; on failure frees what was decoded with `clear`. */
-static int collect(db_stmt *st, size_t size, void (*decode)(db_stmt *, void *), void (*clear)(void *),
+int collect(db_stmt *st, size_t size, void (*decode)(db_stmt *, void *), void (*clear)(void *),
                    void **ret, size_t *ret_n, sked_err *err) {
         char *rows = NULL;
         size_t n = 0, cap = 0;
@@ -254,6 +267,8 @@ static void bind_series_fields(db_stmt *st, const series_row *r) {
         db_bind_text(st, 13, r->owner);
         db_bind_int_or_null(st, 14, r->next_due, !r->has_next);
         db_bind_int(st, 15, r->updated_at);
+        db_bind_text(st, 16, r->policy);
+        db_bind_text(st, 17, r->sleep);
 }
 
 int store_series_insert(store *s, series_row *r, sked_err *err) {
@@ -261,9 +276,10 @@ int store_series_insert(store *s, series_row *r, sked_err *err) {
         int rc = db_prepare(s->d,
                             "INSERT INTO series(type, title, schedule, tz, start_local, end_at, count, "
                             "params, query, enabled, background, pause_note, owner, next_due, "
-                            "updated_at, created_at, version) "
-                            "VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15, 1) "
-                            "RETURNING id",
+                            "updated_at, created_at, version, policy, sleep, feature_on) "
+                            "VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15, 1, "
+                            "$16, $17, " FEATURE_ON_OF_TYPE("$1") ") "
+                            "RETURNING id, feature_on",
                             &st, err);
         if (rc < 0)
                 return rc;
@@ -271,6 +287,7 @@ int store_series_insert(store *s, series_row *r, sked_err *err) {
         rc = db_step(st, err);
         if (rc == 1) {
                 r->id = db_col_int(st, 0);
+                r->feature_on = db_col_int(st, 1) != 0;
                 r->version = 1;
                 r->created_at = r->updated_at;
                 rc = 0;
@@ -287,16 +304,16 @@ int store_series_update(store *s, series_row *r, int64_t expected_version, bool 
                             "UPDATE series SET type = $1, title = $2, schedule = $3, tz = $4, "
                             "start_local = $5, end_at = $6, count = $7, params = $8, query = $9, "
                             "enabled = $10, background = $11, pause_note = $12, owner = $13, "
-                            "next_due = CASE WHEN CAST($18 AS INTEGER) = 1 THEN $14 ELSE next_due END, updated_at = $15, "
-                            "version = version + 1 "
-                            "WHERE id = $16 AND (CAST($17 AS BIGINT) = 0 OR version = $17) RETURNING version, next_due",
+                            "next_due = CASE WHEN CAST($20 AS INTEGER) = 1 THEN $14 ELSE next_due END, updated_at = $15, "
+                            "policy = $16, sleep = $17, version = version + 1 "
+                            "WHERE id = $18 AND (CAST($19 AS BIGINT) = 0 OR version = $19) RETURNING version, next_due",
                             &st, err);
         if (rc < 0)
                 return rc;
         bind_series_fields(st, r);
-        db_bind_int(st, 16, r->id);
-        db_bind_int(st, 17, expected_version);
-        db_bind_int(st, 18, set_next);
+        db_bind_int(st, 18, r->id);
+        db_bind_int(st, 19, expected_version);
+        db_bind_int(st, 20, set_next);
         rc = db_step(st, err);
         if (rc == 1) {
                 r->version = db_col_int(st, 0);
@@ -334,18 +351,19 @@ int store_series_get(store *s, int64_t id, series_row *ret, sked_err *err) {
         return r < 0 ? r : 0;
 }
 
-int store_series_list(store *s, const char *type, int64_t after_id, int limit, series_row **ret,
+int store_series_list(store *s, const char *type, int64_t after_id, int limit, bool hidden, series_row **ret,
                       size_t *ret_n, sked_err *err) {
         db_stmt *st;
         int r = db_prepare(s->d,
                            "SELECT " SERIES_COLS " FROM series WHERE id > $1 AND (CAST($2 AS TEXT) IS NULL OR type = $2) "
-                           "ORDER BY id LIMIT $3",
+                           "AND (feature_on = 1 OR CAST($4 AS INTEGER) = 1) ORDER BY id LIMIT $3",
                            &st, err);
         if (r < 0)
                 return r;
         db_bind_int(st, 1, after_id);
         db_bind_text(st, 2, type);
         db_bind_int(st, 3, limit);
+        db_bind_int(st, 4, hidden);
         return series_collect(st, ret, ret_n, err);
 }
 
@@ -367,17 +385,24 @@ int store_series_find_background(store *s, const char *type, series_row *ret, sk
         return r < 0 ? r : 0;
 }
 
-int store_series_delete(store *s, int64_t id, sked_err *err) {
+int store_series_delete(store *s, int64_t id, bool purge, sked_err *err) {
         static const char *const steps[] = {
                 "DELETE FROM series WHERE id = $1",
                 "DELETE FROM occurrences WHERE series_id = $1",
+                "DELETE FROM exceptions WHERE series_id = $1",
                 /* not started yet: they would run for a series that no longer exists */
                 "DELETE FROM runs WHERE series_id = $1 AND state = 'queued'",
+                /* purge: the finished history too (running runs finish and stay) */
+                "DELETE FROM messages WHERE run_id IN (SELECT id FROM runs WHERE series_id = $1 AND "
+                "finished_at IS NOT NULL)",
+                "DELETE FROM results WHERE run_id IN (SELECT id FROM runs WHERE series_id = $1 AND "
+                "finished_at IS NOT NULL)",
+                "DELETE FROM runs WHERE series_id = $1 AND finished_at IS NOT NULL",
         };
         int r = db_begin(s->d, err);
         if (r < 0)
                 return r;
-        for (size_t i = 0; i < sizeof steps / sizeof steps[0] && r >= 0; i++) {
+        for (size_t i = 0; i < (purge ? sizeof steps / sizeof steps[0] : 4) && r >= 0; i++) {
                 db_stmt *st;
                 if ((r = db_prepare(s->d, steps[i], &st, err)) < 0)
                         break;
@@ -422,10 +447,11 @@ int store_series_due(store *s, sked_time now, int limit, series_row **ret, size_
          * cannot be overwritten by the poller's advance (an edit in progress is skipped
          * now and fired next turn); SQLite serializes writers already */
         static const char *const sql_sqlite = "SELECT " SERIES_COLS " FROM series WHERE enabled = 1 AND "
-                                              "next_due IS NOT NULL AND next_due <= $1 ORDER BY next_due LIMIT $2";
+                                              "feature_on = 1 AND next_due IS NOT NULL AND next_due <= $1 "
+                                              "ORDER BY next_due LIMIT $2";
         static const char *const sql_pg = "SELECT " SERIES_COLS " FROM series WHERE enabled = 1 AND "
-                                          "next_due IS NOT NULL AND next_due <= $1 ORDER BY next_due LIMIT $2 "
-                                          "FOR UPDATE SKIP LOCKED";
+                                          "feature_on = 1 AND next_due IS NOT NULL AND next_due <= $1 "
+                                          "ORDER BY next_due LIMIT $2 FOR UPDATE SKIP LOCKED";
         db_stmt *st;
         int r = db_prepare(s->d, db_dialect(s->d) == DB_POSTGRES ? sql_pg : sql_sqlite, &st, err);
         if (r < 0)
@@ -435,20 +461,25 @@ int store_series_due(store *s, sked_time now, int limit, series_row **ret, size_
         return series_collect(st, ret, ret_n, err);
 }
 
-int store_series_advance(store *s, int64_t id, bool has_next, sked_time next_due,
-                         sked_time last_nominal, int64_t fired, int64_t missed, sked_err *err) {
+int store_series_advance(store *s, int64_t id, const series_advance *a, sked_err *err) {
         db_stmt *st;
         int r = db_prepare(s->d,
-                           "UPDATE series SET next_due = $2, last_nominal = $3, fired = fired + $4, "
-                           "missed = missed + $5 WHERE id = $1",
+                           "UPDATE series SET next_due = CASE WHEN CAST($9 AS INTEGER) = 1 THEN $2 ELSE next_due END, "
+                           "last_nominal = $3, fired = fired + $4, missed = missed + $5, "
+                           "skipped_overlap = skipped_overlap + $6, skipped_sleep = skipped_sleep + $7, "
+                           "skipped_disabled = skipped_disabled + $8 WHERE id = $1",
                            &st, err);
         if (r < 0)
                 return r;
         db_bind_int(st, 1, id);
-        db_bind_int_or_null(st, 2, next_due, !has_next);
-        db_bind_int_or_null(st, 3, last_nominal, last_nominal == 0);
-        db_bind_int(st, 4, fired);
-        db_bind_int(st, 5, missed);
+        db_bind_int_or_null(st, 2, a->next_due, !a->has_next);
+        db_bind_int_or_null(st, 3, a->last_nominal, a->last_nominal == 0);
+        db_bind_int(st, 4, a->fired);
+        db_bind_int(st, 5, a->missed);
+        db_bind_int(st, 6, a->skipped_overlap);
+        db_bind_int(st, 7, a->skipped_sleep);
+        db_bind_int(st, 8, a->skipped_disabled);
+        db_bind_int(st, 9, !a->keep_next);
         return db_run(st, err);
 }
 
@@ -469,17 +500,22 @@ static int min_query(store *s, const char *sql, sked_time *ret, bool *ret_any, s
 }
 
 int store_next_due_min(store *s, sked_time *ret, bool *ret_any, sked_err *err) {
+        /* the rules' cursors, and the occurrences moved one-off (to fire at moved_to) */
         return min_query(s,
-                         "SELECT min(next_due) FROM series WHERE enabled = 1 AND next_due IS NOT NULL",
+                         "SELECT min(t) FROM (SELECT min(next_due) AS t FROM series WHERE enabled = 1 AND "
+                         "feature_on = 1 AND next_due IS NOT NULL UNION ALL "
+                         "SELECT min(e.moved_to) AS t FROM exceptions e JOIN series s ON s.id = e.series_id "
+                         "WHERE e.moved_to IS NOT NULL AND e.fired = 0 AND e.disabled = 0 AND s.enabled = 1 AND "
+                         "s.feature_on = 1) AS due",
                          ret, ret_any, err);
 }
 
 int store_occurrence_insert(store *s, int64_t series_id, sked_time nominal, sked_time now,
-                            int64_t run_id, sked_err *err) {
+                            int64_t run_id, const char *skipped, sked_err *err) {
         db_stmt *st;
         int r = db_prepare(s->d,
-                           "INSERT INTO occurrences(series_id, nominal, fired_at, run_id) "
-                           "VALUES($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+                           "INSERT INTO occurrences(series_id, nominal, fired_at, run_id, skipped) "
+                           "VALUES($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
                            &st, err);
         if (r < 0)
                 return r;
@@ -487,6 +523,7 @@ int store_occurrence_insert(store *s, int64_t series_id, sked_time nominal, sked
         db_bind_int(st, 2, nominal);
         db_bind_int(st, 3, now);
         db_bind_int_or_null(st, 4, run_id, run_id == 0);
+        db_bind_text(st, 5, skipped);
         if ((r = db_run(st, err)) < 0)
                 return r;
         return db_changes(s->d) == 1 ? 0 : -EEXIST;
@@ -499,6 +536,10 @@ static json_t *occurrence_row(db_stmt *st) {
                 json_object_set_new(o, "run_id", json_integer(db_col_int(st, 2)));
                 json_object_set_new(o, "state", json_string(db_col_text(st, 3)));
                 json_object_set_new(o, "attempt", json_integer(db_col_int(st, 4)));
+        }
+        if (!db_col_null(st, 5)) {
+                json_object_set_new(o, "state", json_string("skipped"));
+                json_object_set_new(o, "skip_reason", json_string(db_col_text(st, 5)));
         }
         return o;
 }
@@ -520,7 +561,7 @@ int store_occurrences_list(store *s, int64_t series_id, sked_time from, sked_tim
                            json_t **ret, sked_err *err) {
         db_stmt *st;
         int r = db_prepare(s->d,
-                           "SELECT o.nominal, o.fired_at, o.run_id, r.state, r.attempt FROM occurrences o "
+                           "SELECT o.nominal, o.fired_at, o.run_id, r.state, r.attempt, o.skipped FROM occurrences o "
                            "LEFT JOIN runs r ON r.id = o.run_id WHERE o.series_id = $1 AND o.nominal >= $2 "
                            "AND o.nominal < $3 ORDER BY o.nominal LIMIT $4",
                            &st, err);
@@ -558,7 +599,7 @@ void run_rows_free(run_row *rows, size_t n) {
 #define RUN_COLS                                                                                 \
         "id, series_id, nominal, type, trigger, state, params, query, idem_key, node, error, "   \
         "attempt, next_attempt, queued_at, not_before, started_at, finished_at, lease_until, "   \
-        "exit_code, progress, n_info, n_warning, n_error, n_results"
+        "exit_code, progress, n_info, n_warning, n_error, n_results, exclusive, cancel_requested"
 
 /* The idempotency key of a run without an explicit one: derived, never stored. */
 static char *derive_key(int64_t series_id, bool has_nominal, sked_time nominal, int64_t id, int64_t attempt) {
@@ -607,6 +648,8 @@ static void run_from_stmt(db_stmt *st, run_row *r) {
         r->n_warning = db_col_int(st, 21);
         r->n_error = db_col_int(st, 22);
         r->n_results = db_col_int(st, 23);
+        r->exclusive = db_col_int(st, 24) != 0;
+        r->cancel_requested = db_col_int(st, 25) != 0;
 }
 
 static void run_decode(db_stmt *st, void *row) {
@@ -625,8 +668,8 @@ int store_run_insert(store *s, run_row *r, sked_err *err) {
         db_stmt *st;
         int rc = db_prepare(s->d,
                             "INSERT INTO runs(series_id, nominal, type, trigger, state, params, query, "
-                            "idem_key, attempt, queued_at, not_before) "
-                            "VALUES($1, $2, $3, $4, 'queued', $5, $6, $7, $8, $9, $10) "
+                            "idem_key, attempt, queued_at, not_before, exclusive) "
+                            "VALUES($1, $2, $3, $4, 'queued', $5, $6, $7, $8, $9, $10, $11) "
                             "RETURNING id",
                             &st, err);
         if (rc < 0)
@@ -641,6 +684,7 @@ int store_run_insert(store *s, run_row *r, sked_err *err) {
         db_bind_int(st, 8, r->attempt > 0 ? r->attempt : 1);
         db_bind_int(st, 9, r->queued_at);
         db_bind_int(st, 10, r->not_before);
+        db_bind_int(st, 11, r->exclusive);
         rc = db_step(st, err);
         if (rc == 1)
                 r->id = db_col_int(st, 0);
@@ -736,18 +780,27 @@ int store_next_ready_min(store *s, sked_time *ret, bool *ret_any, sked_err *err)
         return min_query(s, "SELECT min(not_before) FROM runs WHERE state = 'queued'", ret, ret_any, err);
 }
 
-int store_runs_renew(store *s, const int64_t *ids, size_t n, sked_time lease_until, sked_err *err) {
+int store_runs_renew(store *s, const int64_t *ids, size_t n, sked_time lease_until, bool *ret_cancel,
+                     sked_err *err) {
         for (size_t i = 0; i < n; i++) {
                 db_stmt *st;
                 int r = db_prepare(s->d,
-                                   "UPDATE runs SET lease_until = $2 WHERE id = $1 AND state = 'running'",
+                                   "UPDATE runs SET lease_until = $2 WHERE id = $1 AND state = 'running' "
+                                   "RETURNING cancel_requested",
                                    &st, err);
                 if (r < 0)
                         return r;
                 db_bind_int(st, 1, ids[i]);
                 db_bind_int(st, 2, lease_until);
-                if ((r = db_run(st, err)) < 0)
+                r = db_step(st, err);
+                bool cancel = r == 1 && db_col_int(st, 0) != 0;
+                while (r == 1) /* to the end: SQLite writes RETURNING rows at the last step */
+                        r = db_step(st, err);
+                db_done(st);
+                if (r < 0)
                         return r;
+                if (ret_cancel)
+                        ret_cancel[i] = cancel;
         }
         return 0;
 }
@@ -1054,8 +1107,11 @@ int store_poller_put(store *s, const poller_health *h, sked_err *err) {
         db_stmt *st;
         int r = db_prepare(s->d,
                            "INSERT INTO poller(id, node, started_at, heartbeat_at, last_fire_at, "
-                           "initialized_at, fired_total, last_batch, next_due) "
-                           "VALUES(1, $1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT(id) DO UPDATE SET "
+                           "initialized_at, fired_total, last_batch, next_due, purged_runs, purged_messages, "
+                           "purged_results, last_purge_at) "
+                           "VALUES(1, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT(id) DO UPDATE SET "
+                           "purged_runs = excluded.purged_runs, purged_messages = excluded.purged_messages, "
+                           "purged_results = excluded.purged_results, last_purge_at = excluded.last_purge_at, "
                            "node = excluded.node, started_at = excluded.started_at, "
                            "heartbeat_at = excluded.heartbeat_at, last_fire_at = excluded.last_fire_at, "
                            "initialized_at = excluded.initialized_at, fired_total = excluded.fired_total, "
@@ -1071,6 +1127,10 @@ int store_poller_put(store *s, const poller_health *h, sked_err *err) {
         db_bind_int(st, 6, h->fired_total);
         db_bind_int(st, 7, h->last_batch);
         db_bind_int_or_null(st, 8, h->next_due, !h->has_next);
+        db_bind_int(st, 9, h->purged_runs);
+        db_bind_int(st, 10, h->purged_messages);
+        db_bind_int(st, 11, h->purged_results);
+        db_bind_int_or_null(st, 12, h->last_purge_at, h->last_purge_at == 0);
         return db_run(st, err);
 }
 
@@ -1078,7 +1138,8 @@ int store_poller_get(store *s, poller_health *ret, sked_err *err) {
         db_stmt *st;
         int r = db_prepare(s->d,
                            "SELECT node, started_at, heartbeat_at, last_fire_at, initialized_at, "
-                           "fired_total, last_batch, next_due FROM poller WHERE id = 1",
+                           "fired_total, last_batch, next_due, purged_runs, purged_messages, purged_results, "
+                           "last_purge_at FROM poller WHERE id = 1",
                            &st, err);
         if (r < 0)
                 return r;
@@ -1094,6 +1155,10 @@ int store_poller_get(store *s, poller_health *ret, sked_err *err) {
                 ret->last_batch = db_col_int(st, 6);
                 ret->has_next = !db_col_null(st, 7);
                 ret->next_due = db_col_int(st, 7);
+                ret->purged_runs = db_col_int(st, 8);
+                ret->purged_messages = db_col_int(st, 9);
+                ret->purged_results = db_col_int(st, 10);
+                ret->last_purge_at = db_col_int(st, 11);
         }
         db_done(st);
         if (r == 0)

@@ -56,6 +56,10 @@ typedef struct series_row {
         sked_time next_due, last_nominal;                  /* last_nominal 0 = never fired */
         int64_t fired, missed, version;
         sked_time created_at, updated_at;
+        char *policy, *sleep;    /* JSON text (normalized overrides / windows), may be NULL */
+        bool feature_on;         /* false while the type's feature is disabled */
+        int64_t n_exceptions;    /* one-off occurrence changes on record */
+        int64_t skipped_overlap, skipped_sleep, skipped_disabled;
 } series_row;
 
 void series_row_clear(series_row *r);
@@ -69,33 +73,42 @@ int store_series_insert(store *s, series_row *r, sked_err *err);
  * otherwise the poller's own advance is kept. */
 int store_series_update(store *s, series_row *r, int64_t expected_version, bool set_next, sked_err *err);
 int store_series_get(store *s, int64_t id, series_row *ret, sked_err *err);
-/* Series with id > after_id, at most limit, optionally of one type. */
-int store_series_list(store *s, const char *type, int64_t after_id, int limit, series_row **ret,
+/* Series with id > after_id, at most limit, optionally of one type; those of a
+ * disabled feature only with `hidden`. */
+int store_series_list(store *s, const char *type, int64_t after_id, int limit, bool hidden, series_row **ret,
                       size_t *ret_n, sked_err *err);
 /* The background series registered for a type, if any (-ENOENT). */
 int store_series_find_background(store *s, const char *type, series_row *ret, sked_err *err);
-/* Deletes the series, its occurrence rows and its runs not started yet, in one
- * transaction; its other runs, messages and results stay (they are history) with
- * series_id kept as a plain number. */
-int store_series_delete(store *s, int64_t id, sked_err *err);
+/* Deletes the series, its occurrence rows, its exceptions and its runs not started
+ * yet, in one transaction.  Its finished runs, messages and results stay (they are
+ * history, series_id kept as a plain number) unless `purge`; runs still running
+ * finish and stay. */
+int store_series_delete(store *s, int64_t id, bool purge, sked_err *err);
 int store_series_set_enabled(store *s, int64_t id, bool enabled, const char *note, sked_time now,
                              sked_err *err);
 
 /* ---- the poller ---- */
-/* Enabled series with next_due <= now, earliest first, at most limit. */
+/* Enabled series (of an enabled feature) with next_due <= now, earliest first, at most limit. */
 int store_series_due(store *s, sked_time now, int limit, series_row **ret, size_t *ret_n,
                      sked_err *err);
-int store_series_advance(store *s, int64_t id, bool has_next, sked_time next_due,
-                         sked_time last_nominal, int64_t fired, int64_t missed, sked_err *err);
-/* The earliest next_due of enabled series; *ret_any false when there is none. */
+typedef struct series_advance {
+        bool has_next, keep_next; /* keep_next: leave next_due as it is */
+        sked_time next_due, last_nominal;
+        int64_t fired, missed, skipped_overlap, skipped_sleep, skipped_disabled; /* added to the counters */
+} series_advance;
+int store_series_advance(store *s, int64_t id, const series_advance *a, sked_err *err);
+/* The earliest instant something is due: next_due of enabled series, or the new
+ * time of an unfired moved occurrence; *ret_any false when there is none. */
 int store_next_due_min(store *s, sked_time *ret, bool *ret_any, sked_err *err);
-/* Records that (series, nominal) fired; -EEXIST if it already did. */
+/* Records that (series, nominal) fired (run_id) or was skipped (`skipped` names why:
+ * overlap, sleep, disabled); -EEXIST if it was already recorded. */
 int store_occurrence_insert(store *s, int64_t series_id, sked_time nominal, sked_time now,
-                            int64_t run_id, sked_err *err);
+                            int64_t run_id, const char *skipped, sked_err *err);
 int store_occurrence_set_run(store *s, int64_t series_id, sked_time nominal, int64_t run_id,
                              sked_err *err);
 /* Occurrence rows of a series with from <= nominal < to, with their latest run's state:
- * a JSON array of {"nominal","fired_at","run_id","state","attempt"}. */
+ * a JSON array of {"nominal","fired_at","run_id","state","attempt"} or, for a skipped
+ * one, {"nominal","fired_at","state":"skipped","skip_reason"}. */
 int store_occurrences_list(store *s, int64_t series_id, sked_time from, sked_time to, int limit,
                            json_t **ret, sked_err *err);
 
@@ -110,6 +123,8 @@ typedef struct run_row {
         bool has_exit;
         int64_t exit_code;
         int64_t progress, n_info, n_warning, n_error, n_results;
+        bool exclusive;        /* must not run beside another run of its series (overlap policy) */
+        bool cancel_requested; /* cancel_other asked the node running it to stop it */
 } run_row;
 
 void run_row_clear(run_row *r);
@@ -139,7 +154,10 @@ int store_run_start(store *s, int64_t id, const char *node, sked_time now, sked_
                     sked_err *err);
 /* The earliest not_before of queued runs. */
 int store_next_ready_min(store *s, sked_time *ret, bool *ret_any, sked_err *err);
-int store_runs_renew(store *s, const int64_t *ids, size_t n, sked_time lease_until, sked_err *err);
+/* Extends the leases of running runs; ret_cancel (may be NULL; n entries) tells which
+ * of them were asked to stop (the overlap policy cancel_other, on any node). */
+int store_runs_renew(store *s, const int64_t *ids, size_t n, sked_time lease_until, bool *ret_cancel,
+                     sked_err *err);
 /* Running runs whose lease ended before `now` (or all running ones when now == SKED_TIME_MAX). */
 int store_runs_expired(store *s, sked_time now, run_row **ret, size_t *ret_n, sked_err *err);
 typedef struct run_finish {
@@ -203,6 +221,10 @@ typedef struct poller_health {
         int64_t fired_total, last_batch;
         bool has_next;
         sked_time next_due;
+        int64_t purged_runs, purged_messages, purged_results; /* retention, since the store was created */
+        sked_time last_purge_at;
 } poller_health;
 int store_poller_put(store *s, const poller_health *h, sked_err *err);
 int store_poller_get(store *s, poller_health *ret, sked_err *err);
+
+#include "store/plan.h"

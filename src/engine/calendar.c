@@ -1,0 +1,558 @@
+/* calendar: the plan as people see it.  Occurrences of series in a range: future
+ * ones from the rules and one-off changes, past ones from what was recorded (runs,
+ * skips), in the viewer's zone; and one-off changes of single occurrences. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/engine_internal.h"
+#include "model/params.h"
+
+#define MAX_NOTE 1000
+#define SERIES_MAX 100000 /* series one calendar request covers */
+
+/* One occurrence to show. */
+typedef struct occ {
+        const series_row *s;
+        sked_time nominal, start;          /* start: when it runs (moved, jittered) */
+        const char *state;                 /* planned, due, missed, paused, skipped, disabled, or a run state */
+        const char *skip_reason;           /* may be NULL */
+        const char *trigger;
+        bool moved, disabled, params;      /* one-off changes */
+        const exception_row *x;            /* may be NULL */
+        const occurrence_rec *rec;         /* may be NULL */
+} occ;
+
+typedef struct occ_list {
+        occ *v;
+        size_t n, cap;
+        size_t limit;
+        bool truncated;
+} occ_list;
+
+static int push(occ_list *l, const occ *o) {
+        if (l->n >= l->limit) {
+                l->truncated = true;
+                return 0;
+        }
+        if (l->n == l->cap) {
+                size_t cap = l->cap ? l->cap * 2 : 256;
+                occ *p = realloc(l->v, cap * sizeof *p);
+                if (!p)
+                        return -ENOMEM;
+                l->v = p;
+                l->cap = cap;
+        }
+        l->v[l->n++] = *o;
+        return 0;
+}
+
+static const exception_row *find_x(const exception_row *x, size_t n, sked_time nominal) {
+        for (size_t i = 0; i < n; i++)
+                if (x[i].nominal == nominal)
+                        return &x[i];
+        return NULL;
+}
+
+/* The state of an occurrence nothing was recorded for. */
+static const char *unrecorded_state(const series_row *s, sked_time t, sked_time now) {
+        if (!s->enabled || !s->feature_on)
+                return "paused";
+        if (t > now)
+                return "planned";
+        return s->has_next && t >= s->next_due ? "due" : "missed";
+}
+
+static void from_record(occ *o, const occurrence_rec *rec) {
+        o->rec = rec;
+        o->trigger = rec->trigger;
+        if (rec->skipped[0]) {
+                o->state = "skipped";
+                o->skip_reason = rec->skipped;
+        } else {
+                o->state = rec->state[0] ? rec->state : "fired";
+        }
+}
+
+/* Adds the occurrences of one series in [from, to) to l.  rec/x: what the store
+ * has for this series (records by nominal, exceptions by nominal). */
+static int expand(const series_row *s, const series_plan *sp, sked_time from, sked_time to, sked_time now,
+                  const occurrence_rec *rec, size_t nrec, const exception_row *x, size_t nx, occ_list *l) {
+        size_t ri = 0;
+        sked_time t;
+        bool more = schedule_next(sp->sc, from - 1, &t) == 0 && t < to;
+        int r = 0;
+        while (ri < nrec && !strcmp(rec[ri].trigger, "manual"))
+                ri++;
+        while (r == 0 && (more || ri < nrec)) {
+                const occurrence_rec *rc = ri < nrec ? &rec[ri] : NULL;
+                occ o = {.s = s, .trigger = "schedule"};
+                if (rc && (!more || rc->nominal <= t)) {
+                        /* what happened (possibly at an instant the rule no longer has) */
+                        ri++;
+                        while (ri < nrec && !strcmp(rec[ri].trigger, "manual"))
+                                ri++; /* listed by add_manual */
+                        if (more && rc->nominal == t)
+                                more = schedule_next(sp->sc, t, &t) == 0 && t < to;
+                        o.nominal = o.start = rc->nominal;
+                        o.x = find_x(x, nx, rc->nominal);
+                        if (o.x && o.x->moved_to) {
+                                o.start = o.x->moved_to;
+                                if (o.start < from || o.start >= to)
+                                        continue; /* shown on the day it moved to */
+                        }
+                        from_record(&o, rc);
+                } else {
+                        o.nominal = o.start = t;
+                        more = schedule_next(sp->sc, t, &t) == 0 && t < to;
+                        if (o.nominal < s->created_at - s->created_at % SKED_USEC)
+                                continue;
+                        o.x = find_x(x, nx, o.nominal);
+                        if (o.x && o.x->moved_to && !o.x->disabled)
+                                continue; /* listed at its new time below */
+                        if (o.x && o.x->disabled)
+                                o.state = "disabled";
+                        else
+                                o.state = unrecorded_state(s, o.nominal, now);
+                        if (!strcmp(o.state, "planned") || !strcmp(o.state, "due"))
+                                o.start += series_jitter(s, sp, o.nominal);
+                }
+                if (o.x) {
+                        o.moved = o.x->moved_to != 0;
+                        o.disabled = o.x->disabled;
+                        o.params = o.x->params != NULL;
+                }
+                r = push(l, &o);
+        }
+        /* occurrences moved into [from, to) that have not fired */
+        for (size_t i = 0; i < nx && r == 0; i++) {
+                if (!x[i].moved_to || x[i].disabled || x[i].moved_to < from || x[i].moved_to >= to)
+                        continue;
+                bool recorded = false;
+                for (size_t k = 0; k < nrec; k++)
+                        recorded |= rec[k].nominal == x[i].nominal && strcmp(rec[k].trigger, "manual") != 0;
+                if (recorded)
+                        continue; /* already listed from its record */
+                occ o = {.s = s, .trigger = "schedule", .nominal = x[i].nominal, .start = x[i].moved_to, .x = &x[i],
+                         .moved = true, .params = x[i].params != NULL};
+                o.state = x[i].fired ? "missed" : !s->enabled || !s->feature_on ? "paused"
+                                                 : x[i].moved_to > now             ? "planned"
+                                                                                   : "due";
+                r = push(l, &o);
+        }
+        return r;
+}
+
+static int occ_cmp(const void *a, const void *b) {
+        const occ *x = a, *y = b;
+        if (x->start != y->start)
+                return x->start < y->start ? -1 : 1;
+        if (x->s->id != y->s->id)
+                return x->s->id < y->s->id ? -1 : 1;
+        return x->nominal < y->nominal ? -1 : x->nominal > y->nominal;
+}
+
+/* "2026-03-08T03:30:00-04:00" */
+static void local_text(const tz_zone *z, sked_time t, char *buf, size_t len, char *day, char *hm) {
+        int64_t local;
+        int32_t off;
+        tz_local(z, t, &local, &off);
+        civil c;
+        civil_from_seconds(local, &c);
+        char wall[24], offs[16];
+        civil_format(&c, wall, sizeof wall);
+        tz_format_offset(off, offs, sizeof offs);
+        snprintf(buf, len, "%s%s", wall, offs);
+        if (day)
+                snprintf(day, 11, "%.10s", wall);
+        if (hm)
+                snprintf(hm, 6, "%.5s", wall + 11);
+}
+
+/* The JSON of one occurrence; `z` the zone of "local" (viewer's or series'). */
+static json_t *occ_json(const occ *o, const tz_zone *z, bool calendar) {
+        char at[32], nat[32], loc[48], day[12], hm[8];
+        time_format_utc(o->start, at, sizeof at);
+        time_format_utc(o->nominal, nat, sizeof nat);
+        json_t *j = json_object();
+        if (calendar) {
+                local_text(z, o->start, loc, sizeof loc, day, hm);
+                json_object_set_new(j, "series_id", json_integer(o->s->id));
+                json_object_set_new(j, "title", json_string(o->s->title));
+                json_object_set_new(j, "type", json_string(o->s->type));
+                json_object_set_new(j, "nominal", json_integer(o->nominal));
+                json_object_set_new(j, "nominal_at", json_string(nat));
+                json_object_set_new(j, "start", json_integer(o->start));
+                json_object_set_new(j, "at", json_string(at));
+                json_object_set_new(j, "local", json_string(loc));
+                json_object_set_new(j, "day", json_string(day));
+                json_object_set_new(j, "time", json_string(hm));
+        } else {
+                /* a series' own listing: keyed by the nominal instant, in the series' zone */
+                local_text(z, o->nominal, loc, sizeof loc, NULL, NULL);
+                json_object_set_new(j, "nominal", json_integer(o->nominal));
+                json_object_set_new(j, "at", json_string(nat));
+                json_object_set_new(j, "local", json_string(loc));
+                if (o->start != o->nominal) {
+                        local_text(z, o->start, loc, sizeof loc, NULL, NULL);
+                        json_object_set_new(j, "start", json_integer(o->start));
+                        json_object_set_new(j, "start_at", json_string(at));
+                        json_object_set_new(j, "start_local", json_string(loc));
+                }
+        }
+        json_object_set_new(j, "state", json_string(o->state));
+        const char *change = o->disabled ? "disabled" : o->moved ? "moved" : o->params ? "params" : NULL;
+        json_object_set_new(j, "change", change ? json_string(change) : json_null());
+        json_t *changes = json_array();
+        if (o->moved)
+                json_array_append_new(changes, json_string("moved"));
+        if (o->disabled)
+                json_array_append_new(changes, json_string("disabled"));
+        if (o->params)
+                json_array_append_new(changes, json_string("params"));
+        json_object_set_new(j, "changes", changes);
+        json_object_set_new(j, "skip_reason", o->skip_reason ? json_string(o->skip_reason) : json_null());
+        json_object_set_new(j, "run_id", o->rec && o->rec->run_id ? json_integer(o->rec->run_id) : json_null());
+        json_object_set_new(j, "attempt", o->rec && o->rec->run_id ? json_integer(o->rec->attempt) : json_null());
+        json_object_set_new(j, "trigger", json_string(o->trigger));
+        if (o->x && o->x->note)
+                json_object_set_new(j, "note", json_string(o->x->note));
+        if (o->x && o->x->params) {
+                json_error_t je;
+                json_t *p = json_loads(o->x->params, 0, &je);
+                if (p)
+                        json_object_set_new(j, "params", p);
+        }
+        return j;
+}
+
+/* Manual runs are listed with the series' occurrences, at their instant. */
+static int add_manual(const series_row *s, const occurrence_rec *rec, size_t nrec, sked_time from, sked_time to,
+                      occ_list *l) {
+        int r = 0;
+        for (size_t i = 0; i < nrec && r == 0; i++) {
+                if (strcmp(rec[i].trigger, "manual") || rec[i].nominal < from || rec[i].nominal >= to)
+                        continue;
+                occ o = {.s = s, .nominal = rec[i].nominal, .start = rec[i].nominal, .trigger = "manual"};
+                from_record(&o, &rec[i]);
+                r = push(l, &o);
+        }
+        return r;
+}
+
+int engine_series_occurrences(engine *e, store *st, const series_row *s, sked_time from, sked_time to, int limit,
+                              json_t **ret, sked_err *err) {
+        occurrence_rec *rec = NULL;
+        exception_row *x = NULL;
+        size_t nrec = 0, nx = 0;
+        series_plan *sp = NULL;
+        occ_list l = {.limit = (size_t) limit};
+        int r = store_occurrences_range(st, s->id, from, to, limit * 2 + 16, &rec, &nrec, err);
+        if (r == 0)
+                r = store_exceptions_list(st, s->id, from, to, 100000, &x, &nx, err);
+        if (r == 0)
+                r = series_plan_build(e, s, &sp, err);
+        if (r == 0 && (expand(s, sp, from, to, engine_now(e), rec, nrec, x, nx, &l) < 0 ||
+                       add_manual(s, rec, nrec, from, to, &l) < 0))
+                r = err_set(err, -ENOMEM, "out of memory");
+        if (r == 0) {
+                qsort(l.v, l.n, sizeof *l.v, occ_cmp);
+                json_t *out = json_array();
+                for (size_t i = 0; i < l.n; i++)
+                        json_array_append_new(out, occ_json(&l.v[i], schedule_zone(sp->sc), false));
+                *ret = out;
+        }
+        free(l.v);
+        free(rec);
+        exception_rows_free(x, nx);
+        series_plan_free(sp);
+        return r;
+}
+
+/* ---- the calendar ---- */
+
+static int cmp_rec(const void *a, const void *b) {
+        const occurrence_rec *x = a, *y = b;
+        if (x->series_id != y->series_id)
+                return x->series_id < y->series_id ? -1 : 1;
+        return x->nominal < y->nominal ? -1 : x->nominal > y->nominal;
+}
+
+static int cmp_series(const void *a, const void *b) {
+        const series_row *x = a, *y = b;
+        return x->id < y->id ? -1 : x->id > y->id;
+}
+
+int engine_calendar(engine *e, store *st, const calendar_query *q, json_t **ret, sked_err *err) {
+        const tz_zone *vz;
+        int r = tz_load(q->tz ? q->tz : "UTC", &vz, err);
+        if (r < 0)
+                return err_prefix(err, "tz");
+        series_row *rows = NULL;
+        size_t nrows = 0;
+        occurrence_rec *rec = NULL;
+        exception_row *x = NULL;
+        size_t nrec = 0, nx = 0;
+        occ_list l = {.limit = (size_t) q->limit};
+        sked_time now = engine_now(e);
+        /* everything in three reads: the series, what was recorded, the exceptions */
+        if (q->nseries) {
+                rows = calloc(q->nseries, sizeof *rows);
+                if (!rows)
+                        return err_set(err, -ENOMEM, "out of memory");
+                for (size_t i = 0; i < q->nseries && r == 0; i++) {
+                        if ((r = store_series_get(st, q->series[i], &rows[nrows], err)) == 0)
+                                nrows++;
+                }
+        } else {
+                r = store_series_list(st, NULL, 0, SERIES_MAX, false, &rows, &nrows, err);
+        }
+        if (r == 0)
+                r = store_occurrences_range(st, q->nseries == 1 ? q->series[0] : 0, q->from, q->to, 10000000, &rec,
+                                            &nrec, err);
+        /* exceptions moved into the range from outside it are found by moved_to */
+        if (r == 0)
+                r = store_exceptions_list(st, q->nseries == 1 ? q->series[0] : 0, q->from, q->to, 10000000, &x, &nx,
+                                          err);
+        if (r == 0) {
+                qsort(rec, nrec, sizeof *rec, cmp_rec);
+                qsort(rows, nrows, sizeof *rows, cmp_series);
+        }
+        json_t *series = json_array();
+        series_plan **plans = r == 0 ? calloc(nrows + 1, sizeof *plans) : NULL;
+        if (r == 0 && !plans)
+                r = err_set(err, -ENOMEM, "out of memory");
+        size_t ri = 0, xi = 0;
+        /* records and exceptions come sorted by series id, like the rows */
+        for (size_t i = 0; i < nrows && r == 0; i++) {
+                const series_row *s = &rows[i];
+                while (ri < nrec && rec[ri].series_id < s->id)
+                        ri++;
+                size_t r0 = ri;
+                while (ri < nrec && rec[ri].series_id == s->id)
+                        ri++;
+                while (xi < nx && x[xi].series_id < s->id)
+                        xi++;
+                size_t x0 = xi;
+                while (xi < nx && x[xi].series_id == s->id)
+                        xi++;
+                json_array_append_new(series,
+                                      json_pack("{s:I, s:s, s:s, s:s, s:b, s:b, s:s?}", "id", (json_int_t) s->id,
+                                                "title", s->title, "type", s->type, "tz", s->tz, "enabled", s->enabled,
+                                                "feature_on", s->feature_on, "pause_note", s->pause_note));
+                sked_err perr = {0};
+                if (series_plan_build(e, s, &plans[i], &perr) < 0)
+                        continue; /* a rule that no longer parses shows nothing */
+                if (expand(s, plans[i], q->from, q->to, now, rec + r0, ri - r0, x + x0, xi - x0, &l) < 0 ||
+                    add_manual(s, rec + r0, ri - r0, q->from, q->to, &l) < 0)
+                        r = err_set(err, -ENOMEM, "out of memory");
+        }
+        if (r == 0) {
+                qsort(l.v, l.n, sizeof *l.v, occ_cmp);
+                json_t *occs = json_array();
+                for (size_t i = 0; i < l.n; i++)
+                        json_array_append_new(occs, occ_json(&l.v[i], vz, true));
+                char f[48], t[48];
+                local_text(vz, q->from, f, sizeof f, NULL, NULL);
+                local_text(vz, q->to, t, sizeof t, NULL, NULL);
+                json_t *days = json_array();
+                int64_t lf, lt;
+                tz_local(vz, q->from, &lf, NULL);
+                tz_local(vz, q->to - 1, &lt, NULL);
+                for (int64_t d = lf / 86400; d <= lt / 86400 && json_array_size(days) < 400; d++) {
+                        civil c;
+                        civil_from_seconds(d * 86400, &c);
+                        char buf[24];
+                        civil_format(&c, buf, sizeof buf);
+                        buf[10] = '\0';
+                        json_array_append_new(days, json_string(buf));
+                }
+                *ret = json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:b}", "tz", tz_name(vz), "from", f, "to", t, "days",
+                                 days, "series", series, "occurrences", occs, "truncated", l.truncated);
+                series = NULL;
+        }
+        json_decref(series);
+        for (size_t i = 0; plans && i < nrows; i++)
+                series_plan_free(plans[i]);
+        free(plans);
+        free(l.v);
+        free(rec);
+        exception_rows_free(x, nx);
+        series_rows_free(rows, nrows);
+        return r;
+}
+
+/* ---- one-off changes ---- */
+
+/* A new time: UTC "...Z", or a wall time "YYYY-MM-DDTHH:MM:SS" in the series' zone
+ * (resolved like the rule's, with the series' DST policy). */
+static int parse_start(const series_plan *sp, const char *text, sked_time *ret, sked_err *err) {
+        if (text[0] && text[strlen(text) - 1] == 'Z') {
+                if (time_parse_utc(text, ret) < 0)
+                        return err_field(err, -EINVAL, "start", "\"%.40s\": expected YYYY-MM-DDTHH:MM:SSZ", text);
+                return 0;
+        }
+        civil c;
+        if (civil_parse(text, false, false, &c) < 0)
+                return err_field(err, -EINVAL, "start",
+                                 "\"%.40s\": expected a UTC instant YYYY-MM-DDTHH:MM:SSZ or a wall time "
+                                 "YYYY-MM-DDTHH:MM:SS in the series' zone",
+                                 text);
+        sked_time t[2];
+        int n = tz_resolve(schedule_zone(sp->sc), civil_to_seconds(&c), TZ_GAP_SHIFT, TZ_REPEAT_FIRST, t);
+        if (n < 1)
+                return err_field(err, -EINVAL, "start", "\"%.40s\": this wall time does not exist in %s", text,
+                                 tz_name(schedule_zone(sp->sc)));
+        *ret = t[0];
+        return 0;
+}
+
+int engine_occurrence_change(engine *e, store *st, int64_t id, sked_time nominal, json_t *in, json_t **ret,
+                             sked_err *err) {
+        static const char *const known[] = {"start", "params", "enabled", "note", NULL};
+        if (!json_is_object(in))
+                return err_set(err, -EINVAL, "body: expected a JSON object with start, params, enabled or note");
+        const char *key;
+        json_t *v;
+        json_object_foreach(in, key, v) {
+                bool ok = false;
+                for (size_t i = 0; known[i]; i++)
+                        ok |= !strcmp(key, known[i]);
+                if (!ok)
+                        return err_field(err, -EINVAL, key, "unknown field (expected start, params, enabled, note)");
+        }
+        series_row s = {0};
+        series_plan *sp = NULL;
+        exception_row x = {0};
+        int r = store_series_get(st, id, &s, err);
+        if (r == 0)
+                r = series_plan_build(e, &s, &sp, err);
+        if (r < 0)
+                goto out;
+        sked_time t;
+        if (schedule_next(sp->sc, nominal - 1, &t) < 0 || t != nominal || nominal < s.created_at - s.created_at % SKED_USEC) {
+                char at[32];
+                time_format_utc(nominal, at, sizeof at);
+                r = err_field(err, -ENOENT, "nominal", "%s is not an occurrence of series %lld's rule", at,
+                              (long long) id);
+                goto out;
+        }
+        occurrence_rec *rec = NULL;
+        size_t nrec = 0;
+        if ((r = store_occurrences_range(st, id, nominal, nominal + 1, 4, &rec, &nrec, err)) < 0)
+                goto out;
+        bool done = false;
+        for (size_t i = 0; i < nrec; i++)
+                done |= strcmp(rec[i].trigger, "manual") != 0;
+        free(rec);
+        if (done) {
+                r = err_field(err, -EEXIST, "nominal", "this occurrence has already run (or was skipped): its record "
+                                                       "is history; trigger a manual run instead");
+                goto out;
+        }
+        if (store_exception_get(st, id, nominal, &x, err) == -ENOENT) {
+                x = (exception_row){.series_id = id, .nominal = nominal, .created_at = engine_now(e)};
+        }
+        if ((v = json_object_get(in, "start"))) {
+                if (json_is_null(v)) {
+                        x.moved_to = 0;
+                } else if (!json_is_string(v)) {
+                        r = err_field(err, -EINVAL, "start", "expected a time (string) or null");
+                        goto out;
+                } else if ((r = parse_start(sp, json_string_value(v), &x.moved_to, err)) < 0) {
+                        goto out;
+                }
+                if (x.moved_to == nominal)
+                        x.moved_to = 0;
+                x.fired = false;
+        }
+        if ((v = json_object_get(in, "params"))) {
+                free(x.params);
+                x.params = NULL;
+                if (!json_is_null(v)) {
+                        const type_entry *te = engine_type_find(e, s.type);
+                        json_error_t je;
+                        json_t *base = json_loads(s.params, 0, &je), *norm = NULL;
+                        if (!json_is_object(v))
+                                r = err_field(err, -EINVAL, "params", "expected a JSON object of overrides");
+                        else if (!te)
+                                r = err_field(err, -ENOENT, "type", "\"%s\": no such process type", s.type);
+                        else if (json_object_update(base, v) == 0)
+                                r = params_validate(te->t->params, base, &norm, err);
+                        json_decref(base);
+                        json_decref(norm);
+                        if (r < 0)
+                                goto out;
+                        x.params = json_dumps(v, JSON_COMPACT);
+                }
+        }
+        if ((v = json_object_get(in, "enabled"))) {
+                if (!json_is_boolean(v)) {
+                        r = err_field(err, -EINVAL, "enabled", "expected true or false");
+                        goto out;
+                }
+                x.disabled = !json_is_true(v);
+        }
+        if ((v = json_object_get(in, "note"))) {
+                if (!json_is_null(v) && (!json_is_string(v) || json_string_length(v) > MAX_NOTE)) {
+                        r = err_field(err, -EINVAL, "note", "expected a string of at most %d characters", MAX_NOTE);
+                        goto out;
+                }
+                free(x.note);
+                x.note = json_is_string(v) ? strdup(json_string_value(v)) : NULL;
+        }
+        x.updated_at = engine_now(e);
+        bool empty = !x.disabled && !x.moved_to && !x.params;
+        if (empty) {
+                r = store_exception_delete(st, id, nominal, err);
+                if (r == -ENOENT)
+                        r = 0;
+        } else {
+                r = store_exception_put(st, &x, err);
+        }
+        if (r < 0)
+                goto out;
+        engine_changed(e, st);
+        /* the occurrence as it is listed now */
+        sked_time from = nominal, to = nominal + 1;
+        json_t *list = NULL;
+        if ((r = engine_series_occurrences(e, st, &s, from, to, 10, &list, err)) < 0)
+                goto out;
+        *ret = json_array_size(list) ? json_incref(json_array_get(list, 0)) : json_object();
+        if (!json_array_size(list)) {
+                /* moved out of [nominal, nominal+1): describe it from the exception */
+                char at[32];
+                time_format_utc(nominal, at, sizeof at);
+                json_object_set_new(*ret, "nominal", json_integer(nominal));
+                json_object_set_new(*ret, "at", json_string(at));
+                json_object_set_new(*ret, "state", json_string(x.disabled ? "disabled" : "planned"));
+                json_object_set_new(*ret, "change", json_string(x.disabled ? "disabled" : "moved"));
+                if (x.moved_to) {
+                        time_format_utc(x.moved_to, at, sizeof at);
+                        json_object_set_new(*ret, "start", json_integer(x.moved_to));
+                        json_object_set_new(*ret, "start_at", json_string(at));
+                }
+        }
+        json_decref(list);
+out:
+        exception_row_clear(&x);
+        series_plan_free(sp);
+        series_row_clear(&s);
+        return r;
+}
+
+int engine_occurrence_reset(engine *e, store *st, int64_t id, sked_time nominal, sked_err *err) {
+        exception_row x = {0};
+        int r = store_exception_get(st, id, nominal, &x, err);
+        if (r == -ENOENT)
+                return err_field(err, -ENOENT, "nominal", "this occurrence has no one-off change");
+        if (r == 0 && x.fired)
+                r = err_field(err, -EEXIST, "nominal", "this occurrence has already run at its new time");
+        exception_row_clear(&x);
+        if (r == 0)
+                r = store_exception_delete(st, id, nominal, err);
+        if (r == 0)
+                engine_changed(e, st);
+        return r;
+}

@@ -1,0 +1,387 @@
+/* plan: exceptions, features, overlap bookkeeping, calendar reads, retention
+ * (see plan.h). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/store.h"
+#include "store/store_internal.h"
+
+/* ---- exceptions ---- */
+
+void exception_row_clear(exception_row *x) {
+        if (!x)
+                return;
+        free(x->params);
+        free(x->note);
+        memset(x, 0, sizeof *x);
+}
+
+void exception_rows_free(exception_row *rows, size_t n) {
+        for (size_t i = 0; rows && i < n; i++)
+                exception_row_clear(&rows[i]);
+        free(rows);
+}
+
+#define EXC_COLS "series_id, nominal, disabled, fired, moved_to, params, note, created_at, updated_at"
+
+static void exception_decode(db_stmt *st, void *row) {
+        exception_row *x = row;
+        memset(x, 0, sizeof *x);
+        x->series_id = db_col_int(st, 0);
+        x->nominal = db_col_int(st, 1);
+        x->disabled = db_col_int(st, 2) != 0;
+        x->fired = db_col_int(st, 3) != 0;
+        x->moved_to = db_col_null(st, 4) ? 0 : db_col_int(st, 4);
+        x->params = dup_or_null(db_col_text(st, 5));
+        x->note = dup_or_null(db_col_text(st, 6));
+        x->created_at = db_col_int(st, 7);
+        x->updated_at = db_col_int(st, 8);
+}
+
+static void exception_clear(void *row) {
+        exception_row_clear(row);
+}
+
+static int exceptions_collect(db_stmt *st, exception_row **ret, size_t *ret_n, sked_err *err) {
+        return collect(st, sizeof **ret, exception_decode, exception_clear, (void **) ret, ret_n, err);
+}
+
+static int bump_count(store *s, int64_t series_id, int delta, sked_err *err) {
+        db_stmt *st;
+        int r = db_prepare(s->d, "UPDATE series SET n_exceptions = n_exceptions + $2 WHERE id = $1", &st, err);
+        if (r < 0)
+                return r;
+        db_bind_int(st, 1, series_id);
+        db_bind_int(st, 2, delta);
+        return db_run(st, err);
+}
+
+int store_exception_put(store *s, const exception_row *x, sked_err *err) {
+        exception_row cur = {0};
+        int r = store_exception_get(s, x->series_id, x->nominal, &cur, err);
+        bool exists = r == 0;
+        exception_row_clear(&cur);
+        if (r < 0 && r != -ENOENT)
+                return r;
+        db_stmt *st;
+        r = db_prepare(s->d,
+                       "INSERT INTO exceptions(series_id, nominal, disabled, fired, moved_to, params, note, "
+                       "created_at, updated_at) VALUES($1, $2, $3, $4, $5, $6, $7, $8, $8) "
+                       "ON CONFLICT(series_id, nominal) DO UPDATE SET disabled = excluded.disabled, "
+                       "fired = excluded.fired, moved_to = excluded.moved_to, params = excluded.params, "
+                       "note = excluded.note, updated_at = excluded.updated_at",
+                       &st, err);
+        if (r < 0)
+                return r;
+        db_bind_int(st, 1, x->series_id);
+        db_bind_int(st, 2, x->nominal);
+        db_bind_int(st, 3, x->disabled);
+        db_bind_int(st, 4, x->fired);
+        db_bind_int_or_null(st, 5, x->moved_to, x->moved_to == 0);
+        db_bind_text(st, 6, x->params);
+        db_bind_text(st, 7, x->note);
+        db_bind_int(st, 8, x->updated_at);
+        if ((r = db_run(st, err)) < 0)
+                return r;
+        return exists ? 0 : bump_count(s, x->series_id, 1, err);
+}
+
+int store_exception_delete(store *s, int64_t series_id, sked_time nominal, sked_err *err) {
+        db_stmt *st;
+        int r = db_prepare(s->d, "DELETE FROM exceptions WHERE series_id = $1 AND nominal = $2", &st, err);
+        if (r < 0)
+                return r;
+        db_bind_int(st, 1, series_id);
+        db_bind_int(st, 2, nominal);
+        if ((r = db_run(st, err)) < 0)
+                return r;
+        if (db_changes(s->d) == 0)
+                return err_field(err, -ENOENT, "nominal", "this occurrence has no one-off change");
+        return bump_count(s, series_id, -1, err);
+}
+
+int store_exception_get(store *s, int64_t series_id, sked_time nominal, exception_row *ret, sked_err *err) {
+        db_stmt *st;
+        int r = db_prepare(s->d, "SELECT " EXC_COLS " FROM exceptions WHERE series_id = $1 AND nominal = $2", &st,
+                           err);
+        if (r < 0)
+                return r;
+        db_bind_int(st, 1, series_id);
+        db_bind_int(st, 2, nominal);
+        r = db_step(st, err);
+        if (r == 1)
+                exception_decode(st, ret);
+        db_done(st);
+        if (r == 0)
+                return -ENOENT;
+        return r < 0 ? r : 0;
+}
+
+int store_exceptions_list(store *s, int64_t series_id, sked_time from, sked_time to, int limit,
+                          exception_row **ret, size_t *ret_n, sked_err *err) {
+        db_stmt *st;
+        int r = db_prepare(s->d,
+                           "SELECT " EXC_COLS " FROM exceptions WHERE (CAST($1 AS BIGINT) = 0 OR series_id = $1) AND "
+                           "((nominal >= $2 AND nominal < $3) OR (moved_to >= $2 AND moved_to < $3)) "
+                           "ORDER BY series_id, nominal LIMIT $4",
+                           &st, err);
+        if (r < 0)
+                return r;
+        db_bind_int(st, 1, series_id);
+        db_bind_int(st, 2, from);
+        db_bind_int(st, 3, to);
+        db_bind_int(st, 4, limit);
+        return exceptions_collect(st, ret, ret_n, err);
+}
+
+int store_moves_due(store *s, sked_time now, int limit, exception_row **ret, size_t *ret_n, sked_err *err) {
+        db_stmt *st;
+        int r = db_prepare(s->d,
+                           "SELECT e.series_id, e.nominal, e.disabled, e.fired, e.moved_to, e.params, e.note, "
+                           "e.created_at, e.updated_at FROM exceptions e JOIN series s ON s.id = e.series_id "
+                           "WHERE e.moved_to IS NOT NULL AND e.fired = 0 AND e.disabled = 0 AND e.moved_to <= $1 "
+                           "AND s.enabled = 1 AND s.feature_on = 1 ORDER BY e.moved_to LIMIT $2",
+                           &st, err);
+        if (r < 0)
+                return r;
+        db_bind_int(st, 1, now);
+        db_bind_int(st, 2, limit);
+        return exceptions_collect(st, ret, ret_n, err);
+}
+
+int store_exception_set_fired(store *s, int64_t series_id, sked_time nominal, sked_err *err) {
+        db_stmt *st;
+        int r = db_prepare(s->d, "UPDATE exceptions SET fired = 1 WHERE series_id = $1 AND nominal = $2", &st, err);
+        if (r < 0)
+                return r;
+        db_bind_int(st, 1, series_id);
+        db_bind_int(st, 2, nominal);
+        return db_run(st, err);
+}
+
+/* ---- overlap ---- */
+
+int store_series_active(store *s, int64_t series_id, int64_t *ret_queued, int64_t *ret_running, sked_err *err) {
+        db_stmt *st;
+        int r = db_prepare(s->d,
+                           "SELECT state, count(*) FROM runs WHERE series_id = $1 AND state IN ('queued', 'running') "
+                           "GROUP BY state",
+                           &st, err);
+        if (r < 0)
+                return r;
+        db_bind_int(st, 1, series_id);
+        int64_t q = 0, run = 0;
+        while ((r = db_step(st, err)) == 1) {
+                if (!strcmp(db_col_text(st, 0), "queued"))
+                        q = db_col_int(st, 1);
+                else
+                        run = db_col_int(st, 1);
+        }
+        db_done(st);
+        if (r < 0)
+                return r;
+        *ret_queued = q;
+        *ret_running = run;
+        return 0;
+}
+
+int store_series_cancel_active(store *s, int64_t series_id, sked_time now, const char *why, int64_t **ret_running,
+                               size_t *ret_n, sked_err *err) {
+        db_stmt *st;
+        int r = db_prepare(s->d,
+                           "UPDATE runs SET state = 'cancelled', finished_at = $2, error = $3 "
+                           "WHERE series_id = $1 AND state = 'queued'",
+                           &st, err);
+        if (r < 0)
+                return r;
+        db_bind_int(st, 1, series_id);
+        db_bind_int(st, 2, now);
+        db_bind_text(st, 3, why);
+        if ((r = db_run(st, err)) < 0)
+                return r;
+        if ((r = db_prepare(s->d,
+                            "UPDATE runs SET cancel_requested = 1 WHERE series_id = $1 AND state = 'running' "
+                            "RETURNING id",
+                            &st, err)) < 0)
+                return r;
+        db_bind_int(st, 1, series_id);
+        int64_t *ids = NULL;
+        size_t n = 0, cap = 0;
+        while ((r = db_step(st, err)) == 1) {
+                if (n == cap) {
+                        cap = cap ? cap * 2 : 4;
+                        int64_t *p = realloc(ids, cap * sizeof *p);
+                        if (!p) {
+                                r = err_set(err, -ENOMEM, "out of memory");
+                                break;
+                        }
+                        ids = p;
+                }
+                ids[n++] = db_col_int(st, 0);
+        }
+        db_done(st);
+        if (r < 0) {
+                free(ids);
+                return r;
+        }
+        *ret_running = ids;
+        *ret_n = n;
+        return 0;
+}
+
+int store_lock_series(store *s, int64_t series_id, sked_err *err) {
+        if (db_dialect(s->d) != DB_POSTGRES)
+                return 0;
+        db_stmt *st;
+        int r = db_prepare(s->d, "SELECT pg_advisory_xact_lock(727375, CAST($1 AS INTEGER))", &st, err);
+        if (r < 0)
+                return r;
+        /* the key space is 32 bits: ids beyond it share keys, which only serializes more */
+        db_bind_int(st, 1, (int32_t) (series_id & 0x7fffffff));
+        return db_run(st, err);
+}
+
+/* ---- features ---- */
+
+int store_feature_set(store *s, const char *name, bool enabled, const char *note, sked_time now,
+                      int64_t *ret_series, sked_err *err) {
+        db_stmt *st;
+        int r = db_prepare(s->d,
+                           "INSERT INTO features(name, enabled, note, changed_at) VALUES($1, $2, $3, $4) "
+                           "ON CONFLICT(name) DO UPDATE SET enabled = excluded.enabled, note = excluded.note, "
+                           "changed_at = excluded.changed_at",
+                           &st, err);
+        if (r < 0)
+                return r;
+        db_bind_text(st, 1, name);
+        db_bind_int(st, 2, enabled);
+        db_bind_text(st, 3, note);
+        db_bind_int(st, 4, now);
+        if ((r = db_run(st, err)) < 0)
+                return r;
+        if ((r = db_prepare(s->d,
+                            "UPDATE series SET feature_on = $2 WHERE feature_on <> $2 AND type IN "
+                            "(SELECT name FROM types WHERE feature = $1)",
+                            &st, err)) < 0)
+                return r;
+        db_bind_text(st, 1, name);
+        db_bind_int(st, 2, enabled);
+        if ((r = db_run(st, err)) < 0)
+                return r;
+        if (ret_series)
+                *ret_series = db_changes(s->d);
+        return 0;
+}
+
+static json_t *feature_json(db_stmt *st) {
+        return json_pack("{s:s, s:b, s:s?, s:I, s:I, s:I}", "name", db_col_text(st, 0), "enabled",
+                         db_col_int(st, 1) != 0, "note", db_col_text(st, 2), "changed_at",
+                         (json_int_t) db_col_int(st, 3), "types", (json_int_t) db_col_int(st, 4), "series",
+                         (json_int_t) db_col_int(st, 5));
+}
+
+int store_features_list(store *s, json_t **ret, sked_err *err) {
+        db_stmt *st;
+        int r = db_prepare(s->d,
+                           "SELECT n.name, COALESCE(f.enabled, 1), f.note, COALESCE(f.changed_at, 0), "
+                           "(SELECT count(*) FROM types t WHERE t.feature = n.name), "
+                           "(SELECT count(*) FROM series x JOIN types t ON t.name = x.type WHERE t.feature = n.name) "
+                           "FROM (SELECT feature AS name FROM types WHERE feature IS NOT NULL "
+                           "UNION SELECT name FROM features) n LEFT JOIN features f ON f.name = n.name "
+                           "ORDER BY n.name",
+                           &st, err);
+        if (r < 0)
+                return r;
+        return json_rows(st, feature_json, ret, err);
+}
+
+/* ---- calendar ---- */
+
+static void occurrence_decode(db_stmt *st, void *row) {
+        occurrence_rec *o = row;
+        memset(o, 0, sizeof *o);
+        o->series_id = db_col_int(st, 0);
+        o->nominal = db_col_int(st, 1);
+        o->fired_at = db_col_int(st, 2);
+        o->run_id = db_col_null(st, 3) ? 0 : db_col_int(st, 3);
+        snprintf(o->skipped, sizeof o->skipped, "%s", db_col_null(st, 4) ? "" : db_col_text(st, 4));
+        snprintf(o->state, sizeof o->state, "%s", db_col_null(st, 5) ? "" : db_col_text(st, 5));
+        o->attempt = db_col_int(st, 6);
+        o->started_at = db_col_int(st, 7);
+        o->finished_at = db_col_int(st, 8);
+        snprintf(o->trigger, sizeof o->trigger, "%s", db_col_null(st, 9) ? "schedule" : db_col_text(st, 9));
+}
+
+static void occurrence_clear(void *row) {
+        (void) row;
+}
+
+int store_occurrences_range(store *s, int64_t series_id, sked_time from, sked_time to, int limit,
+                            occurrence_rec **ret, size_t *ret_n, sked_err *err) {
+        db_stmt *st;
+        int r = db_prepare(s->d,
+                           "SELECT * FROM (SELECT o.series_id, o.nominal, o.fired_at, o.run_id, o.skipped, r.state, "
+                           "r.attempt, r.started_at, r.finished_at, 'schedule' AS trigger FROM occurrences o "
+                           "LEFT JOIN runs r ON r.id = o.run_id WHERE (CAST($1 AS BIGINT) = 0 OR o.series_id = $1) "
+                           "AND o.nominal >= $2 AND o.nominal < $3 UNION ALL "
+                           "SELECT m.series_id, m.nominal, m.queued_at, COALESCE(n.id, m.id), NULL, "
+                           "COALESCE(n.state, m.state), COALESCE(n.attempt, m.attempt), "
+                           "COALESCE(n.started_at, m.started_at), COALESCE(n.finished_at, m.finished_at), 'manual' "
+                           "FROM runs m LEFT JOIN runs n ON n.id = (SELECT max(id) FROM runs x WHERE "
+                           "x.series_id = m.series_id AND x.nominal = m.nominal AND x.id > m.id) "
+                           "WHERE m.trigger = 'manual' AND m.series_id IS NOT NULL AND "
+                           "(CAST($1 AS BIGINT) = 0 OR m.series_id = $1) AND m.nominal >= $2 AND m.nominal < $3) "
+                           "AS occ ORDER BY series_id, nominal LIMIT $4",
+                           &st, err);
+        if (r < 0)
+                return r;
+        db_bind_int(st, 1, series_id);
+        db_bind_int(st, 2, from);
+        db_bind_int(st, 3, to);
+        db_bind_int(st, 4, limit);
+        return collect(st, sizeof **ret, occurrence_decode, occurrence_clear, (void **) ret, ret_n, err);
+}
+
+/* ---- retention ---- */
+
+static int purge_step(store *s, const char *sql, const char *type, sked_time before, int limit, int64_t *add,
+                      sked_err *err) {
+        db_stmt *st;
+        int r = db_prepare(s->d, sql, &st, err);
+        if (r < 0)
+                return r;
+        db_bind_text(st, 1, type);
+        db_bind_int(st, 2, before);
+        db_bind_int(st, 3, limit);
+        if ((r = db_run(st, err)) < 0)
+                return r;
+        if (add)
+                *add += db_changes(s->d);
+        return 0;
+}
+
+int store_purge(store *s, const char *type, sked_time before, int limit, purge_counts *add, sked_err *err) {
+        /* the same `limit` oldest finished runs in each statement: children first */
+#define OLD_RUNS                                                                                 \
+        "(SELECT id FROM runs WHERE type = $1 AND finished_at IS NOT NULL AND finished_at < $2 " \
+        "ORDER BY type, finished_at LIMIT $3)"
+        int r = purge_step(s, "DELETE FROM messages WHERE run_id IN " OLD_RUNS, type, before, limit, &add->messages,
+                           err);
+        if (r == 0)
+                r = purge_step(s, "DELETE FROM results WHERE run_id IN " OLD_RUNS, type, before, limit, &add->results,
+                               err);
+        if (r == 0)
+                r = purge_step(s, "DELETE FROM runs WHERE id IN " OLD_RUNS, type, before, limit, &add->runs, err);
+#undef OLD_RUNS
+        /* occurrence rows guard against firing twice only ahead of the cursor */
+        if (r == 0)
+                r = purge_step(s,
+                               "DELETE FROM occurrences WHERE nominal < $2 AND series_id IN (SELECT id FROM series "
+                               "WHERE type = $1 AND (next_due IS NULL OR next_due > $2)) AND "
+                               "(run_id IS NULL OR run_id NOT IN (SELECT id FROM runs WHERE state IN "
+                               "('queued', 'running'))) AND CAST($3 AS BIGINT) > 0",
+                               type, before, limit, &add->occurrences, err);
+        return r;
+}
