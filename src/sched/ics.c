@@ -3,7 +3,7 @@
  * The events are written first, into their own buffer: only then are the calendar's
  * header (X-SKED-TRUNCATED) and each zone's span (the VTIMEZONEs come before the
  * events) known. */
-#include "api/ics.h"
+#include "sched/ics.h"
 
 #include <inttypes.h>
 #include <stdarg.h>

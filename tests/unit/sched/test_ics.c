@@ -8,7 +8,7 @@
 
 #include "../sched/testutil.h"
 
-#include "api/ics.h"
+#include "sched/ics.h"
 #include "sched/schedule.h"
 
 #define NY "America/New_York"
