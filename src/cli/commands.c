@@ -1,16 +1,22 @@
-/* commands: the client subcommands (type, series, runs, poller) over the HTTP API. */
+/* commands: the client subcommands (type, series, runs, poller, nodes, calendar) over
+ * the HTTP API. */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
 
 #include "base/civil.h"
 #include "base/strbuf.h"
+#include "cli/calview.h"
 #include "cli/cli.h"
 #include "cli/client.h"
 #include "cli/table.h"
 #include "model/manifest.h"
+#include "sched/tz.h"
 
 /* Options every client command takes. */
 typedef struct common {
@@ -709,6 +715,251 @@ int cli_nodes(int argc, char **argv) {
         static const char *const h[] = {"NAME", "ROLE", "ALIVE", "WORKERS", "RUNNING", "LAST HEARTBEAT", "PID"};
         static const char *const k[] = {"name", "role", "alive", "workers", "running", "heartbeat_at", "pid"};
         return list_command(&c, "/api/v1/nodes", h, k, 7);
+}
+
+/* ---- sked calendar ---- */
+
+#define CALENDAR_SERIES_MAX 100
+
+static const char calendar_usage[] =
+        "usage: sked calendar [--week DATE] [--tz ZONE] [--series ID[,ID...]]... [--width N] "
+        "[--json]\n"
+        "\n"
+        "A week (Monday to Sunday) of planned and past occurrences, one column per day.\n"
+        "\n"
+        "options\n"
+        "  --week DATE      YYYY-MM-DD, any day of the week to show (default: today in ZONE)\n"
+        "  --tz ZONE        IANA zone of the days and times shown (default: $TZ if it names a\n"
+        "                   zone, else the zone /etc/localtime links to, else UTC)\n"
+        "  --series ID      only these series; repeatable, or a comma list (at most 100)\n"
+        "  --width N        display columns, 20..1000 (default: the terminal's, else 120);\n"
+        "                   under 88 the days are listed one under the other\n"
+        "  --json           print the server's JSON reply\n"
+        "common options: --url URL --token TOKEN --data-dir DIR\n"
+        "\n"
+        "marks: . planned  ~ changed one-off  x disabled  > due/queued/running  + succeeded\n"
+        "       ! failed/lost/cancelled  - skipped/missed/paused\n";
+
+/* name if the tz database knows it. */
+static bool known_zone(const char *name) {
+        const tz_zone *z;
+        return name && *name && tz_load(name, &z, NULL) == 0;
+}
+
+/* "Europe/Berlin" from "/usr/share/zoneinfo/Europe/Berlin" (or "../usr/share/zoneinfo/
+ * posix/Europe/Berlin"), or the text itself when it has no zoneinfo directory. */
+static const char *zone_from_path(const char *path) {
+        const char *p = strstr(path, "zoneinfo/");
+        if (!p)
+                return path;
+        p += strlen("zoneinfo/");
+        if (!strncmp(p, "posix/", 6))
+                p += 6;
+        return p;
+}
+
+/* The viewer's zone: $TZ when it names a zone (":Europe/Berlin" too), else the
+ * zone /etc/localtime links to, else UTC.  A POSIX rule in $TZ ("CET-1CEST,...")
+ * names no zone the server could use, so it is passed over. */
+static void default_zone(char *buf, size_t len) {
+        const char *env = getenv("TZ");
+        if (env) {
+                const char *name = zone_from_path(env[0] == ':' ? env + 1 : env);
+                if (known_zone(name)) {
+                        snprintf(buf, len, "%s", name);
+                        return;
+                }
+        }
+        char link[PATH_MAX];
+        ssize_t n = readlink("/etc/localtime", link, sizeof link - 1);
+        if (n > 0) {
+                link[n] = '\0';
+                const char *name = zone_from_path(link);
+                if (name != link && known_zone(name)) {
+                        snprintf(buf, len, "%s", name);
+                        return;
+                }
+        }
+        snprintf(buf, len, "UTC");
+}
+
+/* Today's date in zone, or false when the zone is not in the local tz database
+ * (the server may still know it; only the today mark is lost). */
+static bool today_in(const char *zone, char *buf, size_t len) {
+        const tz_zone *z;
+        int64_t local;
+        civil c;
+        if (tz_load(zone, &z, NULL) < 0)
+                return false;
+        tz_local(z, time_now_real(), &local, NULL);
+        civil_from_seconds(local, &c);
+        snprintf(buf, len, "%04d-%02d-%02d", c.year, c.month, c.day);
+        return true;
+}
+
+static bool valid_date(const char *s) {
+        char full[32];
+        civil c;
+        if (strlen(s) != 10)
+                return false;
+        snprintf(full, sizeof full, "%sT00:00:00", s);
+        return civil_parse(full, false, false, &c) == 0;
+}
+
+/* Appends "&name=value" ('?' first) with value percent-encoded but for unreserved
+ * characters, '/' and ',' ("Etc/GMT+5" must reach the server with its '+'). */
+static void query_param(strbuf *q, const char *name, const char *value) {
+        strbuf_printf(q, "%c%s=", strchr(strbuf_str(q), '?') ? '&' : '?', name);
+        for (const unsigned char *p = (const unsigned char *)value; *p; p++) {
+                if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
+                    (*p >= '0' && *p <= '9') || strchr("-._~/,", *p))
+                        strbuf_putc(q, (char)*p);
+                else
+                        strbuf_printf(q, "%%%02X", *p);
+        }
+}
+
+/* Adds the ids of one --series argument ("3" or "3,5,8") to ids, comma-separated. */
+static int add_series_ids(strbuf *ids, size_t *count, const char *arg) {
+        const char *p = arg;
+        do {
+                size_t n = strcspn(p, ",");
+                if (n == 0 || n > 18 || strspn(p, "0123456789") < n) {
+                        fprintf(stderr,
+                                "sked calendar: --series \"%s\": expected numeric ids, "
+                                "comma-separated\n",
+                                arg);
+                        return -EINVAL;
+                }
+                if (++*count > CALENDAR_SERIES_MAX) {
+                        fprintf(stderr, "sked calendar: --series: at most %d ids\n",
+                                CALENDAR_SERIES_MAX);
+                        return -E2BIG;
+                }
+                if (ids->len)
+                        strbuf_putc(ids, ',');
+                strbuf_append(ids, p, n);
+                p += n;
+        } while (*p++ == ',');
+        return 0;
+}
+
+/* --width, else the terminal's columns when stdout is one, else the default. */
+static unsigned output_width(const char *opt) {
+        struct winsize ws;
+        if (opt)
+                return (unsigned)atoi(opt);
+        if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+                return ws.ws_col;
+        return CALVIEW_WIDTH_DEFAULT;
+}
+
+int cli_calendar(int argc, char **argv) {
+        enum { O_WEEK = 1, O_TZ, O_SERIES, O_WIDTH };
+        static const struct option opts[] = {
+                COMMON_OPTIONS,
+                {"week", required_argument, NULL, O_WEEK},
+                {"tz", required_argument, NULL, O_TZ},
+                {"series", required_argument, NULL, O_SERIES},
+                {"width", required_argument, NULL, O_WIDTH},
+                {"help", no_argument, NULL, 'h'},
+                {0},
+        };
+        common c = {0};
+        const char *week = NULL, *zone = NULL, *width = NULL;
+        char zbuf[TZ_NAME_MAX + 1], today[16];
+        strbuf ids = STRBUF_INIT, q = STRBUF_INIT, out = STRBUF_INIT;
+        size_t nids = 0;
+        json_t *reply = NULL;
+        sked_err err = {0};
+        calview_opts vo = {0};
+        int o, rc = CLI_USAGE;
+
+        optind = 1;
+        while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+                if (common_opt(&c, o))
+                        continue;
+                switch (o) {
+                case O_WEEK:
+                        week = optarg;
+                        break;
+                case O_TZ:
+                        zone = optarg;
+                        break;
+                case O_SERIES:
+                        if (add_series_ids(&ids, &nids, optarg) < 0)
+                                goto done;
+                        break;
+                case O_WIDTH:
+                        width = optarg;
+                        break;
+                case 'h':
+                        fputs(calendar_usage, stdout);
+                        rc = CLI_OK;
+                        goto done;
+                default:
+                        fputs(calendar_usage, stderr);
+                        goto done;
+                }
+        }
+        if (optind != argc) {
+                fprintf(stderr, "sked calendar: unexpected argument \"%s\"\n", argv[optind]);
+                goto done;
+        }
+        if (week && !valid_date(week)) {
+                fprintf(stderr, "sked calendar: --week \"%s\": expected a date YYYY-MM-DD\n", week);
+                goto done;
+        }
+        if (width) {
+                char *end;
+                long w = strtol(width, &end, 10);
+                if (*end || end == width || w < CALVIEW_WIDTH_MIN || w > CALVIEW_WIDTH_MAX) {
+                        fprintf(stderr, "sked calendar: --width \"%s\": expected %d..%d\n", width,
+                                CALVIEW_WIDTH_MIN, CALVIEW_WIDTH_MAX);
+                        goto done;
+                }
+        }
+        if (zone && (!*zone || strlen(zone) > TZ_NAME_MAX)) {
+                fprintf(stderr, "sked calendar: --tz \"%s\": expected an IANA zone name\n", zone);
+                goto done;
+        }
+        if (!zone) {
+                default_zone(zbuf, sizeof zbuf);
+                zone = zbuf;
+        }
+
+        strbuf_puts(&q, "/api/v1/calendar");
+        if (week)
+                query_param(&q, "week", week);
+        query_param(&q, "tz", zone);
+        if (ids.len)
+                query_param(&q, "series", strbuf_str(&ids));
+        if (q.oom || ids.oom) {
+                fprintf(stderr, "sked: out of memory\n");
+                rc = CLI_FAILED;
+                goto done;
+        }
+        rc = call(&c, "GET", strbuf_str(&q), NULL, &reply);
+        if (rc != CLI_OK)
+                goto done;
+        if (c.json) {
+                print_json(reply);
+                goto done;
+        }
+        vo.width = output_width(width);
+        vo.today = today_in(zone, today, sizeof today) ? today : NULL;
+        if (calview_render(&out, reply, &vo, &err) < 0) {
+                fprintf(stderr, "sked: unexpected reply from GET /api/v1/calendar: %s\n", err.msg);
+                rc = CLI_FAILED;
+                goto done;
+        }
+        fputs(strbuf_str(&out), stdout);
+done:
+        json_decref(reply);
+        strbuf_free(&ids);
+        strbuf_free(&q);
+        strbuf_free(&out);
+        return rc;
 }
 
 int cli_type(int argc, char **argv) {
