@@ -939,6 +939,7 @@ static int turn(engine *e, sked_time *ret_wake, sked_err *err) {
         reqs = e->enq_head;
         e->enq_head = e->enq_tail = NULL;
         pthread_mutex_unlock(&e->lock);
+        now = engine_now(e); /* BEGIN may have waited: fire what is due by now */
         /* after BEGIN: if BEGIN had to reconnect, the session (and its lock) is new */
         if ((r = store_poller_lease(e->st, &role, err)) < 0)
                 goto rollback;

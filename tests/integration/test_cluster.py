@@ -64,8 +64,9 @@ class ClusterBase(skedtest.ServerTest):
         out = []
         for i, (schedule, count) in enumerate(plan):
             srv = nodes[i % len(nodes)]
+            # every occurrence must run (crash and outage semantics, not the overlap policy)
             s = srv.create_series(type="bb.tick", schedule=schedule, start=local_text(start_us), count=count,
-                                  tz="UTC", params={})
+                                  tz="UTC", params={}, policy={"overlap": "allow_all"})
             step = int(schedule[6:-1]) * US
             s["expected"] = [start_us + k * step for k in range(count)]
             out.append(s)

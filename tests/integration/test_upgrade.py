@@ -27,7 +27,8 @@ def next_new_year_us():
     return calendar.timegm((year, 1, 1, 0, 0, 0)) * US
 
 
-CMD_DEF = ('{"defaults":{"concurrency":0,"retention_ms":2592000000,"retry":{"initial_backoff_ms":10000,'
+# retention 10 years: the rows date from 2026-01-01 and must outlive the first purge
+CMD_DEF = ('{"defaults":{"concurrency":0,"retention_ms":315360000000,"retry":{"initial_backoff_ms":10000,'
            '"max_attempts":1,"max_backoff_ms":600000,"multiplier":2.0},"timeout_ms":3600000},'
            '"handler":{"command":["/bin/true"]},"kind":"scheduled","name":"bb.old","params":[{"default":1,'
            '"name":"n","required":false,"type":"int"}],"query_fields":[],"title":"From version 1"}')
