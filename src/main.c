@@ -15,6 +15,7 @@ static const struct {
         {"runs", cli_runs, "list runs, show one, read its messages and results"},
         {"poller", cli_poller, "the poller's health; register background series (init)"},
         {"calendar", cli_calendar, "a week of planned and past occurrences, one column per day"},
+        {"features", cli_features, "list features; switch one off and on again"},
         {"nodes", cli_nodes, "the nodes of a cluster: role, workers, last heartbeat"},
         {"migrate", cli_migrate, "bring a database's schema up to date (offline)"},
         {"preview", cli_preview, "list the next occurrences of a schedule (offline)"},

@@ -19,4 +19,5 @@ int cli_runs(int argc, char **argv);
 int cli_poller(int argc, char **argv);
 int cli_nodes(int argc, char **argv);
 int cli_calendar(int argc, char **argv);
+int cli_features(int argc, char **argv);
 int cli_migrate(int argc, char **argv);

@@ -240,21 +240,73 @@ static int add_param(json_t *params, const char *kv) {
         return 0;
 }
 
+/* sked series occurrence ID NOMINAL [...]: one occurrence changed one-off (or
+ * --reset to the rule).  --start takes a UTC instant "...Z" or a wall time in the
+ * series' zone; "rule" puts it back at its nominal time. */
+static int occurrence_command(const common *c, int argc, char **argv, json_t *body, const char *note, bool reset) {
+        if (argc != 2) {
+                fprintf(stderr, "sked series occurrence: expected ID and NOMINAL (the occurrence's UTC instant, as "
+                                "listed by `sked series occurrences`)\n");
+                return CLI_USAGE;
+        }
+        char path[256];
+        if (id_path(path, sizeof path, "/api/v1/series/%s/occurrences/", argv[0]) < 0)
+                return CLI_USAGE;
+        sked_time t;
+        if (time_parse_utc(argv[1], &t) < 0) {
+                fprintf(stderr, "sked: \"%s\": expected the nominal instant YYYY-MM-DDTHH:MM:SSZ\n", argv[1]);
+                return CLI_USAGE;
+        }
+        strncat(path, argv[1], sizeof path - strlen(path) - 1);
+        json_t *reply = NULL, *in = json_object();
+        /* only the keys of an occurrence change: the series' own options do not apply */
+        static const char *const keys[] = {"start", "params", "enabled", NULL};
+        for (size_t i = 0; keys[i]; i++)
+                if (json_object_get(body, keys[i]))
+                        json_object_set(in, keys[i], json_object_get(body, keys[i]));
+        json_t *start = json_object_get(in, "start");
+        if (start && !strcmp(json_string_value(start), "rule"))
+                json_object_set_new(in, "start", json_null());
+        if (note)
+                json_object_set_new(in, "note", json_string(note));
+        int rc;
+        if (reset) {
+                rc = call(c, "DELETE", path, NULL, &reply);
+                if (rc == 0)
+                        printf("occurrence %s of series %s follows its rule again\n", argv[1], argv[0]);
+        } else {
+                rc = call(c, "PATCH", path, in, &reply);
+                if (rc == 0) {
+                        if (c->json)
+                                print_json(reply);
+                        else
+                                print_object(reply);
+                }
+        }
+        json_decref(in);
+        json_decref(reply);
+        return rc;
+}
+
 static const char series_usage[] =
-        "usage: sked series list [--type T] [--after ID]\n"
+        "usage: sked series list [--type T] [--after ID] [--all]\n"
         "       sked series show ID\n"
         "       sked series create --type T --schedule SPEC [--tz ZONE] [--start LOCAL] [--end INSTANT]\n"
         "                          [--count N] [--title T] [--param K=V]... [--params JSON] [--query Q] [--disabled]\n"
-        "       sked series edit ID [--schedule SPEC] [--tz ZONE] ... [--if-version V]\n"
-        "       sked series delete ID\n"
-        "       sked series pause ID [--note TEXT] | resume ID | trigger ID\n"
+        "                          [--policy JSON] [--sleep HH:MM-HH:MM[@ZONE]]...\n"
+        "       sked series edit ID [--schedule SPEC] [--tz ZONE] [--policy JSON] [--sleep W|none] ... [--if-version V]\n"
+        "       sked series delete ID [--purge]\n"
+        "       sked series pause ID [--note TEXT] | resume ID | trigger ID [--param K=V]...\n"
         "       sked series occurrences ID [--from INSTANT] [--to INSTANT]\n"
+        "       sked series occurrence ID NOMINAL [--start TIME|--start rule] [--off|--on] [--param K=V]...\n"
+        "                          [--params JSON|--params rule] [--note TEXT] [--reset]\n"
         "       sked series results ID [--runs N]\n"
         "common options: --json --url URL --token TOKEN --data-dir DIR\n";
 
 static int series_main(int argc, char **argv) {
         enum { O_TYPE = 1, O_SCHEDULE, O_TZ, O_START, O_END, O_COUNT, O_TITLE, O_PARAM, O_PARAMS, O_QUERY,
-               O_DISABLED, O_IFV, O_NOTE, O_FROM, O_TO, O_RUNS, O_AFTER, O_OWNER };
+               O_DISABLED, O_IFV, O_NOTE, O_FROM, O_TO, O_RUNS, O_AFTER, O_OWNER, O_POLICY, O_SLEEP, O_PURGE,
+               O_ALL, O_OFF, O_ON, O_RESET };
         static const struct option opts[] = {
                 COMMON_OPTIONS,
                 {"type", required_argument, NULL, O_TYPE},       {"schedule", required_argument, NULL, O_SCHEDULE},
@@ -266,10 +318,15 @@ static int series_main(int argc, char **argv) {
                 {"note", required_argument, NULL, O_NOTE},       {"from", required_argument, NULL, O_FROM},
                 {"to", required_argument, NULL, O_TO},           {"runs", required_argument, NULL, O_RUNS},
                 {"after", required_argument, NULL, O_AFTER},     {"owner", required_argument, NULL, O_OWNER},
-                {"help", no_argument, NULL, 'h'},                {0},
+                {"policy", required_argument, NULL, O_POLICY},   {"sleep", required_argument, NULL, O_SLEEP},
+                {"purge", no_argument, NULL, O_PURGE},           {"all", no_argument, NULL, O_ALL},
+                {"off", no_argument, NULL, O_OFF},               {"on", no_argument, NULL, O_ON},
+                {"reset", no_argument, NULL, O_RESET},           {"help", no_argument, NULL, 'h'},
+                {0},
         };
         common c = {0};
-        json_t *body = json_object(), *params = NULL;
+        json_t *body = json_object(), *params = NULL, *sleep = NULL;
+        bool purge = false, all = false, reset = false, params_rule = false;
         const char *note = NULL, *from = NULL, *to = NULL, *runs = NULL, *after = NULL, *type = NULL;
         long long ifv = 0;
         int o, rc = CLI_USAGE;
@@ -323,6 +380,10 @@ static int series_main(int argc, char **argv) {
                                 goto done;
                         break;
                 case O_PARAMS: {
+                        if (!strcmp(optarg, "rule")) {
+                                params_rule = true;
+                                break;
+                        }
                         json_error_t je;
                         json_t *p = json_loads(optarg, 0, &je);
                         if (!json_is_object(p)) {
@@ -340,8 +401,51 @@ static int series_main(int argc, char **argv) {
                         json_object_set_new(body, "query", json_string(optarg));
                         break;
                 case O_DISABLED:
+                case O_OFF:
                         json_object_set_new(body, "enabled", json_false());
                         break;
+                case O_ON:
+                        json_object_set_new(body, "enabled", json_true());
+                        break;
+                case O_RESET:
+                        reset = true;
+                        break;
+                case O_PURGE:
+                        purge = true;
+                        break;
+                case O_ALL:
+                        all = true;
+                        break;
+                case O_POLICY: {
+                        json_error_t je;
+                        json_t *p = json_loads(optarg, 0, &je);
+                        if (!json_is_object(p)) {
+                                fprintf(stderr, "sked: --policy: expected a JSON object like "
+                                                "'{\"catchup\":\"all\",\"overlap\":\"buffer_one\"}'\n");
+                                json_decref(p);
+                                goto done;
+                        }
+                        json_object_set_new(body, "policy", p);
+                        break;
+                }
+                case O_SLEEP: {
+                        /* HH:MM-HH:MM[@ZONE], repeatable; "none" clears */
+                        if (!sleep)
+                                sleep = json_array();
+                        if (!strcmp(optarg, "none"))
+                                break;
+                        char from_s[8], to_s[8], zone[128] = "";
+                        if (sscanf(optarg, "%5[0-9:]-%5[0-9:]%*[@]%127s", from_s, to_s, zone) < 2) {
+                                fprintf(stderr, "sked: --sleep \"%s\": expected HH:MM-HH:MM or HH:MM-HH:MM@ZONE\n",
+                                        optarg);
+                                goto done;
+                        }
+                        json_t *w = json_pack("{s:s, s:s}", "from", from_s, "to", to_s);
+                        if (*zone)
+                                json_object_set_new(w, "tz", json_string(zone));
+                        json_array_append_new(sleep, w);
+                        break;
+                }
                 case O_IFV:
                         ifv = strtoll(optarg, NULL, 10);
                         break;
@@ -371,10 +475,18 @@ static int series_main(int argc, char **argv) {
         }
         if (params)
                 json_object_set(body, "params", params);
+        else if (params_rule)
+                json_object_set_new(body, "params", json_null());
+        if (sleep)
+                json_object_set(body, "sleep", sleep);
         json_t *reply = NULL;
         char path[256];
         const char *id = optind < argc ? argv[optind] : NULL;
         bool needs_id = strcmp(sub, "list") != 0 && strcmp(sub, "create") != 0;
+        if (!strcmp(sub, "occurrence")) {
+                rc = occurrence_command(&c, argc - optind, argv + optind, body, note, reset);
+                goto done;
+        }
         if (needs_id && (!id || optind + 1 != argc)) {
                 fprintf(stderr, "sked series %s: expected one series ID\n", sub);
                 goto done;
@@ -390,6 +502,8 @@ static int series_main(int argc, char **argv) {
                         strbuf_printf(&q, "&type=%s", type);
                 if (after)
                         strbuf_printf(&q, "&after=%s", after);
+                if (all)
+                        strbuf_puts(&q, "&all=true");
                 static const char *const h[] = {"ID", "TYPE", "TITLE", "SCHEDULE", "TZ", "ENABLED", "NEXT DUE", "FIRED"};
                 static const char *const k[] = {"id", "type", "title", "schedule", "tz", "enabled", "next_due", "fired"};
                 rc = list_command(&c, strbuf_str(&q), h, k, 8);
@@ -414,11 +528,15 @@ static int series_main(int argc, char **argv) {
                                 json_object_set_new(body, "version", json_integer(ifv));
                         rc = call(&c, "PATCH", path, body, &reply);
                 } else {
+                        if (purge && !strcmp(sub, "delete"))
+                                strncat(path, "?purge=true", sizeof path - strlen(path) - 1);
                         rc = call(&c, !strcmp(sub, "show") ? "GET" : "DELETE", path, NULL, &reply);
                 }
                 if (rc == 0) {
                         if (!strcmp(sub, "delete"))
-                                printf("deleted series %s (its runs, messages and results are kept)\n", id);
+                                printf(purge ? "deleted series %s and its finished runs, messages and results\n"
+                                             : "deleted series %s (its runs, messages and results are kept)\n",
+                                       id);
                         else if (c.json)
                                 print_json(reply);
                         else
@@ -432,6 +550,8 @@ static int series_main(int argc, char **argv) {
                 json_t *b = json_object();
                 if (note)
                         json_object_set_new(b, "note", json_string(note));
+                if (params && !strcmp(sub, "trigger"))
+                        json_object_set(b, "params", params);
                 rc = call(&c, "POST", path, b, &reply);
                 json_decref(b);
                 if (rc == 0) {
@@ -458,9 +578,9 @@ static int series_main(int argc, char **argv) {
                         strbuf_printf(&q, "&from=%s", from);
                 if (to)
                         strbuf_printf(&q, "&to=%s", to);
-                static const char *const h[] = {"AT (UTC)", "STATE", "RUN", "ATTEMPT"};
-                static const char *const k[] = {"at", "state", "run_id", "attempt"};
-                rc = list_command(&c, strbuf_str(&q), h, k, 4);
+                static const char *const h[] = {"AT (UTC)", "LOCAL", "STATE", "CHANGE", "STARTS", "RUN", "ATTEMPT"};
+                static const char *const k[] = {"at", "local", "state", "change", "start_at", "run_id", "attempt"};
+                rc = list_command(&c, strbuf_str(&q), h, k, 7);
                 strbuf_free(&q);
         } else if (!strcmp(sub, "results")) {
                 if (id_path(path, sizeof path, "/api/v1/series/%s/results", id) < 0)
@@ -498,6 +618,7 @@ static int series_main(int argc, char **argv) {
         }
         json_decref(reply);
 done:
+        json_decref(sleep);
         json_decref(params);
         json_decref(body);
         return rc;
@@ -976,4 +1097,63 @@ int cli_runs(int argc, char **argv) {
 
 int cli_poller(int argc, char **argv) {
         return poller_main(argc, argv);
+}
+
+/* ---- sked features ---- */
+
+static const char features_usage[] = "usage: sked features [list] [--json]\n"
+                                     "       sked features enable NAME [--note TEXT]\n"
+                                     "       sked features disable NAME [--note TEXT]\n";
+
+int cli_features(int argc, char **argv) {
+        enum { O_NOTE = 1 };
+        static const struct option opts[] = {COMMON_OPTIONS, {"note", required_argument, NULL, O_NOTE},
+                                             {"help", no_argument, NULL, 'h'}, {0}};
+        common c = {0};
+        const char *note = NULL;
+        int o;
+        const char *sub = argc >= 2 && argv[1][0] != '-' ? argv[1] : "list";
+        optind = argc >= 2 && argv[1][0] != '-' ? 2 : 1;
+        while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+                if (common_opt(&c, o))
+                        continue;
+                if (o == O_NOTE) {
+                        note = optarg;
+                        continue;
+                }
+                fputs(features_usage, o == 'h' ? stdout : stderr);
+                return o == 'h' ? CLI_OK : CLI_USAGE;
+        }
+        if (!strcmp(sub, "list") && optind == argc) {
+                static const char *const h[] = {"NAME", "ENABLED", "TYPES", "SERIES", "CHANGED", "NOTE"};
+                static const char *const k[] = {"name", "enabled", "types", "series", "changed_at", "note"};
+                return list_command(&c, "/api/v1/features", h, k, 6);
+        }
+        if ((strcmp(sub, "enable") && strcmp(sub, "disable")) || optind + 1 != argc) {
+                fputs(features_usage, stderr);
+                return CLI_USAGE;
+        }
+        const char *name = argv[optind];
+        if (strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_.-") != strlen(name) || !*name || strlen(name) > 64) {
+                fprintf(stderr, "sked: \"%s\": expected a feature name ([a-z][a-z0-9_.-]*)\n", name);
+                return CLI_USAGE;
+        }
+        char path[160];
+        snprintf(path, sizeof path, "/api/v1/features/%s/%s", name, sub);
+        json_t *body = json_object(), *reply = NULL;
+        if (note)
+                json_object_set_new(body, "note", json_string(note));
+        int rc = call(&c, "POST", path, body, &reply);
+        if (rc == 0) {
+                if (c.json)
+                        print_json(reply);
+                else
+                        printf("feature %s %sd: %lld series %s\n", name, sub,
+                               (long long) json_integer_value(json_object_get(reply, "series_changed")),
+                               !strcmp(sub, "enable") ? "scheduled again (missed work follows each catch-up policy)"
+                                                      : "no longer scheduled");
+        }
+        json_decref(body);
+        json_decref(reply);
+        return rc;
 }

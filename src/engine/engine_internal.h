@@ -132,6 +132,8 @@ void engine_cancel_local(engine *e, const int64_t *run_ids, size_t n);
 /* series.c */
 /* engine_series_create; `internal` (type registration) may set "background": true. */
 int series_create(engine *e, store *st, json_t *in, bool internal, series_row *ret, sked_err *err);
+/* The instant a rule without a start is anchored at, for a series created at `created`. */
+sked_time series_anchor(const char *spec, sked_time created);
 /* pol (may be NULL: defaults) supplies the DST overrides. */
 int series_schedule_parse(const series_row *s, sked_time anchor, const policy *pol, schedule **ret, sked_err *err);
 

@@ -23,16 +23,13 @@ static bool rrule_form(const series_row *s, const series_plan *sp) {
                !s->end_at && !s->count;
 }
 
-/* DTSTART: the series' start, or the wall time of its creation (whole seconds,
- * as series_schedule_parse anchors it). */
+/* DTSTART: the series' start, or the wall time it is anchored at (series_anchor). */
 static void dtstart_of(const series_row *s, const series_plan *sp, char *buf, size_t len) {
         if (s->start_local) {
                 snprintf(buf, len, "%s", s->start_local);
                 return;
         }
-        sked_time anchor = s->created_at;
-        if (anchor % SKED_USEC)
-                anchor += SKED_USEC - anchor % SKED_USEC;
+        sked_time anchor = series_anchor(s->schedule, s->created_at);
         int64_t local;
         schedule_local(sp->sc, anchor, &local, NULL);
         civil c;

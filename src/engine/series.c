@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "engine/engine_internal.h"
 #include "model/params.h"
@@ -14,10 +15,24 @@
 #define MAX_NOTE 1000
 #define MAX_PARAMS_JSON (256 * 1024)
 
-int series_schedule_parse(const series_row *s, sked_time anchor, const policy *pol, schedule **ret, sked_err *err) {
+static bool is_rrule(const char *spec) {
+        return !strncasecmp(spec, "RRULE:", 6) || !strncasecmp(spec, "FREQ=", 5);
+}
+
+sked_time series_anchor(const char *spec, sked_time anchor) {
+        /* an RRULE without a start takes its DTSTART from the creation, and the fields
+         * it leaves out (BYSECOND, BYMINUTE...) from DTSTART: start on a whole minute,
+         * or "BYHOUR=9;BYMINUTE=0" would fire at 09:00:35 */
+        if (is_rrule(spec))
+                return anchor - ((anchor % (60 * SKED_USEC)) + 60 * SKED_USEC) % (60 * SKED_USEC);
         /* second precision: an interval anchored at creation starts on the next whole second */
         if (anchor % SKED_USEC)
                 anchor += SKED_USEC - anchor % SKED_USEC;
+        return anchor;
+}
+
+int series_schedule_parse(const series_row *s, sked_time anchor, const policy *pol, schedule **ret, sked_err *err) {
+        anchor = series_anchor(s->schedule, anchor);
         schedule_opts o = {
                 .tz = s->tz,
                 .start_local = s->start_local,
