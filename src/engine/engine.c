@@ -1403,6 +1403,13 @@ json_t *engine_poller_status(engine *e, store *st) {
                 }
                 json_object_set_new(o, "fired_total", json_integer(h.fired_total));
                 json_object_set_new(o, "last_batch", json_integer(h.last_batch));
+                json_object_set_new(o, "purged_runs", json_integer(h.purged_runs));
+                json_object_set_new(o, "purged_messages", json_integer(h.purged_messages));
+                json_object_set_new(o, "purged_results", json_integer(h.purged_results));
+                if (h.last_purge_at) {
+                        time_format_utc(h.last_purge_at, buf, sizeof buf);
+                        json_object_set_new(o, "last_purge_at", json_string(buf));
+                }
                 sked_time now = engine_now(e);
                 int64_t age = (now - h.heartbeat_at) / 1000;
                 json_object_set_new(o, "heartbeat_age_ms", json_integer(age));

@@ -281,7 +281,7 @@ class DemoUserStory(skedtest.ServerTest):
         self.assertEqual(len(future), 5, future)
         out = cli("series", "occurrences", str(sid), "--from", frm, "--to",
                   skedtest.utc_text(t_list + 12 * 10**6))
-        self.assertRegex(out, r"(?m)^AT \(UTC\)\s+STATE\s+RUN\s+ATTEMPT")
+        self.assertRegex(out, r"(?m)^AT \(UTC\)\s+LOCAL\s+STATE\s+CHANGE\s+STARTS\s+RUN\s+ATTEMPT")
         self.assertRegex(out, r"(?m)\s+planned\s")
         self.assertRegex(out, r"(?m)\s+succeeded\s")
 
