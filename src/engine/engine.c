@@ -46,6 +46,8 @@ static void store_key_destroy(void *p) {
         (void) p;
 }
 
+static int features_refresh(engine *e, store *st, sked_err *err);
+
 int engine_new(const engine_config *cfg, engine **ret, sked_err *err) {
         engine *e = calloc(1, sizeof *e);
         if (!e)
@@ -104,6 +106,11 @@ int engine_new(const engine_config *cfg, engine **ret, sked_err *err) {
                 e->types = te;
         }
         json_decref(defs);
+        /* which features are off: their runs wait, their types are hidden */
+        if ((r = features_refresh(e, e->st, err)) < 0) {
+                engine_free(e);
+                return r;
+        }
         *ret = e;
         return 0;
 }

@@ -30,7 +30,7 @@ typedef struct engine_config {
         sked_clock clock;          /* NULL = real time */
         void *clock_userdata;
         int64_t lease_ms;          /* 0 = 30 s */
-        int64_t late_after_ms; /* occurrences late by less run whatever the catch-up policy; 0 = 60 s */
+        int64_t late_after_ms; /* occurrences late by at most this run whatever the catch-up policy; 0 = 60 s */
 } engine_config;
 
 int engine_new(const engine_config *cfg, engine **ret, sked_err *err);

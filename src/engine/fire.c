@@ -264,7 +264,7 @@ static const exception_row *find_exception(const exception_row *x, size_t n, ske
         return lo < n && x[lo].nominal == nominal ? &x[lo] : NULL;
 }
 
-/* Fires what is due of one series' rule.  Occurrences late by less than the
+/* Fires what is due of one series' rule.  Occurrences late by at most the
  * engine's tolerance (late_after_ms) are on time and run.  Later ones follow the
  * catch-up policy: none (missed), latest (the newest of them runs when nothing on
  * time does), all (those within the catch-up window run, at most `burst`, the

@@ -17,7 +17,8 @@
  *
  * Sleep windows: a JSON array of at most 16 {"from":"HH:MM","to":"HH:MM","tz":ZONE}
  * (tz defaults to the series' zone); to < from crosses midnight.  An occurrence due
- * at a wall time in [from, to) of the window's zone does not run.
+ * at a wall time in [from, to) of the window's zone does not run, nor does a late one
+ * while now is in a window (recorded skipped either way).
  *
  * Pure functions over caller-owned memory; thread-safe. */
 #pragma once

@@ -172,7 +172,10 @@ class Occurrences(skedtest.ServerTest):
         # another process holds the SQLite write lock for 3 s).  Expected: "planned" (or
         # a "due" state) while t >= next_due; "missed" only for what the poller skipped.
         srv = self.start_server(workers=1, plugins=[skedtest.PLUGIN])
-        series = srv.create_series(type="example.count", schedule="every 1s", params={"n": 1})
+        # buffer_all: after the stall the delayed occurrences queue behind each other
+        # (the default, skip, would rightly skip those due while one still runs)
+        series = srv.create_series(type="example.count", schedule="every 1s", params={"n": 1},
+                                   policy={"overlap": "buffer_all"})
         wait_for(lambda: srv.runs(state="succeeded"), 20, what="a first run")
         with srv.writes_blocked():   # the poller cannot write: it fires nothing
             t0 = now_us()
