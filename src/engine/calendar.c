@@ -257,7 +257,8 @@ int engine_series_occurrences(engine *e, store *st, const series_row *s, sked_ti
                        add_manual(s, rec, nrec, from, to, &l) < 0))
                 r = err_set(err, -ENOMEM, "out of memory");
         if (r == 0) {
-                qsort(l.v, l.n, sizeof *l.v, occ_cmp);
+                if (l.n)
+                        qsort(l.v, l.n, sizeof *l.v, occ_cmp);
                 json_t *out = json_array();
                 for (size_t i = 0; i < l.n; i++)
                         json_array_append_new(out, occ_json(&l.v[i], schedule_zone(sp->sc), false));
@@ -316,8 +317,10 @@ int engine_calendar(engine *e, store *st, const calendar_query *q, json_t **ret,
                 r = store_exceptions_list(st, q->nseries == 1 ? q->series[0] : 0, q->from, q->to, 10000000, &x, &nx,
                                           err);
         if (r == 0) {
-                qsort(rec, nrec, sizeof *rec, cmp_rec);
-                qsort(rows, nrows, sizeof *rows, cmp_series);
+                if (nrec)
+                        qsort(rec, nrec, sizeof *rec, cmp_rec);
+                if (nrows)
+                        qsort(rows, nrows, sizeof *rows, cmp_series);
         }
         json_t *series = json_array();
         series_plan **plans = r == 0 ? calloc(nrows + 1, sizeof *plans) : NULL;
@@ -349,7 +352,8 @@ int engine_calendar(engine *e, store *st, const calendar_query *q, json_t **ret,
                         r = err_set(err, -ENOMEM, "out of memory");
         }
         if (r == 0) {
-                qsort(l.v, l.n, sizeof *l.v, occ_cmp);
+                if (l.n)
+                        qsort(l.v, l.n, sizeof *l.v, occ_cmp);
                 json_t *occs = json_array();
                 for (size_t i = 0; i < l.n; i++)
                         json_array_append_new(occs, occ_json(&l.v[i], vz, true));
