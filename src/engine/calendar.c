@@ -115,6 +115,12 @@ static int expand(const series_row *s, const series_plan *sp, sked_time from, sk
                                 o.state = "disabled";
                         else
                                 o.state = unrecorded_state(s, o.nominal, now);
+                        if (!strcmp(o.state, "planned") && sp->nsleep &&
+                            sleep_contains(sp->sleep, sp->nsleep, o.nominal)) {
+                                /* the poller will skip it: say so ahead */
+                                o.state = "skipped";
+                                o.skip_reason = "sleep";
+                        }
                         if (!strcmp(o.state, "planned") || !strcmp(o.state, "due"))
                                 o.start += series_jitter(s, sp, o.nominal);
                 }
@@ -139,6 +145,10 @@ static int expand(const series_row *s, const series_plan *sp, sked_time from, sk
                 o.state = x[i].fired ? "missed" : !s->enabled || !s->feature_on ? "paused"
                                                  : x[i].moved_to > now             ? "planned"
                                                                                    : "due";
+                if (!strcmp(o.state, "planned") && sp->nsleep && sleep_contains(sp->sleep, sp->nsleep, o.start)) {
+                        o.state = "skipped";
+                        o.skip_reason = "sleep";
+                }
                 r = push(l, &o);
         }
         return r;
@@ -507,7 +517,7 @@ int engine_occurrence_change(engine *e, store *st, int64_t id, sked_time nominal
                 x.note = json_is_string(v) ? strdup(json_string_value(v)) : NULL;
         }
         x.updated_at = engine_now(e);
-        bool empty = !x.disabled && !x.moved_to && !x.params;
+        bool empty = !x.disabled && !x.moved_to && !x.params && !x.note;
         if (empty) {
                 r = store_exception_delete(st, id, nominal, err);
                 if (r == -ENOENT)

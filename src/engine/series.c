@@ -352,8 +352,9 @@ int engine_series_update(engine *e, store *st, int64_t id, json_t *patch, int64_
         /* one transaction: the edit and the exceptions it drops */
         if ((r = store_begin(st, err)) < 0)
                 goto fail;
-        if ((r = store_series_update(st, &row, expected_version, rule_changed, err)) == 0 && rule_changed)
-                r = reconcile_exceptions(e, st, &row, &dropped, err);
+        if ((r = store_series_update(st, &row, expected_version, rule_changed, err)) == 0 && rule_changed &&
+            (r = reconcile_exceptions(e, st, &row, &dropped, err)) == 0)
+                row.n_exceptions -= (int64_t) json_array_size(dropped);
         if (r == 0)
                 r = store_commit(st, err);
         else
