@@ -747,11 +747,12 @@ static int h_calendar(http_req *req, void *ud) {
         q.series = n ? ids : NULL;
         q.nseries = n;
         q.limit = (int) limit;
-        json_t *out = NULL;
-        int r = engine_calendar(e, st, &q, &out, &err);
+        char *text = NULL;
+        int r = engine_calendar(e, st, &q, &text, &err);
         if (r < 0)
                 return reply_err(req, r, &err);
-        http_reply_json(req, 200, out);
+        http_reply_text(req, 200, "application/json", text, strlen(text));
+        free(text);
         return 0;
 }
 

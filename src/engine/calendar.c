@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "engine/engine_internal.h"
+#include "base/strbuf.h"
 #include "model/params.h"
 
 #define MAX_NOTE 1000
@@ -27,12 +28,13 @@ typedef struct occ {
 typedef struct occ_list {
         occ *v;
         size_t n, cap;
-        size_t limit;
         bool truncated;
 } occ_list;
 
+#define OCC_HARD_CAP 4000000 /* occurrences one request may gather before cutting */
+
 static int push(occ_list *l, const occ *o) {
-        if (l->n >= l->limit) {
+        if (l->n >= OCC_HARD_CAP) {
                 l->truncated = true;
                 return 0;
         }
@@ -78,10 +80,17 @@ static void from_record(occ *o, const occurrence_rec *rec) {
 /* Adds the occurrences of one series in [from, to) to l.  rec/x: what the store
  * has for this series (records by nominal, exceptions by nominal). */
 static int expand(const series_row *s, const series_plan *sp, sked_time from, sked_time to, sked_time now,
-                  const occurrence_rec *rec, size_t nrec, const exception_row *x, size_t nx, occ_list *l) {
-        size_t ri = 0;
-        sked_time t;
-        bool more = schedule_next(sp->sc, from - 1, &t) == 0 && t < to;
+                  const occurrence_rec *rec, size_t nrec, const exception_row *x, size_t nx, sked_time *inst,
+                  size_t cap, occ_list *l) {
+        size_t ri = 0, ii = 0;
+        /* the rule's instants in one pass (schedule_list), merged with the records */
+        int ni = schedule_list(sp->sc, from, to, inst, cap);
+        if (ni < 0)
+                ni = 0;
+        if ((size_t) ni == cap)
+                l->truncated = true;
+        sked_time t = ni > 0 ? inst[0] : 0;
+        bool more = ni > 0;
         int r = 0;
         while (ri < nrec && !strcmp(rec[ri].trigger, "manual"))
                 ri++;
@@ -93,8 +102,10 @@ static int expand(const series_row *s, const series_plan *sp, sked_time from, sk
                         ri++;
                         while (ri < nrec && !strcmp(rec[ri].trigger, "manual"))
                                 ri++; /* listed by add_manual */
-                        if (more && rc->nominal == t)
-                                more = schedule_next(sp->sc, t, &t) == 0 && t < to;
+                        if (more && rc->nominal == t) {
+                                more = ++ii < (size_t) ni;
+                                t = more ? inst[ii] : 0;
+                        }
                         o.nominal = o.start = rc->nominal;
                         o.x = find_x(x, nx, rc->nominal);
                         if (o.x && o.x->moved_to) {
@@ -105,7 +116,8 @@ static int expand(const series_row *s, const series_plan *sp, sked_time from, sk
                         from_record(&o, rc);
                 } else {
                         o.nominal = o.start = t;
-                        more = schedule_next(sp->sc, t, &t) == 0 && t < to;
+                        more = ++ii < (size_t) ni;
+                        t = more ? inst[ii] : 0;
                         if (o.nominal < s->created_at - s->created_at % SKED_USEC)
                                 continue;
                         o.x = find_x(x, nx, o.nominal);
@@ -181,35 +193,21 @@ static void local_text(const tz_zone *z, sked_time t, char *buf, size_t len, cha
 }
 
 /* The JSON of one occurrence; `z` the zone of "local" (viewer's or series'). */
-static json_t *occ_json(const occ *o, const tz_zone *z, bool calendar) {
-        char at[32], nat[32], loc[48], day[12], hm[8];
+static json_t *occ_json(const occ *o, const tz_zone *z) {
+        char at[32], nat[32], loc[48];
         time_format_utc(o->start, at, sizeof at);
         time_format_utc(o->nominal, nat, sizeof nat);
         json_t *j = json_object();
-        if (calendar) {
-                local_text(z, o->start, loc, sizeof loc, day, hm);
-                json_object_set_new(j, "series_id", json_integer(o->s->id));
-                json_object_set_new(j, "title", json_string(o->s->title));
-                json_object_set_new(j, "type", json_string(o->s->type));
-                json_object_set_new(j, "nominal", json_integer(o->nominal));
-                json_object_set_new(j, "nominal_at", json_string(nat));
+        /* a series' own listing: keyed by the nominal instant, in the series' zone */
+        local_text(z, o->nominal, loc, sizeof loc, NULL, NULL);
+        json_object_set_new(j, "nominal", json_integer(o->nominal));
+        json_object_set_new(j, "at", json_string(nat));
+        json_object_set_new(j, "local", json_string(loc));
+        if (o->start != o->nominal) {
+                local_text(z, o->start, loc, sizeof loc, NULL, NULL);
                 json_object_set_new(j, "start", json_integer(o->start));
-                json_object_set_new(j, "at", json_string(at));
-                json_object_set_new(j, "local", json_string(loc));
-                json_object_set_new(j, "day", json_string(day));
-                json_object_set_new(j, "time", json_string(hm));
-        } else {
-                /* a series' own listing: keyed by the nominal instant, in the series' zone */
-                local_text(z, o->nominal, loc, sizeof loc, NULL, NULL);
-                json_object_set_new(j, "nominal", json_integer(o->nominal));
-                json_object_set_new(j, "at", json_string(nat));
-                json_object_set_new(j, "local", json_string(loc));
-                if (o->start != o->nominal) {
-                        local_text(z, o->start, loc, sizeof loc, NULL, NULL);
-                        json_object_set_new(j, "start", json_integer(o->start));
-                        json_object_set_new(j, "start_at", json_string(at));
-                        json_object_set_new(j, "start_local", json_string(loc));
-                }
+                json_object_set_new(j, "start_at", json_string(at));
+                json_object_set_new(j, "start_local", json_string(loc));
         }
         json_object_set_new(j, "state", json_string(o->state));
         const char *change = o->disabled ? "disabled" : o->moved ? "moved" : o->params ? "params" : NULL;
@@ -255,25 +253,29 @@ int engine_series_occurrences(engine *e, store *st, const series_row *s, sked_ti
                               json_t **ret, sked_err *err) {
         occurrence_rec *rec = NULL;
         exception_row *x = NULL;
-        size_t nrec = 0, nx = 0;
+        size_t nrec = 0, nx = 0, cap = (size_t) limit + 1;
         series_plan *sp = NULL;
-        occ_list l = {.limit = (size_t) limit};
-        int r = store_occurrences_range(st, s->id, from, to, limit * 2 + 16, &rec, &nrec, err);
+        occ_list l = {0};
+        sked_time *inst = calloc(cap, sizeof *inst);
+        int r = inst ? 0 : err_set(err, -ENOMEM, "out of memory");
+        if (r == 0)
+                r = store_occurrences_range(st, s->id, from, to, limit * 2 + 16, &rec, &nrec, err);
         if (r == 0)
                 r = store_exceptions_list(st, s->id, from, to, 100000, &x, &nx, err);
         if (r == 0)
                 r = series_plan_build(e, s, &sp, err);
-        if (r == 0 && (expand(s, sp, from, to, engine_now(e), rec, nrec, x, nx, &l) < 0 ||
+        if (r == 0 && (expand(s, sp, from, to, engine_now(e), rec, nrec, x, nx, inst, cap, &l) < 0 ||
                        add_manual(s, rec, nrec, from, to, &l) < 0))
                 r = err_set(err, -ENOMEM, "out of memory");
         if (r == 0) {
                 if (l.n)
                         qsort(l.v, l.n, sizeof *l.v, occ_cmp);
                 json_t *out = json_array();
-                for (size_t i = 0; i < l.n; i++)
-                        json_array_append_new(out, occ_json(&l.v[i], schedule_zone(sp->sc), false));
+                for (size_t i = 0; i < l.n && i < (size_t) limit; i++)
+                        json_array_append_new(out, occ_json(&l.v[i], schedule_zone(sp->sc)));
                 *ret = out;
         }
+        free(inst);
         free(l.v);
         free(rec);
         exception_rows_free(x, nx);
@@ -295,7 +297,92 @@ static int cmp_series(const void *a, const void *b) {
         return x->id < y->id ? -1 : x->id > y->id;
 }
 
-int engine_calendar(engine *e, store *st, const calendar_query *q, json_t **ret, sked_err *err) {
+/* A JSON string.  Text in the store came in as JSON (valid UTF-8): only quotes,
+ * backslashes and control characters need escaping. */
+static void put_str(strbuf *b, const char *v) {
+        if (!v) {
+                strbuf_puts(b, "null");
+                return;
+        }
+        strbuf_putc(b, '"');
+        const char *run = v;
+        for (const char *p = v; *p; p++) {
+                unsigned char c = (unsigned char) *p;
+                if (c >= 0x20 && c != '"' && c != '\\')
+                        continue;
+                strbuf_append(b, run, (size_t) (p - run));
+                if (c == '"' || c == '\\')
+                        strbuf_printf(b, "\\%c", c);
+                else
+                        strbuf_printf(b, "\\u%04x", c);
+                run = p + 1;
+        }
+        strbuf_puts(b, run);
+        strbuf_putc(b, '"');
+}
+
+/* Wall-time text of instants in one zone, with the civil date cached per day: a
+ * week of thousands of occurrences is formatted without a tz lookup each. */
+typedef struct wallfmt {
+        const tz_zone *z;
+        sked_time valid_from, valid_to; /* the offset is constant in [from, to) */
+        int32_t off;
+        char offs[16];
+} wallfmt;
+
+static void wall_text(wallfmt *w, sked_time t, char *loc, size_t len, char day[11], char hm[6]) {
+        if (t < w->valid_from || t >= w->valid_to) {
+                w->off = tz_offset_at(w->z, t);
+                tz_format_offset(w->off, w->offs, sizeof w->offs);
+                sked_time next;
+                w->valid_from = t;
+                w->valid_to = tz_next_transition(w->z, t, &next) == 0 ? next : INT64_MAX;
+        }
+        int64_t secs = (t >= 0 ? t / SKED_USEC : -((-t + SKED_USEC - 1) / SKED_USEC)) + w->off;
+        civil c;
+        civil_from_seconds(secs, &c);
+        snprintf(loc, len, "%04d-%02d-%02dT%02d:%02d:%02d%s", c.year, c.month, c.day, c.hour, c.minute, c.second,
+                 w->offs);
+        snprintf(day, 11, "%.10s", loc);
+        snprintf(hm, 6, "%.5s", loc + 11);
+}
+
+static void put_occ(strbuf *b, const occ *o, wallfmt *w) {
+        char at[32], nat[32], loc[48], day[12], hm[8];
+        time_format_utc(o->start, at, sizeof at);
+        time_format_utc(o->nominal, nat, sizeof nat);
+        wall_text(w, o->start, loc, sizeof loc, day, hm);
+        strbuf_printf(b, "{\"series_id\":%lld,\"title\":", (long long) o->s->id);
+        put_str(b, o->s->title);
+        strbuf_puts(b, ",\"type\":");
+        put_str(b, o->s->type);
+        strbuf_printf(b,
+                      ",\"nominal\":%lld,\"nominal_at\":\"%s\",\"start\":%lld,\"at\":\"%s\",\"local\":\"%s\","
+                      "\"day\":\"%s\",\"time\":\"%s\",\"state\":\"%s\",\"change\":",
+                      (long long) o->nominal, nat, (long long) o->start, at, loc, day, hm, o->state);
+        const char *change = o->disabled ? "disabled" : o->moved ? "moved" : o->params ? "params" : NULL;
+        put_str(b, change);
+        strbuf_printf(b, ",\"changes\":[%s%s%s%s%s]", o->moved ? "\"moved\"" : "",
+                      o->moved && (o->disabled || o->params) ? "," : "", o->disabled ? "\"disabled\"" : "",
+                      o->disabled && o->params ? "," : "", o->params ? "\"params\"" : "");
+        strbuf_puts(b, ",\"skip_reason\":");
+        put_str(b, o->skip_reason);
+        if (o->rec && o->rec->run_id)
+                strbuf_printf(b, ",\"run_id\":%lld,\"attempt\":%lld", (long long) o->rec->run_id,
+                              (long long) o->rec->attempt);
+        else
+                strbuf_puts(b, ",\"run_id\":null,\"attempt\":null");
+        strbuf_printf(b, ",\"trigger\":\"%s\"", o->trigger);
+        if (o->x && o->x->note) {
+                strbuf_puts(b, ",\"note\":");
+                put_str(b, o->x->note);
+        }
+        if (o->x && o->x->params)
+                strbuf_printf(b, ",\"params\":%s", o->x->params); /* stored as compact JSON */
+        strbuf_putc(b, '}');
+}
+
+int engine_calendar(engine *e, store *st, const calendar_query *q, char **ret, sked_err *err) {
         const tz_zone *vz;
         int r = tz_load(q->tz ? q->tz : "UTC", &vz, err);
         if (r < 0)
@@ -305,7 +392,7 @@ int engine_calendar(engine *e, store *st, const calendar_query *q, json_t **ret,
         occurrence_rec *rec = NULL;
         exception_row *x = NULL;
         size_t nrec = 0, nx = 0;
-        occ_list l = {.limit = (size_t) q->limit};
+        occ_list l = {0};
         sked_time now = engine_now(e);
         /* everything in three reads: the series, what was recorded, the exceptions */
         if (q->nseries) {
@@ -319,10 +406,10 @@ int engine_calendar(engine *e, store *st, const calendar_query *q, json_t **ret,
         } else {
                 r = store_series_list(st, NULL, 0, SERIES_MAX, false, &rows, &nrows, err);
         }
+        /* exceptions moved into the range from outside it are found by moved_to */
         if (r == 0)
                 r = store_occurrences_range(st, q->nseries == 1 ? q->series[0] : 0, q->from, q->to, 10000000, &rec,
                                             &nrec, err);
-        /* exceptions moved into the range from outside it are found by moved_to */
         if (r == 0)
                 r = store_exceptions_list(st, q->nseries == 1 ? q->series[0] : 0, q->from, q->to, 10000000, &x, &nx,
                                           err);
@@ -332,10 +419,28 @@ int engine_calendar(engine *e, store *st, const calendar_query *q, json_t **ret,
                 if (nrows)
                         qsort(rows, nrows, sizeof *rows, cmp_series);
         }
-        json_t *series = json_array();
-        series_plan **plans = r == 0 ? calloc(nrows + 1, sizeof *plans) : NULL;
-        if (r == 0 && !plans)
+        size_t cap = (size_t) q->limit + 1;
+        sked_time *inst = r == 0 ? calloc(cap, sizeof *inst) : NULL;
+        if (r == 0 && !inst)
                 r = err_set(err, -ENOMEM, "out of memory");
+        strbuf b = STRBUF_INIT;
+        strbuf_puts(&b, "{\"tz\":");
+        put_str(&b, tz_name(vz));
+        char f[48], t[48], day[12], hm[8];
+        wallfmt w = {.z = vz, .valid_to = INT64_MIN};
+        wall_text(&w, q->from, f, sizeof f, day, hm);
+        wall_text(&w, q->to, t, sizeof t, day, hm);
+        strbuf_printf(&b, ",\"from\":\"%s\",\"to\":\"%s\",\"days\":[", f, t);
+        int64_t lf, lt;
+        tz_local(vz, q->from, &lf, NULL);
+        tz_local(vz, q->to - 1, &lt, NULL);
+        int ndays = 0;
+        for (int64_t d = lf / 86400; d <= lt / 86400 && ndays < 400; d++, ndays++) {
+                int y, m, dd;
+                civil_date_from_days(d, &y, &m, &dd);
+                strbuf_printf(&b, "%s\"%04d-%02d-%02d\"", ndays ? "," : "", y, m, dd);
+        }
+        strbuf_puts(&b, "],\"series\":[");
         size_t ri = 0, xi = 0;
         /* records and exceptions come sorted by series id, like the rows */
         for (size_t i = 0; i < nrows && r == 0; i++) {
@@ -350,46 +455,45 @@ int engine_calendar(engine *e, store *st, const calendar_query *q, json_t **ret,
                 size_t x0 = xi;
                 while (xi < nx && x[xi].series_id == s->id)
                         xi++;
-                json_array_append_new(series,
-                                      json_pack("{s:I, s:s, s:s, s:s, s:b, s:b, s:s?}", "id", (json_int_t) s->id,
-                                                "title", s->title, "type", s->type, "tz", s->tz, "enabled", s->enabled,
-                                                "feature_on", s->feature_on, "pause_note", s->pause_note));
-                sked_err perr = {0};
-                if (series_plan_build(e, s, &plans[i], &perr) < 0)
+                strbuf_printf(&b, "%s{\"id\":%lld,\"title\":", i ? "," : "", (long long) s->id);
+                put_str(&b, s->title);
+                strbuf_puts(&b, ",\"type\":");
+                put_str(&b, s->type);
+                strbuf_puts(&b, ",\"tz\":");
+                put_str(&b, s->tz);
+                strbuf_printf(&b, ",\"enabled\":%s,\"feature_on\":%s,\"pause_note\":", s->enabled ? "true" : "false",
+                              s->feature_on ? "true" : "false");
+                put_str(&b, s->pause_note);
+                strbuf_putc(&b, '}');
+                const series_plan *sp = engine_plan_cached(e, s);
+                if (!sp)
                         continue; /* a rule that no longer parses shows nothing */
-                if (expand(s, plans[i], q->from, q->to, now, rec + r0, ri - r0, x + x0, xi - x0, &l) < 0 ||
+                if (expand(s, sp, q->from, q->to, now, rec + r0, ri - r0, x + x0, xi - x0, inst, cap, &l) < 0 ||
                     add_manual(s, rec + r0, ri - r0, q->from, q->to, &l) < 0)
                         r = err_set(err, -ENOMEM, "out of memory");
         }
         if (r == 0) {
+                /* the earliest `limit` of the range: a cut reply is a true beginning */
                 if (l.n)
                         qsort(l.v, l.n, sizeof *l.v, occ_cmp);
-                json_t *occs = json_array();
-                for (size_t i = 0; i < l.n; i++)
-                        json_array_append_new(occs, occ_json(&l.v[i], vz, true));
-                char f[48], t[48];
-                local_text(vz, q->from, f, sizeof f, NULL, NULL);
-                local_text(vz, q->to, t, sizeof t, NULL, NULL);
-                json_t *days = json_array();
-                int64_t lf, lt;
-                tz_local(vz, q->from, &lf, NULL);
-                tz_local(vz, q->to - 1, &lt, NULL);
-                for (int64_t d = lf / 86400; d <= lt / 86400 && json_array_size(days) < 400; d++) {
-                        civil c;
-                        civil_from_seconds(d * 86400, &c);
-                        char buf[24];
-                        civil_format(&c, buf, sizeof buf);
-                        buf[10] = '\0';
-                        json_array_append_new(days, json_string(buf));
+                if (l.n > (size_t) q->limit) {
+                        l.n = (size_t) q->limit;
+                        l.truncated = true;
                 }
-                *ret = json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:b}", "tz", tz_name(vz), "from", f, "to", t, "days",
-                                 days, "series", series, "occurrences", occs, "truncated", l.truncated);
-                series = NULL;
+                strbuf_puts(&b, "],\"occurrences\":[");
+                for (size_t i = 0; i < l.n; i++) {
+                        if (i)
+                                strbuf_putc(&b, ',');
+                        put_occ(&b, &l.v[i], &w);
+                }
+                strbuf_printf(&b, "],\"truncated\":%s}", l.truncated ? "true" : "false");
+                if (b.oom)
+                        r = err_set(err, -ENOMEM, "out of memory");
+                else
+                        *ret = strbuf_steal(&b);
         }
-        json_decref(series);
-        for (size_t i = 0; plans && i < nrows; i++)
-                series_plan_free(plans[i]);
-        free(plans);
+        strbuf_free(&b);
+        free(inst);
         free(l.v);
         free(rec);
         exception_rows_free(x, nx);

@@ -109,8 +109,9 @@ typedef struct calendar_query {
         size_t nseries;
         int limit;                     /* occurrences at most */
 } calendar_query;
-/* The plan in [from, to): see docs/calendar.md for the JSON. */
-int engine_calendar(engine *e, store *st, const calendar_query *q, json_t **ret, sked_err *err);
+/* The plan in [from, to) as JSON text (*ret, caller frees; docs/calendar.md): the
+ * earliest `limit` occurrences. */
+int engine_calendar(engine *e, store *st, const calendar_query *q, char **ret, sked_err *err);
 /* The plan as an iCalendar feed (series_id 0: all). */
 int engine_calendar_ics(engine *e, store *st, int64_t series_id, sked_time from, sked_time to, char **ret,
                         sked_err *err);

@@ -72,6 +72,7 @@ struct engine {
         char *store_uri, *node;
         store *st; /* the loop's connection */
         pthread_key_t store_key;
+        pthread_key_t plan_key;    /* per API thread: a schedcache of series plans */
         pthread_mutex_t conns_lock;
         store **conns; /* every per-thread connection, closed at engine_free */
         size_t nconns;
@@ -146,6 +147,12 @@ typedef struct series_plan {
         const type_entry *te; /* the type it was built with (a re-registered type rebuilds it) */
 } series_plan;
 int series_plan_build(engine *e, const series_row *s, series_plan **ret, sked_err *err);
+/* The plan of a series from the calling thread's own cache (API threads; not the
+ * loop, which has e->scache): valid until this thread asks again for the same
+ * series at another version.  NULL when the series' rule does not parse. */
+const series_plan *engine_plan_cached(engine *e, const series_row *s);
+void engine_plan_key_init(engine *e);
+void engine_plan_key_drop(engine *e);
 void series_plan_free(void *sp);
 /* The effective policy of a series. */
 int series_policy(engine *e, const series_row *s, policy *ret, sked_err *err);

@@ -54,7 +54,7 @@ int engine_calendar_ics(engine *e, store *st, int64_t series_id, sked_time from,
         } else if ((r = store_series_list(st, NULL, 0, FEED_SERIES_MAX, false, &rows, &nrows, err)) < 0) {
                 return r;
         }
-        series_plan **plans = calloc(nrows + 1, sizeof *plans);
+        const series_plan **plans = calloc(nrows + 1, sizeof *plans);
         ics_series *is = calloc(nrows + 1, sizeof *is);
         ics_exception **ix = calloc(nrows + 1, sizeof *ix);
         exception_row *x = NULL;
@@ -67,8 +67,7 @@ int engine_calendar_ics(engine *e, store *st, int64_t series_id, sked_time from,
                 r = store_exceptions_list(st, series_id, INT64_MIN, INT64_MAX, 1000000, &x, &nx, err);
         for (size_t i = 0, xi = 0; i < nrows && r == 0; i++) {
                 const series_row *s = &rows[i];
-                sked_err perr = {0};
-                if (series_plan_build(e, s, &plans[i], &perr) < 0)
+                if (!(plans[i] = engine_plan_cached(e, s)))
                         continue;
                 while (xi < nx && x[xi].series_id < s->id)
                         xi++;
@@ -101,12 +100,8 @@ int engine_calendar_ics(engine *e, store *st, int64_t series_id, sked_time from,
         if (r == 0)
                 *ret = strbuf_steal(&b);
         strbuf_free(&b);
-        for (size_t i = 0; i < nrows; i++) {
-                if (plans)
-                        series_plan_free(plans[i]);
-                if (ix)
-                        free(ix[i]);
-        }
+        for (size_t i = 0; ix && i < nrows; i++)
+                free(ix[i]);
         free(plans);
         free(ix);
         free(is);

@@ -65,9 +65,8 @@ int series_plan_build(engine *e, const series_row *s, series_plan **ret, sked_er
         return 0;
 }
 
-/* The loop's cached plan of a series (rebuilt when the series or its type changed). */
-static series_plan *plan_for(engine *e, const series_row *s) {
-        series_plan *sp = schedcache_get(&e->scache, s->id, s->version);
+static series_plan *plan_in(engine *e, schedcache *c, const series_row *s) {
+        series_plan *sp = schedcache_get(c, s->id, s->version);
         if (sp && sp->te == engine_type_find(e, s->type))
                 return sp;
         sked_err err = {0};
@@ -75,11 +74,47 @@ static series_plan *plan_for(engine *e, const series_row *s) {
                 log_error("series %lld: %s", (long long) s->id, err.msg);
                 return NULL;
         }
-        if (schedcache_put(&e->scache, s->id, s->version, sp) < 0) {
+        if (schedcache_put(c, s->id, s->version, sp) < 0) {
                 series_plan_free(sp);
                 return NULL;
         }
         return sp;
+}
+
+/* The loop's cached plan of a series (rebuilt when the series or its type changed). */
+static series_plan *plan_for(engine *e, const series_row *s) {
+        return plan_in(e, &e->scache, s);
+}
+
+static void plan_cache_free(void *p) {
+        schedcache *c = p;
+        schedcache_clear(c);
+        free(c);
+}
+
+const series_plan *engine_plan_cached(engine *e, const series_row *s) {
+        schedcache *c = pthread_getspecific(e->plan_key);
+        if (!c) {
+                if (!(c = calloc(1, sizeof *c)))
+                        return NULL;
+                c->free_value = series_plan_free;
+                pthread_setspecific(e->plan_key, c);
+        }
+        return plan_in(e, c, s);
+}
+
+void engine_plan_key_init(engine *e) {
+        pthread_key_create(&e->plan_key, plan_cache_free);
+}
+
+void engine_plan_key_drop(engine *e) {
+        /* this thread's cache (threads that exited freed theirs) */
+        schedcache *c = pthread_getspecific(e->plan_key);
+        if (c) {
+                pthread_setspecific(e->plan_key, NULL);
+                plan_cache_free(c);
+        }
+        pthread_key_delete(e->plan_key);
 }
 
 /* ---- one pass over a series ---- */

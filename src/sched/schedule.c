@@ -172,7 +172,83 @@ int schedule_next(const schedule *s, sked_time after, sked_time *ret) {
         return 0;
 }
 
+static int cmp_time(const void *a, const void *b) {
+        sked_time x = *(const sked_time *) a, y = *(const sked_time *) b;
+        return x < y ? -1 : x > y;
+}
+
+/* Lowest and highest offsets in force during [a, b] (seconds), with margins. */
+static void range_offsets(const tz_zone *z, int64_t a, int64_t b, int32_t *ret_min, int32_t *ret_max) {
+        sked_time at = (a - NEAR) * SKED_USEC, next;
+        int32_t lo = tz_offset_at(z, at), hi = lo;
+        for (int i = 0; i < 4096 && tz_next_transition(z, at, &next) == 0 && next <= (b + NEAR) * SKED_USEC; i++) {
+                int32_t o = tz_offset_at(z, next);
+                lo = o < lo ? o : lo;
+                hi = o > hi ? o : hi;
+                at = next;
+        }
+        *ret_min = lo;
+        *ret_max = hi;
+}
+
+/* RRULE and restricted-hour cron over a range in one pass: one wall-time iterator
+ * instead of one per occurrence (the calendar lists a week of thousands of series).
+ * Returns -1 when `max` would cut the list: the caller then steps instead. */
+static int list_by_walls(const schedule *s, sked_time from, sked_time to, sked_time *out, size_t max) {
+        int64_t from_s = floor_div(from, SKED_USEC), to_s = floor_div(to, SKED_USEC) + 1;
+        int32_t omin, omax;
+        range_offsets(s->zone, from_s, to_s, &omin, &omax);
+        walls w = {s, NULL, 0, 0};
+        int64_t first = from_s + omin - 1;
+        if (first > WALL_MAX)
+                return 0;
+        if (s->kind == K_RRULE) {
+                if (rrule_iter_new(s->rr, first, &w.it) < 0)
+                        return -1;
+        } else {
+                w.next_from = first;
+                w.limit = to_s + omax < WALL_MAX ? to_s + omax : WALL_MAX;
+        }
+        sked_time until_utc = INT64_MAX, lo = from > s->start ? from : s->start;
+        if (s->rr)
+                rrule_until_utc(s->rr, &until_utc);
+        size_t n = 0;
+        int64_t l;
+        int r = 0;
+        while (walls_next(&w, &l) == 0 && l <= to_s + omax) {
+                sked_time inst[2];
+                int k = tz_resolve(s->zone, l, s->gap, s->repeat, inst);
+                for (int j = 0; j < k; j++) {
+                        if (inst[j] < lo || inst[j] >= to || inst[j] > until_utc || inst[j] > s->end)
+                                continue;
+                        if (n == max) {
+                                r = -1;
+                                goto out;
+                        }
+                        out[n++] = inst[j];
+                }
+        }
+        /* resolution is monotonic except around a transition: sort, and instants that
+         * coincide fire once */
+        qsort(out, n, sizeof *out, cmp_time);
+        size_t m = 0;
+        for (size_t i = 0; i < n; i++)
+                if (m == 0 || out[i] != out[m - 1])
+                        out[m++] = out[i];
+        r = (int) m;
+out:
+        rrule_iter_free(w.it);
+        return r;
+}
+
 int schedule_list(const schedule *s, sked_time from, sked_time to, sked_time *out, size_t max) {
+        if (max == 0 || to <= from)
+                return 0;
+        if ((s->kind == K_RRULE || (s->kind == K_CRON && !s->cron.all_hours)) && max <= INT32_MAX) {
+                int n = list_by_walls(s, from, to, out, max);
+                if (n >= 0)
+                        return n;
+        }
         size_t n = 0;
         sked_time t = from - 1;
         while (n < max && schedule_next(s, t, &t) == 0 && t < to)

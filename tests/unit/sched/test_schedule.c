@@ -2,6 +2,7 @@
  * rough timing of schedule_next (printed, with a loose bound that catches
  * pathological slowness). */
 #include <stdlib.h>
+#include <string.h>
 
 #include "testutil.h"
 
@@ -149,6 +150,48 @@ static void parse_errors(void **state) {
         assert_int_equal(schedule_parse(big, NULL, &s, NULL), -EINVAL);
 }
 
+/* schedule_list (one pass over wall times) gives exactly what stepping with
+ * schedule_next gives, across DST weeks, bounds, policies and cut-offs. */
+static void list_matches_stepping(void **state) {
+        (void) state;
+        static const char *const specs[] = {
+                "RRULE:FREQ=DAILY;BYHOUR=2;BYMINUTE=30", "RRULE:FREQ=HOURLY;BYMINUTE=0,30",
+                "RRULE:FREQ=WEEKLY;BYDAY=MO,WE,SU;BYHOUR=1,2,3", "RRULE:FREQ=MINUTELY;INTERVAL=7;COUNT=500",
+                "RRULE:FREQ=DAILY;BYHOUR=1;BYMINUTE=30;UNTIL=20261101T060000Z", "cron:30 1,2 * * *",
+                "cron:*/5 0-3 * * *", "cron:0 2 * * 0", "every 90m", "cron:*/10 * * * *",
+        };
+        static const char *const zones[] = {"America/New_York", "Australia/Sydney", "Australia/Lord_Howe",
+                                            "Europe/Berlin", "UTC"};
+        static const char *const froms[] = {"2026-03-06T00:00:00Z", "2026-10-29T00:00:00Z", "2026-04-03T00:00:00Z",
+                                            "2026-10-02T12:34:56Z"};
+        sked_time a[4000], b[4000];
+        for (size_t i = 0; i < sizeof specs / sizeof specs[0]; i++)
+                for (size_t z = 0; z < sizeof zones / sizeof zones[0]; z++)
+                        for (int gap = 0; gap <= TZ_GAP_SKIP; gap++)
+                                for (int rep = 0; rep <= TZ_REPEAT_BOTH; rep++) {
+                                        schedule_opts o = {.tz = zones[z], .start_local = "2026-01-01T00:00:00",
+                                                           .gap_policy = gap, .repeat_policy = rep};
+                                        schedule *s = parse_opts(specs[i], &o);
+                                        for (size_t f = 0; f < sizeof froms / sizeof froms[0]; f++) {
+                                                sked_time from, to;
+                                                assert_int_equal(time_parse_utc(froms[f], &from), 0);
+                                                to = from + 8 * 86400 * SKED_USEC;
+                                                for (size_t max = 3; max <= 4000; max *= 40) {
+                                                        int n = schedule_list(s, from, to, a, max);
+                                                        size_t m = 0;
+                                                        sked_time t = from - 1;
+                                                        while (m < max && schedule_next(s, t, &t) == 0 && t < to)
+                                                                b[m++] = t;
+                                                        if ((size_t) n != m || memcmp(a, b, m * sizeof *a) != 0)
+                                                                fail_msg("%s in %s (gap %d, repeat %d) from %s, max %zu: "
+                                                                         "%d listed, %zu stepped",
+                                                                         specs[i], zones[z], gap, rep, froms[f], max, n, m);
+                                                }
+                                        }
+                                        schedule_free(s);
+                                }
+}
+
 static void bench_one(const char *spec, const char *tz) {
         schedule_opts o = {.tz = tz, .anchor = T("2026-01-01T00:00:00Z")};
         schedule *s = parse_opts(spec, &o);
@@ -178,7 +221,7 @@ int main(void) {
                 cmocka_unit_test(gap_policies),       cmocka_unit_test(repeat_policies),
                 cmocka_unit_test(cadence_of_all_hours_cron), cmocka_unit_test(dedupe_and_order),
                 cmocka_unit_test(intervals_and_bounds), cmocka_unit_test(parse_errors),
-                cmocka_unit_test(bench),
+                cmocka_unit_test(list_matches_stepping), cmocka_unit_test(bench),
         };
         int r = cmocka_run_group_tests(tests, NULL, NULL);
         tz_cache_free();
