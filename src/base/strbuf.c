@@ -29,6 +29,10 @@ static int grow(strbuf *b, size_t extra) {
         return 0;
 }
 
+int strbuf_reserve(strbuf *b, size_t extra) {
+        return grow(b, extra);
+}
+
 int strbuf_append(strbuf *b, const char *s, size_t n) {
         if (grow(b, n) < 0)
                 return -ENOMEM;

@@ -14,6 +14,8 @@ typedef struct strbuf {
 
 #define STRBUF_INIT {NULL, 0, 0, false}
 
+/* Makes room for `extra` more bytes, so that large outputs grow once. */
+int strbuf_reserve(strbuf *b, size_t extra);
 int strbuf_append(strbuf *b, const char *s, size_t n);
 int strbuf_puts(strbuf *b, const char *s);
 int strbuf_putc(strbuf *b, char c);

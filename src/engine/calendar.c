@@ -79,14 +79,30 @@ static void from_record(occ *o, const occurrence_rec *rec) {
 
 /* Adds the occurrences of one series in [from, to) to l.  rec/x: what the store
  * has for this series (records by nominal, exceptions by nominal). */
-static int expand(const series_row *s, const series_plan *sp, sked_time from, sked_time to, sked_time now,
-                  const occurrence_rec *rec, size_t nrec, const exception_row *x, size_t nx, sked_time *inst,
-                  size_t cap, occ_list *l) {
+/* memo (may be NULL): sp itself when it is a plan of the calling thread's cache. */
+static int expand(const series_row *s, const series_plan *sp, series_plan *memo, sked_time from, sked_time to,
+                  sked_time now, const occurrence_rec *rec, size_t nrec, const exception_row *x, size_t nx,
+                  sked_time *inst, size_t cap, occ_list *l) {
         size_t ri = 0, ii = 0;
         /* the rule's instants in one pass (schedule_list), merged with the records */
-        int ni = schedule_list(sp->sc, from, to, inst, cap);
-        if (ni < 0)
-                ni = 0;
+        int ni;
+        if (memo && memo->memo && memo->memo_from == from && memo->memo_to == to && (size_t) memo->memo_n < cap) {
+                ni = memo->memo_n;
+                inst = memo->memo;
+        } else {
+                ni = schedule_list(sp->sc, from, to, inst, cap);
+                if (ni < 0)
+                        ni = 0;
+                sked_time *keep = memo && (size_t) ni < cap ? malloc(((size_t) ni + 1) * sizeof *keep) : NULL;
+                if (keep) {
+                        memcpy(keep, inst, (size_t) ni * sizeof *keep);
+                        free(memo->memo);
+                        memo->memo = keep;
+                        memo->memo_from = from;
+                        memo->memo_to = to;
+                        memo->memo_n = ni;
+                }
+        }
         if ((size_t) ni == cap)
                 l->truncated = true;
         sked_time t = ni > 0 ? inst[0] : 0;
@@ -172,6 +188,24 @@ static int occ_cmp(const void *a, const void *b) {
                 return x->start < y->start ? -1 : 1;
         if (x->s->id != y->s->id)
                 return x->s->id < y->s->id ? -1 : 1;
+        return x->nominal < y->nominal ? -1 : x->nominal > y->nominal;
+}
+
+/* Sort keys next to each other in memory: comparing through pointers to the
+ * entries missed the cache on every comparison. */
+typedef struct occ_key {
+        sked_time start;
+        int64_t series_id;
+        sked_time nominal;
+        const occ *o;
+} occ_key;
+
+static int occ_key_cmp(const void *a, const void *b) {
+        const occ_key *x = a, *y = b;
+        if (x->start != y->start)
+                return x->start < y->start ? -1 : 1;
+        if (x->series_id != y->series_id)
+                return x->series_id < y->series_id ? -1 : 1;
         return x->nominal < y->nominal ? -1 : x->nominal > y->nominal;
 }
 
@@ -264,7 +298,7 @@ int engine_series_occurrences(engine *e, store *st, const series_row *s, sked_ti
                 r = store_exceptions_list(st, s->id, from, to, 100000, &x, &nx, err);
         if (r == 0)
                 r = series_plan_build(e, s, &sp, err);
-        if (r == 0 && (expand(s, sp, from, to, engine_now(e), rec, nrec, x, nx, inst, cap, &l) < 0 ||
+        if (r == 0 && (expand(s, sp, NULL, from, to, engine_now(e), rec, nrec, x, nx, inst, cap, &l) < 0 ||
                        add_manual(s, rec, nrec, from, to, &l) < 0))
                 r = err_set(err, -ENOMEM, "out of memory");
         if (r == 0) {
@@ -321,64 +355,152 @@ static void put_str(strbuf *b, const char *v) {
         strbuf_putc(b, '"');
 }
 
-/* Wall-time text of instants in one zone, with the civil date cached per day: a
- * week of thousands of occurrences is formatted without a tz lookup each. */
+/* Hand-written number and date formatting: a week of 100,000 occurrences spends
+ * most of its time here, and snprintf was the largest part of it. */
+static char *fmt_u(char *p, uint64_t v, int width) {
+        char tmp[24];
+        int n = 0;
+        do {
+                tmp[n++] = (char) ('0' + v % 10);
+                v /= 10;
+        } while (v);
+        while (n < width)
+                tmp[n++] = '0';
+        while (n)
+                *p++ = tmp[--n];
+        return p;
+}
+
+static void put_i64(strbuf *b, int64_t v) {
+        char buf[24], *p = buf;
+        if (v < 0) {
+                *p++ = '-';
+                p = fmt_u(p, (uint64_t) 0 - (uint64_t) v, 1);
+        } else {
+                p = fmt_u(p, (uint64_t) v, 1);
+        }
+        strbuf_append(b, buf, (size_t) (p - buf));
+}
+
+/* "YYYY-MM-DDTHH:MM:SS" of local seconds; 19 characters. */
+static char *fmt_wall(char *p, int64_t secs) {
+        civil c;
+        civil_from_seconds(secs, &c);
+        p = fmt_u(p, (uint64_t) (c.year < 0 ? 0 : c.year), 4);
+        *p++ = '-';
+        p = fmt_u(p, (uint64_t) c.month, 2);
+        *p++ = '-';
+        p = fmt_u(p, (uint64_t) c.day, 2);
+        *p++ = 'T';
+        p = fmt_u(p, (uint64_t) c.hour, 2);
+        *p++ = ':';
+        p = fmt_u(p, (uint64_t) c.minute, 2);
+        *p++ = ':';
+        return fmt_u(p, (uint64_t) c.second, 2);
+}
+
+static int64_t secs_of(sked_time t) {
+        return t >= 0 ? t / SKED_USEC : -((-t + SKED_USEC - 1) / SKED_USEC);
+}
+
+/* Wall-time text of instants in one zone, the offset cached while it holds. */
 typedef struct wallfmt {
         const tz_zone *z;
         sked_time valid_from, valid_to; /* the offset is constant in [from, to) */
         int32_t off;
         char offs[16];
+        size_t offs_len;
 } wallfmt;
 
-static void wall_text(wallfmt *w, sked_time t, char *loc, size_t len, char day[11], char hm[6]) {
+static int32_t wall_offset(wallfmt *w, sked_time t) {
         if (t < w->valid_from || t >= w->valid_to) {
                 w->off = tz_offset_at(w->z, t);
                 tz_format_offset(w->off, w->offs, sizeof w->offs);
+                w->offs_len = strlen(w->offs);
                 sked_time next;
                 w->valid_from = t;
                 w->valid_to = tz_next_transition(w->z, t, &next) == 0 ? next : INT64_MAX;
         }
-        int64_t secs = (t >= 0 ? t / SKED_USEC : -((-t + SKED_USEC - 1) / SKED_USEC)) + w->off;
-        civil c;
-        civil_from_seconds(secs, &c);
-        snprintf(loc, len, "%04d-%02d-%02dT%02d:%02d:%02d%s", c.year, c.month, c.day, c.hour, c.minute, c.second,
-                 w->offs);
-        snprintf(day, 11, "%.10s", loc);
-        snprintf(hm, 6, "%.5s", loc + 11);
+        return w->off;
 }
 
+/* loc: "2026-11-23T11:30:00+01:00" (NUL-terminated, len >= 48). */
+static void wall_text(wallfmt *w, sked_time t, char *loc, size_t len, char day[11], char hm[6]) {
+        (void) len;
+        int32_t off = wall_offset(w, t);
+        char *p = fmt_wall(loc, secs_of(t) + off);
+        memcpy(p, w->offs, w->offs_len + 1);
+        memcpy(day, loc, 10);
+        day[10] = '\0';
+        memcpy(hm, loc + 11, 5);
+        hm[5] = '\0';
+}
+
+static void put_utc(strbuf *b, sked_time t) {
+        char buf[24], *p = buf;
+        *p++ = '"';
+        p = fmt_wall(p, secs_of(t));
+        *p++ = 'Z';
+        *p++ = '"';
+        strbuf_append(b, buf, (size_t) (p - buf));
+}
+
+#define PUT(b, lit) strbuf_append((b), (lit), sizeof(lit) - 1)
+
+/* One occurrence of the calendar.  The series' title, type and zone are in the
+ * reply's "series" list, not repeated here. */
 static void put_occ(strbuf *b, const occ *o, wallfmt *w) {
-        char at[32], nat[32], loc[48], day[12], hm[8];
-        time_format_utc(o->start, at, sizeof at);
-        time_format_utc(o->nominal, nat, sizeof nat);
+        char loc[48], day[12], hm[8];
         wall_text(w, o->start, loc, sizeof loc, day, hm);
-        strbuf_printf(b, "{\"series_id\":%lld,\"title\":", (long long) o->s->id);
-        put_str(b, o->s->title);
-        strbuf_puts(b, ",\"type\":");
-        put_str(b, o->s->type);
-        strbuf_printf(b,
-                      ",\"nominal\":%lld,\"nominal_at\":\"%s\",\"start\":%lld,\"at\":\"%s\",\"local\":\"%s\","
-                      "\"day\":\"%s\",\"time\":\"%s\",\"state\":\"%s\",\"change\":",
-                      (long long) o->nominal, nat, (long long) o->start, at, loc, day, hm, o->state);
+        PUT(b, "{\"series_id\":");
+        put_i64(b, o->s->id);
+        PUT(b, ",\"nominal\":");
+        put_i64(b, o->nominal);
+        PUT(b, ",\"nominal_at\":");
+        put_utc(b, o->nominal);
+        PUT(b, ",\"start\":");
+        put_i64(b, o->start);
+        PUT(b, ",\"at\":");
+        put_utc(b, o->start);
+        PUT(b, ",\"local\":\"");
+        strbuf_puts(b, loc);
+        PUT(b, "\",\"day\":\"");
+        strbuf_append(b, day, 10);
+        PUT(b, "\",\"time\":\"");
+        strbuf_append(b, hm, 5);
+        PUT(b, "\",\"state\":\"");
+        strbuf_puts(b, o->state);
+        PUT(b, "\",\"change\":");
         const char *change = o->disabled ? "disabled" : o->moved ? "moved" : o->params ? "params" : NULL;
         put_str(b, change);
-        strbuf_printf(b, ",\"changes\":[%s%s%s%s%s]", o->moved ? "\"moved\"" : "",
-                      o->moved && (o->disabled || o->params) ? "," : "", o->disabled ? "\"disabled\"" : "",
-                      o->disabled && o->params ? "," : "", o->params ? "\"params\"" : "");
-        strbuf_puts(b, ",\"skip_reason\":");
+        if (!o->moved && !o->disabled && !o->params) {
+                PUT(b, ",\"changes\":[]");
+        } else {
+                strbuf_printf(b, ",\"changes\":[%s%s%s%s%s]", o->moved ? "\"moved\"" : "",
+                              o->moved && (o->disabled || o->params) ? "," : "", o->disabled ? "\"disabled\"" : "",
+                              o->disabled && o->params ? "," : "", o->params ? "\"params\"" : "");
+        }
+        PUT(b, ",\"skip_reason\":");
         put_str(b, o->skip_reason);
-        if (o->rec && o->rec->run_id)
-                strbuf_printf(b, ",\"run_id\":%lld,\"attempt\":%lld", (long long) o->rec->run_id,
-                              (long long) o->rec->attempt);
-        else
-                strbuf_puts(b, ",\"run_id\":null,\"attempt\":null");
-        strbuf_printf(b, ",\"trigger\":\"%s\"", o->trigger);
+        if (o->rec && o->rec->run_id) {
+                PUT(b, ",\"run_id\":");
+                put_i64(b, o->rec->run_id);
+                PUT(b, ",\"attempt\":");
+                put_i64(b, o->rec->attempt);
+        } else {
+                PUT(b, ",\"run_id\":null,\"attempt\":null");
+        }
+        PUT(b, ",\"trigger\":\"");
+        strbuf_puts(b, o->trigger);
+        strbuf_putc(b, '"');
         if (o->x && o->x->note) {
-                strbuf_puts(b, ",\"note\":");
+                PUT(b, ",\"note\":");
                 put_str(b, o->x->note);
         }
-        if (o->x && o->x->params)
-                strbuf_printf(b, ",\"params\":%s", o->x->params); /* stored as compact JSON */
+        if (o->x && o->x->params) {
+                PUT(b, ",\"params\":");
+                strbuf_puts(b, o->x->params); /* stored as compact JSON */
+        }
         strbuf_putc(b, '}');
 }
 
@@ -442,6 +564,7 @@ int engine_calendar(engine *e, store *st, const calendar_query *q, char **ret, s
         }
         strbuf_puts(&b, "],\"series\":[");
         size_t ri = 0, xi = 0;
+        pthread_mutex_lock(&e->plans_lock);
         /* records and exceptions come sorted by series id, like the rows */
         for (size_t i = 0; i < nrows && r == 0; i++) {
                 const series_row *s = &rows[i];
@@ -465,31 +588,40 @@ int engine_calendar(engine *e, store *st, const calendar_query *q, char **ret, s
                               s->feature_on ? "true" : "false");
                 put_str(&b, s->pause_note);
                 strbuf_putc(&b, '}');
-                const series_plan *sp = engine_plan_cached(e, s);
+                series_plan *sp = engine_plan_cached(e, s);
                 if (!sp)
                         continue; /* a rule that no longer parses shows nothing */
-                if (expand(s, sp, q->from, q->to, now, rec + r0, ri - r0, x + x0, xi - x0, inst, cap, &l) < 0 ||
+                if (expand(s, sp, sp, q->from, q->to, now, rec + r0, ri - r0, x + x0, xi - x0, inst, cap, &l) < 0 ||
                     add_manual(s, rec + r0, ri - r0, q->from, q->to, &l) < 0)
                         r = err_set(err, -ENOMEM, "out of memory");
         }
+        pthread_mutex_unlock(&e->plans_lock); /* the list points at rows, not at plans */
         if (r == 0) {
-                /* the earliest `limit` of the range: a cut reply is a true beginning */
-                if (l.n)
-                        qsort(l.v, l.n, sizeof *l.v, occ_cmp);
+                /* the earliest `limit` of the range: a cut reply is a true beginning.
+                 * Sorted by pointer: moving whole entries cost more than comparing */
+                occ_key *order = calloc(l.n + 1, sizeof *order);
+                if (!order)
+                        r = err_set(err, -ENOMEM, "out of memory");
+                for (size_t i = 0; order && i < l.n; i++)
+                        order[i] = (occ_key){l.v[i].start, l.v[i].s->id, l.v[i].nominal, &l.v[i]};
+                if (order && l.n)
+                        qsort(order, l.n, sizeof *order, occ_key_cmp);
                 if (l.n > (size_t) q->limit) {
                         l.n = (size_t) q->limit;
                         l.truncated = true;
                 }
+                strbuf_reserve(&b, l.n * 330);
                 strbuf_puts(&b, "],\"occurrences\":[");
-                for (size_t i = 0; i < l.n; i++) {
+                for (size_t i = 0; order && i < l.n; i++) {
                         if (i)
                                 strbuf_putc(&b, ',');
-                        put_occ(&b, &l.v[i], &w);
+                        put_occ(&b, order[i].o, &w);
                 }
+                free(order);
                 strbuf_printf(&b, "],\"truncated\":%s}", l.truncated ? "true" : "false");
-                if (b.oom)
+                if (r == 0 && b.oom)
                         r = err_set(err, -ENOMEM, "out of memory");
-                else
+                else if (r == 0)
                         *ret = strbuf_steal(&b);
         }
         strbuf_free(&b);

@@ -77,7 +77,8 @@ int engine_new(const engine_config *cfg, engine **ret, sked_err *err) {
         pthread_cond_init(&e->commit_cv, NULL);
         pthread_rwlock_init(&e->types_lock, NULL);
         pthread_key_create(&e->store_key, store_key_destroy);
-        engine_plan_key_init(e);
+        pthread_mutex_init(&e->plans_lock, NULL);
+        e->api_plans.free_value = series_plan_free;
         int r = store_open(e->store_uri, &e->st, err);
         if (r < 0) {
                 engine_free(e);
@@ -1381,7 +1382,7 @@ void engine_free(engine *e) {
         free(e->workers);
         free(e->plugins); /* plug-ins stay loaded: their code may still be referenced */
         pthread_key_delete(e->store_key);
-        engine_plan_key_drop(e);
+        schedcache_clear(&e->api_plans);
         free(e->node);
         free(e->store_uri);
         free(e);

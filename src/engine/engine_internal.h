@@ -72,7 +72,8 @@ struct engine {
         char *store_uri, *node;
         store *st; /* the loop's connection */
         pthread_key_t store_key;
-        pthread_key_t plan_key;    /* per API thread: a schedcache of series plans */
+        pthread_mutex_t plans_lock; /* the API threads' plans (api_plans), held while one is used */
+        schedcache api_plans;
         pthread_mutex_t conns_lock;
         store **conns; /* every per-thread connection, closed at engine_free */
         size_t nconns;
@@ -145,14 +146,17 @@ typedef struct series_plan {
         sleep_window *sleep;
         size_t nsleep;
         const type_entry *te; /* the type it was built with (a re-registered type rebuilds it) */
+        /* the calendar's memo (API threads' plans only): the rule's instants in the
+         * last range listed, since a week is viewed again and again */
+        sked_time memo_from, memo_to;
+        sked_time *memo;
+        int memo_n;
 } series_plan;
 int series_plan_build(engine *e, const series_row *s, series_plan **ret, sked_err *err);
-/* The plan of a series from the calling thread's own cache (API threads; not the
- * loop, which has e->scache): valid until this thread asks again for the same
- * series at another version.  NULL when the series' rule does not parse. */
-const series_plan *engine_plan_cached(engine *e, const series_row *s);
-void engine_plan_key_init(engine *e);
-void engine_plan_key_drop(engine *e);
+/* The plan of a series from the API threads' cache (not the loop's, e->scache);
+ * the caller holds e->plans_lock while it uses the plan.  NULL when the series'
+ * rule does not parse. */
+series_plan *engine_plan_cached(engine *e, const series_row *s);
 void series_plan_free(void *sp);
 /* The effective policy of a series. */
 int series_policy(engine *e, const series_row *s, policy *ret, sked_err *err);

@@ -65,6 +65,8 @@ int engine_calendar_ics(engine *e, store *st, int64_t series_id, sked_time from,
         /* every exception: an RRULE master carries them whenever they are */
         if (r == 0)
                 r = store_exceptions_list(st, series_id, INT64_MIN, INT64_MAX, 1000000, &x, &nx, err);
+        /* the plans stay in use until the feed is written */
+        pthread_mutex_lock(&e->plans_lock);
         for (size_t i = 0, xi = 0; i < nrows && r == 0; i++) {
                 const series_row *s = &rows[i];
                 if (!(plans[i] = engine_plan_cached(e, s)))
@@ -97,6 +99,7 @@ int engine_calendar_ics(engine *e, store *st, int64_t series_id, sked_time from,
         strbuf b = STRBUF_INIT;
         if (r == 0)
                 r = ics_feed(&b, series_id ? rows[0].title : "sked", is, n, from, to, engine_now(e), err);
+        pthread_mutex_unlock(&e->plans_lock);
         if (r == 0)
                 *ret = strbuf_steal(&b);
         strbuf_free(&b);

@@ -21,6 +21,7 @@ void series_plan_free(void *p) {
                 return;
         schedule_free(sp->sc);
         free(sp->sleep);
+        free(sp->memo);
         free(sp);
 }
 
@@ -86,35 +87,10 @@ static series_plan *plan_for(engine *e, const series_row *s) {
         return plan_in(e, &e->scache, s);
 }
 
-static void plan_cache_free(void *p) {
-        schedcache *c = p;
-        schedcache_clear(c);
-        free(c);
-}
-
-const series_plan *engine_plan_cached(engine *e, const series_row *s) {
-        schedcache *c = pthread_getspecific(e->plan_key);
-        if (!c) {
-                if (!(c = calloc(1, sizeof *c)))
-                        return NULL;
-                c->free_value = series_plan_free;
-                pthread_setspecific(e->plan_key, c);
-        }
-        return plan_in(e, c, s);
-}
-
-void engine_plan_key_init(engine *e) {
-        pthread_key_create(&e->plan_key, plan_cache_free);
-}
-
-void engine_plan_key_drop(engine *e) {
-        /* this thread's cache (threads that exited freed theirs) */
-        schedcache *c = pthread_getspecific(e->plan_key);
-        if (c) {
-                pthread_setspecific(e->plan_key, NULL);
-                plan_cache_free(c);
-        }
-        pthread_key_delete(e->plan_key);
+/* The API threads' plans: one cache for all of them, under e->plans_lock, so that
+ * a week's expansion (the memo) is shared whichever thread serves the request. */
+series_plan *engine_plan_cached(engine *e, const series_row *s) {
+        return plan_in(e, &e->api_plans, s);
 }
 
 /* ---- one pass over a series ---- */
