@@ -383,7 +383,7 @@ static int fire_moves(engine *e, sked_time now, int *ret_fired, sked_err *err) {
                                                                        .keep_next = true}};
                 item it = {.nominal = moves[i].nominal, .due = moves[i].moved_to, .params = moves[i].params};
                 if (!sp) {
-                        /* its rule no longer parses: nothing to fire with; keep the row */
+                        p.adv.missed++; /* its rule no longer parses (zone gone?): logged by plan_for */
                 } else if (it.due < now - e->cfg.late_after_ms * 1000 &&
                            (sp->pol.catchup == CATCHUP_NONE ||
                             (sp->pol.catchup_window_ms && it.due < now - sp->pol.catchup_window_ms * 1000))) {

@@ -1050,6 +1050,46 @@ static void dst_repeat_both(void **state) {
         series_row_clear(&row);
 }
 
+/* ---- retention ---- */
+
+/* A type kept 1 h: its finished runs (with messages and results) are purged once
+ * they are older than that, on the poller's minute schedule, and counted. */
+static void retention_purges_and_counts(void **state) {
+        (void) state;
+        atomic_store(&fake_now, at("2026-06-01T12:00:00Z"));
+        engine *e = open_engine(2);
+        register_type(e, "{\"name\": \"t.short\", \"handler\": {\"plugin\": true}, "
+                         "\"defaults\": {\"retention\": \"1h\"}}", record);
+        int64_t keep = create(e, "{\"type\": \"t.rec\", \"schedule\": \"every 10m\"}");
+        int64_t gone = create(e, "{\"type\": \"t.short\", \"schedule\": \"every 10m\"}");
+        start(e);
+        step_through(e, at("2026-06-01T12:00:00Z"), at("2026-06-01T12:30:00Z"), 10 * MINUTE);
+        run_row *rows = NULL;
+        size_t n = runs_of(gone, &rows);
+        assert_true(n >= 3);
+        int64_t first_id = rows[0].id;
+        run_rows_free(rows, n);
+        /* 75 minutes later: the runs of 12:00 and 12:10 finished over an hour ago */
+        step_through(e, at("2026-06-01T12:31:00Z"), at("2026-06-01T13:25:00Z"), 5 * MINUTE);
+        n = runs_of(gone, &rows);
+        for (size_t i = 0; i < n; i++)
+                assert_true(rows[i].finished_at == 0 || rows[i].finished_at >= at("2026-06-01T13:25:00Z") - HOUR - 5 * MINUTE);
+        for (size_t i = 0; i < n; i++)
+                assert_int_not_equal(rows[i].id, first_id);
+        run_rows_free(rows, n);
+        /* the 30-day type keeps everything */
+        n = runs_of(keep, &rows);
+        assert_true(n >= 9);
+        assert_true(rows[0].nominal == at("2026-06-01T12:00:00Z"));
+        run_rows_free(rows, n);
+        close_engine(e);
+        poller_health h;
+        sked_err err = {0};
+        assert_int_equal(store_poller_get(rd, &h, &err), 0);
+        assert_true(h.purged_runs >= 2);
+        assert_true(h.last_purge_at >= at("2026-06-01T13:00:00Z"));
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(catchup_none_after_downtime, setup, teardown),
@@ -1075,6 +1115,7 @@ int main(void) {
                                                 teardown),
                 cmocka_unit_test_setup_teardown(dst_gap_skip, setup, teardown),
                 cmocka_unit_test_setup_teardown(dst_repeat_both, setup, teardown),
+                cmocka_unit_test_setup_teardown(retention_purges_and_counts, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
