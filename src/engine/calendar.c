@@ -283,6 +283,40 @@ static int add_manual(const series_row *s, const occurrence_rec *rec, size_t nre
         return r;
 }
 
+static int cmp_rec(const void *a, const void *b) {
+        const occurrence_rec *x = a, *y = b;
+        if (x->series_id != y->series_id)
+                return x->series_id < y->series_id ? -1 : 1;
+        return x->nominal < y->nominal ? -1 : x->nominal > y->nominal;
+}
+
+/* Occurrences moved into [from, to) from outside it: their records are filed under
+ * their nominal instant, outside the range read; add them, so that one that ran
+ * shows its run, not "missed". */
+static int add_moved_records(store *st, const exception_row *x, size_t nx, sked_time from, sked_time to,
+                             occurrence_rec **rec, size_t *nrec, sked_err *err) {
+        for (size_t i = 0; i < nx; i++) {
+                if (!x[i].fired || !x[i].moved_to || x[i].moved_to < from || x[i].moved_to >= to ||
+                    (x[i].nominal >= from && x[i].nominal < to))
+                        continue;
+                occurrence_rec *more = NULL;
+                size_t n = 0;
+                int r = store_occurrences_range(st, x[i].series_id, x[i].nominal, x[i].nominal + 1, 4, &more, &n, err);
+                if (r < 0)
+                        return r;
+                occurrence_rec *p = n ? realloc(*rec, (*nrec + n) * sizeof *p) : *rec;
+                if (!p) {
+                        free(more);
+                        return err_set(err, -ENOMEM, "out of memory");
+                }
+                memcpy(p + *nrec, more, n * sizeof *p);
+                *rec = p;
+                *nrec += n;
+                free(more);
+        }
+        return 0;
+}
+
 int engine_series_occurrences(engine *e, store *st, const series_row *s, sked_time from, sked_time to, int limit,
                               json_t **ret, sked_err *err) {
         occurrence_rec *rec = NULL;
@@ -296,6 +330,8 @@ int engine_series_occurrences(engine *e, store *st, const series_row *s, sked_ti
                 r = store_occurrences_range(st, s->id, from, to, limit * 2 + 16, &rec, &nrec, err);
         if (r == 0)
                 r = store_exceptions_list(st, s->id, from, to, 100000, &x, &nx, err);
+        if (r == 0 && (r = add_moved_records(st, x, nx, from, to, &rec, &nrec, err)) == 0 && nrec)
+                qsort(rec, nrec, sizeof *rec, cmp_rec);
         if (r == 0)
                 r = series_plan_build(e, s, &sp, err);
         if (r == 0 && (expand(s, sp, NULL, from, to, engine_now(e), rec, nrec, x, nx, inst, cap, &l) < 0 ||
@@ -319,12 +355,6 @@ int engine_series_occurrences(engine *e, store *st, const series_row *s, sked_ti
 
 /* ---- the calendar ---- */
 
-static int cmp_rec(const void *a, const void *b) {
-        const occurrence_rec *x = a, *y = b;
-        if (x->series_id != y->series_id)
-                return x->series_id < y->series_id ? -1 : 1;
-        return x->nominal < y->nominal ? -1 : x->nominal > y->nominal;
-}
 
 static int cmp_series(const void *a, const void *b) {
         const series_row *x = a, *y = b;
@@ -535,6 +565,8 @@ int engine_calendar(engine *e, store *st, const calendar_query *q, char **ret, s
         if (r == 0)
                 r = store_exceptions_list(st, q->nseries == 1 ? q->series[0] : 0, q->from, q->to, 10000000, &x, &nx,
                                           err);
+        if (r == 0)
+                r = add_moved_records(st, x, nx, q->from, q->to, &rec, &nrec, err);
         if (r == 0) {
                 if (nrec)
                         qsort(rec, nrec, sizeof *rec, cmp_rec);
@@ -658,6 +690,23 @@ static int parse_start(const series_plan *sp, const char *text, sked_time *ret, 
         return 0;
 }
 
+/* -EEXIST when the occurrence (series, nominal) already ran or was skipped. */
+static int occurrence_done(store *st, int64_t id, sked_time nominal, sked_err *err) {
+        occurrence_rec *rec = NULL;
+        size_t nrec = 0;
+        int r = store_occurrences_range(st, id, nominal, nominal + 1, 4, &rec, &nrec, err);
+        if (r < 0)
+                return r;
+        bool done = false;
+        for (size_t i = 0; i < nrec; i++)
+                done |= strcmp(rec[i].trigger, "manual") != 0;
+        free(rec);
+        if (done)
+                return err_field(err, -EEXIST, "nominal", "this occurrence has already run (or was skipped): its record "
+                                                          "is history; trigger a manual run instead");
+        return 0;
+}
+
 int engine_occurrence_change(engine *e, store *st, int64_t id, sked_time nominal, json_t *in, json_t **ret,
                              sked_err *err) {
         static const char *const known[] = {"start", "params", "enabled", "note", NULL};
@@ -688,19 +737,6 @@ int engine_occurrence_change(engine *e, store *st, int64_t id, sked_time nominal
                               (long long) id);
                 goto out;
         }
-        occurrence_rec *rec = NULL;
-        size_t nrec = 0;
-        if ((r = store_occurrences_range(st, id, nominal, nominal + 1, 4, &rec, &nrec, err)) < 0)
-                goto out;
-        bool done = false;
-        for (size_t i = 0; i < nrec; i++)
-                done |= strcmp(rec[i].trigger, "manual") != 0;
-        free(rec);
-        if (done) {
-                r = err_field(err, -EEXIST, "nominal", "this occurrence has already run (or was skipped): its record "
-                                                       "is history; trigger a manual run instead");
-                goto out;
-        }
         if (store_exception_get(st, id, nominal, &x, err) == -ENOENT) {
                 x = (exception_row){.series_id = id, .nominal = nominal, .created_at = engine_now(e)};
         }
@@ -711,6 +747,10 @@ int engine_occurrence_change(engine *e, store *st, int64_t id, sked_time nominal
                         r = err_field(err, -EINVAL, "start", "expected a time (string) or null");
                         goto out;
                 } else if ((r = parse_start(sp, json_string_value(v), &x.moved_to, err)) < 0) {
+                        goto out;
+                } else if (x.moved_to < nominal - 366 * 86400 * SKED_USEC ||
+                           x.moved_to > nominal + 366 * 86400 * SKED_USEC) {
+                        r = err_field(err, -EINVAL, "start", "at most a year before or after the occurrence");
                         goto out;
                 }
                 if (x.moved_to == nominal)
@@ -753,14 +793,24 @@ int engine_occurrence_change(engine *e, store *st, int64_t id, sked_time nominal
                 x.note = json_is_string(v) ? strdup(json_string_value(v)) : NULL;
         }
         x.updated_at = engine_now(e);
-        bool empty = !x.disabled && !x.moved_to && !x.params && !x.note;
-        if (empty) {
-                r = store_exception_delete(st, id, nominal, err);
-                if (r == -ENOENT)
-                        r = 0;
-        } else {
-                r = store_exception_put(st, &x, err);
+        /* one transaction, the series locked against the poller: whether it already
+         * ran, and the change, are decided together */
+        if ((r = store_begin(st, err)) < 0)
+                goto out;
+        if ((r = store_series_lock(st, id, err)) == 0 && (r = occurrence_done(st, id, nominal, err)) == 0) {
+                bool empty = !x.disabled && !x.moved_to && !x.params && !x.note;
+                if (empty) {
+                        r = store_exception_delete(st, id, nominal, err);
+                        if (r == -ENOENT)
+                                r = 0;
+                } else {
+                        r = store_exception_put(st, &x, err);
+                }
         }
+        if (r == 0)
+                r = store_commit(st, err);
+        else
+                store_rollback(st);
         if (r < 0)
                 goto out;
         engine_changed(e, st);
@@ -794,14 +844,22 @@ out:
 
 int engine_occurrence_reset(engine *e, store *st, int64_t id, sked_time nominal, sked_err *err) {
         exception_row x = {0};
-        int r = store_exception_get(st, id, nominal, &x, err);
+        int r = store_begin(st, err);
+        if (r < 0)
+                return r;
+        if ((r = store_series_lock(st, id, err)) == 0)
+                r = store_exception_get(st, id, nominal, &x, err);
         if (r == -ENOENT)
-                return err_field(err, -ENOENT, "nominal", "this occurrence has no one-off change");
+                err_field(err, -ENOENT, "nominal", "this occurrence has no one-off change");
         if (r == 0 && x.fired)
                 r = err_field(err, -EEXIST, "nominal", "this occurrence has already run at its new time");
         exception_row_clear(&x);
         if (r == 0)
                 r = store_exception_delete(st, id, nominal, err);
+        if (r == 0)
+                r = store_commit(st, err);
+        else
+                store_rollback(st);
         if (r == 0)
                 engine_changed(e, st);
         return r;

@@ -753,8 +753,12 @@ static int claim(engine *e, sked_time now, job **ret_head, sked_err *err) {
                         if (rows[i].exclusive && rows[i].series_id) {
                                 /* overlap policy: one run of the series at a time */
                                 int64_t queued = 0, running = 0;
-                                if ((r = store_lock_series(e->st, rows[i].series_id, err)) < 0 ||
-                                    (r = store_series_active(e->st, rows[i].series_id, &queued, &running, err)) < 0)
+                                bool locked = false;
+                                if ((r = store_lock_series(e->st, rows[i].series_id, &locked, err)) < 0)
+                                        break;
+                                if (!locked)
+                                        continue; /* another node is claiming one of this series */
+                                if ((r = store_series_active(e->st, rows[i].series_id, &queued, &running, err)) < 0)
                                         break;
                                 if (running)
                                         continue;
@@ -847,6 +851,26 @@ static void expire_plugin_runs(engine *e, sked_time now) {
                 }
         }
         pthread_mutex_unlock(&e->lock);
+}
+
+int engine_cancel_later(engine *e, const int64_t *run_ids, size_t n) {
+        if (e->ncancel + n > e->capcancel) {
+                size_t cap = (e->ncancel + n) * 2 + 8;
+                int64_t *p = realloc(e->cancel_ids, cap * sizeof *p);
+                if (!p)
+                        return -ENOMEM;
+                e->cancel_ids = p;
+                e->capcancel = cap;
+        }
+        memcpy(e->cancel_ids + e->ncancel, run_ids, n * sizeof *run_ids);
+        e->ncancel += n;
+        return 0;
+}
+
+void engine_cancel_flush(engine *e, bool committed) {
+        if (committed && e->ncancel)
+                engine_cancel_local(e, e->cancel_ids, e->ncancel);
+        e->ncancel = 0;
 }
 
 void engine_cancel_local(engine *e, const int64_t *run_ids, size_t n) {
@@ -970,12 +994,6 @@ static int turn(engine *e, sked_time *ret_wake, sked_err *err) {
                         goto rollback;
                 e->last_recover = now;
         }
-        bool purged = false;
-        if (role && !draining && (now - e->last_purge >= PURGE_EVERY_US || now < e->last_purge)) {
-                if ((r = purge(e, now, err)) < 0)
-                        goto rollback;
-                purged = true;
-        }
         expire_plugin_runs(e, now);
         if (now - e->last_renew >= e->cfg.lease_ms * 1000 / 3 || now < e->last_renew) {
                 if ((r = renew_leases(e, now, err)) < 0)
@@ -998,7 +1016,7 @@ static int turn(engine *e, sked_time *ret_wake, sked_err *err) {
                 if ((r = store_node_heartbeat(e->st, &nr, err)) < 0)
                         goto rollback;
         }
-        if (role && (fired || purged || now - e->last_heartbeat >= HEARTBEAT_EVERY_US || now < e->last_heartbeat)) {
+        if (role && (fired || now - e->last_heartbeat >= HEARTBEAT_EVERY_US || now < e->last_heartbeat)) {
                 e->health.heartbeat_at = now;
                 if (fired) {
                         e->health.last_fire_at = now;
@@ -1014,8 +1032,22 @@ static int turn(engine *e, sked_time *ret_wake, sked_err *err) {
                 e->last_heartbeat = now;
         if ((r = store_commit(e->st, err)) < 0)
                 goto undo_claims;
-        if (purged)
+        /* cancel_other: handlers are stopped once the decision is on disk */
+        engine_cancel_flush(e, true);
+        /* retention: its own transaction, so that a failing purge cannot hold up firing */
+        if (role && !draining && (now - e->last_purge >= PURGE_EVERY_US || now < e->last_purge)) {
+                sked_err perr = {0};
+                poller_health before = e->health;
+                int pr = store_begin(e->st, &perr);
+                if (pr == 0 && (pr = purge(e, now, &perr)) == 0 && (pr = store_poller_put(e->st, &e->health, &perr)) == 0)
+                        pr = store_commit(e->st, &perr);
+                if (pr < 0) {
+                        store_rollback(e->st);
+                        e->health = before;
+                        log_warning("retention: purge failed, retried in a minute: %s", perr.msg);
+                }
                 e->last_purge = now;
+        }
 
         /* committed: events are done, enqueues acknowledged, claimed runs go to the workers */
         enqueue_done(e, reqs, 0, NULL);
@@ -1066,6 +1098,7 @@ rollback:
         store_rollback(e->st);
         e->health = health_before;
 undo_claims:
+        engine_cancel_flush(e, false); /* nothing was decided */
         for (job *j = claimed, *nx; j; j = nx) {
                 nx = j->next;
                 inflight_remove(e, j);
@@ -1368,6 +1401,7 @@ void engine_free(engine *e) {
         free(e->conns);
         schedcache_clear(&e->scache);
         features_off_free(e->features_off, e->nfeatures_off);
+        free(e->cancel_ids);
         for (type_entry *t = e->types, *nx; t; t = nx) {
                 nx = t->next;
                 ptype_free(t->t);

@@ -100,6 +100,8 @@ struct engine {
         size_t nfeatures_off;
 
         schedcache scache; /* loop-owned */
+        int64_t *cancel_ids;  /* loop-owned: runs to stop once the turn commits */
+        size_t ncancel, capcancel;
 
         sked_time started_at, last_renew, last_recover, last_heartbeat, last_clock_sync, last_purge;
         bool postgres;            /* a shared database: cluster rules apply */
@@ -130,6 +132,10 @@ int engine_insert_runs(engine *e, store *st, const char *type, char *const *text
 bool engine_type_off(engine *e, const type_entry *t);
 /* Asks this node's handlers of these runs to stop: superseded (cancel_other). */
 void engine_cancel_local(engine *e, const int64_t *run_ids, size_t n);
+/* The loop's version: remembered during the turn, signalled by engine_cancel_flush
+ * after the commit (dropped if the turn rolls back). */
+int engine_cancel_later(engine *e, const int64_t *run_ids, size_t n);
+void engine_cancel_flush(engine *e, bool committed);
 
 /* series.c */
 /* engine_series_create; `internal` (type registration) may set "background": true. */

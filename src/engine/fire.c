@@ -219,8 +219,10 @@ static int load_active(pass *p, sked_err *err) {
  * queues it.  `last` says it is the newest of this pass (cancel_other keeps only it). */
 static int fire_item(pass *p, const item *it, bool last, sked_err *err) {
         const series_plan *sp = p->sp;
+        /* due inside a window; or caught up late while a window is on */
+        bool late = it->due < p->now - p->e->cfg.late_after_ms * 1000;
         if (sp->nsleep && (sleep_contains(sp->sleep, sp->nsleep, it->due) ||
-                           sleep_contains(sp->sleep, sp->nsleep, p->now)))
+                           (late && sleep_contains(sp->sleep, sp->nsleep, p->now))))
                 return record_skip(p, it, "sleep", err);
         int r;
         switch (sp->pol.overlap) {
@@ -252,8 +254,10 @@ static int fire_item(pass *p, const item *it, bool last, sked_err *err) {
                         size_t n = 0;
                         if ((r = store_series_cancel_active(p->e->st, p->s->id, p->now, why, &ids, &n, err)) < 0)
                                 return r;
-                        engine_cancel_local(p->e, ids, n);
+                        r = engine_cancel_later(p->e, ids, n);
                         free(ids);
+                        if (r < 0)
+                                return err_set(err, -ENOMEM, "out of memory");
                         p->queued = 0;
                 }
                 break;
@@ -333,9 +337,17 @@ static int fire_series(engine *e, const series_row *s, sked_time now, int *ret_f
                 }
                 sked_time next;
                 if (++steps > MAX_WALK && n < late_before) {
-                        /* a fine-grained rule after a long outage: jump close to now */
-                        if (schedule_next(sp->sc, late_before - 1, &next) == 0 && next > n) {
-                                p.adv.missed++; /* at least one more; the exact count is not worth the walk */
+                        /* a fine-grained rule after a long outage: jump ahead, far enough
+                         * before the on-time ones for the catch-up to keep the newest late
+                         * occurrences (burst of them, at the rule's average spacing) */
+                        sked_time period = (n - s->next_due) / steps + 1;
+                        sked_time target = late_before - (sked_time) (cap + 2) * period;
+                        if (target < window_start)
+                                target = window_start;
+                        if (target > n && schedule_next(sp->sc, target - 1, &next) == 0 && next > n) {
+                                p.adv.missed += (int64_t) nlate + 1; /* the kept ones, and at least one
+                                                                       * skipped: not worth counting exactly */
+                                nlate = head = 0;
                                 n = next;
                                 steps = 0;
                                 continue;

@@ -346,7 +346,11 @@ int engine_series_update(engine *e, store *st, int64_t id, json_t *patch, int64_
         row.updated_at = now;
         bool rule_changed = json_object_get(patch, "schedule") || json_object_get(patch, "tz") ||
                             json_object_get(patch, "start") || json_object_get(patch, "end") ||
-                            json_object_get(patch, "count") || json_object_get(patch, "policy");
+                            json_object_get(patch, "count") ||
+                            /* of a policy, only the DST keys change the rule's instants; the
+                             * others must not move the cursor (pending catch-up would go) */
+                            json_object_get(json_object_get(patch, "policy"), "dst_gap") ||
+                            json_object_get(json_object_get(patch, "policy"), "dst_repeat");
         if (rule_changed && (r = compute_next(e, &row, now, err)) < 0)
                 goto fail;
         /* one transaction: the edit and the exceptions it drops */

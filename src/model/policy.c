@@ -261,7 +261,11 @@ int sleep_parse(const json_t *in, const char *default_tz, sleep_window **ret, si
                 char a[16], b[16];
                 snprintf(a, sizeof a, "%02d:%02d", secs[0] / 3600, secs[0] / 60 % 60);
                 snprintf(b, sizeof b, "%02d:%02d", secs[1] / 3600, secs[1] / 60 % 60);
-                json_array_append_new(norm, json_pack("{s:s, s:s, s:s}", "from", a, "to", b, "tz", tzname));
+                /* a window without its own zone follows the series' zone, also after a change */
+                json_t *nw = json_pack("{s:s, s:s}", "from", a, "to", b);
+                if (json_is_string(v))
+                        json_object_set_new(nw, "tz", json_string(tzname));
+                json_array_append_new(norm, nw);
         }
         *ret_norm = norm;
         if (ret) {

@@ -161,6 +161,17 @@ int store_exception_set_fired(store *s, int64_t series_id, sked_time nominal, sk
         return db_run(st, err);
 }
 
+int store_series_lock(store *s, int64_t series_id, sked_err *err) {
+        if (db_dialect(s->d) != DB_POSTGRES)
+                return 0; /* BEGIN IMMEDIATE holds the one write lock already */
+        db_stmt *st;
+        int r = db_prepare(s->d, "SELECT id FROM series WHERE id = $1 FOR UPDATE", &st, err);
+        if (r < 0)
+                return r;
+        db_bind_int(st, 1, series_id);
+        return db_run(st, err);
+}
+
 /* ---- overlap ---- */
 
 int store_series_active(store *s, int64_t series_id, int64_t *ret_queued, int64_t *ret_running, sked_err *err) {
@@ -231,16 +242,22 @@ int store_series_cancel_active(store *s, int64_t series_id, sked_time now, const
         return 0;
 }
 
-int store_lock_series(store *s, int64_t series_id, sked_err *err) {
+int store_lock_series(store *s, int64_t series_id, bool *ret_locked, sked_err *err) {
+        *ret_locked = true;
         if (db_dialect(s->d) != DB_POSTGRES)
                 return 0;
         db_stmt *st;
-        int r = db_prepare(s->d, "SELECT pg_advisory_xact_lock(727375, CAST($1 AS INTEGER))", &st, err);
+        int r = db_prepare(s->d, "SELECT pg_try_advisory_xact_lock(727375, CAST($1 AS INTEGER))", &st, err);
         if (r < 0)
                 return r;
         /* the key space is 32 bits: ids beyond it share keys, which only serializes more */
         db_bind_int(st, 1, (int32_t) (series_id & 0x7fffffff));
-        return db_run(st, err);
+        if ((r = db_step(st, err)) == 1) {
+                const char *v = db_col_text(st, 0);
+                *ret_locked = v && (v[0] == 't' || v[0] == '1');
+        }
+        db_done(st);
+        return r < 0 ? r : 0;
 }
 
 /* ---- features ---- */
@@ -366,7 +383,7 @@ int store_purge(store *s, const char *type, sked_time before, int limit, purge_c
         /* the same `limit` oldest finished runs in each statement: children first */
 #define OLD_RUNS                                                                                 \
         "(SELECT id FROM runs WHERE type = $1 AND finished_at IS NOT NULL AND finished_at < $2 " \
-        "ORDER BY type, finished_at LIMIT $3)"
+        "ORDER BY type, finished_at, id LIMIT $3)"
         int r = purge_step(s, "DELETE FROM messages WHERE run_id IN " OLD_RUNS, type, before, limit, &add->messages,
                            err);
         if (r == 0)
@@ -378,10 +395,10 @@ int store_purge(store *s, const char *type, sked_time before, int limit, purge_c
         /* occurrence rows guard against firing twice only ahead of the cursor */
         if (r == 0)
                 r = purge_step(s,
-                               "DELETE FROM occurrences WHERE nominal < $2 AND series_id IN (SELECT id FROM series "
-                               "WHERE type = $1 AND (next_due IS NULL OR next_due > $2)) AND "
-                               "(run_id IS NULL OR run_id NOT IN (SELECT id FROM runs WHERE state IN "
-                               "('queued', 'running'))) AND CAST($3 AS BIGINT) > 0",
+                               "DELETE FROM occurrences WHERE (series_id, nominal) IN (SELECT o.series_id, o.nominal "
+                               "FROM occurrences o JOIN series x ON x.id = o.series_id WHERE x.type = $1 AND "
+                               "o.nominal < $2 AND (x.next_due IS NULL OR x.next_due > $2) AND (o.run_id IS NULL OR "
+                               "o.run_id NOT IN (SELECT id FROM runs WHERE state IN ('queued', 'running'))) LIMIT $3)",
                                type, before, limit, &add->occurrences, err);
         return r;
 }

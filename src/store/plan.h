@@ -33,6 +33,9 @@ int store_exceptions_list(store *s, int64_t series_id, sked_time from, sked_time
  * features, earliest first. */
 int store_moves_due(store *s, sked_time now, int limit, exception_row **ret, size_t *ret_n, sked_err *err);
 int store_exception_set_fired(store *s, int64_t series_id, sked_time nominal, sked_err *err);
+/* Locks the series' row until the transaction ends (PostgreSQL; the poller skips it
+ * meanwhile).  No-op for SQLite, whose write transactions are serialized. */
+int store_series_lock(store *s, int64_t series_id, sked_err *err);
 
 /* ---- the overlap policy ---- */
 /* How many runs of the series are queued and running now. */
@@ -43,8 +46,10 @@ int store_series_active(store *s, int64_t series_id, int64_t *ret_queued, int64_
 int store_series_cancel_active(store *s, int64_t series_id, sked_time now, const char *why, int64_t **ret_running,
                                size_t *ret_n, sked_err *err);
 /* Serializes exclusive claims of one series' runs across nodes until the
- * transaction ends.  No-op for SQLite. */
-int store_lock_series(store *s, int64_t series_id, sked_err *err);
+ * transaction ends, without waiting: *ret_locked false when another node holds it
+ * (skip the run this turn; waiting could deadlock two nodes' claims).  SQLite:
+ * always locked. */
+int store_lock_series(store *s, int64_t series_id, bool *ret_locked, sked_err *err);
 
 /* ---- features ---- */
 /* Enables or disables a feature: its types' series stop (or start again) being

@@ -743,7 +743,11 @@ int store_runs_ready(store *s, sked_time now, const run_row *after, int limit, r
          * skip them instead of waiting */
 #define READY_WHERE                                                                            \
         "SELECT " RUN_COLS " FROM runs WHERE state = 'queued' AND not_before <= $1 AND "       \
-        "(not_before > $3 OR (not_before = $3 AND id > $4)) ORDER BY not_before, id LIMIT $2"
+        "(not_before > $3 OR (not_before = $3 AND id > $4)) AND "                              \
+        "type NOT IN (SELECT t.name FROM types t JOIN features f ON f.name = t.feature "       \
+        "WHERE f.enabled = 0) AND (exclusive = 0 OR NOT EXISTS (SELECT 1 FROM runs b "        \
+        "WHERE b.series_id = runs.series_id AND b.state = 'running')) "                       \
+        "ORDER BY not_before, id LIMIT $2"
         static const char *const sql_sqlite = READY_WHERE;
         static const char *const sql_pg = READY_WHERE " FOR UPDATE SKIP LOCKED";
 #undef READY_WHERE

@@ -145,7 +145,9 @@ typedef struct run_filter {
         int limit;
 } run_filter;
 int store_runs_list(store *s, const run_filter *f, run_row **ret, size_t *ret_n, sked_err *err);
-/* Queued runs with not_before <= now, oldest first (at most limit), after the run
+/* Queued runs with not_before <= now that may start (not of a disabled feature's
+ * type; not an exclusive run of a series with a run going), oldest first (at most
+ * limit), after the run
  * `after` in that order (NULL: from the start), for the dispatcher to choose from;
  * store_run_start then marks the chosen ones running. */
 int store_runs_ready(store *s, sked_time now, const run_row *after, int limit, run_row **ret, size_t *ret_n,
