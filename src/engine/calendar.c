@@ -11,6 +11,7 @@
 #include "model/params.h"
 
 #define MAX_NOTE 1000
+#define MEMO_MAX 20000 /* instants one plan may memoize (a minutely rule's two weeks) */
 #define SERIES_MAX 100000 /* series one calendar request covers */
 
 /* One occurrence to show. */
@@ -28,15 +29,19 @@ typedef struct occ {
 typedef struct occ_list {
         occ *v;
         size_t n, cap;
+        size_t keep; /* the reply's limit: the earliest `keep` are all that matter */
         bool truncated;
 } occ_list;
 
-#define OCC_HARD_CAP 4000000 /* occurrences one request may gather before cutting */
+static int occ_cmp(const void *a, const void *b);
 
 static int push(occ_list *l, const occ *o) {
-        if (l->n >= OCC_HARD_CAP) {
+        if (l->keep && l->n >= 2 * l->keep + 1024) {
+                /* more than the reply can hold: keep the earliest, so memory stays
+                 * bounded whatever the range and the order series are expanded in */
+                qsort(l->v, l->n, sizeof *l->v, occ_cmp);
+                l->n = l->keep;
                 l->truncated = true;
-                return 0;
         }
         if (l->n == l->cap) {
                 size_t cap = l->cap ? l->cap * 2 : 256;
@@ -93,7 +98,9 @@ static int expand(const series_row *s, const series_plan *sp, series_plan *memo,
                 ni = schedule_list(sp->sc, from, to, inst, cap);
                 if (ni < 0)
                         ni = 0;
-                sked_time *keep = memo && (size_t) ni < cap ? malloc(((size_t) ni + 1) * sizeof *keep) : NULL;
+                /* memoize weeks, not huge ranges: the memo lives as long as the plan */
+                sked_time *keep = memo && (size_t) ni < cap && ni <= MEMO_MAX ? malloc(((size_t) ni + 1) * sizeof *keep)
+                                                                              : NULL;
                 if (keep) {
                         memcpy(keep, inst, (size_t) ni * sizeof *keep);
                         free(memo->memo);
@@ -323,7 +330,7 @@ int engine_series_occurrences(engine *e, store *st, const series_row *s, sked_ti
         exception_row *x = NULL;
         size_t nrec = 0, nx = 0, cap = (size_t) limit + 1;
         series_plan *sp = NULL;
-        occ_list l = {0};
+        occ_list l = {.keep = (size_t) limit};
         sked_time *inst = calloc(cap, sizeof *inst);
         int r = inst ? 0 : err_set(err, -ENOMEM, "out of memory");
         if (r == 0)
@@ -544,7 +551,7 @@ int engine_calendar(engine *e, store *st, const calendar_query *q, char **ret, s
         occurrence_rec *rec = NULL;
         exception_row *x = NULL;
         size_t nrec = 0, nx = 0;
-        occ_list l = {0};
+        occ_list l = {.keep = (size_t) q->limit};
         sked_time now = engine_now(e);
         /* everything in three reads: the series, what was recorded, the exceptions */
         if (q->nseries) {
