@@ -216,21 +216,92 @@ static int occ_key_cmp(const void *a, const void *b) {
         return x->nominal < y->nominal ? -1 : x->nominal > y->nominal;
 }
 
-/* "2026-03-08T03:30:00-04:00" */
-static void local_text(const tz_zone *z, sked_time t, char *buf, size_t len, char *day, char *hm) {
-        int64_t local;
-        int32_t off;
-        tz_local(z, t, &local, &off);
+/* Hand-written number and date formatting: a week of 100,000 occurrences spends
+ * most of its time here, and snprintf was the largest part of it. */
+static char *fmt_u(char *p, uint64_t v, int width) {
+        char tmp[24];
+        int n = 0;
+        do {
+                tmp[n++] = (char) ('0' + v % 10);
+                v /= 10;
+        } while (v);
+        while (n < width)
+                tmp[n++] = '0';
+        while (n)
+                *p++ = tmp[--n];
+        return p;
+}
+
+static void put_i64(strbuf *b, int64_t v) {
+        char buf[24], *p = buf;
+        if (v < 0) {
+                *p++ = '-';
+                p = fmt_u(p, (uint64_t) 0 - (uint64_t) v, 1);
+        } else {
+                p = fmt_u(p, (uint64_t) v, 1);
+        }
+        strbuf_append(b, buf, (size_t) (p - buf));
+}
+
+/* "YYYY-MM-DDTHH:MM:SS" of local seconds; 19 characters. */
+static char *fmt_wall(char *p, int64_t secs) {
         civil c;
-        civil_from_seconds(local, &c);
-        char wall[24], offs[16];
-        civil_format(&c, wall, sizeof wall);
-        tz_format_offset(off, offs, sizeof offs);
-        snprintf(buf, len, "%s%s", wall, offs);
-        if (day)
-                snprintf(day, 11, "%.10s", wall);
-        if (hm)
-                snprintf(hm, 6, "%.5s", wall + 11);
+        civil_from_seconds(secs, &c);
+        p = fmt_u(p, (uint64_t) (c.year < 0 ? 0 : c.year), 4);
+        *p++ = '-';
+        p = fmt_u(p, (uint64_t) c.month, 2);
+        *p++ = '-';
+        p = fmt_u(p, (uint64_t) c.day, 2);
+        *p++ = 'T';
+        p = fmt_u(p, (uint64_t) c.hour, 2);
+        *p++ = ':';
+        p = fmt_u(p, (uint64_t) c.minute, 2);
+        *p++ = ':';
+        return fmt_u(p, (uint64_t) c.second, 2);
+}
+
+static int64_t secs_of(sked_time t) {
+        return t >= 0 ? t / SKED_USEC : -((-t + SKED_USEC - 1) / SKED_USEC);
+}
+
+/* Wall-time text of instants in one zone, the offset cached while it holds. */
+typedef struct wallfmt {
+        const tz_zone *z;
+        sked_time valid_from, valid_to; /* the offset is constant in [from, to) */
+        int32_t off;
+        char offs[16];
+        size_t offs_len;
+} wallfmt;
+
+static int32_t wall_offset(wallfmt *w, sked_time t) {
+        if (t < w->valid_from || t >= w->valid_to) {
+                w->off = tz_offset_at(w->z, t);
+                tz_format_offset(w->off, w->offs, sizeof w->offs);
+                w->offs_len = strlen(w->offs);
+                sked_time next;
+                w->valid_from = t;
+                w->valid_to = tz_next_transition(w->z, t, &next) == 0 ? next : INT64_MAX;
+        }
+        return w->off;
+}
+
+/* loc: "2026-11-23T11:30:00+01:00" (NUL-terminated, len >= 48). */
+static void wall_text(wallfmt *w, sked_time t, char *loc, size_t len, char day[11], char hm[6]) {
+        (void) len;
+        int32_t off = wall_offset(w, t);
+        char *p = fmt_wall(loc, secs_of(t) + off);
+        memcpy(p, w->offs, w->offs_len + 1);
+        memcpy(day, loc, 10);
+        day[10] = '\0';
+        memcpy(hm, loc + 11, 5);
+        hm[5] = '\0';
+}
+
+/* "2026-03-08T03:30:00-04:00" (buf >= 48 bytes). */
+static void local_text(const tz_zone *z, sked_time t, char *buf, size_t len) {
+        wallfmt w = {.z = z, .valid_to = INT64_MIN};
+        char day[12], hm[8];
+        wall_text(&w, t, buf, len, day, hm);
 }
 
 /* The JSON of one occurrence; `z` the zone of "local" (viewer's or series'). */
@@ -240,12 +311,12 @@ static json_t *occ_json(const occ *o, const tz_zone *z) {
         time_format_utc(o->nominal, nat, sizeof nat);
         json_t *j = json_object();
         /* a series' own listing: keyed by the nominal instant, in the series' zone */
-        local_text(z, o->nominal, loc, sizeof loc, NULL, NULL);
+        local_text(z, o->nominal, loc, sizeof loc);
         json_object_set_new(j, "nominal", json_integer(o->nominal));
         json_object_set_new(j, "at", json_string(nat));
         json_object_set_new(j, "local", json_string(loc));
         if (o->start != o->nominal) {
-                local_text(z, o->start, loc, sizeof loc, NULL, NULL);
+                local_text(z, o->start, loc, sizeof loc);
                 json_object_set_new(j, "start", json_integer(o->start));
                 json_object_set_new(j, "start_at", json_string(at));
                 json_object_set_new(j, "start_local", json_string(loc));
@@ -390,87 +461,6 @@ static void put_str(strbuf *b, const char *v) {
         }
         strbuf_puts(b, run);
         strbuf_putc(b, '"');
-}
-
-/* Hand-written number and date formatting: a week of 100,000 occurrences spends
- * most of its time here, and snprintf was the largest part of it. */
-static char *fmt_u(char *p, uint64_t v, int width) {
-        char tmp[24];
-        int n = 0;
-        do {
-                tmp[n++] = (char) ('0' + v % 10);
-                v /= 10;
-        } while (v);
-        while (n < width)
-                tmp[n++] = '0';
-        while (n)
-                *p++ = tmp[--n];
-        return p;
-}
-
-static void put_i64(strbuf *b, int64_t v) {
-        char buf[24], *p = buf;
-        if (v < 0) {
-                *p++ = '-';
-                p = fmt_u(p, (uint64_t) 0 - (uint64_t) v, 1);
-        } else {
-                p = fmt_u(p, (uint64_t) v, 1);
-        }
-        strbuf_append(b, buf, (size_t) (p - buf));
-}
-
-/* "YYYY-MM-DDTHH:MM:SS" of local seconds; 19 characters. */
-static char *fmt_wall(char *p, int64_t secs) {
-        civil c;
-        civil_from_seconds(secs, &c);
-        p = fmt_u(p, (uint64_t) (c.year < 0 ? 0 : c.year), 4);
-        *p++ = '-';
-        p = fmt_u(p, (uint64_t) c.month, 2);
-        *p++ = '-';
-        p = fmt_u(p, (uint64_t) c.day, 2);
-        *p++ = 'T';
-        p = fmt_u(p, (uint64_t) c.hour, 2);
-        *p++ = ':';
-        p = fmt_u(p, (uint64_t) c.minute, 2);
-        *p++ = ':';
-        return fmt_u(p, (uint64_t) c.second, 2);
-}
-
-static int64_t secs_of(sked_time t) {
-        return t >= 0 ? t / SKED_USEC : -((-t + SKED_USEC - 1) / SKED_USEC);
-}
-
-/* Wall-time text of instants in one zone, the offset cached while it holds. */
-typedef struct wallfmt {
-        const tz_zone *z;
-        sked_time valid_from, valid_to; /* the offset is constant in [from, to) */
-        int32_t off;
-        char offs[16];
-        size_t offs_len;
-} wallfmt;
-
-static int32_t wall_offset(wallfmt *w, sked_time t) {
-        if (t < w->valid_from || t >= w->valid_to) {
-                w->off = tz_offset_at(w->z, t);
-                tz_format_offset(w->off, w->offs, sizeof w->offs);
-                w->offs_len = strlen(w->offs);
-                sked_time next;
-                w->valid_from = t;
-                w->valid_to = tz_next_transition(w->z, t, &next) == 0 ? next : INT64_MAX;
-        }
-        return w->off;
-}
-
-/* loc: "2026-11-23T11:30:00+01:00" (NUL-terminated, len >= 48). */
-static void wall_text(wallfmt *w, sked_time t, char *loc, size_t len, char day[11], char hm[6]) {
-        (void) len;
-        int32_t off = wall_offset(w, t);
-        char *p = fmt_wall(loc, secs_of(t) + off);
-        memcpy(p, w->offs, w->offs_len + 1);
-        memcpy(day, loc, 10);
-        day[10] = '\0';
-        memcpy(hm, loc + 11, 5);
-        hm[5] = '\0';
 }
 
 static void put_utc(strbuf *b, sked_time t) {

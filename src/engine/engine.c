@@ -743,9 +743,7 @@ static int claim(engine *e, sked_time now, job **ret_head, sked_err *err) {
                 }
                 for (size_t i = 0; i < n && free_slots > 0 && r >= 0; i++) {
                         const type_entry *t = engine_type_find(e, rows[i].type);
-                        bool room;
-                        if (engine_type_off(e, t))
-                                continue; /* its feature is disabled: the run waits */
+                        bool room; /* (a disabled feature's runs were left out by the query) */
                         if ((r = type_has_room(e, t, &room, err)) < 0)
                                 break;
                         if (!room)
