@@ -105,7 +105,8 @@ static void stop_engine(sked *s) {
 static sked *open_engine(const char *db, unsigned workers, sked_clock clock) {
         char uri[4096], err[512];
         snprintf(uri, sizeof uri, "sqlite:%s", db);
-        sked_config cfg = {.store = uri, .workers = workers, .node = "bench", .clock = clock};
+        /* the default look-ahead (1 s), also with the bench's injected clock */
+        sked_config cfg = {.store = uri, .workers = workers, .node = "bench", .clock = clock, .lookahead_ms = 1000};
         sked *s = NULL;
         if (sked_new(&cfg, &s, err, sizeof err) < 0)
                 die("sked_new", err);

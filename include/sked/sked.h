@@ -52,6 +52,10 @@ typedef struct sked_config {
         sked_clock clock;        /* NULL = the system's real-time clock */
         void *clock_userdata;
         int64_t lease_ms;        /* run lease; 0 = 30 s */
+        /* occurrences are fired and claimed up to this far ahead of their time and
+         * started on time (docs/operations.md, "Look-ahead"); 0 = 1 s with the real
+         * clock and off with an injected one; < 0 = off */
+        int64_t lookahead_ms;
 } sked_config;
 
 /* Opens the store and creates an engine (not started).  Caller frees with sked_free. */

@@ -25,6 +25,7 @@ static void usage(FILE *f) {
         fprintf(f,
                 "usage: sked serve [--data-dir DIR] [--listen HOST:PORT] [--workers N] [--db URI]\n"
                 "                  [--plugin PATH]... [--demo] [--grace SECONDS] [--http-threads N]\n"
+                "                  [--lookahead MS]\n"
                 "\n"
                 "  --data-dir DIR     database, admin token and lock (default ./var)\n"
                 "  --listen HOST:PORT address of the HTTP API (default 127.0.0.1:8080)\n"
@@ -34,6 +35,8 @@ static void usage(FILE *f) {
                 "  --demo             register demo types and a demo series\n"
                 "  --grace SECONDS    on SIGTERM, how long running handlers may finish (default 30)\n"
                 "  --http-threads N   threads serving the HTTP API (default 4)\n"
+                "  --lookahead MS     fire and claim occurrences this far ahead of their time,\n"
+                "                     to start them on time (default 1000; 0 = when due)\n"
                 "  --node NAME        this node's name in a cluster (default HOST:PORT)\n"
                 "  --token-file PATH  the admin token (default DIR/admin.token); nodes of a\n"
                 "                     cluster share one, so the CLI can talk to any of them\n");
@@ -73,12 +76,13 @@ int cli_serve(int argc, char **argv) {
                 {"plugin", required_argument, NULL, 'p'},   {"demo", no_argument, NULL, 'm'},
                 {"grace", required_argument, NULL, 'g'},    {"http-threads", required_argument, NULL, 't'},
                 {"node", required_argument, NULL, 'n'},     {"token-file", required_argument, NULL, 'T'},
-                {"help", no_argument, NULL, 'h'},           {0},
+                {"lookahead", required_argument, NULL, 'a'}, {"help", no_argument, NULL, 'h'},
+                {0},
         };
         const char *data_dir = "var", *listen = "127.0.0.1:8080", *db = NULL, *node = NULL, *token_file = NULL;
         const char *plugins[32];
         size_t nplugins = 0;
-        long workers = 4, grace = 30, http_threads = 4;
+        long workers = 4, grace = 30, http_threads = 4, lookahead = 1000;
         bool demo = false;
         int c;
         optind = 1;
@@ -105,6 +109,14 @@ int cli_serve(int argc, char **argv) {
                         http_threads = strtol(optarg, &end, 10);
                         if (*end || http_threads < 1 || http_threads > 256) {
                                 fprintf(stderr, "sked serve: --http-threads: \"%s\": expected 1..256\n", optarg);
+                                return CLI_USAGE;
+                        }
+                        break;
+                case 'a':
+                        lookahead = strtol(optarg, &end, 10);
+                        if (*end || lookahead < 0 || lookahead > 60000) {
+                                fprintf(stderr, "sked serve: --lookahead: \"%s\": expected milliseconds 0..60000\n",
+                                        optarg);
                                 return CLI_USAGE;
                         }
                         break;
@@ -208,7 +220,8 @@ int cli_serve(int argc, char **argv) {
                 snprintf(node_name, sizeof node_name, "%s:%s", host, colon ? colon + 1 : listen);
                 node = node_name;
         }
-        engine_config ec = {.store_uri = uri, .workers = (unsigned) workers, .node = node};
+        engine_config ec = {.store_uri = uri, .workers = (unsigned) workers, .node = node,
+                            .lookahead_ms = lookahead ? lookahead : -1};
         engine *e = NULL;
         if (engine_new(&ec, &e, &err) < 0) {
                 fprintf(stderr, "sked serve: %s\n", err.msg);

@@ -15,6 +15,7 @@
 #define RECOVER_EVERY_US (2 * SKED_USEC)
 #define HEARTBEAT_EVERY_US (1 * SKED_USEC)
 #define MAX_SLEEP_US (5 * SKED_USEC)
+#define AHEAD_MAX 65536         /* runs claimed ahead of their time, at most */
 
 static sked_time real_clock(void *ud) {
         (void) ud;
@@ -63,6 +64,9 @@ int engine_new(const engine_config *cfg, engine **ret, sked_err *err) {
                 e->cfg.lease_ms = 30000;
         if (!e->cfg.late_after_ms)
                 e->cfg.late_after_ms = 60000;
+        if (!e->cfg.lookahead_ms)
+                e->cfg.lookahead_ms = cfg->clock ? -1 : 1000;
+        e->ahead = e->cfg.lookahead_ms > 0 ? e->cfg.lookahead_ms * 1000 : 0;
         e->scache.free_value = series_plan_free;
         char host[64] = "localhost";
         gethostname(host, sizeof host - 1);
@@ -556,6 +560,8 @@ static int max_attempts_of(engine *e, const char *type) {
 }
 
 static int finish_job(engine *e, job *j, const event *ev, sked_time now, sked_err *err) {
+        if (ev->outcome == OUT_UNSTARTED)
+                return store_run_release(e->st, j->run.id, e->node, err);
         run_finish f = {
                 .has_exit = ev->has_exit,
                 .exit_code = ev->exit_code,
@@ -591,6 +597,8 @@ static int finish_job(engine *e, job *j, const event *ev, sked_time now, sked_er
                 f.state = "lost";
                 again = j->run.attempt < max + 5;
                 trigger = "recovery";
+                break;
+        case OUT_UNSTARTED: /* released above */
                 break;
         }
         if (atomic_load(&j->superseded) && ev->outcome != OUT_OK) {
@@ -676,7 +684,8 @@ static int apply_events(engine *e, event *ev, sked_time now, sked_err *err) {
                                 r = store_run_progress(e->st, ev->j->run.id, ev->level, err);
                         break;
                 case EV_FINISH:
-                        e->handler_us = 0.9 * e->handler_us + 0.1 * (double) ev->duration_us;
+                        if (ev->outcome != OUT_UNSTARTED)
+                                e->handler_us = 0.9 * e->handler_us + 0.1 * (double) ev->duration_us;
                         r = finish_job(e, ev->j, ev, now, err);
                         break;
                 }
@@ -717,11 +726,18 @@ static size_t claim_ahead(const engine *e) {
         return 1;
 }
 
+/* Runs due within the look-ahead (e->ahead) are claimed too, and handed to the
+ * workers to start at their not_before: the claim's writes and its commit are then
+ * done before the run's time, not after it.  Except for types with a concurrency
+ * limit: a run claimed ahead would count as running while it waits. */
 static int claim(engine *e, sked_time now, job **ret_head, sked_err *err) {
         size_t cap = (size_t) e->nworkers * claim_ahead(e);
         size_t free_slots = cap > e->ninflight ? cap - e->ninflight : 0;
+        /* runs due later within the look-ahead: as many as are due (bounded) */
+        size_t ahead_slots = e->ahead && AHEAD_MAX > e->ninflight ? AHEAD_MAX - e->ninflight : 0;
         e->claim_blocked = false;
-        if (!free_slots)
+        e->claim_wake = 0;
+        if (!free_slots && !ahead_slots)
                 return 0;
         job *head = NULL, **tail = &head;
         sked_time lease = now + e->cfg.lease_ms * 1000;
@@ -730,19 +746,28 @@ static int claim(engine *e, sked_time now, job **ret_head, sked_err *err) {
         run_row last = {0};
         /* runs of a type at its concurrency limit are passed over, page after page (a
          * bounded number), so that a backlog of one type does not hide the others */
-        for (int page = 0; page < 8 && free_slots > 0 && r >= 0; page++) {
+        for (int page = 0; page < 8 && (free_slots || ahead_slots) && r >= 0; page++) {
                 run_row *rows = NULL;
                 size_t n = 0;
-                int limit = (int) (free_slots * 4 + 16);
-                if ((r = store_runs_ready(e->st, now, page ? &last : NULL, limit, &rows, &n, err)) < 0)
+                size_t want = free_slots * 4 + 16 + ahead_slots;
+                int limit = (int) (want < 4096 ? want : 4096);
+                if ((r = store_runs_ready(e->st, now + e->ahead, page ? &last : NULL, limit, &rows, &n, err)) < 0)
                         break;
                 seen += n;
                 if (n) {
                         last.not_before = rows[n - 1].not_before;
                         last.id = rows[n - 1].id;
                 }
-                for (size_t i = 0; i < n && free_slots > 0 && r >= 0; i++) {
+                for (size_t i = 0; i < n && (free_slots || ahead_slots) && r >= 0; i++) {
                         const type_entry *t = engine_type_find(e, rows[i].type);
+                        sked_time start = rows[i].not_before > now ? rows[i].not_before : now;
+                        if (start > now && t && t->t->concurrency > 0) {
+                                if (!e->claim_wake || start < e->claim_wake)
+                                        e->claim_wake = start; /* claimed when due */
+                                continue;
+                        }
+                        if (start > now ? !ahead_slots : !free_slots)
+                                continue;
                         bool room; /* (a disabled feature's runs were left out by the query) */
                         if ((r = type_has_room(e, t, &room, err)) < 0)
                                 break;
@@ -761,7 +786,7 @@ static int claim(engine *e, sked_time now, job **ret_head, sked_err *err) {
                                 if (running)
                                         continue;
                         }
-                        if ((r = store_run_start(e->st, rows[i].id, e->node, now, lease, err)) == -ESTALE) {
+                        if ((r = store_run_start(e->st, rows[i].id, e->node, start, lease, err)) == -ESTALE) {
                                 r = 0;
                                 continue;
                         }
@@ -775,7 +800,7 @@ static int claim(engine *e, sked_time now, job **ret_head, sked_err *err) {
                         j->e = e;
                         j->run = rows[i];
                         memset(&rows[i], 0, sizeof rows[i]);
-                        j->run.started_at = now;
+                        j->run.started_at = j->start_at = start;
                         j->type = t;
                         j->seq = 1;
                         if (inflight_add(e, j) < 0) {
@@ -785,7 +810,10 @@ static int claim(engine *e, sked_time now, job **ret_head, sked_err *err) {
                         }
                         *tail = j;
                         tail = &j->next;
-                        free_slots--;
+                        if (start > now)
+                                ahead_slots--;
+                        else
+                                free_slots--;
                         taken++;
                 }
                 run_rows_free(rows, n);
@@ -942,6 +970,26 @@ static int purge(engine *e, sked_time now, sked_err *err) {
 }
 
 /* One turn of the loop; returns when it wants to run next (an instant). */
+/* Hands claimed jobs (in start order) to the workers: the work list stays in
+ * start order, so that a job claimed ahead of its time does not hold up those due
+ * now.  Called with e->lock held. */
+static void work_merge(engine *e, job *claimed) {
+        job *head = NULL, **tail = &head, *a = e->work_head, *b = claimed;
+        while (a && b) {
+                job **take = b->start_at < a->start_at ? &b : &a;
+                job *j = *take;
+                *take = j->next;
+                *tail = j;
+                tail = &j->next;
+        }
+        *tail = a ? a : b;
+        e->work_head = head;
+        job *last = head;
+        while (last && last->next)
+                last = last->next;
+        e->work_tail = last;
+}
+
 static int turn(engine *e, sked_time *ret_wake, sked_err *err) {
         event *events = NULL;
         enqueue_req *reqs = NULL;
@@ -1002,7 +1050,7 @@ static int turn(engine *e, sked_time *ret_wake, sked_err *err) {
                 goto rollback;
         sked_time next_due = 0, next_ready = 0;
         bool any_due = false, any_ready = false;
-        if ((r = store_next_due_min(e->st, &next_due, &any_due, err)) < 0 ||
+        if ((r = store_next_fire_at(e->st, now, e->ahead, &next_due, &any_due, err)) < 0 ||
             (r = store_next_ready_min(e->st, &next_ready, &any_ready, err)) < 0)
                 goto rollback;
         if (now - e->last_heartbeat >= HEARTBEAT_EVERY_US || now < e->last_heartbeat) {
@@ -1021,8 +1069,8 @@ static int turn(engine *e, sked_time *ret_wake, sked_err *err) {
                         e->health.last_batch = fired;
                         e->health.fired_total += fired;
                 }
-                e->health.has_next = any_due;
-                e->health.next_due = next_due;
+                if ((r = store_next_due_min(e->st, &e->health.next_due, &e->health.has_next, err)) < 0)
+                        goto rollback;
                 if ((r = store_poller_put(e->st, &e->health, err)) < 0)
                         goto rollback;
         }
@@ -1058,15 +1106,7 @@ static int turn(engine *e, sked_time *ret_wake, sked_err *err) {
                 event_free(ev);
         }
         pthread_mutex_lock(&e->lock);
-        for (job *j = claimed, *nx; j; j = nx) {
-                nx = j->next;
-                j->next = NULL;
-                if (e->work_tail)
-                        e->work_tail->next = j;
-                else
-                        e->work_head = j;
-                e->work_tail = j;
-        }
+        work_merge(e, claimed);
         if (claimed)
                 pthread_cond_broadcast(&e->work_cv);
         e->idle = !(any_ready && next_ready <= now) && e->ninflight == 0 && !e->ev_head;
@@ -1081,9 +1121,13 @@ static int turn(engine *e, sked_time *ret_wake, sked_err *err) {
         /* draining fires and claims nothing: due work must not wake it (it would spin) */
         if (role && !draining && any_due && next_due < wake)
                 wake = next_due;
-        if (!draining && !e->claim_blocked && any_ready && e->ninflight < (size_t) e->nworkers * claim_ahead(e) &&
-            next_ready < wake)
-                wake = next_ready;
+        /* ready runs are claimed `ahead` early (those passed over: when due) */
+        bool room = e->ninflight < (size_t) e->nworkers * claim_ahead(e) ||
+                    (next_ready > now && e->ahead && e->ninflight < AHEAD_MAX);
+        if (!draining && !e->claim_blocked && any_ready && room && next_ready - e->ahead < wake)
+                wake = next_ready - e->ahead;
+        if (!draining && e->claim_wake && e->claim_wake < wake)
+                wake = e->claim_wake;
         if (e->ninflight) {
                 sked_time renew = e->last_renew + e->cfg.lease_ms * 1000 / 3;
                 if (renew < wake)
@@ -1121,7 +1165,7 @@ requeue_events:
 }
 
 /* Once every worker has gone, runs claimed ahead that no worker took are released:
- * they finish as "lost" and are queued again (for the next start, or another node).
+ * queued again as they were (for the next start, or another node).
  * Called with e->lock held. */
 static void release_unstarted(engine *e) {
         while (e->work_head) {
@@ -1133,8 +1177,7 @@ static void release_unstarted(engine *e) {
                         abort(); /* cannot record it: better a crash, recovered at the next start */
                 ev->kind = EV_FINISH;
                 ev->j = j;
-                ev->outcome = OUT_LOST;
-                ev->text = strdup("not started: the server stopped first");
+                ev->outcome = OUT_UNSTARTED;
                 if (e->ev_tail)
                         e->ev_tail->next = ev;
                 else
@@ -1142,6 +1185,19 @@ static void release_unstarted(engine *e) {
                 e->ev_tail = ev;
         }
         e->work_tail = NULL;
+}
+
+/* Waits on cv for `span` µs of real time, at most MAX_SLEEP_US (the injected clock
+ * may not be real time: the caller looks at it again). */
+static void wait_real(pthread_cond_t *cv, pthread_mutex_t *lock, int64_t span) {
+        if (span > MAX_SLEEP_US)
+                span = MAX_SLEEP_US;
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        int64_t ns = ts.tv_nsec + (span % SKED_USEC) * 1000;
+        ts.tv_sec += span / SKED_USEC + ns / 1000000000;
+        ts.tv_nsec = ns % 1000000000;
+        pthread_cond_timedwait(cv, lock, &ts);
 }
 
 static void *loop_main(void *arg) {
@@ -1189,15 +1245,7 @@ static void *loop_main(void *arg) {
                         if (wake > now) {
                                 /* the injected clock may not be real time: sleep in real time for
                                  * the same span, at most MAX_SLEEP_US, and look again */
-                                int64_t span = wake - now;
-                                if (span > MAX_SLEEP_US)
-                                        span = MAX_SLEEP_US;
-                                struct timespec ts;
-                                clock_gettime(CLOCK_REALTIME, &ts);
-                                int64_t ns = ts.tv_nsec + (span % SKED_USEC) * 1000;
-                                ts.tv_sec += span / SKED_USEC + ns / 1000000000;
-                                ts.tv_nsec = ns % 1000000000;
-                                pthread_cond_timedwait(&e->loop_cv, &e->lock, &ts);
+                                wait_real(&e->loop_cv, &e->lock, wake - now);
                         }
                 }
                 e->wake = false;
@@ -1215,6 +1263,15 @@ static void *worker_main(void *arg) {
                 if (!e->work_head)
                         break;
                 job *j = e->work_head;
+                sked_time wait = j->start_at - engine_now(e);
+                if (wait > 0) {
+                        /* claimed ahead: start on time.  Stopping, it is left for
+                         * release_unstarted (queued again), not started early. */
+                        if (e->stopping)
+                                break;
+                        wait_real(&e->work_cv, &e->lock, wait);
+                        continue;
+                }
                 e->work_head = j->next;
                 if (!e->work_head)
                         e->work_tail = NULL;

@@ -31,12 +31,15 @@ typedef struct job {
         atomic_int timed_out;       /* set by the loop: the type's timeout passed */
         atomic_int superseded;      /* set by the loop: cancelled by the overlap policy cancel_other */
         _Atomic sked_time began;    /* when a worker started it (0: waiting for one) */
+        sked_time start_at;         /* not before: claimed ahead of its time (look-ahead) */
         char *params_text, *query_text;
 } job;
 
 enum event_kind { EV_MESSAGE, EV_RESULT, EV_PROGRESS, EV_FINISH };
 
-enum run_outcome { OUT_OK, OUT_FAIL, OUT_RETRY, OUT_LOST };
+/* OUT_UNSTARTED: claimed, never handed to its handler (the engine stopped first):
+ * queued again as it was */
+enum run_outcome { OUT_OK, OUT_FAIL, OUT_RETRY, OUT_LOST, OUT_UNSTARTED };
 
 typedef struct event {
         struct event *next;
@@ -112,6 +115,8 @@ struct engine {
         bool idle; /* nothing queued/running at the end of the last turn */
         double handler_us; /* moving average of handler durations, for the claim look-ahead */
         bool claim_blocked; /* the last claim found ready runs but none it may start */
+        sked_time ahead;    /* look-ahead (µs): fired and claimed this early, started on time */
+        sked_time claim_wake; /* runs claimable ahead but passed over (concurrency limit): then */
         uint64_t turns; /* completed turns, for wait_idle */
         void **plugins;
         size_t nplugins;

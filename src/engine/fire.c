@@ -286,6 +286,10 @@ static const exception_row *find_exception(const exception_row *x, size_t n, ske
  * newest kept).  One-off changes, sleep windows and the overlap policy then apply
  * to each occurrence that would run. */
 static int fire_series(engine *e, const series_row *s, sked_time now, int *ret_fired, sked_err *err) {
+        /* look-ahead: a series that is not due yet came because none of its runs is
+         * queued or running (store_series_due): its next occurrence is fired now, to
+         * start at its time.  A due series walks up to now only. */
+        sked_time upto = s->next_due > now ? now + e->ahead : now;
         series_plan *sp = plan_for(e, s);
         if (!sp) { /* unparsable now (e.g. zone removed): park it, say so once */
                 series_advance a = {.last_nominal = s->last_nominal};
@@ -297,7 +301,7 @@ static int fire_series(engine *e, const series_row *s, sked_time now, int *ret_f
         size_t nexc = 0;
         int r = 0;
         if (s->n_exceptions > 0 &&
-            (r = store_exceptions_list(e->st, s->id, s->next_due, now + 1, 1000000, &exc, &nexc, err)) < 0)
+            (r = store_exceptions_list(e->st, s->id, s->next_due, upto + 1, 1000000, &exc, &nexc, err)) < 0)
                 return r;
         sked_time late_before = now - e->cfg.late_after_ms * 1000;
         sked_time window_start = pol->catchup_window_ms ? now - pol->catchup_window_ms * 1000 : INT64_MIN;
@@ -313,7 +317,9 @@ static int fire_series(engine *e, const series_row *s, sked_time now, int *ret_f
         sked_time n = s->next_due;
         int64_t steps = 0;
         bool has_next = true;
-        while (n <= now && r >= 0) {
+        while (n <= upto && r >= 0) {
+                if (n > now && nontime)
+                        break; /* one occurrence fired ahead at a time */
                 const exception_row *x = nexc ? find_exception(exc, nexc, n) : NULL;
                 item it = {.nominal = n, .due = n, .params = x ? x->params : NULL};
                 if (x && x->disabled) {
@@ -418,7 +424,7 @@ int engine_fire_due(engine *e, sked_time now, int *ret_fired, sked_err *err) {
         for (int batch = 0; batch < 64; batch++) {
                 series_row *rows = NULL;
                 size_t n = 0;
-                int r = store_series_due(e->st, now, DUE_BATCH, &rows, &n, err);
+                int r = store_series_due(e->st, now, now + e->ahead, DUE_BATCH, &rows, &n, err);
                 if (r < 0)
                         return r;
                 for (size_t i = 0; i < n && r >= 0; i++)

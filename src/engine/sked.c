@@ -21,6 +21,7 @@ int sked_new(const sked_config *cfg, sked **ret, char *errbuf, size_t errlen) {
                 .clock = cfg->clock,
                 .clock_userdata = cfg->clock_userdata,
                 .lease_ms = cfg->lease_ms,
+                .lookahead_ms = cfg->lookahead_ms,
         };
         sked_err err = {0};
         engine *e = NULL;

@@ -441,23 +441,27 @@ int store_series_set_enabled(store *s, int64_t id, bool enabled, const char *not
 
 /* ---- poller ---- */
 
-int store_series_due(store *s, sked_time now, int limit, series_row **ret, size_t *ret_n,
+int store_series_due(store *s, sked_time now, sked_time horizon, int limit, series_row **ret, size_t *ret_n,
                      sked_err *err) {
         /* PostgreSQL: lock the rows to this turn, so that an edit committed meanwhile
          * cannot be overwritten by the poller's advance (an edit in progress is skipped
-         * now and fired next turn); SQLite serializes writers already */
-        static const char *const sql_sqlite = "SELECT " SERIES_COLS " FROM series WHERE enabled = 1 AND "
-                                              "feature_on = 1 AND next_due IS NOT NULL AND next_due <= $1 "
-                                              "ORDER BY next_due LIMIT $2";
-        static const char *const sql_pg = "SELECT " SERIES_COLS " FROM series WHERE enabled = 1 AND "
-                                          "feature_on = 1 AND next_due IS NOT NULL AND next_due <= $1 "
-                                          "ORDER BY next_due LIMIT $2 FOR UPDATE SKIP LOCKED";
+         * now and fired next turn); SQLite serializes writers already.  A series is
+         * fired ahead only while none of its runs is queued or running: the overlap
+         * policy is then decided as it would be at its time. */
+#define DUE_WHERE                                                                                         \
+        "SELECT " SERIES_COLS " FROM series WHERE enabled = 1 AND feature_on = 1 AND next_due IS NOT NULL " \
+        "AND next_due <= $3 AND (next_due <= $1 OR NOT EXISTS (SELECT 1 FROM runs r WHERE "               \
+        "r.series_id = series.id AND r.state IN ('queued', 'running'))) ORDER BY next_due LIMIT $2"
+        static const char *const sql_sqlite = DUE_WHERE;
+        static const char *const sql_pg = DUE_WHERE " FOR UPDATE SKIP LOCKED";
+#undef DUE_WHERE
         db_stmt *st;
         int r = db_prepare(s->d, db_dialect(s->d) == DB_POSTGRES ? sql_pg : sql_sqlite, &st, err);
         if (r < 0)
                 return r;
         db_bind_int(st, 1, now);
         db_bind_int(st, 2, limit);
+        db_bind_int(st, 3, horizon > now ? horizon : now);
         return series_collect(st, ret, ret_n, err);
 }
 
@@ -508,6 +512,33 @@ int store_next_due_min(store *s, sked_time *ret, bool *ret_any, sked_err *err) {
                          "WHERE e.moved_to IS NOT NULL AND e.fired = 0 AND e.disabled = 0 AND s.enabled = 1 AND "
                          "s.feature_on = 1) AS due",
                          ret, ret_any, err);
+}
+
+int store_next_fire_at(store *s, sked_time now, sked_time ahead, sked_time *ret, bool *ret_any, sked_err *err) {
+        /* the rules' cursors (beyond the horizon: fired `ahead` early; within it and
+         * not fired: busy, fired when due), and the occurrences moved one-off (fired
+         * at moved_to) */
+        db_stmt *st;
+        int r = db_prepare(s->d,
+                           "SELECT min(t) FROM (SELECT min(next_due) - $1 AS t FROM series WHERE enabled = 1 AND "
+                           "feature_on = 1 AND next_due > $2 UNION ALL "
+                           "SELECT min(next_due) AS t FROM series WHERE enabled = 1 AND feature_on = 1 AND "
+                           "next_due <= $2 UNION ALL "
+                           "SELECT min(e.moved_to) AS t FROM exceptions e JOIN series s ON s.id = e.series_id "
+                           "WHERE e.moved_to IS NOT NULL AND e.fired = 0 AND e.disabled = 0 AND s.enabled = 1 AND "
+                           "s.feature_on = 1) AS due",
+                           &st, err);
+        if (r < 0)
+                return r;
+        db_bind_int(st, 1, ahead);
+        db_bind_int(st, 2, now + ahead);
+        *ret_any = false;
+        if ((r = db_step(st, err)) == 1 && !db_col_null(st, 0)) {
+                *ret = db_col_int(st, 0);
+                *ret_any = true;
+        }
+        db_done(st);
+        return r < 0 ? r : 0;
 }
 
 int store_occurrence_insert(store *s, int64_t series_id, sked_time nominal, sked_time now,
@@ -778,6 +809,19 @@ int store_run_start(store *s, int64_t id, const char *node, sked_time now, sked_
         if ((r = db_run(st, err)) < 0)
                 return r;
         return db_changes(s->d) == 1 ? 0 : -ESTALE;
+}
+
+int store_run_release(store *s, int64_t id, const char *node, sked_err *err) {
+        db_stmt *st;
+        int r = db_prepare(s->d,
+                           "UPDATE runs SET state = 'queued', node = NULL, started_at = NULL, lease_until = NULL "
+                           "WHERE id = $1 AND state = 'running' AND node = $2",
+                           &st, err);
+        if (r < 0)
+                return r;
+        db_bind_int(st, 1, id);
+        db_bind_text(st, 2, node);
+        return db_run(st, err);
 }
 
 int store_next_ready_min(store *s, sked_time *ret, bool *ret_any, sked_err *err) {

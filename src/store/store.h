@@ -88,8 +88,10 @@ int store_series_set_enabled(store *s, int64_t id, bool enabled, const char *not
                              sked_err *err);
 
 /* ---- the poller ---- */
-/* Enabled series (of an enabled feature) with next_due <= now, earliest first, at most limit. */
-int store_series_due(store *s, sked_time now, int limit, series_row **ret, size_t *ret_n,
+/* Enabled series (of an enabled feature) with next_due <= now, and those with next_due
+ * <= horizon that have no run queued or running (fired ahead: look-ahead), earliest
+ * first, at most limit. */
+int store_series_due(store *s, sked_time now, sked_time horizon, int limit, series_row **ret, size_t *ret_n,
                      sked_err *err);
 typedef struct series_advance {
         bool has_next, keep_next; /* keep_next: leave next_due as it is */
@@ -100,6 +102,11 @@ int store_series_advance(store *s, int64_t id, const series_advance *a, sked_err
 /* The earliest instant something is due: next_due of enabled series, or the new
  * time of an unfired moved occurrence; *ret_any false when there is none. */
 int store_next_due_min(store *s, sked_time *ret, bool *ret_any, sked_err *err);
+/* When the poller must look next: `ahead` before the next_due of enabled series
+ * beyond now + ahead (they are fired that early), the next_due itself of those
+ * within (not fired ahead: busy), or the new time of an unfired moved occurrence;
+ * *ret_any false when there is none. */
+int store_next_fire_at(store *s, sked_time now, sked_time ahead, sked_time *ret, bool *ret_any, sked_err *err);
 /* Records that (series, nominal) fired (run_id) or was skipped (`skipped` names why:
  * overlap, sleep, disabled); -EEXIST if it was already recorded. */
 int store_occurrence_insert(store *s, int64_t series_id, sked_time nominal, sked_time now,
@@ -154,6 +161,8 @@ int store_runs_ready(store *s, sked_time now, const run_row *after, int limit, r
                      sked_err *err);
 int store_run_start(store *s, int64_t id, const char *node, sked_time now, sked_time lease_until,
                     sked_err *err);
+/* A run this node claimed and never started (it stopped first): queued again. */
+int store_run_release(store *s, int64_t id, const char *node, sked_err *err);
 /* The earliest not_before of queued runs. */
 int store_next_ready_min(store *s, sked_time *ret, bool *ret_any, sked_err *err);
 /* Extends the leases of running runs; ret_cancel (may be NULL; n entries) tells which

@@ -142,8 +142,10 @@ static void register_type(engine *e, const char *def, sked_handler fn) {
         json_decref(j);
 }
 
-static engine *open_engine(unsigned workers) {
-        engine_config cfg = {.store_uri = uri, .workers = workers, .clock = clock_fn};
+/* lookahead_ms: 0 = off (the default with an injected clock) */
+static engine *open_engine_ahead(unsigned workers, int64_t lookahead_ms) {
+        engine_config cfg = {.store_uri = uri, .workers = workers, .clock = clock_fn,
+                             .lookahead_ms = lookahead_ms ? lookahead_ms : -1};
         engine *e = NULL;
         sked_err err = {0};
         if (engine_new(&cfg, &e, &err) < 0)
@@ -158,6 +160,10 @@ static engine *open_engine(unsigned workers) {
                 "{\"name\": \"t.bill\", \"feature\": \"billing\", \"handler\": {\"plugin\": true}}",
                 record);
         return e;
+}
+
+static engine *open_engine(unsigned workers) {
+        return open_engine_ahead(workers, 0);
 }
 
 static void start(engine *e) {
@@ -1054,6 +1060,134 @@ static void dst_repeat_both(void **state) {
 
 /* A type kept 1 h: its finished runs (with messages and results) are purged once
  * they are older than that, on the poller's minute schedule, and counted. */
+/* ---- 9. look-ahead: fired and claimed early, started on time ---- */
+
+typedef struct claimed_key {
+        int64_t id;
+        sked_time nominal;
+} claimed_key;
+
+/* The run of (series, nominal) is claimed: running in the store. */
+static bool claimed(const void *arg) {
+        const claimed_key *k = arg;
+        run_row *rows = NULL;
+        size_t n = runs_of(k->id, &rows);
+        bool found = false;
+        for (size_t i = 0; i < n; i++)
+                if (rows[i].nominal == k->nominal && strcmp(rows[i].state, "running") == 0)
+                        found = true;
+        run_rows_free(rows, n);
+        return found;
+}
+
+static void expect_claimed_ahead(engine *e, int64_t id, sked_time nominal) {
+        claimed_key k = {id, nominal};
+        if (!wait_for(e, claimed, &k))
+                fail_msg("the run of %lld was not claimed ahead", (long long)nominal);
+        run_row run = run_at(id, nominal);
+        assert_true(run.not_before == nominal);
+        assert_true(run.started_at == nominal); /* recorded as it will start: on time */
+        run_row_clear(&run);
+}
+
+/* A series is fired and its run claimed within the look-ahead (2 s), not before;
+ * the handler starts when the clock reaches the occurrence, not when claimed. */
+static void lookahead_claims_early_starts_on_time(void **state) {
+        (void)state;
+        atomic_store(&fake_now, at("2026-06-01T11:59:00Z"));
+        engine *e = open_engine_ahead(2, 2000);
+        int64_t id = create(e, "{\"type\": \"t.rec\", \"schedule\": \"every 1m\", "
+                               "\"start\": \"2026-06-01T12:00:00\", \"tz\": \"UTC\"}");
+        start(e);
+        advance_to(e, at("2026-06-01T11:59:57Z")); /* 3 s before: beyond the look-ahead */
+        run_row *rows = NULL;
+        assert_int_equal(runs_of(id, &rows), 0);
+        run_rows_free(rows, 0);
+        atomic_store(&fake_now, at("2026-06-01T11:59:58Z") + 500000); /* 1.5 s before */
+        expect_claimed_ahead(e, id, at("2026-06-01T12:00:00Z"));
+        usleep(200000);
+        assert_int_equal(count_seen(), 0); /* claimed, waiting for its time */
+        atomic_store(&fake_now, at("2026-06-01T12:00:00Z"));
+        wait_started(e, 1);
+        assert_true(seen[0].nominal == at("2026-06-01T12:00:00Z"));
+        assert_true(seen[0].clock >= at("2026-06-01T12:00:00Z"));
+        advance_to(e, at("2026-06-01T12:00:30Z"));
+        close_engine(e);
+        want_occ occ[] = {{at("2026-06-01T12:00:00Z"), "succeeded", NULL}};
+        expect_occurrences(id, at("2026-06-01T11:00:00Z"), at("2026-06-01T12:01:00Z"), occ, 1);
+}
+
+/* A series with a run going is not fired ahead: its overlap policy is decided at
+ * the occurrence's time, as without look-ahead.  Still going then: skipped; done
+ * before the next one's look-ahead: that one is fired and claimed early. */
+static void lookahead_waits_for_busy_series(void **state) {
+        (void)state;
+        atomic_store(&fake_now, at("2026-06-01T12:00:00Z"));
+        engine *e = open_engine_ahead(4, 2000);
+        int64_t id = create(e, "{\"type\": \"t.block\", \"schedule\": \"every 1m\", "
+                               "\"start\": \"2026-06-01T12:00:00\", \"tz\": \"UTC\"}");
+        start(e);
+        wait_started(e, 1);
+        atomic_store(&fake_now, at("2026-06-01T12:00:59Z")); /* 1 s before: busy, not fired */
+        for (int i = 0; i < 20; i++) {
+                engine_wake(e);
+                usleep(5000);
+        }
+        occurrence_rec *rec = NULL;
+        assert_int_equal(occurrences(id, at("2026-06-01T12:01:00Z"), at("2026-06-01T12:02:00Z"), &rec), 0);
+        free(rec);
+        reach_occurrence(e, id, at("2026-06-01T12:01:00Z")); /* still going: skipped */
+        atomic_store(&released, true);
+        atomic_store(&fake_now, at("2026-06-01T12:01:58Z") + 500000);
+        expect_claimed_ahead(e, id, at("2026-06-01T12:02:00Z"));
+        assert_int_equal(count_seen(), 1);
+        atomic_store(&fake_now, at("2026-06-01T12:02:00Z"));
+        wait_started(e, 2);
+        assert_true(seen[1].nominal == at("2026-06-01T12:02:00Z"));
+        assert_true(seen[1].clock >= at("2026-06-01T12:02:00Z"));
+        advance_to(e, at("2026-06-01T12:02:30Z"));
+        close_engine(e);
+        want_occ occ[] = {
+                {at("2026-06-01T12:00:00Z"), "succeeded", NULL},
+                {at("2026-06-01T12:01:00Z"), NULL, "overlap"},
+                {at("2026-06-01T12:02:00Z"), "succeeded", NULL},
+        };
+        expect_occurrences(id, at("2026-06-01T12:00:00Z"), at("2026-06-01T12:03:00Z"), occ, 3);
+}
+
+/* Stopped while a run waits, claimed ahead: it is queued again as it was (same
+ * run, first attempt), and runs once, at its time, after the next start. */
+static void lookahead_stop_releases_claimed_run(void **state) {
+        (void)state;
+        atomic_store(&fake_now, at("2026-06-01T11:59:58Z") + 500000);
+        engine *e = open_engine_ahead(2, 2000);
+        int64_t id = create(e, "{\"type\": \"t.rec\", \"schedule\": \"every 1m\", "
+                               "\"start\": \"2026-06-01T12:00:00\", \"tz\": \"UTC\"}");
+        start(e);
+        expect_claimed_ahead(e, id, at("2026-06-01T12:00:00Z"));
+        close_engine(e);
+        assert_int_equal(count_seen(), 0);
+        run_row run = run_at(id, at("2026-06-01T12:00:00Z"));
+        assert_string_equal(run.state, "queued");
+        assert_int_equal(run.attempt, 1);
+        assert_true(run.not_before == at("2026-06-01T12:00:00Z"));
+        run_row_clear(&run);
+        e = open_engine(2);
+        start(e);
+        advance_to(e, at("2026-06-01T11:59:59Z"));
+        assert_int_equal(count_seen(), 0);
+        advance_to(e, at("2026-06-01T12:00:00Z"));
+        advance_to(e, at("2026-06-01T12:00:30Z"));
+        close_engine(e);
+        sked_time want[] = {at("2026-06-01T12:00:00Z")};
+        expect_seen(want, 1);
+        run_row *rows = NULL;
+        size_t n = runs_of(id, &rows);
+        assert_int_equal(n, 1); /* no second attempt */
+        assert_string_equal(rows[0].state, "succeeded");
+        run_rows_free(rows, n);
+}
+
 static void retention_purges_and_counts(void **state) {
         (void) state;
         atomic_store(&fake_now, at("2026-06-01T12:00:00Z"));
@@ -1116,6 +1250,9 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(dst_gap_skip, setup, teardown),
                 cmocka_unit_test_setup_teardown(dst_repeat_both, setup, teardown),
                 cmocka_unit_test_setup_teardown(retention_purges_and_counts, setup, teardown),
+                cmocka_unit_test_setup_teardown(lookahead_claims_early_starts_on_time, setup, teardown),
+                cmocka_unit_test_setup_teardown(lookahead_waits_for_busy_series, setup, teardown),
+                cmocka_unit_test_setup_teardown(lookahead_stop_releases_claimed_run, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
