@@ -317,6 +317,7 @@ static int bench_sched(const char *db, long S, long window_s, long idle_s, unsig
         lat_cap = S * (window_s / 60 + 2) + 1000;
         lat = calloc((size_t) lat_cap, sizeof *lat);
         atomic_store(&clock_offset, anchor_us - 5000000 - real_us());
+        double busy0 = cpu_s();
         sked_wait_idle(s, 1000);
         /* wait until the window has passed plus time to drain the last second */
         int64_t end_wait = window_end_us + 30000000;
@@ -327,6 +328,7 @@ static int bench_sched(const char *db, long S, long window_s, long idle_s, unsig
                 expected += (window_s - (i % 60) + 59) / 60 > 0 ? (window_s - (i % 60) + 59) / 60 : 0;
         while (atomic_load(&fired_in_window) < expected && bench_clock(NULL) < end_wait)
                 sleep_us(100000);
+        double busy_cpu_s = cpu_s() - busy0; /* the process, firing and running the window */
         double rss = status_mb("VmRSS"), hwm = status_mb("VmHWM");
         long m = atomic_load(&lat_n);
         if (m > lat_cap)
@@ -335,10 +337,11 @@ static int bench_sched(const char *db, long S, long window_s, long idle_s, unsig
         printf("{\"series\": %ld, \"rules\": {\"every\": %ld, \"cron\": %ld, \"rrule\": %ld}, \"create_s\": %.1f,"
                " \"create_per_s\": %.0f, \"window_s\": %ld, \"due_per_s\": %.0f, \"expected\": %ld, \"fired\": %ld,"
                " \"due_to_start_p50_ms\": %.3f, \"due_to_start_p99_ms\": %.3f, \"due_to_start_max_ms\": %.3f,"
-               " \"wal_mb_after_create\": %.0f, \"rss_mb\": %.1f, \"rss_peak_mb\": %.1f, \"rss_idle_mb\": %.1f, \"idle_cpu_pct\": %.3f, \"idle_s\": %ld}\n",
+               " \"wal_mb_after_create\": %.0f, \"rss_mb\": %.1f, \"rss_peak_mb\": %.1f, \"rss_idle_mb\": %.1f, \"idle_cpu_pct\": %.3f, \"idle_s\": %ld,"
+               " \"cpu_us_per_occurrence\": %.1f}\n",
                S, n_every, n_cron, n_rrule, c1 - c0, S / (c1 - c0), window_s, S / 60.0, expected, m,
                pct_ms(lat, (size_t) m, 50), pct_ms(lat, (size_t) m, 99), m ? lat[m - 1] / 1000.0 : -1, wal_mb, rss, hwm,
-               rss_idle, idle_cpu_pct, idle_s);
+               rss_idle, idle_cpu_pct, idle_s, m ? busy_cpu_s * 1e6 / (double) m : 0);
         stop_engine(s);
         return 0;
 }

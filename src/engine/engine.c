@@ -77,6 +77,7 @@ int engine_new(const engine_config *cfg, engine **ret, sked_err *err) {
         pthread_mutex_init(&e->conns_lock, NULL);
         pthread_cond_init(&e->loop_cv, NULL);
         pthread_cond_init(&e->work_cv, NULL);
+        pthread_cond_init(&e->ckpt_cv, NULL);
         pthread_cond_init(&e->idle_cv, NULL);
         pthread_cond_init(&e->commit_cv, NULL);
         pthread_rwlock_init(&e->types_lock, NULL);
@@ -1106,6 +1107,8 @@ static int turn(engine *e, sked_time *ret_wake, sked_err *err) {
                 event_free(ev);
         }
         pthread_mutex_lock(&e->lock);
+        e->commits++;
+        pthread_cond_signal(&e->ckpt_cv);
         work_merge(e, claimed);
         if (claimed)
                 pthread_cond_broadcast(&e->work_cv);
@@ -1254,6 +1257,35 @@ static void *loop_main(void *arg) {
         return NULL;
 }
 
+/* SQLite: copying the WAL back into the database (a checkpoint: writes and an
+ * fsync of the database file) is done here, on its own connection and thread,
+ * after the loop committed, at most every 100 ms, instead of inside the loop's commits
+ * (SQLite's automatic checkpoint), where it held up firing and claiming.  PASSIVE:
+ * it never blocks the loop. */
+static void *checkpoint_main(void *arg) {
+        engine *e = arg;
+        store *st = NULL;
+        sked_err err = {0};
+        if (engine_thread_store(e, &st, &err) < 0)
+                log_warning("checkpointer: %s (the WAL is checkpointed by commits instead)", err.msg);
+        uint64_t seen = 0;
+        pthread_mutex_lock(&e->lock);
+        while (!e->stopping && st) {
+                if (e->commits == seen) {
+                        pthread_cond_wait(&e->ckpt_cv, &e->lock);
+                        continue;
+                }
+                seen = e->commits;
+                pthread_mutex_unlock(&e->lock);
+                if (store_checkpoint(st, &err) < 0)
+                        log_warning("checkpointer: %s", err.msg);
+                pthread_mutex_lock(&e->lock);
+                wait_real(&e->ckpt_cv, &e->lock, 100000); /* at most ten a second */
+        }
+        pthread_mutex_unlock(&e->lock);
+        return NULL;
+}
+
 static void *worker_main(void *arg) {
         engine *e = arg;
         pthread_mutex_lock(&e->lock);
@@ -1341,6 +1373,12 @@ int engine_start(engine *e, sked_err *err) {
                 e->workers_alive++;
                 pthread_mutex_unlock(&e->lock);
         }
+        if (!e->postgres && store_autocheckpoint(e->st, false, err) == 0) {
+                if (pthread_create(&e->ckpt_thread, NULL, checkpoint_main, e) == 0)
+                        e->ckpt_started = true;
+                else
+                        store_autocheckpoint(e->st, true, err);
+        }
         if (pthread_create(&e->loop_thread, NULL, loop_main, e) != 0)
                 return err_set(err, -EAGAIN, "cannot start the poller thread");
         return 0;
@@ -1423,7 +1461,12 @@ void engine_stop(engine *e, int64_t grace_ms) {
         e->stopping_since = time_mono_usec();
         pthread_cond_broadcast(&e->work_cv);
         pthread_cond_signal(&e->loop_cv);
+        pthread_cond_signal(&e->ckpt_cv);
         pthread_mutex_unlock(&e->lock);
+        if (e->ckpt_started) {
+                pthread_join(e->ckpt_thread, NULL);
+                e->ckpt_started = false;
+        }
         wait_until(e, no_workers, 5000);
         db_listen_stop(e->listener);
         e->listener = NULL;

@@ -86,6 +86,10 @@ struct engine {
         bool started, draining, stopping, wake;
         int64_t stopping_since; /* monotonic µs */
         pthread_t loop_thread;
+        pthread_t ckpt_thread;       /* SQLite: checkpoints the WAL off the loop's thread */
+        bool ckpt_started;
+        pthread_cond_t ckpt_cv;
+        uint64_t commits;            /* the loop's commits, for the checkpointer */
         pthread_t *workers;
         unsigned nworkers;
         unsigned workers_alive;

@@ -297,6 +297,8 @@ static int fire_series(engine *e, const series_row *s, sked_time now, int *ret_f
         }
         const policy *pol = &sp->pol;
         pass p = {.e = e, .s = s, .sp = sp, .now = now, .adv = {.last_nominal = s->last_nominal}};
+        if (s->next_due > now)
+                p.active_known = true; /* fired ahead: it has no run queued or running */
         exception_row *exc = NULL;
         size_t nexc = 0;
         int r = 0;

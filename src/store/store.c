@@ -1089,6 +1089,18 @@ int store_db_now(store *s, sked_time *ret, sked_err *err) {
         return 0;
 }
 
+int store_autocheckpoint(store *s, bool on, sked_err *err) {
+        if (db_dialect(s->d) != DB_SQLITE)
+                return 0;
+        return db_exec_script(s->d, on ? "PRAGMA wal_autocheckpoint=1000;" : "PRAGMA wal_autocheckpoint=0;", err);
+}
+
+int store_checkpoint(store *s, sked_err *err) {
+        if (db_dialect(s->d) != DB_SQLITE)
+                return 0;
+        return db_exec_script(s->d, "PRAGMA wal_checkpoint(PASSIVE);", err);
+}
+
 int store_notify(store *s, sked_err *err) {
         if (db_dialect(s->d) != DB_POSTGRES)
                 return 0;

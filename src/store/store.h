@@ -161,6 +161,11 @@ int store_runs_ready(store *s, sked_time now, const run_row *after, int limit, r
                      sked_err *err);
 int store_run_start(store *s, int64_t id, const char *node, sked_time now, sked_time lease_until,
                     sked_err *err);
+/* SQLite: whether this connection's commits copy the WAL back into the database
+ * when it has grown past 1,000 pages (on by default); store_checkpoint does it on
+ * demand, without waiting for readers or writers (PASSIVE).  PostgreSQL: no-ops. */
+int store_autocheckpoint(store *s, bool on, sked_err *err);
+int store_checkpoint(store *s, sked_err *err);
 /* A run this node claimed and never started (it stopped first): queued again. */
 int store_run_release(store *s, int64_t id, const char *node, sked_err *err);
 /* The earliest not_before of queued runs. */
