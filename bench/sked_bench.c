@@ -282,8 +282,8 @@ static int bench_sched(const char *db, long S, long window_s, long idle_s, unsig
                 switch (i % 3) {
                 case 0:
                         fmt_wall(anchor_us + sec * 1000000LL, st2, sizeof st2);
-                        snprintf(js, sizeof texts[0], "{\"type\": \"bench.tick\", \"schedule\": \"every 60s\", \"start\": \"%s\"}",
-                                 st2);
+                        snprintf(js, sizeof texts[0],
+                                 "{\"type\": \"bench.tick\", \"schedule\": \"every 60s\", \"start\": \"%s\"}", st2);
                         n_every++;
                         break;
                 case 1:
