@@ -269,36 +269,44 @@ static int bench_sched(const char *db, long S, long window_s, long idle_s, unsig
                 die("register", err);
         char start[32];
         fmt_wall(anchor_us, start, sizeof start);
-        /* every series fires once a minute at second i % 60: S/60 are due each second */
+        /* every series fires once a minute at second i % 60: S/60 are due each second;
+         * created CREATE_BATCH at a time, each batch one transaction */
+        enum { CREATE_BATCH = 1000 };
+        static char texts[CREATE_BATCH][512];
+        const char *batch[CREATE_BATCH];
+        size_t nb = 0;
         double c0 = mono_s();
         long n_rrule = 0, n_cron = 0, n_every = 0;
         for (long i = 0; i < S; i++) {
-                char js[512], st2[32];
+                char *js = texts[nb], st2[32];
                 int sec = (int) (i % 60);
                 switch (i % 3) {
                 case 0:
                         fmt_wall(anchor_us + sec * 1000000LL, st2, sizeof st2);
-                        snprintf(js, sizeof js, "{\"type\": \"bench.tick\", \"schedule\": \"every 60s\", \"start\": \"%s\"}",
-                                 st2);
+                        snprintf(js, sizeof texts[0],
+                                 "{\"type\": \"bench.tick\", \"schedule\": \"every 60s\", \"start\": \"%s\"}", st2);
                         n_every++;
                         break;
                 case 1:
-                        snprintf(js, sizeof js,
+                        snprintf(js, sizeof texts[0],
                                  "{\"type\": \"bench.tick\", \"schedule\": \"cron:%d * * * * *\", \"start\": \"%s\"}", sec,
                                  start);
                         n_cron++;
                         break;
                 default:
-                        snprintf(js, sizeof js,
+                        snprintf(js, sizeof texts[0],
                                  "{\"type\": \"bench.tick\", \"schedule\": \"RRULE:FREQ=MINUTELY;BYSECOND=%d\","
                                  " \"start\": \"%s\"}",
                                  sec, start);
                         n_rrule++;
                         break;
                 }
-                int64_t id;
-                if (sked_create_series(s, js, &id, err, sizeof err) < 0)
-                        die("sked_create_series", err);
+                batch[nb++] = js;
+                if (nb == CREATE_BATCH || i == S - 1) {
+                        if (sked_create_series_batch(s, batch, nb, NULL, err, sizeof err) < 0)
+                                die("sked_create_series_batch", err);
+                        nb = 0;
+                }
         }
         double c1 = mono_s();
         fprintf(stderr, "sked_bench sched: created %ld series in %.1f s\n", S, c1 - c0);

@@ -227,14 +227,33 @@ static int h_series_list(http_req *req, void *ud) {
         return 0;
 }
 
+/* POST /api/v1/series with an array: all in one transaction or none; errors name
+ * the element, "[3].schedule". */
+static int series_create_many(http_req *req, engine *e, store *st, json_t *list) {
+        series_row *rows = NULL;
+        sked_err err = {0};
+        int r = engine_series_create_batch(e, st, list, "", &rows, &err);
+        if (r < 0)
+                return reply_err(req, r, &err);
+        size_t n = json_array_size(list);
+        json_t *out = json_array();
+        for (size_t i = 0; i < n; i++)
+                json_array_append_new(out, view_series(&rows[i]));
+        series_rows_free(rows, n);
+        http_reply_json(req, 201, out);
+        return 0;
+}
+
 static int h_series_create(http_req *req, void *ud) {
         engine *e = ud;
         store *st;
         if (get_store(e, req, &st) < 0)
                 return 0;
         json_t *body = http_body_json(req);
+        if (json_is_array(body))
+                return series_create_many(req, e, st, body);
         if (!json_is_object(body)) {
-                http_reply_problem(req, 400, "body", "body: expected a series (JSON object)");
+                http_reply_problem(req, 400, "body", "body: expected a series (JSON object) or an array of them");
                 return 0;
         }
         series_row row = {0};

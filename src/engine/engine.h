@@ -81,6 +81,18 @@ int engine_load_plugin(engine *e, const char *path, sked_err *err);
  * schedule, tz, start, end, count, params, query), computes its first due instant.
  * Nothing is written when anything is wrong. */
 int engine_series_create(engine *e, store *st, json_t *in, series_row *ret, sked_err *err);
+/* Creates the series of `list`, a JSON array of request bodies (borrowed), in one
+ * store transaction: all of them or none.  Every element is validated as by
+ * engine_series_create before anything is written.  An error names its element:
+ * "<what>[i].schedule: ..." (what: "series" for libsked; "" over HTTP, where the
+ * body is the array, giving "[i].schedule"); a list that is not an array of 1 to
+ * ENGINE_SERIES_BATCH_MAX elements is -EINVAL on field `what` ("body" when empty).
+ * *ret receives n rows in the order of `list` (ids ascending); the caller frees them
+ * with series_rows_free(*ret, n).  Any thread, on its own connection `st`, which
+ * must not be inside a transaction. */
+#define ENGINE_SERIES_BATCH_MAX 10000
+int engine_series_create_batch(engine *e, store *st, json_t *list, const char *what, series_row **ret,
+                               sked_err *err);
 /* Applies the fields present in `patch` to series `id` if its version is
  * expected_version (0: the version read; -ESTALE otherwise), validating as on create.
  * When the rule changes, one-off changes of instants the new rule no longer has

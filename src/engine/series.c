@@ -257,14 +257,18 @@ static int compute_next(engine *e, series_row *row, sked_time now, sked_err *err
         return 0;
 }
 
+/* Validates a new series and computes its first due instant; writes nothing. */
+static int series_build(engine *e, json_t *in, bool internal, sked_time now, series_row *row, sked_err *err) {
+        int r = apply_fields(e, in, true, internal, row, err);
+        if (r < 0)
+                return r;
+        row->created_at = row->updated_at = now;
+        return compute_next(e, row, now, err);
+}
+
 int series_create(engine *e, store *st, json_t *in, bool internal, series_row *ret, sked_err *err) {
         series_row row = {0};
-        sked_time now = engine_now(e);
-        int r = apply_fields(e, in, true, internal, &row, err);
-        if (r == 0) {
-                row.created_at = row.updated_at = now;
-                r = compute_next(e, &row, now, err);
-        }
+        int r = series_build(e, in, internal, engine_now(e), &row, err);
         if (r == 0)
                 r = store_series_insert(st, &row, err);
         if (r < 0) {
@@ -278,6 +282,56 @@ int series_create(engine *e, store *st, json_t *in, bool internal, series_row *r
 
 int engine_series_create(engine *e, store *st, json_t *in, series_row *ret, sked_err *err) {
         return series_create(e, st, in, false, ret, err);
+}
+
+int engine_series_create_batch(engine *e, store *st, json_t *list, const char *what, series_row **ret,
+                               sked_err *err) {
+        const char *name = what && *what ? what : "body";
+        if (!json_is_array(list))
+                return err_field(err, -EINVAL, name, "expected an array of series (JSON objects)");
+        size_t n = json_array_size(list);
+        if (n == 0 || n > ENGINE_SERIES_BATCH_MAX)
+                return err_field(err, -EINVAL, name, "expected 1 to %d series, got %zu", ENGINE_SERIES_BATCH_MAX,
+                                 n);
+        series_row *rows = calloc(n, sizeof *rows);
+        if (!rows)
+                return err_set(err, -ENOMEM, "out of memory");
+        char where[160];
+        size_t i = 0;
+        int r = 0;
+        /* validate everything before BEGIN: with SQLite the transaction holds the
+         * database's write lock (the loop waits for it), so it should only write */
+        sked_time now = engine_now(e);
+        for (i = 0; i < n && r == 0; i++) {
+                json_t *in = json_array_get(list, i);
+                snprintf(where, sizeof where, "%s[%zu]", what ? what : "", i);
+                if (!json_is_object(in))
+                        r = err_field(err, -EINVAL, where, "expected a series (JSON object)");
+                else if ((r = series_build(e, in, false, now, &rows[i], err)) < 0)
+                        err_prefix(err, where);
+        }
+        if (r < 0)
+                goto fail;
+        /* one transaction, one flush: all of them or none */
+        if ((r = store_begin(st, err)) < 0)
+                goto fail;
+        for (i = 0; i < n && r == 0; i++) {
+                snprintf(where, sizeof where, "%s[%zu]", what ? what : "", i);
+                if ((r = store_series_insert(st, &rows[i], err)) < 0)
+                        err_prefix(err, where);
+        }
+        if (r == 0)
+                r = store_commit(st, err);
+        else
+                store_rollback(st);
+        if (r < 0)
+                goto fail;
+        engine_changed(e, st);
+        *ret = rows;
+        return 0;
+fail:
+        series_rows_free(rows, n);
+        return r;
 }
 
 /* After a rule edit: the one-off changes whose nominal instant the new rule still

@@ -73,6 +73,45 @@ int sked_create_series(sked *s, const char *series_json, int64_t *ret_id, char *
         return 0;
 }
 
+int sked_create_series_batch(sked *s, const char *const *series_json, size_t n, int64_t *ret_ids, char *errbuf,
+                             size_t errlen) {
+        _Static_assert(SKED_SERIES_BATCH_MAX == ENGINE_SERIES_BATCH_MAX, "one limit");
+        engine *e = (engine *) s;
+        sked_err err = {0};
+        if (n == 0 || n > SKED_SERIES_BATCH_MAX || !series_json) {
+                err_field(&err, -EINVAL, "series", "expected 1 to %d series, got %zu", SKED_SERIES_BATCH_MAX, n);
+                return fail(&err, -EINVAL, errbuf, errlen);
+        }
+        json_t *list = json_array();
+        int r = list ? 0 : err_set(&err, -ENOMEM, "out of memory");
+        for (size_t i = 0; i < n && r == 0; i++) {
+                char where[32];
+                json_error_t je;
+                json_t *in = series_json[i] ? json_loads(series_json[i], 0, &je) : NULL;
+                snprintf(where, sizeof where, "series[%zu]", i);
+                if (!series_json[i])
+                        r = err_field(&err, -EINVAL, where, "expected a JSON object, got NULL");
+                else if (!in)
+                        r = err_field(&err, -EINVAL, where, "invalid JSON at line %d, column %d: %s", je.line,
+                                      je.column, je.text);
+                else if (json_array_append_new(list, in) < 0)
+                        r = err_set(&err, -ENOMEM, "out of memory");
+        }
+        store *st;
+        series_row *rows = NULL;
+        if (r == 0)
+                r = engine_thread_store(e, &st, &err);
+        if (r == 0)
+                r = engine_series_create_batch(e, st, list, "series", &rows, &err);
+        json_decref(list);
+        if (r < 0)
+                return fail(&err, r, errbuf, errlen);
+        for (size_t i = 0; ret_ids && i < n; i++)
+                ret_ids[i] = rows[i].id;
+        series_rows_free(rows, n);
+        return 0;
+}
+
 int sked_trigger_series(sked *s, int64_t series_id, int64_t *ret_run_id, char *errbuf, size_t errlen) {
         engine *e = (engine *) s;
         sked_err err = {0};
