@@ -105,8 +105,11 @@ static void stop_engine(sked *s) {
 static sked *open_engine(const char *db, unsigned workers, sked_clock clock) {
         char uri[4096], err[512];
         snprintf(uri, sizeof uri, "sqlite:%s", db);
-        /* the default look-ahead (1 s), also with the bench's injected clock */
-        sked_config cfg = {.store = uri, .workers = workers, .node = "bench", .clock = clock, .lookahead_ms = 1000};
+        /* the default look-ahead (2 s), also with the bench's injected clock;
+         * BENCH_LOOKAHEAD_MS sets another (negative: off) */
+        const char *la = getenv("BENCH_LOOKAHEAD_MS");
+        sked_config cfg = {.store = uri, .workers = workers, .node = "bench", .clock = clock,
+                           .lookahead_ms = la ? atol(la) : 2000};
         sked *s = NULL;
         if (sked_new(&cfg, &s, err, sizeof err) < 0)
                 die("sked_new", err);

@@ -53,7 +53,7 @@ typedef struct sked_config {
         void *clock_userdata;
         int64_t lease_ms;        /* run lease; 0 = 30 s */
         /* occurrences are fired and claimed up to this far ahead of their time and
-         * started on time (docs/operations.md, "Look-ahead"); 0 = 1 s with the real
+         * started on time (docs/operations.md, "Look-ahead"); 0 = 2 s with the real
          * clock and off with an injected one; < 0 = off */
         int64_t lookahead_ms;
 } sked_config;

@@ -36,7 +36,7 @@ static void usage(FILE *f) {
                 "  --grace SECONDS    on SIGTERM, how long running handlers may finish (default 30)\n"
                 "  --http-threads N   threads serving the HTTP API (default 4)\n"
                 "  --lookahead MS     fire and claim occurrences this far ahead of their time,\n"
-                "                     to start them on time (default 1000; 0 = when due)\n"
+                "                     to start them on time (default 2000; 0 = when due)\n"
                 "  --node NAME        this node's name in a cluster (default HOST:PORT)\n"
                 "  --token-file PATH  the admin token (default DIR/admin.token); nodes of a\n"
                 "                     cluster share one, so the CLI can talk to any of them\n");
@@ -82,7 +82,7 @@ int cli_serve(int argc, char **argv) {
         const char *data_dir = "var", *listen = "127.0.0.1:8080", *db = NULL, *node = NULL, *token_file = NULL;
         const char *plugins[32];
         size_t nplugins = 0;
-        long workers = 4, grace = 30, http_threads = 4, lookahead = 1000;
+        long workers = 4, grace = 30, http_threads = 4, lookahead = 2000;
         bool demo = false;
         int c;
         optind = 1;

@@ -71,12 +71,14 @@ static const char *unrecorded_state(const series_row *s, sked_time t, sked_time 
         return s->has_next && t >= s->next_due ? "due" : "missed";
 }
 
-static void from_record(occ *o, const occurrence_rec *rec) {
+static void from_record(occ *o, const occurrence_rec *rec, sked_time now) {
         o->rec = rec;
         o->trigger = rec->trigger;
         if (rec->skipped[0]) {
                 o->state = "skipped";
                 o->skip_reason = rec->skipped;
+        } else if (!strcmp(rec->state, "running") && rec->started_at > now) {
+                o->state = "queued"; /* claimed ahead of its time (look-ahead): not started */
         } else {
                 o->state = rec->state[0] ? rec->state : "fired";
         }
@@ -136,7 +138,7 @@ static int expand(const series_row *s, const series_plan *sp, series_plan *memo,
                                 if (o.start < from || o.start >= to)
                                         continue; /* shown on the day it moved to */
                         }
-                        from_record(&o, rc);
+                        from_record(&o, rc, now);
                 } else {
                         o.nominal = o.start = t;
                         more = ++ii < (size_t) ni;
@@ -349,13 +351,13 @@ static json_t *occ_json(const occ *o, const tz_zone *z) {
 
 /* Manual runs are listed with the series' occurrences, at their instant. */
 static int add_manual(const series_row *s, const occurrence_rec *rec, size_t nrec, sked_time from, sked_time to,
-                      occ_list *l) {
+                      sked_time now, occ_list *l) {
         int r = 0;
         for (size_t i = 0; i < nrec && r == 0; i++) {
                 if (strcmp(rec[i].trigger, "manual") || rec[i].nominal < from || rec[i].nominal >= to)
                         continue;
                 occ o = {.s = s, .nominal = rec[i].nominal, .start = rec[i].nominal, .trigger = "manual"};
-                from_record(&o, &rec[i]);
+                from_record(&o, &rec[i], now);
                 r = push(l, &o);
         }
         return r;
@@ -413,7 +415,7 @@ int engine_series_occurrences(engine *e, store *st, const series_row *s, sked_ti
         if (r == 0)
                 r = series_plan_build(e, s, &sp, err);
         if (r == 0 && (expand(s, sp, NULL, from, to, engine_now(e), rec, nrec, x, nx, inst, cap, &l) < 0 ||
-                       add_manual(s, rec, nrec, from, to, &l) < 0))
+                       add_manual(s, rec, nrec, from, to, engine_now(e), &l) < 0))
                 r = err_set(err, -ENOMEM, "out of memory");
         if (r == 0) {
                 if (l.n)
@@ -621,7 +623,7 @@ int engine_calendar(engine *e, store *st, const calendar_query *q, char **ret, s
                 if (!sp)
                         continue; /* a rule that no longer parses shows nothing */
                 if (expand(s, sp, sp, q->from, q->to, now, rec + r0, ri - r0, x + x0, xi - x0, inst, cap, &l) < 0 ||
-                    add_manual(s, rec + r0, ri - r0, q->from, q->to, &l) < 0)
+                    add_manual(s, rec + r0, ri - r0, q->from, q->to, now, &l) < 0)
                         r = err_set(err, -ENOMEM, "out of memory");
         }
         pthread_mutex_unlock(&e->plans_lock); /* the list points at rows, not at plans */
@@ -699,8 +701,9 @@ static int occurrence_done(store *st, int64_t id, sked_time nominal, sked_err *e
                 done |= strcmp(rec[i].trigger, "manual") != 0;
         free(rec);
         if (done)
-                return err_field(err, -EEXIST, "nominal", "this occurrence has already run (or was skipped): its record "
-                                                          "is history; trigger a manual run instead");
+                return err_field(err, -EEXIST, "nominal", "this occurrence has already fired (it ran, runs, starts within "
+                                                          "the look-ahead, or was skipped): its record is history; "
+                                                          "trigger a manual run instead");
         return 0;
 }
 

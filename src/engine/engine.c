@@ -65,7 +65,7 @@ int engine_new(const engine_config *cfg, engine **ret, sked_err *err) {
         if (!e->cfg.late_after_ms)
                 e->cfg.late_after_ms = 60000;
         if (!e->cfg.lookahead_ms)
-                e->cfg.lookahead_ms = cfg->clock ? -1 : 1000;
+                e->cfg.lookahead_ms = cfg->clock ? -1 : 2000;
         e->ahead = e->cfg.lookahead_ms > 0 ? e->cfg.lookahead_ms * 1000 : 0;
         e->scache.free_value = series_plan_free;
         char host[64] = "localhost";
@@ -563,6 +563,8 @@ static int max_attempts_of(engine *e, const char *type) {
 static int finish_job(engine *e, job *j, const event *ev, sked_time now, sked_err *err) {
         if (ev->outcome == OUT_UNSTARTED)
                 return store_run_release(e->st, j->run.id, e->node, err);
+        if (ev->outcome == OUT_RETRACTED)
+                return 0;
         run_finish f = {
                 .has_exit = ev->has_exit,
                 .exit_code = ev->exit_code,
@@ -600,6 +602,7 @@ static int finish_job(engine *e, job *j, const event *ev, sked_time now, sked_er
                 trigger = "recovery";
                 break;
         case OUT_UNSTARTED: /* released above */
+        case OUT_RETRACTED:
                 break;
         }
         if (atomic_load(&j->superseded) && ev->outcome != OUT_OK) {
@@ -685,7 +688,7 @@ static int apply_events(engine *e, event *ev, sked_time now, sked_err *err) {
                                 r = store_run_progress(e->st, ev->j->run.id, ev->level, err);
                         break;
                 case EV_FINISH:
-                        if (ev->outcome != OUT_UNSTARTED)
+                        if (ev->outcome != OUT_UNSTARTED && ev->outcome != OUT_RETRACTED)
                                 e->handler_us = 0.9 * e->handler_us + 0.1 * (double) ev->duration_us;
                         r = finish_job(e, ev->j, ev, now, err);
                         break;
@@ -1170,24 +1173,52 @@ requeue_events:
 /* Once every worker has gone, runs claimed ahead that no worker took are released:
  * queued again as they were (for the next start, or another node).
  * Called with e->lock held. */
-static void release_unstarted(engine *e) {
-        while (e->work_head) {
-                job *j = e->work_head;
-                e->work_head = j->next;
+static void unlink_jobs(engine *e, const int64_t *ids, size_t n, enum run_outcome outcome) {
+        job **link = &e->work_head, *last = NULL;
+        while (*link) {
+                job *j = *link;
+                bool take = !ids;
+                for (size_t i = 0; i < n && !take; i++)
+                        take = ids[i] == j->run.id;
+                if (!take) {
+                        last = j;
+                        link = &j->next;
+                        continue;
+                }
+                *link = j->next;
                 j->next = NULL;
                 event *ev = calloc(1, sizeof *ev);
                 if (!ev)
                         abort(); /* cannot record it: better a crash, recovered at the next start */
                 ev->kind = EV_FINISH;
                 ev->j = j;
-                ev->outcome = OUT_UNSTARTED;
+                ev->outcome = outcome;
                 if (e->ev_tail)
                         e->ev_tail->next = ev;
                 else
                         e->ev_head = ev;
                 e->ev_tail = ev;
         }
-        e->work_tail = NULL;
+        e->work_tail = last;
+}
+
+static void release_unstarted(engine *e) {
+        unlink_jobs(e, NULL, 0, OUT_UNSTARTED);
+}
+
+int engine_series_retract(engine *e, store *st, int64_t series_id, sked_err *err) {
+        int64_t *ids = NULL;
+        size_t n = 0;
+        int r = store_series_retract(st, series_id, engine_now(e), &ids, &n, err);
+        if (r == 0 && n) {
+                pthread_mutex_lock(&e->lock);
+                unlink_jobs(e, ids, n, OUT_RETRACTED);
+                e->wake = true;
+                pthread_cond_signal(&e->loop_cv);
+                pthread_mutex_unlock(&e->lock);
+        }
+        free(ids);
+        return r;
 }
 
 /* Waits on cv for `span` µs of real time, at most MAX_SLEEP_US (the injected clock
@@ -1373,6 +1404,11 @@ int engine_start(engine *e, sked_err *err) {
                 e->workers_alive++;
                 pthread_mutex_unlock(&e->lock);
         }
+        /* the poller's connection walks the series and runs indexes every second: a
+         * million series need about 128 MB of them in memory, or each turn re-reads
+         * (and spills) pages */
+        if (!e->postgres && (r = store_cache_mb(e->st, 128, err)) < 0)
+                return r;
         if (!e->postgres && store_autocheckpoint(e->st, false, err) == 0) {
                 if (pthread_create(&e->ckpt_thread, NULL, checkpoint_main, e) == 0)
                         e->ckpt_started = true;

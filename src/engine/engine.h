@@ -32,7 +32,7 @@ typedef struct engine_config {
         int64_t lease_ms;          /* 0 = 30 s */
         int64_t late_after_ms; /* occurrences late by at most this run whatever the catch-up policy; 0 = 60 s */
         /* occurrences are fired and their runs claimed up to this far ahead of their
-         * time, and started on time; 0 = 1 s with the real clock, off with an injected
+         * time, and started on time; 0 = 2 s with the real clock, off with an injected
          * one; < 0 = off (fired and claimed when due) */
         int64_t lookahead_ms;
 } engine_config;

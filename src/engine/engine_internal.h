@@ -39,7 +39,9 @@ enum event_kind { EV_MESSAGE, EV_RESULT, EV_PROGRESS, EV_FINISH };
 
 /* OUT_UNSTARTED: claimed, never handed to its handler (the engine stopped first):
  * queued again as it was */
-enum run_outcome { OUT_OK, OUT_FAIL, OUT_RETRY, OUT_LOST, OUT_UNSTARTED };
+/* OUT_RETRACTED: claimed ahead, then its occurrence was taken back (series paused,
+ * edited or deleted): the run row is gone, nothing to write */
+enum run_outcome { OUT_OK, OUT_FAIL, OUT_RETRY, OUT_LOST, OUT_UNSTARTED, OUT_RETRACTED };
 
 typedef struct event {
         struct event *next;
@@ -145,6 +147,11 @@ void engine_cancel_local(engine *e, const int64_t *run_ids, size_t n);
  * after the commit (dropped if the turn rolls back). */
 int engine_cancel_later(engine *e, const int64_t *run_ids, size_t n);
 void engine_cancel_flush(engine *e, bool committed);
+
+/* Takes back the occurrences of a series fired ahead whose runs have not started
+ * (store_series_retract, in the caller's transaction), and drops this node's jobs of
+ * them.  For a pause, a rule edit or a deletion: those apply to them too. */
+int engine_series_retract(engine *e, store *st, int64_t series_id, sked_err *err);
 
 /* series.c */
 /* engine_series_create; `internal` (type registration) may set "background": true. */

@@ -413,6 +413,9 @@ int engine_series_update(engine *e, store *st, int64_t id, json_t *patch, int64_
         if ((r = store_series_update(st, &row, expected_version, rule_changed, err)) == 0 && rule_changed &&
             (r = reconcile_exceptions(e, st, &row, &dropped, err)) == 0)
                 row.n_exceptions -= (int64_t) json_array_size(dropped);
+        /* a new rule (or a pause) applies to what was fired ahead and has not started */
+        if (r == 0 && (rule_changed || !row.enabled))
+                r = engine_series_retract(e, st, id, err);
         if (r == 0)
                 r = store_commit(st, err);
         else
@@ -447,10 +450,20 @@ int engine_series_set_enabled(engine *e, store *st, int64_t id, bool enabled, co
                 if ((r = compute_next(e, &row, now, err)) < 0)
                         goto fail;
         }
+        bool pausing = !enabled && row.enabled;
         row.enabled = enabled;
         set_str(&row.pause_note, enabled ? NULL : note);
         row.updated_at = now;
-        if ((r = store_series_update(st, &row, row.version, resuming, err)) < 0)
+        /* pausing takes back what was fired ahead and has not started: one transaction */
+        if ((r = store_begin(st, err)) < 0)
+                goto fail;
+        if ((r = store_series_update(st, &row, row.version, resuming, err)) == 0 && pausing)
+                r = engine_series_retract(e, st, id, err);
+        if (r == 0)
+                r = store_commit(st, err);
+        else
+                store_rollback(st);
+        if (r < 0)
                 goto fail;
         engine_changed(e, st);
         *ret = row;
@@ -561,7 +574,14 @@ int engine_enqueue(engine *e, store *st, const char *type, const char *const *pa
 }
 
 int engine_series_delete(engine *e, store *st, int64_t id, bool purge, sked_err *err) {
-        int r = store_series_delete(st, id, purge, err);
+        /* first what was fired ahead (claimed here too), then the series */
+        int r = store_begin(st, err);
+        if (r == 0 && (r = engine_series_retract(e, st, id, err)) == 0)
+                r = store_commit(st, err);
+        else if (r < 0)
+                store_rollback(st);
+        if (r == 0)
+                r = store_series_delete(st, id, purge, err);
         if (r == 0)
                 engine_changed(e, st);
         return r;

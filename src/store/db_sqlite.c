@@ -70,9 +70,9 @@ static int sq_open(const char *uri, db **ret, sked_err *err) {
                                "PRAGMA journal_size_limit=67108864;"
                                "PRAGMA foreign_keys=ON;"
                                "PRAGMA temp_store=MEMORY;"
-                               /* up to 32 MB of pages per connection (allocated as read; the
-                                * default 2 MB makes the poller re-read its indexes) */
-                               "PRAGMA cache_size=-32768;",
+                               /* up to 16 MB of pages per connection, allocated as read (the
+                                * poller's connection takes more: store_cache_mb) */
+                               "PRAGMA cache_size=-16384;",
                                err);
         if (r < 0) {
                 sq_close(&d->base);

@@ -811,6 +811,65 @@ int store_run_start(store *s, int64_t id, const char *node, sked_time now, sked_
         return db_changes(s->d) == 1 ? 0 : -ESTALE;
 }
 
+int store_series_retract(store *s, int64_t series_id, sked_time now, int64_t **ret_ids, size_t *ret_n,
+                         sked_err *err) {
+        *ret_ids = NULL;
+        *ret_n = 0;
+        db_stmt *st;
+        int r = db_prepare(s->d,
+                           "SELECT id, nominal FROM runs WHERE series_id = $1 AND trigger = 'schedule' AND "
+                           "attempt = 1 AND not_before > $2 AND (state = 'queued' OR (state = 'running' AND "
+                           "started_at > $2))",
+                           &st, err);
+        if (r < 0)
+                return r;
+        db_bind_int(st, 1, series_id);
+        db_bind_int(st, 2, now);
+        int64_t *ids = NULL, *nominals = NULL;
+        size_t n = 0, cap = 0;
+        while ((r = db_step(st, err)) == 1) {
+                if (n == cap) {
+                        cap = cap ? cap * 2 : 8;
+                        int64_t *a = realloc(ids, cap * sizeof *a), *b = a ? realloc(nominals, cap * sizeof *b) : NULL;
+                        if (a)
+                                ids = a;
+                        if (b)
+                                nominals = b;
+                        if (!a || !b) {
+                                r = err_set(err, -ENOMEM, "out of memory");
+                                break;
+                        }
+                }
+                ids[n] = db_col_int(st, 0);
+                nominals[n++] = db_col_int(st, 1);
+        }
+        db_done(st);
+        for (size_t i = 0; i < n && r >= 0; i++) {
+                if ((r = db_prepare(s->d, "DELETE FROM occurrences WHERE series_id = $1 AND nominal = $2", &st,
+                                    err)) < 0)
+                        break;
+                db_bind_int(st, 1, series_id);
+                db_bind_int(st, 2, nominals[i]);
+                if ((r = db_run(st, err)) < 0 || (r = db_prepare(s->d, "DELETE FROM runs WHERE id = $1", &st, err)) < 0)
+                        break;
+                db_bind_int(st, 1, ids[i]);
+                r = db_run(st, err);
+        }
+        if (r >= 0 && n && (r = db_prepare(s->d, "UPDATE series SET fired = fired - $2 WHERE id = $1", &st, err)) == 0) {
+                db_bind_int(st, 1, series_id);
+                db_bind_int(st, 2, (int64_t) n);
+                r = db_run(st, err);
+        }
+        free(nominals);
+        if (r < 0) {
+                free(ids);
+                return r;
+        }
+        *ret_ids = ids;
+        *ret_n = n;
+        return 0;
+}
+
 int store_run_release(store *s, int64_t id, const char *node, sked_err *err) {
         db_stmt *st;
         int r = db_prepare(s->d,
@@ -1087,6 +1146,14 @@ int store_db_now(store *s, sked_time *ret, sked_err *err) {
                 return r;
         *ret = t;
         return 0;
+}
+
+int store_cache_mb(store *s, int mb, sked_err *err) {
+        if (db_dialect(s->d) != DB_SQLITE)
+                return 0;
+        char sql[64];
+        snprintf(sql, sizeof sql, "PRAGMA cache_size=-%d;", mb * 1024);
+        return db_exec_script(s->d, sql, err);
 }
 
 int store_autocheckpoint(store *s, bool on, sked_err *err) {

@@ -161,11 +161,19 @@ int store_runs_ready(store *s, sked_time now, const run_row *after, int limit, r
                      sked_err *err);
 int store_run_start(store *s, int64_t id, const char *node, sked_time now, sked_time lease_until,
                     sked_err *err);
+/* SQLite: this connection caches up to mb MB of database pages (allocated as they
+ * are read; 16 MB by default).  PostgreSQL: a no-op. */
+int store_cache_mb(store *s, int mb, sked_err *err);
 /* SQLite: whether this connection's commits copy the WAL back into the database
  * when it has grown past 1,000 pages (on by default); store_checkpoint does it on
  * demand, without waiting for readers or writers (PASSIVE).  PostgreSQL: no-ops. */
 int store_autocheckpoint(store *s, bool on, sked_err *err);
 int store_checkpoint(store *s, sked_err *err);
+/* Occurrences of a series fired ahead of their time (look-ahead) whose runs have not
+ * started: their runs (queued, or claimed with a start still to come) and occurrence
+ * records are deleted, as if never fired.  *ret_ids: the runs (caller frees). */
+int store_series_retract(store *s, int64_t series_id, sked_time now, int64_t **ret_ids, size_t *ret_n,
+                         sked_err *err);
 /* A run this node claimed and never started (it stopped first): queued again. */
 int store_run_release(store *s, int64_t id, const char *node, sked_err *err);
 /* The earliest not_before of queued runs. */

@@ -1188,6 +1188,52 @@ static void lookahead_stop_releases_claimed_run(void **state) {
         run_rows_free(rows, n);
 }
 
+/* Paused (or deleted) after its next occurrence was fired and claimed ahead, before
+ * its time: that occurrence is taken back, as if never fired, and does not run. */
+static void lookahead_pause_and_delete_take_back(void **state) {
+        (void)state;
+        atomic_store(&fake_now, at("2026-06-01T11:59:58Z") + 500000);
+        engine *e = open_engine_ahead(2, 2000);
+        int64_t id = create(e, "{\"type\": \"t.rec\", \"schedule\": \"every 1m\", "
+                               "\"start\": \"2026-06-01T12:00:00\", \"tz\": \"UTC\"}");
+        int64_t id2 = create(e, "{\"type\": \"t.rec\", \"schedule\": \"every 1m\", "
+                                "\"start\": \"2026-06-01T12:00:00\", \"tz\": \"UTC\"}");
+        start(e);
+        expect_claimed_ahead(e, id, at("2026-06-01T12:00:00Z"));
+        expect_claimed_ahead(e, id2, at("2026-06-01T12:00:00Z"));
+        store *st;
+        sked_err err = {0};
+        series_row row = {0};
+        assert_int_equal(engine_thread_store(e, &st, &err), 0);
+        if (engine_series_set_enabled(e, st, id, false, "maintenance", &row, &err) < 0)
+                fail_msg("pause: %s", err.msg);
+        series_row_clear(&row);
+        if (engine_series_delete(e, st, id2, false, &err) < 0)
+                fail_msg("delete: %s", err.msg);
+        run_row *rows = NULL;
+        assert_int_equal(runs_of(id, &rows), 0);
+        assert_int_equal(runs_of(id2, &rows), 0);
+        advance_to(e, at("2026-06-01T12:00:00Z"));
+        advance_to(e, at("2026-06-01T12:00:30Z"));
+        assert_int_equal(count_seen(), 0);
+        occurrence_rec *rec = NULL;
+        assert_int_equal(occurrences(id, at("2026-06-01T11:00:00Z"), at("2026-06-01T13:00:00Z"), &rec), 0);
+        free(rec);
+        row = get_series(id);
+        assert_int_equal(row.fired, 0);
+        series_row_clear(&row);
+        /* resumed: from now on, as always */
+        if (engine_series_set_enabled(e, st, id, true, NULL, &row, &err) < 0)
+                fail_msg("resume: %s", err.msg);
+        series_row_clear(&row);
+        advance_to(e, at("2026-06-01T12:01:00Z"));
+        wait_started(e, 1);
+        advance_to(e, at("2026-06-01T12:01:30Z"));
+        close_engine(e);
+        sked_time want[] = {at("2026-06-01T12:01:00Z")};
+        expect_seen(want, 1);
+}
+
 static void retention_purges_and_counts(void **state) {
         (void) state;
         atomic_store(&fake_now, at("2026-06-01T12:00:00Z"));
@@ -1253,6 +1299,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(lookahead_claims_early_starts_on_time, setup, teardown),
                 cmocka_unit_test_setup_teardown(lookahead_waits_for_busy_series, setup, teardown),
                 cmocka_unit_test_setup_teardown(lookahead_stop_releases_claimed_run, setup, teardown),
+                cmocka_unit_test_setup_teardown(lookahead_pause_and_delete_take_back, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
