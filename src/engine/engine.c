@@ -730,48 +730,39 @@ static size_t claim_ahead(const engine *e) {
         return 1;
 }
 
-/* Runs due within the look-ahead (e->ahead) are claimed too, and handed to the
- * workers to start at their not_before: the claim's writes and its commit are then
- * done before the run's time, not after it.  Except for types with a concurrency
- * limit: a run claimed ahead would count as running while it waits. */
-static int claim(engine *e, sked_time now, job **ret_head, sked_err *err) {
-        size_t cap = (size_t) e->nworkers * claim_ahead(e);
-        size_t free_slots = cap > e->ninflight ? cap - e->ninflight : 0;
-        /* runs due later within the look-ahead: as many as are due (bounded) */
-        size_t ahead_slots = e->ahead && AHEAD_MAX > e->ninflight ? AHEAD_MAX - e->ninflight : 0;
-        e->claim_blocked = false;
-        e->claim_wake = 0;
-        if (!free_slots && !ahead_slots)
-                return 0;
-        job *head = NULL, **tail = &head;
-        sked_time lease = now + e->cfg.lease_ms * 1000;
+/* One claim: what was taken, in start order. */
+typedef struct claim_state {
+        job *head, **tail;
+        size_t seen, taken;
+        sked_time now, lease;
+} claim_state;
+
+/* Claims ready runs with not_before <= horizon after `last` in (not_before, id)
+ * order, up to *slots of them.  Runs of a type at its concurrency limit are passed
+ * over, page after page (a bounded number), so that a backlog of one type does not
+ * hide the others. */
+static int claim_pass(engine *e, claim_state *c, sked_time horizon, run_row *last, size_t *slots, sked_err *err) {
         int r = 0;
-        size_t seen = 0, taken = 0;
-        run_row last = {0};
-        /* runs of a type at its concurrency limit are passed over, page after page (a
-         * bounded number), so that a backlog of one type does not hide the others */
-        for (int page = 0; page < 8 && (free_slots || ahead_slots) && r >= 0; page++) {
+        for (int page = 0; page < 8 && *slots && r >= 0; page++) {
                 run_row *rows = NULL;
                 size_t n = 0;
-                size_t want = free_slots * 4 + 16 + ahead_slots;
+                size_t want = *slots * 4 + 16;
                 int limit = (int) (want < 4096 ? want : 4096);
-                if ((r = store_runs_ready(e->st, now + e->ahead, page ? &last : NULL, limit, &rows, &n, err)) < 0)
+                if ((r = store_runs_ready(e->st, horizon, last->id ? last : NULL, limit, &rows, &n, err)) < 0)
                         break;
-                seen += n;
+                c->seen += n;
                 if (n) {
-                        last.not_before = rows[n - 1].not_before;
-                        last.id = rows[n - 1].id;
+                        last->not_before = rows[n - 1].not_before;
+                        last->id = rows[n - 1].id;
                 }
-                for (size_t i = 0; i < n && (free_slots || ahead_slots) && r >= 0; i++) {
+                for (size_t i = 0; i < n && *slots && r >= 0; i++) {
                         const type_entry *t = engine_type_find(e, rows[i].type);
-                        sked_time start = rows[i].not_before > now ? rows[i].not_before : now;
-                        if (start > now && t && t->t->concurrency > 0) {
+                        sked_time start = rows[i].not_before > c->now ? rows[i].not_before : c->now;
+                        if (start > c->now && t && t->t->concurrency > 0) {
                                 if (!e->claim_wake || start < e->claim_wake)
                                         e->claim_wake = start; /* claimed when due */
                                 continue;
                         }
-                        if (start > now ? !ahead_slots : !free_slots)
-                                continue;
                         bool room; /* (a disabled feature's runs were left out by the query) */
                         if ((r = type_has_room(e, t, &room, err)) < 0)
                                 break;
@@ -790,7 +781,7 @@ static int claim(engine *e, sked_time now, job **ret_head, sked_err *err) {
                                 if (running)
                                         continue;
                         }
-                        if ((r = store_run_start(e->st, rows[i].id, e->node, start, lease, err)) == -ESTALE) {
+                        if ((r = store_run_start(e->st, rows[i].id, e->node, start, c->lease, err)) == -ESTALE) {
                                 r = 0;
                                 continue;
                         }
@@ -812,21 +803,40 @@ static int claim(engine *e, sked_time now, job **ret_head, sked_err *err) {
                                 r = err_set(err, -ENOMEM, "out of memory");
                                 break;
                         }
-                        *tail = j;
-                        tail = &j->next;
-                        if (start > now)
-                                ahead_slots--;
-                        else
-                                free_slots--;
-                        taken++;
+                        *c->tail = j;
+                        c->tail = &j->next;
+                        (*slots)--;
+                        c->taken++;
                 }
                 run_rows_free(rows, n);
                 if (n < (size_t) limit)
                         break;
         }
+        return r;
+}
+
+/* Runs due within the look-ahead (e->ahead) are claimed too, in a second pass, and
+ * handed to the workers to start at their not_before: the claim's writes and its
+ * commit are then done before the run's time, not after it.  Except for types with
+ * a concurrency limit: a run claimed ahead would count as running while it waits. */
+static int claim(engine *e, sked_time now, job **ret_head, sked_err *err) {
+        size_t cap = (size_t) e->nworkers * claim_ahead(e);
+        size_t free_slots = cap > e->ninflight ? cap - e->ninflight : 0;
+        /* runs due later within the look-ahead: as many as are due (bounded) */
+        size_t ahead_slots = e->ahead && AHEAD_MAX > e->ninflight ? AHEAD_MAX - e->ninflight : 0;
+        e->claim_blocked = false;
+        e->claim_wake = 0;
+        claim_state c = {.now = now, .lease = now + e->cfg.lease_ms * 1000};
+        c.tail = &c.head;
+        run_row last = {0};
+        int r = claim_pass(e, &c, now, &last, &free_slots, err);
+        if (r == 0 && ahead_slots) {
+                last = (run_row){.not_before = now, .id = INT64_MAX}; /* after everything due now */
+                r = claim_pass(e, &c, now + e->ahead, &last, &ahead_slots, err);
+        }
         /* ready runs, none of them allowed now: wake for a finished run, not for these */
-        e->claim_blocked = seen > 0 && taken == 0;
-        *ret_head = head;
+        e->claim_blocked = c.seen > 0 && c.taken == 0;
+        *ret_head = c.head;
         return r;
 }
 
