@@ -807,10 +807,7 @@ int engine_occurrence_change(engine *e, store *st, int64_t id, sked_time nominal
                         r = store_exception_put(st, &x, err);
                 }
         }
-        if (r == 0)
-                r = store_commit(st, err);
-        else
-                store_rollback(st);
+        r = store_end(st, r, err);
         if (r < 0)
                 goto out;
         engine_changed(e, st);
@@ -856,10 +853,7 @@ int engine_occurrence_reset(engine *e, store *st, int64_t id, sked_time nominal,
         exception_row_clear(&x);
         if (r == 0)
                 r = store_exception_delete(st, id, nominal, err);
-        if (r == 0)
-                r = store_commit(st, err);
-        else
-                store_rollback(st);
+        r = store_end(st, r, err);
         if (r == 0)
                 engine_changed(e, st);
         return r;

@@ -297,10 +297,7 @@ int engine_feature_set(engine *e, store *st, const char *name, bool enabled, con
                 r = store_feature_set(st, name, enabled, note, engine_now(e), &changed, err);
         if (r == 0)
                 r = store_notify(st, err);
-        if (r == 0)
-                r = store_commit(st, err);
-        else
-                store_rollback(st);
+        r = store_end(st, r, err);
         if (r == 0)
                 r = features_refresh(e, st, err);
         if (r < 0)

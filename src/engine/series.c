@@ -320,10 +320,7 @@ int engine_series_create_batch(engine *e, store *st, json_t *list, const char *w
                 if ((r = store_series_insert(st, &rows[i], err)) < 0)
                         err_prefix(err, where);
         }
-        if (r == 0)
-                r = store_commit(st, err);
-        else
-                store_rollback(st);
+        r = store_end(st, r, err);
         if (r < 0)
                 goto fail;
         engine_changed(e, st);
@@ -416,10 +413,7 @@ int engine_series_update(engine *e, store *st, int64_t id, json_t *patch, int64_
         /* a new rule (or a pause) applies to what was fired ahead and has not started */
         if (r == 0 && (rule_changed || !row.enabled))
                 r = engine_series_retract(e, st, id, err);
-        if (r == 0)
-                r = store_commit(st, err);
-        else
-                store_rollback(st);
+        r = store_end(st, r, err);
         if (r < 0)
                 goto fail;
         engine_changed(e, st);
@@ -459,10 +453,7 @@ int engine_series_set_enabled(engine *e, store *st, int64_t id, bool enabled, co
                 goto fail;
         if ((r = store_series_update(st, &row, row.version, resuming, err)) == 0 && pausing)
                 r = engine_series_retract(e, st, id, err);
-        if (r == 0)
-                r = store_commit(st, err);
-        else
-                store_rollback(st);
+        r = store_end(st, r, err);
         if (r < 0)
                 goto fail;
         engine_changed(e, st);
@@ -555,10 +546,7 @@ int engine_enqueue(engine *e, store *st, const char *type, const char *const *pa
                         sked_time now = engine_now(e);
                         if ((r = store_begin(st, err)) == 0) {
                                 r = engine_insert_runs(e, st, te->t->name, texts, n, now, ids, err);
-                                if (r == 0)
-                                        r = store_commit(st, err);
-                                else
-                                        store_rollback(st);
+                                r = store_end(st, r, err);
                         }
                 } else if (r < 0 && err) {
                         *err = req.err;
@@ -576,10 +564,8 @@ int engine_enqueue(engine *e, store *st, const char *type, const char *const *pa
 int engine_series_delete(engine *e, store *st, int64_t id, bool purge, sked_err *err) {
         /* first what was fired ahead (claimed here too), then the series */
         int r = store_begin(st, err);
-        if (r == 0 && (r = engine_series_retract(e, st, id, err)) == 0)
-                r = store_commit(st, err);
-        else if (r < 0)
-                store_rollback(st);
+        if (r == 0)
+                r = store_end(st, engine_series_retract(e, st, id, err), err);
         if (r == 0)
                 r = store_series_delete(st, id, purge, err);
         if (r == 0)

@@ -1148,6 +1148,14 @@ int store_db_now(store *s, sked_time *ret, sked_err *err) {
         return 0;
 }
 
+int store_end(store *s, int r, sked_err *err) {
+        if (r < 0) {
+                store_rollback(s);
+                return r;
+        }
+        return store_commit(s, err);
+}
+
 int store_cache_mb(store *s, int mb, sked_err *err) {
         if (db_dialect(s->d) != DB_SQLITE)
                 return 0;

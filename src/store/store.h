@@ -34,6 +34,9 @@ void store_close(store *s);
 int store_begin(store *s, sked_err *err);
 int store_commit(store *s, sked_err *err);
 void store_rollback(store *s);
+/* Ends the transaction: commits when r >= 0 (returning the commit's result), rolls
+ * back and returns r when r < 0. */
+int store_end(store *s, int r, sked_err *err);
 
 /* ---- process types ---- */
 int store_type_put(store *s, const char *name, bool background, const char *feature,
