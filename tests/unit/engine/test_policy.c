@@ -248,7 +248,8 @@ static size_t runs_of(int64_t id, run_row **ret) {
         sked_err err = {0};
         if (store_runs_list(rd, &f, ret, &n, &err) < 0)
                 fail_msg("runs: %s", err.msg);
-        qsort(*ret, n, sizeof **ret, run_cmp);
+        if (n)
+                qsort(*ret, n, sizeof **ret, run_cmp);
         return n;
 }
 
