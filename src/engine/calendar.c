@@ -712,15 +712,10 @@ int engine_occurrence_change(engine *e, store *st, int64_t id, sked_time nominal
         static const char *const known[] = {"start", "params", "enabled", "note", NULL};
         if (!json_is_object(in))
                 return err_set(err, -EINVAL, "body: expected a JSON object with start, params, enabled or note");
-        const char *key;
+        const char *unknown = params_unknown_key(in, known);
+        if (unknown)
+                return err_field(err, -EINVAL, unknown, "unknown field (expected start, params, enabled, note)");
         json_t *v;
-        json_object_foreach(in, key, v) {
-                bool ok = false;
-                for (size_t i = 0; known[i]; i++)
-                        ok |= !strcmp(key, known[i]);
-                if (!ok)
-                        return err_field(err, -EINVAL, key, "unknown field (expected start, params, enabled, note)");
-        }
         series_row s = {0};
         series_plan *sp = NULL;
         exception_row x = {0};

@@ -1080,7 +1080,11 @@ static int turn(engine *e, sked_time *ret_wake, sked_err *err) {
                         e->health.last_batch = fired;
                         e->health.fired_total += fired;
                 }
-                if ((r = store_next_due_min(e->st, &e->health.next_due, &e->health.has_next, err)) < 0)
+                /* when something is due (not when the poller looks) */
+                e->health.next_due = next_due;
+                e->health.has_next = any_due;
+                if (e->ahead &&
+                    (r = store_next_fire_at(e->st, now, 0, &e->health.next_due, &e->health.has_next, err)) < 0)
                         goto rollback;
                 if ((r = store_poller_put(e->st, &e->health, err)) < 0)
                         goto rollback;

@@ -87,17 +87,14 @@ static int apply_fields(engine *e, json_t *in, bool creating, bool internal, ser
                                             "pause_note", "policy", "sleep", NULL};
         if (!json_is_object(in))
                 return err_set(err, -EINVAL, "body: expected a JSON object");
-        const char *key;
+        const char *unknown = params_unknown_key(in, known);
+        if (!unknown && !internal && json_object_get(in, "background"))
+                unknown = "background"; /* set by type registration only */
+        if (unknown)
+                return err_field(err, -EINVAL, unknown,
+                                 "unknown field (expected type, title, schedule, tz, start, end, count, "
+                                 "params, query, enabled, owner, policy, sleep)");
         json_t *v;
-        json_object_foreach(in, key, v) {
-                bool ok = false;
-                for (size_t i = 0; known[i]; i++)
-                        ok |= !strcmp(key, known[i]);
-                if (!ok || (!internal && !strcmp(key, "background")))
-                        return err_field(err, -EINVAL, key,
-                                         "unknown field (expected type, title, schedule, tz, start, end, count, "
-                                         "params, query, enabled, owner, policy, sleep)");
-        }
         const char *s;
         int r;
         if (creating) {
@@ -562,13 +559,13 @@ int engine_enqueue(engine *e, store *st, const char *type, const char *const *pa
 }
 
 int engine_series_delete(engine *e, store *st, int64_t id, bool purge, sked_err *err) {
-        /* first what was fired ahead (claimed here too), then the series */
+        /* one transaction: what was fired ahead (claimed here too), then the series */
         int r = store_begin(st, err);
-        if (r == 0)
-                r = store_end(st, engine_series_retract(e, st, id, err), err);
-        if (r == 0)
+        if (r < 0)
+                return r;
+        if ((r = engine_series_retract(e, st, id, err)) == 0)
                 r = store_series_delete(st, id, purge, err);
-        if (r == 0)
+        if ((r = store_end(st, r, err)) == 0)
                 engine_changed(e, st);
         return r;
 }

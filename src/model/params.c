@@ -46,6 +46,19 @@ static void join_json(strbuf *b, const json_t *arr, const char *key) {
         }
 }
 
+const char *params_unknown_key(const json_t *obj, const char *const *known) {
+        const char *key;
+        json_t *v;
+        json_object_foreach((json_t *) obj, key, v) {
+                const char *const *k = known;
+                while (*k && strcmp(key, *k))
+                        k++;
+                if (!*k)
+                        return key;
+        }
+        return NULL;
+}
+
 void params_describe(const json_t *v, char *buf, size_t len) {
         switch (json_typeof(v)) {
         case JSON_STRING: {

@@ -58,3 +58,6 @@ int params_check_value(const json_t *def, const json_t *v, const char *field, un
 /* Describes a JSON value for a message: strings quoted (shortened past 40 bytes), numbers
  * and true/false/null as JSON, containers as "an array"/"an object".  buf >= 64 bytes. */
 void params_describe(const json_t *v, char *buf, size_t len);
+
+/* The first key of object obj that is not in `known` (NULL-terminated), or NULL. */
+const char *params_unknown_key(const json_t *obj, const char *const *known);

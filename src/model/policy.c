@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "model/duration.h"
+#include "model/params.h"
 
 static const char *const catchup_names[] = {"none", "latest", "all", NULL};
 static const char *const overlap_names[] = {"skip", "buffer_one", "buffer_all", "cancel_other", "allow_all", NULL};
@@ -84,22 +85,17 @@ int policy_apply(policy *p, const json_t *in, const char *field, sked_err *err) 
                 return 0;
         if (!json_is_object(in))
                 return err_field(err, -EINVAL, field, "expected a mapping of policy keys");
-        const char *key;
-        json_t *v;
-        json_object_foreach((json_t *) in, key, v) {
-                bool ok = false;
-                for (size_t i = 0; keys[i]; i++)
-                        ok |= !strcmp(key, keys[i]);
-                if (!ok) {
-                        char f[128];
-                        snprintf(f, sizeof f, "%s.%.64s", field, key);
-                        return err_field(err, -EINVAL, f,
-                                         "unknown key (expected one of: catchup, catchup_window, burst, overlap, "
-                                         "jitter, dst_gap, dst_repeat)");
-                }
+        const char *unknown = params_unknown_key(in, keys);
+        if (unknown) {
+                char f[128];
+                snprintf(f, sizeof f, "%s.%.64s", field, unknown);
+                return err_field(err, -EINVAL, f,
+                                 "unknown key (expected one of: catchup, catchup_window, burst, overlap, "
+                                 "jitter, dst_gap, dst_repeat)");
         }
         int r, i;
         bool set;
+        json_t *v;
         if ((v = json_object_get(in, "catchup"))) {
                 if ((r = one_of(v, field, "catchup", catchup_names, &i, err)) < 0)
                         return r;
@@ -217,16 +213,15 @@ int sleep_parse(const json_t *in, const char *default_tz, sleep_window **ret, si
                         r = err_field(err, -EINVAL, f, "expected {\"from\": \"HH:MM\", \"to\": \"HH:MM\", \"tz\": ZONE}");
                         goto fail;
                 }
-                const char *key;
-                json_t *v;
-                json_object_foreach(o, key, v) {
-                        if (strcmp(key, "from") && strcmp(key, "to") && strcmp(key, "tz")) {
-                                r = err_field(err, -EINVAL, f, "unknown key \"%.40s\" (expected from, to, tz)", key);
-                                goto fail;
-                        }
+                static const char *const sleep_keys[] = {"from", "to", "tz", NULL};
+                const char *unknown = params_unknown_key(o, sleep_keys);
+                if (unknown) {
+                        r = err_field(err, -EINVAL, f, "unknown key \"%.40s\" (expected from, to, tz)", unknown);
+                        goto fail;
                 }
                 const char *names[2] = {"from", "to"};
                 int32_t secs[2];
+                json_t *v;
                 for (int k = 0; k < 2; k++) {
                         v = json_object_get(o, names[k]);
                         if (!json_is_string(v) || parse_hm(json_string_value(v), &secs[k]) < 0 ||

@@ -218,28 +218,7 @@ int store_series_cancel_active(store *s, int64_t series_id, sked_time now, const
                             &st, err)) < 0)
                 return r;
         db_bind_int(st, 1, series_id);
-        int64_t *ids = NULL;
-        size_t n = 0, cap = 0;
-        while ((r = db_step(st, err)) == 1) {
-                if (n == cap) {
-                        cap = cap ? cap * 2 : 4;
-                        int64_t *p = realloc(ids, cap * sizeof *p);
-                        if (!p) {
-                                r = err_set(err, -ENOMEM, "out of memory");
-                                break;
-                        }
-                        ids = p;
-                }
-                ids[n++] = db_col_int(st, 0);
-        }
-        db_done(st);
-        if (r < 0) {
-                free(ids);
-                return r;
-        }
-        *ret_running = ids;
-        *ret_n = n;
-        return 0;
+        return ids_collect(st, ret_running, ret_n, err);
 }
 
 int store_lock_series(store *s, int64_t series_id, bool *ret_locked, sked_err *err) {

@@ -208,6 +208,22 @@ static void series_from_stmt(db_stmt *st, series_row *r) {
         r->skipped_disabled = db_col_int(st, 27);
 }
 
+static void id_decode(db_stmt *st, void *out) {
+        *(int64_t *) out = db_col_int(st, 0);
+}
+
+static void id_clear(void *p) {
+        (void) p;
+}
+
+int ids_collect(db_stmt *st, int64_t **ret, size_t *ret_n, sked_err *err) {
+        void *v = NULL;
+        int r = collect(st, sizeof **ret, id_decode, id_clear, &v, ret_n, err);
+        if (r == 0)
+                *ret = v;
+        return r;
+}
+
 /* Steps `st` to the end, decoding each row into a growing array of `size`-byte
  * elements with `decode`; on failure frees what was decoded with `clear`. */
 int collect(db_stmt *st, size_t size, void (*decode)(db_stmt *, void *), void (*clear)(void *),
@@ -399,9 +415,7 @@ int store_series_delete(store *s, int64_t id, bool purge, sked_err *err) {
                 "finished_at IS NOT NULL)",
                 "DELETE FROM runs WHERE series_id = $1 AND finished_at IS NOT NULL",
         };
-        int r = db_begin(s->d, err);
-        if (r < 0)
-                return r;
+        int r = 0;
         for (size_t i = 0; i < (purge ? sizeof steps / sizeof steps[0] : 4) && r >= 0; i++) {
                 db_stmt *st;
                 if ((r = db_prepare(s->d, steps[i], &st, err)) < 0)
@@ -412,11 +426,7 @@ int store_series_delete(store *s, int64_t id, bool purge, sked_err *err) {
                 if (i == 0 && db_changes(s->d) == 0)
                         r = err_field(err, -ENOENT, "id", "no series %lld", (long long) id);
         }
-        if (r < 0) {
-                db_rollback(s->d);
-                return r;
-        }
-        return db_commit(s->d, err);
+        return r < 0 ? r : 0;
 }
 
 int store_series_set_enabled(store *s, int64_t id, bool enabled, const char *note, sked_time now,
@@ -501,17 +511,6 @@ static int min_query(store *s, const char *sql, sked_time *ret, bool *ret_any, s
         *ret = v;
         *ret_any = any;
         return 0;
-}
-
-int store_next_due_min(store *s, sked_time *ret, bool *ret_any, sked_err *err) {
-        /* the rules' cursors, and the occurrences moved one-off (to fire at moved_to) */
-        return min_query(s,
-                         "SELECT min(t) FROM (SELECT min(next_due) AS t FROM series WHERE enabled = 1 AND "
-                         "feature_on = 1 AND next_due IS NOT NULL UNION ALL "
-                         "SELECT min(e.moved_to) AS t FROM exceptions e JOIN series s ON s.id = e.series_id "
-                         "WHERE e.moved_to IS NOT NULL AND e.fired = 0 AND e.disabled = 0 AND s.enabled = 1 AND "
-                         "s.feature_on = 1) AS due",
-                         ret, ret_any, err);
 }
 
 int store_next_fire_at(store *s, sked_time now, sked_time ahead, sked_time *ret, bool *ret_any, sked_err *err) {
@@ -813,54 +812,36 @@ int store_run_start(store *s, int64_t id, const char *node, sked_time now, sked_
 
 int store_series_retract(store *s, int64_t series_id, sked_time now, int64_t **ret_ids, size_t *ret_n,
                          sked_err *err) {
+        /* runs of occurrences fired ahead that have not started */
+#define RETRACTABLE                                                                                      \
+        "series_id = $1 AND trigger = 'schedule' AND attempt = 1 AND not_before > $2 AND (state = 'queued' " \
+        "OR (state = 'running' AND started_at > $2))"
+        static const char *const occurrences_sql =
+                "DELETE FROM occurrences WHERE series_id = $1 AND nominal IN (SELECT nominal FROM runs WHERE "
+                RETRACTABLE ")";
+        static const char *const runs_sql = "DELETE FROM runs WHERE " RETRACTABLE " RETURNING id";
+#undef RETRACTABLE
         *ret_ids = NULL;
         *ret_n = 0;
         db_stmt *st;
-        int r = db_prepare(s->d,
-                           "SELECT id, nominal FROM runs WHERE series_id = $1 AND trigger = 'schedule' AND "
-                           "attempt = 1 AND not_before > $2 AND (state = 'queued' OR (state = 'running' AND "
-                           "started_at > $2))",
-                           &st, err);
+        int r = db_prepare(s->d, occurrences_sql, &st, err);
         if (r < 0)
                 return r;
         db_bind_int(st, 1, series_id);
         db_bind_int(st, 2, now);
-        int64_t *ids = NULL, *nominals = NULL;
-        size_t n = 0, cap = 0;
-        while ((r = db_step(st, err)) == 1) {
-                if (n == cap) {
-                        cap = cap ? cap * 2 : 8;
-                        int64_t *a = realloc(ids, cap * sizeof *a), *b = a ? realloc(nominals, cap * sizeof *b) : NULL;
-                        if (a)
-                                ids = a;
-                        if (b)
-                                nominals = b;
-                        if (!a || !b) {
-                                r = err_set(err, -ENOMEM, "out of memory");
-                                break;
-                        }
-                }
-                ids[n] = db_col_int(st, 0);
-                nominals[n++] = db_col_int(st, 1);
-        }
-        db_done(st);
-        for (size_t i = 0; i < n && r >= 0; i++) {
-                if ((r = db_prepare(s->d, "DELETE FROM occurrences WHERE series_id = $1 AND nominal = $2", &st,
-                                    err)) < 0)
-                        break;
-                db_bind_int(st, 1, series_id);
-                db_bind_int(st, 2, nominals[i]);
-                if ((r = db_run(st, err)) < 0 || (r = db_prepare(s->d, "DELETE FROM runs WHERE id = $1", &st, err)) < 0)
-                        break;
-                db_bind_int(st, 1, ids[i]);
-                r = db_run(st, err);
-        }
-        if (r >= 0 && n && (r = db_prepare(s->d, "UPDATE series SET fired = fired - $2 WHERE id = $1", &st, err)) == 0) {
+        if ((r = db_run(st, err)) < 0 || (r = db_prepare(s->d, runs_sql, &st, err)) < 0)
+                return r;
+        db_bind_int(st, 1, series_id);
+        db_bind_int(st, 2, now);
+        int64_t *ids = NULL;
+        size_t n = 0;
+        if ((r = ids_collect(st, &ids, &n, err)) < 0)
+                return r;
+        if (n && (r = db_prepare(s->d, "UPDATE series SET fired = fired - $2 WHERE id = $1", &st, err)) == 0) {
                 db_bind_int(st, 1, series_id);
                 db_bind_int(st, 2, (int64_t) n);
                 r = db_run(st, err);
         }
-        free(nominals);
         if (r < 0) {
                 free(ids);
                 return r;

@@ -83,7 +83,7 @@ int store_series_list(store *s, const char *type, int64_t after_id, int limit, b
 /* The background series registered for a type, if any (-ENOENT). */
 int store_series_find_background(store *s, const char *type, series_row *ret, sked_err *err);
 /* Deletes the series, its occurrence rows, its exceptions and its runs not started
- * yet, in one transaction.  Its finished runs, messages and results stay (they are
+ * yet, in the caller's transaction.  Its finished runs, messages and results stay (they are
  * history, series_id kept as a plain number) unless `purge`; runs still running
  * finish and stay. */
 int store_series_delete(store *s, int64_t id, bool purge, sked_err *err);
@@ -102,13 +102,11 @@ typedef struct series_advance {
         int64_t fired, missed, skipped_overlap, skipped_sleep, skipped_disabled; /* added to the counters */
 } series_advance;
 int store_series_advance(store *s, int64_t id, const series_advance *a, sked_err *err);
-/* The earliest instant something is due: next_due of enabled series, or the new
- * time of an unfired moved occurrence; *ret_any false when there is none. */
-int store_next_due_min(store *s, sked_time *ret, bool *ret_any, sked_err *err);
 /* When the poller must look next: `ahead` before the next_due of enabled series
  * beyond now + ahead (they are fired that early), the next_due itself of those
  * within (not fired ahead: busy), or the new time of an unfired moved occurrence;
- * *ret_any false when there is none. */
+ * *ret_any false when there is none.  With ahead 0: the earliest instant something
+ * is due. */
 int store_next_fire_at(store *s, sked_time now, sked_time ahead, sked_time *ret, bool *ret_any, sked_err *err);
 /* Records that (series, nominal) fired (run_id) or was skipped (`skipped` names why:
  * overlap, sleep, disabled); -EEXIST if it was already recorded. */

@@ -21,6 +21,8 @@ int json_rows(db_stmt *st, json_t *(*row)(db_stmt *), json_t **ret, sked_err *er
  * elements with `decode`; on failure frees what was decoded with `clear`. */
 int collect(db_stmt *st, size_t size, void (*decode)(db_stmt *, void *), void (*clear)(void *), void **ret,
             size_t *ret_n, sked_err *err);
+/* collect() for statements whose first column is an id (or any integer). */
+int ids_collect(db_stmt *st, int64_t **ret, size_t *ret_n, sked_err *err);
 
 /* SQL: 0 when the type named by the parameter belongs to a disabled feature, else 1. */
 #define FEATURE_ON_OF_TYPE(t)                                                                       \
