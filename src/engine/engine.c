@@ -630,11 +630,12 @@ static int finish_job(engine *e, job *j, const event *ev, sked_time now, sked_er
  * threads (status, stop, wait_idle) may read it. */
 static void inflight_remove(engine *e, job *j) {
         pthread_mutex_lock(&e->lock);
-        for (size_t i = 0; i < e->ninflight; i++)
-                if (e->inflight[i] == j) {
-                        e->inflight[i] = e->inflight[--e->ninflight];
-                        break;
-                }
+        size_t i = j->inflight_ix;
+        if (i < e->ninflight && e->inflight[i] == j) {
+                job *last = e->inflight[--e->ninflight];
+                e->inflight[i] = last;
+                last->inflight_ix = i;
+        }
         pthread_mutex_unlock(&e->lock);
 }
 
@@ -651,8 +652,10 @@ static int inflight_add(engine *e, job *j) {
                         r = -ENOMEM;
                 }
         }
-        if (r == 0)
+        if (r == 0) {
+                j->inflight_ix = e->ninflight;
                 e->inflight[e->ninflight++] = j;
+        }
         pthread_mutex_unlock(&e->lock);
         return r;
 }
@@ -793,6 +796,7 @@ static int claim_pass(engine *e, claim_state *c, sked_time horizon, run_row *las
                         j->run = rows[i];
                         memset(&rows[i], 0, sizeof rows[i]);
                         j->run.started_at = j->start_at = start;
+                        j->lease_until = c->lease;
                         j->type = t;
                         j->seq = 1;
                         if (inflight_add(e, j) < 0) {
@@ -921,6 +925,20 @@ void engine_cancel_local(engine *e, const int64_t *run_ids, size_t n) {
         pthread_mutex_unlock(&e->lock);
 }
 
+static void wal_restart(engine *e);
+
+/* A turn rolled back: what it renewed is not on disk; all is renewed next turn. */
+static void leases_unknown(engine *e) {
+        for (size_t i = 0; i < e->ninflight; i++)
+                e->inflight[i]->lease_until = 0;
+        e->last_renew = 0;
+}
+
+/* Every lease_ms/3, the leases with less than 2.5 periods left are renewed.  Those
+ * written within the last half period, mostly claims, are left as they are: at
+ * 1,000,000 series tens of thousands of runs are claimed ahead, and renewing each
+ * every period was a write per run.  A renewal that is rolled back is forgotten
+ * (leases_unknown). */
 static int renew_leases(engine *e, sked_time now, sked_err *err) {
         if (!e->ninflight)
                 return 0;
@@ -931,10 +949,14 @@ static int renew_leases(engine *e, sked_time now, sked_err *err) {
                 free(cancel);
                 return err_set(err, -ENOMEM, "out of memory");
         }
+        sked_time lease = now + e->cfg.lease_ms * 1000, soon = now + e->cfg.lease_ms * 1000 * 5 / 6;
+        size_t n = 0;
         for (size_t i = 0; i < e->ninflight; i++)
-                ids[i] = e->inflight[i]->run.id;
-        size_t n = e->ninflight;
-        int r = store_runs_renew(e->st, ids, n, now + e->cfg.lease_ms * 1000, cancel, err);
+                if (e->inflight[i]->lease_until < soon) {
+                        e->inflight[i]->lease_until = lease;
+                        ids[n++] = e->inflight[i]->run.id;
+                }
+        int r = n ? store_runs_renew(e->st, ids, n, lease, cancel, err) : 0;
         /* another node's cancel_other asked for some of ours to stop */
         size_t k = 0;
         for (size_t i = 0; r == 0 && i < n; i++)
@@ -1126,6 +1148,7 @@ static int turn(engine *e, sked_time *ret_wake, sked_err *err) {
         work_merge(e, claimed);
         if (claimed)
                 pthread_cond_broadcast(&e->work_cv);
+        wal_restart(e);
         e->idle = !(any_ready && next_ready <= now) && e->ninflight == 0 && !e->ev_head;
         e->turns++;
         if (e->idle || draining)
@@ -1156,6 +1179,7 @@ static int turn(engine *e, sked_time *ret_wake, sked_err *err) {
 rollback:
         store_rollback(e->st);
         e->health = health_before;
+        leases_unknown(e);
 undo_claims:
         engine_cancel_flush(e, false); /* nothing was decided */
         for (job *j = claimed, *nx; j; j = nx) {
@@ -1301,9 +1325,12 @@ static void *loop_main(void *arg) {
 
 /* SQLite: copying the WAL back into the database (a checkpoint: writes and an
  * fsync of the database file) is done here, on its own connection and thread,
- * after the loop committed, at most every 100 ms, instead of inside the loop's commits
- * (SQLite's automatic checkpoint), where it held up firing and claiming.  PASSIVE:
- * it never blocks the loop. */
+ * after the loop committed, at most every 100 ms (every 20 ms while behind),
+ * instead of inside the loop's commits (SQLite's automatic checkpoint), where it
+ * held up firing and claiming.  PASSIVE: it never blocks the loop.  But while the
+ * loop writes without pause it never copies the whole WAL either, and the WAL
+ * starts again from its beginning only after a checkpoint that did: the loop
+ * finishes the job now and then (wal_restart). */
 static void *checkpoint_main(void *arg) {
         engine *e = arg;
         store *st = NULL;
@@ -1319,13 +1346,45 @@ static void *checkpoint_main(void *arg) {
                 }
                 seen = e->commits;
                 pthread_mutex_unlock(&e->lock);
-                if (store_checkpoint(st, &err) < 0)
+                int64_t frames = 0, copied = 0;
+                if (store_checkpoint(st, &frames, &copied, &err) < 0)
                         log_warning("checkpointer: %s", err.msg);
                 pthread_mutex_lock(&e->lock);
-                wait_real(&e->ckpt_cv, &e->lock, 100000); /* at most ten a second */
+                if (frames) {
+                        e->wal_frames = frames;
+                        e->wal_copied = copied;
+                }
+                wait_real(&e->ckpt_cv, &e->lock, copied < frames ? 20000 : 100000);
         }
         pthread_mutex_unlock(&e->lock);
         return NULL;
+}
+
+/* The WAL in frames (a page and its 24-byte header) past which the loop finishes
+ * the checkpointer's work, once it is close (WAL_GAP) or the WAL far too big
+ * (WAL_MAX).  Left to grow, a WAL of gigabytes made every page read search its
+ * index and every frame written a new block of the file (measured at 1,000,000
+ * series: 5 GB in a minute, and twice the CPU per occurrence). */
+#define WAL_RESTART 12000 /* about 47 MB, under journal_size_limit (64 MB) */
+#define WAL_GAP 2048
+#define WAL_MAX 65536
+
+/* After a commit, with e->lock held. */
+static void wal_restart(engine *e) {
+        if (!e->ckpt_started || e->wal_frames < WAL_RESTART ||
+            (e->wal_frames - e->wal_copied > WAL_GAP && e->wal_frames < WAL_MAX))
+                return;
+        pthread_mutex_unlock(&e->lock);
+        int64_t frames = 0, copied = 0;
+        sked_err err = {0};
+        /* the only writer: nothing is added meanwhile, so it copies all unless a
+         * reader holds old pages (then the next try) */
+        int r = store_checkpoint(e->st, &frames, &copied, &err);
+        pthread_mutex_lock(&e->lock);
+        if (r < 0)
+                log_warning("checkpoint: %s", err.msg);
+        else if (frames && copied == frames)
+                e->wal_frames = e->wal_copied = 0;
 }
 
 static void *worker_main(void *arg) {

@@ -32,6 +32,8 @@ typedef struct job {
         atomic_int superseded;      /* set by the loop: cancelled by the overlap policy cancel_other */
         _Atomic sked_time began;    /* when a worker started it (0: waiting for one) */
         sked_time start_at;         /* not before: claimed ahead of its time (look-ahead) */
+        sked_time lease_until;      /* its lease as last written (claim, renewal) */
+        size_t inflight_ix;         /* its place in e->inflight (loop-owned) */
         char *params_text, *query_text;
 } job;
 
@@ -92,6 +94,7 @@ struct engine {
         bool ckpt_started;
         pthread_cond_t ckpt_cv;
         uint64_t commits;            /* the loop's commits, for the checkpointer */
+        int64_t wal_frames, wal_copied; /* the checkpointer's last pass: WAL size, copied */
         pthread_t *workers;
         unsigned nworkers;
         unsigned workers_alive;

@@ -1151,10 +1151,21 @@ int store_autocheckpoint(store *s, bool on, sked_err *err) {
         return db_exec_script(s->d, on ? "PRAGMA wal_autocheckpoint=1000;" : "PRAGMA wal_autocheckpoint=0;", err);
 }
 
-int store_checkpoint(store *s, sked_err *err) {
+int store_checkpoint(store *s, int64_t *ret_frames, int64_t *ret_copied, sked_err *err) {
+        *ret_frames = *ret_copied = 0;
         if (db_dialect(s->d) != DB_SQLITE)
                 return 0;
-        return db_exec_script(s->d, "PRAGMA wal_checkpoint(PASSIVE);", err);
+        /* one row: busy (another checkpoint ran), frames in the WAL, frames copied */
+        db_stmt *st;
+        int r = db_prepare(s->d, "PRAGMA wal_checkpoint(PASSIVE)", &st, err);
+        if (r < 0)
+                return r;
+        if ((r = db_step(st, err)) == 1 && db_col_int(st, 0) == 0) {
+                *ret_frames = db_col_int(st, 1);
+                *ret_copied = db_col_int(st, 2);
+        }
+        db_done(st);
+        return r < 0 ? r : 0;
 }
 
 int store_notify(store *s, sked_err *err) {

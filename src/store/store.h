@@ -167,9 +167,12 @@ int store_run_start(store *s, int64_t id, const char *node, sked_time now, sked_
 int store_cache_mb(store *s, int mb, sked_err *err);
 /* SQLite: whether this connection's commits copy the WAL back into the database
  * when it has grown past 1,000 pages (on by default); store_checkpoint does it on
- * demand, without waiting for readers or writers (PASSIVE).  PostgreSQL: no-ops. */
+ * demand, without waiting for readers or writers (PASSIVE): *ret_frames are in the
+ * WAL, *ret_copied of them are in the database now (both 0 when another checkpoint
+ * was running).  The WAL starts again from its beginning only at a write after a
+ * checkpoint that copied all of it.  PostgreSQL: no-ops. */
 int store_autocheckpoint(store *s, bool on, sked_err *err);
-int store_checkpoint(store *s, sked_err *err);
+int store_checkpoint(store *s, int64_t *ret_frames, int64_t *ret_copied, sked_err *err);
 /* Occurrences of a series fired ahead of their time (look-ahead) whose runs have not
  * started: their runs (queued, or claimed with a start still to come) and occurrence
  * records are deleted, as if never fired.  *ret_ids: the runs (caller frees). */

@@ -1235,6 +1235,44 @@ static void lookahead_pause_and_delete_take_back(void **state) {
         expect_seen(want, 1);
 }
 
+/* A run going on for minutes keeps its lease ahead of the clock (renewed every
+ * third of it, 30 s by default), also now that fresh leases are left alone. */
+typedef struct lease_probe {
+        int64_t series;
+        sked_time nominal;
+} lease_probe;
+
+static bool lease_ahead(const void *arg) {
+        const lease_probe *p = arg;
+        run_row run = run_at(p->series, p->nominal);
+        bool ok = !strcmp(run.state, "running") && run.lease_until > atomic_load(&fake_now) + 10 * SKED_USEC;
+        run_row_clear(&run);
+        return ok;
+}
+
+static void long_run_keeps_its_lease(void **state) {
+        (void)state;
+        atomic_store(&fake_now, at("2026-06-01T12:00:00Z"));
+        engine *e = open_engine(2);
+        lease_probe p = {.nominal = at("2026-06-01T12:00:00Z")};
+        p.series = create(e, "{\"type\": \"t.block\", \"schedule\": \"every 1h\", "
+                             "\"start\": \"2026-06-01T12:00:00\", \"tz\": \"UTC\"}");
+        start(e);
+        wait_started(e, 1);
+        for (int k = 1; k <= 36; k++) { /* three minutes, in 5 s steps */
+                atomic_store(&fake_now, p.nominal + k * 5 * SKED_USEC);
+                if (!wait_for(e, lease_ahead, &p))
+                        fail_msg("at +%d s the lease is not 10 s ahead", k * 5);
+        }
+        atomic_store(&released, true);
+        advance_to(e, at("2026-06-01T12:03:30Z"));
+        close_engine(e);
+        run_row run = run_at(p.series, p.nominal);
+        assert_string_equal(run.state, "succeeded");
+        assert_int_equal(run.attempt, 1);
+        run_row_clear(&run);
+}
+
 static void retention_purges_and_counts(void **state) {
         (void) state;
         atomic_store(&fake_now, at("2026-06-01T12:00:00Z"));
@@ -1300,6 +1338,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(lookahead_claims_early_starts_on_time, setup, teardown),
                 cmocka_unit_test_setup_teardown(lookahead_waits_for_busy_series, setup, teardown),
                 cmocka_unit_test_setup_teardown(lookahead_stop_releases_claimed_run, setup, teardown),
+                cmocka_unit_test_setup_teardown(long_run_keeps_its_lease, setup, teardown),
                 cmocka_unit_test_setup_teardown(lookahead_pause_and_delete_take_back, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
