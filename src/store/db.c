@@ -98,6 +98,10 @@ bool db_col_null(db_stmt *s, int col) {
         return s->ops->col_null(s, col);
 }
 
+int64_t db_last_insert_id(db *d) {
+        return d->ops->last_insert_id ? d->ops->last_insert_id(d) : 0;
+}
+
 int64_t db_changes(db *d) {
         return d->ops->changes(d);
 }

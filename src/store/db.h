@@ -55,6 +55,9 @@ double db_col_double(db_stmt *s, int col);
 const char *db_col_text(db_stmt *s, int col);  /* valid until the next step/done; NULL for NULL */
 bool db_col_null(db_stmt *s, int col);
 int64_t db_changes(db *d);
+/* SQLite: the rowid of this connection's last INSERT (cheaper than RETURNING, which
+ * builds a temporary table per statement).  PostgreSQL: 0; use RETURNING. */
+int64_t db_last_insert_id(db *d);
 void db_done(db_stmt *s);
 
 /* A thread that LISTENs on a PostgreSQL channel with its own connection and calls

@@ -24,6 +24,7 @@ typedef struct db_ops {
         const char *(*col_text)(db_stmt *s, int col);
         bool (*col_null)(db_stmt *s, int col);
         int64_t (*changes)(db *d);
+        int64_t (*last_insert_id)(db *d); /* NULL: use RETURNING */
         void (*done)(db_stmt *s);
         uint64_t (*generation)(const db *d);
 } db_ops;

@@ -188,6 +188,10 @@ static int64_t sq_changes(db *d) {
         return sqlite3_changes64(SQ(d)->h);
 }
 
+static int64_t sq_last_insert_id(db *d) {
+        return sqlite3_last_insert_rowid(SQ(d)->h);
+}
+
 static void sq_done(db_stmt *s) {
         /* A write read for its RETURNING row only: run it to the end first.  Committed
          * inside sqlite3_reset instead, an autocommit write skips SQLite's automatic
@@ -219,5 +223,6 @@ const db_ops db_sqlite_ops = {
         .col_text = sq_col_text,
         .col_null = sq_col_null,
         .changes = sq_changes,
+        .last_insert_id = sq_last_insert_id,
         .done = sq_done,
 };

@@ -695,13 +695,16 @@ static int runs_collect(db_stmt *st, run_row **ret, size_t *ret_n, sked_err *err
 }
 
 int store_run_insert(store *s, run_row *r, sked_err *err) {
+#define RUN_INSERT                                                                      \
+        "INSERT INTO runs(series_id, nominal, type, trigger, state, params, query, "    \
+        "idem_key, attempt, queued_at, not_before, exclusive) "                         \
+        "VALUES($1, $2, $3, $4, 'queued', $5, $6, $7, $8, $9, $10, $11)"
+        static const char *const sql_sqlite = RUN_INSERT; /* the id: db_last_insert_id */
+        static const char *const sql_pg = RUN_INSERT " RETURNING id";
+#undef RUN_INSERT
+        bool pg = db_dialect(s->d) == DB_POSTGRES;
         db_stmt *st;
-        int rc = db_prepare(s->d,
-                            "INSERT INTO runs(series_id, nominal, type, trigger, state, params, query, "
-                            "idem_key, attempt, queued_at, not_before, exclusive) "
-                            "VALUES($1, $2, $3, $4, 'queued', $5, $6, $7, $8, $9, $10, $11) "
-                            "RETURNING id",
-                            &st, err);
+        int rc = db_prepare(s->d, pg ? sql_pg : sql_sqlite, &st, err);
         if (rc < 0)
                 return rc;
         db_bind_int_or_null(st, 1, r->series_id, r->series_id == 0);
@@ -716,11 +719,13 @@ int store_run_insert(store *s, run_row *r, sked_err *err) {
         db_bind_int(st, 10, r->not_before);
         db_bind_int(st, 11, r->exclusive);
         rc = db_step(st, err);
-        if (rc == 1)
-                r->id = db_col_int(st, 0);
+        if (rc >= 0)
+                r->id = pg ? (rc == 1 ? db_col_int(st, 0) : 0) : db_last_insert_id(s->d);
         db_done(st);
-        if (rc <= 0)
-                return rc < 0 ? rc : err_set(err, -EIO, "database: insert returned no id");
+        if (rc < 0)
+                return rc;
+        if (r->id <= 0)
+                return err_set(err, -EIO, "database: insert returned no id");
         if (!r->idem_key)
                 r->idem_key = derive_key(r->series_id, r->has_nominal, r->nominal, r->id, r->attempt > 0 ? r->attempt : 1);
         return 0;
