@@ -93,23 +93,25 @@ static int expand(const series_row *s, const series_plan *sp, series_plan *memo,
         size_t ri = 0, ii = 0;
         /* the rule's instants in one pass (schedule_list), merged with the records */
         int ni;
-        if (memo && memo->memo && memo->memo_from == from && memo->memo_to == to && (size_t) memo->memo_n < cap) {
-                ni = memo->memo_n;
-                inst = memo->memo;
+        const plan_memo *m = memo ? memo->memo : NULL;
+        if (m && m->from == from && m->to == to && (size_t) m->n < cap) {
+                ni = m->n;
+                inst = (sked_time *) m->at;
         } else {
                 ni = schedule_list(sp->sc, from, to, inst, cap);
                 if (ni < 0)
                         ni = 0;
                 /* memoize weeks, not huge ranges: the memo lives as long as the plan */
-                sked_time *keep = memo && (size_t) ni < cap && ni <= MEMO_MAX ? malloc(((size_t) ni + 1) * sizeof *keep)
-                                                                              : NULL;
+                plan_memo *keep = memo && (size_t) ni < cap && ni <= MEMO_MAX
+                                          ? malloc(sizeof *keep + (size_t) ni * sizeof keep->at[0])
+                                          : NULL;
                 if (keep) {
-                        memcpy(keep, inst, (size_t) ni * sizeof *keep);
+                        memcpy(keep->at, inst, (size_t) ni * sizeof keep->at[0]);
+                        keep->from = from;
+                        keep->to = to;
+                        keep->n = ni;
                         free(memo->memo);
                         memo->memo = keep;
-                        memo->memo_from = from;
-                        memo->memo_to = to;
-                        memo->memo_n = ni;
                 }
         }
         if ((size_t) ni == cap)

@@ -1361,15 +1361,17 @@ static void *checkpoint_main(void *arg) {
 }
 
 /* The WAL in frames (a page and its 24-byte header) past which the loop finishes
- * the checkpointer's work, once it is close (WAL_GAP) or the WAL far too big
- * (WAL_MAX).  Left to grow, a WAL of gigabytes made every page read search its
- * index and every frame written a new block of the file (measured at 1,000,000
- * series: 5 GB in a minute, and twice the CPU per occurrence). */
+ * the checkpointer's work: once the checkpointer is close (WAL_GAP), or when the
+ * WAL is far too big (WAL_MAX).  Left to grow, a WAL of gigabytes made every
+ * page read search its index and every frame written a new block of the file
+ * (measured at 1,000,000 series: 5 GB in a minute, and twice the CPU per
+ * occurrence). */
 #define WAL_RESTART 12000 /* about 47 MB, under journal_size_limit (64 MB) */
 #define WAL_GAP 2048
 #define WAL_MAX 65536
 
-/* After a commit, with e->lock held. */
+/* After a commit, with e->lock held.  (The checkpointer's figures are from before
+ * the loop's last commits: what the loop copies here is those commits' pages.) */
 static void wal_restart(engine *e) {
         if (!e->ckpt_started || e->wal_frames < WAL_RESTART ||
             (e->wal_frames - e->wal_copied > WAL_GAP && e->wal_frames < WAL_MAX))

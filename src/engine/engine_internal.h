@@ -172,11 +172,16 @@ typedef struct series_plan {
         size_t nsleep;
         const type_entry *te; /* the type it was built with (a re-registered type rebuilds it) */
         /* the calendar's memo (API threads' plans only): the rule's instants in the
-         * last range listed, since a week is viewed again and again */
-        sked_time memo_from, memo_to;
-        sked_time *memo;
-        int memo_n;
+         * last range listed, since a week is viewed again and again.  One pointer:
+         * the poller keeps a plan per series, a million of them. */
+        struct plan_memo *memo;
 } series_plan;
+
+typedef struct plan_memo {
+        sked_time from, to;
+        int n;
+        sked_time at[]; /* n instants */
+} plan_memo;
 int series_plan_build(engine *e, const series_row *s, series_plan **ret, sked_err *err);
 /* The plan of a series from the API threads' cache (not the loop's, e->scache);
  * the caller holds e->plans_lock while it uses the plan.  NULL when the series'

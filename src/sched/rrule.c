@@ -39,8 +39,9 @@ struct rrule {
         uint8_t wday_mask;
         uint16_t month_mask;
         int wkst;
-        int nweekno;
-        int weekno[60];
+        /* BYWEEKNO: bit n of weeks_pos for week n, of weeks_neg for week -n (a
+         * million series keep their plans in memory: bits, not a list) */
+        uint64_t weeks_pos, weeks_neg;
 };
 
 struct rrule_iter {
@@ -322,8 +323,15 @@ int rrule_parse(const char *text, int64_t dtstart, rrule **ret, sked_err *err) {
                 for (int i = 0; i < nm; i++)
                         r->month_mask |= (uint16_t) (1u << ints[i]);
         }
-        if (val[K_BYWEEKNO])
-                r->nweekno = int_list(val[K_BYWEEKNO], 1, 53, true, r->weekno, 60);
+        if (val[K_BYWEEKNO]) {
+                int nw = int_list(val[K_BYWEEKNO], 1, 53, true, ints, 60);
+                for (int i = 0; i < nw; i++) {
+                        if (ints[i] > 0)
+                                r->weeks_pos |= 1ull << ints[i];
+                        else
+                                r->weeks_neg |= 1ull << -ints[i];
+                }
+        }
         r->dtstart = dtstart;
         r->freq = freq;
         r->interval = interval;
@@ -418,17 +426,15 @@ static bool wall_ok(const rrule *r, int64_t w) {
         civil_date_from_days(days, &y, &m, &d);
         if (r->month_mask && !(r->month_mask & (1u << m)))
                 return false;
-        if (r->nweekno > 0) {
+        if (r->weeks_pos || r->weeks_neg) {
                 int64_t ws = days - (wd - r->wkst + 7) % 7;
                 int wy, wm, wdd;
                 civil_date_from_days(ws + 3, &wy, &wm, &wdd);
                 int64_t w1 = week1_start(wy, r->wkst);
                 int no = (int) ((ws - w1) / 7) + 1;
                 int nweeks = (int) ((week1_start(wy + 1, r->wkst) - w1) / 7);
-                bool ok = false;
-                for (int i = 0; i < r->nweekno && !ok; i++)
-                        ok = r->weekno[i] == no || r->weekno[i] == no - nweeks - 1;
-                if (!ok)
+                int back = nweeks + 1 - no; /* the week counted from the year's end */
+                if (!(r->weeks_pos >> no & 1) && !(back >= 1 && back <= 53 && r->weeks_neg >> back & 1))
                         return false;
         }
         return true;

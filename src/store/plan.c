@@ -213,7 +213,8 @@ int store_series_cancel_active(store *s, int64_t series_id, sked_time now, const
         if ((r = db_run(st, err)) < 0)
                 return r;
         if ((r = db_prepare(s->d,
-                            "UPDATE runs SET cancel_requested = 1 WHERE series_id = $1 AND state = 'running' "
+                            "UPDATE runs SET cancel_requested = 1 WHERE series_id = $1 AND state IN ('queued', 'running') "
+                            "AND state = 'running' "
                             "RETURNING id",
                             &st, err)) < 0)
                 return r;
