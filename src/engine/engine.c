@@ -1007,6 +1007,14 @@ static int purge(engine *e, sked_time now, sked_err *err) {
  * start order, so that a job claimed ahead of its time does not hold up those due
  * now.  Called with e->lock held. */
 static void work_merge(engine *e, job *claimed) {
+        if (!claimed)
+                return; /* (most turns: the list may hold tens of thousands of jobs) */
+        job *last = claimed;
+        while (last->next)
+                last = last->next;
+        /* the merge below takes the work list's job first on equal starts */
+        if (e->work_tail && e->work_tail->start_at > last->start_at)
+                last = e->work_tail;
         job *head = NULL, **tail = &head, *a = e->work_head, *b = claimed;
         while (a && b) {
                 job **take = b->start_at < a->start_at ? &b : &a;
@@ -1017,9 +1025,6 @@ static void work_merge(engine *e, job *claimed) {
         }
         *tail = a ? a : b;
         e->work_head = head;
-        job *last = head;
-        while (last && last->next)
-                last = last->next;
         e->work_tail = last;
 }
 
