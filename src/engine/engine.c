@@ -1380,7 +1380,8 @@ static void *checkpoint_main(void *arg) {
  * the loop's last commits: what the loop copies here is those commits' pages.) */
 static void wal_restart(engine *e) {
         if (!e->ckpt_started || e->wal_frames < WAL_RESTART ||
-            (e->wal_frames - e->wal_copied > WAL_GAP && e->wal_frames < WAL_MAX))
+            (e->wal_frames - e->wal_copied > WAL_GAP && e->wal_frames < WAL_MAX) ||
+            time_mono_usec() < e->wal_retry_at)
                 return;
         pthread_mutex_unlock(&e->lock);
         int64_t frames = 0, copied = 0;
@@ -1391,8 +1392,11 @@ static void wal_restart(engine *e) {
         pthread_mutex_lock(&e->lock);
         if (r < 0)
                 log_warning("checkpoint: %s", err.msg);
-        else if (frames && copied == frames)
+        if (r == 0 && frames && copied == frames)
                 e->wal_frames = e->wal_copied = 0;
+        else /* a reader still uses old pages (a long API read?), or the checkpointer
+              * was busy: not on every commit meanwhile, each costs an fsync */
+                e->wal_retry_at = time_mono_usec() + 100000;
 }
 
 static void *worker_main(void *arg) {

@@ -95,6 +95,7 @@ struct engine {
         pthread_cond_t ckpt_cv;
         uint64_t commits;            /* the loop's commits, for the checkpointer */
         int64_t wal_frames, wal_copied; /* the checkpointer's last pass: WAL size, copied */
+        int64_t wal_retry_at;           /* monotonic µs: the loop's next copy, after one fell short */
         pthread_t *workers;
         unsigned nworkers;
         unsigned workers_alive;
