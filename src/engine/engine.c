@@ -925,8 +925,6 @@ void engine_cancel_local(engine *e, const int64_t *run_ids, size_t n) {
         pthread_mutex_unlock(&e->lock);
 }
 
-static void wal_restart(engine *e);
-
 /* A turn rolled back: what it renewed is not on disk; all is renewed next turn. */
 static void leases_unknown(engine *e) {
         for (size_t i = 0; i < e->ninflight; i++)
@@ -1026,6 +1024,40 @@ static void work_merge(engine *e, job *claimed) {
         *tail = a ? a : b;
         e->work_head = head;
         e->work_tail = last;
+}
+
+/* The WAL in frames (a page and its 24-byte header) past which the loop finishes
+ * the checkpointer's work: once the checkpointer is close (WAL_GAP), or when the
+ * WAL is too big (WAL_MAX) whatever the cost.  Left to grow, a WAL of gigabytes
+ * made every page read search its index and every frame written a new block of
+ * the file (measured at 1,000,000 series: 5 GB in a minute, and twice the CPU per
+ * occurrence); even at 32,000 frames the poller needed 86 instead of 56 µs per
+ * occurrence, and fell behind. */
+#define WAL_RESTART 12000 /* about 47 MB, under journal_size_limit (64 MB) */
+#define WAL_GAP 2048
+#define WAL_MAX 24000
+
+/* After a commit, with e->lock held.  (The checkpointer's figures are from before
+ * the loop's last commits: what the loop copies here is those commits' pages.) */
+static void wal_restart(engine *e) {
+        if (!e->ckpt_started || e->wal_frames < WAL_RESTART ||
+            (e->wal_frames - e->wal_copied > WAL_GAP && e->wal_frames < WAL_MAX) ||
+            time_mono_usec() < e->wal_retry_at)
+                return;
+        pthread_mutex_unlock(&e->lock);
+        int64_t frames = 0, copied = 0;
+        sked_err err = {0};
+        /* the only writer: nothing is added meanwhile, so it copies all unless a
+         * reader holds old pages (then the next try) */
+        int r = store_checkpoint(e->st, &frames, &copied, &err);
+        pthread_mutex_lock(&e->lock);
+        if (r < 0)
+                log_warning("checkpoint: %s", err.msg);
+        if (r == 0 && frames && copied == frames)
+                e->wal_frames = e->wal_copied = 0;
+        else /* a reader still uses old pages (a long API read?), or the checkpointer
+              * was busy: not on every commit meanwhile, each costs an fsync */
+                e->wal_retry_at = time_mono_usec() + 100000;
 }
 
 static int turn(engine *e, sked_time *ret_wake, sked_err *err) {
@@ -1363,40 +1395,6 @@ static void *checkpoint_main(void *arg) {
         }
         pthread_mutex_unlock(&e->lock);
         return NULL;
-}
-
-/* The WAL in frames (a page and its 24-byte header) past which the loop finishes
- * the checkpointer's work: once the checkpointer is close (WAL_GAP), or when the
- * WAL is too big (WAL_MAX) whatever the cost.  Left to grow, a WAL of gigabytes
- * made every page read search its index and every frame written a new block of
- * the file (measured at 1,000,000 series: 5 GB in a minute, and twice the CPU per
- * occurrence); even at 32,000 frames the poller needed 86 instead of 56 µs per
- * occurrence, and fell behind. */
-#define WAL_RESTART 12000 /* about 47 MB, under journal_size_limit (64 MB) */
-#define WAL_GAP 2048
-#define WAL_MAX 24000
-
-/* After a commit, with e->lock held.  (The checkpointer's figures are from before
- * the loop's last commits: what the loop copies here is those commits' pages.) */
-static void wal_restart(engine *e) {
-        if (!e->ckpt_started || e->wal_frames < WAL_RESTART ||
-            (e->wal_frames - e->wal_copied > WAL_GAP && e->wal_frames < WAL_MAX) ||
-            time_mono_usec() < e->wal_retry_at)
-                return;
-        pthread_mutex_unlock(&e->lock);
-        int64_t frames = 0, copied = 0;
-        sked_err err = {0};
-        /* the only writer: nothing is added meanwhile, so it copies all unless a
-         * reader holds old pages (then the next try) */
-        int r = store_checkpoint(e->st, &frames, &copied, &err);
-        pthread_mutex_lock(&e->lock);
-        if (r < 0)
-                log_warning("checkpoint: %s", err.msg);
-        if (r == 0 && frames && copied == frames)
-                e->wal_frames = e->wal_copied = 0;
-        else /* a reader still uses old pages (a long API read?), or the checkpointer
-              * was busy: not on every commit meanwhile, each costs an fsync */
-                e->wal_retry_at = time_mono_usec() + 100000;
 }
 
 static void *worker_main(void *arg) {
