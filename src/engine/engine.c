@@ -816,13 +816,39 @@ static int claim_pass(engine *e, claim_state *c, sked_time horizon, run_row *las
         return r;
 }
 
+/* How many runs due now the workers can take before the claims of the next turn
+ * reach them: claim_ahead() each, or as many as they run in a turn's time when
+ * turns are long.  (A loaded poller: at 1,000,000 series a turn takes about a
+ * second, and when it falls behind, the runs it fires are already due; claimed 512
+ * a turn, they piled up and it never caught up.) */
+static size_t claim_depth(const engine *e) {
+        double per_worker = (double) e->turn_us / (e->handler_us > 1 ? e->handler_us : 1);
+        if (per_worker < (double) claim_ahead(e))
+                per_worker = (double) claim_ahead(e);
+        double depth = per_worker * e->nworkers;
+        return depth < AHEAD_MAX ? (size_t) depth : AHEAD_MAX;
+}
+
+/* Claimed runs that hold a worker's place now: those running, and those waiting in
+ * the work list that are due (the list is in start order).  Runs claimed ahead for
+ * later do not: they must not keep the runs due now from being claimed.  Counted up
+ * to `limit`. */
+static size_t claimed_due(engine *e, sked_time now, size_t limit) {
+        pthread_mutex_lock(&e->lock);
+        size_t n = e->nbusy;
+        for (const job *j = e->work_head; j && n < limit && j->start_at <= now; j = j->next)
+                n++;
+        pthread_mutex_unlock(&e->lock);
+        return n;
+}
+
 /* Runs due within the look-ahead (e->ahead) are claimed too, in a second pass, and
  * handed to the workers to start at their not_before: the claim's writes and its
  * commit are then done before the run's time, not after it.  Except for types with
  * a concurrency limit: a run claimed ahead would count as running while it waits. */
 static int claim(engine *e, sked_time now, job **ret_head, sked_err *err) {
-        size_t cap = (size_t) e->nworkers * claim_ahead(e);
-        size_t free_slots = cap > e->ninflight ? cap - e->ninflight : 0;
+        size_t cap = claim_depth(e), due = claimed_due(e, now, cap);
+        size_t free_slots = cap > due ? cap - due : 0;
         /* runs due later within the look-ahead: as many as are due (bounded) */
         size_t ahead_slots = e->ahead && AHEAD_MAX > e->ninflight ? AHEAD_MAX - e->ninflight : 0;
         e->claim_blocked = false;
@@ -1199,7 +1225,8 @@ static int turn(engine *e, sked_time *ret_wake, sked_err *err) {
         if (role && !draining && any_due && next_due < wake)
                 wake = next_due;
         /* ready runs are claimed `ahead` early (those passed over: when due) */
-        bool room = e->ninflight < (size_t) e->nworkers * claim_ahead(e) ||
+        size_t depth = claim_depth(e);
+        bool room = claimed_due(e, now, depth) < depth ||
                     (next_ready > now && e->ahead && e->ninflight < AHEAD_MAX);
         if (!draining && !e->claim_blocked && any_ready && room && next_ready - e->ahead < wake)
                 wake = next_ready - e->ahead;
@@ -1311,7 +1338,10 @@ static void *loop_main(void *arg) {
         for (;;) {
                 sked_err err = {0};
                 sked_time wake;
-                if (turn(e, &wake, &err) < 0) {
+                int64_t t0 = time_mono_usec();
+                int tr = turn(e, &wake, &err);
+                e->turn_us = time_mono_usec() - t0;
+                if (tr < 0) {
                         /* the store failed (e.g. the database is away): what the turn held is
                          * kept for the next one; look again in a second, not at once */
                         log_error("poller: %s (retrying in 1 s)", err.msg);
@@ -1419,9 +1449,11 @@ static void *worker_main(void *arg) {
                 if (!e->work_head)
                         e->work_tail = NULL;
                 j->next = NULL;
+                e->nbusy++;
                 pthread_mutex_unlock(&e->lock);
                 job_run(j); /* posts EV_FINISH; the loop frees the job */
                 pthread_mutex_lock(&e->lock);
+                e->nbusy--;
         }
         e->workers_alive--;
         pthread_cond_broadcast(&e->idle_cv);

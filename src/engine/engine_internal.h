@@ -99,6 +99,8 @@ struct engine {
         pthread_t *workers;
         unsigned nworkers;
         unsigned workers_alive;
+        unsigned nbusy;              /* workers running a job (under lock) */
+        int64_t turn_us;             /* how long the last turn took (loop-owned) */
 
         job *work_head, *work_tail;  /* claimed, committed, waiting for a worker */
         event *ev_head, *ev_tail;    /* reported by workers, waiting for the loop */
