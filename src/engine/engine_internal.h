@@ -93,6 +93,7 @@ struct engine {
         pthread_t ckpt_thread;       /* SQLite: checkpoints the WAL off the loop's thread */
         bool ckpt_started;
         pthread_cond_t ckpt_cv;
+        pthread_mutex_t ckpt_pass;   /* held through a checkpoint, by either thread */
         uint64_t commits;            /* the loop's commits, for the checkpointer */
         int64_t wal_frames, wal_copied; /* the checkpointer's last pass: WAL size, copied */
         int64_t wal_retry_at;           /* monotonic µs: the loop's next copy, after one fell short */
