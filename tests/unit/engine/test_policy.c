@@ -1118,6 +1118,35 @@ static void lookahead_claims_early_starts_on_time(void **state) {
         expect_occurrences(id, at("2026-06-01T11:00:00Z"), at("2026-06-01T12:01:00Z"), occ, 1);
 }
 
+/* Runs claimed ahead for later hold no worker: a run due now is claimed at once
+ * although more runs are claimed ahead than the claim depth (8 for 1 worker).
+ * They used to count against it, and a run due now waited until they started:
+ * a poller behind at 1,000,000 series never caught up. */
+static void claimed_ahead_do_not_hold_back_due_runs(void **state) {
+        (void)state;
+        atomic_store(&fake_now, at("2026-06-01T11:59:00Z"));
+        engine *e = open_engine_ahead(1, 2000);
+        int64_t ids[20];
+        for (int i = 0; i < 20; i++)
+                ids[i] = create(e, "{\"type\": \"t.rec\", \"schedule\": \"every 1h\", "
+                                   "\"start\": \"2026-06-01T12:00:02\", \"tz\": \"UTC\"}");
+        start(e);
+        atomic_store(&fake_now, at("2026-06-01T12:00:00Z") + 500000);
+        for (int i = 0; i < 20; i++)
+                expect_claimed_ahead(e, ids[i], at("2026-06-01T12:00:02Z"));
+        store *st;
+        sked_err err = {0};
+        const char *params[] = {"{}"};
+        assert_int_equal(engine_thread_store(e, &st, &err), 0);
+        if (engine_enqueue(e, st, "t.rec", params, 1, NULL, &err) < 0)
+                fail_msg("enqueue: %s", err.msg);
+        wait_started(e, 1); /* the clock stands 1.5 s before the others' time */
+        assert_true(seen[0].nominal != at("2026-06-01T12:00:02Z")); /* the one-off run */
+        atomic_store(&fake_now, at("2026-06-01T12:00:02Z"));
+        wait_started(e, 21);
+        close_engine(e);
+}
+
 /* A series with a run going is not fired ahead: its overlap policy is decided at
  * the occurrence's time, as without look-ahead.  Still going then: skipped; done
  * before the next one's look-ahead: that one is fired and claimed early. */
@@ -1337,6 +1366,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(retention_purges_and_counts, setup, teardown),
                 cmocka_unit_test_setup_teardown(lookahead_claims_early_starts_on_time, setup, teardown),
                 cmocka_unit_test_setup_teardown(lookahead_waits_for_busy_series, setup, teardown),
+                cmocka_unit_test_setup_teardown(claimed_ahead_do_not_hold_back_due_runs, setup, teardown),
                 cmocka_unit_test_setup_teardown(lookahead_stop_releases_claimed_run, setup, teardown),
                 cmocka_unit_test_setup_teardown(long_run_keeps_its_lease, setup, teardown),
                 cmocka_unit_test_setup_teardown(lookahead_pause_and_delete_take_back, setup, teardown),
