@@ -9,6 +9,7 @@
 
 #include "base/strbuf.h"
 #include "sched/rrule.h"
+#include "sched/rrule_internal.h"
 
 #define DAY 86400LL
 /* Wall times beyond this year are never produced (libical stops well before). */
@@ -26,28 +27,58 @@ static const char *const key_names[K_N] = {
         "BYMINUTE",  "BYHOUR",    "BYDAY",   "BYMONTHDAY", "BYYEARDAY",
         "BYWEEKNO",  "BYMONTH",   "BYSETPOS", "WKST"};
 
+/* libical 3.0.16 gives no wall after this year (MAX_TIME_T_YEAR in icalrecur.c) and
+ * refuses to start later; the fast path stops there too. */
+#define ICAL_YEAR_LAST 2582
+/* libical expands through ICU, whose calendar is Julian before 1582-10-15: rules
+ * starting earlier stay on libical, so that their walls do not change. */
+#define FAST_YEAR_FIRST 1583
+
+/* Which time fields libical takes from a BY-list (given or filled in from DTSTART)
+ * when it starts: see fast_start. */
+enum { LISTED_HOUR = 1, LISTED_MINUTE = 2, LISTED_SECOND = 4 };
+
+/* The fast path's plan: the values each field may take, DTSTART's defaults filled
+ * in.  Bits, not lists: a million rules live in memory at once. */
+typedef struct fastplan {
+        uint64_t secs, mins; /* bit n: second, minute n */
+        uint32_t hours;      /* bit n: hour n */
+        uint32_t mdays;      /* bit n: day n of the month */
+        uint32_t mdays_neg;  /* bit n: day -n of the month (MONTHLY only) */
+        uint16_t months;     /* bit n: month n, 1..12 */
+        uint8_t wdays;       /* bit n: weekday n, 0 = Sunday */
+        uint8_t listed;      /* LISTED_* */
+} fastplan;
+
 struct rrule {
-        char *ical;            /* normalised rule for libical: no COUNT/UNTIL, defaults explicit */
+        char *ical;            /* normalised rule for libical: no COUNT/UNTIL, defaults
+                                * explicit; NULL on the fast path */
         int64_t dtstart;       /* wall time */
         int64_t until_local;   /* last allowed wall time, INT64_MAX if none */
-        bool has_until_utc;
         sked_time until_utc;
-        int freq, interval;
+        union {
+                fastplan fast; /* when is_fast */
+                /* BYWEEKNO (libical path): bit n of weeks_pos for week n, of
+                 * weeks_neg for week -n */
+                struct {
+                        uint64_t weeks_pos, weeks_neg;
+                };
+        };
+        uint16_t interval;
         /* Checks applied to every wall libical yields: libical 3.0.16 yields wrong
          * days for some BYWEEKNO rules (FREQ=YEARLY;BYWEEKNO=1;BYDAY=MO gives a
          * Tuesday, 2026-12-29).  0 = no constraint. */
-        uint8_t wday_mask;
         uint16_t month_mask;
-        int wkst;
-        /* BYWEEKNO: bit n of weeks_pos for week n, of weeks_neg for week -n (a
-         * million series keep their plans in memory: bits, not a list) */
-        uint64_t weeks_pos, weeks_neg;
+        uint8_t wday_mask;
+        uint8_t freq, wkst;
+        bool has_until_utc : 1, is_fast : 1; /* 72 bytes in all, as before the fast path */
 };
 
 struct rrule_iter {
         const rrule *r;
-        icalrecur_iterator *it;
-        int64_t from, until;
+        icalrecur_iterator *it; /* libical path only */
+        int64_t from;           /* fast path: no wall before it is left to give */
+        int64_t until;
         bool done;
 };
 
@@ -165,6 +196,113 @@ static int parse_until(const char *v, int64_t *ret_local, bool *ret_utc) {
         return 0;
 }
 
+/* The bits of a BYSECOND, BYMINUTE or BYHOUR list; false unless the values rise:
+ * libical walks these lists in the order given ("BYHOUR=17,9" yields each day's
+ * walls backwards, "BYHOUR=9,9" each twice), which the fast path does not copy. */
+static bool rising_bits(const char *v, int hi, uint64_t *ret) {
+        int ints[60];
+        int n = int_list(v, 0, hi, false, ints, 60);
+        uint64_t bits = 0;
+        for (int i = 0; i < n; i++) {
+                if (i > 0 && ints[i] <= ints[i - 1])
+                        return false;
+                bits |= 1ull << ints[i];
+        }
+        *ret = bits;
+        return n > 0;
+}
+
+/* One time field of the plan: its list if given; DTSTART's value when the field is
+ * finer than FREQ (RFC 5545; the normalised text says so to libical); else any. */
+static bool time_field(const char *list, int hi, bool finer, int dt_value, uint64_t *ret) {
+        if (list)
+                return rising_bits(list, hi, ret);
+        *ret = finer ? 1ull << dt_value : (2ull << hi) - 1;
+        return true;
+}
+
+/* Month days: a negative BYMONTHDAY counts from the month's end only where libical
+ * expands the list (MONTHLY); where it filters with it (SECONDLY..DAILY) it compares
+ * the day with the value as written, so a negative one never matches. */
+static void mday_field(fastplan *f, const char *list, int freq, bool has_byday, int dt_day) {
+        int ints[366];
+        if (!list) {
+                f->mdays = freq == F_MONTHLY && !has_byday ? 1u << dt_day : 0xfffffffeu;
+                return;
+        }
+        int n = int_list(list, 1, 31, true, ints, 366);
+        for (int i = 0; i < n; i++) {
+                if (ints[i] > 0)
+                        f->mdays |= 1u << ints[i];
+                else if (freq == F_MONTHLY)
+                        f->mdays_neg |= 1u << -ints[i];
+        }
+}
+
+/* BYDAY without ordinals as bits; false when a day is named twice (libical then
+ * yields each such WEEKLY wall twice). */
+static bool wday_field(fastplan *f, const char *list, int freq, int dt_wday) {
+        if (!list) {
+                f->wdays = freq == F_WEEKLY ? (uint8_t) (1u << dt_wday) : 0x7f;
+                return true;
+        }
+        for (const char *p = list;; p += 3) {
+                int d = day_index(p);
+                if (f->wdays >> d & 1)
+                        return false;
+                f->wdays |= (uint8_t) (1u << d);
+                if (!p[2])
+                        return true;
+        }
+}
+
+/* Whether libical skips walls of the rule depending on where expansion starts.
+ * With a list of FREQ's own unit (BYSECOND for SECONDLY, BYMINUTE for MINUTELY,
+ * BYHOUR for HOURLY) libical 3.0.16 starts with that field as it was at the restart
+ * point but its place in the list at the first value, so the first step goes to the
+ * second value: FREQ=HOURLY;BYHOUR=5,17 asked from 04:30 gives 17:00, not 05:00,
+ * and the restart point itself may come twice.  Such rules stay on libical. */
+static bool own_unit_listed(const char *const val[K_N], int freq) {
+        return (freq == F_SECONDLY && val[K_BYSECOND]) || (freq == F_MINUTELY && val[K_BYMINUTE]) ||
+               (freq == F_HOURLY && val[K_BYHOUR]);
+}
+
+/* Fills the fast path's plan when the rule lies in the subset where its walls are
+ * proven equal to libical's (test_rrule.c, fast_matches_libical): INTERVAL=1, FREQ
+ * SECONDLY..MONTHLY, lists of seconds, minutes and hours (rising, none for FREQ's
+ * own unit), weekdays without ordinals, month days, months; DTSTART in 1583..2582.
+ * False otherwise. */
+static bool fast_plan(fastplan *f, const char *const val[K_N], int freq, int interval,
+                      bool has_ordinal, const civil *dt) {
+        int ints[366];
+        *f = (fastplan){0};
+        if (interval != 1 || freq > F_MONTHLY || has_ordinal || val[K_BYYEARDAY] ||
+            val[K_BYWEEKNO] || val[K_BYSETPOS] || own_unit_listed(val, freq) ||
+            dt->year < FAST_YEAR_FIRST || dt->year > ICAL_YEAR_LAST)
+                return false;
+        uint64_t hours;
+        if (!time_field(val[K_BYSECOND], 59, freq > F_SECONDLY, dt->second, &f->secs) ||
+            !time_field(val[K_BYMINUTE], 59, freq > F_MINUTELY, dt->minute, &f->mins) ||
+            !time_field(val[K_BYHOUR], 23, freq > F_HOURLY, dt->hour, &hours))
+                return false;
+        f->hours = (uint32_t) hours;
+        f->listed = ((val[K_BYHOUR] || freq > F_HOURLY) ? LISTED_HOUR : 0) |
+                    ((val[K_BYMINUTE] || freq > F_MINUTELY) ? LISTED_MINUTE : 0) |
+                    ((val[K_BYSECOND] || freq > F_SECONDLY) ? LISTED_SECOND : 0);
+        int64_t days = civil_days_from_date(dt->year, dt->month, dt->day);
+        if (!wday_field(f, val[K_BYDAY], freq, civil_weekday(days)))
+                return false;
+        mday_field(f, val[K_BYMONTHDAY], freq, val[K_BYDAY] != NULL, dt->day);
+        f->months = 0x1ffe;
+        if (val[K_BYMONTH]) {
+                f->months = 0;
+                int n = int_list(val[K_BYMONTH], 1, 12, false, ints, 366);
+                for (int i = 0; i < n; i++)
+                        f->months |= (uint16_t) (1u << ints[i]);
+        }
+        return true;
+}
+
 void rrule_free(rrule *r) {
         if (!r)
                 return;
@@ -173,6 +311,11 @@ void rrule_free(rrule *r) {
 }
 
 int rrule_parse(const char *text, int64_t dtstart, rrule **ret, sked_err *err) {
+        return rrule_parse_flags(text, dtstart, 0, ret, err);
+}
+
+int rrule_parse_flags(const char *text, int64_t dtstart, unsigned flags, rrule **ret,
+                      sked_err *err) {
         char buf[RRULE_TEXT_MAX + 1];
         const char *val[K_N] = {0};
         int ints[400];
@@ -312,8 +455,14 @@ int rrule_parse(const char *text, int64_t dtstart, rrule **ret, sked_err *err) {
                 rc = err_set(err, -ENOMEM, "rrule: out of memory");
                 goto fail;
         }
-        r->ical = strbuf_steal(&sb);
-        r->wkst = val[K_WKST] ? day_index(val[K_WKST]) : 1;
+        fastplan plan;
+        r->is_fast = !(flags & RRULE_LIBICAL) &&
+                     fast_plan(&plan, val, freq, interval, has_ordinal, &dt);
+        if (r->is_fast)
+                r->fast = plan; /* shares its bits with BYWEEKNO's, which stay 0 otherwise */
+        r->ical = r->is_fast ? NULL : strbuf_steal(&sb);
+        strbuf_free(&sb); /* the fast path keeps no text */
+        r->wkst = (uint8_t) (val[K_WKST] ? day_index(val[K_WKST]) : 1);
         if (val[K_BYDAY])
                 for (const char *p = val[K_BYDAY]; *p; p++)
                         if (isalpha((unsigned char) p[0]) && isalpha((unsigned char) p[1]))
@@ -323,7 +472,7 @@ int rrule_parse(const char *text, int64_t dtstart, rrule **ret, sked_err *err) {
                 for (int i = 0; i < nm; i++)
                         r->month_mask |= (uint16_t) (1u << ints[i]);
         }
-        if (val[K_BYWEEKNO]) {
+        if (val[K_BYWEEKNO] && !r->is_fast) {
                 int nw = int_list(val[K_BYWEEKNO], 1, 53, true, ints, 60);
                 for (int i = 0; i < nw; i++) {
                         if (ints[i] > 0)
@@ -333,8 +482,8 @@ int rrule_parse(const char *text, int64_t dtstart, rrule **ret, sked_err *err) {
                 }
         }
         r->dtstart = dtstart;
-        r->freq = freq;
-        r->interval = interval;
+        r->freq = (uint8_t) freq;
+        r->interval = (uint16_t) interval;
         r->until_local = until_utc ? INT64_MAX : until_local;
         r->has_until_utc = until_utc;
         r->until_utc = until_utc ? until_local * SKED_USEC : 0;
@@ -350,6 +499,11 @@ int rrule_parse(const char *text, int64_t dtstart, rrule **ret, sked_err *err) {
         while ((count == 0 ? got < 1 : got < count) && rrule_iter_next(it, &w) == 0)
                 got++;
         rrule_iter_free(it);
+        if (got == 0 && r->is_fast) {
+                /* libical tells why (it may refuse the rule rather than find nothing) */
+                rrule_free(r);
+                return rrule_parse_flags(text, dtstart, flags | RRULE_LIBICAL, ret, err);
+        }
         if (got == 0)
                 BAD("the rule produces no occurrence");
         if (count > 0)
@@ -361,6 +515,10 @@ fail:
         rrule_free(r);
         return rc;
 #undef BAD
+}
+
+bool rrule_is_fast(const rrule *r) {
+        return r->is_fast;
 }
 
 bool rrule_until_utc(const rrule *r, sked_time *ret) {
@@ -440,35 +598,131 @@ static bool wall_ok(const rrule *r, int64_t w) {
         return true;
 }
 
-int rrule_iter_new(const rrule *r, int64_t from, rrule_iter **ret) {
-        rrule_iter *it = calloc(1, sizeof *it);
-        if (!it)
-                return -ENOMEM;
-        it->r = r;
-        it->from = from;
-        it->until = r->until_local;
+/* The first bit set in `mask` at `from` or above, or -1. */
+static int next_bit(uint64_t mask, int from) {
+        uint64_t m = from < 64 ? mask >> from : 0;
+        return m ? from + __builtin_ctzll(m) : -1;
+}
+
+/* The first time of day (seconds) >= tod that the plan allows, or -1. */
+static int next_time(const fastplan *f, int tod) {
+        int h0 = tod / 3600, m0 = tod / 60 % 60, s0 = tod % 60;
+        for (int h = next_bit(f->hours, h0); h >= 0; h = next_bit(f->hours, h + 1)) {
+                if (h > h0)
+                        m0 = s0 = 0;
+                for (int m = next_bit(f->mins, m0); m >= 0; m = next_bit(f->mins, m + 1)) {
+                        int s = next_bit(f->secs, m > m0 ? 0 : s0);
+                        if (s >= 0)
+                                return h * 3600 + m * 60 + s;
+                }
+        }
+        return -1;
+}
+
+static bool day_allowed(const fastplan *f, int d, int dim, int wd) {
+        return (f->wdays >> wd & 1) && ((f->mdays >> d & 1) || (f->mdays_neg >> (dim + 1 - d) & 1));
+}
+
+/* The first wall >= t that the plan allows, if there is one <= last.  Months the
+ * plan excludes are skipped whole, days one by one without calendar arithmetic, and
+ * within a day the next allowed hour, minute and second are looked up in the bits:
+ * FREQ=SECONDLY;BYMONTH=2 from March costs a dozen steps, not millions. */
+static bool fast_find(const fastplan *f, int64_t t, int64_t last, int64_t *ret) {
+        int64_t days = floor_div(t, DAY);
+        int tod = (int) (t - days * DAY), y, m, d;
+        civil_date_from_days(days, &y, &m, &d);
+        int wd = civil_weekday(days);
+        if (!f->mdays && !f->mdays_neg)
+                return false;
+        while (days * DAY <= last) {
+                int dim = civil_days_in_month(y, m);
+                if (!(f->months >> m & 1)) {
+                        days += dim - d + 1;
+                        wd = (wd + dim - d + 1) % 7;
+                        d = dim + 1;
+                }
+                for (; d <= dim; d++, days++, wd = (wd + 1) % 7, tod = 0) {
+                        int s = day_allowed(f, d, dim, wd) ? next_time(f, tod) : -1;
+                        if (s < 0)
+                                continue;
+                        if (days * DAY + s > last)
+                                return false;
+                        *ret = days * DAY + s;
+                        return true;
+                }
+                d = 1;
+                tod = 0;
+                if (++m > 12) {
+                        m = 1;
+                        y++;
+                }
+        }
+        return false;
+}
+
+/* The first wall the fast path may give for `from`.  libical starts expanding at
+ * restart_point with every time field that has a list (given, or filled in from
+ * DTSTART) set to the list's first value and the other fields as they were, then
+ * walks on from there.  Walls between the restart point and that start are lost:
+ * FREQ=SECONDLY;BYMINUTE=5 asked from 10:03:43 gives 10:05:42, 10:05:43, ... (the
+ * restart point is 10:03:42).  Reproduced here.  The start only lies past a wall
+ * when a SECONDLY or MINUTELY rule lists an hour or minute but not the units below
+ * it down to FREQ's; for HOURLY and coarser rules every field below FREQ has a list,
+ * and the start is the first slot of the restart point's period. */
+static int64_t fast_start(const rrule *r, int64_t from) {
+        const fastplan *f = &r->fast;
+        int64_t lo = from > r->dtstart ? from : r->dtstart;
+        if (r->freq > F_MINUTELY)
+                return lo;
         civil c;
-        civil_from_seconds(from, &c);
-        if (c.year > YEAR_MAX) {
+        civil_from_seconds(restart_point(r, from), &c);
+        if (f->listed & LISTED_HOUR)
+                c.hour = next_bit(f->hours, 0);
+        if (f->listed & LISTED_MINUTE)
+                c.minute = next_bit(f->mins, 0);
+        if (f->listed & LISTED_SECOND)
+                c.second = next_bit(f->secs, 0);
+        int64_t start = civil_to_seconds(&c);
+        return start > lo ? start : lo;
+}
+
+static void fast_iter_start(rrule_iter *it) {
+        /* 2582-12-31T23:59:59 */
+        int64_t ical_last = civil_days_from_date(ICAL_YEAR_LAST + 1, 1, 1) * DAY - 1;
+        if (it->until > ical_last)
+                it->until = ical_last;
+        if (it->from > it->until)
                 it->done = true;
-                *ret = it;
-                return 0;
+        else
+                it->from = fast_start(it->r, it->from);
+}
+
+static int fast_iter_next(rrule_iter *it, int64_t *ret) {
+        int64_t w;
+        if (it->done || !fast_find(&it->r->fast, it->from, it->until, &w)) {
+                it->done = true;
+                return -ENOENT;
         }
-        struct icalrecurrencetype rec = icalrecurrencetype_from_string(r->ical);
-        if (rec.freq == ICAL_NO_RECURRENCE) {
-                free(it);
-                return -EINVAL;
-        }
-        it->it = icalrecur_iterator_new(rec, ical_from_local(restart_point(r, from)));
-        if (!it->it) {
-                free(it);
-                return -ENOMEM;
-        }
-        *ret = it;
+        it->from = w + 1;
+        *ret = w;
         return 0;
 }
 
-int rrule_iter_next(rrule_iter *it, int64_t *ret) {
+static int ical_iter_start(rrule_iter *it) {
+        civil c;
+        civil_from_seconds(it->from, &c);
+        if (c.year > YEAR_MAX) {
+                it->done = true;
+                return 0;
+        }
+        struct icalrecurrencetype rec = icalrecurrencetype_from_string(it->r->ical);
+        if (rec.freq == ICAL_NO_RECURRENCE)
+                return -EINVAL;
+        it->it = icalrecur_iterator_new(rec, ical_from_local(restart_point(it->r, it->from)));
+        return it->it ? 0 : -ENOMEM;
+}
+
+static int ical_iter_next(rrule_iter *it, int64_t *ret) {
         while (!it->done) {
                 struct icaltimetype t = icalrecur_iterator_next(it->it);
                 if (icaltime_is_null_time(t)) {
@@ -486,6 +740,30 @@ int rrule_iter_next(rrule_iter *it, int64_t *ret) {
                 }
         }
         return -ENOENT;
+}
+
+int rrule_iter_new(const rrule *r, int64_t from, rrule_iter **ret) {
+        rrule_iter *it = calloc(1, sizeof *it);
+        if (!it)
+                return -ENOMEM;
+        it->r = r;
+        it->from = from;
+        it->until = r->until_local;
+        if (r->is_fast) {
+                fast_iter_start(it);
+        } else {
+                int rc = ical_iter_start(it);
+                if (rc < 0) {
+                        free(it);
+                        return rc;
+                }
+        }
+        *ret = it;
+        return 0;
+}
+
+int rrule_iter_next(rrule_iter *it, int64_t *ret) {
+        return it->r->is_fast ? fast_iter_next(it, ret) : ical_iter_next(it, ret);
 }
 
 void rrule_iter_free(rrule_iter *it) {

@@ -4,6 +4,9 @@
  * (libical's parser is lax), then expanded with libical in floating time only:
  * libical 3.0.16 expands wrongly with a zone attached (see DESIGN.md).  DTSTART is
  * a wall time (local seconds); resolving walls to instants is schedule.c's job.
+ * The common rules (INTERVAL=1, FREQ up to MONTHLY, plain BY-lists: fast_plan in
+ * rrule.c) are expanded without libical, to the same walls, libical's quirks
+ * included; a unit test compares the two on random rules.
  *
  * COUNT and a local UNTIL become one wall-time bound at parse time, so expansion
  * can restart at any period boundary near the asked time instead of at DTSTART:

@@ -1,16 +1,23 @@
 /* Unit tests of src/sched/rrule.c: validation and floating expansion. */
+#include <inttypes.h>
 #include <stdlib.h>
 
 #include "testutil.h"
 
 #include "sched/rrule.h"
+#include "sched/rrule_internal.h"
 
-static rrule *parse(const char *text, const char *dtstart) {
+/* rrule_parse with RRULE_* flags (0: as sked parses). */
+static rrule *parse_on(unsigned flags, const char *text, const char *dtstart) {
         rrule *r = NULL;
         sked_err e = {0};
-        if (rrule_parse(text, W(dtstart), &r, &e) < 0)
+        if (rrule_parse_flags(text, W(dtstart), flags, &r, &e) < 0)
                 fail_msg("%s", e.msg);
         return r;
+}
+
+static rrule *parse(const char *text, const char *dtstart) {
+        return parse_on(0, text, dtstart);
 }
 
 static void parse_error(const char *text, const char *msg) {
@@ -22,8 +29,9 @@ static void parse_error(const char *text, const char *msg) {
 }
 
 /* The walls >= from, checked against a NULL-terminated list (then, if `end`, exhaustion). */
-static void expect(const char *text, const char *dtstart, const char *from, const char *const *want, bool end) {
-        rrule *r = parse(text, dtstart);
+static void expect_on(unsigned flags, const char *text, const char *dtstart, const char *from,
+                      const char *const *want, bool end) {
+        rrule *r = parse_on(flags, text, dtstart);
         rrule_iter *it;
         int64_t w;
         assert_int_equal(rrule_iter_new(r, W(from), &it), 0);
@@ -35,6 +43,10 @@ static void expect(const char *text, const char *dtstart, const char *from, cons
                 assert_int_equal(rrule_iter_next(it, &w), -ENOENT);
         rrule_iter_free(it);
         rrule_free(r);
+}
+
+static void expect(const char *text, const char *dtstart, const char *from, const char *const *want, bool end) {
+        expect_on(0, text, dtstart, from, want, end);
 }
 
 static void errors(void **state) {
@@ -64,6 +76,8 @@ static void errors(void **state) {
                     "rrule \"FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30\": the rule produces no occurrence "
                     "(libical refused it)");
         parse_error("FREQ=DAILY;COUNT=0", "rrule \"FREQ=DAILY;COUNT=0\": COUNT must be 1..100000");
+        /* found on the fast path, told by libical (a negative day never matches DAILY) */
+        parse_error("FREQ=DAILY;BYMONTHDAY=-1", "rrule \"FREQ=DAILY;BYMONTHDAY=-1\": the rule produces no occurrence");
 }
 
 static void calendar(void **state) {
@@ -140,9 +154,483 @@ static void restart_matches_full(void **state) {
         }
 }
 
+/* The fast path takes the common rules and leaves the rest to libical. */
+static void fast_path_taken(void **state) {
+        (void) state;
+        static const char *const fast[] = {
+                "FREQ=MINUTELY;BYSECOND=5", "FREQ=DAILY;BYHOUR=9;BYMINUTE=30", "FREQ=WEEKLY;BYDAY=MO,WE,FR",
+                "FREQ=SECONDLY", "FREQ=HOURLY;BYMINUTE=0,30", "FREQ=DAILY;BYDAY=MO,TU,WE,TH,FR;BYHOUR=8,12,18",
+                "FREQ=WEEKLY;WKST=SU;BYDAY=SA,SU;BYMONTH=6,7,8", "FREQ=MONTHLY", "FREQ=MONTHLY;BYMONTHDAY=1,15,-1",
+                "FREQ=MONTHLY;BYDAY=FR;BYMONTHDAY=13", "FREQ=DAILY;INTERVAL=1;COUNT=10",
+                "FREQ=DAILY;UNTIL=20270101T000000Z", "FREQ=SECONDLY;BYMONTH=2;BYMONTHDAY=29",
+        };
+        static const char *const slow[] = {
+                "FREQ=DAILY;INTERVAL=2", "FREQ=YEARLY", "FREQ=MONTHLY;BYDAY=1MO", "FREQ=MONTHLY;BYDAY=MO;BYSETPOS=1",
+                "FREQ=YEARLY;BYWEEKNO=1;BYDAY=MO", "FREQ=HOURLY;BYYEARDAY=1,100",
+                /* libical walks time lists in the order written and repeats duplicates */
+                "FREQ=DAILY;BYHOUR=17,9", "FREQ=DAILY;BYMINUTE=5,5", "FREQ=WEEKLY;BYDAY=MO,MO",
+                /* libical skips walls with a list of FREQ's own unit */
+                "FREQ=HOURLY;BYHOUR=5,17", "FREQ=MINUTELY;BYMINUTE=0,30", "FREQ=SECONDLY;BYSECOND=0,30",
+        };
+        for (size_t i = 0; i < sizeof fast / sizeof fast[0]; i++) {
+                rrule *r = parse(fast[i], "2026-01-31T09:15:00");
+                if (!rrule_is_fast(r))
+                        fail_msg("%s: not on the fast path", fast[i]);
+                rrule_free(r);
+        }
+        for (size_t i = 0; i < sizeof slow / sizeof slow[0]; i++) {
+                rrule *r = parse(slow[i], "2026-01-31T09:15:00");
+                if (rrule_is_fast(r))
+                        fail_msg("%s: on the fast path", slow[i]);
+                rrule_free(r);
+        }
+        /* ICU, under libical, is Julian before 1582-10-15 */
+        rrule *r = parse("FREQ=DAILY", "1500-02-27T08:00:00");
+        assert_false(rrule_is_fast(r));
+        rrule_free(r);
+        r = parse_on(RRULE_LIBICAL, "FREQ=DAILY", "2026-01-01T00:00:00");
+        assert_false(rrule_is_fast(r));
+        rrule_free(r);
+}
+
+/* What libical 3.0.16 does and the fast path copies (each case on both paths). */
+static void libical_quirks(void **state) {
+        (void) state;
+        static const struct quirk {
+                const char *rule, *dtstart, *from, *want[4];
+                bool end;
+        } cases[] = {
+                /* libical starts at the restart point (10:03:42 here) with the listed
+                 * minute set and the second kept: 10:05:00..10:05:41 are lost */
+                {"FREQ=SECONDLY;BYMINUTE=5", "2026-01-01T08:00:00", "2026-01-01T10:03:43",
+                 {"2026-01-01T10:05:42", "2026-01-01T10:05:43", NULL}, false},
+                {"FREQ=MINUTELY;BYHOUR=9", "2026-01-01T08:00:17", "2026-01-01T08:43:43",
+                 {"2026-01-01T09:43:17", "2026-01-01T09:44:17", NULL}, false},
+                {"FREQ=SECONDLY;BYMINUTE=5", "2026-01-01T10:03:42", "2026-01-01T00:00:00",
+                 {"2026-01-01T10:05:42", NULL}, false},
+                /* a negative BYMONTHDAY only counts from the month's end for MONTHLY */
+                {"FREQ=DAILY;BYMONTHDAY=1,-1", "2026-01-01T08:00:00", "2026-01-01T00:00:00",
+                 {"2026-01-01T08:00:00", "2026-02-01T08:00:00", NULL}, false},
+                {"FREQ=MONTHLY;BYMONTHDAY=1,-1", "2026-01-01T08:00:00", "2026-01-01T00:00:00",
+                 {"2026-01-01T08:00:00", "2026-01-31T08:00:00", "2026-02-01T08:00:00", NULL}, false},
+                /* months without the day are skipped */
+                {"FREQ=MONTHLY", "2024-01-31T08:00:00", "2024-01-01T00:00:00",
+                 {"2024-01-31T08:00:00", "2024-03-31T08:00:00", "2024-05-31T08:00:00", NULL}, false},
+                /* DTSTART outside the lists is not a wall */
+                {"FREQ=WEEKLY;BYDAY=MO", "2026-01-01T08:00:00", "2026-01-01T00:00:00",
+                 {"2026-01-05T08:00:00", NULL}, false},
+                {"FREQ=DAILY;BYHOUR=7", "2026-01-01T08:00:00", "2026-01-01T00:00:00",
+                 {"2026-01-02T07:00:00", NULL}, false},
+                /* nothing after 2582 */
+                {"FREQ=MONTHLY", "2582-10-01T08:00:00", "2582-11-15T00:00:00", {"2582-12-01T08:00:00", NULL}, true},
+        };
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+                const struct quirk *c = &cases[i];
+                expect_on(0, c->rule, c->dtstart, c->from, c->want, c->end);
+                expect_on(RRULE_LIBICAL, c->rule, c->dtstart, c->from, c->want, c->end);
+        }
+        /* months that cannot match are skipped whole (libical would walk 29 million seconds) */
+        expect("FREQ=SECONDLY;BYMONTH=2", "2026-01-01T00:00:00", "2026-03-01T00:00:00",
+               (const char *[]){"2027-02-01T00:00:00", "2027-02-01T00:00:01", NULL}, false);
+}
+
+/* ---- Differential test: the fast path against libical on random rules ----
+ *
+ * Rules are drawn from the fast path's subset, each with a random DTSTART (month
+ * ends and Feb 29 often) and random points to expand from; both paths must give the
+ * same first walls, the same exhaustion and the same COUNT/UNTIL bound.  The draw
+ * is seeded: SKED_RRULE_SEED and SKED_RRULE_RULES replay or widen a run.
+ *
+ * libical walks every second (SECONDLY), minute or day of a gap between walls, so
+ * each case is priced first, its walls found by brute force here (independent of
+ * rrule.c), and cases libical would take too long on are skipped and counted. */
+
+enum { G_SECONDLY, G_MINUTELY, G_HOURLY, G_DAILY, G_WEEKLY, G_MONTHLY };
+static const char *const g_freqs[] = {"SECONDLY", "MINUTELY", "HOURLY", "DAILY", "WEEKLY", "MONTHLY"};
+static const char *const g_days[] = {"SU", "MO", "TU", "WE", "TH", "FR", "SA"};
+
+#define WALLS 20
+#define STEP_BUDGET 20000 /* libical steps allowed per case (about 1.5 µs each) */
+
+static uint64_t rng;
+
+/* splitmix64 */
+static uint64_t rnd(void) {
+        uint64_t z = (rng += 0x9e3779b97f4a7c15ull);
+        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+        z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+        return z ^ (z >> 31);
+}
+
+static int rnd_in(int lo, int hi) {
+        return lo + (int) (rnd() % (uint64_t) (hi - lo + 1));
+}
+
+static bool chance(int percent) {
+        return rnd_in(1, 100) <= percent;
+}
+
+typedef struct gen {
+        int freq;
+        uint64_t secs, mins;       /* BYSECOND, BYMINUTE, bit n for n; 0 = none */
+        uint32_t hours;            /* BYHOUR */
+        uint8_t wdays;             /* BYDAY, 0 = none */
+        uint32_t mpos, mneg;       /* BYMONTHDAY, bit n for n and -n */
+        uint16_t months;           /* BYMONTH, 0 = none */
+        int count;
+        char text[400];
+        civil dt;
+} gen;
+
+static void put(gen *g, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void put(gen *g, const char *fmt, ...) {
+        size_t n = strlen(g->text);
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(g->text + n, sizeof g->text - n, fmt, ap);
+        va_end(ap);
+}
+
+/* ";KEY=a,b,c": up to kmax distinct values of lo..hi, rising; returns their bits. */
+static uint64_t put_list(gen *g, const char *key, int lo, int hi, int kmax) {
+        uint64_t bits = 0;
+        int k = rnd_in(1, kmax);
+        for (int i = 0; i < k; i++)
+                bits |= 1ull << rnd_in(lo, hi);
+        put(g, ";%s=", key);
+        int n = 0;
+        for (int v = lo; v <= hi; v++)
+                if (bits >> v & 1)
+                        put(g, n++ ? ",%d" : "%d", v);
+        return bits;
+}
+
+static void put_byday(gen *g) {
+        int order[7] = {0, 1, 2, 3, 4, 5, 6};
+        for (int i = 6; i > 0; i--) {
+                int j = rnd_in(0, i), t = order[i];
+                order[i] = order[j];
+                order[j] = t;
+        }
+        int k = rnd_in(1, 6);
+        put(g, ";BYDAY=");
+        for (int i = 0; i < k; i++) {
+                g->wdays |= (uint8_t) (1u << order[i]);
+                put(g, i ? ",%s" : "%s", g_days[order[i]]);
+        }
+}
+
+/* Month days, the month ends often; for FREQ below MONTHLY at least one positive
+ * (libical never matches a negative one there, and a rule matching nothing makes
+ * libical walk to the year 2583). */
+static void put_bymonthday(gen *g) {
+        int k = rnd_in(1, 3);
+        put(g, ";BYMONTHDAY=");
+        for (int i = 0; i < k; i++) {
+                int v = chance(50) ? rnd_in(28, 31) : rnd_in(1, 31);
+                if (chance(30) && (g->freq == G_MONTHLY || i > 0))
+                        v = -(chance(60) ? rnd_in(1, 3) : v);
+                if (v > 0)
+                        g->mpos |= 1u << v;
+                else
+                        g->mneg |= 1u << -v;
+                put(g, i ? ",%d" : "%d", v);
+        }
+}
+
+static void put_bymonth(gen *g) {
+        int k = rnd_in(1, 4);
+        put(g, ";BYMONTH=");
+        for (int i = 0; i < k; i++) {
+                int v = chance(30) ? 2 : rnd_in(1, 12);
+                g->months |= (uint16_t) (1u << v);
+                put(g, i ? ",%d" : "%d", v);
+        }
+}
+
+static void put_until(gen *g) {
+        int64_t at = civil_to_seconds(&g->dt) + (int64_t) rnd_in(-86400, 86400 * 400);
+        civil u;
+        civil_from_seconds(at, &u);
+        if (chance(40))
+                put(g, ";UNTIL=%04d%02d%02d", u.year, u.month, u.day);
+        else
+                put(g, ";UNTIL=%04d%02d%02dT%02d%02d%02d%s", u.year, u.month, u.day, u.hour, u.minute,
+                    u.second, chance(15) ? "Z" : "");
+}
+
+static void gen_dtstart(civil *c) {
+        int r = rnd_in(1, 100);
+        /* some near libical's last year, 2582, so that walls run out */
+        c->year = r <= 90 ? rnd_in(1970, 2100) : r <= 94 ? rnd_in(1583, 1969) : r <= 97 ? rnd_in(2101, 2569)
+                : rnd_in(2570, 2582);
+        c->month = rnd_in(1, 12);
+        int dim = civil_days_in_month(c->year, c->month);
+        r = rnd_in(1, 100);
+        if (r <= 10) {
+                while (!civil_is_leap(c->year))
+                        c->year++;
+                c->month = 2;
+                c->day = 29;
+        } else if (r <= 40) {
+                c->day = dim - rnd_in(0, 2);
+        } else if (r <= 45) {
+                c->month = 12;
+                c->day = 31;
+        } else {
+                c->day = rnd_in(1, dim);
+        }
+        r = rnd_in(1, 100);
+        c->hour = r <= 20 ? 0 : r <= 30 ? 23 : rnd_in(0, 23);
+        c->minute = r <= 20 ? 0 : r <= 30 ? 59 : rnd_in(0, 59);
+        c->second = r <= 20 ? 0 : r <= 30 ? 59 : rnd_in(0, 59);
+}
+
+static void gen_rule(gen *g) {
+        memset(g, 0, sizeof *g);
+        gen_dtstart(&g->dt);
+        int r = rnd_in(1, 100);
+        g->freq = r <= 12 ? G_SECONDLY : r <= 27 ? G_MINUTELY : r <= 42 ? G_HOURLY : r <= 67 ? G_DAILY
+                : r <= 85 ? G_WEEKLY : G_MONTHLY;
+        put(g, "FREQ=%s", g_freqs[g->freq]);
+        if (chance(10))
+                put(g, ";INTERVAL=1");
+        /* no list of FREQ's own unit (own_unit_listed in rrule.c); seconds and
+         * minutes kept few below FREQ: libical steps through them */
+        if (g->freq != G_SECONDLY && chance(35))
+                g->secs = put_list(g, "BYSECOND", 0, 59, 3);
+        if (g->freq != G_MINUTELY && chance(40))
+                g->mins = put_list(g, "BYMINUTE", 0, 59, 3);
+        if (g->freq != G_HOURLY && chance(g->freq <= G_MINUTELY ? 35 : 50))
+                g->hours = (uint32_t) put_list(g, "BYHOUR", 0, 23, 4);
+        bool fine = g->freq <= G_MINUTELY;
+        if (chance(fine ? 15 : g->freq == G_WEEKLY ? 70 : 40))
+                put_byday(g);
+        if (g->freq != G_WEEKLY && chance(fine ? 8 : g->freq == G_MONTHLY ? 60 : 25))
+                put_bymonthday(g);
+        if (chance(fine ? 5 : 25))
+                put_bymonth(g);
+        if (chance(20))
+                put(g, ";WKST=%s", g_days[rnd_in(0, 6)]);
+        r = rnd_in(1, 100);
+        if (r <= 25) {
+                g->count = rnd_in(1, 30);
+                put(g, ";COUNT=%d", g->count);
+        } else if (r <= 45) {
+                put_until(g);
+        }
+}
+
+/* Whether the rule allows day y-m-d (weekday wd); written apart from rrule.c. */
+static bool gen_day(const gen *g, int y, int m, int d, int wd) {
+        int dim = civil_days_in_month(y, m);
+        if (g->months && !(g->months >> m & 1))
+                return false;
+        if (g->wdays && !(g->wdays >> wd & 1))
+                return false;
+        if (!g->wdays && g->freq == G_WEEKLY &&
+            wd != civil_weekday(civil_days_from_date(g->dt.year, g->dt.month, g->dt.day)))
+                return false;
+        if (g->mpos || g->mneg)
+                return (g->mpos >> d & 1) || (g->freq == G_MONTHLY && (g->mneg >> (dim + 1 - d) & 1));
+        return g->freq != G_MONTHLY || g->wdays || d == g->dt.day;
+}
+
+static int64_t day_of(int64_t t) {
+        return (t >= 0 ? t : t - 86399) / 86400;
+}
+
+/* The values a time field may take: its list, DTSTART's value below FREQ, else any. */
+static uint64_t gen_field(uint64_t list, bool finer, int dt_value, int n) {
+        return list ? list : finer ? 1ull << dt_value : (1ull << n) - 1;
+}
+
+/* About where libical starts for `from` (only the cost depends on it): a period
+ * back, or for SECONDLY and MINUTELY rrule.c's restart point with the listed hour
+ * and minute (SECONDLY) or hour and second (MINUTELY) at their first value. */
+static int64_t gen_begin(const gen *g, int64_t from, uint64_t h, uint64_t m, uint64_t s) {
+        static const int64_t back[] = {0, 0, 3600, 86400, 14 * 86400, 32 * 86400};
+        int64_t dt = civil_to_seconds(&g->dt), unit = g->freq == G_SECONDLY ? 1 : 60;
+        if (g->freq >= G_HOURLY)
+                return (from > dt ? from : dt) - back[g->freq];
+        int64_t restart = from <= dt ? dt : dt + (from - 1 - dt) / unit * unit;
+        civil c;
+        civil_from_seconds(restart, &c);
+        if (g->hours)
+                c.hour = __builtin_ctzll(h);
+        if (g->freq == G_SECONDLY && g->mins)
+                c.minute = __builtin_ctzll(m);
+        if (g->freq == G_MINUTELY)
+                c.second = __builtin_ctzll(s);
+        int64_t l = civil_to_seconds(&c);
+        return l < restart ? l : restart;
+}
+
+/* Counts the walls of `day` at or after `start` down from *left; true and the wall
+ * where it reaches 0. */
+static bool nth_wall_of_day(int64_t day, uint64_t h, uint64_t m, uint64_t s, int64_t start,
+                            int *left, int64_t *ret) {
+        for (int hh = 0; hh < 24; hh++) {
+                if (!(h >> hh & 1))
+                        continue;
+                for (int mm = 0; mm < 60; mm++) {
+                        if (!(m >> mm & 1))
+                                continue;
+                        for (int ss = 0; ss < 60; ss++) {
+                                int64_t w = day * 86400 + hh * 3600 + mm * 60 + ss;
+                                if ((s >> ss & 1) && w >= start && --*left == 0) {
+                                        *ret = w;
+                                        return true;
+                                }
+                        }
+                }
+        }
+        return false;
+}
+
+/* A bound on the steps libical takes to give `walls` walls from `from`, or -1 when
+ * above STEP_BUDGET.  libical steps through every FREQ unit and, within it, every
+ * value of the finer units' lists, from where it starts to the last wall; the walls
+ * are found here by brute force over the days gen_day allows. */
+static long gen_cost(const gen *g, int64_t from, int walls) {
+        uint64_t s = gen_field(g->secs, g->freq > G_SECONDLY, g->dt.second, 60);
+        uint64_t m = gen_field(g->mins, g->freq > G_MINUTELY, g->dt.minute, 60);
+        uint64_t h = gen_field(g->hours, g->freq > G_HOURLY, g->dt.hour, 24);
+        int ns = __builtin_popcountll(s), nm = __builtin_popcountll(m), nh = __builtin_popcountll(h);
+        double rate = g->freq == G_SECONDLY   ? 1.0 /* steps per second */
+                      : g->freq == G_MINUTELY ? ns / 60.0
+                      : g->freq == G_HOURLY   ? nm * ns / 3600.0
+                                              : nh * nm * ns / 86400.0;
+        int64_t dt = civil_to_seconds(&g->dt), start = from > dt ? from : dt, w;
+        int64_t begin = gen_begin(g, from, h, m, s);
+        int left = walls + 1; /* libical looks one wall further */
+        for (int64_t day = day_of(start); (double) (day * 86400 - begin) * rate <= STEP_BUDGET; day++) {
+                int y, mo, d;
+                civil_date_from_days(day, &y, &mo, &d);
+                if (gen_day(g, y, mo, d, civil_weekday(day)) &&
+                    nth_wall_of_day(day, h, m, s, start, &left, &w)) {
+                        double cost = (double) (w - begin) * rate;
+                        return cost <= STEP_BUDGET ? (long) cost + 1 : -1;
+                }
+        }
+        return -1;
+}
+
+static int64_t gen_from(const gen *g) {
+        int64_t dt = civil_to_seconds(&g->dt);
+        switch (rnd_in(0, 6)) {
+        case 0: return dt - rnd_in(0, 2 * 86400);
+        case 1: return dt;
+        case 2: return dt + rnd_in(1, 120);
+        case 3: return dt + rnd_in(0, 2 * 86400);
+        case 4: return dt + (int64_t) rnd_in(0, 90) * 86400 + rnd_in(0, 86399);
+        case 5: return dt + (int64_t) rnd_in(0, 4 * 365) * 86400 + rnd_in(0, 86399);
+        default: {
+                /* about a month's or a year's turn */
+                civil c = g->dt;
+                c.month += rnd_in(0, 24);
+                c.year += (c.month - 1) / 12;
+                c.month = (c.month - 1) % 12 + 1;
+                c.day = 1;
+                c.hour = c.minute = c.second = 0;
+                return civil_to_seconds(&c) + rnd_in(-2, 2);
+        }
+        }
+}
+
+static const char *fmt_opt(bool have, int64_t w, char *buf) {
+        return have ? fmt_w(w, buf) : "(none)";
+}
+
+/* Compares the walls of both parses from `from`; false (with a message) on a difference. */
+static bool same_walls(const rrule *fast, const rrule *lib, int64_t from, char *msg, size_t len) {
+        rrule_iter *a = NULL, *b = NULL;
+        assert_int_equal(rrule_iter_new(fast, from, &a), 0);
+        /* libical refuses to start after 2582 (-ENOMEM): no walls either */
+        bool lib_ok = rrule_iter_new(lib, from, &b) == 0;
+        bool same = true;
+        for (int i = 0; i <= WALLS && same; i++) {
+                int64_t wa = 0, wb = 0;
+                bool ha = rrule_iter_next(a, &wa) == 0, hb = lib_ok && rrule_iter_next(b, &wb) == 0;
+                if (ha != hb || (ha && wa != wb)) {
+                        char x[32], y[32], f[32];
+                        snprintf(msg, len, "from %s: wall %d: fast %s, libical %s", fmt_w(from, f), i,
+                                 fmt_opt(ha, wa, x), fmt_opt(hb, wb, y));
+                        same = false;
+                }
+                if (!ha)
+                        break;
+        }
+        rrule_iter_free(a);
+        rrule_iter_free(b);
+        return same;
+}
+
+static void fast_matches_libical(void **state) {
+        (void) state;
+        const char *env_seed = getenv("SKED_RRULE_SEED"), *env_n = getenv("SKED_RRULE_RULES");
+        uint64_t seed = env_seed ? strtoull(env_seed, NULL, 0) : 20260315;
+        int rules = env_n ? atoi(env_n) : 2000, cases = 0, skipped = 0, refused = 0;
+        int per_freq[6] = {0};
+        rng = seed;
+        for (int n = 0; n < rules; n++) {
+                gen g;
+                do
+                        gen_rule(&g);
+                while (gen_cost(&g, INT64_MIN, g.count > 0 ? g.count : 1) < 0);
+                int64_t dt = civil_to_seconds(&g.dt);
+                char dts[32], msg[256];
+                fmt_w(dt, dts);
+                rrule *fast = NULL, *lib = NULL;
+                sked_err ea = {0}, eb = {0};
+                int ra = rrule_parse(g.text, dt, &fast, &ea);
+                int rb = rrule_parse_flags(g.text, dt, RRULE_LIBICAL, &lib, &eb);
+                if (ra != rb || (ra < 0 && strcmp(ea.msg, eb.msg) != 0))
+                        fail_msg("seed %" PRIu64 " rule %d \"%s\" DTSTART %s: parse %d \"%s\" vs libical %d \"%s\"",
+                                 seed, n, g.text, dts, ra, ea.msg, rb, eb.msg);
+                if (ra < 0) {
+                        refused++;
+                        continue;
+                }
+                if (!rrule_is_fast(fast) || rrule_is_fast(lib))
+                        fail_msg("seed %" PRIu64 " rule %d \"%s\" DTSTART %s: not on the fast path", seed, n,
+                                 g.text, dts);
+                int64_t ua = rrule_until_local(fast), ub = rrule_until_local(lib);
+                if (ua != ub) {
+                        char x[32], y[32];
+                        fail_msg("seed %" PRIu64 " rule %d \"%s\" DTSTART %s: last wall %s, libical %s", seed, n,
+                                 g.text, dts, ua == INT64_MAX ? "(none)" : fmt_w(ua, x),
+                                 ub == INT64_MAX ? "(none)" : fmt_w(ub, y));
+                }
+                for (int k = 0; k < 4; k++) {
+                        int64_t from = gen_from(&g);
+                        if (gen_cost(&g, from, WALLS) < 0) {
+                                skipped++;
+                                continue;
+                        }
+                        cases++;
+                        per_freq[g.freq]++;
+                        if (!same_walls(fast, lib, from, msg, sizeof msg))
+                                fail_msg("seed %" PRIu64 " rule %d \"%s\" DTSTART %s: %s", seed, n, g.text, dts, msg);
+                }
+                rrule_free(fast);
+                rrule_free(lib);
+        }
+        print_message("%d rules (%d refused by both), %d cases compared, %d skipped as too slow for libical "
+                      "(seed %" PRIu64 ")\n", rules, refused, cases, skipped, seed);
+        print_message("cases by FREQ: %d %d %d %d %d %d (SECONDLY..MONTHLY)\n", per_freq[0], per_freq[1],
+                      per_freq[2], per_freq[3], per_freq[4], per_freq[5]);
+        /* the skipped must stay few and every FREQ compared, or the test stops testing */
+        assert_true(skipped * 5 < cases);
+        for (int f = 0; f < 6; f++)
+                assert_true(per_freq[f] * 20 > cases);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(errors), cmocka_unit_test(calendar), cmocka_unit_test(restart_matches_full),
+                cmocka_unit_test(errors),         cmocka_unit_test(calendar),
+                cmocka_unit_test(restart_matches_full), cmocka_unit_test(fast_path_taken),
+                cmocka_unit_test(libical_quirks),       cmocka_unit_test(fast_matches_libical),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
