@@ -34,20 +34,15 @@ static const char *const key_names[K_N] = {
  * starting earlier stay on libical, so that their walls do not change. */
 #define FAST_YEAR_FIRST 1583
 
-/* Which time fields libical takes from a BY-list (given or filled in from DTSTART)
- * when it starts: see fast_start. */
-enum { LISTED_HOUR = 1, LISTED_MINUTE = 2, LISTED_SECOND = 4 };
-
 /* The fast path's plan: the values each field may take, DTSTART's defaults filled
  * in.  Bits, not lists: a million rules live in memory at once. */
 typedef struct fastplan {
         uint64_t secs, mins; /* bit n: second, minute n */
         uint32_t hours;      /* bit n: hour n */
         uint32_t mdays;      /* bit n: day n of the month */
-        uint32_t mdays_neg;  /* bit n: day -n of the month (MONTHLY only) */
+        uint32_t mdays_neg;  /* bit n: day -n of the month */
         uint16_t months;     /* bit n: month n, 1..12 */
         uint8_t wdays;       /* bit n: weekday n, 0 = Sunday */
-        uint8_t listed;      /* LISTED_* */
 } fastplan;
 
 struct rrule {
@@ -176,6 +171,50 @@ static int byday_list(const char *v, int max_ord, bool *has_ordinal) {
         }
 }
 
+static int int_cmp(const void *a, const void *b) {
+        int x = *(const int *) a, y = *(const int *) b;
+        return (x > y) - (x < y);
+}
+
+/* Writes the checked integer list `v` sorted and without repeats to out (room for
+ * strlen(v) + 1 bytes: no value grows, "+05" becomes "5"). */
+static void norm_int_list(const char *v, bool signed_ok, char *out) {
+        int ints[400];
+        int n = int_list(v, signed_ok ? 1 : 0, 9999, signed_ok, ints, 400);
+        qsort(ints, (size_t) n, sizeof ints[0], int_cmp);
+        char *o = out;
+        for (int i = 0; i < n; i++)
+                if (i == 0 || ints[i] != ints[i - 1])
+                        o += sprintf(o, i ? ",%d" : "%d", ints[i]);
+        *o = '\0';
+}
+
+/* Writes the checked BYDAY list `v` without repeats ("MO,+1MO,MO,1MO" -> "MO,1MO")
+ * to out, in the order given: repeats are what made libical yield walls twice. */
+static void norm_byday(const char *v, char *out) {
+        bool seen[7][107] = {{0}}; /* [weekday][ordinal + 53] */
+        char *o = out;
+        for (const char *p = v; *p;) {
+                int sign = 1, x = 0;
+                if (*p == '+' || *p == '-')
+                        sign = *p++ == '-' ? -1 : 1;
+                while (isdigit((unsigned char) *p))
+                        x = x * 10 + (*p++ - '0');
+                int d = day_index(p);
+                p += 2;
+                if (*p == ',')
+                        p++;
+                int ord = sign * x; /* -53..53, 0 = every such weekday */
+                if (seen[d][ord + 53])
+                        continue;
+                seen[d][ord + 53] = true;
+                if (o != out)
+                        *o++ = ',';
+                o += ord ? sprintf(o, "%d%s", ord, day_names[d]) : sprintf(o, "%s", day_names[d]);
+        }
+        *o = '\0';
+}
+
 /* "YYYYMMDD", "YYYYMMDDTHHMMSS" or with 'Z'. */
 static int parse_until(const char *v, int64_t *ret_local, bool *ret_utc) {
         civil c = {0, 0, 0, 23, 59, 59};
@@ -196,34 +235,29 @@ static int parse_until(const char *v, int64_t *ret_local, bool *ret_utc) {
         return 0;
 }
 
-/* The bits of a BYSECOND, BYMINUTE or BYHOUR list; false unless the values rise:
- * libical walks these lists in the order given ("BYHOUR=17,9" yields each day's
- * walls backwards, "BYHOUR=9,9" each twice), which the fast path does not copy. */
-static bool rising_bits(const char *v, int hi, uint64_t *ret) {
+/* The bits of a BYSECOND, BYMINUTE or BYHOUR list (parse_flags checked it). */
+static uint64_t list_bits(const char *v, int hi) {
         int ints[60];
         int n = int_list(v, 0, hi, false, ints, 60);
         uint64_t bits = 0;
-        for (int i = 0; i < n; i++) {
-                if (i > 0 && ints[i] <= ints[i - 1])
-                        return false;
+        for (int i = 0; i < n; i++)
                 bits |= 1ull << ints[i];
-        }
-        *ret = bits;
-        return n > 0;
+        return bits;
 }
 
-/* One time field of the plan: its list if given; DTSTART's value when the field is
- * finer than FREQ (RFC 5545; the normalised text says so to libical); else any. */
-static bool time_field(const char *list, int hi, bool finer, int dt_value, uint64_t *ret) {
+/* One time field of the plan: its list if given (a filter, also for FREQ's own
+ * unit: FREQ=HOURLY;BYHOUR=5,17 is every day's 05:MM:SS and 17:MM:SS); DTSTART's
+ * value when the field is finer than FREQ (RFC 5545); else any. */
+static uint64_t time_field(const char *list, int hi, bool finer, int dt_value) {
         if (list)
-                return rising_bits(list, hi, ret);
-        *ret = finer ? 1ull << dt_value : (2ull << hi) - 1;
-        return true;
+                return list_bits(list, hi);
+        return finer ? 1ull << dt_value : (2ull << hi) - 1;
 }
 
-/* Month days: a negative BYMONTHDAY counts from the month's end only where libical
- * expands the list (MONTHLY); where it filters with it (SECONDLY..DAILY) it compares
- * the day with the value as written, so a negative one never matches. */
+/* Month days; a negative BYMONTHDAY counts from the month's end (RFC 5545), for
+ * every FREQ: FREQ=DAILY;BYMONTHDAY=-1 is each month's last day.  libical 3.0.16
+ * only does so where it expands the list (MONTHLY); below, it compares the day with
+ * the value as written and a negative one never matches. */
 static void mday_field(fastplan *f, const char *list, int freq, bool has_byday, int dt_day) {
         int ints[366];
         if (!list) {
@@ -234,64 +268,41 @@ static void mday_field(fastplan *f, const char *list, int freq, bool has_byday, 
         for (int i = 0; i < n; i++) {
                 if (ints[i] > 0)
                         f->mdays |= 1u << ints[i];
-                else if (freq == F_MONTHLY)
+                else
                         f->mdays_neg |= 1u << -ints[i];
         }
 }
 
-/* BYDAY without ordinals as bits; false when a day is named twice (libical then
- * yields each such WEEKLY wall twice). */
-static bool wday_field(fastplan *f, const char *list, int freq, int dt_wday) {
+/* BYDAY without ordinals as bits; without BYDAY, WEEKLY takes DTSTART's weekday. */
+static void wday_field(fastplan *f, const char *list, int freq, int dt_wday) {
         if (!list) {
                 f->wdays = freq == F_WEEKLY ? (uint8_t) (1u << dt_wday) : 0x7f;
-                return true;
+                return;
         }
         for (const char *p = list;; p += 3) {
-                int d = day_index(p);
-                if (f->wdays >> d & 1)
-                        return false;
-                f->wdays |= (uint8_t) (1u << d);
+                f->wdays |= (uint8_t) (1u << day_index(p));
                 if (!p[2])
-                        return true;
+                        return;
         }
 }
 
-/* Whether libical skips walls of the rule depending on where expansion starts.
- * With a list of FREQ's own unit (BYSECOND for SECONDLY, BYMINUTE for MINUTELY,
- * BYHOUR for HOURLY) libical 3.0.16 starts with that field as it was at the restart
- * point but its place in the list at the first value, so the first step goes to the
- * second value: FREQ=HOURLY;BYHOUR=5,17 asked from 04:30 gives 17:00, not 05:00,
- * and the restart point itself may come twice.  Such rules stay on libical. */
-static bool own_unit_listed(const char *const val[K_N], int freq) {
-        return (freq == F_SECONDLY && val[K_BYSECOND]) || (freq == F_MINUTELY && val[K_BYMINUTE]) ||
-               (freq == F_HOURLY && val[K_BYHOUR]);
-}
-
-/* Fills the fast path's plan when the rule lies in the subset where its walls are
- * proven equal to libical's (test_rrule.c, fast_matches_libical): INTERVAL=1, FREQ
- * SECONDLY..MONTHLY, lists of seconds, minutes and hours (rising, none for FREQ's
- * own unit), weekdays without ordinals, month days, months; DTSTART in 1583..2582.
- * False otherwise. */
+/* Fills the fast path's plan when the rule lies in its subset: INTERVAL=1, FREQ
+ * SECONDLY..MONTHLY, lists of seconds, minutes, hours, weekdays without ordinals,
+ * month days and months; DTSTART in 1583..2582.  The plan gives the RFC 5545 set:
+ * the walls >= DTSTART whose every field is allowed (test_rrule.c checks it against
+ * a brute-force oracle, fast_matches_oracle).  False otherwise. */
 static bool fast_plan(fastplan *f, const char *const val[K_N], int freq, int interval,
                       bool has_ordinal, const civil *dt) {
         int ints[366];
         *f = (fastplan){0};
         if (interval != 1 || freq > F_MONTHLY || has_ordinal || val[K_BYYEARDAY] ||
-            val[K_BYWEEKNO] || val[K_BYSETPOS] || own_unit_listed(val, freq) ||
-            dt->year < FAST_YEAR_FIRST || dt->year > ICAL_YEAR_LAST)
+            val[K_BYWEEKNO] || val[K_BYSETPOS] || dt->year < FAST_YEAR_FIRST || dt->year > ICAL_YEAR_LAST)
                 return false;
-        uint64_t hours;
-        if (!time_field(val[K_BYSECOND], 59, freq > F_SECONDLY, dt->second, &f->secs) ||
-            !time_field(val[K_BYMINUTE], 59, freq > F_MINUTELY, dt->minute, &f->mins) ||
-            !time_field(val[K_BYHOUR], 23, freq > F_HOURLY, dt->hour, &hours))
-                return false;
-        f->hours = (uint32_t) hours;
-        f->listed = ((val[K_BYHOUR] || freq > F_HOURLY) ? LISTED_HOUR : 0) |
-                    ((val[K_BYMINUTE] || freq > F_MINUTELY) ? LISTED_MINUTE : 0) |
-                    ((val[K_BYSECOND] || freq > F_SECONDLY) ? LISTED_SECOND : 0);
+        f->secs = time_field(val[K_BYSECOND], 59, freq > F_SECONDLY, dt->second);
+        f->mins = time_field(val[K_BYMINUTE], 59, freq > F_MINUTELY, dt->minute);
+        f->hours = (uint32_t) time_field(val[K_BYHOUR], 23, freq > F_HOURLY, dt->hour);
         int64_t days = civil_days_from_date(dt->year, dt->month, dt->day);
-        if (!wday_field(f, val[K_BYDAY], freq, civil_weekday(days)))
-                return false;
+        wday_field(f, val[K_BYDAY], freq, civil_weekday(days));
         mday_field(f, val[K_BYMONTHDAY], freq, val[K_BYDAY] != NULL, dt->day);
         f->months = 0x1ffe;
         if (val[K_BYMONTH]) {
@@ -419,6 +430,24 @@ int rrule_parse_flags(const char *text, int64_t dtstart, unsigned flags, rrule *
                         BAD("BYSETPOS needs another BYxxx part");
         }
 
+        /* Lists sorted and without repeats, for both paths: libical 3.0.16 walks time
+         * lists in the order written ("BYHOUR=17,9" yields each day's walls backwards,
+         * "BYHOUR=9,9" or "FREQ=WEEKLY;BYDAY=MO,MO" each wall twice). */
+        char norm[RRULE_TEXT_MAX + K_N];
+        size_t used = 0;
+        for (int k = K_BYSECOND; k <= K_BYSETPOS; k++) {
+                if (!val[k])
+                        continue;
+                char *o = norm + used;
+                if (k == K_BYDAY)
+                        norm_byday(val[k], o);
+                else
+                        norm_int_list(val[k], k == K_BYMONTHDAY || k == K_BYYEARDAY ||
+                                                      k == K_BYWEEKNO || k == K_BYSETPOS, o);
+                val[k] = o;
+                used += strlen(o) + 1;
+        }
+
         /* Normalised text for libical: defaults taken from DTSTART made explicit, so
          * that expansion can restart at a period boundary and give the same set. */
         strbuf_printf(&sb, "FREQ=%s;INTERVAL=%d", freq_names[freq], interval);
@@ -499,11 +528,8 @@ int rrule_parse_flags(const char *text, int64_t dtstart, unsigned flags, rrule *
         while ((count == 0 ? got < 1 : got < count) && rrule_iter_next(it, &w) == 0)
                 got++;
         rrule_iter_free(it);
-        if (got == 0 && r->is_fast) {
-                /* libical tells why (it may refuse the rule rather than find nothing) */
-                rrule_free(r);
-                return rrule_parse_flags(text, dtstart, flags | RRULE_LIBICAL, ret, err);
-        }
+        /* No libical here for the fast path's rules: it may walk every second up to
+         * 2582 to find nothing (FREQ=SECONDLY;BYMONTH=2;BYMONTHDAY=30). */
         if (got == 0)
                 BAD("the rule produces no occurrence");
         if (count > 0)
@@ -660,32 +686,6 @@ static bool fast_find(const fastplan *f, int64_t t, int64_t last, int64_t *ret) 
         return false;
 }
 
-/* The first wall the fast path may give for `from`.  libical starts expanding at
- * restart_point with every time field that has a list (given, or filled in from
- * DTSTART) set to the list's first value and the other fields as they were, then
- * walks on from there.  Walls between the restart point and that start are lost:
- * FREQ=SECONDLY;BYMINUTE=5 asked from 10:03:43 gives 10:05:42, 10:05:43, ... (the
- * restart point is 10:03:42).  Reproduced here.  The start only lies past a wall
- * when a SECONDLY or MINUTELY rule lists an hour or minute but not the units below
- * it down to FREQ's; for HOURLY and coarser rules every field below FREQ has a list,
- * and the start is the first slot of the restart point's period. */
-static int64_t fast_start(const rrule *r, int64_t from) {
-        const fastplan *f = &r->fast;
-        int64_t lo = from > r->dtstart ? from : r->dtstart;
-        if (r->freq > F_MINUTELY)
-                return lo;
-        civil c;
-        civil_from_seconds(restart_point(r, from), &c);
-        if (f->listed & LISTED_HOUR)
-                c.hour = next_bit(f->hours, 0);
-        if (f->listed & LISTED_MINUTE)
-                c.minute = next_bit(f->mins, 0);
-        if (f->listed & LISTED_SECOND)
-                c.second = next_bit(f->secs, 0);
-        int64_t start = civil_to_seconds(&c);
-        return start > lo ? start : lo;
-}
-
 static void fast_iter_start(rrule_iter *it) {
         /* 2582-12-31T23:59:59 */
         int64_t ical_last = civil_days_from_date(ICAL_YEAR_LAST + 1, 1, 1) * DAY - 1;
@@ -693,8 +693,8 @@ static void fast_iter_start(rrule_iter *it) {
                 it->until = ical_last;
         if (it->from > it->until)
                 it->done = true;
-        else
-                it->from = fast_start(it->r, it->from);
+        else if (it->from < it->r->dtstart)
+                it->from = it->r->dtstart;
 }
 
 static int fast_iter_next(rrule_iter *it, int64_t *ret) {

@@ -4,9 +4,17 @@
  * (libical's parser is lax), then expanded with libical in floating time only:
  * libical 3.0.16 expands wrongly with a zone attached (see DESIGN.md).  DTSTART is
  * a wall time (local seconds); resolving walls to instants is schedule.c's job.
- * The common rules (INTERVAL=1, FREQ up to MONTHLY, plain BY-lists: fast_plan in
- * rrule.c) are expanded without libical, to the same walls, libical's quirks
- * included; a unit test compares the two on random rules.
+ * BY-lists are sorted and their repeats dropped at parse, for both expansions.
+ * The common rules (INTERVAL=1, FREQ SECONDLY..MONTHLY, BYMONTH, BYMONTHDAY,
+ * BYDAY without ordinals, BYHOUR, BYMINUTE, BYSECOND: fast_plan in rrule.c) are
+ * expanded without libical, to the RFC 5545 set: the walls >= DTSTART whose every
+ * field is allowed (a listed field by its list, also FREQ's own unit; a negative
+ * BYMONTHDAY from the month's end; an unlisted field finer than FREQ by DTSTART).
+ * There it differs from libical 3.0.16, which loses walls after a restart point,
+ * skips some with a list of FREQ's own unit and never matches a negative BYMONTHDAY
+ * below MONTHLY.  Unit tests check the fast path against a brute-force oracle, and
+ * against libical on the rules libical gets right.  The rest (BYSETPOS, BYWEEKNO,
+ * BYYEARDAY, ordinals, INTERVAL>1, YEARLY, DTSTART outside 1583..2582) is libical's.
  *
  * COUNT and a local UNTIL become one wall-time bound at parse time, so expansion
  * can restart at any period boundary near the asked time instead of at DTSTART:
