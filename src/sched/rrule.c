@@ -235,7 +235,8 @@ static int parse_until(const char *v, int64_t *ret_local, bool *ret_utc) {
         return 0;
 }
 
-/* The bits of a BYSECOND, BYMINUTE or BYHOUR list (parse_flags checked it). */
+/* The bits of a BYSECOND, BYMINUTE, BYHOUR or BYMONTH list (rrule_parse_flags
+ * checked it). */
 static uint64_t list_bits(const char *v, int hi) {
         int ints[60];
         int n = int_list(v, 0, hi, false, ints, 60);
@@ -293,7 +294,6 @@ static void wday_field(fastplan *f, const char *list, int freq, int dt_wday) {
  * a brute-force oracle, fast_matches_oracle).  False otherwise. */
 static bool fast_plan(fastplan *f, const char *const val[K_N], int freq, int interval,
                       bool has_ordinal, const civil *dt) {
-        int ints[366];
         *f = (fastplan){0};
         if (interval != 1 || freq > F_MONTHLY || has_ordinal || val[K_BYYEARDAY] ||
             val[K_BYWEEKNO] || val[K_BYSETPOS] || dt->year < FAST_YEAR_FIRST || dt->year > ICAL_YEAR_LAST)
@@ -304,14 +304,66 @@ static bool fast_plan(fastplan *f, const char *const val[K_N], int freq, int int
         int64_t days = civil_days_from_date(dt->year, dt->month, dt->day);
         wday_field(f, val[K_BYDAY], freq, civil_weekday(days));
         mday_field(f, val[K_BYMONTHDAY], freq, val[K_BYDAY] != NULL, dt->day);
-        f->months = 0x1ffe;
-        if (val[K_BYMONTH]) {
-                f->months = 0;
-                int n = int_list(val[K_BYMONTH], 1, 12, false, ints, 366);
-                for (int i = 0; i < n; i++)
-                        f->months |= (uint16_t) (1u << ints[i]);
-        }
+        f->months = val[K_BYMONTH] ? (uint16_t) list_bits(val[K_BYMONTH], 12) : 0x1ffe;
         return true;
+}
+
+/* The libical path's part of r: the normalised text for libical (defaults taken
+ * from DTSTART made explicit, so that expansion can restart at a period boundary
+ * and give the same set) and the checks applied to what libical yields.  -ENOMEM. */
+static int ical_plan(rrule *r, const char *const val[K_N], int freq, int interval, const civil *dt,
+                     int64_t dtstart) {
+        strbuf sb = STRBUF_INIT;
+        strbuf_printf(&sb, "FREQ=%s;INTERVAL=%d", freq_names[freq], interval);
+        for (int k = K_BYSECOND; k <= K_WKST; k++)
+                if (val[k])
+                        strbuf_printf(&sb, ";%s=%s", key_names[k], val[k]);
+        if (!val[K_BYSECOND] && freq > F_SECONDLY)
+                strbuf_printf(&sb, ";BYSECOND=%d", dt->second);
+        if (!val[K_BYMINUTE] && freq > F_MINUTELY)
+                strbuf_printf(&sb, ";BYMINUTE=%d", dt->minute);
+        if (!val[K_BYHOUR] && freq > F_HOURLY)
+                strbuf_printf(&sb, ";BYHOUR=%d", dt->hour);
+        bool dayish = val[K_BYDAY] || val[K_BYMONTHDAY] || val[K_BYYEARDAY];
+        int wd = civil_weekday(floor_div(dtstart, DAY));
+        if (freq == F_WEEKLY && !val[K_BYDAY])
+                strbuf_printf(&sb, ";BYDAY=%s", day_names[wd]);
+        if (freq == F_MONTHLY && !dayish && !val[K_BYWEEKNO])
+                strbuf_printf(&sb, ";BYMONTHDAY=%d", dt->day);
+        if (freq == F_YEARLY && !dayish) {
+                if (val[K_BYWEEKNO]) {
+                        strbuf_printf(&sb, ";BYDAY=%s", day_names[wd]);
+                } else {
+                        if (!val[K_BYMONTH])
+                                strbuf_printf(&sb, ";BYMONTH=%d", dt->month);
+                        strbuf_printf(&sb, ";BYMONTHDAY=%d", dt->day);
+                }
+        }
+        if (sb.oom) {
+                strbuf_free(&sb);
+                return -ENOMEM;
+        }
+        r->ical = strbuf_steal(&sb);
+        if (!r->ical)
+                return -ENOMEM;
+        r->wkst = (uint8_t) (val[K_WKST] ? day_index(val[K_WKST]) : 1);
+        if (val[K_BYDAY])
+                for (const char *p = val[K_BYDAY]; *p; p++)
+                        if (isalpha((unsigned char) p[0]) && isalpha((unsigned char) p[1]))
+                                r->wday_mask |= (uint8_t) (1u << day_index(p++));
+        if (val[K_BYMONTH])
+                r->month_mask = (uint16_t) list_bits(val[K_BYMONTH], 12);
+        if (val[K_BYWEEKNO]) {
+                int ints[60];
+                int nw = int_list(val[K_BYWEEKNO], 1, 53, true, ints, 60);
+                for (int i = 0; i < nw; i++) {
+                        if (ints[i] > 0)
+                                r->weeks_pos |= 1ull << ints[i];
+                        else
+                                r->weeks_neg |= 1ull << -ints[i];
+                }
+        }
+        return 0;
 }
 
 void rrule_free(rrule *r) {
@@ -332,7 +384,6 @@ int rrule_parse_flags(const char *text, int64_t dtstart, unsigned flags, rrule *
         int ints[400];
         bool has_ordinal = false;
         rrule *r = NULL;
-        strbuf sb = STRBUF_INIT;
         int rc, count = 0;
         civil dt;
 
@@ -448,37 +499,6 @@ int rrule_parse_flags(const char *text, int64_t dtstart, unsigned flags, rrule *
                 used += strlen(o) + 1;
         }
 
-        /* Normalised text for libical: defaults taken from DTSTART made explicit, so
-         * that expansion can restart at a period boundary and give the same set. */
-        strbuf_printf(&sb, "FREQ=%s;INTERVAL=%d", freq_names[freq], interval);
-        for (int k = K_BYSECOND; k <= K_WKST; k++)
-                if (val[k])
-                        strbuf_printf(&sb, ";%s=%s", key_names[k], val[k]);
-        if (!val[K_BYSECOND] && freq > F_SECONDLY)
-                strbuf_printf(&sb, ";BYSECOND=%d", dt.second);
-        if (!val[K_BYMINUTE] && freq > F_MINUTELY)
-                strbuf_printf(&sb, ";BYMINUTE=%d", dt.minute);
-        if (!val[K_BYHOUR] && freq > F_HOURLY)
-                strbuf_printf(&sb, ";BYHOUR=%d", dt.hour);
-        bool dayish = val[K_BYDAY] || val[K_BYMONTHDAY] || val[K_BYYEARDAY];
-        int wd = civil_weekday(floor_div(dtstart, DAY));
-        if (freq == F_WEEKLY && !val[K_BYDAY])
-                strbuf_printf(&sb, ";BYDAY=%s", day_names[wd]);
-        if (freq == F_MONTHLY && !dayish && !val[K_BYWEEKNO])
-                strbuf_printf(&sb, ";BYMONTHDAY=%d", dt.day);
-        if (freq == F_YEARLY && !dayish) {
-                if (val[K_BYWEEKNO]) {
-                        strbuf_printf(&sb, ";BYDAY=%s", day_names[wd]);
-                } else {
-                        if (!val[K_BYMONTH])
-                                strbuf_printf(&sb, ";BYMONTH=%d", dt.month);
-                        strbuf_printf(&sb, ";BYMONTHDAY=%d", dt.day);
-                }
-        }
-        if (sb.oom) {
-                rc = err_set(err, -ENOMEM, "rrule: out of memory");
-                goto fail;
-        }
         r = calloc(1, sizeof *r);
         if (!r) {
                 rc = err_set(err, -ENOMEM, "rrule: out of memory");
@@ -487,28 +507,11 @@ int rrule_parse_flags(const char *text, int64_t dtstart, unsigned flags, rrule *
         fastplan plan;
         r->is_fast = !(flags & RRULE_LIBICAL) &&
                      fast_plan(&plan, val, freq, interval, has_ordinal, &dt);
-        if (r->is_fast)
-                r->fast = plan; /* shares its bits with BYWEEKNO's, which stay 0 otherwise */
-        r->ical = r->is_fast ? NULL : strbuf_steal(&sb);
-        strbuf_free(&sb); /* the fast path keeps no text */
-        r->wkst = (uint8_t) (val[K_WKST] ? day_index(val[K_WKST]) : 1);
-        if (val[K_BYDAY])
-                for (const char *p = val[K_BYDAY]; *p; p++)
-                        if (isalpha((unsigned char) p[0]) && isalpha((unsigned char) p[1]))
-                                r->wday_mask |= (uint8_t) (1u << day_index(p++));
-        if (val[K_BYMONTH]) {
-                int nm = int_list(val[K_BYMONTH], 1, 12, false, ints, 366);
-                for (int i = 0; i < nm; i++)
-                        r->month_mask |= (uint16_t) (1u << ints[i]);
-        }
-        if (val[K_BYWEEKNO] && !r->is_fast) {
-                int nw = int_list(val[K_BYWEEKNO], 1, 53, true, ints, 60);
-                for (int i = 0; i < nw; i++) {
-                        if (ints[i] > 0)
-                                r->weeks_pos |= 1ull << ints[i];
-                        else
-                                r->weeks_neg |= 1ull << -ints[i];
-                }
+        if (r->is_fast) {
+                r->fast = plan; /* the fast path keeps no text and no libical checks */
+        } else if (ical_plan(r, val, freq, interval, &dt, dtstart) < 0) {
+                rc = err_set(err, -ENOMEM, "rrule: out of memory");
+                goto fail;
         }
         r->dtstart = dtstart;
         r->freq = (uint8_t) freq;
@@ -537,7 +540,6 @@ int rrule_parse_flags(const char *text, int64_t dtstart, unsigned flags, rrule *
         *ret = r;
         return 0;
 fail:
-        strbuf_free(&sb);
         rrule_free(r);
         return rc;
 #undef BAD
