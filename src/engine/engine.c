@@ -543,8 +543,6 @@ static int requeue(engine *e, const run_row *run, const char *trigger, sked_time
                 .not_before = not_before,
         };
         int r = store_run_insert(e->st, &next, err);
-        if (r == 0 && run->series_id && run->has_nominal && strcmp(run->trigger, "manual") != 0)
-                r = store_occurrence_set_run(e->st, run->series_id, run->nominal, next.id, err);
         free(next.idem_key);
         if (r == 0)
                 r = store_notify(e->st, err);

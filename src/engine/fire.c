@@ -115,7 +115,7 @@ typedef struct pass {
 } pass;
 
 static int record_skip(pass *p, const item *it, const char *why, sked_err *err) {
-        int r = store_occurrence_insert(p->e->st, p->s->id, it->nominal, p->now, 0, why, err);
+        int r = store_occurrence_insert(p->e->st, p->s->id, it->nominal, p->now, why, err);
         if (r == -EEXIST)
                 return 0;
         if (r < 0)
@@ -167,10 +167,8 @@ static char *merged_params(const char *base, const char *over) {
         return text;
 }
 
-/* Queues the run of one occurrence: two statements, the run and then the occurrence
- * row that points at it.  The occurrence's primary key is the backstop against
- * double firing: if (series, nominal) fired before (a clock set back), the new run
- * is removed again in the same transaction.  Returns 1 when queued, 0 when not. */
+/* Queues the run of one occurrence; the run (trigger "schedule") is the record that
+ * it fired.  Returns 1. */
 static int queue_run(pass *p, const item *it, sked_err *err) {
         const series_row *s = p->s;
         sked_time not_before = it->due + series_jitter(s, p->sp, it->nominal);
@@ -191,11 +189,6 @@ static int queue_run(pass *p, const item *it, sked_err *err) {
         int r = store_run_insert(p->e->st, &run, err);
         free(run.idem_key);
         free(params);
-        if (r < 0)
-                return r;
-        r = store_occurrence_insert(p->e->st, s->id, it->nominal, p->now, run.id, NULL, err);
-        if (r == -EEXIST)
-                return store_run_delete(p->e->st, run.id, err); /* fired before: 0 */
         if (r < 0)
                 return r;
         p->queued++;
@@ -219,12 +212,17 @@ static int load_active(pass *p, sked_err *err) {
  * queues it.  `last` says it is the newest of this pass (cancel_other keeps only it). */
 static int fire_item(pass *p, const item *it, bool last, sked_err *err) {
         const series_plan *sp = p->sp;
+        /* the backstop: an occurrence fired or skipped before (a clock set back, a rule
+         * edited to meet it again) is left alone, before any policy acts on it */
+        bool done;
+        int r = store_occurrence_done(p->e->st, p->s->id, it->nominal, &done, err);
+        if (r < 0 || done)
+                return r;
         /* due inside a window; or caught up late while a window is on */
         bool late = it->due < p->now - p->e->cfg.late_after_ms * 1000;
         if (sp->nsleep && (sleep_contains(sp->sleep, sp->nsleep, it->due) ||
                            (late && sleep_contains(sp->sleep, sp->nsleep, p->now))))
                 return record_skip(p, it, "sleep", err);
-        int r;
         switch (sp->pol.overlap) {
         case OVERLAP_SKIP:
                 /* a catch-up burst of this pass is one decision: only earlier runs count */

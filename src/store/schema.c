@@ -89,6 +89,15 @@ static const char *const migrations_sqlite[] = {
         "ALTER TABLE poller ADD COLUMN purged_messages INTEGER NOT NULL DEFAULT 0;"
         "ALTER TABLE poller ADD COLUMN purged_results INTEGER NOT NULL DEFAULT 0;"
         "ALTER TABLE poller ADD COLUMN last_purge_at INTEGER;",
+        /* 4: a fired occurrence is recorded by its scheduled run alone (no occurrence
+         * row: one page fewer per occurrence, spread over the series); occurrence
+         * rows remain for skips and for what fired before this version.  The runs
+         * of a series are found by (series, nominal): the record of the occurrence
+         * and the backstop against firing it twice. */
+        "DROP INDEX runs_series;"
+        "CREATE INDEX runs_series ON runs(series_id, nominal);"
+        "DROP INDEX runs_manual;"
+        "CREATE INDEX runs_nominal ON runs(nominal) WHERE nominal IS NOT NULL;",
 };
 
 /* PostgreSQL: the same schema; 64-bit integers throughout (instants are
@@ -174,6 +183,11 @@ static const char *const migrations_pg[] = {
         "ALTER TABLE poller ADD COLUMN purged_messages BIGINT NOT NULL DEFAULT 0;"
         "ALTER TABLE poller ADD COLUMN purged_results BIGINT NOT NULL DEFAULT 0;"
         "ALTER TABLE poller ADD COLUMN last_purge_at BIGINT;",
+        /* 4: as SQLite's */
+        "DROP INDEX runs_series;"
+        "CREATE INDEX runs_series ON runs(series_id, nominal, id);"
+        "DROP INDEX runs_manual;"
+        "CREATE INDEX runs_nominal ON runs(nominal) WHERE nominal IS NOT NULL;",
 };
 
 static int read_version(db *d, int *ret, sked_err *err) {

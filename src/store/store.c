@@ -541,67 +541,40 @@ int store_next_fire_at(store *s, sked_time now, sked_time ahead, sked_time *ret,
 }
 
 int store_occurrence_insert(store *s, int64_t series_id, sked_time nominal, sked_time now,
-                            int64_t run_id, const char *skipped, sked_err *err) {
+                            const char *skipped, sked_err *err) {
         db_stmt *st;
         int r = db_prepare(s->d,
                            "INSERT INTO occurrences(series_id, nominal, fired_at, run_id, skipped) "
-                           "VALUES($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+                           "VALUES($1, $2, $3, NULL, $4) ON CONFLICT DO NOTHING",
                            &st, err);
         if (r < 0)
                 return r;
         db_bind_int(st, 1, series_id);
         db_bind_int(st, 2, nominal);
         db_bind_int(st, 3, now);
-        db_bind_int_or_null(st, 4, run_id, run_id == 0);
-        db_bind_text(st, 5, skipped);
+        db_bind_text(st, 4, skipped);
         if ((r = db_run(st, err)) < 0)
                 return r;
         return db_changes(s->d) == 1 ? 0 : -EEXIST;
 }
 
-static json_t *occurrence_row(db_stmt *st) {
-        json_t *o = json_pack("{s:I, s:I}", "nominal", (json_int_t) db_col_int(st, 0), "fired_at",
-                              (json_int_t) db_col_int(st, 1));
-        if (!db_col_null(st, 2)) {
-                json_object_set_new(o, "run_id", json_integer(db_col_int(st, 2)));
-                json_object_set_new(o, "state", json_string(db_col_text(st, 3)));
-                json_object_set_new(o, "attempt", json_integer(db_col_int(st, 4)));
-        }
-        if (!db_col_null(st, 5)) {
-                json_object_set_new(o, "state", json_string("skipped"));
-                json_object_set_new(o, "skip_reason", json_string(db_col_text(st, 5)));
-        }
-        return o;
-}
-
-int store_occurrence_set_run(store *s, int64_t series_id, sked_time nominal, int64_t run_id,
-                             sked_err *err) {
+int store_occurrence_done(store *s, int64_t series_id, sked_time nominal, bool *ret, sked_err *err) {
         db_stmt *st;
-        int r = db_prepare(s->d, "UPDATE occurrences SET run_id = $3 WHERE series_id = $1 AND nominal = $2",
+        int r = db_prepare(s->d,
+                           "SELECT 1 WHERE EXISTS (SELECT 1 FROM runs WHERE series_id = $1 AND nominal = $2 AND "
+                           "trigger = 'schedule') OR EXISTS (SELECT 1 FROM occurrences WHERE series_id = $1 AND "
+                           "nominal = $2)",
                            &st, err);
         if (r < 0)
                 return r;
         db_bind_int(st, 1, series_id);
         db_bind_int(st, 2, nominal);
-        db_bind_int(st, 3, run_id);
-        return db_run(st, err);
-}
-
-int store_occurrences_list(store *s, int64_t series_id, sked_time from, sked_time to, int limit,
-                           json_t **ret, sked_err *err) {
-        db_stmt *st;
-        int r = db_prepare(s->d,
-                           "SELECT o.nominal, o.fired_at, o.run_id, r.state, r.attempt, o.skipped FROM occurrences o "
-                           "LEFT JOIN runs r ON r.id = o.run_id WHERE o.series_id = $1 AND o.nominal >= $2 "
-                           "AND o.nominal < $3 ORDER BY o.nominal LIMIT $4",
-                           &st, err);
+        r = db_step(st, err);
+        db_done(st);
         if (r < 0)
                 return r;
-        db_bind_int(st, 1, series_id);
-        db_bind_int(st, 2, from);
-        db_bind_int(st, 3, to);
-        db_bind_int(st, 4, limit);
-        return json_rows(st, occurrence_row, ret, err);
+        *ret = r == 1;
+        return 0;
 }
 
 /* ---- runs ---- */
@@ -731,15 +704,6 @@ int store_run_insert(store *s, run_row *r, sked_err *err) {
         return 0;
 }
 
-int store_run_delete(store *s, int64_t id, sked_err *err) {
-        db_stmt *st;
-        int r = db_prepare(s->d, "DELETE FROM runs WHERE id = $1 AND state = 'queued'", &st, err);
-        if (r < 0)
-                return r;
-        db_bind_int(st, 1, id);
-        return db_run(st, err);
-}
-
 int store_run_get(store *s, int64_t id, run_row *ret, sked_err *err) {
         db_stmt *st;
         int r = db_prepare(s->d, "SELECT " RUN_COLS " FROM runs WHERE id = $1", &st, err);
@@ -821,7 +785,8 @@ int store_run_start(store *s, int64_t id, const char *node, sked_time now, sked_
 
 int store_series_retract(store *s, int64_t series_id, sked_time now, int64_t **ret_ids, size_t *ret_n,
                          sked_err *err) {
-        /* runs of occurrences fired ahead that have not started */
+        /* runs of occurrences fired ahead that have not started (and the rows that
+         * recorded such runs before schema version 4) */
 #define RETRACTABLE                                                                                      \
         "series_id = $1 AND state IN ('queued', 'running') AND trigger = 'schedule' AND attempt = 1 AND "   \
         "not_before > $2 AND (state = 'queued' "                                                          \

@@ -108,17 +108,15 @@ int store_series_advance(store *s, int64_t id, const series_advance *a, sked_err
  * *ret_any false when there is none.  With ahead 0: the earliest instant something
  * is due. */
 int store_next_fire_at(store *s, sked_time now, sked_time ahead, sked_time *ret, bool *ret_any, sked_err *err);
-/* Records that (series, nominal) fired (run_id) or was skipped (`skipped` names why:
- * overlap, sleep, disabled); -EEXIST if it was already recorded. */
+/* Records that (series, nominal) was skipped (`skipped` names why: overlap, sleep,
+ * disabled); -EEXIST if it was already recorded.  A fired occurrence has no row of
+ * its own: its scheduled run (trigger "schedule") is the record. */
 int store_occurrence_insert(store *s, int64_t series_id, sked_time nominal, sked_time now,
-                            int64_t run_id, const char *skipped, sked_err *err);
-int store_occurrence_set_run(store *s, int64_t series_id, sked_time nominal, int64_t run_id,
-                             sked_err *err);
-/* Occurrence rows of a series with from <= nominal < to, with their latest run's state:
- * a JSON array of {"nominal","fired_at","run_id","state","attempt"} or, for a skipped
- * one, {"nominal","fired_at","state":"skipped","skip_reason"}. */
-int store_occurrences_list(store *s, int64_t series_id, sked_time from, sked_time to, int limit,
-                           json_t **ret, sked_err *err);
+                            const char *skipped, sked_err *err);
+/* Whether (series, nominal) was dealt with before: fired (its scheduled run), skipped
+ * or, from before schema version 4, recorded as fired.  The backstop against firing
+ * an occurrence twice (a clock set back, an edited rule that meets it again). */
+int store_occurrence_done(store *s, int64_t series_id, sked_time nominal, bool *ret, sked_err *err);
 
 /* ---- runs ---- */
 typedef struct run_row {
@@ -144,8 +142,6 @@ void run_rows_free(run_row *rows, size_t n);
  * or "run:<id>:attempt" for runs without a series. */
 int store_run_insert(store *s, run_row *r, sked_err *err);
 int store_run_get(store *s, int64_t id, run_row *ret, sked_err *err);
-/* Removes a run that was never started (same transaction as its insert). */
-int store_run_delete(store *s, int64_t id, sked_err *err);
 typedef struct run_filter {
         int64_t series_id; /* 0 = any */
         const char *type, *state; /* NULL = any */

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <sqlite3.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -811,6 +812,75 @@ static void clock_forward_then_back_hours(void **state) {
         series_row_clear(&row);
 }
 
+/* The backstop (fire.c: store_occurrence_done): the clock set back and the rule
+ * edited, so that its cursor starts before what already ran.  The new instants
+ * run; the instants that ran do not run again, though no row but their runs
+ * records them (schema version 4). */
+static void clock_back_edited_rule_meets_fired_occurrences(void **state) {
+        (void)state;
+        engine *e;
+        int64_t id = minutely_at_noon(&e);
+        step_through(e, at("2026-06-01T12:01:00Z"), at("2026-06-01T12:03:00Z"), MINUTE);
+        assert_int_equal(count_seen(), 4);
+        advance_to(e, at("2026-06-01T11:58:00Z"));
+        store *st;
+        sked_err err = {0};
+        series_row row = {0};
+        assert_int_equal(engine_thread_store(e, &st, &err), 0);
+        json_t *patch = json_pack("{s:s, s:s}", "schedule", "cron:* * * * *", "start", "2026-06-01T11:00:00");
+        if (engine_series_update(e, st, id, patch, 0, &row, NULL, &err) < 0)
+                fail_msg("update: %s", err.msg);
+        json_decref(patch);
+        assert_int_equal(row.next_due, at("2026-06-01T11:58:00Z"));
+        series_row_clear(&row);
+        step_through(e, at("2026-06-01T11:58:00Z"), at("2026-06-01T12:05:00Z"), 30 * SKED_USEC);
+        close_engine(e);
+        sked_time want[] = {at("2026-06-01T12:00:00Z"), at("2026-06-01T12:01:00Z"),
+                            at("2026-06-01T12:02:00Z"), at("2026-06-01T12:03:00Z"),
+                            at("2026-06-01T11:58:00Z"), at("2026-06-01T11:59:00Z"),
+                            at("2026-06-01T12:04:00Z"), at("2026-06-01T12:05:00Z")};
+        expect_seen(want, 8);
+        expect_each_nominal_once(id);
+        want_occ occ[8];
+        for (int i = 0; i < 8; i++)
+                occ[i] = (want_occ){.nominal = at("2026-06-01T11:58:00Z") + i * MINUTE, .state = "succeeded"};
+        expect_occurrences(id, at("2026-06-01T11:58:00Z"), at("2026-06-01T12:06:00Z"), occ, 8);
+}
+
+/* A store upgraded from schema version 3 keeps an occurrence row for each occurrence
+ * that fired before; such a row still stops the occurrence from firing again, and
+ * the calendar shows it once, also when its run was purged. */
+static void fired_before_upgrade_is_not_fired_again(void **state) {
+        (void)state;
+        engine *e;
+        int64_t id = minutely_at_noon(&e);
+        char sql[256], path[160];
+        snprintf(path, sizeof path, "%s/sked.db", dir);
+        /* 12:02 as a version-3 store recorded it: a row pointing at a purged run */
+        snprintf(sql, sizeof sql,
+                 "INSERT INTO occurrences(series_id, nominal, fired_at, run_id) VALUES(%lld, %lld, %lld, 999999)",
+                 (long long)id, (long long)at("2026-06-01T12:02:00Z"), (long long)at("2026-06-01T12:00:00Z"));
+        sqlite3 *db = NULL;
+        assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+        sqlite3_busy_timeout(db, 10000);
+        char *msg = NULL;
+        if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
+                fail_msg("%s: %s", sql, msg);
+        sqlite3_close(db);
+        advance_to(e, at("2026-06-01T12:01:00Z"));
+        advance_to(e, at("2026-06-01T12:02:00Z"));
+        advance_to(e, at("2026-06-01T12:03:00Z"));
+        close_engine(e);
+        sked_time want[] = {at("2026-06-01T12:00:00Z"), at("2026-06-01T12:01:00Z"),
+                            at("2026-06-01T12:03:00Z")};
+        expect_seen(want, 3);
+        want_occ occ[4] = {{.nominal = want[0], .state = "succeeded"},
+                           {.nominal = want[1], .state = "succeeded"},
+                           {.nominal = at("2026-06-01T12:02:00Z"), .state = ""},
+                           {.nominal = want[2], .state = "succeeded"}};
+        expect_occurrences(id, want[0], at("2026-06-01T12:04:00Z"), occ, 4);
+}
+
 /* ---- 5. sleep windows ---- */
 
 static void sleep_window_across_midnight(void **state) {
@@ -1356,6 +1426,8 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(clock_forward_minutes_bounded, setup, teardown),
                 cmocka_unit_test_setup_teardown(clock_back_never_runs_twice, setup, teardown),
                 cmocka_unit_test_setup_teardown(clock_forward_then_back_hours, setup, teardown),
+                cmocka_unit_test_setup_teardown(clock_back_edited_rule_meets_fired_occurrences, setup, teardown),
+                cmocka_unit_test_setup_teardown(fired_before_upgrade_is_not_fired_again, setup, teardown),
                 cmocka_unit_test_setup_teardown(sleep_window_across_midnight, setup, teardown),
                 cmocka_unit_test_setup_teardown(one_off_changes, setup, teardown),
                 cmocka_unit_test_setup_teardown(jitter_within_bound, setup, teardown),
