@@ -349,10 +349,12 @@ static int bench_sched(const char *db, long S, long window_s, long idle_s, unsig
                " \"create_per_s\": %.0f, \"window_s\": %ld, \"due_per_s\": %.0f, \"expected\": %ld, \"fired\": %ld,"
                " \"due_to_start_p50_ms\": %.3f, \"due_to_start_p99_ms\": %.3f, \"due_to_start_max_ms\": %.3f,"
                " \"wal_mb_after_create\": %.0f, \"rss_mb\": %.1f, \"rss_peak_mb\": %.1f, \"rss_idle_mb\": %.1f, \"idle_cpu_pct\": %.3f, \"idle_s\": %ld,"
-               " \"cpu_us_per_occurrence\": %.1f}\n",
+               " \"cpu_us_per_occurrence\": %.1f, \"rss_samples_mb\": %.1f}\n",
                S, n_every, n_cron, n_rrule, c1 - c0, S / (c1 - c0), window_s, S / 60.0, expected, m,
                pct_ms(lat, (size_t) m, 50), pct_ms(lat, (size_t) m, 99), m ? lat[m - 1] / 1000.0 : -1, wal_mb, rss, hwm,
-               rss_idle, idle_cpu_pct, idle_s, m ? busy_cpu_s * 1e6 / (double) m : 0);
+               rss_idle, idle_cpu_pct, idle_s, m ? busy_cpu_s * 1e6 / (double) m : 0,
+               /* in rss_mb: this program's own record of the latencies, not sked's */
+               (double) m * sizeof *lat / 1048576.0);
         stop_engine(s);
         return 0;
 }

@@ -64,7 +64,14 @@ static int sq_open(const char *uri, db **ret, sked_err *err) {
         }
         sqlite3_busy_timeout(d->h, 10000);
         sqlite3_extended_result_codes(d->h, 1);
+        /* page_size first: it applies to a new, empty file only (an existing store
+         * keeps its own).  2 KiB: a fired occurrence dirties a page of its series'
+         * row and one of the runs' index by series, each a page of its own once
+         * there are many series, and the WAL and the checkpoint move whole pages;
+         * at 1,000,000 series 2 KiB pages sustained a schedule that 4 KiB pages did
+         * not (docs/BENCHMARKS.md). */
         int r = sq_exec_script(&d->base,
+                               "PRAGMA page_size=2048;"
                                "PRAGMA journal_mode=WAL;"
                                "PRAGMA synchronous=FULL;"
                                "PRAGMA journal_size_limit=67108864;"

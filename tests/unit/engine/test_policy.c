@@ -4,6 +4,7 @@
  * a temp dir, real threads, in-process handlers; only time is simulated.  Where a
  * handler blocks (overlap), the test waits for conditions in the store, never for
  * a span of real time. */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -881,6 +882,49 @@ static void fired_before_upgrade_is_not_fired_again(void **state) {
         expect_occurrences(id, want[0], at("2026-06-01T12:04:00Z"), occ, 4);
 }
 
+static int64_t page_size_of(const char *path) {
+        sqlite3 *db = NULL;
+        sqlite3_stmt *st = NULL;
+        assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+        assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA page_size", -1, &st, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+        int64_t v = sqlite3_column_int64(st, 0);
+        sqlite3_finalize(st);
+        sqlite3_close(db);
+        return v;
+}
+
+/* A new store has 2 KiB pages (db_sqlite.c: fewer bytes per fired occurrence); a
+ * store made with SQLite's 4 KiB keeps them, and opens and migrates as before. */
+static void new_store_has_2k_pages_old_keeps_its_own(void **state) {
+        (void)state;
+        char path[160], old[160], olduri[176];
+        snprintf(path, sizeof path, "%s/sked.db", dir);
+        assert_int_equal(page_size_of(path), 2048);
+        snprintf(old, sizeof old, "%s/old.db", dir);
+        sqlite3 *db = NULL;
+        assert_int_equal(sqlite3_open(old, &db), SQLITE_OK);
+        assert_int_equal(sqlite3_exec(db, "PRAGMA page_size=4096; PRAGMA journal_mode=WAL; CREATE TABLE t(x)",
+                                      NULL, NULL, NULL),
+                         SQLITE_OK);
+        sqlite3_close(db);
+        snprintf(olduri, sizeof olduri, "sqlite:%s", old);
+        store *st = NULL;
+        sked_err err = {0};
+        if (store_open(olduri, &st, &err) < 0)
+                fail_msg("store_open: %s", err.msg);
+        series_row row = {0};
+        assert_int_equal(store_series_get(st, 1, &row, &err), -ENOENT);
+        store_close(st);
+        assert_int_equal(page_size_of(old), 4096);
+        static const char *const sfx[] = {"", "-wal", "-shm"};
+        for (size_t i = 0; i < 3; i++) {
+                char f[176];
+                snprintf(f, sizeof f, "%s%s", old, sfx[i]);
+                unlink(f);
+        }
+}
+
 /* ---- 5. sleep windows ---- */
 
 static void sleep_window_across_midnight(void **state) {
@@ -1428,6 +1472,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(clock_forward_then_back_hours, setup, teardown),
                 cmocka_unit_test_setup_teardown(clock_back_edited_rule_meets_fired_occurrences, setup, teardown),
                 cmocka_unit_test_setup_teardown(fired_before_upgrade_is_not_fired_again, setup, teardown),
+                cmocka_unit_test_setup_teardown(new_store_has_2k_pages_old_keeps_its_own, setup, teardown),
                 cmocka_unit_test_setup_teardown(sleep_window_across_midnight, setup, teardown),
                 cmocka_unit_test_setup_teardown(one_off_changes, setup, teardown),
                 cmocka_unit_test_setup_teardown(jitter_within_bound, setup, teardown),
