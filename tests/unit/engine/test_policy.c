@@ -359,7 +359,7 @@ static int64_t down_for_a_day(const char *policy) {
 static void expect_caught_up(int64_t id, int k) {
         sked_time last = at("2026-06-02T00:00:00Z");
         sked_time want[25] = {at("2026-06-01T00:00:00Z")};
-        want_occ occ[24];
+        want_occ occ[24] = {0};
         for (int i = 0; i < k; i++) {
                 want[1 + i] = last - (k - 1 - i) * HOUR;
                 occ[i] = (want_occ){.nominal = want[1 + i], .state = "succeeded"};
@@ -848,6 +848,17 @@ static void clock_back_edited_rule_meets_fired_occurrences(void **state) {
         expect_occurrences(id, at("2026-06-01T11:58:00Z"), at("2026-06-01T12:06:00Z"), occ, 8);
 }
 
+/* Runs SQL on the SQLite file at path with a connection of the test's own. */
+static void sql_at(const char *path, const char *sql) {
+        sqlite3 *db = NULL;
+        assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+        sqlite3_busy_timeout(db, 10000);
+        char *msg = NULL;
+        if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
+                fail_msg("%s: %s", sql, msg);
+        sqlite3_close(db);
+}
+
 /* A store upgraded from schema version 3 keeps an occurrence row for each occurrence
  * that fired before; such a row still stops the occurrence from firing again, and
  * the calendar shows it once, also when its run was purged. */
@@ -861,13 +872,7 @@ static void fired_before_upgrade_is_not_fired_again(void **state) {
         snprintf(sql, sizeof sql,
                  "INSERT INTO occurrences(series_id, nominal, fired_at, run_id) VALUES(%lld, %lld, %lld, 999999)",
                  (long long)id, (long long)at("2026-06-01T12:02:00Z"), (long long)at("2026-06-01T12:00:00Z"));
-        sqlite3 *db = NULL;
-        assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-        sqlite3_busy_timeout(db, 10000);
-        char *msg = NULL;
-        if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
-                fail_msg("%s: %s", sql, msg);
-        sqlite3_close(db);
+        sql_at(path, sql);
         advance_to(e, at("2026-06-01T12:01:00Z"));
         advance_to(e, at("2026-06-01T12:02:00Z"));
         advance_to(e, at("2026-06-01T12:03:00Z"));
@@ -902,12 +907,7 @@ static void new_store_has_2k_pages_old_keeps_its_own(void **state) {
         snprintf(path, sizeof path, "%s/sked.db", dir);
         assert_int_equal(page_size_of(path), 2048);
         snprintf(old, sizeof old, "%s/old.db", dir);
-        sqlite3 *db = NULL;
-        assert_int_equal(sqlite3_open(old, &db), SQLITE_OK);
-        assert_int_equal(sqlite3_exec(db, "PRAGMA page_size=4096; PRAGMA journal_mode=WAL; CREATE TABLE t(x)",
-                                      NULL, NULL, NULL),
-                         SQLITE_OK);
-        sqlite3_close(db);
+        sql_at(old, "PRAGMA page_size=4096; PRAGMA journal_mode=WAL; CREATE TABLE t(x)");
         snprintf(olduri, sizeof olduri, "sqlite:%s", old);
         store *st = NULL;
         sked_err err = {0};
