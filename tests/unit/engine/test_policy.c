@@ -10,7 +10,6 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
-#include <sqlite3.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -21,6 +20,8 @@
 #include "base/civil.h"
 #include "engine/engine.h"
 #include "store/store.h"
+
+#include "sqlite_at.h"
 
 #define MINUTE (60 * SKED_USEC)
 #define HOUR (60 * MINUTE)
@@ -848,17 +849,6 @@ static void clock_back_edited_rule_meets_fired_occurrences(void **state) {
         expect_occurrences(id, at("2026-06-01T11:58:00Z"), at("2026-06-01T12:06:00Z"), occ, 8);
 }
 
-/* Runs SQL on the SQLite file at path with a connection of the test's own. */
-static void sql_at(const char *path, const char *sql) {
-        sqlite3 *db = NULL;
-        assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-        sqlite3_busy_timeout(db, 10000);
-        char *msg = NULL;
-        if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
-                fail_msg("%s: %s", sql, msg);
-        sqlite3_close(db);
-}
-
 /* A store upgraded from schema version 3 keeps an occurrence row for each occurrence
  * that fired before; such a row still stops the occurrence from firing again, and
  * the calendar shows it once, also when its run was purged. */
@@ -872,7 +862,7 @@ static void fired_before_upgrade_is_not_fired_again(void **state) {
         snprintf(sql, sizeof sql,
                  "INSERT INTO occurrences(series_id, nominal, fired_at, run_id) VALUES(%lld, %lld, %lld, 999999)",
                  (long long)id, (long long)at("2026-06-01T12:02:00Z"), (long long)at("2026-06-01T12:00:00Z"));
-        sql_at(path, sql);
+        sql_exec_at(path, sql);
         advance_to(e, at("2026-06-01T12:01:00Z"));
         advance_to(e, at("2026-06-01T12:02:00Z"));
         advance_to(e, at("2026-06-01T12:03:00Z"));
@@ -887,27 +877,15 @@ static void fired_before_upgrade_is_not_fired_again(void **state) {
         expect_occurrences(id, want[0], at("2026-06-01T12:04:00Z"), occ, 4);
 }
 
-static int64_t page_size_of(const char *path) {
-        sqlite3 *db = NULL;
-        sqlite3_stmt *st = NULL;
-        assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-        assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA page_size", -1, &st, NULL), SQLITE_OK);
-        assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-        int64_t v = sqlite3_column_int64(st, 0);
-        sqlite3_finalize(st);
-        sqlite3_close(db);
-        return v;
-}
-
 /* A new store has 2 KiB pages (db_sqlite.c: fewer bytes per fired occurrence); a
  * store made with SQLite's 4 KiB keeps them, and opens and migrates as before. */
 static void new_store_has_2k_pages_old_keeps_its_own(void **state) {
         (void)state;
         char path[160], old[160], olduri[176];
         snprintf(path, sizeof path, "%s/sked.db", dir);
-        assert_int_equal(page_size_of(path), 2048);
+        assert_int_equal(sql_int_at(path, "PRAGMA page_size"), 2048);
         snprintf(old, sizeof old, "%s/old.db", dir);
-        sql_at(old, "PRAGMA page_size=4096; PRAGMA journal_mode=WAL; CREATE TABLE t(x)");
+        sql_exec_at(old, "PRAGMA page_size=4096; PRAGMA journal_mode=WAL; CREATE TABLE t(x)");
         snprintf(olduri, sizeof olduri, "sqlite:%s", old);
         store *st = NULL;
         sked_err err = {0};
@@ -916,7 +894,7 @@ static void new_store_has_2k_pages_old_keeps_its_own(void **state) {
         series_row row = {0};
         assert_int_equal(store_series_get(st, 1, &row, &err), -ENOENT);
         store_close(st);
-        assert_int_equal(page_size_of(old), 4096);
+        assert_int_equal(sql_int_at(old, "PRAGMA page_size"), 4096);
         static const char *const sfx[] = {"", "-wal", "-shm"};
         for (size_t i = 0; i < 3; i++) {
                 char f[176];

@@ -7,7 +7,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <errno.h>
-#include <sqlite3.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +15,8 @@
 
 #include "base/civil.h"
 #include "sked/sked.h"
+
+#include "sqlite_at.h"
 
 static _Atomic sked_time fake_now;
 static char dbpath[256];
@@ -78,28 +79,12 @@ static sked *open_engine(void) {
         return s;
 }
 
-/* Runs SQL on the database file with a connection of our own. */
 static void sql_exec(const char *sql) {
-        sqlite3 *db = NULL;
-        assert_int_equal(sqlite3_open(dbpath, &db), SQLITE_OK);
-        sqlite3_busy_timeout(db, 10000);
-        char *msg = NULL;
-        if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
-                fail_msg("%s: %s", sql, msg);
-        sqlite3_close(db);
+        sql_exec_at(dbpath, sql);
 }
 
 static int64_t sql_int(const char *sql) {
-        sqlite3 *db = NULL;
-        sqlite3_stmt *st = NULL;
-        assert_int_equal(sqlite3_open(dbpath, &db), SQLITE_OK);
-        sqlite3_busy_timeout(db, 10000);
-        assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
-        assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-        int64_t v = sqlite3_column_int64(st, 0);
-        sqlite3_finalize(st);
-        sqlite3_close(db);
-        return v;
+        return sql_int_at(dbpath, sql);
 }
 
 static int64_t series_count(void) {
