@@ -9,7 +9,9 @@
  *
  * Each prints one JSON object on stdout (figures only; bench/run adds bench/system/durable).
  * The store is what sked always uses: SQLite in WAL mode with synchronous=FULL. */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
