@@ -42,33 +42,6 @@ static void usage(FILE *f) {
                 "                     cluster share one, so the CLI can talk to any of them\n");
 }
 
-static int ensure_demo_series(sked *s, engine *e) {
-        store *st;
-        sked_err err = {0};
-        if (engine_thread_store(e, &st, &err) < 0) {
-                log_error("demo series: %s", err.msg);
-                return -EIO;
-        }
-        series_row *rows = NULL;
-        size_t n = 0;
-        int r = store_series_list(st, "demo.hello", 0, 1, true, &rows, &n, &err);
-        series_rows_free(rows, n);
-        if (r < 0)
-                log_error("demo series: %s", err.msg);
-        if (r < 0 || n > 0)
-                return r;
-        char errbuf[512];
-        int64_t id;
-        r = sked_create_series(s,
-                               "{\"type\": \"demo.hello\", \"title\": \"Hello every 20 seconds\","
-                               " \"schedule\": \"every 20s\", \"params\": {\"who\": \"sked\"},"
-                               " \"query\": \"region = \\\"eu\\\"\"}",
-                               &id, errbuf, sizeof errbuf);
-        if (r < 0)
-                log_error("demo series: %s", errbuf);
-        return r;
-}
-
 int cli_serve(int argc, char **argv) {
         static const struct option opts[] = {
                 {"data-dir", required_argument, NULL, 'd'}, {"listen", required_argument, NULL, 'l'},
@@ -234,8 +207,7 @@ int cli_serve(int argc, char **argv) {
                         return CLI_FAILED;
                 }
         char errbuf[512];
-        if (demo && (demo_register((sked *) e, errbuf, sizeof errbuf) < 0 ||
-                     ensure_demo_series((sked *) e, e) < 0)) {
+        if (demo && demo_register((sked *) e, errbuf, sizeof errbuf) < 0) {
                 fprintf(stderr, "sked serve: demo: %s\n", errbuf);
                 engine_free(e);
                 return CLI_FAILED;
