@@ -8,7 +8,8 @@
  *                                                   minute; start delays (s) are written to OUTFILE
  *
  * Each prints one JSON object on stdout (figures only; bench/run adds bench/system/durable).
- * The store is what sked always uses: SQLite in WAL mode with synchronous=FULL. */
+ * The store is SQLite in WAL mode with synchronous=FULL (sked's default), or PostgreSQL
+ * with synchronous_commit=on when DB is a postgres:// URI. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -106,7 +107,11 @@ static void stop_engine(sked *s) {
 
 static sked *open_engine(const char *db, unsigned workers, sked_clock clock) {
         char uri[4096], err[512];
-        snprintf(uri, sizeof uri, "sqlite:%s", db);
+        /* DB is a SQLite file, or a postgres:// URI (bench/run's queue on PostgreSQL) */
+        if (!strncmp(db, "postgres://", 11) || !strncmp(db, "postgresql://", 13))
+                snprintf(uri, sizeof uri, "%s", db);
+        else
+                snprintf(uri, sizeof uri, "sqlite:%s", db);
         /* the default look-ahead (2 s), also with the bench's injected clock;
          * BENCH_LOOKAHEAD_MS sets another (negative: off) */
         const char *la = getenv("BENCH_LOOKAHEAD_MS");
