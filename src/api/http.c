@@ -30,6 +30,7 @@ struct route {
         bool is_param[MAX_SEGS];
         size_t nsegs;
         size_t literals;
+        bool wild; /* the last segment is "{name*}": it takes the rest of the path */
         unsigned flags;
         http_handler_fn fn;
         void *userdata;
@@ -191,10 +192,16 @@ int http_route(http_server *s, const char *method, const char *pattern, unsigned
                         *slash = '\0';
                 size_t n = strlen(p);
                 if (p[0] == '{') {
-                        if (n < 3 || p[n - 1] != '}' || ++nparams > MAX_PARAMS)
+                        if (n < 3 || p[n - 1] != '}' || ++nparams > MAX_PARAMS || rt.wild)
                                 goto bad;
                         p[n - 1] = '\0';
                         p++;
+                        if (p[n - 3] == '*') { /* "{name*}": only as the last segment */
+                                if (slash || n < 4)
+                                        goto bad;
+                                p[n - 3] = '\0';
+                                rt.wild = true;
+                        }
                         rt.is_param[rt.nsegs] = true;
                 } else {
                         if (n == 0 || strpbrk(p, "{}"))
@@ -231,6 +238,16 @@ nomem:
         return -ENOMEM;
 }
 
+int http_route_table(http_server *s, const http_route_def *defs, size_t n, void *userdata) {
+        for (size_t i = 0; i < n; i++) {
+                int r = http_route(s, defs[i].method, defs[i].pattern, defs[i].flags, defs[i].fn,
+                                   userdata);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
 /* ---- replies ---- */
 
 static struct MHD_Response *make_response(const void *data, size_t len, bool copy) {
@@ -240,9 +257,10 @@ static struct MHD_Response *make_response(const void *data, size_t len, bool cop
                 len, (void *)data, copy ? MHD_RESPMEM_MUST_COPY : MHD_RESPMEM_MUST_FREE);
 }
 
-/* Installs resp (may be NULL on OOM: a static 500 is used) as the reply. */
-static void set_reply(http_req *r, unsigned status, struct MHD_Response *resp,
-                      const char *content_type) {
+/* Installs resp (may be NULL on OOM: a static 500 is used) as the reply, with
+ * Cache-Control: cache_control (NULL: no-store, as every API reply). */
+static void set_reply_cached(http_req *r, unsigned status, struct MHD_Response *resp,
+                             const char *content_type, const char *cache_control) {
         static const char oom[] = "{\"type\":\"about:blank\",\"title\":\"Internal Server Error\","
                                   "\"status\":500,\"detail\":\"out of memory\"}";
         if (r->replied) {
@@ -262,10 +280,55 @@ static void set_reply(http_req *r, unsigned status, struct MHD_Response *resp,
         }
         if (content_type)
                 MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
+                                cache_control && status != 500 ? cache_control : "no-store");
         r->resp = resp;
         r->status = status;
         r->replied = true;
+}
+
+static void set_reply(http_req *r, unsigned status, struct MHD_Response *resp,
+                      const char *content_type) {
+        set_reply_cached(r, status, resp, content_type, NULL);
+}
+
+/* True when an If-None-Match list ("*", or quoted tags, W/ allowed, comma-separated)
+ * names etag; RFC 9110 13.1.2: the weak comparison, so W/"x" matches "x". */
+static bool etag_listed(const char *list, const char *etag) {
+        if (!list)
+                return false;
+        const char *want = etag;
+        size_t wn = strlen(want);
+        for (const char *p = list; *p;) {
+                p += strspn(p, " \t,");
+                if (!*p)
+                        break;
+                if (*p == '*')
+                        return true;
+                if (p[0] == 'W' && p[1] == '/')
+                        p += 2;
+                size_t n = strcspn(p, " \t,");
+                if (n == wn && memcmp(p, want, n) == 0)
+                        return true;
+                p += n;
+        }
+        return false;
+}
+
+void http_reply_static(http_req *r, const char *content_type, const void *body, size_t len,
+                       const char *etag, const char *cache_control) {
+        struct MHD_Response *resp;
+        unsigned status = 200;
+        if (etag && etag_listed(http_header(r, "If-None-Match"), etag)) {
+                status = 304; /* no body, and no Content-Type to describe one */
+                resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+                content_type = NULL;
+        } else {
+                resp = MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_PERSISTENT);
+        }
+        if (resp && etag)
+                MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, etag);
+        set_reply_cached(r, status, resp, content_type, cache_control ? cache_control : "no-cache");
 }
 
 void http_reply_json(http_req *r, int status, json_t *body) {
@@ -358,10 +421,6 @@ static enum MHD_Result send_reply(http_req *r) {
 
 /* ---- accessors ---- */
 
-const char *http_method(const http_req *r) {
-        return r->method;
-}
-
 const char *http_path(const http_req *r) {
         return r->path;
 }
@@ -420,14 +479,16 @@ static int match_route(http_req *r) {
         }
         for (size_t i = 0; i < s->nroutes; i++) {
                 const struct route *rt = &s->routes[i];
-                bool ok = rt->nsegs == nsegs;
-                for (size_t k = 0; ok && k < nsegs; k++)
+                bool ok = rt->wild ? nsegs >= rt->nsegs : rt->nsegs == nsegs;
+                for (size_t k = 0; ok && k < rt->nsegs; k++)
                         ok = rt->is_param[k] ? segs[k][0] != '\0'
                                              : strcmp(rt->segs[k], segs[k]) == 0;
                 if (!ok)
                         continue;
                 if (strcmp(rt->method, m) == 0) {
-                        if (!best || rt->literals > best->literals)
+                        /* most literal segments first; at a tie, exact before wildcard */
+                        if (!best || rt->literals > best->literals ||
+                            (rt->literals == best->literals && best->wild && !rt->wild))
                                 best = rt;
                 } else if (!strstr(strbuf_str(&allow) ? strbuf_str(&allow) : "", rt->method)) {
                         /* substring test is fine for the handful of method names */
@@ -439,7 +500,10 @@ static int match_route(http_req *r) {
         if (best) {
                 strbuf_free(&allow);
                 r->route = best;
-                for (size_t k = 0; k < nsegs; k++) {
+                if (best->wild) /* join the rest again: its segments lie in place in raw */
+                        for (size_t k = best->nsegs; k < nsegs; k++)
+                                segs[k][-1] = '/';
+                for (size_t k = 0; k < best->nsegs; k++) {
                         if (!best->is_param[k])
                                 continue;
                         MHD_http_unescape(segs[k]);

@@ -7,7 +7,8 @@
  * thread-safe, and they should not block for long (each blocked handler holds a
  * worker and its connections).  A http_req is only valid during its handler call.
  *
- * Every API reply carries `Cache-Control: no-store`.  Framework errors are
+ * Every API reply carries `Cache-Control: no-store`; http_reply_static sets its own
+ * (static assets with strong ETags, 304 on If-None-Match).  Framework errors are
  * application/problem+json: 404 (no route), 405 (+ Allow), 401 (+ WWW-Authenticate),
  * 400 (body not JSON), 413 (body over max_body), 500 (handler failed). */
 #pragma once
@@ -55,11 +56,15 @@ int http_server_new(const http_config *cfg, http_server **ret, sked_err *err);
 
 /* Registers fn for method ("GET", "POST", ...; HEAD is served by GET routes) and
  * pattern, e.g. "/api/v1/series/{id}/occurrences": literal segments match exactly,
- * {name} matches one non-empty segment (percent-decoded, see http_param).  When
- * several routes match a path, the one with most literal segments wins.  Strings
- * are copied.  Call before http_server_start.
+ * {name} matches one non-empty segment (percent-decoded, see http_param), and a last
+ * segment {name*} matches one or more segments, the rest of the path ("/assets/{path*}"
+ * gives path "js/app.js" for /assets/js/app.js; percent-decoded after joining, so it
+ * may hold "/" or ".."; a handler looks it up, never opens it as a file name).  When
+ * several routes match a path, the one with most literal segments wins, and at a tie
+ * the one without a wildcard.  Strings are copied.  Call before http_server_start.
  * Errors: -EINVAL (bad pattern: not starting with '/', more than 8 params, empty or
- * unclosed {}), -EBUSY (server already started), -ENOMEM. */
+ * unclosed {}, {name*} before the last segment), -EBUSY (server already started),
+ * -ENOMEM. */
 int http_route(http_server *s, const char *method, const char *pattern, unsigned flags,
                http_handler_fn fn, void *userdata);
 
@@ -72,6 +77,18 @@ int http_server_start(http_server *s, sked_err *err);
 /* The bound port (useful with port 0); 0 before start. */
 uint16_t http_server_port(const http_server *s);
 
+/* One row of a resource's route table (see http_route_table). */
+typedef struct http_route_def {
+        const char *method;
+        const char *pattern;
+        unsigned flags;
+        http_handler_fn fn;
+} http_route_def;
+
+/* Registers each of defs[0..n) with http_route, all with the same userdata (a
+ * resource's context).  Stops at and returns the first error (earlier rows stay). */
+int http_route_table(http_server *s, const http_route_def *defs, size_t n, void *userdata);
+
 /* Stops accepting connections, waits (up to timeout_s) for requests in flight to
  * finish and be answered, then closes all connections and joins the workers.
  * No-op if not running.  Must not be called from a handler. */
@@ -81,7 +98,6 @@ void http_server_stop(http_server *s);
 void http_server_free(http_server *s);
 
 /* Request accessors; returned strings are owned by the request. */
-const char *http_method(const http_req *r);
 const char *http_path(const http_req *r); /* percent-decoded path, no query string */
 /* Path parameter {name}, percent-decoded; NULL if the route has none of that name. */
 const char *http_param(const http_req *r, const char *name);
@@ -116,6 +132,14 @@ void http_reply_problem(http_req *r, int status, const char *field, const char *
 /* Replies len bytes of body (copied) with content_type (NULL → no Content-Type). */
 void http_reply_text(http_req *r, int status, const char *content_type, const char *body,
                      size_t len);
+
+/* Replies 200 with len bytes of body, which must outlive the server (an embedded
+ * asset: not copied), with a strong etag (a quoted string, e.g. "\"3f2a9c\"", or NULL)
+ * and Cache-Control: cache_control (NULL: "no-cache", i.e. revalidate each time; for a
+ * file whose name carries its hash, "public, max-age=31536000, immutable").  When the
+ * request's If-None-Match lists etag (or "*"), replies 304 with the ETag and no body. */
+void http_reply_static(http_req *r, const char *content_type, const void *body, size_t len,
+                       const char *etag, const char *cache_control);
 
 /* Adds a response header (copied), e.g. ETag or Location. */
 void http_add_header(http_req *r, const char *name, const char *value);

@@ -46,6 +46,18 @@ static int h_item(http_req *r, void *ud) {
         return 0;
 }
 
+static int h_asset(http_req *r, void *ud) {
+        (void)ud;
+        static const char css[] = "body{color:red}";
+        const char *path = http_param(r, "path");
+        if (strcmp(path, "app.css") == 0)
+                http_reply_static(r, "text/css", css, sizeof css - 1, "\"css-1\"",
+                                  "public, max-age=31536000, immutable");
+        else
+                http_reply_json(r, 200, json_pack("{s:s, s:s}", "route", "wild", "path", path));
+        return 0;
+}
+
 static int h_delete(http_req *r, void *ud) {
         (void)ud;
         http_reply_json(r, 204, NULL);
@@ -125,6 +137,8 @@ static size_t feed(char *buf, size_t size, size_t n, void *ud) {
         return k;
 }
 
+static const char *extra_header; /* one more request header, e.g. If-None-Match */
+
 static void request(const char *method, const char *path, const char *token, const char *body,
                     bool chunked, struct resp *out) {
         CURL *e = curl_easy_init();
@@ -141,6 +155,8 @@ static void request(const char *method, const char *path, const char *token, con
                 h = curl_slist_append(h, auth);
         }
         h = curl_slist_append(h, "Expect:");
+        if (extra_header)
+                h = curl_slist_append(h, extra_header);
         if (chunked)
                 h = curl_slist_append(h, "Transfer-Encoding: chunked");
         curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
@@ -239,6 +255,13 @@ static int setup(void **state) {
         assert_int_equal(http_route(srv, "GET", "/api/v1/twice", 0, h_twice, NULL), 0);
         assert_int_equal(http_route(srv, "GET", "/api/v1/ping", 0, h_ping, NULL), 0);
         assert_int_equal(http_route(srv, "GET", "/healthz", HTTP_PUBLIC, h_health, NULL), 0);
+        static const http_route_def assets[] = {
+                {"GET", "/assets/{path*}", HTTP_PUBLIC, h_asset},
+                {"GET", "/assets/special/{id}", 0, h_item},
+        };
+        assert_int_equal(http_route_table(srv, assets, 2, "table"), 0);
+        assert_int_equal(http_route(srv, "GET", "/a/{x*}/b", 0, h_health, NULL), -EINVAL);
+        assert_int_equal(http_route(srv, "GET", "/a/{*}", 0, h_health, NULL), -EINVAL);
         assert_int_equal(http_route(srv, "GET", "no-slash", 0, h_health, NULL), -EINVAL);
         assert_int_equal(http_route(srv, "GET", "/a/{}", 0, h_health, NULL), -EINVAL);
         assert_int_equal(http_route(srv, "GET", "/a/{x", 0, h_health, NULL), -EINVAL);
@@ -311,6 +334,57 @@ static void test_routes(void **state) {
         assert_int_equal(r.status, 200);
         assert_int_equal(r.body.len, 0);
         resp_free(&r);
+}
+
+/* {path*} takes the rest of the path; an exact route of as many literals wins. */
+static void test_wildcard(void **state) {
+        (void)state;
+        struct resp r;
+        request("GET", "/assets/js/vendor/app%20x.js", NULL, NULL, false, &r);
+        assert_int_equal(r.status, 200);
+        json_t *j = body_json(&r);
+        assert_string_equal(json_string_value(json_object_get(j, "route")), "wild");
+        assert_string_equal(json_string_value(json_object_get(j, "path")), "js/vendor/app x.js");
+        json_decref(j);
+        resp_free(&r);
+        request("GET", "/assets/special/7", TOKEN, NULL, false, &r);
+        j = body_json(&r);
+        assert_string_equal(json_string_value(json_object_get(j, "route")), "table");
+        assert_string_equal(json_string_value(json_object_get(j, "id")), "7");
+        json_decref(j);
+        resp_free(&r);
+        request("GET", "/assets", NULL, NULL, false, &r); /* the wildcard needs a segment */
+        assert_problem(&r, 404, NULL);
+        resp_free(&r);
+}
+
+/* Static replies: strong ETag, their own Cache-Control, 304 on If-None-Match. */
+static void test_static(void **state) {
+        (void)state;
+        struct resp r;
+        request("GET", "/assets/app.css", NULL, NULL, false, &r);
+        assert_int_equal(r.status, 200);
+        assert_string_equal(strbuf_str(&r.body), "body{color:red}");
+        assert_string_equal(header(&r, "Content-Type"), "text/css");
+        assert_string_equal(header(&r, "ETag"), "\"css-1\"");
+        assert_string_equal(header(&r, "Cache-Control"), "public, max-age=31536000, immutable");
+        resp_free(&r);
+        const char *match[] = {"If-None-Match: \"css-1\"", "If-None-Match: \"a\", W/\"css-1\"",
+                               "If-None-Match: *"};
+        for (size_t i = 0; i < 3; i++) {
+                extra_header = match[i];
+                request("GET", "/assets/app.css", NULL, NULL, false, &r);
+                assert_int_equal(r.status, 304);
+                assert_int_equal(r.body.len, 0);
+                assert_string_equal(header(&r, "ETag"), "\"css-1\"");
+                resp_free(&r);
+        }
+        extra_header = "If-None-Match: \"css-2\", \"css-10\"";
+        request("GET", "/assets/app.css", NULL, NULL, false, &r);
+        assert_int_equal(r.status, 200);
+        assert_int_equal(r.body.len, strlen("body{color:red}"));
+        resp_free(&r);
+        extra_header = NULL;
 }
 
 static void test_auth(void **state) {
@@ -722,6 +796,8 @@ int main(void) {
         curl_global_init(CURL_GLOBAL_DEFAULT);
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_routes),
+                cmocka_unit_test(test_wildcard),
+                cmocka_unit_test(test_static),
                 cmocka_unit_test(test_auth),
                 cmocka_unit_test(test_json_body),
                 cmocka_unit_test(test_body_limit),
