@@ -247,27 +247,6 @@ static void put_i64(strbuf *b, int64_t v) {
         strbuf_append(b, buf, (size_t) (p - buf));
 }
 
-/* "YYYY-MM-DDTHH:MM:SS" of local seconds; 19 characters. */
-static char *fmt_wall(char *p, int64_t secs) {
-        civil c;
-        civil_from_seconds(secs, &c);
-        p = fmt_u(p, (uint64_t) (c.year < 0 ? 0 : c.year), 4);
-        *p++ = '-';
-        p = fmt_u(p, (uint64_t) c.month, 2);
-        *p++ = '-';
-        p = fmt_u(p, (uint64_t) c.day, 2);
-        *p++ = 'T';
-        p = fmt_u(p, (uint64_t) c.hour, 2);
-        *p++ = ':';
-        p = fmt_u(p, (uint64_t) c.minute, 2);
-        *p++ = ':';
-        return fmt_u(p, (uint64_t) c.second, 2);
-}
-
-static int64_t secs_of(sked_time t) {
-        return t >= 0 ? t / SKED_USEC : -((-t + SKED_USEC - 1) / SKED_USEC);
-}
-
 /* Wall-time text of instants in one zone, the offset cached while it holds. */
 typedef struct wallfmt {
         const tz_zone *z;
@@ -293,7 +272,7 @@ static int32_t wall_offset(wallfmt *w, sked_time t) {
 static void wall_text(wallfmt *w, sked_time t, char *loc, size_t len, char day[11], char hm[6]) {
         (void) len;
         int32_t off = wall_offset(w, t);
-        char *p = fmt_wall(loc, secs_of(t) + off);
+        char *p = civil_put_wall(loc, time_seconds(t) + off, false);
         memcpy(p, w->offs, w->offs_len + 1);
         memcpy(day, loc, 10);
         day[10] = '\0';
@@ -470,7 +449,7 @@ static void put_str(strbuf *b, const char *v) {
 static void put_utc(strbuf *b, sked_time t) {
         char buf[24], *p = buf;
         *p++ = '"';
-        p = fmt_wall(p, secs_of(t));
+        p = civil_put_wall(p, time_seconds(t), false);
         *p++ = 'Z';
         *p++ = '"';
         strbuf_append(b, buf, (size_t) (p - buf));
