@@ -392,15 +392,27 @@ static int h_series_occurrences(http_req *req, void *ud) {
         series_row row = {0};
         sked_err err = {0};
         json_t *items = NULL;
+        sked_time next_from = 0;
         int r = store_series_get(st, id, &row, &err);
         if (r == 0)
-                r = engine_series_occurrences(e, st, &row, from, to, (int) limit, &items, &err);
+                r = engine_series_occurrences(e, st, &row, from, to, (int) limit, &items, &next_from, &err);
         series_row_clear(&row);
         if (r < 0)
                 return reply_err(req, r, &err);
         json_t *out = json_pack("{s:o}", "items", items);
         view_set_instant(out, "from", from);
         view_set_instant(out, "to", to);
+        /* a cut list says so, and where the next request starts (microseconds kept:
+         * nominal instants of an interval rule need not be whole seconds) */
+        json_object_set_new(out, "truncated", json_boolean(next_from != 0));
+        if (next_from) {
+                char at[40];
+                time_format_utc(next_from, at, sizeof at);
+                if (next_from % SKED_USEC)
+                        snprintf(at + 19, sizeof at - 19, ".%06lldZ",
+                                 (long long) (next_from - time_seconds(next_from) * SKED_USEC));
+                json_object_set_new(out, "next_from", json_string(at));
+        }
         http_reply_json(req, 200, out);
         return 0;
 }

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/calendar.h"
 #include "engine/engine_internal.h"
 #include "base/strbuf.h"
 
@@ -377,7 +378,7 @@ static int add_moved_records(store *st, const exception_row *x, size_t nx, sked_
 }
 
 int engine_series_occurrences(engine *e, store *st, const series_row *s, sked_time from, sked_time to, int limit,
-                              json_t **ret, sked_err *err) {
+                              json_t **ret, sked_time *ret_next_from, sked_err *err) {
         occurrence_rec *rec = NULL;
         exception_row *x = NULL;
         size_t nrec = 0, nx = 0, cap = (size_t) limit + 1;
@@ -403,6 +404,15 @@ int engine_series_occurrences(engine *e, store *st, const series_row *s, sked_ti
                 for (size_t i = 0; i < l.n && i < (size_t) limit; i++)
                         json_array_append_new(out, occ_json(&l.v[i], schedule_zone(sp->sc)));
                 *ret = out;
+                if (ret_next_from) {
+                        /* cut: continue from the first occurrence left out, or (when the
+                         * expansion itself stopped at its cap) just after the last one given */
+                        bool cut = l.truncated || l.n > (size_t) limit;
+                        *ret_next_from = !cut             ? 0
+                                         : l.n > (size_t) limit ? l.v[limit].start
+                                         : l.n             ? l.v[l.n - 1].start + 1
+                                                           : from;
+                }
         }
         free(inst);
         free(l.v);
@@ -641,4 +651,44 @@ int engine_calendar(engine *e, store *st, const calendar_query *q, char **ret, s
         exception_rows_free(x, nx);
         series_rows_free(rows, nrows);
         return r;
+}
+
+/* ---- one occurrence ---- */
+
+int calendar_occurrence_json(engine *e, store *st, const series_row *s, const exception_row *x, sked_time nominal,
+                             json_t **ret, sked_err *err) {
+        /* listed at its nominal instant, or (moved) at its new time */
+        sked_time at[2] = {nominal, x && x->moved_to ? x->moved_to : nominal};
+        for (int k = 0; k < (at[1] != at[0] ? 2 : 1); k++) {
+                json_t *list = NULL;
+                int r = engine_series_occurrences(e, st, s, at[k], at[k] + 1, 10, &list, NULL, err);
+                if (r < 0)
+                        return r;
+                size_t i;
+                json_t *o;
+                json_array_foreach(list, i, o) {
+                        if (json_integer_value(json_object_get(o, "nominal")) == nominal &&
+                            !strcmp(json_string_value(json_object_get(o, "trigger")), "schedule")) {
+                                *ret = json_incref(o);
+                                json_decref(list);
+                                return 0;
+                        }
+                }
+                json_decref(list);
+        }
+        /* not in the listing (a rule that no longer parses): described from the change
+         * alone, in the same shape */
+        const tz_zone *z;
+        int r = tz_load(s->tz, &z, err);
+        if (r < 0)
+                return r;
+        occ o = {.s = s, .nominal = nominal, .start = at[1], .trigger = "schedule", .x = x};
+        if (x) {
+                o.moved = x->moved_to != 0;
+                o.disabled = x->disabled;
+                o.params = x->params != NULL;
+        }
+        o.state = o.disabled ? "disabled" : unrecorded_state(s, o.start, engine_now(e));
+        *ret = occ_json(&o, z);
+        return 0;
 }

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/calendar.h"
 #include "engine/engine_internal.h"
 #include "model/params.h"
 
@@ -152,27 +153,9 @@ int engine_occurrence_change(engine *e, store *st, int64_t id, sked_time nominal
         if (r < 0)
                 goto out;
         engine_changed(e, st);
-        /* the occurrence as it is listed now */
-        sked_time from = nominal, to = nominal + 1;
-        json_t *list = NULL;
-        if ((r = engine_series_occurrences(e, st, &s, from, to, 10, &list, err)) < 0)
-                goto out;
-        *ret = json_array_size(list) ? json_incref(json_array_get(list, 0)) : json_object();
-        if (!json_array_size(list)) {
-                /* moved out of [nominal, nominal+1): describe it from the exception */
-                char at[32];
-                time_format_utc(nominal, at, sizeof at);
-                json_object_set_new(*ret, "nominal", json_integer(nominal));
-                json_object_set_new(*ret, "at", json_string(at));
-                json_object_set_new(*ret, "state", json_string(x.disabled ? "disabled" : "planned"));
-                json_object_set_new(*ret, "change", json_string(x.disabled ? "disabled" : "moved"));
-                if (x.moved_to) {
-                        time_format_utc(x.moved_to, at, sizeof at);
-                        json_object_set_new(*ret, "start", json_integer(x.moved_to));
-                        json_object_set_new(*ret, "start_at", json_string(at));
-                }
-        }
-        json_decref(list);
+        /* the occurrence as it is listed now: the listing's own serializer */
+        bool kept = !(!x.disabled && !x.moved_to && !x.params && !x.note);
+        r = calendar_occurrence_json(e, st, &s, kept ? &x : NULL, nominal, ret, err);
 out:
         exception_row_clear(&x);
         series_plan_free(sp);

@@ -1,0 +1,82 @@
+"""Black-box tests of rough edges a new user met on the server side: the reply of an
+occurrence change (the listing's shape), a cut occurrence listing (truncated,
+next_from), occurrences skipped while a series was paused, features no type
+declares, listings filtered by a type or series that does not exist, next_due of a
+disabled series, manifest errors naming the file, the idempotency key of retried
+one-off runs, the calendar feed's DTSTART, `serve --listen BAD`, and the run log."""
+import json
+import os
+import re
+import subprocess
+import time
+from datetime import datetime, timedelta, timezone
+
+import skedtest
+from skedtest import US, now_us, parse_utc, utc_text, wait_for
+
+UTC = timezone.utc
+
+
+def zulu(dt):
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class Base(skedtest.ServerTest):
+    def setUp(self):
+        super().setUp()
+        self.srv = self.start_server(workers=2)
+        self.srv.register_type(skedtest.command_type("bb.edge", ["/bin/true"]))
+
+
+class OccurrenceReply(Base):
+    def test_change_reply_is_one_element_of_the_listing(self):
+        srv = self.srv
+        s = srv.create_series(type="bb.edge", schedule="cron:0 * * * *", tz="Europe/Berlin", title="hourly")
+        sid = s["id"]
+        base = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(days=3)
+        cases = [
+            (base, {"start": zulu(base + timedelta(days=2, minutes=17)), "note": "later"}),
+            (base + timedelta(hours=1), {"enabled": False, "note": "off"}),
+            (base + timedelta(hours=2), {"params": {}, "note": "same params"}),
+            (base + timedelta(hours=3), {"note": "just a note"}),
+        ]
+        for nominal, body in cases:
+            with self.subTest(body=body):
+                status, reply = srv.api("PATCH", f"/api/v1/series/{sid}/occurrences/{zulu(nominal)}", body)
+                self.assertEqual(status, 200, reply)
+                for key in ("local", "changes", "note", "trigger", "run_id", "skip_reason"):
+                    self.assertIn(key, reply, reply)
+                items = srv.occurrences(sid, zulu(base - timedelta(hours=1)), zulu(base + timedelta(days=3)))
+                listed = [o for o in items if o["nominal"] == int(nominal.timestamp()) * US]
+                self.assertEqual(listed, [reply])
+        moved = srv.api("PATCH", f"/api/v1/series/{sid}/occurrences/{zulu(base)}", {"note": "later"})[1]
+        self.assertEqual((moved["changes"], moved["start_at"]), (["moved"], zulu(base + timedelta(days=2, minutes=17))))
+        self.assertIn("start_local", moved)
+
+
+class OccurrencesTruncated(Base):
+    def test_cut_listing_says_so_and_where_to_continue(self):
+        srv = self.srv
+        s = srv.create_series(type="bb.edge", schedule="every 1s", tz="UTC", title="secondly")
+        frm = now_us() + 3600 * US
+        to = frm + 600 * US
+        path = f"/api/v1/series/{s['id']}/occurrences?from={utc_text(frm)}&to={utc_text(to)}"
+        whole = srv.get(path + "&limit=1000")
+        self.assertEqual((len(whole["items"]), whole["truncated"]), (600, False), len(whole["items"]))
+        self.assertNotIn("next_from", whole)
+        got, start, pages = [], utc_text(frm), 0
+        while True:
+            page = srv.get(f"/api/v1/series/{s['id']}/occurrences?from={start}&to={utc_text(to)}&limit=250")
+            got += page["items"]
+            pages += 1
+            if not page["truncated"]:
+                break
+            self.assertEqual(len(page["items"]), 250)
+            self.assertEqual(parse_utc(page["next_from"]), whole["items"][len(got)]["nominal"], page["next_from"])
+            start = page["next_from"]
+        self.assertEqual((pages, got), (3, whole["items"]))
+        # the cap of 10,000 rows is reported the same way
+        big = srv.get(f"/api/v1/series/{s['id']}/occurrences?from={utc_text(frm)}&to={utc_text(frm + 4 * 3600 * US)}"
+                      "&limit=10000")
+        self.assertEqual((len(big["items"]), big["truncated"]), (10000, True))
+        self.assertEqual(parse_utc(big["next_from"]), big["items"][-1]["nominal"] + US)
