@@ -9,6 +9,7 @@
 
 #include "engine/calendar.h"
 #include "engine/engine_internal.h"
+#include "engine/occurrence.h"
 #include "model/params.h"
 
 #define MAX_NOTE 1000
@@ -180,5 +181,40 @@ int engine_occurrence_reset(engine *e, store *st, int64_t id, sked_time nominal,
         r = store_end(st, r, err);
         if (r == 0)
                 engine_changed(e, st);
+        return r;
+}
+
+int occurrence_record_paused(engine *e, store *st, const series_row *s, sked_time was_due, sked_time paused_at,
+                             sked_err *err) {
+        sked_time now = engine_now(e), to = s->has_next ? s->next_due : now;
+        sked_time from = paused_at && paused_at < was_due ? paused_at : was_due;
+        if (!was_due || from >= to)
+                return 0;
+        series_plan *sp = NULL;
+        int r = series_plan_build(e, s, &sp, err);
+        if (r < 0)
+                return r == -ENOMEM ? r : 0; /* a rule that no longer parses: nothing to name */
+        sked_time *inst = calloc(OCCURRENCE_PAUSED_MAX, sizeof *inst);
+        if (!inst) {
+                series_plan_free(sp);
+                return err_set(err, -ENOMEM, "out of memory");
+        }
+        /* bounded: a pause of a secondly series would otherwise write a row a second */
+        int n = schedule_list(sp->sc, from, to, inst, OCCURRENCE_PAUSED_MAX);
+        for (int i = 0; i < n && r == 0; i++) {
+                if (inst[i] < s->created_at - s->created_at % SKED_USEC)
+                        continue;
+                bool done = false;
+                /* before the cursor, an occurrence may have run (started before the pause):
+                 * its run is its record; beyond it, the poller fired nothing */
+                if (inst[i] < was_due && (r = store_occurrence_done(st, s->id, inst[i], &done, err)) < 0)
+                        break;
+                if (!done)
+                        r = store_occurrence_insert(st, s->id, inst[i], now, "paused", err);
+                if (r == -EEXIST)
+                        r = 0; /* recorded before (fired ahead, then the pause took it back) */
+        }
+        free(inst);
+        series_plan_free(sp);
         return r;
 }

@@ -80,3 +80,36 @@ class OccurrencesTruncated(Base):
                       "&limit=10000")
         self.assertEqual((len(big["items"]), big["truncated"]), (10000, True))
         self.assertEqual(parse_utc(big["next_from"]), big["items"][-1]["nominal"] + US)
+
+
+class PausedOccurrences(Base):
+    def test_occurrences_of_a_pause_are_skipped_paused_not_missed(self):
+        srv = self.srv
+        s = srv.create_series(type="bb.edge", schedule="every 1s", tz="UTC", title="secondly")
+        sid = s["id"]
+        wait_for(lambda: len(srv.runs(series=sid)) >= 2, 20, what="two runs")
+        t_pause = now_us()
+        srv.post(f"/api/v1/series/{sid}/pause", {"note": "maintenance"})
+        time.sleep(4)
+        t_resume = now_us()
+        srv.post(f"/api/v1/series/{sid}/resume", {})
+        wait_for(lambda: [r for r in srv.runs(series=sid, state="succeeded") if parse_utc(r["nominal"]) > t_resume],
+                 20, what="a run after the resume")
+        occ = srv.occurrences(sid, utc_text(parse_utc(s["created_at"])), utc_text(now_us() + US))
+        during = [o for o in occ if t_pause + 1500 * 1000 < o["nominal"] < t_resume - 500 * 1000]
+        self.assertGreaterEqual(len(during), 2, occ)
+        self.assertEqual({(o["state"], o["skip_reason"]) for o in during}, {("skipped", "paused")}, during)
+        self.assertEqual([o for o in occ if o["state"] == "missed"], [], occ)
+        self.assertIn("succeeded", {o["state"] for o in occ if o["nominal"] > t_resume})
+        # the calendar says the same
+        cal = srv.get(f"/api/v1/calendar?series={sid}&from={utc_text(t_pause)}&to={utc_text(t_resume)}")
+        reasons = {o["skip_reason"] for o in cal["occurrences"] if o["state"] == "skipped"}
+        self.assertEqual(reasons, {"paused"}, cal["occurrences"])
+        # a series created disabled and resumed later: the same
+        d = srv.create_series(type="bb.edge", schedule="every 1s", tz="UTC", title="later", enabled=False)
+        time.sleep(3)
+        t_resume = now_us()
+        srv.post(f"/api/v1/series/{d['id']}/resume", {})
+        occ = srv.occurrences(d["id"], utc_text(parse_utc(d["created_at"])), utc_text(t_resume))
+        self.assertGreaterEqual(len(occ), 2, occ)
+        self.assertEqual({(o["state"], o["skip_reason"]) for o in occ}, {("skipped", "paused")}, occ)
