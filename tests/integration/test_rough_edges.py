@@ -113,3 +113,66 @@ class PausedOccurrences(Base):
         occ = srv.occurrences(d["id"], utc_text(parse_utc(d["created_at"])), utc_text(t_resume))
         self.assertGreaterEqual(len(occ), 2, occ)
         self.assertEqual({(o["state"], o["skip_reason"]) for o in occ}, {("skipped", "paused")}, occ)
+
+
+class Problems(Base):
+    def assertProblem(self, status, body, code, field, *words):
+        self.assertEqual(status, code, body)
+        self.assertEqual(body.get("field"), field, body)
+        for w in words:
+            self.assertIn(w, body.get("detail", "") + body.get("title", ""), body)
+
+    def test_feature_no_type_declares_is_refused(self):
+        srv = self.srv
+        srv.register_type(skedtest.command_type("bb.feat", ["/bin/true"], feature="billing"))
+        for verb in ("disable", "enable"):
+            with self.subTest(verb=verb):
+                status, body = srv.api("POST", f"/api/v1/features/biling/{verb}", {})
+                self.assertProblem(status, body, 404, "feature", "biling", "no registered type declares")
+                rc, out, err = srv.cli("features", verb, "biling")
+                self.assertNotEqual(rc, 0)
+                self.assertIn("no registered type declares", err)
+        self.assertNotIn("biling", [f["name"] for f in srv.get("/api/v1/features")["items"]])
+        # a declared one still switches both ways
+        self.assertFalse(srv.post("/api/v1/features/billing/disable", {})["enabled"])
+        self.assertTrue(srv.post("/api/v1/features/billing/enable", {})["enabled"])
+
+    def test_filters_naming_nothing_are_404(self):
+        srv = self.srv
+        status, body = srv.api("GET", "/api/v1/series?type=NOPE")
+        self.assertProblem(status, body, 404, "type", "no such type")
+        status, body = srv.api("GET", "/api/v1/runs?series=999")
+        self.assertProblem(status, body, 404, "series", "no such series")
+        status, body = srv.api("GET", "/api/v1/runs?type=nope.nope")
+        self.assertProblem(status, body, 404, "type", "no such type")
+        rc, out, err = srv.cli("series", "list", "--type", "NOPE")
+        self.assertNotEqual(rc, 0, out)
+        self.assertIn("no such type", err)
+        rc, out, err = srv.cli("runs", "list", "--series", "999")
+        self.assertNotEqual(rc, 0, out)
+        self.assertIn("no such series", err)
+        # a real filter with nothing in it is still an empty list
+        s = srv.create_series(type="bb.edge", schedule="cron:0 0 1 1 *", tz="UTC", title="yearly")
+        self.assertEqual(srv.get(f"/api/v1/series?type=bb.edge")["items"][0]["id"], s["id"])
+        self.assertEqual(srv.get(f"/api/v1/runs?series={s['id']}")["items"], [])
+        # the runs of a deleted series are history: still listed
+        run = srv.trigger(s["id"])
+        srv.wait_run(run["id"])
+        status, _ = srv.api("DELETE", f"/api/v1/series/{s['id']}")
+        self.assertEqual(status, 204)
+        self.assertEqual([r["id"] for r in srv.get(f"/api/v1/runs?series={s['id']}")["items"]], [run["id"]])
+
+    def test_disabled_series_has_no_next_due(self):
+        srv = self.srv
+        rc, out, err = srv.cli("series", "create", "--type", "bb.edge", "--schedule", "cron:0 9 * * *", "--disabled",
+                               "--json")
+        self.assertEqual(rc, 0, err)
+        s = json.loads(out)
+        self.assertEqual((s["enabled"], s["next_due"]), (False, None), s)
+        self.assertEqual(srv.get(f"/api/v1/series/{s['id']}")["next_due"], None)
+        listed = [x for x in srv.get("/api/v1/series")["items"] if x["id"] == s["id"]]
+        self.assertEqual(listed[0]["next_due"], None, listed)
+        resumed = srv.post(f"/api/v1/series/{s['id']}/resume", {})
+        self.assertIsNotNone(resumed["next_due"], resumed)
+        paused = srv.post(f"/api/v1/series/{s['id']}/pause", {})
+        self.assertIsNone(paused["next_due"], paused)
