@@ -9,6 +9,7 @@
 
 #include "base/log.h"
 #include "engine/engine_internal.h"
+#include "engine/runlog.h"
 
 #define PURGE_EVERY_US (60 * SKED_USEC)
 #define PURGE_BATCH 1000       /* finished runs purged per type per turn */
@@ -607,6 +608,7 @@ static int finish_job(engine *e, job *j, const event *ev, sked_time now, sked_er
                 f.error = "cancelled: superseded by a newer occurrence of its series (overlap policy cancel_other)";
                 again = false;
         }
+        runlog_end(j, ev, f.state, again);
         /* finish first, and only a run that is still ours: if this node lost its lease
          * and the poller recovered the run elsewhere, that attempt is the live one */
         int r = store_run_finish(e->st, j->run.id, &f, 0, err);
@@ -1457,6 +1459,7 @@ static void *worker_main(void *arg) {
                 j->next = NULL;
                 e->nbusy++;
                 pthread_mutex_unlock(&e->lock);
+                runlog_start(j);
                 job_run(j); /* posts EV_FINISH; the loop frees the job */
                 pthread_mutex_lock(&e->lock);
                 e->nbusy--;

@@ -176,3 +176,100 @@ class Problems(Base):
         self.assertIsNotNone(resumed["next_due"], resumed)
         paused = srv.post(f"/api/v1/series/{s['id']}/pause", {})
         self.assertIsNone(paused["next_due"], paused)
+
+
+class RunLog(skedtest.ServerTest):
+    TYPES = [
+        skedtest.command_type("bb.ok", ["/bin/true"]),
+        skedtest.command_type("bb.fail", ["/bin/sh", "-c", "exit 3"]),
+        skedtest.command_type("bb.slow", ["/bin/sleep", "30"], defaults={"timeout": "1s"}),
+        skedtest.command_type("bb.again", ["/bin/sh", "-c", "exit 75"],
+                              defaults={"retry": {"max_attempts": 2, "initial_backoff": "0s"}}),
+    ]
+
+    def runs(self, srv):
+        ids = {}
+        for t in self.TYPES:
+            srv.register_type(t)
+        s = srv.create_series(type="bb.ok", schedule="cron:0 0 1 1 *", tz="UTC", title="manual")
+        ids["ok"] = srv.trigger(s["id"])["id"]
+        for name in ("bb.fail", "bb.slow", "bb.again"):
+            ids[name] = srv.post("/api/v1/runs", {"type": name})["ids"][0]
+        for i in ids.values():
+            srv.wait_run(i)
+        wait_for(lambda: len(srv.runs(type="bb.again")) == 2 and srv.runs(type="bb.again")[0]["state"] == "failed",
+                 20, what="the retry")
+        time.sleep(0.5)
+        return s["id"], ids
+
+    def test_text_lines_at_start_and_end(self):
+        srv = self.start_server(workers=4)
+        sid, ids = self.runs(srv)
+        lines = srv.stderr().splitlines()
+        started = [l for l in lines if " run started " in l]
+        finished = [l for l in lines if " run finished " in l]
+        self.assertEqual(len(started), 5, lines)
+        self.assertEqual(len(finished), 5, lines)
+
+        def fields(line):
+            return dict(re.findall(r' (\w+)=("(?:[^"\\]|\\.)*"|\S+)', line))
+
+        def one(kind, run):
+            got = [fields(l) for l in (started if kind == "start" else finished) if fields(l)["run"] == str(run)]
+            self.assertEqual(len(got), 1, (kind, run, lines))
+            return got[0]
+
+        st = one("start", ids["ok"])
+        self.assertEqual((st["type"], st["series"], st["attempt"], st["trigger"]), ("bb.ok", str(sid), "1", "manual"))
+        end = one("end", ids["ok"])
+        self.assertEqual((end["outcome"], end["exit"], end["error"], end["retry"]), ("succeeded", "0", "-", "no"))
+        self.assertTrue(end["duration_ms"].isdigit())
+        end = one("end", ids["bb.fail"])
+        self.assertEqual((end["series"], end["outcome"], end["exit"]), ("-", "failed", "3"), end)
+        self.assertIn("status 3", end["error"])
+        end = one("end", ids["bb.slow"])
+        self.assertEqual((end["outcome"], end["exit"]), ("failed", "-"), end)
+        self.assertIn("timed out", end["error"])
+        self.assertGreaterEqual(int(end["duration_ms"]), 900)
+        end = one("end", ids["bb.again"])
+        self.assertEqual((end["outcome"], end["exit"], end["retry"]), ("failed", "75", "yes"), end)
+        again = [fields(l) for l in finished if fields(l)["type"] == "bb.again"]
+        self.assertEqual([(f["attempt"], f["retry"]) for f in again], [("1", "yes"), ("2", "no")], again)
+        for l in started + finished:
+            self.assertIn(" sked[info] ", l)
+
+    def test_json_format_and_level(self):
+        srv = self.start_server(workers=4, extra=["--log-format", "json"])
+        sid, ids = self.runs(srv)
+        objs = [json.loads(l) for l in srv.stderr().splitlines()]  # every line parses
+        for o in objs:
+            self.assertTrue({"ts", "level", "msg"} <= set(o), o)
+            self.assertRegex(o["ts"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+        ends = {o["run"]: o for o in objs if o["msg"] == "run finished"}
+        self.assertEqual(len([o for o in objs if o["msg"] == "run started"]), 5)
+        ok = ends[ids["ok"]]
+        self.assertEqual((ok["level"], ok["type"], ok["series"], ok["attempt"], ok["outcome"], ok["exit"], ok["error"]),
+                         ("info", "bb.ok", sid, 1, "succeeded", 0, None), ok)
+        self.assertIsInstance(ok["duration_ms"], int)
+        self.assertEqual((ends[ids["bb.fail"]]["series"], ends[ids["bb.fail"]]["outcome"]), (None, "failed"))
+        self.assertIn("timed out", ends[ids["bb.slow"]]["error"])
+        # warning and above: no run lines, nor the info lines of the start
+        quiet = self.start_server("quiet", workers=2, extra=["--log-level", "warning"])
+        quiet.register_type(self.TYPES[0])
+        quiet.wait_run(quiet.post("/api/v1/runs", {"type": "bb.ok"})["ids"][0])
+        time.sleep(0.3)
+        self.assertNotIn("sked[info]", quiet.stderr())
+
+    def test_bad_options_are_usage_errors(self):
+        for args, words in ((["--listen", "BAD"], ["--listen", "HOST:PORT"]),
+                            (["--listen", "127.0.0.1:99999"], ["--listen", "HOST:PORT"]),
+                            (["--listen", "localhost:8080"], ["--listen", "HOST:PORT"]),
+                            (["--log-level", "loud"], ["--log-level", "debug, info, warning or error"]),
+                            (["--log-format", "xml"], ["--log-format", "text or json"])):
+            with self.subTest(args=args):
+                p = subprocess.run([skedtest.SKED, "serve", "--data-dir", self.path("d"), *args],
+                                   capture_output=True, text=True, timeout=30)
+                self.assertEqual(p.returncode, 2, p.stderr)
+                for w in words:
+                    self.assertIn(w, p.stderr)
+                self.assertFalse(os.path.exists(self.path("d")), "nothing is created for a usage error")
