@@ -9,6 +9,7 @@
 
 #include "base/log.h"
 #include "engine/engine_internal.h"
+#include "engine/run.h"
 #include "engine/runlog.h"
 
 #define PURGE_EVERY_US (60 * SKED_USEC)
@@ -542,6 +543,7 @@ static int requeue(engine *e, const run_row *run, const char *trigger, sked_time
                 .attempt = run->attempt + 1,
                 .queued_at = now,
                 .not_before = not_before,
+                .idem_key = run_next_idem_key(run), /* one-off runs keep their first key */
         };
         int r = store_run_insert(e->st, &next, err);
         free(next.idem_key);

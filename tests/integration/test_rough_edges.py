@@ -273,3 +273,32 @@ class RunLog(skedtest.ServerTest):
                 for w in words:
                     self.assertIn(w, p.stderr)
                 self.assertFalse(os.path.exists(self.path("d")), "nothing is created for a usage error")
+
+
+class RetryKeys(Base):
+    def test_retries_of_one_off_and_manual_runs_keep_the_first_key(self):
+        srv = self.srv
+        srv.register_type(skedtest.command_type(
+            "bb.retry", ["/bin/sh", "-c", 'echo "::info::key=$SKED_IDEMPOTENCY_KEY"; exit 75'],
+            defaults={"retry": {"max_attempts": 3, "initial_backoff": "0s"}}))
+        s = srv.create_series(type="bb.retry", schedule="cron:0 0 1 1 *", tz="UTC", title="manual")
+        first = {"enqueue": srv.post("/api/v1/runs", {"type": "bb.retry"})["ids"][0],
+                 "trigger": srv.trigger(s["id"])["id"]}
+        for how, run_id in first.items():
+            with self.subTest(how=how):
+                attempts = wait_for(lambda: (lambda rs: rs if len(rs) == 3 and all(
+                    r["state"] in skedtest.TERMINAL for r in rs) else None)(self.chain(run_id)), 30,
+                                    what="three attempts")
+                keys = [r["idempotency_key"] for r in attempts]
+                base = keys[0].rsplit(":", 1)[0]
+                self.assertEqual(keys, [f"{base}:1", f"{base}:2", f"{base}:3"], keys)
+                seen = [m["text"] for r in attempts for m in srv.messages(r["id"]) if m["text"].startswith("key=")]
+                self.assertEqual(seen, [f"key={k}" for k in keys])
+
+    def chain(self, run_id):
+        out = []
+        while run_id:
+            r = srv_run = self.srv.run(run_id)
+            out.append(srv_run)
+            run_id = r.get("next_attempt")
+        return out
