@@ -302,3 +302,49 @@ class RetryKeys(Base):
             out.append(srv_run)
             run_id = r.get("next_attempt")
         return out
+
+
+class FeedDtstart(Base):
+    RULES = [
+        ("RRULE:FREQ=WEEKLY;BYDAY=MO;BYHOUR=9;BYMINUTE=0", "Europe/Berlin", None),
+        ("RRULE:FREQ=MONTHLY;BYMONTHDAY=-1;BYHOUR=2;BYMINUTE=30", "America/New_York", None),
+        ("RRULE:FREQ=WEEKLY;INTERVAL=2;BYDAY=TU,TH;BYHOUR=7;BYMINUTE=15", "UTC", None),
+        ("RRULE:FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29;BYHOUR=12;BYMINUTE=0", "Asia/Tokyo", None),
+        ("RRULE:FREQ=DAILY;BYHOUR=6;BYMINUTE=0", "Europe/Paris", "2027-01-01T13:45:00"),
+    ]
+
+    def test_dtstart_is_the_first_instance_of_the_rule(self):
+        try:
+            import icalendar
+            from dateutil import rrule as du_rrule
+        except ImportError:
+            self.skipTest("python3-icalendar and python3-dateutil are needed")
+        from zoneinfo import ZoneInfo
+        srv = self.srv
+        made = {}
+        for rule, tz, start in self.RULES:
+            fields = dict(type="bb.edge", schedule=rule, tz=tz, title=rule)
+            if start:
+                fields["start"] = start
+            made[srv.create_series(**fields)["id"]] = (rule, tz)
+        frm = datetime.now(UTC) - timedelta(days=1)
+        to = frm + timedelta(days=399)
+        status, _, data = srv.request("GET", f"/api/v1/calendar.ics?from={zulu(frm)}&to={zulu(to)}")
+        self.assertEqual(status, 200)
+        cal = icalendar.Calendar.from_ical(data)
+        masters = [ev for ev in cal.walk("VEVENT") if "RRULE" in ev]
+        self.assertEqual(len(masters), len(made), data.decode())
+        for ev in masters:
+            sid = int(re.fullmatch(r"series-(\d+)@sked", str(ev["UID"])).group(1))
+            rule, tz = made[sid]
+            with self.subTest(rule=rule):
+                dt = ev["DTSTART"].dt.replace(tzinfo=None)
+                walls = du_rrule.rrulestr(ev["RRULE"].to_ical().decode(), dtstart=dt)
+                first = walls[0]
+                self.assertEqual(first, dt, f"DTSTART {dt} is not an instance of {rule}")
+                # and the feed's first instance is the series' first occurrence
+                occ = srv.occurrences(sid, zulu(frm), zulu(to))
+                if occ:
+                    want = first.replace(tzinfo=ZoneInfo(tz), fold=0).astimezone(UTC)
+                    if want >= frm:
+                        self.assertEqual(zulu(want), occ[0]["at"], occ[:2])
