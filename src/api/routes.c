@@ -207,11 +207,18 @@ static int h_series_list(http_req *req, void *ud) {
         if (get_store(e, req, &st) < 0 || int_arg(req, "after", http_query(req, "after"), 0, 0, INT64_MAX, &after) < 0 ||
             int_arg(req, "limit", http_query(req, "limit"), DEFAULT_LIMIT, 1, MAX_LIMIT, &limit) < 0)
                 return 0;
+        const char *type = http_query(req, "type");
+        json_t *def = type && *type ? engine_type_json(e, type) : NULL;
+        if (type && *type && !def) {
+                /* an empty list would read as "none yet": a typo should not */
+                http_reply_problem(req, 404, "type", "type: \"%s\": no such type", type);
+                return 0;
+        }
+        json_decref(def);
         series_row *rows = NULL;
         size_t n = 0;
         sked_err err = {0};
-        int r = store_series_list(st, http_query(req, "type"), after, (int) limit, bool_query(req, "all"), &rows, &n,
-                                  &err);
+        int r = store_series_list(st, type, after, (int) limit, bool_query(req, "all"), &rows, &n, &err);
         if (r < 0)
                 return reply_err(req, r, &err);
         json_t *items = json_array();
@@ -392,15 +399,27 @@ static int h_series_occurrences(http_req *req, void *ud) {
         series_row row = {0};
         sked_err err = {0};
         json_t *items = NULL;
+        sked_time next_from = 0;
         int r = store_series_get(st, id, &row, &err);
         if (r == 0)
-                r = engine_series_occurrences(e, st, &row, from, to, (int) limit, &items, &err);
+                r = engine_series_occurrences(e, st, &row, from, to, (int) limit, &items, &next_from, &err);
         series_row_clear(&row);
         if (r < 0)
                 return reply_err(req, r, &err);
         json_t *out = json_pack("{s:o}", "items", items);
         view_set_instant(out, "from", from);
         view_set_instant(out, "to", to);
+        /* a cut list says so, and where the next request starts (microseconds kept:
+         * nominal instants of an interval rule need not be whole seconds) */
+        json_object_set_new(out, "truncated", json_boolean(next_from != 0));
+        if (next_from) {
+                char at[40];
+                time_format_utc(next_from, at, sizeof at);
+                if (next_from % SKED_USEC)
+                        snprintf(at + 19, sizeof at - 19, ".%06lldZ",
+                                 (long long) (next_from - time_seconds(next_from) * SKED_USEC));
+                json_object_set_new(out, "next_from", json_string(at));
+        }
         http_reply_json(req, 200, out);
         return 0;
 }
@@ -464,6 +483,25 @@ static int h_runs_list(http_req *req, void *ud) {
         int r = store_runs_list(st, &f, &rows, &n, &err);
         if (r < 0)
                 return reply_err(req, r, &err);
+        if (n == 0 && !before) {
+                /* nothing, and nothing could be: say the filter names nothing (a deleted
+                 * series' runs are history and still listed, so only when empty) */
+                series_row row = {0};
+                bool no_series = series && store_series_get(st, series, &row, &err) == -ENOENT;
+                series_row_clear(&row);
+                json_t *def = f.type && *f.type && !no_series ? engine_type_json(e, f.type) : NULL;
+                bool no_type = f.type && *f.type && !no_series && !def;
+                json_decref(def);
+                if (no_series || no_type) {
+                        run_rows_free(rows, n);
+                        if (no_series)
+                                http_reply_problem(req, 404, "series", "series: %lld: no such series",
+                                                   (long long) series);
+                        else
+                                http_reply_problem(req, 404, "type", "type: \"%s\": no such type", f.type);
+                        return 0;
+                }
+        }
         json_t *items = json_array();
         for (size_t i = 0; i < n; i++)
                 json_array_append_new(items, view_run(&rows[i]));
@@ -843,7 +881,32 @@ static int set_feature(http_req *req, engine *e, bool enabled) {
                 return 0;
         }
         sked_err err = {0};
-        int r = engine_feature_set(e, st, http_param(req, "name"), enabled, json_string_value(note), &out, &err);
+        const char *name = http_param(req, "name");
+        if (ptype_name_valid(name)) {
+                /* a feature exists through the types that declare it: switching a name no
+                 * type declares would do nothing (a typo); enabling one left disabled is
+                 * allowed, so a switch can always be undone */
+                json_t *list = NULL, *f, *found = NULL;
+                size_t i;
+                int r = store_features_list(st, &list, &err);
+                if (r < 0)
+                        return reply_err(req, r, &err);
+                json_array_foreach(list, i, f) {
+                        if (!strcmp(json_string_value(json_object_get(f, "name")), name))
+                                found = f;
+                }
+                bool known = found && (json_integer_value(json_object_get(found, "types")) > 0 ||
+                                       (enabled && !json_is_true(json_object_get(found, "enabled"))));
+                json_decref(list);
+                if (!known) {
+                        http_reply_problem(req, 404, "feature",
+                                           "feature: \"%s\": no registered type declares this feature (see sked "
+                                           "features, and feature: in a type's manifest)",
+                                           name);
+                        return 0;
+                }
+        }
+        int r = engine_feature_set(e, st, name, enabled, json_string_value(note), &out, &err);
         if (r < 0)
                 return reply_err(req, r, &err);
         sked_time t = json_integer_value(json_object_get(out, "changed_at"));

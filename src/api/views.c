@@ -35,7 +35,8 @@ json_t *view_series(const series_row *s) {
         json_object_set_new(o, "pause_note", str_or_null(s->pause_note));
         json_object_set_new(o, "owner", str_or_null(s->owner));
         json_object_set_new(o, "background", json_boolean(s->background));
-        view_set_instant(o, "next_due", s->has_next ? s->next_due : 0);
+        /* a paused (or created disabled) series is not due: null, like an exhausted one */
+        view_set_instant(o, "next_due", s->has_next && s->enabled ? s->next_due : 0);
         view_set_instant(o, "last_nominal", s->last_nominal);
         json_object_set_new(o, "fired", json_integer(s->fired));
         json_object_set_new(o, "policy", s->policy ? parsed(s->policy) : json_object());

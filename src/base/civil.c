@@ -105,10 +105,43 @@ void civil_format(const civil *c, char *buf, size_t len) {
                  c->minute, c->second);
 }
 
-void time_format_utc(sked_time t, char *buf, size_t len) {
-        int64_t secs = t >= 0 ? t / SKED_USEC : -((-t + SKED_USEC - 1) / SKED_USEC);
+static char *put_u(char *p, uint64_t v, int width) {
+        char tmp[24];
+        int n = 0;
+        do {
+                tmp[n++] = (char) ('0' + v % 10);
+                v /= 10;
+        } while (v);
+        while (n < width)
+                tmp[n++] = '0';
+        while (n)
+                *p++ = tmp[--n];
+        return p;
+}
+
+char *civil_put_wall(char *p, int64_t secs, bool basic) {
         civil c;
         civil_from_seconds(secs, &c);
+        p = put_u(p, (uint64_t) (c.year < 0 ? 0 : c.year), 4);
+        if (!basic)
+                *p++ = '-';
+        p = put_u(p, (uint64_t) c.month, 2);
+        if (!basic)
+                *p++ = '-';
+        p = put_u(p, (uint64_t) c.day, 2);
+        *p++ = 'T';
+        p = put_u(p, (uint64_t) c.hour, 2);
+        if (!basic)
+                *p++ = ':';
+        p = put_u(p, (uint64_t) c.minute, 2);
+        if (!basic)
+                *p++ = ':';
+        return put_u(p, (uint64_t) c.second, 2);
+}
+
+void time_format_utc(sked_time t, char *buf, size_t len) {
+        civil c;
+        civil_from_seconds(time_seconds(t), &c);
         snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02dZ", c.year, c.month, c.day, c.hour,
                  c.minute, c.second);
 }

@@ -21,6 +21,21 @@ typedef struct civil {
         int hour, minute, second;  /* 0..23, 0..59, 0..59 */
 } civil;
 
+/* a / b rounded toward negative infinity (b > 0 or b < 0, never 0): the day of a
+ * negative second, the second of a negative instant.  Inline: the rule expanders
+ * call it in their inner loops. */
+static inline int64_t civil_floor_div(int64_t a, int64_t b) {
+        int64_t q = a / b;
+        if ((a % b != 0) && ((a < 0) != (b < 0)))
+                q--;
+        return q;
+}
+
+/* The whole seconds since the epoch of an instant (floor: -0.5 s is -1). */
+static inline int64_t time_seconds(sked_time t) {
+        return civil_floor_div(t, SKED_USEC);
+}
+
 /* Days since 1970-01-01 of a date (no range check), and back. */
 int64_t civil_days_from_date(int year, int month, int day);
 void civil_date_from_days(int64_t days, int *ret_year, int *ret_month, int *ret_day);
@@ -44,6 +59,12 @@ int civil_parse(const char *s, bool allow_z, bool need_z, civil *ret);
 
 /* Formats "YYYY-MM-DDTHH:MM:SS" into buf (at least 20 bytes). */
 void civil_format(const civil *c, char *buf, size_t len);
+
+/* Writes the wall time of local seconds `secs` at p, without a NUL, and returns the
+ * end: "YYYY-MM-DDTHH:MM:SS" (19 characters), or with `basic` the RFC 5545 form
+ * "YYYYMMDDTHHMMSS" (15).  Years before 0 are written as 0000.  Hand-written, not
+ * snprintf: a calendar week of 100,000 occurrences spends most of its time here. */
+char *civil_put_wall(char *p, int64_t secs, bool basic);
 
 /* Instants: "YYYY-MM-DDTHH:MM:SSZ" (seconds precision, fraction dropped). buf >= 21. */
 void time_format_utc(sked_time t, char *buf, size_t len);

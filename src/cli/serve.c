@@ -25,7 +25,7 @@ static void usage(FILE *f) {
         fprintf(f,
                 "usage: sked serve [--data-dir DIR] [--listen HOST:PORT] [--workers N] [--db URI]\n"
                 "                  [--plugin PATH]... [--demo] [--grace SECONDS] [--http-threads N]\n"
-                "                  [--lookahead MS]\n"
+                "                  [--lookahead MS] [--log-level LEVEL] [--log-format FORMAT]\n"
                 "\n"
                 "  --data-dir DIR     database, admin token and lock (default ./var)\n"
                 "  --listen HOST:PORT address of the HTTP API (default 127.0.0.1:8080)\n"
@@ -39,7 +39,9 @@ static void usage(FILE *f) {
                 "                     to start them on time (default 2000; 0 = when due)\n"
                 "  --node NAME        this node's name in a cluster (default HOST:PORT)\n"
                 "  --token-file PATH  the admin token (default DIR/admin.token); nodes of a\n"
-                "                     cluster share one, so the CLI can talk to any of them\n");
+                "                     cluster share one, so the CLI can talk to any of them\n"
+                "  --log-level LEVEL  debug, info (default), warning or error\n"
+                "  --log-format FORMAT text (default) or json (one object a line)\n");
 }
 
 int cli_serve(int argc, char **argv) {
@@ -50,6 +52,7 @@ int cli_serve(int argc, char **argv) {
                 {"grace", required_argument, NULL, 'g'},    {"http-threads", required_argument, NULL, 't'},
                 {"node", required_argument, NULL, 'n'},     {"token-file", required_argument, NULL, 'T'},
                 {"lookahead", required_argument, NULL, 'a'}, {"help", no_argument, NULL, 'h'},
+                {"log-level", required_argument, NULL, 'L'}, {"log-format", required_argument, NULL, 'F'},
                 {0},
         };
         const char *data_dir = "var", *listen = "127.0.0.1:8080", *db = NULL, *node = NULL, *token_file = NULL;
@@ -57,6 +60,8 @@ int cli_serve(int argc, char **argv) {
         size_t nplugins = 0;
         long workers = 4, grace = 30, http_threads = 4, lookahead = 2000;
         bool demo = false;
+        enum log_level level = LOG_INFO;
+        enum log_format format = LOG_TEXT;
         int c;
         optind = 1;
         while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -120,6 +125,19 @@ int cli_serve(int argc, char **argv) {
                 case 'T':
                         token_file = optarg;
                         break;
+                case 'L':
+                        if (log_level_parse(optarg, &level) < 0) {
+                                fprintf(stderr, "sked serve: --log-level: \"%s\": expected debug, info, warning or error\n",
+                                        optarg);
+                                return CLI_USAGE;
+                        }
+                        break;
+                case 'F':
+                        if (log_format_parse(optarg, &format) < 0) {
+                                fprintf(stderr, "sked serve: --log-format: \"%s\": expected text or json\n", optarg);
+                                return CLI_USAGE;
+                        }
+                        break;
                 case 'h':
                         usage(stdout);
                         return CLI_OK;
@@ -132,6 +150,20 @@ int cli_serve(int argc, char **argv) {
                 fprintf(stderr, "sked serve: unexpected argument \"%s\"\n", argv[optind]);
                 return CLI_USAGE;
         }
+        /* a malformed address is a usage error, found before anything is created; an
+         * address that cannot be bound (taken, not ours) fails later, exit 1 */
+        http_server *probe = NULL;
+        sked_err lerr = {0};
+        if (http_server_new(&(http_config){.listen = listen}, &probe, &lerr) < 0) {
+                fprintf(stderr,
+                        "sked serve: --listen: \"%s\": expected HOST:PORT, an IP address and a port 0..65535 "
+                        "(127.0.0.1:8080, [::1]:8080; host names are not resolved)\n",
+                        listen);
+                return CLI_USAGE;
+        }
+        http_server_free(probe);
+        log_set_level(level);
+        log_set_format(format);
 
         /* the data directory, and one server per directory; nothing in it is for others */
         umask(077);

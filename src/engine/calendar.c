@@ -1,16 +1,15 @@
 /* calendar: the plan as people see it.  Occurrences of series in a range: future
  * ones from the rules and one-off changes, past ones from what was recorded (runs,
- * skips), in the viewer's zone; and one-off changes of single occurrences. */
+ * skips), in the viewer's zone.  One-off changes themselves are made in occurrence.c. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/calendar.h"
 #include "engine/engine_internal.h"
 #include "base/strbuf.h"
-#include "model/params.h"
 
-#define MAX_NOTE 1000
 #define MEMO_MAX 20000 /* instants one plan may memoize (a minutely rule's two weeks) */
 #define SERIES_MAX 100000 /* series one calendar request covers */
 
@@ -247,27 +246,6 @@ static void put_i64(strbuf *b, int64_t v) {
         strbuf_append(b, buf, (size_t) (p - buf));
 }
 
-/* "YYYY-MM-DDTHH:MM:SS" of local seconds; 19 characters. */
-static char *fmt_wall(char *p, int64_t secs) {
-        civil c;
-        civil_from_seconds(secs, &c);
-        p = fmt_u(p, (uint64_t) (c.year < 0 ? 0 : c.year), 4);
-        *p++ = '-';
-        p = fmt_u(p, (uint64_t) c.month, 2);
-        *p++ = '-';
-        p = fmt_u(p, (uint64_t) c.day, 2);
-        *p++ = 'T';
-        p = fmt_u(p, (uint64_t) c.hour, 2);
-        *p++ = ':';
-        p = fmt_u(p, (uint64_t) c.minute, 2);
-        *p++ = ':';
-        return fmt_u(p, (uint64_t) c.second, 2);
-}
-
-static int64_t secs_of(sked_time t) {
-        return t >= 0 ? t / SKED_USEC : -((-t + SKED_USEC - 1) / SKED_USEC);
-}
-
 /* Wall-time text of instants in one zone, the offset cached while it holds. */
 typedef struct wallfmt {
         const tz_zone *z;
@@ -293,7 +271,7 @@ static int32_t wall_offset(wallfmt *w, sked_time t) {
 static void wall_text(wallfmt *w, sked_time t, char *loc, size_t len, char day[11], char hm[6]) {
         (void) len;
         int32_t off = wall_offset(w, t);
-        char *p = fmt_wall(loc, secs_of(t) + off);
+        char *p = civil_put_wall(loc, time_seconds(t) + off, false);
         memcpy(p, w->offs, w->offs_len + 1);
         memcpy(day, loc, 10);
         day[10] = '\0';
@@ -400,7 +378,7 @@ static int add_moved_records(store *st, const exception_row *x, size_t nx, sked_
 }
 
 int engine_series_occurrences(engine *e, store *st, const series_row *s, sked_time from, sked_time to, int limit,
-                              json_t **ret, sked_err *err) {
+                              json_t **ret, sked_time *ret_next_from, sked_err *err) {
         occurrence_rec *rec = NULL;
         exception_row *x = NULL;
         size_t nrec = 0, nx = 0, cap = (size_t) limit + 1;
@@ -426,6 +404,15 @@ int engine_series_occurrences(engine *e, store *st, const series_row *s, sked_ti
                 for (size_t i = 0; i < l.n && i < (size_t) limit; i++)
                         json_array_append_new(out, occ_json(&l.v[i], schedule_zone(sp->sc)));
                 *ret = out;
+                if (ret_next_from) {
+                        /* cut: continue from the first occurrence left out, or (when the
+                         * expansion itself stopped at its cap) just after the last one given */
+                        bool cut = l.truncated || l.n > (size_t) limit;
+                        *ret_next_from = !cut             ? 0
+                                         : l.n > (size_t) limit ? l.v[limit].start
+                                         : l.n             ? l.v[l.n - 1].start + 1
+                                                           : from;
+                }
         }
         free(inst);
         free(l.v);
@@ -470,7 +457,7 @@ static void put_str(strbuf *b, const char *v) {
 static void put_utc(strbuf *b, sked_time t) {
         char buf[24], *p = buf;
         *p++ = '"';
-        p = fmt_wall(p, secs_of(t));
+        p = civil_put_wall(p, time_seconds(t), false);
         *p++ = 'Z';
         *p++ = '"';
         strbuf_append(b, buf, (size_t) (p - buf));
@@ -666,192 +653,42 @@ int engine_calendar(engine *e, store *st, const calendar_query *q, char **ret, s
         return r;
 }
 
-/* ---- one-off changes ---- */
+/* ---- one occurrence ---- */
 
-/* A new time: UTC "...Z", or a wall time "YYYY-MM-DDTHH:MM:SS" in the series' zone
- * (resolved like the rule's, with the series' DST policy). */
-static int parse_start(const series_plan *sp, const char *text, sked_time *ret, sked_err *err) {
-        if (text[0] && text[strlen(text) - 1] == 'Z') {
-                if (time_parse_utc(text, ret) < 0)
-                        return err_field(err, -EINVAL, "start", "\"%.40s\": expected YYYY-MM-DDTHH:MM:SSZ", text);
-                return 0;
+int calendar_occurrence_json(engine *e, store *st, const series_row *s, const exception_row *x, sked_time nominal,
+                             json_t **ret, sked_err *err) {
+        /* listed at its nominal instant, or (moved) at its new time */
+        sked_time at[2] = {nominal, x && x->moved_to ? x->moved_to : nominal};
+        for (int k = 0; k < (at[1] != at[0] ? 2 : 1); k++) {
+                json_t *list = NULL;
+                int r = engine_series_occurrences(e, st, s, at[k], at[k] + 1, 10, &list, NULL, err);
+                if (r < 0)
+                        return r;
+                size_t i;
+                json_t *o;
+                json_array_foreach(list, i, o) {
+                        if (json_integer_value(json_object_get(o, "nominal")) == nominal &&
+                            !strcmp(json_string_value(json_object_get(o, "trigger")), "schedule")) {
+                                *ret = json_incref(o);
+                                json_decref(list);
+                                return 0;
+                        }
+                }
+                json_decref(list);
         }
-        civil c;
-        if (civil_parse(text, false, false, &c) < 0)
-                return err_field(err, -EINVAL, "start",
-                                 "\"%.40s\": expected a UTC instant YYYY-MM-DDTHH:MM:SSZ or a wall time "
-                                 "YYYY-MM-DDTHH:MM:SS in the series' zone",
-                                 text);
-        sked_time t[2];
-        int n = tz_resolve(schedule_zone(sp->sc), civil_to_seconds(&c), TZ_GAP_SHIFT, TZ_REPEAT_FIRST, t);
-        if (n < 1)
-                return err_field(err, -EINVAL, "start", "\"%.40s\": this wall time does not exist in %s", text,
-                                 tz_name(schedule_zone(sp->sc)));
-        *ret = t[0];
-        return 0;
-}
-
-/* -EEXIST when the occurrence (series, nominal) already ran or was skipped. */
-static int occurrence_done(store *st, int64_t id, sked_time nominal, sked_err *err) {
-        occurrence_rec *rec = NULL;
-        size_t nrec = 0;
-        int r = store_occurrences_range(st, id, nominal, nominal + 1, 4, &rec, &nrec, err);
+        /* not in the listing (a rule that no longer parses): described from the change
+         * alone, in the same shape */
+        const tz_zone *z;
+        int r = tz_load(s->tz, &z, err);
         if (r < 0)
                 return r;
-        bool done = false;
-        for (size_t i = 0; i < nrec; i++)
-                done |= strcmp(rec[i].trigger, "manual") != 0;
-        free(rec);
-        if (done)
-                return err_field(err, -EEXIST, "nominal", "this occurrence has already fired (it ran, runs, starts within "
-                                                          "the look-ahead, or was skipped): its record is history; "
-                                                          "trigger a manual run instead");
+        occ o = {.s = s, .nominal = nominal, .start = at[1], .trigger = "schedule", .x = x};
+        if (x) {
+                o.moved = x->moved_to != 0;
+                o.disabled = x->disabled;
+                o.params = x->params != NULL;
+        }
+        o.state = o.disabled ? "disabled" : unrecorded_state(s, o.start, engine_now(e));
+        *ret = occ_json(&o, z);
         return 0;
-}
-
-int engine_occurrence_change(engine *e, store *st, int64_t id, sked_time nominal, json_t *in, json_t **ret,
-                             sked_err *err) {
-        static const char *const known[] = {"start", "params", "enabled", "note", NULL};
-        if (!json_is_object(in))
-                return err_set(err, -EINVAL, "body: expected a JSON object with start, params, enabled or note");
-        const char *unknown = params_unknown_key(in, known);
-        if (unknown)
-                return err_field(err, -EINVAL, unknown, "unknown field (expected start, params, enabled, note)");
-        json_t *v;
-        series_row s = {0};
-        series_plan *sp = NULL;
-        exception_row x = {0};
-        int r = store_series_get(st, id, &s, err);
-        if (r == 0)
-                r = series_plan_build(e, &s, &sp, err);
-        if (r < 0)
-                goto out;
-        sked_time t;
-        if (schedule_next(sp->sc, nominal - 1, &t) < 0 || t != nominal || nominal < s.created_at - s.created_at % SKED_USEC) {
-                char at[32];
-                time_format_utc(nominal, at, sizeof at);
-                r = err_field(err, -ENOENT, "nominal", "%s is not an occurrence of series %lld's rule", at,
-                              (long long) id);
-                goto out;
-        }
-        if (store_exception_get(st, id, nominal, &x, err) == -ENOENT) {
-                x = (exception_row){.series_id = id, .nominal = nominal, .created_at = engine_now(e)};
-        }
-        if ((v = json_object_get(in, "start"))) {
-                if (json_is_null(v)) {
-                        x.moved_to = 0;
-                } else if (!json_is_string(v)) {
-                        r = err_field(err, -EINVAL, "start", "expected a time (string) or null");
-                        goto out;
-                } else if ((r = parse_start(sp, json_string_value(v), &x.moved_to, err)) < 0) {
-                        goto out;
-                } else if (x.moved_to < nominal - 366 * 86400 * SKED_USEC ||
-                           x.moved_to > nominal + 366 * 86400 * SKED_USEC) {
-                        r = err_field(err, -EINVAL, "start", "at most a year before or after the occurrence");
-                        goto out;
-                }
-                if (x.moved_to == nominal)
-                        x.moved_to = 0;
-                x.fired = false;
-        }
-        if ((v = json_object_get(in, "params"))) {
-                free(x.params);
-                x.params = NULL;
-                if (!json_is_null(v)) {
-                        const type_entry *te = engine_type_find(e, s.type);
-                        json_error_t je;
-                        json_t *base = json_loads(s.params, 0, &je), *norm = NULL;
-                        if (!json_is_object(v))
-                                r = err_field(err, -EINVAL, "params", "expected a JSON object of overrides");
-                        else if (!te)
-                                r = err_field(err, -ENOENT, "type", "\"%s\": no such process type", s.type);
-                        else if (json_object_update(base, v) == 0)
-                                r = params_validate(te->t->params, base, &norm, err);
-                        json_decref(base);
-                        json_decref(norm);
-                        if (r < 0)
-                                goto out;
-                        x.params = json_dumps(v, JSON_COMPACT);
-                }
-        }
-        if ((v = json_object_get(in, "enabled"))) {
-                if (!json_is_boolean(v)) {
-                        r = err_field(err, -EINVAL, "enabled", "expected true or false");
-                        goto out;
-                }
-                x.disabled = !json_is_true(v);
-        }
-        if ((v = json_object_get(in, "note"))) {
-                if (!json_is_null(v) && (!json_is_string(v) || json_string_length(v) > MAX_NOTE)) {
-                        r = err_field(err, -EINVAL, "note", "expected a string of at most %d characters", MAX_NOTE);
-                        goto out;
-                }
-                free(x.note);
-                x.note = json_is_string(v) ? strdup(json_string_value(v)) : NULL;
-        }
-        x.updated_at = engine_now(e);
-        /* one transaction, the series locked against the poller: whether it already
-         * ran, and the change, are decided together */
-        if ((r = store_begin(st, err)) < 0)
-                goto out;
-        if ((r = store_series_lock(st, id, err)) == 0 && (r = occurrence_done(st, id, nominal, err)) == 0) {
-                bool empty = !x.disabled && !x.moved_to && !x.params && !x.note;
-                if (empty) {
-                        r = store_exception_delete(st, id, nominal, err);
-                        if (r == -ENOENT)
-                                r = 0;
-                } else {
-                        r = store_exception_put(st, &x, err);
-                }
-        }
-        r = store_end(st, r, err);
-        if (r < 0)
-                goto out;
-        engine_changed(e, st);
-        /* the occurrence as it is listed now */
-        sked_time from = nominal, to = nominal + 1;
-        json_t *list = NULL;
-        if ((r = engine_series_occurrences(e, st, &s, from, to, 10, &list, err)) < 0)
-                goto out;
-        *ret = json_array_size(list) ? json_incref(json_array_get(list, 0)) : json_object();
-        if (!json_array_size(list)) {
-                /* moved out of [nominal, nominal+1): describe it from the exception */
-                char at[32];
-                time_format_utc(nominal, at, sizeof at);
-                json_object_set_new(*ret, "nominal", json_integer(nominal));
-                json_object_set_new(*ret, "at", json_string(at));
-                json_object_set_new(*ret, "state", json_string(x.disabled ? "disabled" : "planned"));
-                json_object_set_new(*ret, "change", json_string(x.disabled ? "disabled" : "moved"));
-                if (x.moved_to) {
-                        time_format_utc(x.moved_to, at, sizeof at);
-                        json_object_set_new(*ret, "start", json_integer(x.moved_to));
-                        json_object_set_new(*ret, "start_at", json_string(at));
-                }
-        }
-        json_decref(list);
-out:
-        exception_row_clear(&x);
-        series_plan_free(sp);
-        series_row_clear(&s);
-        return r;
-}
-
-int engine_occurrence_reset(engine *e, store *st, int64_t id, sked_time nominal, sked_err *err) {
-        exception_row x = {0};
-        int r = store_begin(st, err);
-        if (r < 0)
-                return r;
-        if ((r = store_series_lock(st, id, err)) == 0)
-                r = store_exception_get(st, id, nominal, &x, err);
-        if (r == -ENOENT)
-                err_field(err, -ENOENT, "nominal", "this occurrence has no one-off change");
-        if (r == 0 && x.fired)
-                r = err_field(err, -EEXIST, "nominal", "this occurrence has already run at its new time");
-        exception_row_clear(&x);
-        if (r == 0)
-                r = store_exception_delete(st, id, nominal, err);
-        r = store_end(st, r, err);
-        if (r == 0)
-                engine_changed(e, st);
-        return r;
 }

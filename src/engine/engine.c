@@ -9,6 +9,8 @@
 
 #include "base/log.h"
 #include "engine/engine_internal.h"
+#include "engine/run.h"
+#include "engine/runlog.h"
 
 #define PURGE_EVERY_US (60 * SKED_USEC)
 #define PURGE_BATCH 1000       /* finished runs purged per type per turn */
@@ -541,6 +543,7 @@ static int requeue(engine *e, const run_row *run, const char *trigger, sked_time
                 .attempt = run->attempt + 1,
                 .queued_at = now,
                 .not_before = not_before,
+                .idem_key = run_next_idem_key(run), /* one-off runs keep their first key */
         };
         int r = store_run_insert(e->st, &next, err);
         free(next.idem_key);
@@ -607,6 +610,7 @@ static int finish_job(engine *e, job *j, const event *ev, sked_time now, sked_er
                 f.error = "cancelled: superseded by a newer occurrence of its series (overlap policy cancel_other)";
                 again = false;
         }
+        runlog_end(j, ev, f.state, again);
         /* finish first, and only a run that is still ours: if this node lost its lease
          * and the poller recovered the run elsewhere, that attempt is the live one */
         int r = store_run_finish(e->st, j->run.id, &f, 0, err);
@@ -1457,6 +1461,7 @@ static void *worker_main(void *arg) {
                 j->next = NULL;
                 e->nbusy++;
                 pthread_mutex_unlock(&e->lock);
+                runlog_start(j);
                 job_run(j); /* posts EV_FINISH; the loop frees the job */
                 pthread_mutex_lock(&e->lock);
                 e->nbusy--;

@@ -139,9 +139,11 @@ bool engine_type_hidden(engine *e, const char *name);
 int engine_feature_set(engine *e, store *st, const char *name, bool enabled, const char *note, json_t **ret,
                        sked_err *err);
 /* The occurrences of a series in [from, to): past ones from the store with their
- * run state, future ones computed from the rule (state "planned").  At most `limit`. */
+ * run state, future ones computed from the rule (state "planned").  At most `limit`,
+ * the earliest; *ret_next_from (may be NULL) is 0 when that is all of them, else
+ * the instant to continue from (the list was cut). */
 int engine_series_occurrences(engine *e, store *st, const series_row *s, sked_time from, sked_time to,
-                              int limit, json_t **ret, sked_err *err);
+                              int limit, json_t **ret, sked_time *ret_next_from, sked_err *err);
 
 /* Queues n one-off runs of `type` (see sked_enqueue). */
 int engine_enqueue(engine *e, store *st, const char *type, const char *const *params_json, size_t n,

@@ -9,6 +9,7 @@
 
 #include "engine/engine_internal.h"
 #include "sched/ics.h"
+#include "sched/rrule.h"
 
 #define FEED_SERIES_MAX 10000
 
@@ -23,17 +24,31 @@ static bool rrule_form(const series_row *s, const series_plan *sp) {
                !s->end_at && !s->count;
 }
 
-/* DTSTART: the series' start, or the wall time it is anchored at (series_anchor). */
+/* DTSTART: the first wall time of the rule from the series' start, or from the wall
+ * time it is anchored at (series_anchor).  That start itself is often no instance
+ * (created on a Wednesday, "FREQ=WEEKLY;BYDAY=MO"): RFC 5545 leaves such a set
+ * undefined (some programs show DTSTART as an extra event).  The first instance
+ * gives the same set: it lies in a period of the rule's INTERVAL phase and shares
+ * the fields the rule takes from DTSTART. */
 static void dtstart_of(const series_row *s, const series_plan *sp, char *buf, size_t len) {
-        if (s->start_local) {
-                snprintf(buf, len, "%s", s->start_local);
-                return;
-        }
-        sked_time anchor = series_anchor(s->schedule, s->created_at);
-        int64_t local;
-        schedule_local(sp->sc, anchor, &local, NULL);
+        int64_t start;
         civil c;
-        civil_from_seconds(local, &c);
+        if (s->start_local && civil_parse(s->start_local, false, false, &c) == 0) {
+                start = civil_to_seconds(&c);
+        } else {
+                sked_time anchor = series_anchor(s->schedule, s->created_at);
+                schedule_local(sp->sc, anchor, &start, NULL);
+        }
+        const char *body = !strncmp(s->schedule, "RRULE:", 6) ? s->schedule + 6 : s->schedule;
+        rrule *rr = NULL;
+        rrule_iter *it = NULL;
+        int64_t first;
+        if (rrule_parse(body, start, &rr, NULL) == 0 && rrule_iter_new(rr, start, &it) == 0 &&
+            rrule_iter_next(it, &first) == 0)
+                start = first; /* else (exhausted) the start: the event has no instance either way */
+        rrule_iter_free(it);
+        rrule_free(rr);
+        civil_from_seconds(start, &c);
         civil_format(&c, buf, len);
 }
 

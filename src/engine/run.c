@@ -10,12 +10,26 @@
 #include "base/strbuf.h"
 #include "engine/command.h"
 #include "engine/engine_internal.h"
+#include "engine/run.h"
 
 /* above the command handler's 64 KiB line cap, so its "[line cut: ...]" marker survives */
 #define MAX_MESSAGE_BYTES (64 * 1024 + 256)
 #define MAX_MESSAGES_PER_RUN 20000
 #define MAX_RESULTS_PER_RUN 100000
 #define MAX_RESULT_DATA (1024 * 1024)
+
+char *run_next_idem_key(const run_row *run) {
+        if (run->series_id || !run->idem_key)
+                return NULL;
+        const char *colon = strrchr(run->idem_key, ':');
+        if (!colon || colon == run->idem_key)
+                return NULL;
+        char *key = NULL;
+        if (asprintf(&key, "%.*s:%lld", (int) (colon - run->idem_key), run->idem_key,
+                     (long long) run->attempt + 1) < 0)
+                return NULL;
+        return key;
+}
 
 void job_free(job *j) {
         if (!j)

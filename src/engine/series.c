@@ -6,6 +6,7 @@
 #include <strings.h>
 
 #include "engine/engine_internal.h"
+#include "engine/occurrence.h"
 #include "model/params.h"
 #include "model/query.h"
 
@@ -436,6 +437,7 @@ int engine_series_set_enabled(engine *e, store *st, int64_t id, bool enabled, co
         if (r < 0)
                 return r;
         bool resuming = enabled && !row.enabled;
+        sked_time was_due = row.has_next ? row.next_due : 0, paused_at = row.updated_at; /* while paused */
         if (resuming) {
                 /* resuming: what fell due while paused is not owed; start from now */
                 if ((r = compute_next(e, &row, now, err)) < 0)
@@ -450,6 +452,8 @@ int engine_series_set_enabled(engine *e, store *st, int64_t id, bool enabled, co
                 goto fail;
         if ((r = store_series_update(st, &row, row.version, resuming, err)) == 0 && pausing)
                 r = engine_series_retract(e, st, id, err);
+        if (r == 0 && resuming)
+                r = occurrence_record_paused(e, st, &row, was_due, paused_at, err);
         r = store_end(st, r, err);
         if (r < 0)
                 goto fail;

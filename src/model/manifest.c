@@ -10,6 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "model/ptype.h"
+
 typedef struct conv {
         const char *origin;
         sked_err *err;
@@ -360,4 +362,24 @@ done:
         free(buf);
         close(fd);
         return r;
+}
+
+int manifest_load_checked(const char *path, json_t **ret, sked_err *err) {
+        json_t *def = NULL;
+        ptype *t = NULL;
+        int r = manifest_load(path, &def, err);
+        if (r < 0)
+                return r;
+        if ((r = ptype_from_json(def, &t, err)) < 0) {
+                json_decref(def);
+                if (err) {
+                        char buf[SKED_ERR_MSG_MAX];
+                        snprintf(buf, sizeof buf, "%s: %s", path, err->msg);
+                        memcpy(err->msg, buf, sizeof err->msg);
+                }
+                return r;
+        }
+        ptype_free(t);
+        *ret = def;
+        return 0;
 }

@@ -29,3 +29,12 @@ int manifest_parse(const char *text, size_t len, const char *origin, json_t **re
  * path as origin.  Returns what manifest_parse returns, or the negative errno of a failed
  * open/read (message `path: <strerror>`). */
 int manifest_load(const char *path, json_t **ret, sked_err *err);
+
+/* manifest_load(), then the structure check that registration makes
+ * (ptype_from_json), so that every error the file can be fixed for names it, as
+ * docs/manifests.md shows: `ledger.yaml: defaults.timout: unknown key (...)`
+ * (err->field stays the key).  For `sked type register FILE`, which otherwise learns
+ * of structure errors from the server, which never saw the file's name.  On success
+ * *ret is the manifest's JSON (a new object, not normalized: the server does that).
+ * Returns what manifest_load returns, or -EINVAL/-ENOMEM of the check. */
+int manifest_load_checked(const char *path, json_t **ret, sked_err *err);

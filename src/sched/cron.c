@@ -31,13 +31,6 @@ static const field_desc fields6[] = {
         {"day-of-week", 0, 7, dow_names, 7, 0, false, true},
 };
 
-static int64_t floor_div(int64_t a, int64_t b) {
-        int64_t q = a / b;
-        if ((a % b != 0) && ((a < 0) != (b < 0)))
-                q--;
-        return q;
-}
-
 /* Reads a number or a name at *p; returns 0, or -EINVAL with msg filled. */
 static int read_value(const field_desc *f, const char **p, int *ret, char *msg, size_t msglen) {
         const char *s = *p;
@@ -251,7 +244,7 @@ bool cron_day_matches(const cron_expr *c, int year, int month, int day) {
 }
 
 bool cron_matches(const cron_expr *c, int64_t local) {
-        int64_t days = floor_div(local, DAY);
+        int64_t days = civil_floor_div(local, DAY);
         int64_t tod = local - days * DAY;
         int y, m, d;
         if (!(c->hour & (1u << (tod / 3600))) || !(c->min & (1ULL << (tod / 60 % 60))) ||
@@ -299,7 +292,7 @@ static int64_t next_in_day(const cron_expr *c, int64_t tod) {
 }
 
 int cron_next_wall(const cron_expr *c, int64_t local, int64_t limit, int64_t *ret) {
-        int64_t days = floor_div(local, DAY);
+        int64_t days = civil_floor_div(local, DAY);
         int64_t tod = local - days * DAY;
         int y, m, d;
         civil_date_from_days(days, &y, &m, &d);

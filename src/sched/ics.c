@@ -59,16 +59,12 @@ static bool time_ok(sked_time t) {
         return t >= time_min() && t < time_max();
 }
 
-static int64_t secs_of(sked_time t) {
-        return t >= 0 ? t / SKED_USEC : -((-t + SKED_USEC - 1) / SKED_USEC);
-}
 
 /* "YYYYMMDDTHHMMSS" of a wall time (local seconds); buf >= 16. */
 static void fmt_wall(int64_t wall, char *buf, size_t len) {
-        civil c;
-        civil_from_seconds(wall, &c);
-        snprintf(buf, len, "%04d%02d%02dT%02d%02d%02d", c.year, c.month, c.day, c.hour, c.minute,
-                 c.second);
+        char tmp[24];
+        size_t n = (size_t) (civil_put_wall(tmp, wall, true) - tmp);
+        snprintf(buf, len, "%.*s", (int) n, tmp);
 }
 
 /* ---- content lines ---- */
@@ -177,9 +173,9 @@ static void put_time(feed *f, strbuf *out, const char *name, zref *z, sked_time 
         tz_local(z->z, t, &wall, NULL);
         sked_time first[2];
         if (!z->utc && tz_resolve(z->z, wall, TZ_GAP_SHIFT, TZ_REPEAT_FIRST, first) == 1 &&
-            secs_of(first[0]) != secs_of(t)) {
+            time_seconds(first[0]) != time_seconds(t)) {
                 char w[24];
-                fmt_wall(secs_of(t), w, sizeof w);
+                fmt_wall(time_seconds(t), w, sizeof w);
                 put_line(f, out, "%s:%sZ", name, w);
                 note_time(z, t);
                 return;
@@ -230,7 +226,7 @@ static void event_begin(feed *f, const ics_series *s, zref *z, int kind, const o
         put_line(f, out, "BEGIN:VEVENT");
         if (kind == EV_INSTANCE) {
                 char n[24];
-                fmt_wall(secs_of(o->nominal), n, sizeof n);
+                fmt_wall(time_seconds(o->nominal), n, sizeof n);
                 put_line(f, out, "UID:series-%" PRId64 "-%sZ@sked", s->id, n);
         } else {
                 put_line(f, out, "UID:series-%" PRId64 "@sked", s->id);
@@ -434,7 +430,7 @@ static void write_vtimezone(feed *f, strbuf *out, const zref *z) {
         }
         for (size_t i = k; i < len; i++) {
                 const change *c = &ring[(first + i) % CAP];
-                put_observance(f, out, c->to > c->from, secs_of(c->at) + c->from, c->from, c->to);
+                put_observance(f, out, c->to > c->from, time_seconds(c->at) + c->from, c->from, c->to);
         }
         put_line(f, out, "END:VTIMEZONE");
 }
@@ -588,7 +584,7 @@ int ics_feed(strbuf *out, const char *calname, const ics_series *s, size_t n, sk
         if (!f.zones || !f.nominals)
                 goto fail;
         char w[24];
-        fmt_wall(secs_of(now), w, sizeof w);
+        fmt_wall(time_seconds(now), w, sizeof w);
         snprintf(f.stamp, sizeof f.stamp, "%sZ", w);
 
         for (size_t i = 0; i < n; i++) {

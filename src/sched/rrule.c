@@ -77,13 +77,6 @@ struct rrule_iter {
         bool done;
 };
 
-static int64_t floor_div(int64_t a, int64_t b) {
-        int64_t q = a / b;
-        if ((a % b != 0) && ((a < 0) != (b < 0)))
-                q--;
-        return q;
-}
-
 static struct icaltimetype ical_from_local(int64_t local) {
         civil c;
         civil_from_seconds(local, &c);
@@ -325,7 +318,7 @@ static int ical_plan(rrule *r, const char *const val[K_N], int freq, int interva
         if (!val[K_BYHOUR] && freq > F_HOURLY)
                 strbuf_printf(&sb, ";BYHOUR=%d", dt->hour);
         bool dayish = val[K_BYDAY] || val[K_BYMONTHDAY] || val[K_BYYEARDAY];
-        int wd = civil_weekday(floor_div(dtstart, DAY));
+        int wd = civil_weekday(civil_floor_div(dtstart, DAY));
         if (freq == F_WEEKLY && !val[K_BYDAY])
                 strbuf_printf(&sb, ";BYDAY=%s", day_names[wd]);
         if (freq == F_MONTHLY && !dayish && !val[K_BYWEEKNO])
@@ -576,7 +569,7 @@ static int64_t restart_point(const rrule *r, int64_t from) {
         }
         if (period) {
                 period *= r->interval;
-                int64_t k = floor_div(from - 1 - dt, period);
+                int64_t k = civil_floor_div(from - 1 - dt, period);
                 return k <= 0 ? dt : dt + k * period;
         }
         civil a, b;
@@ -604,7 +597,7 @@ static int64_t week1_start(int year, int wkst) {
 }
 
 static bool wall_ok(const rrule *r, int64_t w) {
-        int64_t days = floor_div(w, DAY);
+        int64_t days = civil_floor_div(w, DAY);
         int y, m, d;
         int wd = civil_weekday(days);
         if (r->wday_mask && !(r->wday_mask & (1u << wd)))
@@ -656,7 +649,7 @@ static bool day_allowed(const fastplan *f, int d, int dim, int wd) {
  * within a day the next allowed hour, minute and second are looked up in the bits:
  * FREQ=SECONDLY;BYMONTH=2 from March costs a dozen steps, not millions. */
 static bool fast_find(const fastplan *f, int64_t t, int64_t last, int64_t *ret) {
-        int64_t days = floor_div(t, DAY);
+        int64_t days = civil_floor_div(t, DAY);
         int tod = (int) (t - days * DAY), y, m, d;
         civil_date_from_days(days, &y, &m, &d);
         int wd = civil_weekday(days);

@@ -33,13 +33,6 @@ struct schedule {
         int64_t step;          /* interval, seconds */
 };
 
-static int64_t floor_div(int64_t a, int64_t b) {
-        int64_t q = a / b;
-        if ((a % b != 0) && ((a < 0) != (b < 0)))
-                q--;
-        return q;
-}
-
 /* Lowest and highest offsets in force during [t - NEAR, t + NEAR] (seconds). */
 static void near_offsets(const tz_zone *z, int64_t t, int32_t *ret_min, int32_t *ret_max) {
         sked_time at = (t - NEAR) * SKED_USEC, next;
@@ -77,7 +70,7 @@ static int walls_next(walls *w, int64_t *ret) {
  * later wall can resolve before it (resolution is monotonic except within a
  * day of a transition, hence the offset margins). */
 static int next_by_walls(const schedule *s, sked_time after, sked_time *ret) {
-        int64_t after_s = floor_div(after, SKED_USEC);
+        int64_t after_s = civil_floor_div(after, SKED_USEC);
         int32_t omin, omax;
         walls w = {s, NULL, 0, 0};
         sked_time best = 0;
@@ -104,7 +97,7 @@ static int next_by_walls(const schedule *s, sked_time after, sked_time *ret) {
                 if (l > stop_wall)
                         break;
                 /* Without a candidate yet, a wall far beyond UNTIL cannot resolve before it. */
-                if (until_utc != INT64_MAX && l - 26 * 3600 > floor_div(until_utc, SKED_USEC))
+                if (until_utc != INT64_MAX && l - 26 * 3600 > civil_floor_div(until_utc, SKED_USEC))
                         break;
                 sked_time inst[2];
                 int n = tz_resolve(s->zone, l, s->gap, s->repeat, inst);
@@ -114,8 +107,8 @@ static int next_by_walls(const schedule *s, sked_time after, sked_time *ret) {
                         best = inst[j];
                         have = true;
                         int32_t lo, hi;
-                        near_offsets(s->zone, floor_div(best, SKED_USEC), &lo, &hi);
-                        stop_wall = floor_div(best, SKED_USEC) + hi;
+                        near_offsets(s->zone, civil_floor_div(best, SKED_USEC), &lo, &hi);
+                        stop_wall = civil_floor_div(best, SKED_USEC) + hi;
                 }
         }
         rrule_iter_free(w.it);
@@ -128,14 +121,14 @@ static int next_by_walls(const schedule *s, sked_time after, sked_time *ret) {
 /* Cron with every hour allowed: walk the zone's constant-offset stretches; in
  * each, wall time is instant + offset, so the first matching wall is the answer. */
 static int next_by_instants(const schedule *s, sked_time after, sked_time *ret) {
-        int64_t t = floor_div(after, SKED_USEC) + 1;
+        int64_t t = civil_floor_div(after, SKED_USEC) + 1;
         int64_t horizon = t + CRON_HORIZON;
         while (t < horizon) {
                 int32_t off = tz_offset_at(s->zone, t * SKED_USEC);
                 sked_time nt;
                 int64_t stretch_end = horizon;
-                if (tz_next_transition(s->zone, t * SKED_USEC, &nt) == 0 && floor_div(nt, SKED_USEC) < horizon)
-                        stretch_end = floor_div(nt, SKED_USEC);
+                if (tz_next_transition(s->zone, t * SKED_USEC, &nt) == 0 && civil_floor_div(nt, SKED_USEC) < horizon)
+                        stretch_end = civil_floor_div(nt, SKED_USEC);
                 int64_t l;
                 if (t + off > WALL_MAX)
                         return -ENOENT;
@@ -195,7 +188,7 @@ static void range_offsets(const tz_zone *z, int64_t a, int64_t b, int32_t *ret_m
  * instead of one per occurrence (the calendar lists a week of thousands of series).
  * Returns -1 when `max` would cut the list: the caller then steps instead. */
 static int list_by_walls(const schedule *s, sked_time from, sked_time to, sked_time *out, size_t max) {
-        int64_t from_s = floor_div(from, SKED_USEC), to_s = floor_div(to, SKED_USEC) + 1;
+        int64_t from_s = civil_floor_div(from, SKED_USEC), to_s = civil_floor_div(to, SKED_USEC) + 1;
         int32_t omin, omax;
         range_offsets(s->zone, from_s, to_s, &omin, &omax);
         walls w = {s, NULL, 0, 0};

@@ -47,13 +47,6 @@ typedef struct ivl {
 static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
 static tz_zone *cache;
 
-static int64_t floor_div(int64_t a, int64_t b) {
-        int64_t q = a / b;
-        if ((a % b != 0) && ((a < 0) != (b < 0)))
-                q--;
-        return q;
-}
-
 /* ---- POSIX TZ footer ---- */
 
 static const char *parse_abbr(const char *p) {
@@ -215,7 +208,7 @@ static int footer_transitions(const tz_zone *z, int y, rtrans out[6]) {
 
 static int utc_year(int64_t t) {
         int y, m, d;
-        civil_date_from_days(floor_div(t, DAY), &y, &m, &d);
+        civil_date_from_days(civil_floor_div(t, DAY), &y, &m, &d);
         return y;
 }
 
@@ -288,26 +281,23 @@ static void zone_ivl(const tz_zone *z, int64_t t, ivl *r) {
         *r = (ivl){z->trans[lo], z->trans[hi], z->trans_off[lo]};
 }
 
-static int64_t secs_of(sked_time t) {
-        return floor_div(t, SKED_USEC);
-}
 
 int32_t tz_offset_at(const tz_zone *z, sked_time t) {
         ivl r;
-        zone_ivl(z, secs_of(t), &r);
+        zone_ivl(z, time_seconds(t), &r);
         return r.off;
 }
 
 void tz_local(const tz_zone *z, sked_time t, int64_t *ret_local, int32_t *ret_offset) {
         int32_t off = tz_offset_at(z, t);
         if (ret_local)
-                *ret_local = secs_of(t) + off;
+                *ret_local = time_seconds(t) + off;
         if (ret_offset)
                 *ret_offset = off;
 }
 
 int tz_next_transition(const tz_zone *z, sked_time t, sked_time *ret) {
-        int64_t s = secs_of(t);
+        int64_t s = time_seconds(t);
         ivl r;
         zone_ivl(z, s, &r);
         int32_t off = r.off;

@@ -50,6 +50,30 @@ static void utc_format_parse(void **state) {
         assert_int_equal(time_parse_utc("2026-03-08T07:30:00", &t), -EINVAL);
 }
 
+/* The helpers the rule expanders, the feed and the calendar share. */
+static void floor_and_wall(void **state) {
+        (void) state;
+        assert_int_equal(civil_floor_div(7, 2), 3);
+        assert_int_equal(civil_floor_div(-7, 2), -4);
+        assert_int_equal(civil_floor_div(-8, 2), -4);
+        assert_int_equal(civil_floor_div(7, -2), -4);
+        assert_int_equal(civil_floor_div(0, 5), 0);
+        assert_int_equal(time_seconds(-1), -1);
+        assert_int_equal(time_seconds(-SKED_USEC), -1);
+        assert_int_equal(time_seconds(-SKED_USEC - 1), -2);
+        assert_int_equal(time_seconds(SKED_USEC - 1), 0);
+        char buf[32], *end;
+        end = civil_put_wall(buf, civil_days_from_date(2026, 3, 8) * 86400 + 2 * 3600 + 30 * 60 + 5, false);
+        *end = '\0';
+        assert_string_equal(buf, "2026-03-08T02:30:05");
+        end = civil_put_wall(buf, civil_days_from_date(2026, 3, 8) * 86400 + 2 * 3600 + 30 * 60 + 5, true);
+        *end = '\0';
+        assert_string_equal(buf, "20260308T023005");
+        end = civil_put_wall(buf, -1, false); /* the last second before the epoch */
+        *end = '\0';
+        assert_string_equal(buf, "1969-12-31T23:59:59");
+}
+
 static void errors_and_strbuf(void **state) {
         (void) state;
         sked_err e = {0};
@@ -70,6 +94,7 @@ int main(void) {
                 cmocka_unit_test(days_roundtrip),
                 cmocka_unit_test(leap_and_months),
                 cmocka_unit_test(utc_format_parse),
+                cmocka_unit_test(floor_and_wall),
                 cmocka_unit_test(errors_and_strbuf),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1016,7 +1016,7 @@ static size_t planned_starts(engine *e, int64_t id, sked_time from, sked_time to
         json_t *list = NULL;
         series_row row = get_series(id);
         assert_int_equal(engine_thread_store(e, &st, &err), 0);
-        if (engine_series_occurrences(e, st, &row, from, to, (int)max, &list, &err) < 0)
+        if (engine_series_occurrences(e, st, &row, from, to, (int)max, &list, NULL, &err) < 0)
                 fail_msg("occurrences: %s", err.msg);
         series_row_clear(&row);
         size_t i;

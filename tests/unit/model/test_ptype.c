@@ -68,6 +68,41 @@ static void bad(const char *name, const char *text, const char *msg) {
         unlink(name);
 }
 
+/* What `sked type register FILE` reads: the file's JSON, or the error with the file's
+ * name first, for syntax and structure alike (docs/manifests.md). */
+static void load_checked(void **state) {
+        (void) state;
+        assert_int_equal(chdir(tmpdir), 0);
+        static const struct {
+                const char *text, *msg;
+        } cases[] = {
+                {"name: x\nhandler: {plugin: true}\ndefaults: {timout: 5m}\n",
+                 "ledger.yaml: defaults.timout: unknown key (expected one of: timeout, retry, concurrency, "
+                 "retention, policy)"},
+                {"name: x\nparams: [a, b\n", "ledger.yaml:3:1: flow sequence without a closing bracket"},
+                {"name: x\n", "ledger.yaml: handler: required (command: [...] or plugin: true)"},
+        };
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+                json_t *def = NULL;
+                sked_err e = {0};
+                write_file("ledger.yaml", cases[i].text, strlen(cases[i].text));
+                assert_int_equal(manifest_load_checked("ledger.yaml", &def, &e), -EINVAL);
+                assert_null(def);
+                assert_string_equal(e.msg, cases[i].msg);
+        }
+        const char *good = "name: ledger.transfer\nhandler: {command: [/bin/true]}\n";
+        write_file("ledger.yaml", good, strlen(good));
+        json_t *def = NULL;
+        sked_err e = {0};
+        assert_int_equal(manifest_load_checked("ledger.yaml", &def, &e), 0);
+        assert_string_equal(json_string_value(json_object_get(def, "name")), "ledger.transfer");
+        json_decref(def);
+        unlink("ledger.yaml");
+        json_t *none = NULL;
+        assert_int_equal(manifest_load_checked("missing.yaml", &none, &e), -ENOENT);
+        assert_string_equal(e.msg, "missing.yaml: No such file or directory");
+}
+
 static void scheduled_yaml(void **state) {
         (void) state;
         ptype *t = load(fixture("transfer.yaml"));
@@ -327,6 +362,7 @@ int main(void) {
                 cmocka_unit_test(normalized_is_stable),
                 cmocka_unit_test(yaml_scalars),
                 cmocka_unit_test(bad_manifests),
+                cmocka_unit_test(load_checked),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }
