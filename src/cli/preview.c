@@ -12,6 +12,7 @@
 
 #include "base/civil.h"
 #include "base/err.h"
+#include "base/parse.h"
 #include "cli/cli.h"
 #include "sched/schedule.h"
 #include "sched/tz.h"
@@ -98,14 +99,9 @@ int cli_preview(int argc, char **argv) {
                 return CLI_USAGE;
         }
 
-        long count = 10;
-        if (count_s) {
-                char *end;
-                errno = 0;
-                count = strtol(count_s, &end, 10);
-                if (errno || end == count_s || *end || count < 1 || count > PREVIEW_COUNT_MAX)
-                        return fail("--count \"%s\": expected a number 1..100000", count_s);
-        }
+        int64_t count = 10;
+        if (count_s && parse_int64(count_s, 1, PREVIEW_COUNT_MAX, &count) < 0)
+                return fail("--count \"%s\": expected a number 1..100000", count_s);
         sked_time from;
         if (from_s) {
                 if (time_parse_utc(from_s, &from) < 0)
@@ -127,7 +123,7 @@ int cli_preview(int argc, char **argv) {
                 return CLI_USAGE;
         }
         sked_time t = from - 1;
-        for (long i = 0; i < count && schedule_next(s, t, &t) == 0; i++) {
+        for (int64_t i = 0; i < count && schedule_next(s, t, &t) == 0; i++) {
                 char utc[32], wall[32], off[16];
                 int64_t local;
                 int32_t offset;
