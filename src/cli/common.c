@@ -73,8 +73,8 @@ int cli_parse_opts(const cli_noun *n, const cli_verb *v, int argc, char **argv,
 
         int o;
         optind = 1;
-        opterr = 1;
-        while ((o = getopt_long(argc, argv, "h", all, NULL)) != -1) {
+        opterr = 0; /* getopt would name the verb as the program: say it here instead */
+        while ((o = getopt_long(argc, argv, ":h", all, NULL)) != -1) {
                 switch (o) {
                 case OPT_URL:
                         c->url = optarg;
@@ -92,9 +92,16 @@ int cli_parse_opts(const cli_noun *n, const cli_verb *v, int argc, char **argv,
                         fputs(n->usage, stdout);
                         return CLI_HELPED;
                 case '?':
-                case ':':
-                        fputs(n->usage, stderr);
+                case ':': {
+                        const char *arg = optind > 1 ? argv[optind - 1] : "";
+                        char shortopt[3] = {'-', (char)optopt, '\0'};
+                        if (strncmp(arg, "--", 2) != 0 && optopt > ' ' && optopt < 127)
+                                arg = shortopt;
+                        fprintf(stderr, "sked %s%s%s: %s \"%.*s\"%s (see 'sked %s --help')\n", n->name,
+                                *v->name ? " " : "", v->name, o == ':' ? "option" : "unknown option",
+                                (int)strcspn(arg, "="), arg, o == ':' ? " needs a value" : "", n->name);
                         return CLI_USAGE;
+                }
                 }
                 if (!fn || fn(o, optarg, ud) < 0)
                         return CLI_USAGE;

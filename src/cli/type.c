@@ -15,8 +15,8 @@ static int type_register(const cli_noun *n, int argc, char **argv);
 
 static const cli_verb type_verbs[] = {
         {"list", 0, 0, VERB_DEFAULT, type_list, NULL},
-        {"show", 1, 1, 0, type_show, NULL},
-        {"register", 1, 1, 0, type_register, NULL},
+        {"show", 1, 1, 0, type_show, "one type NAME"},
+        {"register", 1, 1, 0, type_register, "one manifest FILE (YAML or JSON)"},
 };
 
 static const cli_noun type_noun = {"type", type_usage, type_verbs,
