@@ -97,9 +97,10 @@ int cli_parse_opts(const cli_noun *n, const cli_verb *v, int argc, char **argv,
                         char shortopt[3] = {'-', (char)optopt, '\0'};
                         if (strncmp(arg, "--", 2) != 0 && optopt > ' ' && optopt < 127)
                                 arg = shortopt;
-                        fprintf(stderr, "sked %s%s%s: %s \"%.*s\"%s (see 'sked %s --help')\n", n->name,
-                                *v->name ? " " : "", v->name, o == ':' ? "option" : "unknown option",
-                                (int)strcspn(arg, "="), arg, o == ':' ? " needs a value" : "", n->name);
+                        fprintf(stderr, "sked %s%s%s: %s \"%.*s\"%s (see 'sked %s --help')\n",
+                                n->name, *v->name ? " " : "", v->name,
+                                o == ':' ? "option" : "unknown option", (int)strcspn(arg, "="), arg,
+                                o == ':' ? " needs a value" : "", n->name);
                         return CLI_USAGE;
                 }
                 }

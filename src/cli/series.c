@@ -443,8 +443,10 @@ static int series_delete(const cli_noun *n, int argc, char **argv) {
 }
 
 static int series_action(const cli_noun *n, int argc, char **argv) {
+        /* --note goes with all three, as before; trigger also overrides parameters */
         static const struct option pause_opts[] = {{"note", required_argument, NULL, O_NOTE}, {0}};
         static const struct option trigger_opts[] = {{"param", required_argument, NULL, O_PARAM},
+                                                     {"note", required_argument, NULL, O_NOTE},
                                                      {0}};
         const cli_verb *v = verb(argv[0]);
         bool trigger = !strcmp(v->name, "trigger");
@@ -453,11 +455,8 @@ static int series_action(const cli_noun *n, int argc, char **argv) {
         json_t *reply = NULL, *body = json_object();
         char **args, path[256], fmt[64];
         int nargs, rc;
-        rc = cli_parse_opts(n, v, argc, argv,
-                            trigger                     ? trigger_opts
-                            : !strcmp(v->name, "pause") ? pause_opts
-                                                        : NULL,
-                            on_field, &f, &c, &args, &nargs);
+        rc = cli_parse_opts(n, v, argc, argv, trigger ? trigger_opts : pause_opts, on_field, &f, &c,
+                            &args, &nargs);
         if (rc != 0) {
                 rc = cli_exit(rc);
                 goto done;
