@@ -574,15 +574,23 @@ static void render_list(strbuf *b, const view *v, size_t width, strbuf *cell) {
         }
 }
 
-/* "4,320" */
-static void put_count(strbuf *b, size_t n) {
-        char digits[32];
-        int len = snprintf(digits, sizeof digits, "%zu", n);
-        for (int i = 0; i < len; i++) {
-                if (i > 0 && (len - i) % 3 == 0)
-                        strbuf_putc(b, ',');
-                strbuf_putc(b, digits[i]);
+/* "4,320" into buf (at least 28 bytes). */
+static const char *grouped(size_t n, char *buf, size_t len) {
+        char digits[24];
+        int nd = snprintf(digits, sizeof digits, "%zu", n);
+        size_t o = 0;
+        for (int i = 0; i < nd && o + 2 < len; i++) {
+                if (i > 0 && (nd - i) % 3 == 0)
+                        buf[o++] = ',';
+                buf[o++] = digits[i];
         }
+        buf[o] = '\0';
+        return buf;
+}
+
+static void put_count(strbuf *b, size_t n) {
+        char buf[32];
+        strbuf_puts(b, grouped(n, buf, sizeof buf));
 }
 
 /* "every 20 s", "every 15 min", "every 2 h", "every 90 s" */
@@ -672,19 +680,20 @@ static void render_summary(strbuf *b, const view *v, size_t width) {
                 count[v->occ[i].state]++;
                 changed += v->occ[i].changed;
         }
+        char num[32];
         for (size_t s = 0; s <= NSTATES; s++)
                 if (count[s])
-                        snprintf(items[n++], sizeof items[0], "%zu %s", count[s],
+                        snprintf(items[n++], sizeof items[0], "%s %s", grouped(count[s], num, sizeof num),
                                  s < NSTATES ? states[s].name : "other");
         if (changed)
-                snprintf(items[n++], sizeof items[0], "(%zu changed one-off)", changed);
+                snprintf(items[n++], sizeof items[0], "(%s changed one-off)", grouped(changed, num, sizeof num));
         /* commas between the state counts, none before the parenthesis */
         for (size_t k = 0; k + 1 < n; k++)
                 if (items[k + 1][0] != '(')
                         strcat(items[k], ",");
         for (size_t k = 0; k < n; k++)
                 ptrs[k] = items[k];
-        snprintf(head, sizeof head, "%zu occurrence%s: ", v->nocc, v->nocc == 1 ? "" : "s");
+        snprintf(head, sizeof head, "%s occurrence%s: ", grouped(v->nocc, num, sizeof num), v->nocc == 1 ? "" : "s");
         put_wrapped(b, head, ptrs, n, " ", width);
 }
 

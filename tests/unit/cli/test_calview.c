@@ -527,7 +527,7 @@ static void test_busy_series_one_line_per_day(void **state) {
         assert_string_equal(line_of(s, 6),
                             "  Mon 23  07:00-12:59  Hello every 20 seconds  every 20 s, 1,080 times: 1,077 planned, "
                             "3 succeeded");
-        assert_string_equal(line_of(s, 8), "1081 occurrences: 1078 planned, 3 succeeded");
+        assert_string_equal(line_of(s, 8), "1,081 occurrences: 1,078 planned, 3 succeeded");
         assert_non_null(strstr(s, "# more than 24 a day"));
         free(s);
         /* under 88 columns: the list has one line for the day too */
