@@ -19,6 +19,7 @@
 int cli_instant_parse(const char *s, const char *zone, sked_time now, sked_time *ret,
                       sked_err *err);
 
-/* The local day ("YYYY-MM-DD") and the instant at which it starts in zone, for
- * "today" + days (days = 1 tomorrow, -1 yesterday).  Same errors as tz_load. */
+/* The instant at which the local day "today + days" starts in zone (NULL = UTC):
+ * days = 1 tomorrow, -1 yesterday; a midnight in a DST gap starts at the gap's end.
+ * *ret is written only on success.  Errors: those of tz_load. */
 int cli_day_start(const char *zone, sked_time now, int days, sked_time *ret, sked_err *err);
