@@ -25,6 +25,7 @@ static int usage(FILE *f) {
         fprintf(f, "usage: sked COMMAND [ARGS]\n\ncommands:\n");
         for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
                 fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].help);
+        fprintf(f, "  %-12s %s\n", "version", "print the version (also --version)");
         fprintf(f, "\n'sked COMMAND --help' tells more.\n");
         return f == stdout ? CLI_OK : CLI_USAGE;
 }
@@ -34,6 +35,10 @@ int main(int argc, char **argv) {
                 return usage(stderr);
         if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "help"))
                 return usage(stdout);
+        if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
+                printf("sked %s\n", SKED_VERSION);
+                return CLI_OK;
+        }
         for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
                 if (!strcmp(argv[1], commands[i].name))
                         return commands[i].fn(argc - 1, argv + 1);

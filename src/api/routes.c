@@ -466,13 +466,13 @@ static int h_runs_list(http_req *req, void *ud) {
             int_arg(req, "limit", http_query(req, "limit"), DEFAULT_LIMIT, 1, MAX_LIMIT, &limit) < 0)
                 return 0;
         const char *state = http_query(req, "state");
-        static const char *const states[] = {"queued", "running", "succeeded", "failed", "lost", NULL};
+        static const char *const states[] = {"queued", "running", "succeeded", "failed", "lost", "cancelled", NULL};
         bool known = !state;
         for (size_t i = 0; states[i] && !known; i++)
                 known = !strcmp(state, states[i]);
         if (!known) {
                 http_reply_problem(req, 400, "state",
-                                   "state: \"%s\": expected queued, running, succeeded, failed or lost", state);
+                                   "state: \"%s\": expected queued, running, succeeded, failed, lost or cancelled", state);
                 return 0;
         }
         run_filter f = {.series_id = series, .type = http_query(req, "type"), .state = http_query(req, "state"),

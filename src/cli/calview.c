@@ -13,6 +13,7 @@
 #define SEP " | "
 #define SEP_LEN 3
 #define ELLIPSIS "\xe2\x80\xa6" /* … */
+#define BUSY_MARK '#'              /* a busy series' day, told below the days */
 
 /* What a mark tells: several states share one. */
 enum {
@@ -62,8 +63,21 @@ typedef struct occ {
         int kind;
         int col; /* index into days, -1 when the day is not one of them */
         bool changed;
-        bool twin; /* another occurrence of its series has the same day and time */
+        bool twin; /* its series has this day and time with another UTC offset too */
+        bool busy; /* its series has more than CALVIEW_BUSY occurrences this day */
+        bool head; /* the first of a busy series' day: stands for all of them */
+        char off[8]; /* "+01", "+05:30" from local, "" when unknown */
+        int64_t start; /* microseconds, or INT64_MIN when the reply has none */
+        size_t index;  /* position in the reply */
 } occ;
+
+/* A busy series' day, told on one line: what its head stands for. */
+typedef struct busy {
+        size_t head; /* index into occ */
+        size_t n, kinds[NKINDS];
+        const char *last; /* "HH:MM" of the last one */
+        int64_t every;    /* the interval in microseconds when they are evenly spaced, else 0 */
+} busy;
 
 typedef struct view {
         const char *tz;
@@ -77,6 +91,8 @@ typedef struct view {
         size_t colstart[NDAYS + 1];
         size_t outside; /* occurrences whose day is not in days */
         bool truncated;
+        busy *busy; /* by column, then series */
+        size_t nbusy;
 } view;
 
 static const char *const wdays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
@@ -214,6 +230,21 @@ static bool valid_time(const char *s) {
                h < 24 && m < 60;
 }
 
+/* "+01" or "+05:30" from the offset at the end of an ISO local time, "" if none. */
+static void offset_of(const char *local, char *buf, size_t len) {
+        buf[0] = '\0';
+        if (!local || strlen(local) < 20)
+                return;
+        const char *p = local + 19;
+        if (*p == '.')
+                for (p++; *p >= '0' && *p <= '9'; p++)
+                        ;
+        if (!strcmp(p, "Z"))
+                snprintf(buf, len, "+00");
+        else if ((*p == '+' || *p == '-') && strlen(p) == 6 && p[3] == ':')
+                snprintf(buf, len, "%.*s", !strcmp(p + 4, "00") ? 3 : 6, p);
+}
+
 static int parse_occ(view *v, const json_t *it, size_t i, occ *ret, sked_err *err) {
         char f[64];
         occ o = {.col = -1};
@@ -262,6 +293,10 @@ static int parse_occ(view *v, const json_t *it, size_t i, occ *ret, sked_err *er
          * only loses the offset of a repeated wall time. */
         o.title = json_string_value(json_object_get(it, "title"));
         o.local = json_string_value(json_object_get(it, "local"));
+        offset_of(o.local, o.off, sizeof o.off);
+        x = json_object_get(it, "start");
+        o.start = json_is_integer(x) ? json_integer_value(x) : INT64_MIN;
+        o.index = i;
         for (int c = 0; c < NDAYS; c++)
                 if (v->daynum[c] == day)
                         o.col = c;
@@ -269,27 +304,106 @@ static int parse_occ(view *v, const json_t *it, size_t i, occ *ret, sked_err *er
         return 0;
 }
 
-static int cmp_twin(const void *a, const void *b) {
+/* Orders by day, series, wall time, offset, then reply order. */
+static int cmp_occ(const void *a, const void *b) {
         const occ *x = *(const occ *const *)a, *y = *(const occ *const *)b;
+        int r;
         if (x->col != y->col)
                 return x->col < y->col ? -1 : 1;
         if (x->series_id != y->series_id)
                 return x->series_id < y->series_id ? -1 : 1;
-        return strcmp(x->time, y->time);
+        if ((r = strcmp(x->time, y->time)) != 0 || (r = strcmp(x->off, y->off)) != 0)
+                return r;
+        return x->index < y->index ? -1 : x->index > y->index;
 }
 
-/* Marks the occurrences that share series, day and wall time with another: sorts
- * pointers, so O(n log n) where comparing all pairs would be O(n^2) on a busy day. */
-static int mark_twins(view *v) {
+static bool same_minute(const occ *x, const occ *y) {
+        return x->col == y->col && x->series_id == y->series_id && !strcmp(x->time, y->time);
+}
+
+static bool same_day(const occ *x, const occ *y) {
+        return x->col == y->col && x->series_id == y->series_id;
+}
+
+static int cmp_i64(const void *a, const void *b) {
+        int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+        return x < y ? -1 : x > y;
+}
+
+/* The interval of n occurrences when they are evenly spaced, else 0 (also when
+ * the reply has no "start" or memory is short: the line then just says how many). */
+static int64_t every_of(occ *const *p, size_t n) {
+        int64_t *t = malloc(n * sizeof *t), every = 0;
+        if (!t)
+                return 0;
+        for (size_t k = 0; k < n; k++) {
+                if (p[k]->start == INT64_MIN)
+                        goto done;
+                t[k] = p[k]->start;
+        }
+        qsort(t, n, sizeof *t, cmp_i64);
+        every = t[1] - t[0];
+        for (size_t k = 2; k < n && every; k++)
+                if (t[k] - t[k - 1] != every)
+                        every = 0;
+done:
+        free(t);
+        return every > 0 ? every : 0;
+}
+
+/* Marks (1) the twins: occurrences of a series whose day has their wall time with two
+ * UTC offsets (a repeated hour on a fall-back night; an every-20-seconds series has
+ * three in one minute, with one offset, and is no twin); (2) the busy series' days,
+ * told on one line each.  Sorts pointers, so O(n log n) where comparing all pairs
+ * would be O(n^2) on a busy day. */
+static int mark_groups(view *v) {
         occ **p = malloc((v->nocc ? v->nocc : 1) * sizeof *p);
         if (!p)
                 return -ENOMEM;
         for (size_t i = 0; i < v->nocc; i++)
                 p[i] = &v->occ[i];
-        qsort(p, v->nocc, sizeof *p, cmp_twin);
-        for (size_t i = 1; i < v->nocc; i++)
-                if (p[i]->col >= 0 && cmp_twin(&p[i - 1], &p[i]) == 0)
-                        p[i - 1]->twin = p[i]->twin = true;
+        qsort(p, v->nocc, sizeof *p, cmp_occ);
+        for (size_t i = 0, j; i < v->nocc; i = j) {
+                for (j = i + 1; j < v->nocc && same_minute(p[i], p[j]); j++)
+                        ;
+                /* sorted by offset inside the minute: first and last differ if any do */
+                if (p[i]->col >= 0 && strcmp(p[i]->off, p[j - 1]->off) != 0)
+                        for (size_t k = i; k < j; k++)
+                                p[k]->twin = true;
+        }
+        size_t groups = 0;
+        for (size_t i = 0, j; i < v->nocc; i = j) {
+                for (j = i + 1; j < v->nocc && same_day(p[i], p[j]); j++)
+                        ;
+                groups += p[i]->col >= 0 && j - i > CALVIEW_BUSY;
+        }
+        v->busy = calloc(groups ? groups : 1, sizeof *v->busy);
+        if (!v->busy) {
+                free(p);
+                return -ENOMEM;
+        }
+        for (size_t i = 0, j; i < v->nocc; i = j) {
+                for (j = i + 1; j < v->nocc && same_day(p[i], p[j]); j++)
+                        ;
+                if (p[i]->col < 0 || j - i <= CALVIEW_BUSY)
+                        continue;
+                busy *g = &v->busy[v->nbusy++];
+                occ *first = p[i], *last = p[i];
+                for (size_t k = i; k < j; k++) {
+                        p[k]->busy = true;
+                        p[k]->twin = false;
+                        g->kinds[p[k]->kind]++;
+                        if (p[k]->index < first->index)
+                                first = p[k];
+                        if (p[k]->index > last->index)
+                                last = p[k];
+                }
+                first->head = true;
+                g->head = (size_t)(first - v->occ);
+                g->n = j - i;
+                g->last = last->time;
+                g->every = every_of(p + i, j - i);
+        }
         free(p);
         return 0;
 }
@@ -344,22 +458,23 @@ static int parse(view *v, const json_t *cal, const char *today, sked_err *err) {
                 if (r < 0)
                         return r;
         }
-        if (mark_twins(v) < 0)
+        if (mark_groups(v) < 0)
                 return err_set(err, -ENOMEM, "out of memory");
-        /* Counting sort by column keeps the reply's order (by start) inside a day. */
+        /* Counting sort by column keeps the reply's order (by start) inside a day; a
+         * busy series' day is only its head. */
         size_t count[NDAYS] = {0};
         for (i = 0; i < v->nocc; i++) {
-                if (v->occ[i].col >= 0)
-                        count[v->occ[i].col]++;
-                else
+                if (v->occ[i].col < 0)
                         v->outside++;
+                else if (!v->occ[i].busy || v->occ[i].head)
+                        count[v->occ[i].col]++;
         }
         for (int c = 0; c < NDAYS; c++)
                 v->colstart[c + 1] = v->colstart[c] + count[c];
         size_t fill[NDAYS];
         memcpy(fill, v->colstart, sizeof fill);
         for (i = 0; i < v->nocc; i++)
-                if (v->occ[i].col >= 0)
+                if (v->occ[i].col >= 0 && (!v->occ[i].busy || v->occ[i].head))
                         v->bycol[fill[v->occ[i].col]++] = i;
         return 0;
 }
@@ -378,21 +493,6 @@ static const char *series_title(const view *v, json_int_t id) {
         return NULL;
 }
 
-/* "+01" or "+05:30" from the offset at the end of an ISO local time, "" if none. */
-static void offset_of(const char *local, char *buf, size_t len) {
-        buf[0] = '\0';
-        if (!local || strlen(local) < 20)
-                return;
-        const char *p = local + 19;
-        if (*p == '.')
-                for (p++; *p >= '0' && *p <= '9'; p++)
-                        ;
-        if (!strcmp(p, "Z"))
-                snprintf(buf, len, "+00");
-        else if ((*p == '+' || *p == '-') && strlen(p) == 6 && p[3] == ':')
-                snprintf(buf, len, "%.*s", !strcmp(p + 4, "00") ? 3 : 6, p);
-}
-
 /* "HH:MM <mark> <title>" (the time with its offset when the series repeats it). */
 static void cell_text(const view *v, const occ *o, strbuf *cell) {
         char off[8] = "", idbuf[40];
@@ -402,9 +502,9 @@ static void cell_text(const view *v, const occ *o, strbuf *cell) {
                 title = idbuf;
         }
         if (o->twin)
-                offset_of(o->local, off, sizeof off);
+                snprintf(off, sizeof off, "%s", o->off);
         strbuf_reset(cell);
-        strbuf_printf(cell, "%s%s %c %s", o->time, off, kinds[o->kind].mark, title);
+        strbuf_printf(cell, "%s%s %c %s", o->time, off, o->busy ? BUSY_MARK : kinds[o->kind].mark, title);
 }
 
 static void day_label(const view *v, int c, bool long_form, char *buf, size_t len) {
@@ -474,6 +574,82 @@ static void render_list(strbuf *b, const view *v, size_t width, strbuf *cell) {
         }
 }
 
+/* "4,320" into buf (at least 28 bytes). */
+static const char *grouped(size_t n, char *buf, size_t len) {
+        char digits[24];
+        int nd = snprintf(digits, sizeof digits, "%zu", n);
+        size_t o = 0;
+        for (int i = 0; i < nd && o + 2 < len; i++) {
+                if (i > 0 && (nd - i) % 3 == 0)
+                        buf[o++] = ',';
+                buf[o++] = digits[i];
+        }
+        buf[o] = '\0';
+        return buf;
+}
+
+static void put_count(strbuf *b, size_t n) {
+        char buf[32];
+        strbuf_puts(b, grouped(n, buf, sizeof buf));
+}
+
+/* "every 20 s", "every 15 min", "every 2 h", "every 90 s" */
+static void put_every(strbuf *b, int64_t usec) {
+        int64_t s = usec / SKED_USEC;
+        if (usec % SKED_USEC)
+                strbuf_printf(b, "every %lld ms", (long long)(usec / 1000));
+        else if (s % 3600 == 0)
+                strbuf_printf(b, "every %lld h", (long long)(s / 3600));
+        else if (s % 60 == 0)
+                strbuf_printf(b, "every %lld min", (long long)(s / 60));
+        else
+                strbuf_printf(b, "every %lld s", (long long)s);
+}
+
+/* One line per busy series' day, below the days, with its whole title:
+ * "Wed 02  07:02-23:59 # Hello every 20 seconds  every 20 s, 2,538 times: 12 succeeded, 2,526 planned" */
+static void render_busy(strbuf *b, const view *v, size_t width, strbuf *cell) {
+        char label[64];
+        if (!v->nbusy)
+                return;
+        snprintf(label, sizeof label, "%c more than %d a day, one line each:", BUSY_MARK, CALVIEW_BUSY);
+        put_line(b, label, width);
+        for (int c = 0; c < NDAYS; c++) {
+                for (size_t i = 0; i < v->nbusy; i++) {
+                        const busy *g = &v->busy[i];
+                        const occ *o = &v->occ[g->head];
+                        if (o->col != c)
+                                continue;
+                        const char *title = o->title ? o->title : series_title(v, o->series_id);
+                        strbuf_reset(cell);
+                        strbuf_printf(cell, "  %s %s  %s-%s  ", wdays[civil_weekday(v->daynum[c])], v->days[c] + 8,
+                                      o->time, g->last);
+                        if (title)
+                                strbuf_puts(cell, title);
+                        else
+                                strbuf_printf(cell, "series %lld", (long long)o->series_id);
+                        strbuf_puts(cell, "  ");
+                        if (g->every) {
+                                put_every(cell, g->every);
+                                strbuf_puts(cell, ", ");
+                        }
+                        put_count(cell, g->n);
+                        strbuf_puts(cell, " times:");
+                        bool first = true;
+                        for (int k = 0; k < NKINDS; k++) {
+                                if (!g->kinds[k])
+                                        continue;
+                                strbuf_puts(cell, first ? " " : ", ");
+                                put_count(cell, g->kinds[k]);
+                                strbuf_printf(cell, " %s", kinds[k].label);
+                                first = false;
+                        }
+                        put_line(b, strbuf_str(cell), width);
+                }
+        }
+        strbuf_putc(b, '\n');
+}
+
 /* "series 3 "Weekday count" is paused: holiday" for each disabled series. */
 static void render_paused(strbuf *b, const view *v, size_t width, strbuf *cell) {
         size_t i;
@@ -504,25 +680,26 @@ static void render_summary(strbuf *b, const view *v, size_t width) {
                 count[v->occ[i].state]++;
                 changed += v->occ[i].changed;
         }
+        char num[32];
         for (size_t s = 0; s <= NSTATES; s++)
                 if (count[s])
-                        snprintf(items[n++], sizeof items[0], "%zu %s", count[s],
+                        snprintf(items[n++], sizeof items[0], "%s %s", grouped(count[s], num, sizeof num),
                                  s < NSTATES ? states[s].name : "other");
         if (changed)
-                snprintf(items[n++], sizeof items[0], "(%zu changed one-off)", changed);
+                snprintf(items[n++], sizeof items[0], "(%s changed one-off)", grouped(changed, num, sizeof num));
         /* commas between the state counts, none before the parenthesis */
         for (size_t k = 0; k + 1 < n; k++)
                 if (items[k + 1][0] != '(')
                         strcat(items[k], ",");
         for (size_t k = 0; k < n; k++)
                 ptrs[k] = items[k];
-        snprintf(head, sizeof head, "%zu occurrence%s: ", v->nocc, v->nocc == 1 ? "" : "s");
+        snprintf(head, sizeof head, "%s occurrence%s: ", grouped(v->nocc, num, sizeof num), v->nocc == 1 ? "" : "s");
         put_wrapped(b, head, ptrs, n, " ", width);
 }
 
 static void render_legend(strbuf *b, const view *v, size_t width) {
-        char items[NKINDS + 1][40];
-        const char *ptrs[NKINDS + 1];
+        char items[NKINDS + 2][40];
+        const char *ptrs[NKINDS + 2];
         size_t n = 0;
         bool other = false;
 
@@ -532,6 +709,8 @@ static void render_legend(strbuf *b, const view *v, size_t width) {
                 if (k != K_OTHER || other)
                         snprintf(items[n++], sizeof items[0], "%c %s", kinds[k].mark,
                                  kinds[k].label);
+        if (v->nbusy)
+                snprintf(items[n++], sizeof items[0], "%c more than %d a day", BUSY_MARK, CALVIEW_BUSY);
         if (v->today >= 0)
                 snprintf(items[n++], sizeof items[0], "* today");
         for (size_t k = 0; k < n; k++)
@@ -540,6 +719,7 @@ static void render_legend(strbuf *b, const view *v, size_t width) {
 }
 
 static void view_done(view *v) {
+        free(v->busy);
         free(v->occ);
         free(v->bycol);
 }
@@ -577,6 +757,7 @@ int calview_render(strbuf *out, const json_t *cal, const calview_opts *o, sked_e
                                  v.outside == 1 ? "" : "s");
                         put_line(&b, line, width);
                 }
+                render_busy(&b, &v, width, &cell);
                 if (v.truncated) {
                         snprintf(line, sizeof line,
                                  "truncated: the server sent only the first %zu occurrences",

@@ -113,10 +113,6 @@ fail:
         return r;
 }
 
-void client_set_timeout(client *c, long seconds) {
-        c->timeout_s = seconds > 0 ? seconds : 60;
-}
-
 void client_free(client *c) {
         if (!c)
                 return;
@@ -315,4 +311,13 @@ int client_request_text(client *c, const char *method, const char *path, long *r
         *ret_status = status;
         *ret_body = text;
         return 0;
+}
+
+int client_query(strbuf *q, const char *name, const char *value) {
+        char *esc = curl_easy_escape(NULL, value, 0);
+        if (!esc)
+                return -ENOMEM;
+        int r = strbuf_printf(q, "%c%s=%s", q->len && strchr(strbuf_str(q), '?') ? '&' : '?', name, esc);
+        curl_free(esc);
+        return r < 0 ? -ENOMEM : 0;
 }

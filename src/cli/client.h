@@ -5,6 +5,7 @@
 #include <jansson.h>
 
 #include "base/err.h"
+#include "base/strbuf.h"
 
 typedef struct client client;
 
@@ -19,9 +20,6 @@ typedef struct client client;
  * Errors: -EINVAL (field "url") for a URL that is not http(s), -ENOMEM, -EIO (libcurl). */
 int client_new(const char *url, const char *token, const char *data_dir, client **ret,
                sked_err *err);
-
-/* Sets the whole-request timeout in seconds (default 60; connects time out after 5). */
-void client_set_timeout(client *c, long seconds);
 
 /* NULL is a no-op. */
 void client_free(client *c);
@@ -42,3 +40,8 @@ int client_request(client *c, const char *method, const char *path, json_t *body
  * *ret_body is the raw reply, NUL-terminated, the caller's to free(). */
 int client_request_text(client *c, const char *method, const char *path, long *ret_status,
                         char **ret_body, sked_err *err);
+
+/* Appends "?name=value" to q (or "&name=value" once q has a '?'), with value
+ * percent-encoded by libcurl (curl_easy_escape: all but unreserved characters), so
+ * "Etc/GMT+5" reaches the server as itself.  Returns 0 or -ENOMEM. */
+int client_query(strbuf *q, const char *name, const char *value);

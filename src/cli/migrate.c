@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "base/parse.h"
 #include "cli/cli.h"
 #include "store/store.h"
 
@@ -22,7 +23,6 @@ int cli_migrate(int argc, char **argv) {
         int to = store_schema_latest(), c;
         optind = 1;
         while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-                char *end;
                 switch (c) {
                 case 'D':
                         db = optarg;
@@ -31,8 +31,7 @@ int cli_migrate(int argc, char **argv) {
                         data_dir = optarg;
                         break;
                 case 't':
-                        to = (int) strtol(optarg, &end, 10);
-                        if (*end || to < 1 || to > store_schema_latest()) {
+                        if (parse_int(optarg, 1, store_schema_latest(), &to) < 0) {
                                 fprintf(stderr, "sked migrate: --to \"%s\": expected a version from 1 to %d\n", optarg,
                                         store_schema_latest());
                                 return CLI_USAGE;

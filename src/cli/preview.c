@@ -6,20 +6,23 @@
  * "2026-03-08T07:30:00Z 2026-03-08T03:30:00-04:00".  Exit 0, or 2 with a message
  * on stderr for bad usage or input. */
 #include <errno.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/civil.h"
 #include "base/err.h"
+#include "base/parse.h"
 #include "cli/cli.h"
+#include "cli/instant.h"
 #include "sched/schedule.h"
 #include "sched/tz.h"
 
 #define PREVIEW_COUNT_MAX 100000
 
 static const char usage_text[] =
-        "usage: sked preview [--tz ZONE] [--start LOCAL] [--from INSTANT] [--count N] SPEC\n"
+        "usage: sked preview [--tz ZONE] [--start LOCAL] [--from INSTANT] [--count N] [--json] SPEC\n"
         "\n"
         "List the next occurrences of a schedule without a server.\n"
         "\n"
@@ -32,8 +35,10 @@ static const char usage_text[] =
         "  --tz ZONE        IANA time zone of the schedule (default UTC)\n"
         "  --start LOCAL    YYYY-MM-DDTHH:MM:SS wall time in ZONE: the RRULE's DTSTART, the\n"
         "                   earliest cron time, the interval's anchor (default: --from)\n"
-        "  --from INSTANT   YYYY-MM-DDTHH:MM:SSZ; list occurrences at or after it (default now)\n"
+        "  --from INSTANT   YYYY-MM-DDTHH:MM:SSZ, now, today, tomorrow, yesterday (midnight in\n"
+        "                   ZONE) or +N/-N{s,m,h,d,w}; list occurrences at or after it (default now)\n"
         "  --count N        how many to list, 1..100000 (default 10)\n"
+        "  --json           {\"spec\", \"tz\", \"items\": [{\"at\", \"local\"}, ...]} instead of lines\n"
         "\n"
         "Each line: the UTC instant, a space, the wall time in ZONE with its UTC offset.\n";
 
@@ -64,6 +69,7 @@ static int take_opt(int argc, char **argv, int *i, const char *name, const char 
 
 int cli_preview(int argc, char **argv) {
         const char *tz = "UTC", *start = NULL, *from_s = NULL, *count_s = NULL, *spec = NULL;
+        bool json = false;
         schedule *s = NULL;
         sked_err err = {0};
         bool opts_done = false;
@@ -74,6 +80,10 @@ int cli_preview(int argc, char **argv) {
                 if (!opts_done && (!strcmp(a, "--help") || !strcmp(a, "-h"))) {
                         fputs(usage_text, stdout);
                         return CLI_OK;
+                }
+                if (!opts_done && !strcmp(a, "--json")) {
+                        json = true;
+                        continue;
                 }
                 if (!opts_done && !strcmp(a, "--")) {
                         opts_done = true;
@@ -98,21 +108,18 @@ int cli_preview(int argc, char **argv) {
                 return CLI_USAGE;
         }
 
-        long count = 10;
-        if (count_s) {
-                char *end;
-                errno = 0;
-                count = strtol(count_s, &end, 10);
-                if (errno || end == count_s || *end || count < 1 || count > PREVIEW_COUNT_MAX)
-                        return fail("--count \"%s\": expected a number 1..100000", count_s);
-        }
-        sked_time from;
+        int64_t count = 10;
+        if (count_s && parse_int64(count_s, 1, PREVIEW_COUNT_MAX, &count) < 0)
+                return fail("--count \"%s\": expected a number 1..100000", count_s);
+        sked_time from, now = time_now_real();
+        now -= now % SKED_USEC;
         if (from_s) {
-                if (time_parse_utc(from_s, &from) < 0)
-                        return fail("--from \"%s\": expected an instant YYYY-MM-DDTHH:MM:SSZ", from_s);
+                sked_err ferr = {0};
+                /* today/tomorrow are midnight in the schedule's zone */
+                if (cli_instant_parse(from_s, tz, now, &from, &ferr) < 0)
+                        return fail("--from %s", ferr.msg);
         } else {
-                sked_time now = time_now_real();
-                from = now - now % SKED_USEC;
+                from = now;
         }
         if (start) {
                 civil c;
@@ -126,8 +133,9 @@ int cli_preview(int argc, char **argv) {
                 fprintf(stderr, "sked preview: %s\n", err.msg);
                 return CLI_USAGE;
         }
+        json_t *items = json ? json_array() : NULL;
         sked_time t = from - 1;
-        for (long i = 0; i < count && schedule_next(s, t, &t) == 0; i++) {
+        for (int64_t i = 0; i < count && schedule_next(s, t, &t) == 0; i++) {
                 char utc[32], wall[32], off[16];
                 int64_t local;
                 int32_t offset;
@@ -137,9 +145,27 @@ int cli_preview(int argc, char **argv) {
                 time_format_utc(t, utc, sizeof utc);
                 civil_format(&c, wall, sizeof wall);
                 tz_format_offset(offset, off, sizeof off);
-                printf("%s %s%s\n", utc, wall, off);
+                if (!items) {
+                        printf("%s %s%s\n", utc, wall, off);
+                        continue;
+                }
+                char full[48];
+                snprintf(full, sizeof full, "%s%s", wall, off);
+                json_array_append_new(items, json_pack("{s:s, s:s}", "at", utc, "local", full));
         }
         schedule_free(s);
+        if (items) {
+                /* the shape of the API's lists: {"items": [...]}, with what was asked */
+                json_t *out = json_pack("{s:s, s:s, s:o}", "spec", spec, "tz", tz, "items", items);
+                char *text = out ? json_dumps(out, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+                json_decref(out);
+                if (!text) {
+                        fprintf(stderr, "sked preview: out of memory\n");
+                        return CLI_FAILED;
+                }
+                puts(text);
+                free(text);
+        }
         if (fflush(stdout) != 0)
                 return CLI_FAILED;
         return CLI_OK;

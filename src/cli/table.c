@@ -12,15 +12,16 @@ struct table {
         size_t cap;
         char **cells;   /* nrows * ncols, each already sanitized and cut */
         size_t *widths; /* display width per column */
+        size_t fit;     /* TABLE_FIT_DEFAULT, 0 (never cut the last column) or a width */
 };
 
 static bool is_cont(unsigned char c) {
         return (c & 0xC0) == 0x80;
 }
 
-/* Copies s replacing control characters by spaces and cutting it to
- * TABLE_CELL_MAX code points; *ret_width gets the display width. */
-static char *cell_copy(const char *s, size_t *ret_width) {
+/* Copies s replacing control characters by spaces and cutting it to max code
+ * points (0: never); *ret_width gets the display width. */
+static char *cell_copy(const char *s, size_t max, size_t *ret_width) {
         static const char ellipsis[] = "\xe2\x80\xa6"; /* … */
         size_t len, points = 0, cut = 0, width;
         char *out;
@@ -31,13 +32,13 @@ static char *cell_copy(const char *s, size_t *ret_width) {
         for (size_t i = 0; i < len; i++) {
                 if (is_cont((unsigned char)s[i]))
                         continue;
-                if (points == TABLE_CELL_MAX - 1)
+                if (max && points == max - 1)
                         cut = i;
                 points++;
         }
-        if (points > TABLE_CELL_MAX) {
+        if (max && points > max) {
                 len = cut;
-                width = TABLE_CELL_MAX;
+                width = max;
         } else {
                 cut = 0;
                 width = points;
@@ -71,7 +72,8 @@ static int add_row(table *t, const char *const *cells) {
         char **row = t->cells + t->nrows * t->ncols;
         size_t widths[t->ncols];
         for (size_t i = 0; i < t->ncols; i++) {
-                row[i] = cell_copy(cells[i], &widths[i]);
+                bool last = i + 1 == t->ncols && t->fit != TABLE_FIT_DEFAULT;
+                row[i] = cell_copy(cells[i], last ? 0 : TABLE_CELL_MAX, &widths[i]);
                 if (!row[i]) {
                         while (i-- > 0)
                                 free(row[i]);
@@ -93,12 +95,17 @@ table *table_new(size_t ncols, const char *const *headers) {
         if (!t)
                 return NULL;
         t->ncols = ncols;
+        t->fit = TABLE_FIT_DEFAULT;
         t->widths = calloc(ncols, sizeof *t->widths);
         if (!t->widths || add_row(t, headers) < 0) {
                 table_free(t);
                 return NULL;
         }
         return t;
+}
+
+void table_set_fit(table *t, size_t width) {
+        t->fit = width;
 }
 
 int table_add(table *t, const char *const *cells) {
@@ -113,13 +120,37 @@ static size_t width_of(const char *s) {
         return w;
 }
 
+/* Writes s cut to max code points (the last one "…"). */
+static void put_cut(const char *s, size_t max, FILE *f) {
+        size_t points = 0, i;
+        if (width_of(s) <= max) {
+                fputs(s, f);
+                return;
+        }
+        for (i = 0; s[i]; i++) {
+                if (!is_cont((unsigned char)s[i]) && ++points == max)
+                        break;
+        }
+        fwrite(s, 1, i, f);
+        fputs("\xe2\x80\xa6", f);
+}
+
 void table_print(const table *t, FILE *f) {
+        size_t last = SIZE_MAX;
+        if (t->fit != TABLE_FIT_DEFAULT && t->fit > 0) {
+                size_t used = 0;
+                for (size_t i = 0; i + 1 < t->ncols; i++)
+                        used += t->widths[i] + 2;
+                last = t->fit > used + TABLE_FIT_MIN ? t->fit - used : TABLE_FIT_MIN;
+        }
         for (size_t r = 0; r < t->nrows; r++) {
                 char **row = t->cells + r * t->ncols;
                 for (size_t i = 0; i < t->ncols; i++) {
-                        fputs(row[i], f);
-                        if (i + 1 == t->ncols)
+                        if (i + 1 == t->ncols) {
+                                put_cut(row[i], last, f);
                                 break;
+                        }
+                        fputs(row[i], f);
                         for (size_t pad = t->widths[i] - width_of(row[i]) + 2; pad > 0; pad--)
                                 fputc(' ', f);
                 }

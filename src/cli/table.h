@@ -16,10 +16,18 @@
 typedef struct table table;
 
 #define TABLE_CELL_MAX 60
+#define TABLE_FIT_DEFAULT ((size_t)-1) /* every column cut at TABLE_CELL_MAX */
+#define TABLE_FIT_MIN 20               /* the last column keeps at least this much */
 
 /* Creates a table with ncols (>= 1) columns; headers (ncols strings, copied).
  * Returns NULL on out-of-memory or ncols == 0. */
 table *table_new(size_t ncols, const char *const *headers);
+
+/* Call before table_add.  width 0: the last column is never cut (output to a
+ * pipe); width > 0: the last column is cut so that rows fit in width display
+ * columns, but never below TABLE_FIT_MIN; TABLE_FIT_DEFAULT: cut at TABLE_CELL_MAX
+ * like the others. */
+void table_set_fit(table *t, size_t width);
 
 /* Appends a row of ncols cells (copied; a NULL cell prints empty).
  * Returns 0 or -ENOMEM. */

@@ -79,7 +79,7 @@ class ExactFormat(Base):
     def test_help(self):
         rc, out, _ = run("--help")
         self.assertEqual(rc, 0)
-        self.assertIn("sked preview [--tz ZONE] [--start LOCAL] [--from INSTANT] [--count N] SPEC", out)
+        self.assertIn("sked preview [--tz ZONE] [--start LOCAL] [--from INSTANT] [--count N] [--json] SPEC", out)
 
 
 class RruleOracle(Base):

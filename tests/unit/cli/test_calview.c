@@ -459,6 +459,100 @@ static void test_malformed(void **state) {
         json_decref(cal);
 }
 
+/* n occurrences of series id from 2026-11-23T07:00:00Z, step seconds apart (all on
+ * Monday), as a JSON array text in buf. */
+static void every_seconds(char *buf, size_t len, int id, const char *title, int n, int step) {
+        size_t off = 0;
+        off += (size_t)snprintf(buf + off, len - off, "[");
+        for (int i = 0; i < n; i++) {
+                int s = 7 * 3600 + i * step;
+                off += (size_t)snprintf(buf + off, len - off,
+                                        "%s{\"series_id\":%d,\"title\":\"%s\",\"day\":\"2026-11-23\","
+                                        "\"time\":\"%02d:%02d\",\"start\":%lld,"
+                                        "\"local\":\"2026-11-23T%02d:%02d:%02d+00:00\",\"state\":\"%s\"}",
+                                        i ? "," : "", id, title, s / 3600, s / 60 % 60,
+                                        (1795388400LL + i * step) * 1000000LL, s / 3600, s / 60 % 60, s % 60,
+                                        i < 3 ? "succeeded" : "planned");
+                assert_true(off < len);
+        }
+        snprintf(buf + off, len - off, "]");
+}
+
+static json_t *week_of(const char *occurrences) {
+        json_t *cal = week_with("[]");
+        json_error_t je;
+        json_t *occ = json_loads(occurrences, 0, &je);
+        if (!occ)
+                fail_msg("fixture: %s", je.text);
+        json_object_set_new(cal, "occurrences", occ);
+        return cal;
+}
+
+/* Three occurrences of an every-20-seconds series share the minute 07:00 with one
+ * offset: no offsets (they are for a repeated hour only). */
+static void test_same_minute_no_offset(void **state) {
+        (void)state;
+        char buf[8192];
+        every_seconds(buf, sizeof buf, 1, "Hello", 4, 20);
+        json_t *cal = week_of(buf);
+        char *s = render(cal, 40, NULL);
+        assert_string_equal(line_of(s, 1), "Mon 2026-11-23");
+        assert_string_equal(line_of(s, 2), "  07:00 + Hello");
+        assert_string_equal(line_of(s, 3), "  07:00 + Hello");
+        assert_string_equal(line_of(s, 4), "  07:00 + Hello");
+        assert_string_equal(line_of(s, 5), "  07:01 . Hello");
+        assert_null(strstr(s, "+00"));
+        free(s);
+        json_decref(cal);
+}
+
+/* More than CALVIEW_BUSY occurrences of a series on a day: one cell, and one line
+ * below with the whole title, the interval and the counts. */
+static void test_busy_series_one_line_per_day(void **state) {
+        (void)state;
+        static char buf[1 << 20];
+        every_seconds(buf, sizeof buf, 1, "Hello every 20 seconds", 4320 / 4, 20);
+        /* and an ordinary series beside it stays as it was */
+        size_t len = strlen(buf);
+        snprintf(buf + len - 1, sizeof buf - len + 1,
+                 ",{\"series_id\":2,\"title\":\"Nightly export\",\"day\":\"2026-11-24\",\"time\":\"08:00\","
+                 "\"state\":\"planned\"}]");
+        json_t *cal = week_of(buf);
+        char *s = render(cal, 120, NULL);
+        const char *grid = line_of(s, 3);
+        assert_non_null(strstr(grid, "07:00 # Hello"));
+        assert_non_null(strstr(grid, "08:00 . Night"));
+        assert_string_equal(line_of(s, 4), "");
+        assert_string_equal(line_of(s, 5), "# more than 24 a day, one line each:");
+        assert_string_equal(line_of(s, 6),
+                            "  Mon 23  07:00-12:59  Hello every 20 seconds  every 20 s, 1,080 times: 1,077 planned, "
+                            "3 succeeded");
+        assert_string_equal(line_of(s, 8), "1,081 occurrences: 1,078 planned, 3 succeeded");
+        assert_non_null(strstr(s, "# more than 24 a day"));
+        free(s);
+        /* under 88 columns: the list has one line for the day too */
+        s = render(cal, 60, NULL);
+        assert_string_equal(line_of(s, 2), "  07:00 # Hello every 20 seconds");
+        assert_string_equal(line_of(s, 3), "Tue 2026-11-24");
+        free(s);
+        json_decref(cal);
+
+        /* exactly CALVIEW_BUSY is still one line each; uneven spacing gives no interval */
+        every_seconds(buf, sizeof buf, 1, "T", CALVIEW_BUSY, 60);
+        cal = week_of(buf);
+        s = render(cal, 40, NULL);
+        assert_string_equal(line_of(s, 2 + CALVIEW_BUSY - 1), "  07:23 . T");
+        free(s);
+        json_decref(cal);
+        every_seconds(buf, sizeof buf, 1, "T", CALVIEW_BUSY + 1, 60);
+        cal = week_of(buf);
+        json_object_set_new(json_array_get(json_object_get(cal, "occurrences"), 5), "start", json_integer(1));
+        s = render(cal, 100, NULL);
+        assert_non_null(strstr(s, "  Mon 23  07:00-07:24  T  25 times: 22 planned, 3 succeeded\n"));
+        free(s);
+        json_decref(cal);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_normal_week),
@@ -468,6 +562,8 @@ int main(void) {
                 cmocka_unit_test(test_utf8_titles_cut_whole),
                 cmocka_unit_test(test_empty_truncated_unknown),
                 cmocka_unit_test(test_malformed),
+                cmocka_unit_test(test_same_minute_no_offset),
+                cmocka_unit_test(test_busy_series_one_line_per_day),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
