@@ -91,6 +91,16 @@ class Cli(skedtest.ServerTest):
         self.assertEqual(rc, 2)
         self.assertIn('--after "x"', err)
 
+    def test_type_register_names_the_manifest_file(self):
+        path = self.path("ledger.yaml")
+        with open(path, "w") as f:
+            f.write("name: t.ledger\nkind: scheduled\ntitle: L\nhandler:\n  command: [/bin/true]\n"
+                    "defaults:\n  timout: 1m\n")
+        rc, _, err = self.srv.cli("type", "register", path)
+        self.assertEqual(rc, 2, err)
+        self.assertIn(f"{path}: defaults.timout: unknown key (expected one of: timeout", err)
+        self.assertEqual(self.srv.api("GET", "/api/v1/types/t.ledger")[0], 404)
+
     def test_runs_list_every_state(self):
         for state in ("queued", "running", "succeeded", "failed", "lost", "cancelled", "canceled"):
             out, _ = self.ok("runs", "list", "--state", state)
