@@ -16,6 +16,7 @@
 #include "api/http.h"
 #include "api/routes.h"
 #include "base/log.h"
+#include "base/parse.h"
 #include "cli/cli.h"
 #include "cli/demo.h"
 #include "engine/engine.h"
@@ -58,14 +59,13 @@ int cli_serve(int argc, char **argv) {
         const char *data_dir = "var", *listen = "127.0.0.1:8080", *db = NULL, *node = NULL, *token_file = NULL;
         const char *plugins[32];
         size_t nplugins = 0;
-        long workers = 4, grace = 30, http_threads = 4, lookahead = 2000;
+        int workers = 4, grace = 30, http_threads = 4, lookahead = 2000;
         bool demo = false;
         enum log_level level = LOG_INFO;
         enum log_format format = LOG_TEXT;
         int c;
         optind = 1;
         while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-                char *end = NULL;
                 switch (c) {
                 case 'd':
                         data_dir = optarg;
@@ -77,30 +77,26 @@ int cli_serve(int argc, char **argv) {
                         db = optarg;
                         break;
                 case 'w':
-                        workers = strtol(optarg, &end, 10);
-                        if (*end || workers < 1 || workers > 1024) {
+                        if (parse_int(optarg, 1, 1024, &workers) < 0) {
                                 fprintf(stderr, "sked serve: --workers: \"%s\": expected 1..1024\n", optarg);
                                 return CLI_USAGE;
                         }
                         break;
                 case 't':
-                        http_threads = strtol(optarg, &end, 10);
-                        if (*end || http_threads < 1 || http_threads > 256) {
+                        if (parse_int(optarg, 1, 256, &http_threads) < 0) {
                                 fprintf(stderr, "sked serve: --http-threads: \"%s\": expected 1..256\n", optarg);
                                 return CLI_USAGE;
                         }
                         break;
                 case 'a':
-                        lookahead = strtol(optarg, &end, 10);
-                        if (*end || lookahead < 0 || lookahead > 60000) {
+                        if (parse_int(optarg, 0, 60000, &lookahead) < 0) {
                                 fprintf(stderr, "sked serve: --lookahead: \"%s\": expected milliseconds 0..60000\n",
                                         optarg);
                                 return CLI_USAGE;
                         }
                         break;
                 case 'g':
-                        grace = strtol(optarg, &end, 10);
-                        if (*end || grace < 0 || grace > 86400) {
+                        if (parse_int(optarg, 0, 86400, &grace) < 0) {
                                 fprintf(stderr, "sked serve: --grace: \"%s\": expected seconds 0..86400\n", optarg);
                                 return CLI_USAGE;
                         }
@@ -266,7 +262,7 @@ int cli_serve(int argc, char **argv) {
         const char *colon = strrchr(listen, ':');
         snprintf(hostbuf, sizeof hostbuf, "%.*s", (int) (colon ? colon - listen : (long) strlen(listen)), listen);
         host = hostbuf;
-        log_info("sked %s ready: API at http://%s:%u/api/v1 (node %s, store %s, %ld workers)", SKED_VERSION, host,
+        log_info("sked %s ready: API at http://%s:%u/api/v1 (node %s, store %s, %d workers)", SKED_VERSION, host,
                  http_server_port(hs), node, db ? "postgres" : uri, workers);
         log_info("admin token: %s%s (send it as 'Authorization: Bearer <token>'; the CLI reads it itself)", path,
                  created ? ", created now" : "");
@@ -281,7 +277,7 @@ int cli_serve(int argc, char **argv) {
                         continue; /* reserved for reloading; ignored for now */
                 break;
         }
-        log_info("received %s: stopping (running handlers get %ld s to finish)", strsignal(sig), grace);
+        log_info("received %s: stopping (running handlers get %d s to finish)", strsignal(sig), grace);
         http_server_stop(hs);
         engine_stop(e, grace * 1000);
         http_server_free(hs);

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/parse.h"
 #include "model/ptype.h"
 
 typedef struct conv {
@@ -98,9 +99,8 @@ static json_t *plain_scalar(const char *s, size_t n, bool *ret_bad_number) {
         memcpy(buf, s, n);
         buf[n] = '\0';
         if (!isreal) {
-                errno = 0;
-                long long v = strtoll(buf, NULL, 10);
-                if (errno == ERANGE) {
+                int64_t v;
+                if (parse_int64(buf, INT64_MIN, INT64_MAX, &v) < 0) {
                         *ret_bad_number = true;
                         return NULL;
                 }
