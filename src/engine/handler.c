@@ -167,20 +167,27 @@ static void run_plugin(job *j, event *fin) {
 
 /* ---- the table ---- */
 
-static const handler_ops handler_command = {
-        .name = "command",
-        .timeout = HANDLER_TIMEOUT_OWN,
-        .in_process = false,
-        .run = run_command,
-};
-
-static const handler_ops handler_plugin = {
-        .name = "plugin",
-        .timeout = HANDLER_TIMEOUT_COOPERATIVE,
-        .in_process = true,
-        .run = run_plugin,
+/* Indexed by the model's kind: every kind the manifest parser produces has its row
+ * here (a row left out is all zero, and handler_of refuses it; tests/unit/engine/
+ * test_handler.c checks each). */
+static const handler_ops handlers[PTYPE_HANDLER_COUNT] = {
+        [PTYPE_HANDLER_COMMAND] = {
+                .name = "command",
+                .timeout = HANDLER_TIMEOUT_OWN,
+                .in_process = false,
+                .run = run_command,
+        },
+        [PTYPE_HANDLER_PLUGIN] = {
+                .name = "plugin",
+                .timeout = HANDLER_TIMEOUT_COOPERATIVE,
+                .in_process = true,
+                .run = run_plugin,
+        },
 };
 
 const handler_ops *handler_of(const ptype *t) {
-        return t->plugin ? &handler_plugin : &handler_command;
+        unsigned k = (unsigned) t->handler;
+        if (k >= PTYPE_HANDLER_COUNT || !handlers[k].run)
+                abort(); /* only ptype_from_json makes a ptype, and it makes only kinds */
+        return &handlers[k];
 }
