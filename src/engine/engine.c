@@ -407,7 +407,7 @@ int engine_type_register(engine *e, json_t *def, sked_handler fn, void *userdata
         int r = ptype_from_json(def, &t, err);
         if (r < 0)
                 return r;
-        if (t->plugin && !fn) {
+        if (handler_of(t)->in_process && !fn) {
                 /* a plug-in type registered through the API has no code behind it */
                 const type_entry *old = engine_type_find(e, t->name);
                 if (!old || !old->fn) {
@@ -914,7 +914,8 @@ static void expire_plugin_runs(engine *e, sked_time now) {
         for (size_t i = 0; i < e->ninflight; i++) {
                 job *j = e->inflight[i];
                 sked_time began = atomic_load(&j->began);
-                if (j->type && j->type->t->plugin && j->type->t->timeout_ms > 0 && !j->timed_out && began &&
+                if (j->type && handler_of(j->type->t)->timeout == HANDLER_TIMEOUT_COOPERATIVE &&
+                    j->type->t->timeout_ms > 0 && !j->timed_out && began &&
                     now - began > j->type->t->timeout_ms * 1000) {
                         j->timed_out = 1;
                         j->cancel = 1;

@@ -5,6 +5,7 @@
 #include <stdatomic.h>
 
 #include "engine/engine.h"
+#include "engine/handler.h"
 #include "engine/schedcache.h"
 #include "model/policy.h"
 #include "sched/schedule.h"
@@ -200,5 +201,13 @@ sked_time series_jitter(const series_row *s, const series_plan *sp, sked_time no
 int engine_fire_due(engine *e, sked_time now, int *ret_fired, sked_err *err);
 
 /* run.c */
+/* Runs j on the calling worker thread through its kind's row (handler_of) and posts
+ * its EV_FINISH; the loop frees the job. */
 void job_run(job *j);
 void job_free(job *j);
+/* What a running job logs, from its worker's thread, within the run's limits: a
+ * message (level SKED_INFO..SKED_ERROR; past the message cap, dropped) and a result
+ * (-EINVAL without a key, -ENOSPC past the result cap, -E2BIG for data over 1 MiB).
+ * The text is copied, cut to valid UTF-8.  For handler runners (handler.c). */
+void job_post_message(job *j, int level, const char *text);
+int job_post_result(job *j, const char *key, const char *status, const char *data);

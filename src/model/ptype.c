@@ -128,39 +128,28 @@ static int get_duration(const json_t *obj, const char *key, const char *path, in
         return 0;
 }
 
-static int parse_handler(const json_t *h, ptype *t, json_t *out, sked_err *err) {
-        const json_t *cmd, *plug, *wd, *env;
+/* handler: {plugin: true}, nothing else */
+static int parse_plugin(const json_t *h, const json_t *plug, ptype *t, json_t *out, sked_err *err) {
+        const json_t *wd = json_object_get(h, "workdir"), *env = json_object_get(h, "env");
+
+        if (!json_is_true(plug))
+                return expected(err, "handler.plugin", "true", plug);
+        if (wd || env)
+                return err_field(err, -EINVAL, wd ? "handler.workdir" : "handler.env",
+                                 "only allowed with a command handler");
+        if (json_object_set_new(out, "plugin", json_true()) < 0)
+                return -ENOMEM;
+        t->env = calloc(1, sizeof(char *));
+        return t->env ? 0 : -ENOMEM;
+}
+
+/* handler: {command: [...], workdir, env} */
+static int parse_command(const json_t *h, const json_t *cmd, ptype *t, json_t *out, sked_err *err) {
+        const json_t *env = json_object_get(h, "env");
         size_t i;
         json_t *e;
         char f[160];
         int r;
-
-        if (!h)
-                return err_field(err, -EINVAL, "handler", "required (command: [...] or plugin: true)");
-        if (!json_is_object(h))
-                return err_field(err, -EINVAL, "handler", "expected a mapping with command or plugin");
-        r = check_keys(h, "handler", handler_keys, NULL, err);
-        if (r < 0)
-                return r;
-        cmd = json_object_get(h, "command");
-        plug = json_object_get(h, "plugin");
-        wd = json_object_get(h, "workdir");
-        env = json_object_get(h, "env");
-        if (!!cmd == !!plug)
-                return err_field(err, -EINVAL, "handler", "expected exactly one of command or plugin");
-
-        if (plug) {
-                if (!json_is_true(plug))
-                        return expected(err, "handler.plugin", "true", plug);
-                if (wd || env)
-                        return err_field(err, -EINVAL, wd ? "handler.workdir" : "handler.env",
-                                         "only allowed with a command handler");
-                t->plugin = true;
-                if (json_object_set_new(out, "plugin", json_true()) < 0)
-                        return -ENOMEM;
-                t->env = calloc(1, sizeof(char *));
-                return t->env ? 0 : -ENOMEM;
-        }
 
         if (!json_is_array(cmd) || json_array_size(cmd) == 0)
                 return err_field(err, -EINVAL, "handler.command",
@@ -242,6 +231,64 @@ static int parse_handler(const json_t *h, ptype *t, json_t *out, sked_err *err) 
                         return -ENOMEM;
         }
         return 0;
+}
+
+/* The handler kinds a manifest may name, indexed by ptype_handler: the key, how the
+ * "required" message shows it, and the parser of the mapping that holds it.  A new
+ * kind is a row here (and its keys in handler_keys) and a row in engine/handler.c. */
+static const struct handler_kind {
+        const char *key, *hint;
+        int (*parse)(const json_t *h, const json_t *v, ptype *t, json_t *out, sked_err *err);
+} handler_kinds[PTYPE_HANDLER_COUNT] = {
+        [PTYPE_HANDLER_COMMAND] = {"command", "command: [...]", parse_command},
+        [PTYPE_HANDLER_PLUGIN] = {"plugin", "plugin: true", parse_plugin},
+};
+
+const char *ptype_handler_name(ptype_handler k) {
+        return (unsigned) k < PTYPE_HANDLER_COUNT ? handler_kinds[k].key : NULL;
+}
+
+/* "command or plugin" (keys) or "command: [...] or plugin: true" (hints); with more
+ * kinds, "a, b or c". */
+static void handler_kinds_join(strbuf *b, bool hints) {
+        for (size_t k = 0; k < PTYPE_HANDLER_COUNT; k++)
+                strbuf_printf(b, "%s%s", k == 0 ? "" : k + 1 == PTYPE_HANDLER_COUNT ? " or " : ", ",
+                              hints ? handler_kinds[k].hint : handler_kinds[k].key);
+}
+
+static int handler_error(sked_err *err, const char *before, bool hints, const char *after) {
+        strbuf b = STRBUF_INIT;
+        handler_kinds_join(&b, hints);
+        int r = b.oom ? -ENOMEM : err_field(err, -EINVAL, "handler", "%s%s%s", before, strbuf_str(&b), after);
+        strbuf_free(&b);
+        return r;
+}
+
+static int parse_handler(const json_t *h, ptype *t, json_t *out, sked_err *err) {
+        const json_t *v = NULL;
+        ptype_handler kind = PTYPE_HANDLER_COUNT;
+        int r;
+
+        if (!h)
+                return handler_error(err, "required (", true, ")");
+        if (!json_is_object(h))
+                return handler_error(err, "expected a mapping with ", false, "");
+        r = check_keys(h, "handler", handler_keys, NULL, err);
+        if (r < 0)
+                return r;
+        for (size_t k = 0; k < PTYPE_HANDLER_COUNT; k++) {
+                const json_t *x = json_object_get(h, handler_kinds[k].key);
+                if (!x)
+                        continue;
+                if (v)
+                        return handler_error(err, "expected exactly one of ", false, "");
+                v = x;
+                kind = (ptype_handler) k;
+        }
+        if (!v)
+                return handler_error(err, "expected exactly one of ", false, "");
+        t->handler = kind;
+        return handler_kinds[kind].parse(h, v, t, out, err);
 }
 
 static int parse_defaults(const json_t *d, ptype *t, json_t *out, sked_err *err) {

@@ -33,14 +33,24 @@ typedef struct ptype_retry {
         double multiplier;           /* 1.0..10.0 */
 } ptype_retry;
 
+/* A type's handler kind: the key of its manifest's `handler` mapping.  What each
+ * kind does when a run starts is a row of the engine's table (engine/handler.h),
+ * indexed by this; the parser (ptype.c, handler_kinds) is the only producer of a
+ * kind, so a ptype never holds PTYPE_HANDLER_COUNT or beyond. */
+typedef enum ptype_handler {
+        PTYPE_HANDLER_COMMAND,       /* {command: [...], workdir, env}: argv is set */
+        PTYPE_HANDLER_PLUGIN,        /* {plugin: true}: a sked_handler in this process */
+        PTYPE_HANDLER_COUNT          /* not a kind: how many there are */
+} ptype_handler;
+
 typedef struct ptype {
         char *name;                  /* "ledger.transfer" */
         char *title;                 /* never NULL (defaults to name) */
         char *description;           /* may be NULL */
         char *feature;               /* may be NULL */
         bool background;             /* kind: background */
-        bool plugin;                 /* handler: {plugin: true}; else argv is set */
-        char **argv;                 /* command handler: NULL-terminated; NULL for plugins */
+        ptype_handler handler;       /* its handler kind */
+        char **argv;                 /* command handler: NULL-terminated; else NULL */
         size_t argc;
         char *workdir;               /* may be NULL */
         char **env;                  /* NULL-terminated "KEY=VALUE" list, never NULL */
@@ -56,6 +66,10 @@ typedef struct ptype {
         json_t *policy;              /* defaults.policy: normalized overrides (policy.h), or NULL */
         json_t *json;                /* the whole normalized definition */
 } ptype;
+
+/* The manifest key of handler kind k ("command", "plugin"); NULL when k is not a
+ * kind (PTYPE_HANDLER_COUNT or beyond).  Any thread. */
+const char *ptype_handler_name(ptype_handler k);
 
 /* True when `s` is a valid type or feature name: ^[a-z][a-z0-9_.-]{0,63}$. */
 bool ptype_name_valid(const char *s);

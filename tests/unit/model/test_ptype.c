@@ -113,7 +113,7 @@ static void scheduled_yaml(void **state) {
         assert_string_equal(t->title, "Transfer ledger");
         assert_string_equal(t->feature, "ledger");
         assert_false(t->background);
-        assert_false(t->plugin);
+        assert_int_equal(t->handler, PTYPE_HANDLER_COMMAND);
         assert_int_equal(t->argc, 2);
         assert_string_equal(t->argv[0], "/usr/local/bin/transfer");
         assert_string_equal(t->argv[1], "--fast");
@@ -159,7 +159,7 @@ static void background_yaml(void **state) {
         json_t *want = load_json_file(fixture("subledger.expected.json"));
         assert_json_equal(t->json, want);
         assert_true(t->background);
-        assert_true(t->plugin);
+        assert_int_equal(t->handler, PTYPE_HANDLER_PLUGIN);
         assert_null(t->argv);
         assert_non_null(t->env);
         assert_null(t->env[0]);
