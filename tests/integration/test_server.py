@@ -209,19 +209,29 @@ class DemoUserStory(skedtest.ServerTest):
         self.assertRegex(out, r"(?m)^demo\.hello\s+scheduled\s")
         self.assertRegex(out, r"(?m)^demo\.ledger-sync\s+background\s")
 
-        # both demo series fire without anyone asking
-        series = {s["type"]: s for s in cli_json("series", "list")["items"]}
-        self.assertEqual(set(series), {"demo.hello", "demo.ledger-sync"})
-        hello, ledger = series["demo.hello"], series["demo.ledger-sync"]
+        # the demo's series: the background type fires without anyone asking; the
+        # scheduled ones are a week's plan (daily, weekdays, weekly), run now by hand
+        listed = cli_json("series", "list")["items"]
+        self.assertEqual(sorted((s["type"], s["title"]) for s in listed),
+                         [("demo.hello", "Morning hello"), ("demo.hello", "Weekly clean-up"),
+                          ("demo.ledger-sync", "Subledger transfer (in-process)"),
+                          ("demo.report", "Weekday report")])
+        series = {s["title"]: s for s in listed}
+        hello, ledger = series["Morning hello"], series["Subledger transfer (in-process)"]
         self.assertTrue(ledger["background"])
+        self.assertEqual(series["Weekday report"]["schedule"], "cron:30 7 * * 1-5")
+        types = {t["name"]: t for t in cli_json("type", "list")["items"]}
+        self.assertEqual(types["demo.report"].get("feature"), "reporting")
 
         def succeeded(type_):
             runs = cli_json("runs", "list", "--type", type_, "--state", "succeeded")["items"]
             return runs
 
+        out = cli("series", "trigger", str(hello["id"]))
+        self.assertRegex(out, r"queued run \d+")
         hello_run = wait_for(lambda: succeeded("demo.hello"), 40, 0.3, "a succeeded demo.hello run")[0]
         ledger_run = wait_for(lambda: succeeded("demo.ledger-sync"), 40, 0.3, "a succeeded ledger run")[0]
-        self.assertEqual((hello_run["series_id"], hello_run["trigger"]), (hello["id"], "schedule"))
+        self.assertEqual((hello_run["series_id"], hello_run["trigger"]), (hello["id"], "manual"))
         self.assertEqual((ledger_run["series_id"], ledger_run["trigger"]), (ledger["id"], "schedule"))
         out = cli("runs", "messages", str(hello_run["id"]))
         self.assertIn("hello from a command handler", out)
