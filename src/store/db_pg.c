@@ -266,13 +266,6 @@ static void pg_bind_int(db_stmt *s, int idx, int64_t v) {
         set_val(s, idx, p);
 }
 
-static void pg_bind_double(db_stmt *s, int idx, double v) {
-        char *p = NULL;
-        if (asprintf(&p, "%.17g", v) < 0)
-                p = NULL;
-        set_val(s, idx, p);
-}
-
 static void pg_bind_text(db_stmt *s, int idx, const char *v) {
         set_val(s, idx, v ? strdup(v) : NULL);
 }
@@ -327,11 +320,6 @@ static int pg_step(db_stmt *base, sked_err *err) {
 static int64_t pg_col_int(db_stmt *s, int col) {
         const char *v = PQgetvalue(ST(s)->res, ST(s)->row, col);
         return v && *v ? strtoll(v, NULL, 10) : 0;
-}
-
-static double pg_col_double(db_stmt *s, int col) {
-        const char *v = PQgetvalue(ST(s)->res, ST(s)->row, col);
-        return v && *v ? strtod(v, NULL) : 0;
 }
 
 static const char *pg_col_text(db_stmt *s, int col) {
@@ -452,12 +440,10 @@ const db_ops db_pg_ops = {
         .rollback = pg_rollback,
         .prepare = pg_prepare,
         .bind_int = pg_bind_int,
-        .bind_double = pg_bind_double,
         .bind_text = pg_bind_text,
         .bind_null = pg_bind_null,
         .step = pg_step,
         .col_int = pg_col_int,
-        .col_double = pg_col_double,
         .col_text = pg_col_text,
         .col_null = pg_col_null,
         .changes = pg_changes,

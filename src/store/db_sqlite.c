@@ -151,10 +151,6 @@ static void sq_bind_int(db_stmt *s, int idx, int64_t v) {
         sqlite3_bind_int64(ST(s)->st, idx, v);
 }
 
-static void sq_bind_double(db_stmt *s, int idx, double v) {
-        sqlite3_bind_double(ST(s)->st, idx, v);
-}
-
 static void sq_bind_text(db_stmt *s, int idx, const char *v) {
         if (v)
                 sqlite3_bind_text(ST(s)->st, idx, v, -1, SQLITE_TRANSIENT);
@@ -179,10 +175,6 @@ static int sq_step(db_stmt *s, sked_err *err) {
 
 static int64_t sq_col_int(db_stmt *s, int col) {
         return sqlite3_column_int64(ST(s)->st, col);
-}
-
-static double sq_col_double(db_stmt *s, int col) {
-        return sqlite3_column_double(ST(s)->st, col);
 }
 
 static const char *sq_col_text(db_stmt *s, int col) {
@@ -223,12 +215,10 @@ const db_ops db_sqlite_ops = {
         .rollback = sq_rollback,
         .prepare = sq_prepare,
         .bind_int = sq_bind_int,
-        .bind_double = sq_bind_double,
         .bind_text = sq_bind_text,
         .bind_null = sq_bind_null,
         .step = sq_step,
         .col_int = sq_col_int,
-        .col_double = sq_col_double,
         .col_text = sq_col_text,
         .col_null = sq_col_null,
         .changes = sq_changes,

@@ -205,30 +205,26 @@ static int read_version(db *d, int *ret, sked_err *err) {
         return 0;
 }
 
-int schema_version(db *d, int *ret, sked_err *err) {
-        return read_version(d, ret, err);
-}
-
 int schema_latest(void) {
         return (int) (sizeof migrations_sqlite / sizeof migrations_sqlite[0]);
 }
 
-static int migrate(db *d, int target, sked_err *err);
+static int migrate(db *d, int target, int *ret_version, sked_err *err);
 
-int schema_migrate(db *d, int target, sked_err *err) {
+int schema_migrate(db *d, int target, int *ret_version, sked_err *err) {
         if (db_dialect(d) != DB_POSTGRES)
-                return migrate(d, target, err);
+                return migrate(d, target, ret_version, err);
         /* several nodes may start at once: one migrates, the others wait for it */
         int r = db_exec_script(d, "SELECT pg_advisory_lock(727372)", err);
         if (r < 0)
                 return r;
-        r = migrate(d, target, err);
+        r = migrate(d, target, ret_version, err);
         sked_err ignore = {0};
         db_exec_script(d, "SELECT pg_advisory_unlock(727372)", &ignore);
         return r;
 }
 
-static int migrate(db *d, int target, sked_err *err) {
+static int migrate(db *d, int target, int *ret_version, sked_err *err) {
         int r = db_exec_script(d, "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL)",
                                err);
         if (r < 0)
@@ -262,6 +258,9 @@ static int migrate(db *d, int target, sked_err *err) {
                 }
                 if ((r = db_commit(d, err)) < 0)
                         return r;
+                version = v;
         }
+        if (ret_version)
+                *ret_version = version;
         return 0;
 }

@@ -21,9 +21,7 @@ int store_open_at(const char *uri, int target, store **ret, int *ret_version, sk
                 return err_set(err, -ENOMEM, "out of memory");
         int r = db_open(uri, &s->d, err), version = 0;
         if (r == 0)
-                r = schema_migrate(s->d, target, err);
-        if (r == 0)
-                r = schema_version(s->d, &version, err);
+                r = schema_migrate(s->d, target, &version, err);
         if (r < 0) {
                 store_close(s);
                 return r;
@@ -115,25 +113,6 @@ int store_type_put(store *s, const char *name, bool background, const char *feat
 
 static json_t *type_row(db_stmt *st) {
         return json_loads(db_col_text(st, 0), 0, NULL);
-}
-
-int store_type_get(store *s, const char *name, char **ret, sked_err *err) {
-        db_stmt *st;
-        int r = db_prepare(s->d, "SELECT definition FROM types WHERE name = $1", &st, err);
-        if (r < 0)
-                return r;
-        db_bind_text(st, 1, name);
-        r = db_step(st, err);
-        if (r == 1) {
-                char *def = strdup(db_col_text(st, 0));
-                db_done(st);
-                if (!def)
-                        return err_set(err, -ENOMEM, "out of memory");
-                *ret = def;
-                return 0;
-        }
-        db_done(st);
-        return r < 0 ? r : err_field(err, -ENOENT, "type", "\"%s\": no such process type", name);
 }
 
 int store_type_list(store *s, json_t **ret, sked_err *err) {
@@ -427,26 +406,6 @@ int store_series_delete(store *s, int64_t id, bool purge, sked_err *err) {
                         r = err_field(err, -ENOENT, "id", "no series %lld", (long long) id);
         }
         return r < 0 ? r : 0;
-}
-
-int store_series_set_enabled(store *s, int64_t id, bool enabled, const char *note, sked_time now,
-                             sked_err *err) {
-        db_stmt *st;
-        int r = db_prepare(s->d,
-                           "UPDATE series SET enabled = $2, pause_note = $3, updated_at = $4, "
-                           "version = version + 1 WHERE id = $1",
-                           &st, err);
-        if (r < 0)
-                return r;
-        db_bind_int(st, 1, id);
-        db_bind_int(st, 2, enabled);
-        db_bind_text(st, 3, note);
-        db_bind_int(st, 4, now);
-        if ((r = db_run(st, err)) < 0)
-                return r;
-        if (db_changes(s->d) == 0)
-                return err_field(err, -ENOENT, "id", "no series %lld", (long long) id);
-        return 0;
 }
 
 /* ---- poller ---- */

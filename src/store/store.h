@@ -41,8 +41,6 @@ int store_end(store *s, int r, sked_err *err);
 /* ---- process types ---- */
 int store_type_put(store *s, const char *name, bool background, const char *feature,
                    const char *definition, sked_time now, sked_err *err);
-/* *ret is the stored definition (JSON text), caller frees. */
-int store_type_get(store *s, const char *name, char **ret, sked_err *err);
 /* A JSON array of the stored definitions, ordered by name. */
 int store_type_list(store *s, json_t **ret, sked_err *err);
 
@@ -87,8 +85,6 @@ int store_series_find_background(store *s, const char *type, series_row *ret, sk
  * history, series_id kept as a plain number) unless `purge`; runs still running
  * finish and stay. */
 int store_series_delete(store *s, int64_t id, bool purge, sked_err *err);
-int store_series_set_enabled(store *s, int64_t id, bool enabled, const char *note, sked_time now,
-                             sked_err *err);
 
 /* ---- the poller ---- */
 /* Enabled series (of an enabled feature) with next_due <= now, and those with next_due
