@@ -4,7 +4,8 @@
  *
  * A `db` is one connection and belongs to one thread at a time.  Statements are
  * prepared once per connection and cached, keyed by the SQL text's address, so
- * callers pass string literals. */
+ * callers pass string literals; a statement stays where it is for the connection's
+ * life, however many others are prepared (stmt_cache.h). */
 #pragma once
 
 #include <stdbool.h>

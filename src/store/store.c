@@ -1,5 +1,7 @@
-/* store: the domain operations over the db driver.  SQL is written once in
- * PostgreSQL's parameter style; see db.h. */
+/* store: opening a store (and migrating it), transactions and the connection's
+ * settings.  The domain operations live in one file each (types.c, series.c,
+ * occurrences.c, runs.c, messages.c, cluster.c, retention.c); reads go through
+ * rows.c.  SQL is written once in PostgreSQL's parameter style; see db.h. */
 #include "store/store.h"
 
 #include <errno.h>
