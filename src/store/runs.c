@@ -117,12 +117,10 @@ int store_run_insert(store *s, run_row *r, sked_err *err) {
         db_bind_int(st, 9, r->queued_at);
         db_bind_int(st, 10, r->not_before);
         db_bind_int(st, 11, r->exclusive);
-        rc = db_step(st, err);
-        if (rc >= 0)
-                r->id = pg ? (rc == 1 ? db_col_int(st, 0) : 0) : db_last_insert_id(s->d);
-        db_done(st);
-        if (rc < 0)
+        int64_t id = 0;
+        if ((rc = row_read(st, &id_shape, &id, err)) < 0)
                 return rc;
+        r->id = pg ? id : db_last_insert_id(s->d);
         if (r->id <= 0)
                 return err_set(err, -EIO, "database: insert returned no id");
         if (!r->idem_key)

@@ -99,6 +99,23 @@ static void bind_series_fields(db_stmt *st, const series_row *r) {
         db_bind_text(st, 17, r->sleep);
 }
 
+/* The RETURNING columns of an insert and of an update, read into the row written. */
+static void inserted_decode(db_stmt *st, void *elem) {
+        series_row *r = elem;
+        r->id = db_col_int(st, 0);
+        r->feature_on = db_col_int(st, 1) != 0;
+}
+
+static void updated_decode(db_stmt *st, void *elem) {
+        series_row *r = elem;
+        r->version = db_col_int(st, 0);
+        r->has_next = !db_col_null(st, 1);
+        r->next_due = db_col_int(st, 1);
+}
+
+static const row_shape inserted_shape = {sizeof(series_row), inserted_decode, NULL};
+static const row_shape updated_shape = {sizeof(series_row), updated_decode, NULL};
+
 int store_series_insert(store *s, series_row *r, sked_err *err) {
         db_stmt *st;
         int rc = db_prepare(s->d,
@@ -112,18 +129,14 @@ int store_series_insert(store *s, series_row *r, sked_err *err) {
         if (rc < 0)
                 return rc;
         bind_series_fields(st, r);
-        rc = db_step(st, err);
-        if (rc == 1) {
-                r->id = db_col_int(st, 0);
-                r->feature_on = db_col_int(st, 1) != 0;
-                r->version = 1;
-                r->created_at = r->updated_at;
-                rc = 0;
-        } else if (rc == 0) {
-                rc = err_set(err, -EIO, "database: insert returned no id");
-        }
-        db_done(st);
-        return rc;
+        rc = row_read(st, &inserted_shape, r, err);
+        if (rc < 0)
+                return rc;
+        if (rc == 0)
+                return err_set(err, -EIO, "database: insert returned no id");
+        r->version = 1;
+        r->created_at = r->updated_at;
+        return 0;
 }
 
 int store_series_update(store *s, series_row *r, int64_t expected_version, bool set_next, sked_err *err) {
@@ -142,17 +155,9 @@ int store_series_update(store *s, series_row *r, int64_t expected_version, bool 
         db_bind_int(st, 18, r->id);
         db_bind_int(st, 19, expected_version);
         db_bind_int(st, 20, set_next);
-        rc = db_step(st, err);
-        if (rc == 1) {
-                r->version = db_col_int(st, 0);
-                r->has_next = !db_col_null(st, 1);
-                r->next_due = db_col_int(st, 1);
-                db_done(st);
-                return 0;
-        }
-        db_done(st);
-        if (rc < 0)
-                return rc;
+        rc = row_read(st, &updated_shape, r, err);
+        if (rc != 0)
+                return rc < 0 ? rc : 0;
         series_row cur;
         rc = store_series_get(s, r->id, &cur, err);
         if (rc < 0)
