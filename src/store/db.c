@@ -47,10 +47,6 @@ void db_rollback(db *d) {
         d->in_tx = false;
 }
 
-bool db_in_transaction(const db *d) {
-        return d->in_tx;
-}
-
 int db_prepare(db *d, const char *sql, db_stmt **ret, sked_err *err) {
         return d->ops->prepare(d, sql, ret, err);
 }
@@ -59,16 +55,8 @@ void db_bind_int(db_stmt *s, int idx, int64_t v) {
         s->ops->bind_int(s, idx, v);
 }
 
-void db_bind_double(db_stmt *s, int idx, double v) {
-        s->ops->bind_double(s, idx, v);
-}
-
 void db_bind_text(db_stmt *s, int idx, const char *v) {
         s->ops->bind_text(s, idx, v);
-}
-
-void db_bind_null(db_stmt *s, int idx) {
-        s->ops->bind_null(s, idx);
 }
 
 void db_bind_int_or_null(db_stmt *s, int idx, int64_t v, bool is_null) {
@@ -84,10 +72,6 @@ int db_step(db_stmt *s, sked_err *err) {
 
 int64_t db_col_int(db_stmt *s, int col) {
         return s->ops->col_int(s, col);
-}
-
-double db_col_double(db_stmt *s, int col) {
-        return s->ops->col_double(s, col);
 }
 
 const char *db_col_text(db_stmt *s, int col) {

@@ -4,7 +4,8 @@
  *
  * A `db` is one connection and belongs to one thread at a time.  Statements are
  * prepared once per connection and cached, keyed by the SQL text's address, so
- * callers pass string literals. */
+ * callers pass string literals; a statement stays where it is for the connection's
+ * life, however many others are prepared (stmt_cache.h). */
 #pragma once
 
 #include <stdbool.h>
@@ -37,21 +38,17 @@ int db_exec_script(db *d, const char *sql, sked_err *err);
 int db_begin(db *d, sked_err *err);
 int db_commit(db *d, sked_err *err);
 void db_rollback(db *d);
-bool db_in_transaction(const db *d);
 
 /* Prepares (or takes from the cache) a statement, reset and with bindings cleared.
  * The statement belongs to the connection; release it with db_done(). */
 int db_prepare(db *d, const char *sql, db_stmt **ret, sked_err *err);
 void db_bind_int(db_stmt *s, int idx, int64_t v);          /* idx starts at 1 ($1) */
-void db_bind_double(db_stmt *s, int idx, double v);
 void db_bind_text(db_stmt *s, int idx, const char *v);     /* NULL binds NULL; copied */
-void db_bind_null(db_stmt *s, int idx);
 void db_bind_int_or_null(db_stmt *s, int idx, int64_t v, bool is_null);
 /* 1 when a row is available, 0 when done, negative on error (err set). */
 int db_step(db_stmt *s, sked_err *err); /* -EEXIST on a unique violation, -EAGAIN on a
                                          * serialization failure or deadlock */
 int64_t db_col_int(db_stmt *s, int col);
-double db_col_double(db_stmt *s, int col);
 const char *db_col_text(db_stmt *s, int col);  /* valid until the next step/done; NULL for NULL */
 bool db_col_null(db_stmt *s, int col);
 int64_t db_changes(db *d);

@@ -15,12 +15,10 @@ typedef struct db_ops {
         void (*rollback)(db *d);
         int (*prepare)(db *d, const char *sql, db_stmt **ret, sked_err *err);
         void (*bind_int)(db_stmt *s, int idx, int64_t v);
-        void (*bind_double)(db_stmt *s, int idx, double v);
         void (*bind_text)(db_stmt *s, int idx, const char *v);
         void (*bind_null)(db_stmt *s, int idx);
         int (*step)(db_stmt *s, sked_err *err);
         int64_t (*col_int)(db_stmt *s, int col);
-        double (*col_double)(db_stmt *s, int col);
         const char *(*col_text)(db_stmt *s, int col);
         bool (*col_null)(db_stmt *s, int col);
         int64_t (*changes)(db *d);

@@ -16,8 +16,7 @@
 #include <libpq-fe.h>
 
 #include "store/db_backend.h"
-
-#define STMT_CACHE 128
+#include "store/stmt_cache.h"
 #define MAX_PARAMS 32
 
 typedef struct pg_db pg_db;
@@ -38,8 +37,7 @@ typedef struct pg_stmt {
 struct pg_db {
         db base;
         PGconn *c;
-        pg_stmt cache[STMT_CACHE];
-        size_t ncache;
+        stmt_cache cache; /* of pg_stmt, each allocated on its own: handles never move */
         unsigned next_name;
         int64_t changes;
         uint64_t gen;
@@ -126,13 +124,17 @@ static int pg_open(const char *uri, db **ret, sked_err *err) {
 }
 
 
+static void stmt_destroy(db_stmt *base) {
+        pg_stmt *s = ST(base);
+        PQclear(s->res);
+        for (int k = 0; k < MAX_PARAMS; k++)
+                free(s->vals[k]);
+        free(s);
+}
+
 static void pg_close(db *base) {
         pg_db *d = PG(base);
-        for (size_t i = 0; i < d->ncache; i++) {
-                PQclear(d->cache[i].res);
-                for (int k = 0; k < MAX_PARAMS; k++)
-                        free(d->cache[i].vals[k]);
-        }
+        stmt_cache_clear(&d->cache, stmt_destroy);
         PQfinish(d->c);
         free(d);
 }
@@ -215,25 +217,22 @@ static int pg_prepare(db *base, const char *sql, db_stmt **ret, sked_err *err) {
         int r = ensure(d, err);
         if (r < 0)
                 return r;
-        pg_stmt *s = NULL;
-        for (size_t i = 0; i < d->ncache && !s; i++)
-                if (d->cache[i].key == sql)
-                        s = &d->cache[i];
+        pg_stmt *s = (pg_stmt *) stmt_cache_get(&d->cache, sql);
         if (!s) {
-                if (d->ncache == STMT_CACHE)
-                        return err_set(err, -ENOSPC, "database: statement cache full");
-                s = &d->cache[d->ncache++];
-                memset(s, 0, sizeof *s);
+                int nparams = max_param(sql);
+                if (nparams > MAX_PARAMS)
+                        return err_set(err, -E2BIG, "database: too many parameters");
+                s = calloc(1, sizeof *s);
+                if (!s || stmt_cache_put(&d->cache, sql, &s->base) < 0) {
+                        free(s);
+                        return err_set(err, -ENOMEM, "out of memory");
+                }
                 s->base.ops = &db_pg_ops;
                 s->owner = d;
                 s->key = sql;
                 s->gen = UINT64_MAX;
                 snprintf(s->name, sizeof s->name, "s%u", ++d->next_name);
-                s->nparams = max_param(sql);
-                if (s->nparams > MAX_PARAMS) {
-                        d->ncache--;
-                        return err_set(err, -E2BIG, "database: too many parameters");
-                }
+                s->nparams = nparams;
         }
         reset_stmt(s);
         if (s->gen != d->gen) {
@@ -263,13 +262,6 @@ static void set_val(db_stmt *base, int idx, char *v) {
 static void pg_bind_int(db_stmt *s, int idx, int64_t v) {
         char *p = NULL;
         if (asprintf(&p, "%lld", (long long) v) < 0)
-                p = NULL;
-        set_val(s, idx, p);
-}
-
-static void pg_bind_double(db_stmt *s, int idx, double v) {
-        char *p = NULL;
-        if (asprintf(&p, "%.17g", v) < 0)
                 p = NULL;
         set_val(s, idx, p);
 }
@@ -328,11 +320,6 @@ static int pg_step(db_stmt *base, sked_err *err) {
 static int64_t pg_col_int(db_stmt *s, int col) {
         const char *v = PQgetvalue(ST(s)->res, ST(s)->row, col);
         return v && *v ? strtoll(v, NULL, 10) : 0;
-}
-
-static double pg_col_double(db_stmt *s, int col) {
-        const char *v = PQgetvalue(ST(s)->res, ST(s)->row, col);
-        return v && *v ? strtod(v, NULL) : 0;
 }
 
 static const char *pg_col_text(db_stmt *s, int col) {
@@ -453,12 +440,10 @@ const db_ops db_pg_ops = {
         .rollback = pg_rollback,
         .prepare = pg_prepare,
         .bind_int = pg_bind_int,
-        .bind_double = pg_bind_double,
         .bind_text = pg_bind_text,
         .bind_null = pg_bind_null,
         .step = pg_step,
         .col_int = pg_col_int,
-        .col_double = pg_col_double,
         .col_text = pg_col_text,
         .col_null = pg_col_null,
         .changes = pg_changes,

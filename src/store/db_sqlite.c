@@ -6,8 +6,7 @@
 
 #include "base/strbuf.h"
 #include "store/db_backend.h"
-
-#define STMT_CACHE 128
+#include "store/stmt_cache.h"
 
 typedef struct sq_db sq_db;
 
@@ -21,8 +20,7 @@ typedef struct sq_stmt {
 struct sq_db {
         db base;
         sqlite3 *h;
-        sq_stmt cache[STMT_CACHE];
-        size_t ncache;
+        stmt_cache cache; /* of sq_stmt, each allocated on its own: handles never move */
 };
 
 #define SQ(d) ((sq_db *) (d))
@@ -32,10 +30,14 @@ static int fail(sq_db *d, sked_err *err, const char *what) {
         return err_set(err, -EIO, "database: %s: %s", what, d->h ? sqlite3_errmsg(d->h) : "no connection");
 }
 
+static void stmt_destroy(db_stmt *s) {
+        sqlite3_finalize(ST(s)->st);
+        free(s);
+}
+
 static void sq_close(db *base) {
         sq_db *d = SQ(base);
-        for (size_t i = 0; i < d->ncache; i++)
-                sqlite3_finalize(d->cache[i].st);
+        stmt_cache_clear(&d->cache, stmt_destroy);
         sqlite3_close_v2(d->h);
         free(d);
 }
@@ -119,13 +121,13 @@ static char *rewrite(const char *sql) {
 
 static int sq_prepare(db *base, const char *sql, db_stmt **ret, sked_err *err) {
         sq_db *d = SQ(base);
-        for (size_t i = 0; i < d->ncache; i++)
-                if (d->cache[i].key == sql) {
-                        sqlite3_reset(d->cache[i].st);
-                        sqlite3_clear_bindings(d->cache[i].st);
-                        *ret = &d->cache[i].base;
-                        return 0;
-                }
+        db_stmt *cached = stmt_cache_get(&d->cache, sql);
+        if (cached) {
+                sqlite3_reset(ST(cached)->st);
+                sqlite3_clear_bindings(ST(cached)->st);
+                *ret = cached;
+                return 0;
+        }
         char *text = rewrite(sql);
         if (!text)
                 return err_set(err, -ENOMEM, "out of memory");
@@ -134,23 +136,19 @@ static int sq_prepare(db *base, const char *sql, db_stmt **ret, sked_err *err) {
         free(text);
         if (rc != SQLITE_OK)
                 return fail(d, err, "prepare");
-        if (d->ncache == STMT_CACHE) {
-                /* cache full: evict the oldest; callers never hold more than a few at once */
-                sqlite3_finalize(d->cache[0].st);
-                memmove(&d->cache[0], &d->cache[1], (STMT_CACHE - 1) * sizeof d->cache[0]);
-                d->ncache--;
+        sq_stmt *s = malloc(sizeof *s);
+        if (!s || stmt_cache_put(&d->cache, sql, &s->base) < 0) {
+                free(s);
+                sqlite3_finalize(st);
+                return err_set(err, -ENOMEM, "out of memory");
         }
-        d->cache[d->ncache] = (sq_stmt){{&db_sqlite_ops}, d, sql, st};
-        *ret = &d->cache[d->ncache++].base;
+        *s = (sq_stmt){{&db_sqlite_ops}, d, sql, st};
+        *ret = &s->base;
         return 0;
 }
 
 static void sq_bind_int(db_stmt *s, int idx, int64_t v) {
         sqlite3_bind_int64(ST(s)->st, idx, v);
-}
-
-static void sq_bind_double(db_stmt *s, int idx, double v) {
-        sqlite3_bind_double(ST(s)->st, idx, v);
 }
 
 static void sq_bind_text(db_stmt *s, int idx, const char *v) {
@@ -177,10 +175,6 @@ static int sq_step(db_stmt *s, sked_err *err) {
 
 static int64_t sq_col_int(db_stmt *s, int col) {
         return sqlite3_column_int64(ST(s)->st, col);
-}
-
-static double sq_col_double(db_stmt *s, int col) {
-        return sqlite3_column_double(ST(s)->st, col);
 }
 
 static const char *sq_col_text(db_stmt *s, int col) {
@@ -221,12 +215,10 @@ const db_ops db_sqlite_ops = {
         .rollback = sq_rollback,
         .prepare = sq_prepare,
         .bind_int = sq_bind_int,
-        .bind_double = sq_bind_double,
         .bind_text = sq_bind_text,
         .bind_null = sq_bind_null,
         .step = sq_step,
         .col_int = sq_col_int,
-        .col_double = sq_col_double,
         .col_text = sq_col_text,
         .col_null = sq_col_null,
         .changes = sq_changes,

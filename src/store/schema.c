@@ -1,194 +1,182 @@
 /* schema: versioned migrations.  Migration N brings the schema from version N-1 to
  * N; the version lives in the `meta` table.  Never edit a released migration: add
- * the next one. */
+ * the next one.
+ *
+ * Each migration is written once for both dialects: a list of parts, each for both
+ * or for one dialect only, whose text may name three tokens that each dialect
+ * spells its own way:
+ *   {ID}             the id column: SQLite's rowid alias with AUTOINCREMENT (ids are
+ *                    never reused), PostgreSQL's identity column
+ *   {BIGINT}         a 64-bit integer (instants are microseconds, counters): SQLite
+ *                    INTEGER (all its integers are 64-bit), PostgreSQL BIGINT; plain
+ *                    INTEGER columns (flags, small counts) are INTEGER on both
+ *   {WITHOUT_ROWID}  after a table whose primary key is its storage: SQLite's
+ *                    clustered tables; nothing on PostgreSQL
+ * SQLite keeps each CREATE text as written (sqlite_master), so the SQLite rendering
+ * is byte for byte what the migrations said before they were written once;
+ * tests/unit/store/test_schema.c compares both dialects' schemas with fixtures
+ * dumped from those. */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "base/strbuf.h"
 #include "store/db.h"
 #include "store/schema.h"
 
-static const char *const migrations_sqlite[] = {
-        /* 1: the core */
-        "CREATE TABLE types("
-        "  name TEXT PRIMARY KEY, background INTEGER NOT NULL, feature TEXT,"
-        "  definition TEXT NOT NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);"
-        "CREATE TABLE series("
-        "  id INTEGER PRIMARY KEY AUTOINCREMENT, type TEXT NOT NULL REFERENCES types(name),"
-        "  title TEXT NOT NULL, schedule TEXT NOT NULL, tz TEXT NOT NULL, start_local TEXT,"
-        "  end_at INTEGER, count INTEGER, params TEXT NOT NULL, query TEXT,"
-        "  enabled INTEGER NOT NULL DEFAULT 1, background INTEGER NOT NULL DEFAULT 0,"
-        "  pause_note TEXT, owner TEXT, next_due INTEGER, last_nominal INTEGER,"
-        "  fired INTEGER NOT NULL DEFAULT 0, missed INTEGER NOT NULL DEFAULT 0,"
-        "  version INTEGER NOT NULL DEFAULT 1,"
-        "  created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);"
-        "CREATE INDEX series_due ON series(next_due) WHERE enabled = 1 AND next_due IS NOT NULL;"
-        "CREATE INDEX series_type ON series(type, id);"
-        "CREATE TABLE occurrences("
-        "  series_id INTEGER NOT NULL, nominal INTEGER NOT NULL, fired_at INTEGER NOT NULL,"
-        "  run_id INTEGER, PRIMARY KEY(series_id, nominal)) WITHOUT ROWID;"
-        "CREATE TABLE runs("
-        "  id INTEGER PRIMARY KEY AUTOINCREMENT, series_id INTEGER, nominal INTEGER, type TEXT NOT NULL,"
-        "  attempt INTEGER NOT NULL DEFAULT 1, trigger TEXT NOT NULL, state TEXT NOT NULL,"
-        "  params TEXT NOT NULL, query TEXT, idem_key TEXT, /* NULL: derived when read */"
-        "  queued_at INTEGER NOT NULL, not_before INTEGER NOT NULL,"
-        "  started_at INTEGER, finished_at INTEGER, lease_until INTEGER, node TEXT,"
-        "  exit_code INTEGER, error TEXT, progress INTEGER NOT NULL DEFAULT 0,"
-        "  n_info INTEGER NOT NULL DEFAULT 0, n_warning INTEGER NOT NULL DEFAULT 0,"
-        "  n_error INTEGER NOT NULL DEFAULT 0, n_results INTEGER NOT NULL DEFAULT 0,"
-        "  next_attempt INTEGER);"
-        "CREATE INDEX runs_ready ON runs(not_before, id) WHERE state = 'queued';"
-        "CREATE INDEX runs_running ON runs(lease_until) WHERE state = 'running';"
-        "CREATE INDEX runs_series ON runs(series_id, id);"
-        "CREATE INDEX runs_type ON runs(type, id);"
-        "CREATE TABLE messages("
-        "  run_id INTEGER NOT NULL, seq INTEGER NOT NULL, at INTEGER NOT NULL,"
-        "  level TEXT NOT NULL, text TEXT NOT NULL, PRIMARY KEY(run_id, seq)) WITHOUT ROWID;"
-        "CREATE TABLE results("
-        "  run_id INTEGER NOT NULL, seq INTEGER NOT NULL, at INTEGER NOT NULL,"
-        "  key TEXT NOT NULL, status TEXT NOT NULL, data TEXT,"
-        "  PRIMARY KEY(run_id, seq)) WITHOUT ROWID;"
-        "CREATE TABLE poller("
-        "  id INTEGER PRIMARY KEY CHECK (id = 1), node TEXT NOT NULL,"
-        "  started_at INTEGER, heartbeat_at INTEGER, last_fire_at INTEGER,"
-        "  initialized_at INTEGER, fired_total INTEGER NOT NULL DEFAULT 0,"
-        "  last_batch INTEGER NOT NULL DEFAULT 0, next_due INTEGER);",
-        /* 2: nodes of a cluster and their heartbeats */
-        "CREATE TABLE nodes("
-        "  name TEXT PRIMARY KEY, started_at INTEGER NOT NULL, heartbeat_at INTEGER NOT NULL,"
-        "  role TEXT NOT NULL, workers INTEGER NOT NULL, running INTEGER NOT NULL DEFAULT 0,"
-        "  pid INTEGER, version TEXT);",
-        /* 3: the plan under control (issue 3): series policies and sleep windows,
-         * one-off occurrence exceptions, features, skip records, overlap control,
-         * retention counters */
-        "ALTER TABLE series ADD COLUMN policy TEXT;"
-        "ALTER TABLE series ADD COLUMN sleep TEXT;"
-        "ALTER TABLE series ADD COLUMN feature_on INTEGER NOT NULL DEFAULT 1;"
-        "ALTER TABLE series ADD COLUMN n_exceptions INTEGER NOT NULL DEFAULT 0;"
-        "ALTER TABLE series ADD COLUMN skipped_overlap INTEGER NOT NULL DEFAULT 0;"
-        "ALTER TABLE series ADD COLUMN skipped_sleep INTEGER NOT NULL DEFAULT 0;"
-        "ALTER TABLE series ADD COLUMN skipped_disabled INTEGER NOT NULL DEFAULT 0;"
-        "DROP INDEX series_due;"
-        "CREATE INDEX series_due ON series(next_due) WHERE enabled = 1 AND feature_on = 1 AND next_due IS NOT NULL;"
-        "CREATE TABLE exceptions("
-        "  series_id INTEGER NOT NULL, nominal INTEGER NOT NULL, disabled INTEGER NOT NULL DEFAULT 0,"
-        "  moved_to INTEGER, params TEXT, note TEXT, fired INTEGER NOT NULL DEFAULT 0,"
-        "  created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, PRIMARY KEY(series_id, nominal)) WITHOUT ROWID;"
-        "CREATE INDEX exceptions_due ON exceptions(moved_to) WHERE moved_to IS NOT NULL AND fired = 0 AND disabled = 0;"
-        "ALTER TABLE occurrences ADD COLUMN skipped TEXT;"
-        "CREATE INDEX occurrences_nominal ON occurrences(nominal);"
-        "ALTER TABLE runs ADD COLUMN exclusive INTEGER NOT NULL DEFAULT 0;"
-        "ALTER TABLE runs ADD COLUMN cancel_requested INTEGER NOT NULL DEFAULT 0;"
-        "CREATE INDEX runs_series_active ON runs(series_id) WHERE state IN ('queued', 'running');"
-        "CREATE INDEX runs_manual ON runs(nominal) WHERE trigger = 'manual';"
-        "CREATE INDEX runs_finished ON runs(type, finished_at) WHERE finished_at IS NOT NULL;"
-        "CREATE TABLE features("
-        "  name TEXT PRIMARY KEY, enabled INTEGER NOT NULL, note TEXT, changed_at INTEGER NOT NULL);"
-        "ALTER TABLE poller ADD COLUMN purged_runs INTEGER NOT NULL DEFAULT 0;"
-        "ALTER TABLE poller ADD COLUMN purged_messages INTEGER NOT NULL DEFAULT 0;"
-        "ALTER TABLE poller ADD COLUMN purged_results INTEGER NOT NULL DEFAULT 0;"
-        "ALTER TABLE poller ADD COLUMN last_purge_at INTEGER;",
-        /* 4: a fired occurrence is recorded by its scheduled run alone (no occurrence
-         * row: one page fewer per occurrence, spread over the series); occurrence
-         * rows remain for skips and for what fired before this version.  The runs
-         * of a series are found by (series, nominal): the record of the occurrence
-         * and the backstop against firing it twice. */
-        "DROP INDEX runs_series;"
-        "CREATE INDEX runs_series ON runs(series_id, nominal);"
-        "DROP INDEX runs_manual;"
-        "CREATE INDEX runs_nominal ON runs(nominal) WHERE nominal IS NOT NULL;",
+enum { FOR_BOTH, FOR_SQLITE, FOR_PG };
+
+typedef struct migration_part {
+        int only; /* FOR_BOTH, or the one dialect it is for */
+        const char *sql;
+} migration_part;
+
+#define BOTH(sql) {FOR_BOTH, sql}
+#define SQLITE_ONLY(sql) {FOR_SQLITE, sql}
+#define PG_ONLY(sql) {FOR_PG, sql}
+
+static const struct token {
+        const char *name, *sqlite, *pg;
+} tokens[] = {
+        {"{ID}", "INTEGER PRIMARY KEY AUTOINCREMENT", "BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY"},
+        {"{BIGINT}", "INTEGER", "BIGINT"},
+        {"{WITHOUT_ROWID}", " WITHOUT ROWID", ""},
 };
 
-/* PostgreSQL: the same schema; 64-bit integers throughout (instants are
- * microseconds), identity columns for ids. */
-static const char *const migrations_pg[] = {
-        /* 1: the core */
-        "CREATE TABLE types("
-        "  name TEXT PRIMARY KEY, background INTEGER NOT NULL, feature TEXT,"
-        "  definition TEXT NOT NULL, created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL);"
-        "CREATE TABLE series("
-        "  id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,"
-        "  type TEXT NOT NULL REFERENCES types(name),"
-        "  title TEXT NOT NULL, schedule TEXT NOT NULL, tz TEXT NOT NULL, start_local TEXT,"
-        "  end_at BIGINT, count BIGINT, params TEXT NOT NULL, query TEXT,"
-        "  enabled INTEGER NOT NULL DEFAULT 1, background INTEGER NOT NULL DEFAULT 0,"
-        "  pause_note TEXT, owner TEXT, next_due BIGINT, last_nominal BIGINT,"
-        "  fired BIGINT NOT NULL DEFAULT 0, missed BIGINT NOT NULL DEFAULT 0,"
-        "  version BIGINT NOT NULL DEFAULT 1,"
-        "  created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL);"
-        "CREATE INDEX series_due ON series(next_due) WHERE enabled = 1 AND next_due IS NOT NULL;"
-        "CREATE INDEX series_type ON series(type, id);"
-        "CREATE TABLE occurrences("
-        "  series_id BIGINT NOT NULL, nominal BIGINT NOT NULL, fired_at BIGINT NOT NULL,"
-        "  run_id BIGINT, PRIMARY KEY(series_id, nominal));"
-        "CREATE TABLE runs("
-        "  id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,"
-        "  series_id BIGINT, nominal BIGINT, type TEXT NOT NULL,"
-        "  attempt BIGINT NOT NULL DEFAULT 1, trigger TEXT NOT NULL, state TEXT NOT NULL,"
-        "  params TEXT NOT NULL, query TEXT, idem_key TEXT,"
-        "  queued_at BIGINT NOT NULL, not_before BIGINT NOT NULL,"
-        "  started_at BIGINT, finished_at BIGINT, lease_until BIGINT, node TEXT,"
-        "  exit_code BIGINT, error TEXT, progress BIGINT NOT NULL DEFAULT 0,"
-        "  n_info BIGINT NOT NULL DEFAULT 0, n_warning BIGINT NOT NULL DEFAULT 0,"
-        "  n_error BIGINT NOT NULL DEFAULT 0, n_results BIGINT NOT NULL DEFAULT 0,"
-        "  next_attempt BIGINT);"
-        "CREATE INDEX runs_ready ON runs(not_before, id) WHERE state = 'queued';"
-        "CREATE INDEX runs_running ON runs(lease_until) WHERE state = 'running';"
-        "CREATE INDEX runs_series ON runs(series_id, id);"
-        "CREATE INDEX runs_type ON runs(type, id);"
-        "CREATE TABLE messages("
-        "  run_id BIGINT NOT NULL, seq BIGINT NOT NULL, at BIGINT NOT NULL,"
-        "  level TEXT NOT NULL, text TEXT NOT NULL, PRIMARY KEY(run_id, seq));"
-        "CREATE TABLE results("
-        "  run_id BIGINT NOT NULL, seq BIGINT NOT NULL, at BIGINT NOT NULL,"
-        "  key TEXT NOT NULL, status TEXT NOT NULL, data TEXT, PRIMARY KEY(run_id, seq));"
-        "CREATE TABLE poller("
-        "  id INTEGER PRIMARY KEY CHECK (id = 1), node TEXT NOT NULL,"
-        "  started_at BIGINT, heartbeat_at BIGINT, last_fire_at BIGINT,"
-        "  initialized_at BIGINT, fired_total BIGINT NOT NULL DEFAULT 0,"
-        "  last_batch BIGINT NOT NULL DEFAULT 0, next_due BIGINT);",
-        /* 2: nodes of a cluster and their heartbeats */
-        "CREATE TABLE nodes("
-        "  name TEXT PRIMARY KEY, started_at BIGINT NOT NULL, heartbeat_at BIGINT NOT NULL,"
-        "  role TEXT NOT NULL, workers INTEGER NOT NULL, running INTEGER NOT NULL DEFAULT 0,"
-        "  pid INTEGER, version TEXT);",
-        /* 3: the plan under control (issue 3): series policies and sleep windows,
-         * one-off occurrence exceptions, features, skip records, overlap control,
-         * retention counters */
-        "ALTER TABLE series ADD COLUMN policy TEXT;"
-        "ALTER TABLE series ADD COLUMN sleep TEXT;"
-        "ALTER TABLE series ADD COLUMN feature_on INTEGER NOT NULL DEFAULT 1;"
-        "ALTER TABLE series ADD COLUMN n_exceptions BIGINT NOT NULL DEFAULT 0;"
-        "ALTER TABLE series ADD COLUMN skipped_overlap BIGINT NOT NULL DEFAULT 0;"
-        "ALTER TABLE series ADD COLUMN skipped_sleep BIGINT NOT NULL DEFAULT 0;"
-        "ALTER TABLE series ADD COLUMN skipped_disabled BIGINT NOT NULL DEFAULT 0;"
-        "DROP INDEX series_due;"
-        "CREATE INDEX series_due ON series(next_due) WHERE enabled = 1 AND feature_on = 1 AND next_due IS NOT NULL;"
-        "CREATE TABLE exceptions("
-        "  series_id BIGINT NOT NULL, nominal BIGINT NOT NULL, disabled INTEGER NOT NULL DEFAULT 0,"
-        "  moved_to BIGINT, params TEXT, note TEXT, fired INTEGER NOT NULL DEFAULT 0,"
-        "  created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL, PRIMARY KEY(series_id, nominal));"
-        "CREATE INDEX exceptions_due ON exceptions(moved_to) WHERE moved_to IS NOT NULL AND fired = 0 AND disabled = 0;"
-        "ALTER TABLE occurrences ADD COLUMN skipped TEXT;"
-        "CREATE INDEX occurrences_nominal ON occurrences(nominal);"
-        "ALTER TABLE runs ADD COLUMN exclusive INTEGER NOT NULL DEFAULT 0;"
-        "ALTER TABLE runs ADD COLUMN cancel_requested INTEGER NOT NULL DEFAULT 0;"
-        "CREATE INDEX runs_series_active ON runs(series_id) WHERE state IN ('queued', 'running');"
-        "CREATE INDEX runs_manual ON runs(nominal) WHERE trigger = 'manual';"
-        "CREATE INDEX runs_finished ON runs(type, finished_at) WHERE finished_at IS NOT NULL;"
-        "CREATE TABLE features("
-        "  name TEXT PRIMARY KEY, enabled INTEGER NOT NULL, note TEXT, changed_at BIGINT NOT NULL);"
-        "ALTER TABLE poller ADD COLUMN purged_runs BIGINT NOT NULL DEFAULT 0;"
-        "ALTER TABLE poller ADD COLUMN purged_messages BIGINT NOT NULL DEFAULT 0;"
-        "ALTER TABLE poller ADD COLUMN purged_results BIGINT NOT NULL DEFAULT 0;"
-        "ALTER TABLE poller ADD COLUMN last_purge_at BIGINT;",
-        /* 4: as SQLite's */
-        "DROP INDEX runs_series;"
-        "CREATE INDEX runs_series ON runs(series_id, nominal, id);"
-        "DROP INDEX runs_manual;"
-        "CREATE INDEX runs_nominal ON runs(nominal) WHERE nominal IS NOT NULL;",
+/* 1: the core */
+static const migration_part m1[] = {
+        BOTH("CREATE TABLE types("
+             "  name TEXT PRIMARY KEY, background INTEGER NOT NULL, feature TEXT,"
+             "  definition TEXT NOT NULL, created_at {BIGINT} NOT NULL, updated_at {BIGINT} NOT NULL);"
+             "CREATE TABLE series("
+             "  id {ID}, type TEXT NOT NULL REFERENCES types(name),"
+             "  title TEXT NOT NULL, schedule TEXT NOT NULL, tz TEXT NOT NULL, start_local TEXT,"
+             "  end_at {BIGINT}, count {BIGINT}, params TEXT NOT NULL, query TEXT,"
+             "  enabled INTEGER NOT NULL DEFAULT 1, background INTEGER NOT NULL DEFAULT 0,"
+             "  pause_note TEXT, owner TEXT, next_due {BIGINT}, last_nominal {BIGINT},"
+             "  fired {BIGINT} NOT NULL DEFAULT 0, missed {BIGINT} NOT NULL DEFAULT 0,"
+             "  version {BIGINT} NOT NULL DEFAULT 1,"
+             "  created_at {BIGINT} NOT NULL, updated_at {BIGINT} NOT NULL);"
+             "CREATE INDEX series_due ON series(next_due) WHERE enabled = 1 AND next_due IS NOT NULL;"
+             "CREATE INDEX series_type ON series(type, id);"
+             "CREATE TABLE occurrences("
+             "  series_id {BIGINT} NOT NULL, nominal {BIGINT} NOT NULL, fired_at {BIGINT} NOT NULL,"
+             "  run_id {BIGINT}, PRIMARY KEY(series_id, nominal)){WITHOUT_ROWID};"
+             "CREATE TABLE runs("
+             "  id {ID}, series_id {BIGINT}, nominal {BIGINT}, type TEXT NOT NULL,"
+             "  attempt {BIGINT} NOT NULL DEFAULT 1, trigger TEXT NOT NULL, state TEXT NOT NULL,"
+             "  params TEXT NOT NULL, query TEXT, idem_key TEXT, /* NULL: derived when read */"
+             "  queued_at {BIGINT} NOT NULL, not_before {BIGINT} NOT NULL,"
+             "  started_at {BIGINT}, finished_at {BIGINT}, lease_until {BIGINT}, node TEXT,"
+             "  exit_code {BIGINT}, error TEXT, progress {BIGINT} NOT NULL DEFAULT 0,"
+             "  n_info {BIGINT} NOT NULL DEFAULT 0, n_warning {BIGINT} NOT NULL DEFAULT 0,"
+             "  n_error {BIGINT} NOT NULL DEFAULT 0, n_results {BIGINT} NOT NULL DEFAULT 0,"
+             "  next_attempt {BIGINT});"
+             "CREATE INDEX runs_ready ON runs(not_before, id) WHERE state = 'queued';"
+             "CREATE INDEX runs_running ON runs(lease_until) WHERE state = 'running';"
+             "CREATE INDEX runs_series ON runs(series_id, id);"
+             "CREATE INDEX runs_type ON runs(type, id);"
+             "CREATE TABLE messages("
+             "  run_id {BIGINT} NOT NULL, seq {BIGINT} NOT NULL, at {BIGINT} NOT NULL,"
+             "  level TEXT NOT NULL, text TEXT NOT NULL, PRIMARY KEY(run_id, seq)){WITHOUT_ROWID};"
+             "CREATE TABLE results("
+             "  run_id {BIGINT} NOT NULL, seq {BIGINT} NOT NULL, at {BIGINT} NOT NULL,"
+             "  key TEXT NOT NULL, status TEXT NOT NULL, data TEXT,"
+             "  PRIMARY KEY(run_id, seq)){WITHOUT_ROWID};"
+             "CREATE TABLE poller("
+             "  id INTEGER PRIMARY KEY CHECK (id = 1), node TEXT NOT NULL,"
+             "  started_at {BIGINT}, heartbeat_at {BIGINT}, last_fire_at {BIGINT},"
+             "  initialized_at {BIGINT}, fired_total {BIGINT} NOT NULL DEFAULT 0,"
+             "  last_batch {BIGINT} NOT NULL DEFAULT 0, next_due {BIGINT});"),
+        {0, NULL},
 };
+
+/* 2: nodes of a cluster and their heartbeats */
+static const migration_part m2[] = {
+        BOTH("CREATE TABLE nodes("
+             "  name TEXT PRIMARY KEY, started_at {BIGINT} NOT NULL, heartbeat_at {BIGINT} NOT NULL,"
+             "  role TEXT NOT NULL, workers INTEGER NOT NULL, running INTEGER NOT NULL DEFAULT 0,"
+             "  pid INTEGER, version TEXT);"),
+        {0, NULL},
+};
+
+/* 3: the plan under control (issue 3): series policies and sleep windows, one-off
+ * occurrence exceptions, features, skip records, overlap control, retention
+ * counters */
+static const migration_part m3[] = {
+        BOTH("ALTER TABLE series ADD COLUMN policy TEXT;"
+             "ALTER TABLE series ADD COLUMN sleep TEXT;"
+             "ALTER TABLE series ADD COLUMN feature_on INTEGER NOT NULL DEFAULT 1;"
+             "ALTER TABLE series ADD COLUMN n_exceptions {BIGINT} NOT NULL DEFAULT 0;"
+             "ALTER TABLE series ADD COLUMN skipped_overlap {BIGINT} NOT NULL DEFAULT 0;"
+             "ALTER TABLE series ADD COLUMN skipped_sleep {BIGINT} NOT NULL DEFAULT 0;"
+             "ALTER TABLE series ADD COLUMN skipped_disabled {BIGINT} NOT NULL DEFAULT 0;"
+             "DROP INDEX series_due;"
+             "CREATE INDEX series_due ON series(next_due) WHERE enabled = 1 AND feature_on = 1 AND next_due IS NOT NULL;"
+             "CREATE TABLE exceptions("
+             "  series_id {BIGINT} NOT NULL, nominal {BIGINT} NOT NULL, disabled INTEGER NOT NULL DEFAULT 0,"
+             "  moved_to {BIGINT}, params TEXT, note TEXT, fired INTEGER NOT NULL DEFAULT 0,"
+             "  created_at {BIGINT} NOT NULL, updated_at {BIGINT} NOT NULL, PRIMARY KEY(series_id, nominal))"
+             "{WITHOUT_ROWID};"
+             "CREATE INDEX exceptions_due ON exceptions(moved_to) WHERE moved_to IS NOT NULL AND fired = 0 AND disabled = 0;"
+             "ALTER TABLE occurrences ADD COLUMN skipped TEXT;"
+             "CREATE INDEX occurrences_nominal ON occurrences(nominal);"
+             "ALTER TABLE runs ADD COLUMN exclusive INTEGER NOT NULL DEFAULT 0;"
+             "ALTER TABLE runs ADD COLUMN cancel_requested INTEGER NOT NULL DEFAULT 0;"
+             "CREATE INDEX runs_series_active ON runs(series_id) WHERE state IN ('queued', 'running');"
+             "CREATE INDEX runs_manual ON runs(nominal) WHERE trigger = 'manual';"
+             "CREATE INDEX runs_finished ON runs(type, finished_at) WHERE finished_at IS NOT NULL;"
+             "CREATE TABLE features("
+             "  name TEXT PRIMARY KEY, enabled INTEGER NOT NULL, note TEXT, changed_at {BIGINT} NOT NULL);"
+             "ALTER TABLE poller ADD COLUMN purged_runs {BIGINT} NOT NULL DEFAULT 0;"
+             "ALTER TABLE poller ADD COLUMN purged_messages {BIGINT} NOT NULL DEFAULT 0;"
+             "ALTER TABLE poller ADD COLUMN purged_results {BIGINT} NOT NULL DEFAULT 0;"
+             "ALTER TABLE poller ADD COLUMN last_purge_at {BIGINT};"),
+        {0, NULL},
+};
+
+/* 4: a fired occurrence is recorded by its scheduled run alone (no occurrence row:
+ * one page fewer per occurrence, spread over the series); occurrence rows remain
+ * for skips and for what fired before this version.  The runs of a series are
+ * found by (series, nominal): the record of the occurrence and the backstop
+ * against firing it twice.  PostgreSQL's index carries the id as well (as it was
+ * released). */
+static const migration_part m4[] = {
+        BOTH("DROP INDEX runs_series;"),
+        SQLITE_ONLY("CREATE INDEX runs_series ON runs(series_id, nominal);"),
+        PG_ONLY("CREATE INDEX runs_series ON runs(series_id, nominal, id);"),
+        BOTH("DROP INDEX runs_manual;"
+             "CREATE INDEX runs_nominal ON runs(nominal) WHERE nominal IS NOT NULL;"),
+        {0, NULL},
+};
+
+static const migration_part *const migrations[] = {m1, m2, m3, m4};
+#define N_MIGRATIONS ((int) (sizeof migrations / sizeof migrations[0]))
+
+/* The text of migration `m` in `d`'s dialect (caller frees); NULL when out of memory. */
+static char *render(const migration_part *m, bool pg) {
+        strbuf b = STRBUF_INIT;
+        for (; m->sql; m++) {
+                if (m->only != FOR_BOTH && m->only != (pg ? FOR_PG : FOR_SQLITE))
+                        continue;
+                for (const char *p = m->sql; *p;) {
+                        const struct token *t = NULL;
+                        if (*p == '{')
+                                for (size_t i = 0; i < sizeof tokens / sizeof tokens[0] && !t; i++)
+                                        if (!strncmp(p, tokens[i].name, strlen(tokens[i].name)))
+                                                t = &tokens[i];
+                        if (t) {
+                                strbuf_puts(&b, pg ? t->pg : t->sqlite);
+                                p += strlen(t->name);
+                        } else {
+                                strbuf_putc(&b, *p++);
+                        }
+                }
+        }
+        return strbuf_steal(&b);
+}
 
 static int read_version(db *d, int *ret, sked_err *err) {
         db_stmt *st;
@@ -205,30 +193,26 @@ static int read_version(db *d, int *ret, sked_err *err) {
         return 0;
 }
 
-int schema_version(db *d, int *ret, sked_err *err) {
-        return read_version(d, ret, err);
-}
-
 int schema_latest(void) {
-        return (int) (sizeof migrations_sqlite / sizeof migrations_sqlite[0]);
+        return N_MIGRATIONS;
 }
 
-static int migrate(db *d, int target, sked_err *err);
+static int migrate(db *d, int target, int *ret_version, sked_err *err);
 
-int schema_migrate(db *d, int target, sked_err *err) {
+int schema_migrate(db *d, int target, int *ret_version, sked_err *err) {
         if (db_dialect(d) != DB_POSTGRES)
-                return migrate(d, target, err);
+                return migrate(d, target, ret_version, err);
         /* several nodes may start at once: one migrates, the others wait for it */
         int r = db_exec_script(d, "SELECT pg_advisory_lock(727372)", err);
         if (r < 0)
                 return r;
-        r = migrate(d, target, err);
+        r = migrate(d, target, ret_version, err);
         sked_err ignore = {0};
         db_exec_script(d, "SELECT pg_advisory_unlock(727372)", &ignore);
         return r;
 }
 
-static int migrate(db *d, int target, sked_err *err) {
+static int migrate(db *d, int target, int *ret_version, sked_err *err) {
         int r = db_exec_script(d, "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL)",
                                err);
         if (r < 0)
@@ -237,9 +221,7 @@ static int migrate(db *d, int target, sked_err *err) {
         if ((r = read_version(d, &version, err)) < 0)
                 return r;
         bool pg = db_dialect(d) == DB_POSTGRES;
-        const char *const *migrations = pg ? migrations_pg : migrations_sqlite;
-        int known = (int) (pg ? sizeof migrations_pg / sizeof migrations_pg[0]
-                              : sizeof migrations_sqlite / sizeof migrations_sqlite[0]);
+        int known = N_MIGRATIONS;
         if (target > known)
                 target = known;
         if (version > known)
@@ -255,13 +237,22 @@ static int migrate(db *d, int target, sked_err *err) {
                          "INSERT INTO meta(key, value) VALUES('schema_version', '%d') "
                          "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                          v);
-                if ((r = db_exec_script(d, migrations[v - 1], err)) < 0 ||
-                    (r = db_exec_script(d, setv, err)) < 0) {
+                char *sql = render(migrations[v - 1], pg);
+                if (!sql) {
+                        db_rollback(d);
+                        return err_set(err, -ENOMEM, "out of memory");
+                }
+                r = db_exec_script(d, sql, err);
+                free(sql);
+                if (r < 0 || (r = db_exec_script(d, setv, err)) < 0) {
                         db_rollback(d);
                         return err_prefix(err, "schema migration");
                 }
                 if ((r = db_commit(d, err)) < 0)
                         return r;
+                version = v;
         }
+        if (ret_version)
+                *ret_version = version;
         return 0;
 }

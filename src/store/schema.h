@@ -6,9 +6,7 @@
 #include "base/err.h"
 #include "store/db.h"
 
-int schema_migrate(db *d, int target, sked_err *err);
-
-/* The schema version of the database (0 for an empty one). */
-int schema_version(db *d, int *ret, sked_err *err);
+/* *ret_version (may be NULL) gets the version in force after it. */
+int schema_migrate(db *d, int target, int *ret_version, sked_err *err);
 /* The newest version this binary knows. */
 int schema_latest(void);

@@ -1,14 +1,50 @@
-/* plan: exceptions, features, overlap bookkeeping, calendar reads, retention
- * (see plan.h). */
+/* occurrences: see occurrences.h. */
+#include "store/occurrences.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "store/db.h"
 #include "store/store.h"
 #include "store/store_internal.h"
 
-/* ---- exceptions ---- */
+int store_occurrence_insert(store *s, int64_t series_id, sked_time nominal, sked_time now,
+                            const char *skipped, sked_err *err) {
+        db_stmt *st;
+        int r = db_prepare(s->d,
+                           "INSERT INTO occurrences(series_id, nominal, fired_at, run_id, skipped) "
+                           "VALUES($1, $2, $3, NULL, $4) ON CONFLICT DO NOTHING",
+                           &st, err);
+        if (r < 0)
+                return r;
+        db_bind_int(st, 1, series_id);
+        db_bind_int(st, 2, nominal);
+        db_bind_int(st, 3, now);
+        db_bind_text(st, 4, skipped);
+        if ((r = db_run(st, err)) < 0)
+                return r;
+        return db_changes(s->d) == 1 ? 0 : -EEXIST;
+}
+
+int store_occurrence_done(store *s, int64_t series_id, sked_time nominal, bool *ret, sked_err *err) {
+        db_stmt *st;
+        int r = db_prepare(s->d,
+                           "SELECT 1 WHERE EXISTS (SELECT 1 FROM runs WHERE series_id = $1 AND nominal = $2 AND "
+                           "trigger = 'schedule') OR EXISTS (SELECT 1 FROM occurrences WHERE series_id = $1 AND "
+                           "nominal = $2)",
+                           &st, err);
+        if (r < 0)
+                return r;
+        db_bind_int(st, 1, series_id);
+        db_bind_int(st, 2, nominal);
+        int_col one;
+        if ((r = row_read(st, &int_shape, &one, err)) < 0)
+                return r;
+        *ret = r == 1;
+        return 0;
+}
 
 void exception_row_clear(exception_row *x) {
         if (!x)
@@ -44,9 +80,7 @@ static void exception_clear(void *row) {
         exception_row_clear(row);
 }
 
-static int exceptions_collect(db_stmt *st, exception_row **ret, size_t *ret_n, sked_err *err) {
-        return collect(st, sizeof **ret, exception_decode, exception_clear, (void **) ret, ret_n, err);
-}
+static const row_shape exception_shape = {sizeof(exception_row), exception_decode, exception_clear};
 
 static int bump_count(store *s, int64_t series_id, int delta, sked_err *err) {
         db_stmt *st;
@@ -110,10 +144,7 @@ int store_exception_get(store *s, int64_t series_id, sked_time nominal, exceptio
                 return r;
         db_bind_int(st, 1, series_id);
         db_bind_int(st, 2, nominal);
-        r = db_step(st, err);
-        if (r == 1)
-                exception_decode(st, ret);
-        db_done(st);
+        r = row_read(st, &exception_shape, ret, err);
         if (r == 0)
                 return -ENOENT;
         return r < 0 ? r : 0;
@@ -133,7 +164,7 @@ int store_exceptions_list(store *s, int64_t series_id, sked_time from, sked_time
         db_bind_int(st, 2, from);
         db_bind_int(st, 3, to);
         db_bind_int(st, 4, limit);
-        return exceptions_collect(st, ret, ret_n, err);
+        return rows_read(st, &exception_shape, ret, ret_n, err);
 }
 
 int store_moves_due(store *s, sked_time now, int limit, exception_row **ret, size_t *ret_n, sked_err *err) {
@@ -148,7 +179,7 @@ int store_moves_due(store *s, sked_time now, int limit, exception_row **ret, siz
                 return r;
         db_bind_int(st, 1, now);
         db_bind_int(st, 2, limit);
-        return exceptions_collect(st, ret, ret_n, err);
+        return rows_read(st, &exception_shape, ret, ret_n, err);
 }
 
 int store_exception_set_fired(store *s, int64_t series_id, sked_time nominal, sked_err *err) {
@@ -160,141 +191,6 @@ int store_exception_set_fired(store *s, int64_t series_id, sked_time nominal, sk
         db_bind_int(st, 2, nominal);
         return db_run(st, err);
 }
-
-int store_series_lock(store *s, int64_t series_id, sked_err *err) {
-        if (db_dialect(s->d) != DB_POSTGRES)
-                return 0; /* BEGIN IMMEDIATE holds the one write lock already */
-        db_stmt *st;
-        int r = db_prepare(s->d, "SELECT id FROM series WHERE id = $1 FOR UPDATE", &st, err);
-        if (r < 0)
-                return r;
-        db_bind_int(st, 1, series_id);
-        return db_run(st, err);
-}
-
-/* ---- overlap ---- */
-
-int store_series_active(store *s, int64_t series_id, int64_t *ret_queued, int64_t *ret_running, sked_err *err) {
-        db_stmt *st;
-        int r = db_prepare(s->d,
-                           "SELECT state, count(*) FROM runs WHERE series_id = $1 AND state IN ('queued', 'running') "
-                           "GROUP BY state",
-                           &st, err);
-        if (r < 0)
-                return r;
-        db_bind_int(st, 1, series_id);
-        int64_t q = 0, run = 0;
-        while ((r = db_step(st, err)) == 1) {
-                if (!strcmp(db_col_text(st, 0), "queued"))
-                        q = db_col_int(st, 1);
-                else
-                        run = db_col_int(st, 1);
-        }
-        db_done(st);
-        if (r < 0)
-                return r;
-        *ret_queued = q;
-        *ret_running = run;
-        return 0;
-}
-
-int store_series_cancel_active(store *s, int64_t series_id, sked_time now, const char *why, int64_t **ret_running,
-                               size_t *ret_n, sked_err *err) {
-        db_stmt *st;
-        int r = db_prepare(s->d,
-                           "UPDATE runs SET state = 'cancelled', finished_at = $2, error = $3 "
-                           "WHERE series_id = $1 AND state = 'queued'",
-                           &st, err);
-        if (r < 0)
-                return r;
-        db_bind_int(st, 1, series_id);
-        db_bind_int(st, 2, now);
-        db_bind_text(st, 3, why);
-        if ((r = db_run(st, err)) < 0)
-                return r;
-        if ((r = db_prepare(s->d,
-                            "UPDATE runs SET cancel_requested = 1 WHERE series_id = $1 AND state IN ('queued', 'running') "
-                            "AND state = 'running' "
-                            "RETURNING id",
-                            &st, err)) < 0)
-                return r;
-        db_bind_int(st, 1, series_id);
-        return ids_collect(st, ret_running, ret_n, err);
-}
-
-int store_lock_series(store *s, int64_t series_id, bool *ret_locked, sked_err *err) {
-        *ret_locked = true;
-        if (db_dialect(s->d) != DB_POSTGRES)
-                return 0;
-        db_stmt *st;
-        int r = db_prepare(s->d, "SELECT pg_try_advisory_xact_lock(727375, CAST($1 AS INTEGER))", &st, err);
-        if (r < 0)
-                return r;
-        /* the key space is 32 bits: ids beyond it share keys, which only serializes more */
-        db_bind_int(st, 1, (int32_t) (series_id & 0x7fffffff));
-        if ((r = db_step(st, err)) == 1) {
-                const char *v = db_col_text(st, 0);
-                *ret_locked = v && (v[0] == 't' || v[0] == '1');
-        }
-        db_done(st);
-        return r < 0 ? r : 0;
-}
-
-/* ---- features ---- */
-
-int store_feature_set(store *s, const char *name, bool enabled, const char *note, sked_time now,
-                      int64_t *ret_series, sked_err *err) {
-        db_stmt *st;
-        int r = db_prepare(s->d,
-                           "INSERT INTO features(name, enabled, note, changed_at) VALUES($1, $2, $3, $4) "
-                           "ON CONFLICT(name) DO UPDATE SET enabled = excluded.enabled, note = excluded.note, "
-                           "changed_at = excluded.changed_at",
-                           &st, err);
-        if (r < 0)
-                return r;
-        db_bind_text(st, 1, name);
-        db_bind_int(st, 2, enabled);
-        db_bind_text(st, 3, note);
-        db_bind_int(st, 4, now);
-        if ((r = db_run(st, err)) < 0)
-                return r;
-        if ((r = db_prepare(s->d,
-                            "UPDATE series SET feature_on = $2 WHERE feature_on <> $2 AND type IN "
-                            "(SELECT name FROM types WHERE feature = $1)",
-                            &st, err)) < 0)
-                return r;
-        db_bind_text(st, 1, name);
-        db_bind_int(st, 2, enabled);
-        if ((r = db_run(st, err)) < 0)
-                return r;
-        if (ret_series)
-                *ret_series = db_changes(s->d);
-        return 0;
-}
-
-static json_t *feature_json(db_stmt *st) {
-        return json_pack("{s:s, s:b, s:s?, s:I, s:I, s:I}", "name", db_col_text(st, 0), "enabled",
-                         db_col_int(st, 1) != 0, "note", db_col_text(st, 2), "changed_at",
-                         (json_int_t) db_col_int(st, 3), "types", (json_int_t) db_col_int(st, 4), "series",
-                         (json_int_t) db_col_int(st, 5));
-}
-
-int store_features_list(store *s, json_t **ret, sked_err *err) {
-        db_stmt *st;
-        int r = db_prepare(s->d,
-                           "SELECT n.name, COALESCE(f.enabled, 1), f.note, COALESCE(f.changed_at, 0), "
-                           "(SELECT count(*) FROM types t WHERE t.feature = n.name), "
-                           "(SELECT count(*) FROM series x JOIN types t ON t.name = x.type WHERE t.feature = n.name) "
-                           "FROM (SELECT feature AS name FROM types WHERE feature IS NOT NULL "
-                           "UNION SELECT name FROM features) n LEFT JOIN features f ON f.name = n.name "
-                           "ORDER BY n.name",
-                           &st, err);
-        if (r < 0)
-                return r;
-        return json_rows(st, feature_json, ret, err);
-}
-
-/* ---- calendar ---- */
 
 static void occurrence_decode(db_stmt *st, void *row) {
         occurrence_rec *o = row;
@@ -311,9 +207,7 @@ static void occurrence_decode(db_stmt *st, void *row) {
         snprintf(o->trigger, sizeof o->trigger, "%s", db_col_null(st, 9) ? "schedule" : db_col_text(st, 9));
 }
 
-static void occurrence_clear(void *row) {
-        (void) row;
-}
+static const row_shape occurrence_shape = {sizeof(occurrence_rec), occurrence_decode, NULL};
 
 /* The occurrences' record: skip rows (and rows of runs fired before schema version
  * 4 whose scheduled run is gone), then the scheduled and manual runs, each with its
@@ -347,51 +241,6 @@ int store_occurrences_range(store *s, int64_t series_id, sked_time from, sked_ti
         db_bind_int(st, 2, from);
         db_bind_int(st, 3, to);
         db_bind_int(st, 4, limit);
-        return collect(st, sizeof **ret, occurrence_decode, occurrence_clear, (void **) ret, ret_n, err);
+        return rows_read(st, &occurrence_shape, ret, ret_n, err);
 }
 #undef OCC_SELECT
-
-/* ---- retention ---- */
-
-static int purge_step(store *s, const char *sql, const char *type, sked_time before, int limit, int64_t *add,
-                      sked_err *err) {
-        db_stmt *st;
-        int r = db_prepare(s->d, sql, &st, err);
-        if (r < 0)
-                return r;
-        db_bind_text(st, 1, type);
-        db_bind_int(st, 2, before);
-        db_bind_int(st, 3, limit);
-        if ((r = db_run(st, err)) < 0)
-                return r;
-        if (add)
-                *add += db_changes(s->d);
-        return 0;
-}
-
-int store_purge(store *s, const char *type, sked_time before, int limit, purge_counts *add, sked_err *err) {
-        /* the same `limit` oldest finished runs in each statement: children first */
-#define OLD_RUNS                                                                                 \
-        "(SELECT id FROM runs WHERE type = $1 AND finished_at IS NOT NULL AND finished_at < $2 " \
-        "ORDER BY type, finished_at, id LIMIT $3)"
-        int r = purge_step(s, "DELETE FROM messages WHERE run_id IN " OLD_RUNS, type, before, limit, &add->messages,
-                           err);
-        if (r == 0)
-                r = purge_step(s, "DELETE FROM results WHERE run_id IN " OLD_RUNS, type, before, limit, &add->results,
-                               err);
-        if (r == 0)
-                r = purge_step(s, "DELETE FROM runs WHERE id IN " OLD_RUNS, type, before, limit, &add->runs, err);
-#undef OLD_RUNS
-        /* occurrence rows guard against firing twice only ahead of the cursor.  CROSS
-         * JOIN: SQLite then starts from the old records (occurrences_nominal), not from
-         * every series of the type (half a second each minute at 1,000,000 series,
-         * in the loop) */
-        if (r == 0)
-                r = purge_step(s,
-                               "DELETE FROM occurrences WHERE (series_id, nominal) IN (SELECT o.series_id, o.nominal "
-                               "FROM occurrences o CROSS JOIN series x WHERE x.id = o.series_id AND x.type = $1 AND "
-                               "o.nominal < $2 AND (x.next_due IS NULL OR x.next_due > $2) AND (o.run_id IS NULL OR "
-                               "o.run_id NOT IN (SELECT id FROM runs WHERE state IN ('queued', 'running'))) LIMIT $3)",
-                               type, before, limit, &add->occurrences, err);
-        return r;
-}

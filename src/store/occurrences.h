@@ -1,9 +1,28 @@
-/* plan: the store's side of controlling the plan (included by store.h): one-off
- * occurrence changes (exceptions, the RFC 5545 RECURRENCE-ID/EXDATE model),
- * features, the bookkeeping of the overlap policy, the calendar's reads and
- * retention.  Same conventions as store.h: 0 or a negative errno, messages in err,
- * one connection per thread. */
+/* occurrences: the record of single occurrences of a series: skip rows, the
+ * backstop against firing one twice, one-off changes (exceptions, the RFC 5545
+ * RECURRENCE-ID/EXDATE model) and the calendar's reads.
+ * Same conventions as store.h: 0 or a negative errno, messages in err, one
+ * connection per thread; the caller holds the transaction where one is needed. */
 #pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/civil.h"
+#include "base/err.h"
+
+typedef struct store store;
+
+/* Records that (series, nominal) was skipped (`skipped` names why: overlap, sleep,
+ * disabled); -EEXIST if it was already recorded.  A fired occurrence has no row of
+ * its own: its scheduled run (trigger "schedule") is the record. */
+int store_occurrence_insert(store *s, int64_t series_id, sked_time nominal, sked_time now,
+                            const char *skipped, sked_err *err);
+/* Whether (series, nominal) was dealt with before: fired (its scheduled run), skipped
+ * or, from before schema version 4, recorded as fired.  The backstop against firing
+ * an occurrence twice (a clock set back, an edited rule that meets it again). */
+int store_occurrence_done(store *s, int64_t series_id, sked_time nominal, bool *ret, sked_err *err);
 
 /* ---- exceptions: one occurrence of a series changed, by its nominal instant ---- */
 typedef struct exception_row {
@@ -33,32 +52,6 @@ int store_exceptions_list(store *s, int64_t series_id, sked_time from, sked_time
  * features, earliest first. */
 int store_moves_due(store *s, sked_time now, int limit, exception_row **ret, size_t *ret_n, sked_err *err);
 int store_exception_set_fired(store *s, int64_t series_id, sked_time nominal, sked_err *err);
-/* Locks the series' row until the transaction ends (PostgreSQL; the poller skips it
- * meanwhile).  No-op for SQLite, whose write transactions are serialized. */
-int store_series_lock(store *s, int64_t series_id, sked_err *err);
-
-/* ---- the overlap policy ---- */
-/* How many runs of the series are queued and running now. */
-int store_series_active(store *s, int64_t series_id, int64_t *ret_queued, int64_t *ret_running, sked_err *err);
-/* cancel_other: the series' queued runs end as "cancelled" (with `why`); its
- * running ones are asked to stop (cancel_requested; the node running each
- * finds out when it renews the lease).  *ret_running (caller frees) gets their ids. */
-int store_series_cancel_active(store *s, int64_t series_id, sked_time now, const char *why, int64_t **ret_running,
-                               size_t *ret_n, sked_err *err);
-/* Serializes exclusive claims of one series' runs across nodes until the
- * transaction ends, without waiting: *ret_locked false when another node holds it
- * (skip the run this turn; waiting could deadlock two nodes' claims).  SQLite:
- * always locked. */
-int store_lock_series(store *s, int64_t series_id, bool *ret_locked, sked_err *err);
-
-/* ---- features ---- */
-/* Enables or disables a feature: its types' series stop (or start again) being
- * scheduled and listed.  *ret_series (may be NULL) gets how many series changed. */
-int store_feature_set(store *s, const char *name, bool enabled, const char *note, sked_time now,
-                      int64_t *ret_series, sked_err *err);
-/* Every feature named by a type or set explicitly:
- * [{"name","enabled","note","changed_at","types","series"}] by name. */
-int store_features_list(store *s, json_t **ret, sked_err *err);
 
 /* ---- the calendar's reads ---- */
 typedef struct occurrence_rec {
@@ -72,12 +65,3 @@ typedef struct occurrence_rec {
  * with from <= nominal < to, ordered by series and nominal, at most `limit`. */
 int store_occurrences_range(store *s, int64_t series_id, sked_time from, sked_time to, int limit,
                             occurrence_rec **ret, size_t *ret_n, sked_err *err);
-
-/* ---- retention ---- */
-typedef struct purge_counts {
-        int64_t runs, messages, results, occurrences;
-} purge_counts;
-/* Deletes up to `limit` finished runs of `type` that finished before `before`, with
- * their messages and results, and the type's occurrence rows older than `before`
- * that the poller's cursor has passed; adds what it deleted to *add. */
-int store_purge(store *s, const char *type, sked_time before, int limit, purge_counts *add, sked_err *err);
