@@ -135,30 +135,91 @@ struct engine {
         size_t nplugins;
 };
 
-/* engine.c */
-const type_entry *engine_type_find(engine *e, const char *name);
-void engine_post(engine *e, event *ev);
+#define PURGE_EVERY_US (60 * SKED_USEC)
+#define PURGE_BATCH 1000       /* finished runs purged per type per turn */
+#define RECOVER_EVERY_US (2 * SKED_USEC)
+#define HEARTBEAT_EVERY_US (1 * SKED_USEC)
+#define MAX_SLEEP_US (5 * SKED_USEC)
+#define AHEAD_MAX 65536         /* runs claimed ahead of their time, at most */
 
-/* engine.c: queues n runs in the loop's next transaction and waits for its commit.
+/* engine.c: lifecycle, clock */
+/* PostgreSQL with the real clock: measures the database's clock offset (the loop, every 2 s). */
+void engine_sync_clock(engine *e);
+
+/* loop.c: the loop thread and its turn */
+void *loop_main(void *arg);
+void engine_post(engine *e, event *ev);
+void event_free(event *ev);
+/* Waits on cv for `span` µs of real time, at most MAX_SLEEP_US (the injected clock
+ * may not be real time: the caller looks at it again). */
+void engine_wait_real(pthread_cond_t *cv, pthread_mutex_t *lock, int64_t span);
+
+/* enqueue.c: queues n runs in the loop's next transaction and waits for its commit.
  * -ESHUTDOWN when the engine is stopping. */
 int engine_submit_runs(engine *e, enqueue_req *req);
 /* Inserts one-off runs with the caller's store (inside its transaction). */
 int engine_insert_runs(engine *e, store *st, const char *type, char *const *texts, size_t n, sked_time now,
                        int64_t *ids, sked_err *err);
+/* Answers the enqueue requests of a turn (committed: r == 0). */
+void enqueue_done(engine *e, enqueue_req *reqs, int r, const sked_err *err);
 
+/* registry.c: types, features, plug-ins */
+const type_entry *engine_type_find(engine *e, const char *name);
 /* Whether type t belongs to a disabled feature (its runs wait, its series rest). */
 bool engine_type_off(engine *e, const type_entry *t);
+/* Reloads which features are disabled (a change may come from another node). */
+int registry_features_refresh(engine *e, store *st, sked_err *err);
+void registry_features_off_free(char **names, size_t n);
+/* Brings the registry in line with the store (other nodes register types too). */
+int registry_types_refresh(engine *e, store *st, sked_err *err);
+/* Registers the series of background type t if it has none (*ret_created). */
+int registry_background_series(engine *e, store *st, const ptype *t, bool *ret_created, sked_err *err);
+
+/* finish.c: a run's end, its retry or recovery */
+int finish_job(engine *e, job *j, const event *ev, sked_time now, sked_err *err);
+/* Queues the next attempt of `run` (retry after failure or recovery after a lost lease). */
+int finish_requeue(engine *e, const run_row *run, const char *trigger, sked_time not_before, sked_time now,
+                   int64_t *ret_id, sked_err *err);
+int finish_max_attempts(engine *e, const char *type);
+
+/* claim.c: claims and the inflight list (written by the loop, under e->lock) */
+int claim_runs(engine *e, sked_time now, job **ret_head, sked_err *err);
+size_t claim_depth(const engine *e);
+size_t claimed_due(engine *e, sked_time now, size_t limit);
+int claim_inflight_add(engine *e, job *j);
+void claim_inflight_remove(engine *e, job *j);
+
+/* lease.c: renewals, recovery, cancels */
+/* Recovers runs whose lease expired before `before` (SKED_TIME_MAX: all running). */
+int lease_recover_expired(engine *e, sked_time now, sked_time before, sked_err *err);
+void lease_expire_plugin_runs(engine *e, sked_time now);
+int lease_renew(engine *e, sked_time now, sked_err *err);
+/* A turn rolled back: what it renewed is not on disk; all is renewed next turn. */
+void lease_renewals_unknown(engine *e);
 /* Asks this node's handlers of these runs to stop: superseded (cancel_other). */
 void engine_cancel_local(engine *e, const int64_t *run_ids, size_t n);
 /* The loop's version: remembered during the turn, signalled by engine_cancel_flush
  * after the commit (dropped if the turn rolls back). */
 int engine_cancel_later(engine *e, const int64_t *run_ids, size_t n);
 void engine_cancel_flush(engine *e, bool committed);
-
 /* Takes back the occurrences of a series fired ahead whose runs have not started
  * (store_series_retract, in the caller's transaction), and drops this node's jobs of
  * them.  For a pause, a rule edit or a deletion: those apply to them too. */
 int engine_series_retract(engine *e, store *st, int64_t series_id, sked_err *err);
+
+/* retention.c */
+int retention_purge(engine *e, sked_time now, sked_err *err);
+
+/* workers.c: the worker threads and the work list (under e->lock) */
+void *workers_main(void *arg);
+void workers_merge(engine *e, job *claimed);
+/* Unlinks these jobs (ids NULL: all) from the work list; each finishes with `outcome`. */
+void workers_unlink(engine *e, const int64_t *ids, size_t n, enum run_outcome outcome);
+void workers_release_unstarted(engine *e);
+
+/* checkpoint.c (SQLite) */
+void *checkpoint_main(void *arg);
+void checkpoint_wal_restart(engine *e);
 
 /* series.c */
 /* engine_series_create; `internal` (type registration) may set "background": true. */

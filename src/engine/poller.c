@@ -1,0 +1,92 @@
+/* poller: the poller's health record and its re-initialization (sked poller init). */
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/log.h"
+#include "engine/engine_internal.h"
+
+int engine_poller_init(engine *e, int *ret_registered, sked_err *err) {
+        store *st;
+        int r = engine_thread_store(e, &st, err), n = 0;
+        if (r < 0)
+                return r;
+        pthread_rwlock_rdlock(&e->types_lock);
+        size_t count = 0;
+        for (type_entry *t = e->types; t; t = t->next)
+                count++;
+        const ptype **list = calloc(count + 1, sizeof *list);
+        count = 0;
+        for (type_entry *t = e->types; t; t = t->next)
+                if (!t->retired && t->t->background)
+                        list[count++] = t->t;
+        pthread_rwlock_unlock(&e->types_lock);
+        for (size_t i = 0; i < count && r >= 0; i++) {
+                bool created = false;
+                r = registry_background_series(e, st, list[i], &created, err);
+                n += created;
+        }
+        free(list);
+        if (r < 0)
+                return r;
+        pthread_mutex_lock(&e->lock);
+        e->health.initialized_at = engine_now(e);
+        pthread_mutex_unlock(&e->lock);
+        engine_wake(e);
+        if (ret_registered)
+                *ret_registered = n;
+        return 0;
+}
+
+json_t *engine_poller_status(engine *e, store *st) {
+        poller_health h;
+        sked_err err = {0};
+        json_t *o = json_object();
+        if (store_poller_get(st, &h, &err) == 0) {
+                char buf[32];
+                json_object_set_new(o, "node", json_string(h.node));
+                time_format_utc(h.started_at, buf, sizeof buf);
+                json_object_set_new(o, "started_at", json_string(buf));
+                time_format_utc(h.heartbeat_at, buf, sizeof buf);
+                json_object_set_new(o, "heartbeat_at", json_string(buf));
+                if (h.last_fire_at) {
+                        time_format_utc(h.last_fire_at, buf, sizeof buf);
+                        json_object_set_new(o, "last_fire_at", json_string(buf));
+                }
+                if (h.initialized_at) {
+                        time_format_utc(h.initialized_at, buf, sizeof buf);
+                        json_object_set_new(o, "initialized_at", json_string(buf));
+                }
+                if (h.has_next) {
+                        time_format_utc(h.next_due, buf, sizeof buf);
+                        json_object_set_new(o, "next_due", json_string(buf));
+                }
+                json_object_set_new(o, "fired_total", json_integer(h.fired_total));
+                json_object_set_new(o, "last_batch", json_integer(h.last_batch));
+                json_object_set_new(o, "purged_runs", json_integer(h.purged_runs));
+                json_object_set_new(o, "purged_messages", json_integer(h.purged_messages));
+                json_object_set_new(o, "purged_results", json_integer(h.purged_results));
+                if (h.last_purge_at) {
+                        time_format_utc(h.last_purge_at, buf, sizeof buf);
+                        json_object_set_new(o, "last_purge_at", json_string(buf));
+                }
+                sked_time now = engine_now(e);
+                int64_t age = (now - h.heartbeat_at) / 1000;
+                json_object_set_new(o, "heartbeat_age_ms", json_integer(age));
+                pthread_mutex_lock(&e->lock);
+                bool started = e->started;
+                pthread_mutex_unlock(&e->lock);
+                json_object_set_new(o, "healthy", json_boolean(started && age < 10000));
+        } else {
+                json_object_set_new(o, "healthy", json_false());
+                json_object_set_new(o, "detail", json_string(err.msg));
+        }
+        pthread_mutex_lock(&e->lock);
+        json_object_set_new(o, "running", json_integer((json_int_t) e->ninflight));
+        json_object_set_new(o, "workers", json_integer(e->cfg.workers));
+        pthread_mutex_unlock(&e->lock);
+        return o;
+}
