@@ -71,6 +71,7 @@ int engine_new(const engine_config *cfg, engine **ret, sked_err *err) {
         pthread_mutex_init(&e->ckpt_pass, NULL);
         pthread_cond_init(&e->idle_cv, NULL);
         pthread_cond_init(&e->commit_cv, NULL);
+        TAILQ_INIT(&e->writes);
         pthread_rwlock_init(&e->types_lock, NULL);
         pthread_key_create(&e->store_key, store_key_destroy);
         pthread_mutex_init(&e->plans_lock, NULL);

@@ -3,6 +3,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <sys/queue.h>
 
 #include "engine/engine.h"
 #include "engine/schedcache.h"
@@ -60,19 +61,19 @@ typedef struct event {
         int64_t duration_us; /* how long the handler ran (monotonic clock) */
 } event;
 
-/* One-off runs handed to the loop, the single writer, to be inserted in its next
- * transaction (group commit); the caller waits for that commit. */
-typedef struct enqueue_req {
-        struct enqueue_req *next;
-        const char *type;
-        char **texts; /* normalized params, one per run */
-        size_t n;
-        int64_t *ids; /* out: n ids */
+/* A write handed to the loop (engine_write): run in the next turn, in its own
+ * savepoint; its caller waits on commit_cv for `done`.  Lives on the caller's stack. */
+typedef struct write_req {
+        TAILQ_ENTRY(write_req) link;
+        engine_write_fn fn;
+        void *ctx;
+        json_t *reply;
         int result;
         sked_err err;
         bool done;
-} enqueue_req;
-
+} write_req;
+TAILQ_HEAD(write_queue, write_req);
+typedef struct write_queue write_queue;
 
 struct engine {
         engine_config cfg;
@@ -105,8 +106,9 @@ struct engine {
 
         job *work_head, *work_tail;  /* claimed, committed, waiting for a worker */
         event *ev_head, *ev_tail;    /* reported by workers, waiting for the loop */
-        enqueue_req *enq_head, *enq_tail; /* one-off runs waiting for the loop */
-        pthread_cond_t commit_cv;    /* a turn committed (or failed): enqueue_req results */
+        write_queue writes;          /* writes waiting for the loop (engine_write) */
+        size_t nwrites;
+        pthread_cond_t commit_cv;    /* a turn committed (or failed): write_req results */
         job **inflight;              /* claimed and not yet finished (loop-owned) */
         size_t ninflight, capinflight;
 
@@ -154,14 +156,20 @@ void event_free(event *ev);
  * may not be real time: the caller looks at it again). */
 void engine_wait_real(pthread_cond_t *cv, pthread_mutex_t *lock, int64_t span);
 
-/* enqueue.c: queues n runs in the loop's next transaction and waits for its commit.
- * -ESHUTDOWN when the engine is stopping. */
-int engine_submit_runs(engine *e, enqueue_req *req);
-/* Inserts one-off runs with the caller's store (inside its transaction). */
+/* enqueue.c: inserts one-off runs with the caller's store (inside its transaction). */
 int engine_insert_runs(engine *e, store *st, const char *type, char *const *texts, size_t n, sked_time now,
                        int64_t *ids, sked_err *err);
-/* Answers the enqueue requests of a turn (committed: r == 0). */
-void enqueue_done(engine *e, enqueue_req *reqs, int r, const sked_err *err);
+
+/* write.c: the loop's side of engine_write */
+/* Marks the calling thread as e's loop: its engine_write calls run inline. */
+void writes_loop_thread(engine *e);
+/* Takes the queued writes (after the turn's BEGIN). */
+void writes_take(engine *e, write_queue *ret);
+/* Runs each in its own savepoint of the open transaction; a request that fails
+ * keeps its error and changes nothing.  <0 only when the turn must fail. */
+int writes_apply(engine *e, write_queue *q, sked_err *err);
+/* Answers them (r < 0: the turn failed, so did every request) and empties q. */
+void writes_done(engine *e, write_queue *q, int r, const sked_err *err);
 
 /* registry.c: types, features, plug-ins */
 const type_entry *engine_type_find(engine *e, const char *name);

@@ -74,7 +74,8 @@ static int apply_events(engine *e, event *ev, sked_time now, sked_err *err) {
 /* One turn of the loop; returns when it wants to run next (an instant). */
 static int turn(engine *e, sked_time *ret_wake, sked_err *err) {
         event *events = NULL;
-        enqueue_req *reqs = NULL;
+        write_queue writes;
+        TAILQ_INIT(&writes);
         pthread_mutex_lock(&e->lock);
         bool draining = e->draining;
         pthread_mutex_unlock(&e->lock);
@@ -97,9 +98,8 @@ static int turn(engine *e, sked_time *ret_wake, sked_err *err) {
         pthread_mutex_lock(&e->lock);
         events = e->ev_head;
         e->ev_head = e->ev_tail = NULL;
-        reqs = e->enq_head;
-        e->enq_head = e->enq_tail = NULL;
         pthread_mutex_unlock(&e->lock);
+        writes_take(e, &writes);
         now = engine_now(e); /* BEGIN may have waited: fire what is due by now */
         /* after BEGIN: if BEGIN had to reconnect, the session (and its lock) is new */
         if ((r = store_poller_lease(e->st, &role, err)) < 0)
@@ -109,9 +109,7 @@ static int turn(engine *e, sked_time *ret_wake, sked_err *err) {
         e->poller_role = role;
         if ((r = apply_events(e, events, now, err)) < 0)
                 goto rollback;
-        for (enqueue_req *q = reqs; q && r == 0; q = q->next)
-                r = engine_insert_runs(e, e->st, q->type, q->texts, q->n, now, q->ids, err);
-        if (r < 0)
+        if ((r = writes_apply(e, &writes, err)) < 0)
                 goto rollback;
         if (role && !draining && (r = engine_fire_due(e, now, &fired, err)) < 0)
                 goto rollback;
@@ -182,7 +180,7 @@ static int turn(engine *e, sked_time *ret_wake, sked_err *err) {
         }
 
         /* committed: events are done, enqueues acknowledged, claimed runs go to the workers */
-        enqueue_done(e, reqs, 0, NULL);
+        writes_done(e, &writes, 0, NULL);
         for (event *ev = events, *nx; ev; ev = nx) {
                 nx = ev->next;
                 if (ev->kind == EV_FINISH) {
@@ -238,7 +236,7 @@ undo_claims:
                 job_free(j);
         }
 requeue_events:
-        enqueue_done(e, reqs, r, err); /* nothing of theirs was written: the callers hear why */
+        writes_done(e, &writes, r, err); /* nothing of theirs was written: the callers hear why */
         /* keep the events for the next turn: nothing a worker reported is dropped */
         if (events) {
                 pthread_mutex_lock(&e->lock);
@@ -270,6 +268,7 @@ void engine_wait_real(pthread_cond_t *cv, pthread_mutex_t *lock, int64_t span) {
 
 void *loop_main(void *arg) {
         engine *e = arg;
+        writes_loop_thread(e);
         for (;;) {
                 sked_err err = {0};
                 sked_time wake;
@@ -289,13 +288,11 @@ void *loop_main(void *arg) {
                                  * written.  Its runs stay "running" in the store and are
                                  * recovered (next start, or another node after the lease). */
                                 log_error("stopping without writing the last results: the store keeps failing");
-                                pthread_mutex_lock(&e->lock);
-                                enqueue_req *left = e->enq_head;
-                                e->enq_head = e->enq_tail = NULL;
-                                pthread_mutex_unlock(&e->lock);
+                                write_queue left;
+                                writes_take(e, &left);
                                 sked_err why = {0};
                                 err_set(&why, -ESHUTDOWN, "the engine is stopping and its store fails");
-                                enqueue_done(e, left, -ESHUTDOWN, &why);
+                                writes_done(e, &left, -ESHUTDOWN, &why);
                                 break;
                         }
                 }
@@ -303,12 +300,12 @@ void *loop_main(void *arg) {
                 if (e->stopping && e->workers_alive == 0 && e->work_head)
                         workers_release_unstarted(e);
                 if (e->stopping && !e->ev_head && e->ninflight == 0) {
-                        enqueue_req *left = e->enq_head;
-                        e->enq_head = e->enq_tail = NULL;
                         pthread_mutex_unlock(&e->lock);
+                        write_queue left;
+                        writes_take(e, &left);
                         sked_err why = {0};
                         err_set(&why, -ESHUTDOWN, "the engine is stopping");
-                        enqueue_done(e, left, -ESHUTDOWN, &why);
+                        writes_done(e, &left, -ESHUTDOWN, &why);
                         break;
                 }
                 if (!e->wake && !e->ev_head) {

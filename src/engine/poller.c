@@ -9,27 +9,36 @@
 #include "base/log.h"
 #include "engine/engine_internal.h"
 
-int engine_poller_init(engine *e, int *ret_registered, sked_err *err) {
-        store *st;
-        int r = engine_thread_store(e, &st, err), n = 0;
-        if (r < 0)
-                return r;
+static int poller_init_apply(engine *e, store *st, void *ctx, json_t **ret_reply, sked_err *err) {
+        int *ret_registered = ctx, r = 0, n = 0;
+        (void) ret_reply;
         pthread_rwlock_rdlock(&e->types_lock);
         size_t count = 0;
         for (type_entry *t = e->types; t; t = t->next)
                 count++;
         const ptype **list = calloc(count + 1, sizeof *list);
         count = 0;
-        for (type_entry *t = e->types; t; t = t->next)
+        for (type_entry *t = e->types; list && t; t = t->next)
                 if (!t->retired && t->t->background)
                         list[count++] = t->t;
         pthread_rwlock_unlock(&e->types_lock);
+        if (!list)
+                return err_set(err, -ENOMEM, "out of memory");
         for (size_t i = 0; i < count && r >= 0; i++) {
                 bool created = false;
                 r = registry_background_series(e, st, list[i], &created, err);
                 n += created;
         }
         free(list);
+        if (r < 0)
+                return r;
+        *ret_registered = n;
+        return 0;
+}
+
+int engine_poller_init(engine *e, int *ret_registered, sked_err *err) {
+        int n = 0;
+        int r = engine_write(e, poller_init_apply, &n, NULL, err);
         if (r < 0)
                 return r;
         pthread_mutex_lock(&e->lock);

@@ -182,6 +182,59 @@ int registry_background_series(engine *e, store *st, const ptype *t, bool *ret_c
         return 0;
 }
 
+/* A type registration as a write of the loop: validated by the caller. */
+typedef struct register_ctx {
+        ptype *t; /* taken by the registry on success */
+        sked_handler fn;
+        void *userdata;
+} register_ctx;
+
+static int register_apply(engine *e, store *st, void *ctx, json_t **ret_reply, sked_err *err) {
+        register_ctx *c = ctx;
+        ptype *t = c->t;
+        char *text = json_dumps(t->json, JSON_COMPACT | JSON_SORT_KEYS);
+        int r = text ? store_type_put(st, t->name, t->background, t->feature, text, engine_now(e), err)
+                     : err_set(err, -ENOMEM, "out of memory");
+        free(text);
+        if (r < 0)
+                return r;
+        type_entry *te = calloc(1, sizeof *te);
+        if (!te)
+                return err_set(err, -ENOMEM, "out of memory");
+        te->t = t;
+        te->fn = c->fn;
+        te->userdata = c->userdata;
+        /* published before its background series is created (which looks the type up) */
+        size_t nold = 0;
+        type_entry *old[8];
+        pthread_rwlock_wrlock(&e->types_lock);
+        for (type_entry *o = e->types; o; o = o->next)
+                if (!o->retired && !strcmp(o->t->name, t->name)) {
+                        o->retired = true;
+                        if (nold < sizeof old / sizeof old[0])
+                                old[nold++] = o;
+                }
+        te->next = e->types;
+        e->types = te;
+        pthread_rwlock_unlock(&e->types_lock);
+        c->t = NULL;
+        if (t->background) {
+                bool created;
+                if ((r = registry_background_series(e, st, t, &created, err)) < 0) {
+                        /* the savepoint rolls the type back: so does the registry */
+                        pthread_rwlock_wrlock(&e->types_lock);
+                        te->retired = true;
+                        for (size_t i = 0; i < nold; i++)
+                                old[i]->retired = false;
+                        pthread_rwlock_unlock(&e->types_lock);
+                        return r;
+                }
+        }
+        *ret_reply = json_deep_copy(t->json);
+        engine_changed(e, st);
+        return 0;
+}
+
 int engine_type_register(engine *e, json_t *def, sked_handler fn, void *userdata, json_t **ret_def,
                          sked_err *err) {
         ptype *t = NULL;
@@ -200,48 +253,17 @@ int engine_type_register(engine *e, json_t *def, sked_handler fn, void *userdata
                 fn = old->fn;
                 userdata = old->userdata;
         }
-        store *st;
-        if ((r = engine_thread_store(e, &st, err)) < 0) {
-                ptype_free(t);
+        register_ctx c = {.t = t, .fn = fn, .userdata = userdata};
+        json_t *reply = NULL;
+        r = engine_write(e, register_apply, &c, &reply, err);
+        ptype_free(c.t); /* NULL once the registry took it */
+        if (r < 0)
                 return r;
-        }
-        char *text = json_dumps(t->json, JSON_COMPACT | JSON_SORT_KEYS);
-        if ((r = store_begin(st, err)) < 0)
-                goto fail;
-        if ((r = store_type_put(st, t->name, t->background, t->feature, text, engine_now(e), err)) < 0) {
-                store_rollback(st);
-                goto fail;
-        }
-        if ((r = store_commit(st, err)) < 0)
-                goto fail;
-
-        type_entry *te = calloc(1, sizeof *te);
-        te->t = t;
-        te->fn = fn;
-        te->userdata = userdata;
-        pthread_rwlock_wrlock(&e->types_lock);
-        for (type_entry *o = e->types; o; o = o->next)
-                if (!o->retired && !strcmp(o->t->name, t->name))
-                        o->retired = true;
-        te->next = e->types;
-        e->types = te;
-        pthread_rwlock_unlock(&e->types_lock);
-        t = NULL;
-
-        if (te->t->background) {
-                bool created;
-                if ((r = registry_background_series(e, st, te->t, &created, err)) < 0)
-                        goto fail;
-        }
         if (ret_def)
-                *ret_def = json_deep_copy(te->t->json);
-        free(text);
-        engine_changed(e, st);
+                *ret_def = reply;
+        else
+                json_decref(reply);
         return 0;
-fail:
-        free(text);
-        ptype_free(t);
-        return r;
 }
 
 int engine_load_plugin(engine *e, const char *path, sked_err *err) {

@@ -1,5 +1,6 @@
 /* db: dispatches the driver's calls to the backend named by the URI. */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "store/db_backend.h"
@@ -30,6 +31,14 @@ int db_exec_script(db *d, const char *sql, sked_err *err) {
 }
 
 int db_begin(db *d, sked_err *err) {
+        if (d->in_tx) {
+                char sql[32];
+                snprintf(sql, sizeof sql, "SAVEPOINT sk%d", d->depth + 1);
+                int r = d->ops->exec_script(d, sql, err);
+                if (r == 0)
+                        d->depth++;
+                return r;
+        }
         int r = d->ops->begin(d, err);
         if (r == 0)
                 d->in_tx = true;
@@ -37,12 +46,27 @@ int db_begin(db *d, sked_err *err) {
 }
 
 int db_commit(db *d, sked_err *err) {
+        if (d->depth > 0) {
+                char sql[40];
+                snprintf(sql, sizeof sql, "RELEASE SAVEPOINT sk%d", d->depth--);
+                return d->ops->exec_script(d, sql, err);
+        }
         int r = d->ops->commit(d, err);
         d->in_tx = false;
         return r;
 }
 
 void db_rollback(db *d) {
+        if (d->depth > 0) {
+                /* back to the savepoint's start; the enclosing transaction stays (on
+                 * PostgreSQL this also clears a failed statement's aborted state) */
+                char sql[80];
+                sked_err ignore = {0};
+                snprintf(sql, sizeof sql, "ROLLBACK TO SAVEPOINT sk%d; RELEASE SAVEPOINT sk%d", d->depth, d->depth);
+                d->depth--;
+                d->ops->exec_script(d, sql, &ignore);
+                return;
+        }
         d->ops->rollback(d);
         d->in_tx = false;
 }

@@ -32,6 +32,7 @@ typedef struct db_ops {
 struct db {
         const db_ops *ops;
         bool in_tx;
+        int depth; /* savepoints open inside the transaction (db_begin nested) */
 };
 
 struct db_stmt {
