@@ -67,6 +67,63 @@ static int reply_write_err(http_req *req, int r, const sked_err *err) {
         return reply_err(req, r, err);
 }
 
+/* A write in flight: the connection is suspended (http_defer) while the loop runs
+ * it, so that 4 HTTP threads keep many writes in one turn; `op` is the operation's
+ * context (copied here), which *_apply fills and `ok` replies from. */
+typedef struct write_job {
+        engine *e;
+        http_req *req;
+        engine_write_fn fn;
+        int (*ok)(http_req *req, void *op);
+        void (*clear)(void *op); /* frees op's outputs after a failure */
+        int result;
+        sked_err err;
+        _Alignas(max_align_t) unsigned char op[];
+} write_job;
+
+/* on the loop thread, after the turn: only wakes the connection */
+static void job_done(void *ud, int result, json_t *reply, const sked_err *err) {
+        write_job *job = ud;
+        json_decref(reply); /* the ops fill their context instead */
+        job->result = result;
+        if (result < 0 && err)
+                job->err = *err;
+        http_resume(job->req);
+}
+
+static void job_start(http_req *req, void *ud) {
+        write_job *job = ud;
+        job->req = req;
+        engine_write_async(job->e, job->fn, job->op, job_done, job);
+}
+
+static int job_reply(http_req *req, void *ud) {
+        write_job *job = ud;
+        int r = 0;
+        if (job->result < 0) {
+                job->clear(job->op);
+                reply_write_err(req, job->result, &job->err);
+        } else {
+                r = job->ok(req, job->op);
+        }
+        free(job);
+        return r;
+}
+
+/* Runs fn(op) through the loop and replies with ok(op) once its turn committed. */
+static int write_through_loop(http_req *req, engine *e, engine_write_fn fn, const void *op, size_t size,
+                              int (*ok)(http_req *, void *), void (*clear)(void *)) {
+        write_job *job = calloc(1, sizeof *job + size);
+        if (!job) {
+                http_reply_problem(req, 503, NULL, "out of memory");
+                return 0;
+        }
+        *job = (write_job){.e = e, .fn = fn, .ok = ok, .clear = clear};
+        memcpy(job->op, op, size);
+        http_defer(req, job_start, job_reply, job);
+        return 0;
+}
+
 /* Parses an integer query argument (or path parameter); replies 400 on junk. */
 static int int_arg(http_req *req, const char *name, const char *v, int64_t def, int64_t min, int64_t max,
                    int64_t *ret) {
@@ -256,48 +313,53 @@ static int series_insert_apply(engine *e, store *st, void *ctx, json_t **ret_rep
                         : engine_series_insert(e, st, c->rows, err);
 }
 
-/* POST /api/v1/series with an array: all in one transaction or none; errors name
- * the element, "[3].schedule". */
-static int series_create_many(http_req *req, engine *e, json_t *list) {
-        series_row *rows = NULL;
-        sked_err err = {0};
-        int r = engine_series_build_batch(e, list, "", &rows, &err);
-        if (r < 0)
-                return reply_err(req, r, &err);
-        size_t n = json_array_size(list);
-        insert_ctx c = {.rows = rows, .n = n, .batch = true};
-        if ((r = engine_write(e, series_insert_apply, &c, NULL, &err)) < 0) {
-                series_rows_free(rows, n);
-                return reply_write_err(req, r, &err);
+static int insert_ok(http_req *req, void *op) {
+        insert_ctx *c = op;
+        if (!c->batch) {
+                reply_series(req, 201, c->rows);
+                free(c->rows);
+                return 0;
         }
         json_t *out = json_array();
-        for (size_t i = 0; i < n; i++)
-                json_array_append_new(out, view_series(&rows[i]));
-        series_rows_free(rows, n);
+        for (size_t i = 0; i < c->n; i++)
+                json_array_append_new(out, view_series(&c->rows[i]));
+        series_rows_free(c->rows, c->n);
         http_reply_json(req, 201, out);
         return 0;
 }
 
+static void insert_clear(void *op) {
+        insert_ctx *c = op;
+        if (c->batch) {
+                series_rows_free(c->rows, c->n);
+        } else {
+                series_row_clear(c->rows);
+                free(c->rows);
+        }
+}
+
+/* POST /api/v1/series: validated here, inserted by the loop.  With an array: all
+ * in one savepoint or none; errors name the element, "[3].schedule". */
 static int h_series_create(http_req *req, void *ud) {
         engine *e = ud;
         json_t *body = http_body_json(req);
-        if (json_is_array(body))
-                return series_create_many(req, e, body);
-        if (!json_is_object(body)) {
+        if (!json_is_array(body) && !json_is_object(body)) {
                 http_reply_problem(req, 400, "body", "body: expected a series (JSON object) or an array of them");
                 return 0;
         }
-        series_row row = {0};
+        insert_ctx c = {.batch = json_is_array(body), .n = json_is_array(body) ? json_array_size(body) : 1};
         sked_err err = {0};
-        int r = engine_series_build(e, body, &row, &err);
+        int r;
+        if (c.batch) {
+                r = engine_series_build_batch(e, body, "", &c.rows, &err);
+        } else if (!(c.rows = calloc(1, sizeof *c.rows))) {
+                r = err_set(&err, -ENOMEM, "out of memory");
+        } else if ((r = engine_series_build(e, body, c.rows, &err)) < 0) {
+                free(c.rows);
+        }
         if (r < 0)
                 return reply_err(req, r, &err);
-        insert_ctx c = {.rows = &row, .n = 1};
-        if ((r = engine_write(e, series_insert_apply, &c, NULL, &err)) < 0) {
-                series_row_clear(&row);
-                return reply_write_err(req, r, &err);
-        }
-        return reply_series(req, 201, &row);
+        return write_through_loop(req, e, series_insert_apply, &c, sizeof c, insert_ok, insert_clear);
 }
 
 static int h_series_get(http_req *req, void *ud) {
@@ -343,17 +405,47 @@ static int series_apply(engine *e, store *st, void *ctx, json_t **ret_reply, ske
         return err_set(err, -EINVAL, "unknown series write");
 }
 
-/* Runs c through the loop; on failure replies and frees what c holds. */
-static int series_write(http_req *req, engine *e, series_ctx *c) {
-        sked_err err = {0};
-        int r = engine_write(e, series_apply, c, NULL, &err);
-        if (r < 0) {
+static void series_clear(void *op) {
+        series_ctx *c = op;
+        series_row_clear(&c->row);
+        run_row_clear(&c->run);
+        json_decref(c->dropped);
+}
+
+static int series_ok(http_req *req, void *op) {
+        series_ctx *c = op;
+        switch (c->op) {
+        case SW_PATCH: {
+                set_etag(req, c->row.version);
+                json_t *out = view_series(&c->row);
+                if (json_array_size(c->dropped))
+                        json_object_set_new(out, "dropped_exceptions", c->dropped);
+                else
+                        json_decref(c->dropped);
                 series_row_clear(&c->row);
-                run_row_clear(&c->run);
-                json_decref(c->dropped);
-                reply_write_err(req, r, &err);
+                http_reply_json(req, 200, out);
+                return 0;
         }
-        return r;
+        case SW_DELETE:
+                http_reply_json(req, 204, NULL);
+                return 0;
+        case SW_ENABLE:
+        case SW_PAUSE:
+                return reply_series(req, 200, &c->row);
+        case SW_TRIGGER: {
+                char loc[64];
+                snprintf(loc, sizeof loc, "/api/v1/runs/%lld", (long long) c->run.id);
+                http_add_header(req, "Location", loc);
+                http_reply_json(req, 202, view_run(&c->run));
+                run_row_clear(&c->run);
+                return 0;
+        }
+        }
+        return -EINVAL;
+}
+
+static int series_write(http_req *req, engine *e, const series_ctx *c) {
+        return write_through_loop(req, e, series_apply, c, sizeof *c, series_ok, series_clear);
 }
 
 static int h_series_patch(http_req *req, void *ud) {
@@ -372,17 +464,7 @@ static int h_series_patch(http_req *req, void *ud) {
                 return 0;
         }
         series_ctx c = {.op = SW_PATCH, .id = id, .expected = expected, .body = body};
-        if (series_write(req, e, &c) < 0)
-                return 0;
-        set_etag(req, c.row.version);
-        json_t *out = view_series(&c.row);
-        if (json_array_size(c.dropped))
-                json_object_set_new(out, "dropped_exceptions", c.dropped);
-        else
-                json_decref(c.dropped);
-        series_row_clear(&c.row);
-        http_reply_json(req, 200, out);
-        return 0;
+        return series_write(req, e, &c);
 }
 
 static int h_series_delete(http_req *req, void *ud) {
@@ -391,10 +473,7 @@ static int h_series_delete(http_req *req, void *ud) {
         if (id_param(req, &id) < 0)
                 return 0;
         series_ctx c = {.op = SW_DELETE, .id = id, .purge = bool_query(req, "purge")};
-        if (series_write(req, e, &c) < 0)
-                return 0;
-        http_reply_json(req, 204, NULL);
-        return 0;
+        return series_write(req, e, &c);
 }
 
 static int set_enabled(http_req *req, engine *e, bool enabled) {
@@ -407,9 +486,7 @@ static int set_enabled(http_req *req, engine *e, bool enabled) {
                 return 0;
         }
         series_ctx c = {.op = enabled ? SW_ENABLE : SW_PAUSE, .id = id, .note = json_string_value(note)};
-        if (series_write(req, e, &c) < 0)
-                return 0;
-        return reply_series(req, 200, &c.row);
+        return series_write(req, e, &c);
 }
 
 static int h_series_pause(http_req *req, void *ud) {
@@ -431,14 +508,7 @@ static int h_series_trigger(http_req *req, void *ud) {
                 return 0;
         }
         series_ctx c = {.op = SW_TRIGGER, .id = id, .body = body};
-        if (series_write(req, e, &c) < 0)
-                return 0;
-        char loc[64];
-        snprintf(loc, sizeof loc, "/api/v1/runs/%lld", (long long) c.run.id);
-        http_add_header(req, "Location", loc);
-        http_reply_json(req, 202, view_run(&c.run));
-        run_row_clear(&c.run);
-        return 0;
+        return series_write(req, e, &c);
 }
 
 static int h_series_occurrences(http_req *req, void *ud) {
@@ -721,6 +791,7 @@ typedef struct occurrence_ctx {
         int64_t id;
         sked_time nominal;
         json_t *body; /* borrowed; NULL: reset */
+        json_t *none; /* the null body stands for a missing one (owned) */
         json_t *out;  /* out: change */
 } occurrence_ctx;
 
@@ -731,6 +802,23 @@ static int occurrence_apply(engine *e, store *st, void *ctx, json_t **ret_reply,
                        : engine_occurrence_reset(e, st, c->id, c->nominal, err);
 }
 
+static int occurrence_ok(http_req *req, void *op) {
+        occurrence_ctx *c = op;
+        if (c->body) {
+                json_decref(c->none);
+                http_reply_json(req, 200, c->out);
+        } else {
+                http_reply_json(req, 204, NULL);
+        }
+        return 0;
+}
+
+static void occurrence_clear(void *op) {
+        occurrence_ctx *c = op;
+        json_decref(c->out);
+        json_decref(c->none);
+}
+
 static int h_occurrence_change(http_req *req, void *ud) {
         engine *e = ud;
         int64_t id;
@@ -739,16 +827,8 @@ static int h_occurrence_change(http_req *req, void *ud) {
                 return 0;
         json_t *body = http_body_json(req);
         json_t *none = body ? NULL : json_null(); /* the engine answers a missing body */
-        occurrence_ctx c = {.id = id, .nominal = nominal, .body = body ? body : none};
-        sked_err err = {0};
-        int r = engine_write(e, occurrence_apply, &c, NULL, &err);
-        json_decref(none);
-        if (r < 0) {
-                json_decref(c.out);
-                return reply_write_err(req, r, &err);
-        }
-        http_reply_json(req, 200, c.out);
-        return 0;
+        occurrence_ctx c = {.id = id, .nominal = nominal, .body = body ? body : none, .none = none};
+        return write_through_loop(req, e, occurrence_apply, &c, sizeof c, occurrence_ok, occurrence_clear);
 }
 
 static int h_occurrence_reset(http_req *req, void *ud) {
@@ -758,12 +838,7 @@ static int h_occurrence_reset(http_req *req, void *ud) {
         if (id_param(req, &id) < 0 || nominal_param(req, &nominal) < 0)
                 return 0;
         occurrence_ctx c = {.id = id, .nominal = nominal};
-        sked_err err = {0};
-        int r = engine_write(e, occurrence_apply, &c, NULL, &err);
-        if (r < 0)
-                return reply_write_err(req, r, &err);
-        http_reply_json(req, 204, NULL);
-        return 0;
+        return write_through_loop(req, e, occurrence_apply, &c, sizeof c, occurrence_ok, occurrence_clear);
 }
 
 /* ---- calendar ---- */
@@ -929,6 +1004,19 @@ static int feature_apply(engine *e, store *st, void *ctx, json_t **ret_reply, sk
         return engine_feature_set(e, st, c->name, c->enabled, c->note, &c->out, err);
 }
 
+static int feature_ok(http_req *req, void *op) {
+        feature_ctx *c = op;
+        sked_time t = json_integer_value(json_object_get(c->out, "changed_at"));
+        view_set_instant(c->out, "changed_at", t);
+        http_reply_json(req, 200, c->out);
+        return 0;
+}
+
+static void feature_clear(void *op) {
+        feature_ctx *c = op;
+        json_decref(c->out);
+}
+
 static int set_feature(http_req *req, engine *e, bool enabled) {
         json_t *body = http_body_json(req), *note = json_object_get(body, "note");
         if (note && !json_is_string(note) && !json_is_null(note)) {
@@ -936,17 +1024,7 @@ static int set_feature(http_req *req, engine *e, bool enabled) {
                 return 0;
         }
         feature_ctx c = {.name = http_param(req, "name"), .note = json_string_value(note), .enabled = enabled};
-        sked_err err = {0};
-        int r = engine_write(e, feature_apply, &c, NULL, &err);
-        if (r < 0) {
-                json_decref(c.out);
-                return reply_write_err(req, r, &err);
-        }
-        json_t *out = c.out;
-        sked_time t = json_integer_value(json_object_get(out, "changed_at"));
-        view_set_instant(out, "changed_at", t);
-        http_reply_json(req, 200, out);
-        return 0;
+        return write_through_loop(req, e, feature_apply, &c, sizeof c, feature_ok, feature_clear);
 }
 
 static int h_feature_enable(http_req *req, void *ud) {

@@ -72,6 +72,13 @@ typedef int (*engine_write_fn)(engine *e, store *st, void *ctx, json_t **ret_rep
  * transaction; on the loop thread (a write inside a write) it runs inline. */
 int engine_write(engine *e, engine_write_fn fn, void *ctx, json_t **ret_reply, sked_err *err);
 
+/* The same without waiting: done(ud, result, reply, err) is called exactly once,
+ * when the turn committed or failed, on the loop thread (or at once, on the
+ * caller's, when the queue is full or no loop runs); it takes the reply (may be
+ * NULL) and must be quick: the loop waits for it.  ctx must live until then. */
+typedef void (*engine_write_done_fn)(void *ud, int result, json_t *reply, const sked_err *err);
+void engine_write_async(engine *e, engine_write_fn fn, void *ctx, engine_write_done_fn done, void *ud);
+
 /* Waits (up to timeout_ms) until the loop completed its first turn: the poller's
  * health record and this node's heartbeat are written.  0 or -ETIMEDOUT. */
 int engine_wait_started(engine *e, int64_t timeout_ms);

@@ -62,7 +62,8 @@ typedef struct event {
 } event;
 
 /* A write handed to the loop (engine_write): run in the next turn, in its own
- * savepoint; its caller waits on commit_cv for `done`.  Lives on the caller's stack. */
+ * savepoint; its caller waits on commit_cv for `done` (it lives on the caller's
+ * stack), or done_fn is called (engine_write_async: on the heap). */
 typedef struct write_req {
         TAILQ_ENTRY(write_req) link;
         engine_write_fn fn;
@@ -71,6 +72,8 @@ typedef struct write_req {
         int result;
         sked_err err;
         bool done;
+        engine_write_done_fn done_fn; /* engine_write_async: called after the turn, then freed */
+        void *done_ud;
 } write_req;
 TAILQ_HEAD(write_queue, write_req);
 typedef struct write_queue write_queue;

@@ -91,8 +91,11 @@ static int turn(engine *e, sked_time *ret_wake, sked_err *err) {
         poller_health health_before = e->health; /* restored if the turn fails */
         bool role = false;
         int r = store_begin(e->st, err);
-        if (r < 0)
+        if (r < 0) {
+                /* the store is away: the writes waiting hear it now, not after it returns */
+                writes_take(e, &writes);
                 goto requeue_events;
+        }
         /* what workers reported up to now, including while BEGIN waited for the
          * write lock: a run that ended must not count as running (overlap policy) */
         pthread_mutex_lock(&e->lock);

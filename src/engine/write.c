@@ -75,6 +75,36 @@ int engine_write(engine *e, engine_write_fn fn, void *ctx, json_t **ret_reply, s
         return 0;
 }
 
+void engine_write_async(engine *e, engine_write_fn fn, void *ctx, engine_write_done_fn done, void *ud) {
+        sked_err err = {0};
+        json_t *reply = NULL;
+        int r;
+        pthread_mutex_lock(&e->lock);
+        bool queue = loop_here != e && e->started && !e->draining && !e->stopping;
+        write_req *req = queue ? calloc(1, sizeof *req) : NULL;
+        if (req && e->nwrites < ENGINE_WRITES_MAX) {
+                req->fn = fn;
+                req->ctx = ctx;
+                req->done_fn = done;
+                req->done_ud = ud;
+                TAILQ_INSERT_TAIL(&e->writes, req, link);
+                e->nwrites++;
+                e->wake = true;
+                pthread_cond_signal(&e->loop_cv);
+                pthread_mutex_unlock(&e->lock);
+                return;
+        }
+        pthread_mutex_unlock(&e->lock);
+        if (req) {
+                free(req);
+                r = err_set(&err, -EBUSY, "too many writes waiting for the store (%d); retry shortly",
+                            ENGINE_WRITES_MAX);
+        } else {
+                r = engine_write(e, fn, ctx, &reply, &err); /* no loop to queue for: here and now */
+        }
+        done(ud, r, reply, &err);
+}
+
 void writes_take(engine *e, write_queue *ret) {
         TAILQ_INIT(ret);
         pthread_mutex_lock(&e->lock);
@@ -106,9 +136,11 @@ int writes_apply(engine *e, write_queue *q, sked_err *err) {
 void writes_done(engine *e, write_queue *q, int r, const sked_err *err) {
         if (TAILQ_EMPTY(q))
                 return;
+        write_queue async;
+        TAILQ_INIT(&async);
         pthread_mutex_lock(&e->lock);
-        /* under e->lock: a caller sees `done` (and leaves, its request with it) only
-         * once the lock is released */
+        /* under e->lock: a waiting caller sees `done` (and leaves, its request with
+         * it) only once the lock is released */
         for (write_req *w = TAILQ_FIRST(q), *nx; w; w = nx) {
                 nx = TAILQ_NEXT(w, link);
                 if (r < 0 && w->result == 0) {
@@ -119,9 +151,19 @@ void writes_done(engine *e, write_queue *q, int r, const sked_err *err) {
                         json_decref(w->reply);
                         w->reply = NULL;
                 }
-                w->done = true;
+                if (w->done_fn) {
+                        TAILQ_REMOVE(q, w, link);
+                        TAILQ_INSERT_TAIL(&async, w, link);
+                } else {
+                        w->done = true;
+                }
         }
         TAILQ_INIT(q);
         pthread_cond_broadcast(&e->commit_cv);
         pthread_mutex_unlock(&e->lock);
+        for (write_req *w = TAILQ_FIRST(&async), *nx; w; w = nx) {
+                nx = TAILQ_NEXT(w, link);
+                w->done_fn(w->done_ud, w->result, w->reply, &w->err);
+                free(w);
+        }
 }
