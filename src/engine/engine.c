@@ -67,8 +67,6 @@ int engine_new(const engine_config *cfg, engine **ret, sked_err *err) {
         pthread_mutex_init(&e->conns_lock, NULL);
         pthread_cond_init(&e->loop_cv, NULL);
         pthread_cond_init(&e->work_cv, NULL);
-        pthread_cond_init(&e->ckpt_cv, NULL);
-        pthread_mutex_init(&e->ckpt_pass, NULL);
         pthread_cond_init(&e->idle_cv, NULL);
         pthread_cond_init(&e->commit_cv, NULL);
         TAILQ_INIT(&e->writes);
@@ -176,7 +174,7 @@ int engine_start(engine *e, sked_err *err) {
                 if ((r = store_commit(e->st, err)) < 0)
                         return r;
         }
-        if ((r = db_listen_start(e->store_uri, STORE_NOTIFY_CHANNEL, listen_wake, e, &e->listener, err)) < 0)
+        if ((r = store_listen_start(e->store_uri, listen_wake, e, &e->listener, err)) < 0)
                 return r;
         pthread_t *workers = calloc(e->cfg.workers, sizeof *workers);
         if (!workers)
@@ -194,17 +192,10 @@ int engine_start(engine *e, sked_err *err) {
                 e->workers_alive++;
                 pthread_mutex_unlock(&e->lock);
         }
-        /* the poller's connection walks the series and runs indexes every second: a
-         * million series need about 128 MB of them in memory, or each turn re-reads
-         * (and spills) pages */
-        if (!e->postgres && (r = store_cache_mb(e->st, 128, err)) < 0)
+        /* the loop is the store's one writer: its connection's settings and the
+         * WAL's upkeep are the store's (store/wal.h) */
+        if ((r = store_wal_start(e->store_uri, e->st, &e->wal, err)) < 0)
                 return r;
-        if (!e->postgres && store_autocheckpoint(e->st, false, err) == 0) {
-                if (pthread_create(&e->ckpt_thread, NULL, checkpoint_main, e) == 0)
-                        e->ckpt_started = true;
-                else
-                        store_autocheckpoint(e->st, true, err);
-        }
         if (pthread_create(&e->loop_thread, NULL, loop_main, e) != 0)
                 return err_set(err, -EAGAIN, "cannot start the poller thread");
         return 0;
@@ -287,14 +278,11 @@ void engine_stop(engine *e, int64_t grace_ms) {
         e->stopping_since = time_mono_usec();
         pthread_cond_broadcast(&e->work_cv);
         pthread_cond_signal(&e->loop_cv);
-        pthread_cond_signal(&e->ckpt_cv);
         pthread_mutex_unlock(&e->lock);
-        if (e->ckpt_started) {
-                pthread_join(e->ckpt_thread, NULL);
-                e->ckpt_started = false;
-        }
+        store_wal_stop(e->wal);
+        e->wal = NULL;
         wait_until(e, no_workers, 5000);
-        db_listen_stop(e->listener);
+        store_listen_stop(e->listener);
         e->listener = NULL;
         pthread_mutex_lock(&e->lock);
         bool all_out = e->workers_alive == 0;

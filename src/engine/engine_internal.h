@@ -9,7 +9,7 @@
 #include "engine/schedcache.h"
 #include "model/policy.h"
 #include "sched/schedule.h"
-#include "store/db.h"
+#include "store/wal.h"
 
 /* A registered type: immutable once published; replaced, never edited. */
 typedef struct type_entry {
@@ -94,13 +94,7 @@ struct engine {
         bool started, draining, stopping, wake;
         int64_t stopping_since; /* monotonic µs */
         pthread_t loop_thread;
-        pthread_t ckpt_thread;       /* SQLite: checkpoints the WAL off the loop's thread */
-        bool ckpt_started;
-        pthread_cond_t ckpt_cv;
-        pthread_mutex_t ckpt_pass;   /* held through a checkpoint, by either thread */
-        uint64_t commits;            /* the loop's commits, for the checkpointer */
-        int64_t wal_frames, wal_copied; /* the checkpointer's last pass: WAL size, copied */
-        int64_t wal_retry_at;           /* monotonic µs: the loop's next copy, after one fell short */
+        store_wal *wal;              /* SQLite: the checkpointer (store maintenance hooks) */
         pthread_t *workers;
         unsigned nworkers;
         unsigned workers_alive;
@@ -128,7 +122,7 @@ struct engine {
         bool postgres;            /* a shared database: cluster rules apply */
         bool poller_role;         /* this node fires occurrences and recovers leases */
         _Atomic int64_t clock_offset; /* the database's clock minus ours (PostgreSQL) */
-        db_listener *listener;
+        store_listener *listener;
         poller_health health;
         bool idle; /* nothing queued/running at the end of the last turn */
         double handler_us; /* moving average of handler durations, for the claim look-ahead */
@@ -228,9 +222,6 @@ void workers_merge(engine *e, job *claimed);
 void workers_unlink(engine *e, const int64_t *ids, size_t n, enum run_outcome outcome);
 void workers_release_unstarted(engine *e);
 
-/* checkpoint.c (SQLite) */
-void *checkpoint_main(void *arg);
-void checkpoint_wal_restart(engine *e);
 
 /* series.c */
 /* engine_series_create; `internal` (type registration) may set "background": true. */

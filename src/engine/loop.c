@@ -193,17 +193,15 @@ static int turn(engine *e, sked_time *ret_wake, sked_err *err) {
                 event_free(ev);
         }
         pthread_mutex_lock(&e->lock);
-        e->commits++;
-        pthread_cond_signal(&e->ckpt_cv);
         workers_merge(e, claimed);
         if (claimed)
                 pthread_cond_broadcast(&e->work_cv);
-        checkpoint_wal_restart(e);
         e->idle = !(any_ready && next_ready <= now) && e->ninflight == 0 && !e->ev_head;
         e->turns++;
         if (e->idle || draining)
                 pthread_cond_broadcast(&e->idle_cv);
         pthread_mutex_unlock(&e->lock);
+        store_wal_committed(e->wal); /* the store's upkeep after a commit (SQLite: the WAL), once work is out */
 
         /* a node without the poller role looks for it every second, so that it takes
          * over promptly when the holder dies */
