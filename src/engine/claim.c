@@ -14,9 +14,9 @@
 void claim_inflight_remove(engine *e, job *j) {
         pthread_mutex_lock(&e->lock);
         size_t i = j->inflight_ix;
-        if (i < e->ninflight && e->inflight[i] == j) {
-                job *last = e->inflight[--e->ninflight];
-                e->inflight[i] = last;
+        if (i < e->claim.ninflight && e->claim.inflight[i] == j) {
+                job *last = e->claim.inflight[--e->claim.ninflight];
+                e->claim.inflight[i] = last;
                 last->inflight_ix = i;
         }
         pthread_mutex_unlock(&e->lock);
@@ -25,19 +25,19 @@ void claim_inflight_remove(engine *e, job *j) {
 int claim_inflight_add(engine *e, job *j) {
         int r = 0;
         pthread_mutex_lock(&e->lock);
-        if (e->ninflight == e->capinflight) {
-                size_t cap = e->capinflight ? e->capinflight * 2 : 16;
-                job **p = realloc(e->inflight, cap * sizeof *p);
+        if (e->claim.ninflight == e->claim.capinflight) {
+                size_t cap = e->claim.capinflight ? e->claim.capinflight * 2 : 16;
+                job **p = realloc(e->claim.inflight, cap * sizeof *p);
                 if (p) {
-                        e->inflight = p;
-                        e->capinflight = cap;
+                        e->claim.inflight = p;
+                        e->claim.capinflight = cap;
                 } else {
                         r = -ENOMEM;
                 }
         }
         if (r == 0) {
-                j->inflight_ix = e->ninflight;
-                e->inflight[e->ninflight++] = j;
+                j->inflight_ix = e->claim.ninflight;
+                e->claim.inflight[e->claim.ninflight++] = j;
         }
         pthread_mutex_unlock(&e->lock);
         return r;
@@ -69,9 +69,9 @@ static int type_has_room(engine *e, const type_entry *t, bool *ret, sked_err *er
  * wait here while another node's workers are idle).  The leases of runs waiting here
  * are renewed like those running. */
 static size_t claim_ahead(const engine *e) {
-        if (e->handler_us < 1000)
+        if (e->claim.handler_us < 1000)
                 return 64;
-        if (e->handler_us < 20000)
+        if (e->claim.handler_us < 20000)
                 return 8;
         return 1;
 }
@@ -105,8 +105,8 @@ static int claim_pass(engine *e, claim_state *c, sked_time horizon, run_row *las
                         const type_entry *t = engine_type_find(e, rows[i].type);
                         sked_time start = rows[i].not_before > c->now ? rows[i].not_before : c->now;
                         if (start > c->now && t && t->t->concurrency > 0) {
-                                if (!e->claim_wake || start < e->claim_wake)
-                                        e->claim_wake = start; /* claimed when due */
+                                if (!e->claim.claim_wake || start < e->claim.claim_wake)
+                                        e->claim.claim_wake = start; /* claimed when due */
                                 continue;
                         }
                         bool room; /* (a disabled feature's runs were left out by the query) */
@@ -168,10 +168,10 @@ static int claim_pass(engine *e, claim_state *c, sked_time horizon, run_row *las
  * second, and when it falls behind, the runs it fires are already due; claimed 512
  * a turn, they piled up and it never caught up.) */
 size_t claim_depth(const engine *e) {
-        double per_worker = (double) e->turn_us / (e->handler_us > 1 ? e->handler_us : 1);
+        double per_worker = (double) e->loop.turn_us / (e->claim.handler_us > 1 ? e->claim.handler_us : 1);
         if (per_worker < (double) claim_ahead(e))
                 per_worker = (double) claim_ahead(e);
-        double depth = per_worker * e->nworkers;
+        double depth = per_worker * e->work.nworkers;
         return depth < AHEAD_MAX ? (size_t) depth : AHEAD_MAX;
 }
 
@@ -181,8 +181,8 @@ size_t claim_depth(const engine *e) {
  * to `limit`. */
 size_t claimed_due(engine *e, sked_time now, size_t limit) {
         pthread_mutex_lock(&e->lock);
-        size_t n = e->nbusy;
-        for (const job *j = e->work_head; j && n < limit && j->start_at <= now; j = j->next)
+        size_t n = e->work.nbusy;
+        for (const job *j = e->work.work_head; j && n < limit && j->start_at <= now; j = j->next)
                 n++;
         pthread_mutex_unlock(&e->lock);
         return n;
@@ -196,9 +196,9 @@ int claim_runs(engine *e, sked_time now, job **ret_head, sked_err *err) {
         size_t cap = claim_depth(e), due = claimed_due(e, now, cap);
         size_t free_slots = cap > due ? cap - due : 0;
         /* runs due later within the look-ahead: as many as are due (bounded) */
-        size_t ahead_slots = e->ahead && AHEAD_MAX > e->ninflight ? AHEAD_MAX - e->ninflight : 0;
-        e->claim_blocked = false;
-        e->claim_wake = 0;
+        size_t ahead_slots = e->ahead && AHEAD_MAX > e->claim.ninflight ? AHEAD_MAX - e->claim.ninflight : 0;
+        e->claim.claim_blocked = false;
+        e->claim.claim_wake = 0;
         claim_state c = {.now = now, .lease = now + e->cfg.lease_ms * 1000};
         c.tail = &c.head;
         run_row last = {0};
@@ -208,7 +208,50 @@ int claim_runs(engine *e, sked_time now, job **ret_head, sked_err *err) {
                 r = claim_pass(e, &c, now + e->ahead, &last, &ahead_slots, err);
         }
         /* ready runs, none of them allowed now: wake for a finished run, not for these */
-        e->claim_blocked = c.seen > 0 && c.taken == 0;
+        e->claim.claim_blocked = c.seen > 0 && c.taken == 0;
         *ret_head = c.head;
         return r;
 }
+
+static int claim_work(engine *e, turn_ctx *t, sked_err *err) {
+        int r;
+        if (!t->draining && (r = claim_runs(e, t->now, &t->claimed, err)) < 0)
+                return r;
+        return store_next_ready_min(e->st, &t->next_ready, &t->any_ready, err);
+}
+
+/* committed: the claimed runs go to the workers; else they were never claimed */
+static void claim_after(engine *e, turn_ctx *t) {
+        if (t->result < 0) {
+                for (job *j = t->claimed, *nx; j; j = nx) {
+                        nx = j->next;
+                        claim_inflight_remove(e, j);
+                        job_free(j);
+                }
+                t->claimed = NULL;
+                return;
+        }
+        pthread_mutex_lock(&e->lock);
+        workers_merge(e, t->claimed);
+        if (t->claimed)
+                pthread_cond_broadcast(&e->work.work_cv);
+        pthread_mutex_unlock(&e->lock);
+}
+
+/* ready runs are claimed `ahead` early (those passed over: when due); draining
+ * claims nothing */
+static sked_time claim_wake_at(engine *e, const turn_ctx *t) {
+        if (t->draining)
+                return 0;
+        sked_time wake = 0;
+        size_t depth = claim_depth(e);
+        bool room = claimed_due(e, t->now, depth) < depth ||
+                    (t->next_ready > t->now && e->ahead && e->claim.ninflight < AHEAD_MAX);
+        if (!e->claim.claim_blocked && t->any_ready && room)
+                wake = t->next_ready - e->ahead;
+        if (e->claim.claim_wake && (!wake || e->claim.claim_wake < wake))
+                wake = e->claim.claim_wake;
+        return wake;
+}
+
+const turn_step claim_step = {"claim", 0, claim_work, claim_after, claim_wake_at};

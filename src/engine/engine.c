@@ -18,7 +18,7 @@ static sked_time real_clock(void *ud) {
  * plus an offset the loop measures every few seconds. */
 sked_time engine_now(engine *e) {
         sked_time t = e->cfg.clock(e->cfg.clock_userdata);
-        return e->cfg.clock == real_clock ? t + atomic_load(&e->clock_offset) : t;
+        return e->cfg.clock == real_clock ? t + atomic_load(&e->life.clock_offset) : t;
 }
 
 void engine_sync_clock(engine *e) {
@@ -27,7 +27,7 @@ void engine_sync_clock(engine *e) {
         if (!e->postgres || e->cfg.clock != real_clock || store_db_now(e->st, &db_now, &err) < 0)
                 return;
         after = time_now_real();
-        atomic_store(&e->clock_offset, db_now - (before + after) / 2);
+        atomic_store(&e->life.clock_offset, db_now - (before + after) / 2);
 }
 
 const char *engine_node(const engine *e) {
@@ -57,21 +57,21 @@ int engine_new(const engine_config *cfg, engine **ret, sked_err *err) {
         if (!e->cfg.lookahead_ms)
                 e->cfg.lookahead_ms = cfg->clock ? -1 : 2000;
         e->ahead = e->cfg.lookahead_ms > 0 ? e->cfg.lookahead_ms * 1000 : 0;
-        e->scache.free_value = series_plan_free;
+        e->fire.scache.free_value = series_plan_free;
         char host[64] = "localhost";
         gethostname(host, sizeof host - 1);
         e->node = strdup(cfg->node ? cfg->node : host);
-        e->handler_us = 5000; /* unknown yet: a middling look-ahead until runs finish */
+        e->claim.handler_us = 5000; /* unknown yet: a middling look-ahead until runs finish */
         e->store_uri = strdup(cfg->store_uri);
         pthread_mutex_init(&e->lock, NULL);
-        pthread_mutex_init(&e->conns_lock, NULL);
-        pthread_cond_init(&e->loop_cv, NULL);
-        pthread_cond_init(&e->work_cv, NULL);
-        pthread_cond_init(&e->idle_cv, NULL);
-        pthread_cond_init(&e->commit_cv, NULL);
-        TAILQ_INIT(&e->writes);
-        pthread_rwlock_init(&e->types_lock, NULL);
-        pthread_key_create(&e->store_key, store_key_destroy);
+        pthread_mutex_init(&e->life.conns_lock, NULL);
+        pthread_cond_init(&e->loop.loop_cv, NULL);
+        pthread_cond_init(&e->work.work_cv, NULL);
+        pthread_cond_init(&e->loop.idle_cv, NULL);
+        pthread_cond_init(&e->wr.commit_cv, NULL);
+        TAILQ_INIT(&e->wr.writes);
+        pthread_rwlock_init(&e->reg.types_lock, NULL);
+        pthread_key_create(&e->life.store_key, store_key_destroy);
         pthread_mutex_init(&e->plans_lock, NULL);
         e->api_plans.free_value = series_plan_free;
         int r = store_open(e->store_uri, &e->st, err);
@@ -99,8 +99,8 @@ int engine_new(const engine_config *cfg, engine **ret, sked_err *err) {
                 }
                 type_entry *te = calloc(1, sizeof *te);
                 te->t = t;
-                te->next = e->types;
-                e->types = te;
+                te->next = e->reg.types;
+                e->reg.types = te;
         }
         json_decref(defs);
         /* which features are off: their runs wait, their types are hidden */
@@ -113,7 +113,7 @@ int engine_new(const engine_config *cfg, engine **ret, sked_err *err) {
 }
 
 int engine_thread_store(engine *e, store **ret, sked_err *err) {
-        store *s = pthread_getspecific(e->store_key);
+        store *s = pthread_getspecific(e->life.store_key);
         if (s) {
                 *ret = s;
                 return 0;
@@ -121,18 +121,18 @@ int engine_thread_store(engine *e, store **ret, sked_err *err) {
         int r = store_open(e->store_uri, &s, err);
         if (r < 0)
                 return r;
-        pthread_mutex_lock(&e->conns_lock);
-        store **p = realloc(e->conns, (e->nconns + 1) * sizeof *p);
+        pthread_mutex_lock(&e->life.conns_lock);
+        store **p = realloc(e->life.conns, (e->life.nconns + 1) * sizeof *p);
         if (p) {
-                e->conns = p;
-                e->conns[e->nconns++] = s;
+                e->life.conns = p;
+                e->life.conns[e->life.nconns++] = s;
         }
-        pthread_mutex_unlock(&e->conns_lock);
+        pthread_mutex_unlock(&e->life.conns_lock);
         if (!p) {
                 store_close(s);
                 return err_set(err, -ENOMEM, "out of memory");
         }
-        pthread_setspecific(e->store_key, s);
+        pthread_setspecific(e->life.store_key, s);
         *ret = s;
         return 0;
 }
@@ -142,22 +142,22 @@ static void listen_wake(void *ud) {
 }
 
 int engine_start(engine *e, sked_err *err) {
-        if (e->started)
+        if (e->life.started)
                 return 0;
         sked_time now = engine_now(e);
-        e->started_at = now;
-        memset(&e->health, 0, sizeof e->health);
-        snprintf(e->health.node, sizeof e->health.node, "%s", e->node);
-        e->health.started_at = now;
+        e->life.started_at = now;
+        memset(&e->poller.health, 0, sizeof e->poller.health);
+        snprintf(e->poller.health.node, sizeof e->poller.health.node, "%s", e->node);
+        e->poller.health.started_at = now;
         poller_health old;
         sked_err ignore = {0};
         if (store_poller_get(e->st, &old, &ignore) == 0) {
-                e->health.fired_total = old.fired_total;
-                e->health.initialized_at = old.initialized_at;
-                e->health.purged_runs = old.purged_runs;
-                e->health.purged_messages = old.purged_messages;
-                e->health.purged_results = old.purged_results;
-                e->health.last_purge_at = old.last_purge_at;
+                e->poller.health.fired_total = old.fired_total;
+                e->poller.health.initialized_at = old.initialized_at;
+                e->poller.health.purged_runs = old.purged_runs;
+                e->poller.health.purged_messages = old.purged_messages;
+                e->poller.health.purged_results = old.purged_results;
+                e->poller.health.last_purge_at = old.last_purge_at;
         }
         /* SQLite: one sked serve per data directory (the daemon holds a lock), so every
          * run still marked running belongs to a process that is gone: recover them
@@ -174,29 +174,29 @@ int engine_start(engine *e, sked_err *err) {
                 if ((r = store_commit(e->st, err)) < 0)
                         return r;
         }
-        if ((r = store_listen_start(e->store_uri, listen_wake, e, &e->listener, err)) < 0)
+        if ((r = store_listen_start(e->store_uri, listen_wake, e, &e->life.listener, err)) < 0)
                 return r;
         pthread_t *workers = calloc(e->cfg.workers, sizeof *workers);
         if (!workers)
                 return err_set(err, -ENOMEM, "out of memory");
         /* HTTP threads may already be serving: publish under the lock */
         pthread_mutex_lock(&e->lock);
-        e->nworkers = e->cfg.workers;
-        e->workers = workers;
-        e->started = true;
+        e->work.nworkers = e->cfg.workers;
+        e->work.workers = workers;
+        e->life.started = true;
         pthread_mutex_unlock(&e->lock);
-        for (unsigned i = 0; i < e->nworkers; i++) {
-                if (pthread_create(&e->workers[i], NULL, workers_main, e) != 0)
+        for (unsigned i = 0; i < e->work.nworkers; i++) {
+                if (pthread_create(&e->work.workers[i], NULL, workers_main, e) != 0)
                         return err_set(err, -EAGAIN, "cannot start worker thread %u", i);
                 pthread_mutex_lock(&e->lock);
-                e->workers_alive++;
+                e->work.workers_alive++;
                 pthread_mutex_unlock(&e->lock);
         }
         /* the loop is the store's one writer: its connection's settings and the
          * WAL's upkeep are the store's (store/wal.h) */
-        if ((r = store_wal_start(e->store_uri, e->st, &e->wal, err)) < 0)
+        if ((r = store_wal_start(e->store_uri, e->st, &e->life.wal, err)) < 0)
                 return r;
-        if (pthread_create(&e->loop_thread, NULL, loop_main, e) != 0)
+        if (pthread_create(&e->loop.loop_thread, NULL, loop_main, e) != 0)
                 return err_set(err, -EAGAIN, "cannot start the poller thread");
         return 0;
 }
@@ -205,7 +205,7 @@ int engine_wait_started(engine *e, int64_t timeout_ms) {
         int64_t deadline = time_mono_usec() + timeout_ms * 1000;
         for (;;) {
                 pthread_mutex_lock(&e->lock);
-                bool done = e->turns >= 1;
+                bool done = e->loop.turns >= 1;
                 pthread_mutex_unlock(&e->lock);
                 if (done)
                         return 0;
@@ -218,12 +218,12 @@ int engine_wait_started(engine *e, int64_t timeout_ms) {
 int engine_wait_idle(engine *e, int64_t timeout_ms) {
         int64_t deadline = time_mono_usec() + timeout_ms * 1000;
         pthread_mutex_lock(&e->lock);
-        uint64_t first = e->turns + 2; /* a whole turn that began after this call */
+        uint64_t first = e->loop.turns + 2; /* a whole turn that began after this call */
         pthread_mutex_unlock(&e->lock);
         for (;;) {
                 engine_wake(e);
                 pthread_mutex_lock(&e->lock);
-                bool idle = e->turns >= first && e->idle && !e->ev_head && !e->work_head && e->ninflight == 0;
+                bool idle = e->loop.turns >= first && e->loop.idle && !e->loop.ev_head && !e->work.work_head && e->claim.ninflight == 0;
                 pthread_mutex_unlock(&e->lock);
                 if (idle)
                         return 0;
@@ -244,90 +244,91 @@ static void wait_until(engine *e, bool (*done)(engine *), int64_t ms) {
         }
         pthread_mutex_lock(&e->lock);
         while (!done(e))
-                if (pthread_cond_timedwait(&e->idle_cv, &e->lock, &ts) == ETIMEDOUT)
+                if (pthread_cond_timedwait(&e->loop.idle_cv, &e->lock, &ts) == ETIMEDOUT)
                         break;
         pthread_mutex_unlock(&e->lock);
 }
 
 static bool no_jobs(engine *e) {
-        return e->ninflight == 0 && !e->work_head;
+        return e->claim.ninflight == 0 && !e->work.work_head;
 }
 
 static bool no_workers(engine *e) {
-        return e->workers_alive == 0;
+        return e->work.workers_alive == 0;
 }
 
 void engine_stop(engine *e, int64_t grace_ms) {
-        if (!e->started)
+        if (!e->life.started)
                 return;
         pthread_mutex_lock(&e->lock);
-        e->draining = true;
+        e->life.draining = true;
         workers_release_unstarted(e); /* claimed ahead, never started: not now; they run again later */
-        e->wake = true;
-        pthread_cond_signal(&e->loop_cv);
+        e->loop.wake = true;
+        pthread_cond_signal(&e->loop.loop_cv);
         pthread_mutex_unlock(&e->lock);
         wait_until(e, no_jobs, grace_ms);
         /* past the grace: ask the rest to stop; they finish as "lost" and run again */
         pthread_mutex_lock(&e->lock);
-        for (size_t i = 0; i < e->ninflight; i++)
-                e->inflight[i]->cancel = 1;
+        for (size_t i = 0; i < e->claim.ninflight; i++)
+                e->claim.inflight[i]->cancel = 1;
         pthread_mutex_unlock(&e->lock);
         wait_until(e, no_jobs, 10000);
         pthread_mutex_lock(&e->lock);
-        e->stopping = true;
-        e->stopping_since = time_mono_usec();
-        pthread_cond_broadcast(&e->work_cv);
-        pthread_cond_signal(&e->loop_cv);
+        e->life.stopping = true;
+        e->life.stopping_since = time_mono_usec();
+        pthread_cond_broadcast(&e->work.work_cv);
+        pthread_cond_signal(&e->loop.loop_cv);
         pthread_mutex_unlock(&e->lock);
-        store_wal_stop(e->wal);
-        e->wal = NULL;
         wait_until(e, no_workers, 5000);
-        store_listen_stop(e->listener);
-        e->listener = NULL;
+        store_listen_stop(e->life.listener);
+        e->life.listener = NULL;
         pthread_mutex_lock(&e->lock);
-        bool all_out = e->workers_alive == 0;
+        bool all_out = e->work.workers_alive == 0;
         pthread_mutex_unlock(&e->lock);
         if (all_out) {
-                for (unsigned i = 0; i < e->nworkers; i++)
-                        pthread_join(e->workers[i], NULL);
-                pthread_join(e->loop_thread, NULL);
-                e->started = false;
+                for (unsigned i = 0; i < e->work.nworkers; i++)
+                        pthread_join(e->work.workers[i], NULL);
+                pthread_join(e->loop.loop_thread, NULL);
+                /* after the loop: it calls store_wal_committed up to its last commit */
+                store_wal_stop(e->life.wal);
+                e->life.wal = NULL;
+                e->life.started = false;
         } else {
                 /* a handler ignores cancellation: leave its thread; the run is recovered at the next start */
                 log_warning("%u handler(s) did not stop; their runs will be recovered at the next start",
-                            e->workers_alive);
-                for (unsigned i = 0; i < e->nworkers; i++)
-                        pthread_detach(e->workers[i]);
-                pthread_detach(e->loop_thread);
+                            e->work.workers_alive);
+                for (unsigned i = 0; i < e->work.nworkers; i++)
+                        pthread_detach(e->work.workers[i]);
+                pthread_detach(e->loop.loop_thread);
         }
 }
 
 void engine_free(engine *e) {
         if (!e)
                 return;
-        if (e->started)
+        if (e->life.started)
                 return; /* threads still use it; the process is about to exit anyway */
         store_close(e->st);
-        for (size_t i = 0; i < e->nconns; i++)
-                store_close(e->conns[i]);
-        free(e->conns);
-        schedcache_clear(&e->scache);
-        registry_features_off_free(e->features_off, e->nfeatures_off);
-        free(e->cancel_ids);
-        for (type_entry *t = e->types, *nx; t; t = nx) {
+        for (size_t i = 0; i < e->life.nconns; i++)
+                store_close(e->life.conns[i]);
+        free(e->life.conns);
+        schedcache_clear(&e->fire.scache);
+        registry_features_off_free(e->reg.features_off, e->reg.nfeatures_off);
+        free(e->lease.cancel_ids);
+        for (type_entry *t = e->reg.types, *nx; t; t = nx) {
                 nx = t->next;
                 ptype_free(t->t);
                 free(t);
         }
-        while (e->work_head) {
-                job *j = e->work_head;
-                e->work_head = j->next;
+        while (e->work.work_head) {
+                job *j = e->work.work_head;
+                e->work.work_head = j->next;
                 job_free(j);
         }
-        free(e->inflight);
-        free(e->workers);
-        free(e->plugins); /* plug-ins stay loaded: their code may still be referenced */
-        pthread_key_delete(e->store_key);
+        free(e->claim.inflight);
+        free(e->work.workers);
+        free(e->reg.plugins); /* plug-ins stay loaded: their code may still be referenced */
+        pthread_key_delete(e->life.store_key);
         schedcache_clear(&e->api_plans);
         free(e->node);
         free(e->store_uri);

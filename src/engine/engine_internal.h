@@ -78,60 +78,137 @@ typedef struct write_req {
 TAILQ_HEAD(write_queue, write_req);
 typedef struct write_queue write_queue;
 
+/* ---- the turn's steps (loop.c) ----
+ * A turn is one transaction: BEGIN, each step's work in table order, COMMIT; then
+ * each step's `after` (committed or not), then the steps that want a transaction
+ * of their own; the loop then sleeps until the earliest instant a step's `wake`
+ * names (or a wake-up: engine_wake, a worker's report, a write).  A new subsystem
+ * (workflow timers, signals) is one more step: a row in loop.c's table. */
+typedef struct turn_ctx {
+        sked_time now;       /* the turn's instant, taken after BEGIN */
+        bool role;           /* this node holds the poller role (fires, recovers) */
+        bool draining;       /* stopping: fire and claim nothing */
+        int result;          /* the turn's outcome, for `after` (< 0: rolled back) */
+        const sked_err *err; /* why, when result < 0 */
+        event *events;       /* what workers reported, taken after BEGIN */
+        write_queue writes;  /* writes taken after BEGIN */
+        int fired;           /* occurrences fired */
+        sked_time next_due;  /* the next fire instant (any_due) */
+        bool any_due;
+        sked_time next_ready; /* the earliest not_before of a queued run (any_ready) */
+        bool any_ready;
+        job *claimed;        /* claimed this turn, handed to workers after the commit */
+        poller_health health_before; /* restored when the turn fails */
+} turn_ctx;
+
+enum { STEP_OWN_TRANSACTION = 1 }; /* runs after the turn's commit, in a transaction of its own */
+
+typedef struct turn_step {
+        const char *name;
+        unsigned flags;
+        /* its work, inside the turn's transaction (or its own); < 0 fails the turn
+         * (STEP_OWN_TRANSACTION: only its own transaction, and it is logged) */
+        int (*work)(engine *e, turn_ctx *t, sked_err *err);
+        /* optional, after the commit (t->result == 0) or the rollback: hand out what
+         * was decided, or forget it; runs for every step, even one whose work did not */
+        void (*after)(engine *e, turn_ctx *t);
+        /* optional, after `after`: the instant the step wants the next turn (0: none) */
+        sked_time (*wake)(engine *e, const turn_ctx *t);
+} turn_step;
+
+/* the steps, each in the file of its subsystem */
+extern const turn_step role_step;      /* poller.c: the poller role (PostgreSQL: the advisory lock) */
+extern const turn_step events_step;    /* loop.c: what workers reported */
+extern const turn_step writes_step;    /* write.c: API writes, each in its savepoint */
+extern const turn_step fire_step;      /* fire.c: due occurrences */
+extern const turn_step lease_step;     /* lease.c: recover expired leases, renew ours */
+extern const turn_step claim_step;     /* claim.c: ready runs for the workers */
+extern const turn_step health_step;    /* poller.c: heartbeat, the poller's health record */
+extern const turn_step retention_step; /* retention.c: purge (own transaction) */
+
+/* The engine.  Fields are grouped by the file that owns them (writes them); the
+ * others read them, under `lock` where the comment says so. */
 struct engine {
+        /* set up by engine_new, read by all */
         engine_config cfg;
         char *store_uri, *node;
-        store *st; /* the loop's connection */
-        pthread_key_t store_key;
+        store *st;             /* the loop's connection */
+        bool postgres;         /* a shared database: cluster rules apply */
+        sked_time ahead;       /* look-ahead (µs): fired and claimed this early, started on time */
+        pthread_mutex_t lock;  /* the queues, lists and flags between threads */
         pthread_mutex_t plans_lock; /* the API threads' plans (api_plans), held while one is used */
-        schedcache api_plans;
-        pthread_mutex_t conns_lock;
-        store **conns; /* every per-thread connection, closed at engine_free */
-        size_t nconns;
+        schedcache api_plans;       /* (calendar.c, feed.c) */
 
-        pthread_mutex_t lock;
-        pthread_cond_t loop_cv, work_cv, idle_cv;
-        bool started, draining, stopping, wake;
-        int64_t stopping_since; /* monotonic µs */
-        pthread_t loop_thread;
-        store_wal *wal;              /* SQLite: the checkpointer (store maintenance hooks) */
-        pthread_t *workers;
-        unsigned nworkers;
-        unsigned workers_alive;
-        unsigned nbusy;              /* workers running a job (under lock) */
-        int64_t turn_us;             /* how long the last turn took (loop-owned) */
+        struct { /* engine.c: lifecycle, clock, connections */
+                pthread_key_t store_key;
+                pthread_mutex_t conns_lock;
+                store **conns; /* every per-thread connection, closed at engine_free */
+                size_t nconns;
+                bool started, draining, stopping; /* under lock */
+                int64_t stopping_since;           /* monotonic µs */
+                sked_time started_at, last_clock_sync;
+                _Atomic int64_t clock_offset; /* the database's clock minus ours (PostgreSQL) */
+                store_listener *listener;
+                store_wal *wal; /* SQLite: the checkpointer (store maintenance hooks) */
+        } life;
 
-        job *work_head, *work_tail;  /* claimed, committed, waiting for a worker */
-        event *ev_head, *ev_tail;    /* reported by workers, waiting for the loop */
-        write_queue writes;          /* writes waiting for the loop (engine_write) */
-        size_t nwrites;
-        pthread_cond_t commit_cv;    /* a turn committed (or failed): write_req results */
-        job **inflight;              /* claimed and not yet finished (loop-owned) */
-        size_t ninflight, capinflight;
+        struct { /* loop.c: the loop thread and its turn */
+                pthread_cond_t loop_cv, idle_cv;
+                bool wake;                /* under lock: turn again at once */
+                pthread_t loop_thread;
+                int64_t turn_us;          /* how long the last turn took (loop-owned) */
+                uint64_t turns;           /* completed turns, for wait_idle */
+                bool idle;                /* nothing queued/running at the end of the last turn */
+                event *ev_head, *ev_tail; /* reported by workers, waiting for the loop */
+        } loop;
 
-        pthread_rwlock_t types_lock;
-        type_entry *types;
-        char **features_off;        /* disabled features (under types_lock) */
-        size_t nfeatures_off;
+        struct { /* write.c: writes waiting for the loop (engine_write) */
+                write_queue writes;
+                size_t nwrites;
+                pthread_cond_t commit_cv; /* a turn committed (or failed): write_req results */
+        } wr;
 
-        schedcache scache; /* loop-owned */
-        int64_t *cancel_ids;  /* loop-owned: runs to stop once the turn commits */
-        size_t ncancel, capcancel;
+        struct { /* workers.c: the worker pool and its work list (under lock) */
+                pthread_t *workers;
+                unsigned nworkers;
+                unsigned workers_alive;
+                unsigned nbusy;             /* workers running a job */
+                job *work_head, *work_tail; /* claimed, committed, waiting for a worker */
+                pthread_cond_t work_cv;
+        } work;
 
-        sked_time started_at, last_renew, last_recover, last_heartbeat, last_clock_sync, last_purge;
-        bool postgres;            /* a shared database: cluster rules apply */
-        bool poller_role;         /* this node fires occurrences and recovers leases */
-        _Atomic int64_t clock_offset; /* the database's clock minus ours (PostgreSQL) */
-        store_listener *listener;
-        poller_health health;
-        bool idle; /* nothing queued/running at the end of the last turn */
-        double handler_us; /* moving average of handler durations, for the claim look-ahead */
-        bool claim_blocked; /* the last claim found ready runs but none it may start */
-        sked_time ahead;    /* look-ahead (µs): fired and claimed this early, started on time */
-        sked_time claim_wake; /* runs claimable ahead but passed over (concurrency limit): then */
-        uint64_t turns; /* completed turns, for wait_idle */
-        void **plugins;
-        size_t nplugins;
+        struct { /* claim.c: claims and the inflight list */
+                job **inflight;            /* claimed and not yet finished (loop writes, under lock) */
+                size_t ninflight, capinflight;
+                double handler_us;     /* moving average of handler durations, for the claim look-ahead */
+                bool claim_blocked;    /* the last claim found ready runs but none it may start */
+                sked_time claim_wake;  /* runs claimable ahead but passed over (concurrency limit): then */
+        } claim;
+
+        struct { /* lease.c: renewals, recovery, cancels (loop-owned) */
+                int64_t *cancel_ids; /* runs to stop once the turn commits */
+                size_t ncancel, capcancel;
+                sked_time last_renew, last_recover;
+        } lease;
+
+        struct { /* registry.c: types, features, plug-ins */
+                pthread_rwlock_t types_lock;
+                type_entry *types;
+                char **features_off; /* disabled features (under types_lock) */
+                size_t nfeatures_off;
+                void **plugins;
+                size_t nplugins;
+        } reg;
+
+        struct { /* fire.c */
+                schedcache scache; /* the loop's plans */
+        } fire;
+
+        struct { /* poller.c (and retention.c): the role and the health record (loop-owned) */
+                poller_health health;
+                bool poller_role; /* this node fires occurrences and recovers leases */
+                sked_time last_heartbeat, last_purge;
+        } poller;
 };
 
 #define PURGE_EVERY_US (60 * SKED_USEC)

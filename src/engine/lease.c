@@ -17,8 +17,8 @@ int lease_recover_expired(engine *e, sked_time now, sked_time before, sked_err *
                 return r;
         for (size_t i = 0; i < n && r >= 0; i++) {
                 bool ours = false;
-                for (size_t k = 0; k < e->ninflight; k++)
-                        if (e->inflight[k]->run.id == rows[i].id)
+                for (size_t k = 0; k < e->claim.ninflight; k++)
+                        if (e->claim.inflight[k]->run.id == rows[i].id)
                                 ours = true;
                 if (ours)
                         continue;
@@ -50,8 +50,8 @@ int lease_recover_expired(engine *e, sked_time now, sked_time before, sked_err *
  * Command handlers enforce their own timeout. */
 void lease_expire_plugin_runs(engine *e, sked_time now) {
         pthread_mutex_lock(&e->lock);
-        for (size_t i = 0; i < e->ninflight; i++) {
-                job *j = e->inflight[i];
+        for (size_t i = 0; i < e->claim.ninflight; i++) {
+                job *j = e->claim.inflight[i];
                 sked_time began = atomic_load(&j->began);
                 if (j->type && j->type->t->plugin && j->type->t->timeout_ms > 0 && !j->timed_out && began &&
                     now - began > j->type->t->timeout_ms * 1000) {
@@ -63,41 +63,41 @@ void lease_expire_plugin_runs(engine *e, sked_time now) {
 }
 
 int engine_cancel_later(engine *e, const int64_t *run_ids, size_t n) {
-        if (e->ncancel + n > e->capcancel) {
-                size_t cap = (e->ncancel + n) * 2 + 8;
-                int64_t *p = realloc(e->cancel_ids, cap * sizeof *p);
+        if (e->lease.ncancel + n > e->lease.capcancel) {
+                size_t cap = (e->lease.ncancel + n) * 2 + 8;
+                int64_t *p = realloc(e->lease.cancel_ids, cap * sizeof *p);
                 if (!p)
                         return -ENOMEM;
-                e->cancel_ids = p;
-                e->capcancel = cap;
+                e->lease.cancel_ids = p;
+                e->lease.capcancel = cap;
         }
-        memcpy(e->cancel_ids + e->ncancel, run_ids, n * sizeof *run_ids);
-        e->ncancel += n;
+        memcpy(e->lease.cancel_ids + e->lease.ncancel, run_ids, n * sizeof *run_ids);
+        e->lease.ncancel += n;
         return 0;
 }
 
 void engine_cancel_flush(engine *e, bool committed) {
-        if (committed && e->ncancel)
-                engine_cancel_local(e, e->cancel_ids, e->ncancel);
-        e->ncancel = 0;
+        if (committed && e->lease.ncancel)
+                engine_cancel_local(e, e->lease.cancel_ids, e->lease.ncancel);
+        e->lease.ncancel = 0;
 }
 
 void engine_cancel_local(engine *e, const int64_t *run_ids, size_t n) {
         pthread_mutex_lock(&e->lock);
-        for (size_t i = 0; i < e->ninflight; i++)
+        for (size_t i = 0; i < e->claim.ninflight; i++)
                 for (size_t k = 0; k < n; k++)
-                        if (e->inflight[i]->run.id == run_ids[k]) {
-                                atomic_store(&e->inflight[i]->superseded, 1);
-                                e->inflight[i]->cancel = 1;
+                        if (e->claim.inflight[i]->run.id == run_ids[k]) {
+                                atomic_store(&e->claim.inflight[i]->superseded, 1);
+                                e->claim.inflight[i]->cancel = 1;
                         }
         pthread_mutex_unlock(&e->lock);
 }
 
 /* A turn rolled back: what it renewed is not on disk; all is renewed next turn. */
 void lease_renewals_unknown(engine *e) {
-        for (size_t i = 0; i < e->ninflight; i++)
-                e->inflight[i]->lease_until = 0;
-        e->last_renew = 0;
+        for (size_t i = 0; i < e->claim.ninflight; i++)
+                e->claim.inflight[i]->lease_until = 0;
+        e->lease.last_renew = 0;
 }
 
 /* Every lease_ms/3, the leases with less than 2.5 periods left are renewed.  Those
@@ -106,10 +106,10 @@ void lease_renewals_unknown(engine *e) {
  * every period was a write per run.  A renewal that is rolled back is forgotten
  * (lease_renewals_unknown). */
 int lease_renew(engine *e, sked_time now, sked_err *err) {
-        if (!e->ninflight)
+        if (!e->claim.ninflight)
                 return 0;
-        int64_t *ids = malloc(e->ninflight * sizeof *ids);
-        bool *cancel = calloc(e->ninflight, sizeof *cancel);
+        int64_t *ids = malloc(e->claim.ninflight * sizeof *ids);
+        bool *cancel = calloc(e->claim.ninflight, sizeof *cancel);
         if (!ids || !cancel) {
                 free(ids);
                 free(cancel);
@@ -117,10 +117,10 @@ int lease_renew(engine *e, sked_time now, sked_err *err) {
         }
         sked_time lease = now + e->cfg.lease_ms * 1000, soon = now + e->cfg.lease_ms * 1000 * 5 / 6;
         size_t n = 0;
-        for (size_t i = 0; i < e->ninflight; i++)
-                if (e->inflight[i]->lease_until < soon) {
-                        e->inflight[i]->lease_until = lease;
-                        ids[n++] = e->inflight[i]->run.id;
+        for (size_t i = 0; i < e->claim.ninflight; i++)
+                if (e->claim.inflight[i]->lease_until < soon) {
+                        e->claim.inflight[i]->lease_until = lease;
+                        ids[n++] = e->claim.inflight[i]->run.id;
                 }
         int r = n ? store_runs_renew(e->st, ids, n, lease, cancel, err) : 0;
         /* another node's cancel_other asked for some of ours to stop */
@@ -142,10 +142,42 @@ int engine_series_retract(engine *e, store *st, int64_t series_id, sked_err *err
         if (r == 0 && n) {
                 pthread_mutex_lock(&e->lock);
                 workers_unlink(e, ids, n, OUT_RETRACTED);
-                e->wake = true;
-                pthread_cond_signal(&e->loop_cv);
+                e->loop.wake = true;
+                pthread_cond_signal(&e->loop.loop_cv);
                 pthread_mutex_unlock(&e->lock);
         }
         free(ids);
         return r;
 }
+
+static int lease_work(engine *e, turn_ctx *t, sked_err *err) {
+        int r;
+        sked_time now = t->now;
+        if (t->role && (now - e->lease.last_recover >= RECOVER_EVERY_US || now < e->lease.last_recover)) {
+                if ((r = lease_recover_expired(e, now, now, err)) < 0)
+                        return r;
+                e->lease.last_recover = now;
+        }
+        lease_expire_plugin_runs(e, now);
+        if (now - e->lease.last_renew >= e->cfg.lease_ms * 1000 / 3 || now < e->lease.last_renew) {
+                if ((r = lease_renew(e, now, err)) < 0)
+                        return r;
+                e->lease.last_renew = now;
+        }
+        return 0;
+}
+
+/* cancel_other: handlers are stopped once the decision is on disk; a rolled-back
+ * turn forgets what it renewed and decided */
+static void lease_after(engine *e, turn_ctx *t) {
+        if (t->result < 0)
+                lease_renewals_unknown(e);
+        engine_cancel_flush(e, t->result == 0);
+}
+
+static sked_time lease_wake(engine *e, const turn_ctx *t) {
+        (void) t;
+        return e->claim.ninflight ? e->lease.last_renew + e->cfg.lease_ms * 1000 / 3 : 0;
+}
+
+const turn_step lease_step = {"lease", 0, lease_work, lease_after, lease_wake};

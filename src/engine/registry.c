@@ -12,13 +12,13 @@
 
 static const type_entry *find_type(engine *e, const char *name) {
         const type_entry *found = NULL;
-        pthread_rwlock_rdlock(&e->types_lock);
-        for (type_entry *t = e->types; t; t = t->next)
+        pthread_rwlock_rdlock(&e->reg.types_lock);
+        for (type_entry *t = e->reg.types; t; t = t->next)
                 if (!t->retired && !strcmp(t->t->name, name)) {
                         found = t;
                         break;
                 }
-        pthread_rwlock_unlock(&e->types_lock);
+        pthread_rwlock_unlock(&e->reg.types_lock);
         return found;
 }
 
@@ -44,12 +44,12 @@ int registry_features_refresh(engine *e, store *st, sked_err *err) {
         json_decref(list);
         if (!off)
                 return err_set(err, -ENOMEM, "out of memory");
-        pthread_rwlock_wrlock(&e->types_lock);
-        char **old = e->features_off;
-        size_t nold = e->nfeatures_off;
-        e->features_off = off;
-        e->nfeatures_off = n;
-        pthread_rwlock_unlock(&e->types_lock);
+        pthread_rwlock_wrlock(&e->reg.types_lock);
+        char **old = e->reg.features_off;
+        size_t nold = e->reg.nfeatures_off;
+        e->reg.features_off = off;
+        e->reg.nfeatures_off = n;
+        pthread_rwlock_unlock(&e->reg.types_lock);
         registry_features_off_free(old, nold);
         return 0;
 }
@@ -58,10 +58,10 @@ bool engine_type_off(engine *e, const type_entry *t) {
         if (!t || !t->t->feature)
                 return false;
         bool off = false;
-        pthread_rwlock_rdlock(&e->types_lock);
-        for (size_t i = 0; i < e->nfeatures_off && !off; i++)
-                off = !strcmp(e->features_off[i], t->t->feature);
-        pthread_rwlock_unlock(&e->types_lock);
+        pthread_rwlock_rdlock(&e->reg.types_lock);
+        for (size_t i = 0; i < e->reg.nfeatures_off && !off; i++)
+                off = !strcmp(e->reg.features_off[i], t->t->feature);
+        pthread_rwlock_unlock(&e->reg.types_lock);
         return off;
 }
 
@@ -128,16 +128,16 @@ int registry_types_refresh(engine *e, store *st, sked_err *err) {
                         break;
                 }
                 te->t = t;
-                pthread_rwlock_wrlock(&e->types_lock);
-                for (type_entry *o = e->types; o; o = o->next)
+                pthread_rwlock_wrlock(&e->reg.types_lock);
+                for (type_entry *o = e->reg.types; o; o = o->next)
                         if (!o->retired && !strcmp(o->t->name, name)) {
                                 o->retired = true;
                                 te->fn = o->fn;
                                 te->userdata = o->userdata;
                         }
-                te->next = e->types;
-                e->types = te;
-                pthread_rwlock_unlock(&e->types_lock);
+                te->next = e->reg.types;
+                e->reg.types = te;
+                pthread_rwlock_unlock(&e->reg.types_lock);
         }
         json_decref(defs);
         return registry_features_refresh(e, st, err);
@@ -207,26 +207,26 @@ static int register_apply(engine *e, store *st, void *ctx, json_t **ret_reply, s
         /* published before its background series is created (which looks the type up) */
         size_t nold = 0;
         type_entry *old[8];
-        pthread_rwlock_wrlock(&e->types_lock);
-        for (type_entry *o = e->types; o; o = o->next)
+        pthread_rwlock_wrlock(&e->reg.types_lock);
+        for (type_entry *o = e->reg.types; o; o = o->next)
                 if (!o->retired && !strcmp(o->t->name, t->name)) {
                         o->retired = true;
                         if (nold < sizeof old / sizeof old[0])
                                 old[nold++] = o;
                 }
-        te->next = e->types;
-        e->types = te;
-        pthread_rwlock_unlock(&e->types_lock);
+        te->next = e->reg.types;
+        e->reg.types = te;
+        pthread_rwlock_unlock(&e->reg.types_lock);
         c->t = NULL;
         if (t->background) {
                 bool created;
                 if ((r = registry_background_series(e, st, t, &created, err)) < 0) {
                         /* the savepoint rolls the type back: so does the registry */
-                        pthread_rwlock_wrlock(&e->types_lock);
+                        pthread_rwlock_wrlock(&e->reg.types_lock);
                         te->retired = true;
                         for (size_t i = 0; i < nold; i++)
                                 old[i]->retired = false;
-                        pthread_rwlock_unlock(&e->types_lock);
+                        pthread_rwlock_unlock(&e->reg.types_lock);
                         return r;
                 }
         }
@@ -281,10 +281,10 @@ int engine_load_plugin(engine *e, const char *path, sked_err *err) {
                 dlclose(h);
                 return err_field(err, r, "plugin", "%s: sked_plugin_init failed (%s)", path, strerror(-r));
         }
-        void **p = realloc(e->plugins, (e->nplugins + 1) * sizeof *p);
+        void **p = realloc(e->reg.plugins, (e->reg.nplugins + 1) * sizeof *p);
         if (p) {
-                e->plugins = p;
-                e->plugins[e->nplugins++] = h;
+                e->reg.plugins = p;
+                e->reg.plugins[e->reg.nplugins++] = h;
         }
         return 0;
 }

@@ -19,9 +19,9 @@ void workers_merge(engine *e, job *claimed) {
         while (last->next)
                 last = last->next;
         /* the merge below takes the work list's job first on equal starts */
-        if (e->work_tail && e->work_tail->start_at > last->start_at)
-                last = e->work_tail;
-        job *head = NULL, **tail = &head, *a = e->work_head, *b = claimed;
+        if (e->work.work_tail && e->work.work_tail->start_at > last->start_at)
+                last = e->work.work_tail;
+        job *head = NULL, **tail = &head, *a = e->work.work_head, *b = claimed;
         while (a && b) {
                 job **take = b->start_at < a->start_at ? &b : &a;
                 job *j = *take;
@@ -30,15 +30,15 @@ void workers_merge(engine *e, job *claimed) {
                 tail = &j->next;
         }
         *tail = a ? a : b;
-        e->work_head = head;
-        e->work_tail = last;
+        e->work.work_head = head;
+        e->work.work_tail = last;
 }
 
 /* Once every worker has gone, runs claimed ahead that no worker took are released:
  * queued again as they were (for the next start, or another node).
  * Called with e->lock held. */
 void workers_unlink(engine *e, const int64_t *ids, size_t n, enum run_outcome outcome) {
-        job **link = &e->work_head, *last = NULL;
+        job **link = &e->work.work_head, *last = NULL;
         while (*link) {
                 job *j = *link;
                 bool take = !ids;
@@ -57,13 +57,13 @@ void workers_unlink(engine *e, const int64_t *ids, size_t n, enum run_outcome ou
                 ev->kind = EV_FINISH;
                 ev->j = j;
                 ev->outcome = outcome;
-                if (e->ev_tail)
-                        e->ev_tail->next = ev;
+                if (e->loop.ev_tail)
+                        e->loop.ev_tail->next = ev;
                 else
-                        e->ev_head = ev;
-                e->ev_tail = ev;
+                        e->loop.ev_head = ev;
+                e->loop.ev_tail = ev;
         }
-        e->work_tail = last;
+        e->work.work_tail = last;
 }
 
 void workers_release_unstarted(engine *e) {
@@ -74,32 +74,32 @@ void *workers_main(void *arg) {
         engine *e = arg;
         pthread_mutex_lock(&e->lock);
         for (;;) {
-                while (!e->work_head && !e->stopping)
-                        pthread_cond_wait(&e->work_cv, &e->lock);
-                if (!e->work_head)
+                while (!e->work.work_head && !e->life.stopping)
+                        pthread_cond_wait(&e->work.work_cv, &e->lock);
+                if (!e->work.work_head)
                         break;
-                job *j = e->work_head;
+                job *j = e->work.work_head;
                 sked_time wait = j->start_at - engine_now(e);
                 if (wait > 0) {
                         /* claimed ahead: start on time.  Stopping, it is left for
                          * release_unstarted (queued again), not started early. */
-                        if (e->stopping)
+                        if (e->life.stopping)
                                 break;
-                        engine_wait_real(&e->work_cv, &e->lock, wait);
+                        engine_wait_real(&e->work.work_cv, &e->lock, wait);
                         continue;
                 }
-                e->work_head = j->next;
-                if (!e->work_head)
-                        e->work_tail = NULL;
+                e->work.work_head = j->next;
+                if (!e->work.work_head)
+                        e->work.work_tail = NULL;
                 j->next = NULL;
-                e->nbusy++;
+                e->work.nbusy++;
                 pthread_mutex_unlock(&e->lock);
                 job_run(j); /* posts EV_FINISH; the loop frees the job */
                 pthread_mutex_lock(&e->lock);
-                e->nbusy--;
+                e->work.nbusy--;
         }
-        e->workers_alive--;
-        pthread_cond_broadcast(&e->idle_cv);
+        e->work.workers_alive--;
+        pthread_cond_broadcast(&e->loop.idle_cv);
         pthread_mutex_unlock(&e->lock);
         return NULL;
 }

@@ -44,24 +44,24 @@ int engine_write(engine *e, engine_write_fn fn, void *ctx, json_t **ret_reply, s
                 return write_direct(e, e->st, fn, ctx, ret_reply, err); /* a write inside a write */
         write_req req = {.fn = fn, .ctx = ctx};
         pthread_mutex_lock(&e->lock);
-        if (!e->started || e->draining || e->stopping) {
+        if (!e->life.started || e->life.draining || e->life.stopping) {
                 /* no loop to take it (not started yet, or stopping): write it ourselves */
                 pthread_mutex_unlock(&e->lock);
                 store *st;
                 int r = engine_thread_store(e, &st, err);
                 return r < 0 ? r : write_direct(e, st, fn, ctx, ret_reply, err);
         }
-        if (e->nwrites >= ENGINE_WRITES_MAX) {
+        if (e->wr.nwrites >= ENGINE_WRITES_MAX) {
                 pthread_mutex_unlock(&e->lock);
                 return err_set(err, -EBUSY, "too many writes waiting for the store (%d); retry shortly",
                                ENGINE_WRITES_MAX);
         }
-        TAILQ_INSERT_TAIL(&e->writes, &req, link);
-        e->nwrites++;
-        e->wake = true;
-        pthread_cond_signal(&e->loop_cv);
+        TAILQ_INSERT_TAIL(&e->wr.writes, &req, link);
+        e->wr.nwrites++;
+        e->loop.wake = true;
+        pthread_cond_signal(&e->loop.loop_cv);
         while (!req.done)
-                pthread_cond_wait(&e->commit_cv, &e->lock);
+                pthread_cond_wait(&e->wr.commit_cv, &e->lock);
         pthread_mutex_unlock(&e->lock);
         if (req.result < 0) {
                 if (err)
@@ -80,17 +80,17 @@ void engine_write_async(engine *e, engine_write_fn fn, void *ctx, engine_write_d
         json_t *reply = NULL;
         int r;
         pthread_mutex_lock(&e->lock);
-        bool queue = loop_here != e && e->started && !e->draining && !e->stopping;
+        bool queue = loop_here != e && e->life.started && !e->life.draining && !e->life.stopping;
         write_req *req = queue ? calloc(1, sizeof *req) : NULL;
-        if (req && e->nwrites < ENGINE_WRITES_MAX) {
+        if (req && e->wr.nwrites < ENGINE_WRITES_MAX) {
                 req->fn = fn;
                 req->ctx = ctx;
                 req->done_fn = done;
                 req->done_ud = ud;
-                TAILQ_INSERT_TAIL(&e->writes, req, link);
-                e->nwrites++;
-                e->wake = true;
-                pthread_cond_signal(&e->loop_cv);
+                TAILQ_INSERT_TAIL(&e->wr.writes, req, link);
+                e->wr.nwrites++;
+                e->loop.wake = true;
+                pthread_cond_signal(&e->loop.loop_cv);
                 pthread_mutex_unlock(&e->lock);
                 return;
         }
@@ -108,8 +108,8 @@ void engine_write_async(engine *e, engine_write_fn fn, void *ctx, engine_write_d
 void writes_take(engine *e, write_queue *ret) {
         TAILQ_INIT(ret);
         pthread_mutex_lock(&e->lock);
-        TAILQ_CONCAT(ret, &e->writes, link);
-        e->nwrites = 0;
+        TAILQ_CONCAT(ret, &e->wr.writes, link);
+        e->wr.nwrites = 0;
         pthread_mutex_unlock(&e->lock);
 }
 
@@ -159,7 +159,7 @@ void writes_done(engine *e, write_queue *q, int r, const sked_err *err) {
                 }
         }
         TAILQ_INIT(q);
-        pthread_cond_broadcast(&e->commit_cv);
+        pthread_cond_broadcast(&e->wr.commit_cv);
         pthread_mutex_unlock(&e->lock);
         for (write_req *w = TAILQ_FIRST(&async), *nx; w; w = nx) {
                 nx = TAILQ_NEXT(w, link);
@@ -167,3 +167,16 @@ void writes_done(engine *e, write_queue *q, int r, const sked_err *err) {
                 free(w);
         }
 }
+
+static int writes_work(engine *e, turn_ctx *t, sked_err *err) {
+        writes_take(e, &t->writes);
+        return writes_apply(e, &t->writes, err);
+}
+
+/* committed: the writes are durable, their callers hear it; else why not */
+static void writes_after(engine *e, turn_ctx *t) {
+        writes_done(e, &t->writes, t->result, t->err);
+}
+
+/* (no wake: engine_write wakes the loop) */
+const turn_step writes_step = {"writes", 0, writes_work, writes_after, NULL};

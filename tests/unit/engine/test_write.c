@@ -89,7 +89,7 @@ static int insert_one(engine *e, store *st, request *q, sked_err *err) {
 
 static int apply(engine *e, store *st, void *ctx, json_t **ret_reply, sked_err *err) {
         request *q = ctx;
-        q->turn = e->turns;
+        q->turn = e->loop.turns;
         if (q->kind == GATE) {
                 /* holds its turn open while the others queue: they all go in the next one */
                 while (!atomic_load(&gate_open))
@@ -137,7 +137,7 @@ static bool series_exists(const request *q) {
 
 static size_t queued(void) {
         pthread_mutex_lock(&eng->lock);
-        size_t n = eng->nwrites;
+        size_t n = eng->wr.nwrites;
         pthread_mutex_unlock(&eng->lock);
         return n;
 }
