@@ -166,6 +166,7 @@ struct engine {
                 write_queue writes;
                 size_t nwrites;
                 pthread_cond_t commit_cv; /* a turn committed (or failed): write_req results */
+                bool notify;              /* loop-owned: a write of this turn called engine_changed */
         } wr;
 
         struct { /* workers.c: the worker pool and its work list (under lock) */
@@ -237,6 +238,7 @@ int engine_insert_runs(engine *e, store *st, const char *type, char *const *text
 /* write.c: the loop's side of engine_write */
 /* Marks the calling thread as e's loop: its engine_write calls run inline. */
 void writes_loop_thread(engine *e);
+bool writes_on_loop_thread(const engine *e);
 /* Takes the queued writes (after the turn's BEGIN). */
 void writes_take(engine *e, write_queue *ret);
 /* Runs each in its own savepoint of the open transaction; a request that fails

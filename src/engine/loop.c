@@ -17,6 +17,12 @@ void engine_wake(engine *e) {
 }
 
 void engine_changed(engine *e, store *st) {
+        if (writes_on_loop_thread(e)) {
+                /* a write of the turn: one NOTIFY after them all, and the turn's later
+                 * steps (fire, claim) already see the change */
+                e->wr.notify = true;
+                return;
+        }
         sked_err ignore = {0};
         store_notify(st, &ignore); /* best effort: the other nodes look again within 5 s anyway */
         engine_wake(e);

@@ -21,6 +21,10 @@ void writes_loop_thread(engine *e) {
         loop_here = e;
 }
 
+bool writes_on_loop_thread(const engine *e) {
+        return loop_here == e;
+}
+
 /* Runs fn in a transaction of its own on st (or a savepoint, inside one). */
 static int write_direct(engine *e, store *st, engine_write_fn fn, void *ctx, json_t **ret_reply, sked_err *err) {
         json_t *reply = NULL;
@@ -170,7 +174,11 @@ void writes_done(engine *e, write_queue *q, int r, const sked_err *err) {
 
 static int writes_work(engine *e, turn_ctx *t, sked_err *err) {
         writes_take(e, &t->writes);
-        return writes_apply(e, &t->writes, err);
+        e->wr.notify = false;
+        int r = writes_apply(e, &t->writes, err);
+        if (r == 0 && e->wr.notify) /* other nodes look again (engine_changed) */
+                r = store_notify(e->st, err);
+        return r;
 }
 
 /* committed: the writes are durable, their callers hear it; else why not */

@@ -32,7 +32,9 @@ typedef struct db_ops {
 struct db {
         const db_ops *ops;
         bool in_tx;
-        int depth; /* savepoints open inside the transaction (db_begin nested) */
+        int depth;            /* db_begin nested inside the transaction, how deep */
+        uint32_t sp[32];      /* the savepoint of each depth (names are sk<id>) */
+        uint32_t sp_seq;      /* savepoints made in this transaction */
 };
 
 struct db_stmt {
