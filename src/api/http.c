@@ -632,6 +632,12 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                 s->access_log(s->access_log_userdata, r->method, r->path,
                               toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? (int)r->status : 0, ms);
         }
+        if (r->deferred) {
+                /* the client left while its work ran: the continuation still runs, to
+                 * free what the handler holds; its reply goes nowhere */
+                r->deferred = false;
+                r->defer_cont(r, r->defer_ud);
+        }
         if (r->resp)
                 MHD_destroy_response(r->resp);
         json_decref(r->json);

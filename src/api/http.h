@@ -122,7 +122,8 @@ void http_reply_text(http_req *r, int status, const char *content_type, const ch
  * returns without replying.  The framework then suspends the connection and calls
  * start(r, ud), which hands the work off; whoever finishes it calls http_resume(r),
  * from any thread, exactly once; the framework then calls cont(r, ud) on a worker
- * thread, which replies (the request, its body and params stay valid until then).
+ * thread, which replies (the request, its body and params stay valid until then;
+ * if the client went away meanwhile, cont still runs and its reply is dropped).
  * The work must finish: a server stopping waits for requests in flight
  * (timeout_s), and libmicrohttpd cannot stop beside a suspended connection. */
 typedef void (*http_start_fn)(http_req *r, void *ud);

@@ -109,11 +109,24 @@ void engine_write_async(engine *e, engine_write_fn fn, void *ctx, engine_write_d
         done(ud, r, reply, &err);
 }
 
+/* Writes per turn, at most: on PostgreSQL each is a subtransaction, and past 64 in
+ * one transaction its subtransaction cache overflows (every session's snapshots
+ * then read pg_subtrans); with SQLite, a bound on the turn's length. */
+#define WRITES_PER_TURN_PG 64
+#define WRITES_PER_TURN 1024
+
 void writes_take(engine *e, write_queue *ret) {
+        size_t max = e->postgres ? WRITES_PER_TURN_PG : WRITES_PER_TURN;
         TAILQ_INIT(ret);
         pthread_mutex_lock(&e->lock);
-        TAILQ_CONCAT(ret, &e->wr.writes, link);
-        e->wr.nwrites = 0;
+        for (size_t n = 0; n < max && !TAILQ_EMPTY(&e->wr.writes); n++) {
+                write_req *w = TAILQ_FIRST(&e->wr.writes);
+                TAILQ_REMOVE(&e->wr.writes, w, link);
+                TAILQ_INSERT_TAIL(ret, w, link);
+                e->wr.nwrites--;
+        }
+        if (e->wr.nwrites)
+                e->loop.wake = true; /* the rest in the next turn, at once */
         pthread_mutex_unlock(&e->lock);
 }
 
