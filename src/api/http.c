@@ -78,6 +78,11 @@ struct http_req {
         bool replied;
         strbuf hdrs; /* "name\0value\0" pairs */
         struct timespec t0;
+        /* http_defer: suspended until http_resume, then cont replies */
+        http_start_fn defer_start;
+        http_handler_fn defer_cont;
+        void *defer_ud;
+        bool deferred;
 };
 
 static const char json_ctype[] = "application/json";
@@ -583,7 +588,7 @@ static void run_handler(http_req *r) {
                 }
         }
         int ret = r->route->fn(r, r->route->userdata);
-        if (!r->replied) {
+        if (!r->replied && !r->deferred) {
                 char buf[128] = "";
                 /* GNU strerror_r: thread-safe, returns the text (maybe not in buf) */
                 const char *why = ret < 0 ? strerror_r(-ret, buf, sizeof buf) : "no reply";
@@ -624,8 +629,35 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                 strbuf_append(&r->body, upload_data, n);
                 return MHD_YES;
         }
+        if (r->deferred) {
+                /* resumed (http_resume): the continuation replies */
+                int ret = r->defer_cont(r, r->defer_ud);
+                r->deferred = false;
+                if (!r->replied)
+                        problem(r, 500, NULL, "internal error: %s", ret < 0 ? "deferred reply failed" : "no reply");
+                return send_reply(r);
+        }
         run_handler(r);
+        if (r->deferred && !r->replied) {
+                /* suspended first, then the work is handed off: its http_resume can
+                 * only come after the suspension */
+                MHD_suspend_connection(conn);
+                r->defer_start(r, r->defer_ud);
+                return MHD_YES;
+        }
+        r->deferred = false;
         return send_reply(r);
+}
+
+void http_defer(http_req *r, http_start_fn start, http_handler_fn cont, void *ud) {
+        r->deferred = true;
+        r->defer_start = start;
+        r->defer_cont = cont;
+        r->defer_ud = ud;
+}
+
+void http_resume(http_req *r) {
+        MHD_resume_connection(r->conn);
 }
 
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn) {
@@ -664,6 +696,12 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                 s->access_log(s->access_log_userdata, r->method, r->path,
                               toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? (int)r->status : 0, ms);
         }
+        if (r->deferred) {
+                /* the client left while its work ran: the continuation still runs, to
+                 * free what the handler holds; its reply goes nowhere */
+                r->deferred = false;
+                r->defer_cont(r, r->defer_ud);
+        }
         if (r->resp)
                 MHD_destroy_response(r->resp);
         json_decref(r->json);
@@ -689,7 +727,7 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap) {
 
 int http_server_start(http_server *s, sked_err *err) {
         unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
-                         MHD_USE_ERROR_LOG | MHD_USE_TURBO;
+                         MHD_USE_ERROR_LOG | MHD_USE_TURBO | MHD_ALLOW_SUSPEND_RESUME;
         if (s->daemon)
                 return err_set(err, -EALREADY, "HTTP server already running");
         if (s->ipv6)

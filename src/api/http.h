@@ -141,5 +141,18 @@ void http_reply_text(http_req *r, int status, const char *content_type, const ch
 void http_reply_static(http_req *r, const char *content_type, const void *body, size_t len,
                        const char *etag, const char *cache_control);
 
+/* Deferred replies, for a handler that waits for something slow (a write through
+ * the engine's loop) without holding a worker thread: it calls http_defer and
+ * returns without replying.  The framework then suspends the connection and calls
+ * start(r, ud), which hands the work off; whoever finishes it calls http_resume(r),
+ * from any thread, exactly once; the framework then calls cont(r, ud) on a worker
+ * thread, which replies (the request, its body and params stay valid until then;
+ * if the client went away meanwhile, cont still runs and its reply is dropped).
+ * The work must finish: a server stopping waits for requests in flight
+ * (timeout_s), and libmicrohttpd cannot stop beside a suspended connection. */
+typedef void (*http_start_fn)(http_req *r, void *ud);
+void http_defer(http_req *r, http_start_fn start, http_handler_fn cont, void *ud);
+void http_resume(http_req *r);
+
 /* Adds a response header (copied), e.g. ETag or Location. */
 void http_add_header(http_req *r, const char *name, const char *value);

@@ -52,6 +52,78 @@ static int get_store(engine *e, http_req *req, store **ret) {
         return r;
 }
 
+/* ---- writes: each goes through the loop (engine_write), in its own savepoint of
+ * a turn's transaction; the reply leaves once that turn committed.  The *_apply
+ * functions run on the loop thread with its connection: they only call the
+ * engine and fill their context; the reply is built here, on the HTTP thread. */
+
+/* A write refused because the loop's queue is full, or the engine stops: 503. */
+static int reply_write_err(http_req *req, int r, const sked_err *err) {
+        if (r == -EBUSY || r == -ESHUTDOWN) {
+                http_add_header(req, "Retry-After", "1");
+                http_reply_problem(req, 503, NULL, "%s", err->msg[0] ? err->msg : strerror(-r));
+                return 0;
+        }
+        return reply_err(req, r, err);
+}
+
+/* A write in flight: the connection is suspended (http_defer) while the loop runs
+ * it, so that 4 HTTP threads keep many writes in one turn; `op` is the operation's
+ * context (copied here), which *_apply fills and `ok` replies from. */
+typedef struct write_job {
+        engine *e;
+        http_req *req;
+        engine_write_fn fn;
+        int (*ok)(http_req *req, void *op);
+        void (*clear)(void *op); /* frees op's outputs after a failure */
+        int result;
+        sked_err err;
+        _Alignas(max_align_t) unsigned char op[];
+} write_job;
+
+/* on the loop thread, after the turn: only wakes the connection */
+static void job_done(void *ud, int result, json_t *reply, const sked_err *err) {
+        write_job *job = ud;
+        json_decref(reply); /* the ops fill their context instead */
+        job->result = result;
+        if (result < 0 && err)
+                job->err = *err;
+        http_resume(job->req);
+}
+
+static void job_start(http_req *req, void *ud) {
+        write_job *job = ud;
+        job->req = req;
+        engine_write_async(job->e, job->fn, job->op, job_done, job);
+}
+
+static int job_reply(http_req *req, void *ud) {
+        write_job *job = ud;
+        int r = 0;
+        if (job->result < 0) {
+                job->clear(job->op);
+                reply_write_err(req, job->result, &job->err);
+        } else {
+                r = job->ok(req, job->op);
+        }
+        free(job);
+        return r;
+}
+
+/* Runs fn(op) through the loop and replies with ok(op) once its turn committed. */
+static int write_through_loop(http_req *req, engine *e, engine_write_fn fn, const void *op, size_t size,
+                              int (*ok)(http_req *, void *), void (*clear)(void *)) {
+        write_job *job = calloc(1, sizeof *job + size);
+        if (!job) {
+                http_reply_problem(req, 503, NULL, "out of memory");
+                return 0;
+        }
+        *job = (write_job){.e = e, .fn = fn, .ok = ok, .clear = clear};
+        memcpy(job->op, op, size);
+        http_defer(req, job_start, job_reply, job);
+        return 0;
+}
+
 /* Parses an integer query argument (or path parameter); replies 400 on junk. */
 static int int_arg(http_req *req, const char *name, const char *v, int64_t def, int64_t min, int64_t max,
                    int64_t *ret) {
@@ -176,9 +248,9 @@ static int h_type_register(http_req *req, void *ud) {
                 return 0;
         }
         sked_err err = {0};
-        int r = engine_type_register(e, body, NULL, NULL, &def, &err);
+        int r = engine_type_register(e, body, NULL, NULL, &def, &err); /* through the loop */
         if (r < 0)
-                return reply_err(req, r, &err);
+                return reply_write_err(req, r, &err);
         char loc[200];
         snprintf(loc, sizeof loc, "/api/v1/types/%s", json_string_value(json_object_get(def, "name")));
         http_add_header(req, "Location", loc);
@@ -234,41 +306,67 @@ static int h_series_list(http_req *req, void *ud) {
         return 0;
 }
 
-/* POST /api/v1/series with an array: all in one transaction or none; errors name
- * the element, "[3].schedule". */
-static int series_create_many(http_req *req, engine *e, store *st, json_t *list) {
-        series_row *rows = NULL;
-        sked_err err = {0};
-        int r = engine_series_create_batch(e, st, list, "", &rows, &err);
-        if (r < 0)
-                return reply_err(req, r, &err);
-        size_t n = json_array_size(list);
+/* Series built (validated) on the HTTP thread, inserted by the loop. */
+typedef struct insert_ctx {
+        series_row *rows;
+        size_t n;
+        bool batch;
+} insert_ctx;
+
+static int series_insert_apply(engine *e, store *st, void *ctx, json_t **ret_reply, sked_err *err) {
+        insert_ctx *c = ctx;
+        (void) ret_reply;
+        return c->batch ? engine_series_insert_batch(e, st, c->rows, c->n, "", err)
+                        : engine_series_insert(e, st, c->rows, err);
+}
+
+static int insert_ok(http_req *req, void *op) {
+        insert_ctx *c = op;
+        if (!c->batch) {
+                reply_series(req, 201, c->rows);
+                free(c->rows);
+                return 0;
+        }
         json_t *out = json_array();
-        for (size_t i = 0; i < n; i++)
-                json_array_append_new(out, view_series(&rows[i]));
-        series_rows_free(rows, n);
+        for (size_t i = 0; i < c->n; i++)
+                json_array_append_new(out, view_series(&c->rows[i]));
+        series_rows_free(c->rows, c->n);
         http_reply_json(req, 201, out);
         return 0;
 }
 
+static void insert_clear(void *op) {
+        insert_ctx *c = op;
+        if (c->batch) {
+                series_rows_free(c->rows, c->n);
+        } else {
+                series_row_clear(c->rows);
+                free(c->rows);
+        }
+}
+
+/* POST /api/v1/series: validated here, inserted by the loop.  With an array: all
+ * in one savepoint or none; errors name the element, "[3].schedule". */
 static int h_series_create(http_req *req, void *ud) {
         engine *e = ud;
-        store *st;
-        if (get_store(e, req, &st) < 0)
-                return 0;
         json_t *body = http_body_json(req);
-        if (json_is_array(body))
-                return series_create_many(req, e, st, body);
-        if (!json_is_object(body)) {
+        if (!json_is_array(body) && !json_is_object(body)) {
                 http_reply_problem(req, 400, "body", "body: expected a series (JSON object) or an array of them");
                 return 0;
         }
-        series_row row = {0};
+        insert_ctx c = {.batch = json_is_array(body), .n = json_is_array(body) ? json_array_size(body) : 1};
         sked_err err = {0};
-        int r = engine_series_create(e, st, body, &row, &err);
+        int r;
+        if (c.batch) {
+                r = engine_series_build_batch(e, body, "", &c.rows, &err);
+        } else if (!(c.rows = calloc(1, sizeof *c.rows))) {
+                r = err_set(&err, -ENOMEM, "out of memory");
+        } else if ((r = engine_series_build(e, body, c.rows, &err)) < 0) {
+                free(c.rows);
+        }
         if (r < 0)
                 return reply_err(req, r, &err);
-        return reply_series(req, 201, &row);
+        return write_through_loop(req, e, series_insert_apply, &c, sizeof c, insert_ok, insert_clear);
 }
 
 static int h_series_get(http_req *req, void *ud) {
@@ -285,11 +383,82 @@ static int h_series_get(http_req *req, void *ud) {
         return reply_series(req, 200, &row);
 }
 
+/* The series writes that read and change one series, in the loop. */
+typedef struct series_ctx {
+        enum { SW_PATCH, SW_DELETE, SW_ENABLE, SW_PAUSE, SW_TRIGGER } op;
+        int64_t id, expected;
+        json_t *body;     /* borrowed (the request's) */
+        const char *note;
+        bool purge;
+        series_row row;   /* out: PATCH, pause, resume */
+        json_t *dropped;  /* out: PATCH */
+        run_row run;      /* out: trigger */
+} series_ctx;
+
+static int series_apply(engine *e, store *st, void *ctx, json_t **ret_reply, sked_err *err) {
+        series_ctx *c = ctx;
+        (void) ret_reply;
+        switch (c->op) {
+        case SW_PATCH:
+                return engine_series_update(e, st, c->id, c->body, c->expected, &c->row, &c->dropped, err);
+        case SW_DELETE:
+                return engine_series_delete(e, st, c->id, c->purge, err);
+        case SW_ENABLE:
+        case SW_PAUSE:
+                return engine_series_set_enabled(e, st, c->id, c->op == SW_ENABLE, c->note, &c->row, err);
+        case SW_TRIGGER:
+                return engine_series_trigger(e, st, c->id, json_object_get(c->body, "params"), &c->run, err);
+        }
+        return err_set(err, -EINVAL, "unknown series write");
+}
+
+static void series_clear(void *op) {
+        series_ctx *c = op;
+        series_row_clear(&c->row);
+        run_row_clear(&c->run);
+        json_decref(c->dropped);
+}
+
+static int series_ok(http_req *req, void *op) {
+        series_ctx *c = op;
+        switch (c->op) {
+        case SW_PATCH: {
+                set_etag(req, c->row.version);
+                json_t *out = view_series(&c->row);
+                if (json_array_size(c->dropped))
+                        json_object_set_new(out, "dropped_exceptions", c->dropped);
+                else
+                        json_decref(c->dropped);
+                series_row_clear(&c->row);
+                http_reply_json(req, 200, out);
+                return 0;
+        }
+        case SW_DELETE:
+                http_reply_json(req, 204, NULL);
+                return 0;
+        case SW_ENABLE:
+        case SW_PAUSE:
+                return reply_series(req, 200, &c->row);
+        case SW_TRIGGER: {
+                char loc[64];
+                snprintf(loc, sizeof loc, "/api/v1/runs/%lld", (long long) c->run.id);
+                http_add_header(req, "Location", loc);
+                http_reply_json(req, 202, view_run(&c->run));
+                run_row_clear(&c->run);
+                return 0;
+        }
+        }
+        return -EINVAL;
+}
+
+static int series_write(http_req *req, engine *e, const series_ctx *c) {
+        return write_through_loop(req, e, series_apply, c, sizeof *c, series_ok, series_clear);
+}
+
 static int h_series_patch(http_req *req, void *ud) {
         engine *e = ud;
-        store *st;
         int64_t id;
-        if (get_store(e, req, &st) < 0 || id_param(req, &id) < 0)
+        if (id_param(req, &id) < 0)
                 return 0;
         json_t *body = http_body_json(req);
         if (!json_is_object(body)) {
@@ -301,53 +470,30 @@ static int h_series_patch(http_req *req, void *ud) {
                 http_reply_problem(req, 400, "If-Match", "If-Match: expected the series' ETag, like \"3\"");
                 return 0;
         }
-        series_row row = {0};
-        sked_err err = {0};
-        json_t *dropped = NULL;
-        int r = engine_series_update(e, st, id, body, expected, &row, &dropped, &err);
-        if (r < 0)
-                return reply_err(req, r, &err);
-        set_etag(req, row.version);
-        json_t *out = view_series(&row);
-        if (json_array_size(dropped))
-                json_object_set_new(out, "dropped_exceptions", dropped);
-        else
-                json_decref(dropped);
-        series_row_clear(&row);
-        http_reply_json(req, 200, out);
-        return 0;
+        series_ctx c = {.op = SW_PATCH, .id = id, .expected = expected, .body = body};
+        return series_write(req, e, &c);
 }
 
 static int h_series_delete(http_req *req, void *ud) {
         engine *e = ud;
-        store *st;
         int64_t id;
-        if (get_store(e, req, &st) < 0 || id_param(req, &id) < 0)
+        if (id_param(req, &id) < 0)
                 return 0;
-        sked_err err = {0};
-        int r = engine_series_delete(e, st, id, bool_query(req, "purge"), &err);
-        if (r < 0)
-                return reply_err(req, r, &err);
-        http_reply_json(req, 204, NULL);
-        return 0;
+        series_ctx c = {.op = SW_DELETE, .id = id, .purge = bool_query(req, "purge")};
+        return series_write(req, e, &c);
 }
 
 static int set_enabled(http_req *req, engine *e, bool enabled) {
-        store *st;
         int64_t id;
-        if (get_store(e, req, &st) < 0 || id_param(req, &id) < 0)
+        if (id_param(req, &id) < 0)
                 return 0;
         json_t *body = http_body_json(req), *note = json_object_get(body, "note");
         if (note && !json_is_string(note) && !json_is_null(note)) {
                 http_reply_problem(req, 400, "note", "note: expected a string");
                 return 0;
         }
-        series_row row = {0};
-        sked_err err = {0};
-        int r = engine_series_set_enabled(e, st, id, enabled, json_string_value(note), &row, &err);
-        if (r < 0)
-                return reply_err(req, r, &err);
-        return reply_series(req, 200, &row);
+        series_ctx c = {.op = enabled ? SW_ENABLE : SW_PAUSE, .id = id, .note = json_string_value(note)};
+        return series_write(req, e, &c);
 }
 
 static int h_series_pause(http_req *req, void *ud) {
@@ -360,26 +506,16 @@ static int h_series_resume(http_req *req, void *ud) {
 
 static int h_series_trigger(http_req *req, void *ud) {
         engine *e = ud;
-        store *st;
         int64_t id;
-        if (get_store(e, req, &st) < 0 || id_param(req, &id) < 0)
+        if (id_param(req, &id) < 0)
                 return 0;
-        run_row run = {0};
-        sked_err err = {0};
         json_t *body = http_body_json(req);
         if (body && !json_is_object(body)) {
                 http_reply_problem(req, 400, "body", "body: expected {\"params\": {...}} or nothing");
                 return 0;
         }
-        int r = engine_series_trigger(e, st, id, json_object_get(body, "params"), &run, &err);
-        if (r < 0)
-                return reply_err(req, r, &err);
-        char loc[64];
-        snprintf(loc, sizeof loc, "/api/v1/runs/%lld", (long long) run.id);
-        http_add_header(req, "Location", loc);
-        http_reply_json(req, 202, view_run(&run));
-        run_row_clear(&run);
-        return 0;
+        series_ctx c = {.op = SW_TRIGGER, .id = id, .body = body};
+        return series_write(req, e, &c);
 }
 
 static int h_series_occurrences(http_req *req, void *ud) {
@@ -559,7 +695,7 @@ static int h_runs_enqueue(http_req *req, void *ud) {
                 texts[i] = list ? json_dumps(json_array_get(list, i), JSON_COMPACT | JSON_ENCODE_ANY) : one;
         int64_t *idv = calloc(n, sizeof *idv);
         sked_err err = {0};
-        int r = idv ? engine_enqueue(e, st, type, (const char *const *) texts, n, idv, &err)
+        int r = idv ? engine_enqueue(e, st, type, (const char *const *) texts, n, idv, &err) /* through the loop */
                     : err_set(&err, -ENOMEM, "out of memory");
         for (size_t i = 0; list && i < n; i++)
                 free(texts[i]);
@@ -567,7 +703,7 @@ static int h_runs_enqueue(http_req *req, void *ud) {
         free(one);
         if (r < 0) {
                 free(idv);
-                return reply_err(req, r, &err);
+                return reply_write_err(req, r, &err);
         }
         json_t *ids = json_array();
         for (size_t i = 0; i < n; i++)
@@ -648,9 +784,9 @@ static int h_poller_init(http_req *req, void *ud) {
         engine *e = ud;
         int n = 0;
         sked_err err = {0};
-        int r = engine_poller_init(e, &n, &err);
+        int r = engine_poller_init(e, &n, &err); /* through the loop */
         if (r < 0)
-                return reply_err(req, r, &err);
+                return reply_write_err(req, r, &err);
         http_reply_json(req, 200, json_pack("{s:i}", "registered", n));
         return 0;
 }
@@ -689,35 +825,58 @@ static int nominal_param(http_req *req, sked_time *ret) {
         return int_arg(req, "nominal", v, 0, INT64_MIN + 1, INT64_MAX, ret);
 }
 
-static int h_occurrence_change(http_req *req, void *ud) {
-        engine *e = ud;
-        store *st;
+typedef struct occurrence_ctx {
         int64_t id;
         sked_time nominal;
-        if (get_store(e, req, &st) < 0 || id_param(req, &id) < 0 || nominal_param(req, &nominal) < 0)
-                return 0;
-        json_t *body = http_body_json(req), *out = NULL;
-        sked_err err = {0};
-        int r = engine_occurrence_change(e, st, id, nominal, body, &out, &err);
-        if (r < 0)
-                return reply_err(req, r, &err);
-        http_reply_json(req, 200, out);
+        json_t *body; /* borrowed; NULL: reset */
+        json_t *none; /* the null body stands for a missing one (owned) */
+        json_t *out;  /* out: change */
+} occurrence_ctx;
+
+static int occurrence_apply(engine *e, store *st, void *ctx, json_t **ret_reply, sked_err *err) {
+        occurrence_ctx *c = ctx;
+        (void) ret_reply;
+        return c->body ? engine_occurrence_change(e, st, c->id, c->nominal, c->body, &c->out, err)
+                       : engine_occurrence_reset(e, st, c->id, c->nominal, err);
+}
+
+static int occurrence_ok(http_req *req, void *op) {
+        occurrence_ctx *c = op;
+        if (c->body) {
+                json_decref(c->none);
+                http_reply_json(req, 200, c->out);
+        } else {
+                http_reply_json(req, 204, NULL);
+        }
         return 0;
+}
+
+static void occurrence_clear(void *op) {
+        occurrence_ctx *c = op;
+        json_decref(c->out);
+        json_decref(c->none);
+}
+
+static int h_occurrence_change(http_req *req, void *ud) {
+        engine *e = ud;
+        int64_t id;
+        sked_time nominal;
+        if (id_param(req, &id) < 0 || nominal_param(req, &nominal) < 0)
+                return 0;
+        json_t *body = http_body_json(req);
+        json_t *none = body ? NULL : json_null(); /* the engine answers a missing body */
+        occurrence_ctx c = {.id = id, .nominal = nominal, .body = body ? body : none, .none = none};
+        return write_through_loop(req, e, occurrence_apply, &c, sizeof c, occurrence_ok, occurrence_clear);
 }
 
 static int h_occurrence_reset(http_req *req, void *ud) {
         engine *e = ud;
-        store *st;
         int64_t id;
         sked_time nominal;
-        if (get_store(e, req, &st) < 0 || id_param(req, &id) < 0 || nominal_param(req, &nominal) < 0)
+        if (id_param(req, &id) < 0 || nominal_param(req, &nominal) < 0)
                 return 0;
-        sked_err err = {0};
-        int r = engine_occurrence_reset(e, st, id, nominal, &err);
-        if (r < 0)
-                return reply_err(req, r, &err);
-        http_reply_json(req, 204, NULL);
-        return 0;
+        occurrence_ctx c = {.id = id, .nominal = nominal};
+        return write_through_loop(req, e, occurrence_apply, &c, sizeof c, occurrence_ok, occurrence_clear);
 }
 
 /* ---- calendar ---- */
@@ -871,48 +1030,67 @@ static int h_features(http_req *req, void *ud) {
         return 0;
 }
 
+typedef struct feature_ctx {
+        const char *name, *note;
+        bool enabled;
+        json_t *out;
+} feature_ctx;
+
+/* A feature exists through the types that declare it: switching a name no type
+ * declares would do nothing (a typo).  Enabling one left disabled is allowed, so a
+ * switch can always be undone.  Read in the write's own savepoint: a type registered
+ * in the same turn counts. */
+static int feature_known(store *st, const char *name, bool enabled, sked_err *err) {
+        json_t *list = NULL, *f, *found = NULL;
+        size_t i;
+        int r = store_features_list(st, &list, err);
+        if (r < 0)
+                return r;
+        json_array_foreach(list, i, f) {
+                if (!strcmp(json_string_value(json_object_get(f, "name")), name))
+                        found = f;
+        }
+        bool known = found && (json_integer_value(json_object_get(found, "types")) > 0 ||
+                               (enabled && !json_is_true(json_object_get(found, "enabled"))));
+        json_decref(list);
+        if (!known)
+                return err_field(err, -ENOENT, "feature",
+                                 "feature: \"%s\": no registered type declares this feature (see sked "
+                                 "features, and feature: in a type's manifest)",
+                                 name);
+        return 0;
+}
+
+static int feature_apply(engine *e, store *st, void *ctx, json_t **ret_reply, sked_err *err) {
+        feature_ctx *c = ctx;
+        (void) ret_reply;
+        int r = ptype_name_valid(c->name) ? feature_known(st, c->name, c->enabled, err) : 0;
+        if (r < 0)
+                return r;
+        return engine_feature_set(e, st, c->name, c->enabled, c->note, &c->out, err);
+}
+
+static int feature_ok(http_req *req, void *op) {
+        feature_ctx *c = op;
+        sked_time t = json_integer_value(json_object_get(c->out, "changed_at"));
+        view_set_instant(c->out, "changed_at", t);
+        http_reply_json(req, 200, c->out);
+        return 0;
+}
+
+static void feature_clear(void *op) {
+        feature_ctx *c = op;
+        json_decref(c->out);
+}
+
 static int set_feature(http_req *req, engine *e, bool enabled) {
-        store *st;
-        if (get_store(e, req, &st) < 0)
-                return 0;
-        json_t *body = http_body_json(req), *note = json_object_get(body, "note"), *out = NULL;
+        json_t *body = http_body_json(req), *note = json_object_get(body, "note");
         if (note && !json_is_string(note) && !json_is_null(note)) {
                 http_reply_problem(req, 400, "note", "note: expected a string");
                 return 0;
         }
-        sked_err err = {0};
-        const char *name = http_param(req, "name");
-        if (ptype_name_valid(name)) {
-                /* a feature exists through the types that declare it: switching a name no
-                 * type declares would do nothing (a typo); enabling one left disabled is
-                 * allowed, so a switch can always be undone */
-                json_t *list = NULL, *f, *found = NULL;
-                size_t i;
-                int r = store_features_list(st, &list, &err);
-                if (r < 0)
-                        return reply_err(req, r, &err);
-                json_array_foreach(list, i, f) {
-                        if (!strcmp(json_string_value(json_object_get(f, "name")), name))
-                                found = f;
-                }
-                bool known = found && (json_integer_value(json_object_get(found, "types")) > 0 ||
-                                       (enabled && !json_is_true(json_object_get(found, "enabled"))));
-                json_decref(list);
-                if (!known) {
-                        http_reply_problem(req, 404, "feature",
-                                           "feature: \"%s\": no registered type declares this feature (see sked "
-                                           "features, and feature: in a type's manifest)",
-                                           name);
-                        return 0;
-                }
-        }
-        int r = engine_feature_set(e, st, name, enabled, json_string_value(note), &out, &err);
-        if (r < 0)
-                return reply_err(req, r, &err);
-        sked_time t = json_integer_value(json_object_get(out, "changed_at"));
-        view_set_instant(out, "changed_at", t);
-        http_reply_json(req, 200, out);
-        return 0;
+        feature_ctx c = {.name = http_param(req, "name"), .note = json_string_value(note), .enabled = enabled};
+        return write_through_loop(req, e, feature_apply, &c, sizeof c, feature_ok, feature_clear);
 }
 
 static int h_feature_enable(http_req *req, void *ud) {

@@ -56,6 +56,29 @@ const char *engine_node(const engine *e);
  * thread exits or the engine is freed). */
 int engine_thread_store(engine *e, store **ret, sked_err *err);
 
+/* ---- writes through the loop ----
+ * fn runs on the loop thread, with the loop's connection st, inside the turn's
+ * transaction and in a savepoint of its own (st's store_begin/store_end nest as
+ * savepoints there): what fn writes commits with the turn or, when fn fails, is
+ * rolled back alone.  fn may set *ret_reply (a new reference), handed to the
+ * caller on success.  ctx belongs to the caller; fn must not keep it.  */
+typedef int (*engine_write_fn)(engine *e, store *st, void *ctx, json_t **ret_reply, sked_err *err);
+/* Writes waiting for the loop, at most; engine_write answers -EBUSY beyond. */
+#define ENGINE_WRITES_MAX 4096
+/* Runs fn in the loop's next turn and waits until that turn committed: 0 means
+ * the write is durable.  fn's own error, or the turn's (then nothing of fn's is
+ * written), or -EBUSY (queue full; nothing done).  Any thread.  Before the engine
+ * started or once it stops, fn runs on the caller's own connection in its own
+ * transaction; on the loop thread (a write inside a write) it runs inline. */
+int engine_write(engine *e, engine_write_fn fn, void *ctx, json_t **ret_reply, sked_err *err);
+
+/* The same without waiting: done(ud, result, reply, err) is called exactly once,
+ * when the turn committed or failed, on the loop thread (or at once, on the
+ * caller's, when the queue is full or no loop runs); it takes the reply (may be
+ * NULL) and must be quick: the loop waits for it.  ctx must live until then. */
+typedef void (*engine_write_done_fn)(void *ud, int result, json_t *reply, const sked_err *err);
+void engine_write_async(engine *e, engine_write_fn fn, void *ctx, engine_write_done_fn done, void *ud);
+
 /* Waits (up to timeout_ms) until the loop completed its first turn: the poller's
  * health record and this node's heartbeat are written.  0 or -ETIMEDOUT. */
 int engine_wait_started(engine *e, int64_t timeout_ms);
@@ -93,6 +116,16 @@ int engine_series_create(engine *e, store *st, json_t *in, series_row *ret, sked
 #define ENGINE_SERIES_BATCH_MAX 10000
 int engine_series_create_batch(engine *e, store *st, json_t *list, const char *what, series_row **ret,
                                sked_err *err);
+/* The two halves of engine_series_create, for a write through the loop: validate
+ * and compute the first due instant (any thread, writes nothing; *ret is the row
+ * to insert, the caller clears it), then insert `row` (sets its id) with st. */
+int engine_series_build(engine *e, json_t *in, series_row *ret, sked_err *err);
+int engine_series_insert(engine *e, store *st, series_row *row, sked_err *err);
+/* The same for engine_series_create_batch: *ret receives n = json_array_size(list)
+ * rows (series_rows_free); the insert writes all of them in one transaction (or
+ * savepoint) or none. */
+int engine_series_build_batch(engine *e, json_t *list, const char *what, series_row **ret, sked_err *err);
+int engine_series_insert_batch(engine *e, store *st, series_row *rows, size_t n, const char *what, sked_err *err);
 /* Applies the fields present in `patch` to series `id` if its version is
  * expected_version (0: the version read; -ESTALE otherwise), validating as on create.
  * When the rule changes, one-off changes of instants the new rule no longer has

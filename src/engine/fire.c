@@ -84,7 +84,7 @@ static series_plan *plan_in(engine *e, schedcache *c, const series_row *s) {
 
 /* The loop's cached plan of a series (rebuilt when the series or its type changed). */
 static series_plan *plan_for(engine *e, const series_row *s) {
-        return plan_in(e, &e->scache, s);
+        return plan_in(e, &e->fire.scache, s);
 }
 
 /* The API threads' plans: one cache for all of them, under e->plans_lock, so that
@@ -437,3 +437,21 @@ int engine_fire_due(engine *e, sked_time now, int *ret_fired, sked_err *err) {
         }
         return fire_moves(e, now, ret_fired, err);
 }
+
+/* Fires what is due (poller role only), and finds when the next occurrence is. */
+static int fire_work(engine *e, turn_ctx *t, sked_err *err) {
+        int r = 0;
+        if (t->role && !t->draining && (r = engine_fire_due(e, t->now, &t->fired, err)) < 0)
+                return r;
+        if (t->fired && (r = store_notify(e->st, err)) < 0) /* other nodes' workers may take them */
+                return r;
+        return store_next_fire_at(e->st, t->now, e->ahead, &t->next_due, &t->any_due, err);
+}
+
+/* draining fires nothing: due work must not wake it (it would spin) */
+static sked_time fire_wake(engine *e, const turn_ctx *t) {
+        (void) e;
+        return t->role && !t->draining && t->any_due ? t->next_due : 0;
+}
+
+const turn_step fire_step = {"fire", 0, fire_work, NULL, fire_wake};

@@ -264,6 +264,24 @@ static int series_build(engine *e, json_t *in, bool internal, sked_time now, ser
         return compute_next(e, row, now, err);
 }
 
+int engine_series_build(engine *e, json_t *in, series_row *ret, sked_err *err) {
+        series_row row = {0};
+        int r = series_build(e, in, false, engine_now(e), &row, err);
+        if (r < 0) {
+                series_row_clear(&row);
+                return r;
+        }
+        *ret = row;
+        return 0;
+}
+
+int engine_series_insert(engine *e, store *st, series_row *row, sked_err *err) {
+        int r = store_series_insert(st, row, err);
+        if (r == 0)
+                engine_changed(e, st);
+        return r;
+}
+
 int series_create(engine *e, store *st, json_t *in, bool internal, series_row *ret, sked_err *err) {
         series_row row = {0};
         int r = series_build(e, in, internal, engine_now(e), &row, err);
@@ -282,8 +300,7 @@ int engine_series_create(engine *e, store *st, json_t *in, series_row *ret, sked
         return series_create(e, st, in, false, ret, err);
 }
 
-int engine_series_create_batch(engine *e, store *st, json_t *list, const char *what, series_row **ret,
-                               sked_err *err) {
+int engine_series_build_batch(engine *e, json_t *list, const char *what, series_row **ret, sked_err *err) {
         const char *name = what && *what ? what : "body";
         if (!json_is_array(list))
                 return err_field(err, -EINVAL, name, "expected an array of series (JSON objects)");
@@ -295,12 +312,9 @@ int engine_series_create_batch(engine *e, store *st, json_t *list, const char *w
         if (!rows)
                 return err_set(err, -ENOMEM, "out of memory");
         char where[160];
-        size_t i = 0;
         int r = 0;
-        /* validate everything before BEGIN: with SQLite the transaction holds the
-         * database's write lock (the loop waits for it), so it should only write */
         sked_time now = engine_now(e);
-        for (i = 0; i < n && r == 0; i++) {
+        for (size_t i = 0; i < n && r == 0; i++) {
                 json_t *in = json_array_get(list, i);
                 snprintf(where, sizeof where, "%s[%zu]", what ? what : "", i);
                 if (!json_is_object(in))
@@ -308,25 +322,44 @@ int engine_series_create_batch(engine *e, store *st, json_t *list, const char *w
                 else if ((r = series_build(e, in, false, now, &rows[i], err)) < 0)
                         err_prefix(err, where);
         }
+        if (r < 0) {
+                series_rows_free(rows, n);
+                return r;
+        }
+        *ret = rows;
+        return 0;
+}
+
+int engine_series_insert_batch(engine *e, store *st, series_row *rows, size_t n, const char *what, sked_err *err) {
+        char where[160];
+        /* one transaction (or savepoint), one flush: all of them or none */
+        int r = store_begin(st, err);
         if (r < 0)
-                goto fail;
-        /* one transaction, one flush: all of them or none */
-        if ((r = store_begin(st, err)) < 0)
-                goto fail;
-        for (i = 0; i < n && r == 0; i++) {
+                return r;
+        for (size_t i = 0; i < n && r == 0; i++) {
                 snprintf(where, sizeof where, "%s[%zu]", what ? what : "", i);
                 if ((r = store_series_insert(st, &rows[i], err)) < 0)
                         err_prefix(err, where);
         }
-        r = store_end(st, r, err);
+        if ((r = store_end(st, r, err)) == 0)
+                engine_changed(e, st);
+        return r;
+}
+
+int engine_series_create_batch(engine *e, store *st, json_t *list, const char *what, series_row **ret,
+                               sked_err *err) {
+        /* validate everything before BEGIN: with SQLite the transaction holds the
+         * database's write lock (the loop waits for it), so it should only write */
+        series_row *rows = NULL;
+        int r = engine_series_build_batch(e, list, what, &rows, err);
         if (r < 0)
-                goto fail;
-        engine_changed(e, st);
+                return r;
+        if ((r = engine_series_insert_batch(e, st, rows, json_array_size(list), what, err)) < 0) {
+                series_rows_free(rows, json_array_size(list));
+                return r;
+        }
         *ret = rows;
         return 0;
-fail:
-        series_rows_free(rows, n);
-        return r;
 }
 
 /* After a rule edit: the one-off changes whose nominal instant the new rule still
@@ -510,55 +543,6 @@ int engine_series_trigger(engine *e, store *st, int64_t id, json_t *params, run_
                 r = store_run_get(st, run.id, ret, err);
         series_row_clear(&s);
         engine_changed(e, st);
-        return r;
-}
-
-int engine_enqueue(engine *e, store *st, const char *type, const char *const *params_json, size_t n,
-                   int64_t *ret_ids, sked_err *err) {
-        const type_entry *te = engine_type_find(e, type);
-        if (!te)
-                return err_field(err, -ENOENT, "type", "\"%s\": no such process type", type);
-        if (n == 0 || n > 100000)
-                return err_field(err, -EINVAL, "runs", "expected 1 to 100000 runs, got %zu", n);
-        char **texts = calloc(n, sizeof *texts);
-        if (!texts)
-                return err_set(err, -ENOMEM, "out of memory");
-        int r = 0;
-        for (size_t i = 0; i < n && r == 0; i++) {
-                json_error_t je;
-                json_t *in = params_json && params_json[i] ? json_loads(params_json[i], 0, &je) : NULL, *norm = NULL;
-                if (params_json && params_json[i] && !json_is_object(in)) {
-                        r = err_field(err, -EINVAL, "params", "run %zu: expected a JSON object", i);
-                } else if ((r = params_validate(te->t->params, in, &norm, err)) == 0) {
-                        texts[i] = json_dumps(norm, JSON_COMPACT);
-                        json_decref(norm);
-                }
-                json_decref(in);
-        }
-        int64_t *ids = r == 0 ? calloc(n, sizeof *ids) : NULL;
-        if (r == 0 && !ids)
-                r = err_set(err, -ENOMEM, "out of memory");
-        if (r == 0) {
-                /* through the loop when it runs: one writer, many enqueues per flush */
-                enqueue_req req = {.type = te->t->name, .texts = texts, .n = n, .ids = ids};
-                r = engine_submit_runs(e, &req);
-                if (r == -ESHUTDOWN) {
-                        /* not started (or stopping): write it ourselves */
-                        sked_time now = engine_now(e);
-                        if ((r = store_begin(st, err)) == 0) {
-                                r = engine_insert_runs(e, st, te->t->name, texts, n, now, ids, err);
-                                r = store_end(st, r, err);
-                        }
-                } else if (r < 0 && err) {
-                        *err = req.err;
-                }
-        }
-        if (r == 0 && ret_ids)
-                memcpy(ret_ids, ids, n * sizeof *ids);
-        free(ids);
-        for (size_t i = 0; i < n; i++)
-                free(texts[i]);
-        free(texts);
         return r;
 }
 

@@ -1,5 +1,6 @@
 /* db: dispatches the driver's calls to the backend named by the URI. */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "store/db_backend.h"
@@ -30,19 +31,53 @@ int db_exec_script(db *d, const char *sql, sked_err *err) {
 }
 
 int db_begin(db *d, sked_err *err) {
+        if (d->in_tx) {
+                if (d->depth >= (int) (sizeof d->sp / sizeof d->sp[0]))
+                        return err_set(err, -E2BIG, "transactions nested more than %zu deep",
+                                       sizeof d->sp / sizeof d->sp[0]);
+                char sql[32];
+                uint32_t id = d->sp_seq + 1;
+                snprintf(sql, sizeof sql, "SAVEPOINT sk%u", (unsigned) id);
+                int r = d->ops->exec_script(d, sql, err);
+                if (r == 0) {
+                        d->sp_seq = id;
+                        d->sp[d->depth++] = id;
+                }
+                return r;
+        }
         int r = d->ops->begin(d, err);
-        if (r == 0)
+        if (r == 0) {
                 d->in_tx = true;
+                d->depth = 0;
+                d->sp_seq = 0;
+        }
         return r;
 }
 
 int db_commit(db *d, sked_err *err) {
+        if (d->depth > 0) {
+                /* a nested commit keeps its work and leaves its savepoint in place (the
+                 * transaction's commit releases them all): RELEASE would cost a round
+                 * trip per API write on PostgreSQL, and a later rollback names its own
+                 * savepoint, so it never undoes this one */
+                d->depth--;
+                return 0;
+        }
         int r = d->ops->commit(d, err);
         d->in_tx = false;
         return r;
 }
 
 void db_rollback(db *d) {
+        if (d->depth > 0) {
+                /* back to the savepoint's start; the enclosing transaction stays (on
+                 * PostgreSQL this also clears a failed statement's aborted state) */
+                char sql[48];
+                sked_err ignore = {0};
+                snprintf(sql, sizeof sql, "ROLLBACK TO SAVEPOINT sk%u", (unsigned) d->sp[--d->depth]);
+                d->ops->exec_script(d, sql, &ignore);
+                return;
+        }
         d->ops->rollback(d);
         d->in_tx = false;
 }

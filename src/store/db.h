@@ -35,6 +35,10 @@ int db_exec_script(db *d, const char *sql, sked_err *err);
  * IMMEDIATE), so a transaction never fails half-way for lock reasons.  With
  * PostgreSQL, a broken connection is re-established by the next db_begin or
  * db_exec_script outside a transaction. */
+/* Nested: db_begin inside a transaction opens a SAVEPOINT; the matching db_commit
+ * keeps its work (the savepoint stays until the transaction ends), db_rollback
+ * rolls back to it (the enclosing transaction goes on).  At most 32 deep.  This is how the loop runs each API write in its own savepoint of the
+ * turn's transaction while the write's code calls begin/commit as if alone. */
 int db_begin(db *d, sked_err *err);
 int db_commit(db *d, sked_err *err);
 void db_rollback(db *d);

@@ -1,0 +1,290 @@
+/* registry: process types (registration, refresh from the store), features, plug-ins. */
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/log.h"
+#include "engine/engine_internal.h"
+
+static const type_entry *find_type(engine *e, const char *name) {
+        const type_entry *found = NULL;
+        pthread_rwlock_rdlock(&e->reg.types_lock);
+        for (type_entry *t = e->reg.types; t; t = t->next)
+                if (!t->retired && !strcmp(t->t->name, name)) {
+                        found = t;
+                        break;
+                }
+        pthread_rwlock_unlock(&e->reg.types_lock);
+        return found;
+}
+
+void registry_features_off_free(char **names, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                free(names[i]);
+        free(names);
+}
+
+/* Reloads which features are disabled (a change may come from another node). */
+int registry_features_refresh(engine *e, store *st, sked_err *err) {
+        json_t *list = NULL;
+        int r = store_features_list(st, &list, err);
+        if (r < 0)
+                return r;
+        char **off = calloc(json_array_size(list) + 1, sizeof *off);
+        size_t n = 0, i;
+        json_t *f;
+        json_array_foreach(list, i, f) {
+                if (off && !json_is_true(json_object_get(f, "enabled")))
+                        off[n++] = strdup(json_string_value(json_object_get(f, "name")));
+        }
+        json_decref(list);
+        if (!off)
+                return err_set(err, -ENOMEM, "out of memory");
+        pthread_rwlock_wrlock(&e->reg.types_lock);
+        char **old = e->reg.features_off;
+        size_t nold = e->reg.nfeatures_off;
+        e->reg.features_off = off;
+        e->reg.nfeatures_off = n;
+        pthread_rwlock_unlock(&e->reg.types_lock);
+        registry_features_off_free(old, nold);
+        return 0;
+}
+
+bool engine_type_off(engine *e, const type_entry *t) {
+        if (!t || !t->t->feature)
+                return false;
+        bool off = false;
+        pthread_rwlock_rdlock(&e->reg.types_lock);
+        for (size_t i = 0; i < e->reg.nfeatures_off && !off; i++)
+                off = !strcmp(e->reg.features_off[i], t->t->feature);
+        pthread_rwlock_unlock(&e->reg.types_lock);
+        return off;
+}
+
+bool engine_type_hidden(engine *e, const char *name) {
+        return name && engine_type_off(e, find_type(e, name));
+}
+
+int engine_feature_set(engine *e, store *st, const char *name, bool enabled, const char *note, json_t **ret,
+                       sked_err *err) {
+        if (!name || !ptype_name_valid(name))
+                return err_field(err, -EINVAL, "name", "expected a feature name like \"billing\" ([a-z][a-z0-9_.-]*)");
+        if (note && strlen(note) > 1000)
+                return err_field(err, -EINVAL, "note", "longer than 1000 characters");
+        int64_t changed = 0;
+        int r = store_begin(st, err);
+        if (r == 0)
+                r = store_feature_set(st, name, enabled, note, engine_now(e), &changed, err);
+        if (r == 0)
+                r = store_notify(st, err);
+        r = store_end(st, r, err);
+        if (r == 0)
+                r = registry_features_refresh(e, st, err);
+        if (r < 0)
+                return r;
+        engine_changed(e, st);
+        json_t *list = NULL;
+        if ((r = store_features_list(st, &list, err)) < 0)
+                return r;
+        size_t i;
+        json_t *f;
+        *ret = NULL;
+        json_array_foreach(list, i, f) {
+                if (!strcmp(json_string_value(json_object_get(f, "name")), name))
+                        *ret = json_incref(f);
+        }
+        json_decref(list);
+        if (*ret)
+                json_object_set_new(*ret, "series_changed", json_integer(changed));
+        return *ret ? 0 : err_set(err, -ENOMEM, "out of memory");
+}
+
+/* Brings the registry in line with the store: on a shared database other nodes
+ * register and change types.  Entries are replaced, never edited; a plug-in
+ * handler bound on this node stays bound. */
+int registry_types_refresh(engine *e, store *st, sked_err *err) {
+        json_t *defs = NULL;
+        int r = store_type_list(st, &defs, err);
+        if (r < 0)
+                return r;
+        size_t i;
+        json_t *d;
+        json_array_foreach(defs, i, d) {
+                const char *name = json_string_value(json_object_get(d, "name"));
+                const type_entry *old = name ? find_type(e, name) : NULL;
+                if (!name || (old && json_equal(old->t->json, d)))
+                        continue;
+                ptype *t = NULL;
+                sked_err e2 = {0};
+                if (ptype_from_json(d, &t, &e2) < 0)
+                        continue;
+                type_entry *te = calloc(1, sizeof *te);
+                if (!te) {
+                        ptype_free(t);
+                        break;
+                }
+                te->t = t;
+                pthread_rwlock_wrlock(&e->reg.types_lock);
+                for (type_entry *o = e->reg.types; o; o = o->next)
+                        if (!o->retired && !strcmp(o->t->name, name)) {
+                                o->retired = true;
+                                te->fn = o->fn;
+                                te->userdata = o->userdata;
+                        }
+                te->next = e->reg.types;
+                e->reg.types = te;
+                pthread_rwlock_unlock(&e->reg.types_lock);
+        }
+        json_decref(defs);
+        return registry_features_refresh(e, st, err);
+}
+
+const type_entry *engine_type_find(engine *e, const char *name) {
+        const type_entry *found = find_type(e, name);
+        if (!found && e->postgres && name) {
+                /* registered by another node a moment ago? */
+                store *st;
+                sked_err err = {0};
+                if (engine_thread_store(e, &st, &err) == 0 && registry_types_refresh(e, st, &err) == 0)
+                        found = find_type(e, name);
+        }
+        return found;
+}
+
+json_t *engine_type_json(engine *e, const char *name) {
+        const type_entry *t = engine_type_find(e, name);
+        return t ? json_deep_copy(t->t->json) : NULL;
+}
+
+int registry_background_series(engine *e, store *st, const ptype *t, bool *ret_created,
+                                      sked_err *err) {
+        series_row cur = {0};
+        int r = store_series_find_background(st, t->name, &cur, err);
+        series_row_clear(&cur);
+        *ret_created = false;
+        if (r == 0 || r != -ENOENT)
+                return r;
+        json_t *in = json_deep_copy(t->series);
+        json_object_set_new(in, "type", json_string(t->name));
+        json_object_set_new(in, "title", json_string(t->title));
+        json_object_set_new(in, "background", json_true());
+        series_row row = {0};
+        r = series_create(e, st, in, true, &row, err);
+        json_decref(in);
+        series_row_clear(&row);
+        if (r < 0)
+                return err_prefix(err, "series");
+        *ret_created = true;
+        return 0;
+}
+
+/* A type registration as a write of the loop: validated by the caller. */
+typedef struct register_ctx {
+        ptype *t; /* taken by the registry on success */
+        sked_handler fn;
+        void *userdata;
+} register_ctx;
+
+static int register_apply(engine *e, store *st, void *ctx, json_t **ret_reply, sked_err *err) {
+        register_ctx *c = ctx;
+        ptype *t = c->t;
+        char *text = json_dumps(t->json, JSON_COMPACT | JSON_SORT_KEYS);
+        int r = text ? store_type_put(st, t->name, t->background, t->feature, text, engine_now(e), err)
+                     : err_set(err, -ENOMEM, "out of memory");
+        free(text);
+        if (r < 0)
+                return r;
+        type_entry *te = calloc(1, sizeof *te);
+        if (!te)
+                return err_set(err, -ENOMEM, "out of memory");
+        te->t = t;
+        te->fn = c->fn;
+        te->userdata = c->userdata;
+        /* published before its background series is created (which looks the type up) */
+        size_t nold = 0;
+        type_entry *old[8];
+        pthread_rwlock_wrlock(&e->reg.types_lock);
+        for (type_entry *o = e->reg.types; o; o = o->next)
+                if (!o->retired && !strcmp(o->t->name, t->name)) {
+                        o->retired = true;
+                        if (nold < sizeof old / sizeof old[0])
+                                old[nold++] = o;
+                }
+        te->next = e->reg.types;
+        e->reg.types = te;
+        pthread_rwlock_unlock(&e->reg.types_lock);
+        c->t = NULL;
+        if (t->background) {
+                bool created;
+                if ((r = registry_background_series(e, st, t, &created, err)) < 0) {
+                        /* the savepoint rolls the type back: so does the registry */
+                        pthread_rwlock_wrlock(&e->reg.types_lock);
+                        te->retired = true;
+                        for (size_t i = 0; i < nold; i++)
+                                old[i]->retired = false;
+                        pthread_rwlock_unlock(&e->reg.types_lock);
+                        return r;
+                }
+        }
+        *ret_reply = json_deep_copy(t->json);
+        engine_changed(e, st);
+        return 0;
+}
+
+int engine_type_register(engine *e, json_t *def, sked_handler fn, void *userdata, json_t **ret_def,
+                         sked_err *err) {
+        ptype *t = NULL;
+        int r = ptype_from_json(def, &t, err);
+        if (r < 0)
+                return r;
+        if (handler_of(t)->in_process && !fn) {
+                /* a plug-in type registered through the API has no code behind it */
+                const type_entry *old = engine_type_find(e, t->name);
+                if (!old || !old->fn) {
+                        ptype_free(t);
+                        return err_field(err, -EINVAL, "handler",
+                                         "a plugin handler can only be registered by a loaded plug-in; "
+                                         "use {\"command\": [...]} for an external program");
+                }
+                fn = old->fn;
+                userdata = old->userdata;
+        }
+        register_ctx c = {.t = t, .fn = fn, .userdata = userdata};
+        json_t *reply = NULL;
+        r = engine_write(e, register_apply, &c, &reply, err);
+        ptype_free(c.t); /* NULL once the registry took it */
+        if (r < 0)
+                return r;
+        if (ret_def)
+                *ret_def = reply;
+        else
+                json_decref(reply);
+        return 0;
+}
+
+int engine_load_plugin(engine *e, const char *path, sked_err *err) {
+        void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+        if (!h)
+                return err_field(err, -ENOENT, "plugin", "%s: %s", path, dlerror());
+        int (*init)(sked *) = (int (*)(sked *)) dlsym(h, "sked_plugin_init");
+        if (!init) {
+                dlclose(h);
+                return err_field(err, -EINVAL, "plugin", "%s: does not export sked_plugin_init", path);
+        }
+        /* the public handle of an engine is the engine itself (see sked.c) */
+        int r = init((sked *) e);
+        if (r < 0) {
+                dlclose(h);
+                return err_field(err, r, "plugin", "%s: sked_plugin_init failed (%s)", path, strerror(-r));
+        }
+        void **p = realloc(e->reg.plugins, (e->reg.nplugins + 1) * sizeof *p);
+        if (p) {
+                e->reg.plugins = p;
+                e->reg.plugins[e->reg.nplugins++] = h;
+        }
+        return 0;
+}
