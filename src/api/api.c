@@ -1,0 +1,172 @@
+/* api: the helpers every resource's routes share; see api.h. */
+#include "api/api.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/parse.h"
+
+int api_route_table(http_server *s, const http_route_def *defs, size_t n, api_ctx *ctx, sked_err *err) {
+        for (size_t i = 0; i < n; i++) {
+                int r = http_route_table(s, &defs[i], 1, ctx);
+                if (r < 0)
+                        return err_set(err, r, "cannot register route %s %s", defs[i].method, defs[i].pattern);
+        }
+        return 0;
+}
+
+int api_status_of(int r) {
+        switch (r) {
+        case -ENOENT:
+                return 404;
+        case -ESTALE:
+                return 412;
+        case -EEXIST:
+                return 409;
+        case -E2BIG:
+                return 413;
+        case -EINVAL:
+        case -ERANGE:
+        case -EDOM:
+                return 400;
+        default:
+                return 500;
+        }
+}
+
+int api_reply_err(http_req *req, int r, const sked_err *err) {
+        const char *msg = err->msg[0] ? err->msg : strerror(-r);
+        http_reply_problem(req, api_status_of(r), err->field[0] ? err->field : NULL, "%s", msg);
+        return 0;
+}
+
+int api_get_store(engine *e, http_req *req, store **ret) {
+        sked_err err = {0};
+        int r = engine_thread_store(e, ret, &err);
+        if (r < 0)
+                http_reply_problem(req, 503, NULL, "store unavailable: %s", err.msg);
+        return r;
+}
+
+/* ---- writes: each goes through the loop (engine_write), in its own savepoint of
+ * a turn's transaction; the reply leaves once that turn committed.  The *_apply
+ * functions run on the loop thread with its connection: they only call the
+ * engine and fill their context; the reply is built here, on the HTTP thread. */
+
+/* A write refused because the loop's queue is full, or the engine stops: 503. */
+int api_reply_write_err(http_req *req, int r, const sked_err *err) {
+        if (r == -EBUSY || r == -ESHUTDOWN) {
+                http_add_header(req, "Retry-After", "1");
+                http_reply_problem(req, 503, NULL, "%s", err->msg[0] ? err->msg : strerror(-r));
+                return 0;
+        }
+        return api_reply_err(req, r, err);
+}
+
+/* A write in flight: the connection is suspended (http_defer) while the loop runs
+ * it, so that 4 HTTP threads keep many writes in one turn; `op` is the operation's
+ * context (copied here), which *_apply fills and `ok` replies from. */
+typedef struct write_job {
+        engine *e;
+        http_req *req;
+        engine_write_fn fn;
+        int (*ok)(http_req *req, void *op);
+        void (*clear)(void *op); /* frees op's outputs after a failure */
+        int result;
+        sked_err err;
+        _Alignas(max_align_t) unsigned char op[];
+} write_job;
+
+/* on the loop thread, after the turn: only wakes the connection */
+static void job_done(void *ud, int result, json_t *reply, const sked_err *err) {
+        write_job *job = ud;
+        json_decref(reply); /* the ops fill their context instead */
+        job->result = result;
+        if (result < 0 && err)
+                job->err = *err;
+        http_resume(job->req);
+}
+
+static void job_start(http_req *req, void *ud) {
+        write_job *job = ud;
+        job->req = req;
+        engine_write_async(job->e, job->fn, job->op, job_done, job);
+}
+
+static int job_reply(http_req *req, void *ud) {
+        write_job *job = ud;
+        int r = 0;
+        if (job->result < 0) {
+                job->clear(job->op);
+                api_reply_write_err(req, job->result, &job->err);
+        } else {
+                r = job->ok(req, job->op);
+        }
+        free(job);
+        return r;
+}
+
+/* Runs fn(op) through the loop and replies with ok(op) once its turn committed. */
+int api_write_through_loop(http_req *req, engine *e, engine_write_fn fn, const void *op, size_t size,
+                           int (*ok)(http_req *, void *), void (*clear)(void *)) {
+        write_job *job = calloc(1, sizeof *job + size);
+        if (!job) {
+                http_reply_problem(req, 503, NULL, "out of memory");
+                return 0;
+        }
+        *job = (write_job){.e = e, .fn = fn, .ok = ok, .clear = clear};
+        memcpy(job->op, op, size);
+        http_defer(req, job_start, job_reply, job);
+        return 0;
+}
+
+/* Parses an integer query argument (or path parameter); replies 400 on junk. */
+int api_int_arg(http_req *req, const char *name, const char *v, int64_t def, int64_t min, int64_t max, int64_t *ret) {
+        if (!v || !*v) {
+                *ret = def;
+                return 0;
+        }
+        /* strtoll skipped leading blanks: still accepted, so " 5" keeps meaning 5 */
+        const char *p = v;
+        while (isspace((unsigned char) *p))
+                p++;
+        int64_t n;
+        if (parse_int64(p, min, max, &n) < 0) {
+                http_reply_problem(req, 400, name, "%s: \"%s\": expected an integer from %lld to %lld", name, v,
+                                   (long long) min, (long long) max);
+                return -EINVAL;
+        }
+        *ret = n;
+        return 0;
+}
+
+int api_id_param(http_req *req, int64_t *ret) {
+        return api_int_arg(req, "id", http_param(req, "id"), 0, 1, INT64_MAX, ret);
+}
+
+int api_instant_arg(http_req *req, const char *name, sked_time def, sked_time *ret) {
+        const char *v = http_query(req, name);
+        if (!v || !*v) {
+                *ret = def;
+                return 0;
+        }
+        if (time_parse_utc(v, ret) < 0) {
+                http_reply_problem(req, 400, name, "%s: \"%s\": expected a UTC instant YYYY-MM-DDTHH:MM:SSZ", name, v);
+                return -EINVAL;
+        }
+        return 0;
+}
+
+void api_set_etag(http_req *req, int64_t version) {
+        char tag[32];
+        snprintf(tag, sizeof tag, "\"%lld\"", (long long) version);
+        http_add_header(req, "ETag", tag);
+}
+
+bool api_bool_query(http_req *req, const char *name) {
+        const char *v = http_query(req, name);
+        return v && (!strcmp(v, "true") || !strcmp(v, "1") || !strcmp(v, "yes"));
+}

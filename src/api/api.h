@@ -1,0 +1,72 @@
+/* api: what every resource's routes share (routes_*.c): the context they get as
+ * userdata, and the helpers that turn engine/store errors, query arguments and
+ * writes through the loop into replies.  All are called from MHD's worker threads
+ * (api_write_through_loop's continuation too); the context is read-only once the
+ * server runs. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "api/auth.h"
+#include "api/http.h"
+#include "engine/engine.h"
+
+#define API_DEFAULT_LIMIT 100 /* rows per page of a listing, when ?limit is absent */
+#define API_MAX_LIMIT 1000
+
+/* The state every route handler reads, passed as the userdata of each route
+ * (http_route_table); set up by routes_register before the server starts. */
+typedef struct api_ctx {
+        engine *e;
+        struct {
+                unsigned char hash[AUTH_HASH_LEN]; /* of the read-only calendar feed token */
+                bool have;                         /* false: only the admin token reads the feed */
+        } feed;                                    /* owner: routes_calendar.c (GET /api/v1/calendar.ics) */
+} api_ctx;
+
+/* Registers defs[0..n) with ctx as userdata; on error err names the route table
+ * row (`cannot register route GET /api/v1/series`). */
+int api_route_table(http_server *s, const http_route_def *defs, size_t n, api_ctx *ctx, sked_err *err);
+
+/* The HTTP status of an engine/store error: -ENOENT 404, -ESTALE 412, -EEXIST 409,
+ * -E2BIG 413, -EINVAL/-ERANGE/-EDOM 400, anything else 500. */
+int api_status_of(int r);
+
+/* Replies the problem for r (status from api_status_of, err's field and message, or
+ * strerror when err has none); returns 0 (the handler's result). */
+int api_reply_err(http_req *req, int r, const sked_err *err);
+
+/* api_reply_err, but a write refused because the loop's queue is full or the engine
+ * stops (-EBUSY, -ESHUTDOWN) answers 503 with Retry-After: 1. */
+int api_reply_write_err(http_req *req, int r, const sked_err *err);
+
+/* This thread's store connection; on failure replies 503 "store unavailable: ..."
+ * and returns <0 (the handler then returns 0). */
+int api_get_store(engine *e, http_req *req, store **ret);
+
+/* Runs fn(op) through the loop (engine_write_async) in its own savepoint of a turn,
+ * the connection deferred meanwhile (http_defer), and replies with ok(op) once the
+ * turn committed, or with clear(op) and the error's problem.  op (size bytes) is
+ * copied.  Returns 0: the reply follows, or was a 503 when out of memory. */
+int api_write_through_loop(http_req *req, engine *e, engine_write_fn fn, const void *op, size_t size,
+                           int (*ok)(http_req *, void *), void (*clear)(void *));
+
+/* An integer query argument (or path parameter) v named name: def when v is NULL or
+ * "", else a decimal integer in min..max (parse_int64, leading blanks allowed), else
+ * replies 400 `name: "v": expected an integer from min to max` and returns -EINVAL. */
+int api_int_arg(http_req *req, const char *name, const char *v, int64_t def, int64_t min, int64_t max, int64_t *ret);
+
+/* The path parameter {id}: an id 1..INT64_MAX (api_int_arg). */
+int api_id_param(http_req *req, int64_t *ret);
+
+/* A UTC instant query argument YYYY-MM-DDTHH:MM:SSZ; def when absent or "", else
+ * replies 400 and returns -EINVAL. */
+int api_instant_arg(http_req *req, const char *name, sked_time def, sked_time *ret);
+
+/* True for ?name=true, 1 or yes. */
+bool api_bool_query(http_req *req, const char *name);
+
+/* Adds ETag: "version". */
+void api_set_etag(http_req *req, int64_t version);

@@ -1,0 +1,212 @@
+/* routes_runs: runs: list, enqueue one-off runs, get, and a run's messages and results
+ * (docs/api.md "Runs"). */
+#include "api/routes_runs.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api.h"
+#include "api/views.h"
+
+/* ---- runs ---- */
+
+static int h_runs_list(http_req *req, void *ud) {
+        api_ctx *ctx = ud;
+        engine *e = ctx->e;
+        store *st;
+        int64_t series, before, limit;
+        if (api_get_store(e, req, &st) < 0 ||
+            api_int_arg(req, "series", http_query(req, "series"), 0, 0, INT64_MAX, &series) < 0 ||
+            api_int_arg(req, "before", http_query(req, "before"), 0, 0, INT64_MAX, &before) < 0 ||
+            api_int_arg(req, "limit", http_query(req, "limit"), API_DEFAULT_LIMIT, 1, API_MAX_LIMIT, &limit) < 0)
+                return 0;
+        const char *state = http_query(req, "state");
+        static const char *const states[] = {"queued", "running", "succeeded", "failed", "lost", "cancelled", NULL};
+        bool known = !state;
+        for (size_t i = 0; states[i] && !known; i++)
+                known = !strcmp(state, states[i]);
+        if (!known) {
+                http_reply_problem(req, 400, "state",
+                                   "state: \"%s\": expected queued, running, succeeded, failed, lost or cancelled",
+                                   state);
+                return 0;
+        }
+        run_filter f = {.series_id = series,
+                        .type = http_query(req, "type"),
+                        .state = http_query(req, "state"),
+                        .before_id = before,
+                        .limit = (int) limit};
+        run_row *rows = NULL;
+        size_t n = 0;
+        sked_err err = {0};
+        int r = store_runs_list(st, &f, &rows, &n, &err);
+        if (r < 0)
+                return api_reply_err(req, r, &err);
+        if (n == 0 && !before) {
+                /* nothing, and nothing could be: say the filter names nothing (a deleted
+                 * series' runs are history and still listed, so only when empty) */
+                series_row row = {0};
+                bool no_series = series && store_series_get(st, series, &row, &err) == -ENOENT;
+                series_row_clear(&row);
+                json_t *def = f.type && *f.type && !no_series ? engine_type_json(e, f.type) : NULL;
+                bool no_type = f.type && *f.type && !no_series && !def;
+                json_decref(def);
+                if (no_series || no_type) {
+                        run_rows_free(rows, n);
+                        if (no_series)
+                                http_reply_problem(req, 404, "series", "series: %lld: no such series",
+                                                   (long long) series);
+                        else
+                                http_reply_problem(req, 404, "type", "type: \"%s\": no such type", f.type);
+                        return 0;
+                }
+        }
+        json_t *items = json_array();
+        for (size_t i = 0; i < n; i++)
+                json_array_append_new(items, view_run(&rows[i]));
+        json_t *out = json_pack("{s:o}", "items", items);
+        json_object_set_new(out, "next", n == (size_t) limit ? json_integer(rows[n - 1].id) : json_null());
+        run_rows_free(rows, n);
+        http_reply_json(req, 200, out);
+        return 0;
+}
+
+/* POST /api/v1/runs {"type", "params": {...} | "params_list": [{...}, ...], "count": N}:
+ * one-off runs outside any series, queued in one transaction. */
+static int h_runs_enqueue(http_req *req, void *ud) {
+        api_ctx *ctx = ud;
+        engine *e = ctx->e;
+        store *st;
+        if (api_get_store(e, req, &st) < 0)
+                return 0;
+        json_t *body = http_body_json(req);
+        const char *key;
+        json_t *v;
+        json_object_foreach(body, key, v) {
+                if (strcmp(key, "type") && strcmp(key, "params") && strcmp(key, "params_list") &&
+                    strcmp(key, "count")) {
+                        http_reply_problem(req, 400, key,
+                                           "%s: unknown field (expected type, params, params_list, count)", key);
+                        return 0;
+                }
+        }
+        const char *type = json_string_value(json_object_get(body, "type"));
+        if (!json_is_object(body) || !type) {
+                http_reply_problem(req, 400, "type", "type: required (the process type to run)");
+                return 0;
+        }
+        json_t *list = json_object_get(body, "params_list"), *params = json_object_get(body, "params");
+        json_t *count = json_object_get(body, "count");
+        if (list && (params || count)) {
+                http_reply_problem(req, 400, "params_list", "params_list: give it alone, or params with count");
+                return 0;
+        }
+        if (list && (!json_is_array(list) || json_array_size(list) == 0 || json_array_size(list) > 10000)) {
+                http_reply_problem(req, 400, "params_list", "params_list: expected an array of 1 to 10000 objects");
+                return 0;
+        }
+        if (count && (!json_is_integer(count) || json_integer_value(count) < 1 || json_integer_value(count) > 10000)) {
+                http_reply_problem(req, 400, "count", "count: expected an integer from 1 to 10000");
+                return 0;
+        }
+        if (params && !json_is_object(params)) {
+                http_reply_problem(req, 400, "params", "params: expected a JSON object");
+                return 0;
+        }
+        size_t n = list ? json_array_size(list) : count ? (size_t) json_integer_value(count) : 1;
+        char **texts = calloc(n, sizeof *texts);
+        char *one = params ? json_dumps(params, JSON_COMPACT) : NULL;
+        for (size_t i = 0; i < n; i++)
+                texts[i] = list ? json_dumps(json_array_get(list, i), JSON_COMPACT | JSON_ENCODE_ANY) : one;
+        int64_t *idv = calloc(n, sizeof *idv);
+        sked_err err = {0};
+        int r = idv ? engine_enqueue(e, st, type, (const char *const *) texts, n, idv, &err) /* through the loop */
+                    : err_set(&err, -ENOMEM, "out of memory");
+        for (size_t i = 0; list && i < n; i++)
+                free(texts[i]);
+        free(texts);
+        free(one);
+        if (r < 0) {
+                free(idv);
+                return api_reply_write_err(req, r, &err);
+        }
+        json_t *ids = json_array();
+        for (size_t i = 0; i < n; i++)
+                json_array_append_new(ids, json_integer(idv[i]));
+        free(idv);
+        http_reply_json(req, 202, json_pack("{s:o, s:I}", "ids", ids, "count", (json_int_t) n));
+        return 0;
+}
+
+static int h_run_get(http_req *req, void *ud) {
+        api_ctx *ctx = ud;
+        engine *e = ctx->e;
+        store *st;
+        int64_t id;
+        if (api_get_store(e, req, &st) < 0 || api_id_param(req, &id) < 0)
+                return 0;
+        run_row run = {0};
+        sked_err err = {0};
+        int r = store_run_get(st, id, &run, &err);
+        if (r < 0)
+                return api_reply_err(req, r, &err);
+        http_reply_json(req, 200, view_run(&run));
+        run_row_clear(&run);
+        return 0;
+}
+
+static int run_log(http_req *req, engine *e, bool results) {
+        store *st;
+        int64_t id, after, limit;
+        if (api_get_store(e, req, &st) < 0 || api_id_param(req, &id) < 0 ||
+            api_int_arg(req, "after", http_query(req, "after"), 0, 0, INT64_MAX, &after) < 0 ||
+            api_int_arg(req, "limit", http_query(req, "limit"), API_MAX_LIMIT, 1, 10000, &limit) < 0)
+                return 0;
+        run_row run = {0};
+        sked_err err = {0};
+        json_t *items = NULL;
+        int r = store_run_get(st, id, &run, &err);
+        run_row_clear(&run);
+        if (r == 0)
+                r = results ? store_results_list(st, id, after, (int) limit, &items, &err)
+                            : store_messages_list(st, id, after, (int) limit, &items, &err);
+        if (r < 0)
+                return api_reply_err(req, r, &err);
+        size_t i;
+        json_t *it;
+        json_array_foreach(items, i, it) {
+                view_set_instant(it, "at", json_integer_value(json_object_get(it, "at")));
+        }
+        size_t n = json_array_size(items);
+        json_t *out = json_pack("{s:o}", "items", items);
+        json_object_set_new(out, "next",
+                            n == (size_t) limit ? json_integer(json_integer_value(
+                                                          json_object_get(json_array_get(items, n - 1), "seq")))
+                                                : json_null());
+        http_reply_json(req, 200, out);
+        return 0;
+}
+
+static int h_run_messages(http_req *req, void *ud) {
+        api_ctx *ctx = ud;
+        return run_log(req, ctx->e, false);
+}
+
+static int h_run_results(http_req *req, void *ud) {
+        api_ctx *ctx = ud;
+        return run_log(req, ctx->e, true);
+}
+
+static const http_route_def routes[] = {
+        {"GET", "/api/v1/runs", 0, h_runs_list},
+        {"POST", "/api/v1/runs", 0, h_runs_enqueue},
+        {"GET", "/api/v1/runs/{id}", 0, h_run_get},
+        {"GET", "/api/v1/runs/{id}/messages", 0, h_run_messages},
+        {"GET", "/api/v1/runs/{id}/results", 0, h_run_results},
+};
+
+int routes_runs_register(http_server *s, api_ctx *ctx, sked_err *err) {
+        return api_route_table(s, routes, sizeof routes / sizeof routes[0], ctx, err);
+}

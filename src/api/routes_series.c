@@ -1,0 +1,467 @@
+/* routes_series: series and their occurrences: list, create (one or a batch), get, PATCH, DELETE,
+ * pause, resume, trigger, the occurrences of a range, one occurrence changed or reset,
+ * and the recent results of a series (docs/api.md "Series", "Occurrences"). */
+#include "api/routes_series.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api.h"
+#include "api/views.h"
+#include "base/parse.h"
+
+/* ---- series ---- */
+
+/* If-Match: "N" (or N, or W/"N") -> N; 0 when absent.  -1 when unusable.  The
+ * number ends at the first '"' (what follows it is not looked at). */
+static int64_t if_match(http_req *req) {
+        const char *v = http_header(req, "If-Match");
+        if (!v || !*v)
+                return 0;
+        if (!strncmp(v, "W/", 2))
+                v += 2;
+        if (*v == '"')
+                v++;
+        char buf[32];
+        size_t len = strcspn(v, "\"");
+        if (len >= sizeof buf)
+                return -1;
+        memcpy(buf, v, len);
+        buf[len] = '\0';
+        const char *p = buf;
+        while (isspace((unsigned char) *p))
+                p++;
+        int64_t n;
+        if (parse_int64(p, 1, INT64_MAX, &n) < 0)
+                return -1;
+        return n;
+}
+
+static int reply_series(http_req *req, int status, series_row *row) {
+        api_set_etag(req, row->version);
+        if (status == 201) {
+                char loc[64];
+                snprintf(loc, sizeof loc, "/api/v1/series/%lld", (long long) row->id);
+                http_add_header(req, "Location", loc);
+        }
+        http_reply_json(req, status, view_series(row));
+        series_row_clear(row);
+        return 0;
+}
+
+static int h_series_list(http_req *req, void *ud) {
+        api_ctx *ctx = ud;
+        engine *e = ctx->e;
+        store *st;
+        int64_t after, limit;
+        if (api_get_store(e, req, &st) < 0 ||
+            api_int_arg(req, "after", http_query(req, "after"), 0, 0, INT64_MAX, &after) < 0 ||
+            api_int_arg(req, "limit", http_query(req, "limit"), API_DEFAULT_LIMIT, 1, API_MAX_LIMIT, &limit) < 0)
+                return 0;
+        const char *type = http_query(req, "type");
+        json_t *def = type && *type ? engine_type_json(e, type) : NULL;
+        if (type && *type && !def) {
+                /* an empty list would read as "none yet": a typo should not */
+                http_reply_problem(req, 404, "type", "type: \"%s\": no such type", type);
+                return 0;
+        }
+        json_decref(def);
+        series_row *rows = NULL;
+        size_t n = 0;
+        sked_err err = {0};
+        int r = store_series_list(st, type, after, (int) limit, api_bool_query(req, "all"), &rows, &n, &err);
+        if (r < 0)
+                return api_reply_err(req, r, &err);
+        json_t *items = json_array();
+        for (size_t i = 0; i < n; i++)
+                json_array_append_new(items, view_series(&rows[i]));
+        json_t *out = json_pack("{s:o}", "items", items);
+        if (n == (size_t) limit)
+                json_object_set_new(out, "next", json_integer(rows[n - 1].id));
+        else
+                json_object_set_new(out, "next", json_null());
+        series_rows_free(rows, n);
+        http_reply_json(req, 200, out);
+        return 0;
+}
+
+/* Series built (validated) on the HTTP thread, inserted by the loop. */
+typedef struct insert_ctx {
+        series_row *rows;
+        size_t n;
+        bool batch;
+} insert_ctx;
+
+static int series_insert_apply(engine *e, store *st, void *ctx, json_t **ret_reply, sked_err *err) {
+        insert_ctx *c = ctx;
+        (void) ret_reply;
+        return c->batch ? engine_series_insert_batch(e, st, c->rows, c->n, "", err)
+                        : engine_series_insert(e, st, c->rows, err);
+}
+
+static int insert_ok(http_req *req, void *op) {
+        insert_ctx *c = op;
+        if (!c->batch) {
+                reply_series(req, 201, c->rows);
+                free(c->rows);
+                return 0;
+        }
+        json_t *out = json_array();
+        for (size_t i = 0; i < c->n; i++)
+                json_array_append_new(out, view_series(&c->rows[i]));
+        series_rows_free(c->rows, c->n);
+        http_reply_json(req, 201, out);
+        return 0;
+}
+
+static void insert_clear(void *op) {
+        insert_ctx *c = op;
+        if (c->batch) {
+                series_rows_free(c->rows, c->n);
+        } else {
+                series_row_clear(c->rows);
+                free(c->rows);
+        }
+}
+
+/* POST /api/v1/series: validated here, inserted by the loop.  With an array: all
+ * in one savepoint or none; errors name the element, "[3].schedule". */
+static int h_series_create(http_req *req, void *ud) {
+        api_ctx *ctx = ud;
+        engine *e = ctx->e;
+        json_t *body = http_body_json(req);
+        if (!json_is_array(body) && !json_is_object(body)) {
+                http_reply_problem(req, 400, "body", "body: expected a series (JSON object) or an array of them");
+                return 0;
+        }
+        insert_ctx c = {.batch = json_is_array(body), .n = json_is_array(body) ? json_array_size(body) : 1};
+        sked_err err = {0};
+        int r;
+        if (c.batch) {
+                r = engine_series_build_batch(e, body, "", &c.rows, &err);
+        } else if (!(c.rows = calloc(1, sizeof *c.rows))) {
+                r = err_set(&err, -ENOMEM, "out of memory");
+        } else if ((r = engine_series_build(e, body, c.rows, &err)) < 0) {
+                free(c.rows);
+        }
+        if (r < 0)
+                return api_reply_err(req, r, &err);
+        return api_write_through_loop(req, e, series_insert_apply, &c, sizeof c, insert_ok, insert_clear);
+}
+
+static int h_series_get(http_req *req, void *ud) {
+        api_ctx *ctx = ud;
+        engine *e = ctx->e;
+        store *st;
+        int64_t id;
+        if (api_get_store(e, req, &st) < 0 || api_id_param(req, &id) < 0)
+                return 0;
+        series_row row = {0};
+        sked_err err = {0};
+        int r = store_series_get(st, id, &row, &err);
+        if (r < 0)
+                return api_reply_err(req, r, &err);
+        return reply_series(req, 200, &row);
+}
+
+/* The series writes that read and change one series, in the loop. */
+typedef struct series_ctx {
+        enum { SW_PATCH, SW_DELETE, SW_ENABLE, SW_PAUSE, SW_TRIGGER } op;
+        int64_t id, expected;
+        json_t *body; /* borrowed (the request's) */
+        const char *note;
+        bool purge;
+        series_row row;  /* out: PATCH, pause, resume */
+        json_t *dropped; /* out: PATCH */
+        run_row run;     /* out: trigger */
+} series_ctx;
+
+static int series_apply(engine *e, store *st, void *ctx, json_t **ret_reply, sked_err *err) {
+        series_ctx *c = ctx;
+        (void) ret_reply;
+        switch (c->op) {
+        case SW_PATCH:
+                return engine_series_update(e, st, c->id, c->body, c->expected, &c->row, &c->dropped, err);
+        case SW_DELETE:
+                return engine_series_delete(e, st, c->id, c->purge, err);
+        case SW_ENABLE:
+        case SW_PAUSE:
+                return engine_series_set_enabled(e, st, c->id, c->op == SW_ENABLE, c->note, &c->row, err);
+        case SW_TRIGGER:
+                return engine_series_trigger(e, st, c->id, json_object_get(c->body, "params"), &c->run, err);
+        }
+        return err_set(err, -EINVAL, "unknown series write");
+}
+
+static void series_clear(void *op) {
+        series_ctx *c = op;
+        series_row_clear(&c->row);
+        run_row_clear(&c->run);
+        json_decref(c->dropped);
+}
+
+static int series_ok(http_req *req, void *op) {
+        series_ctx *c = op;
+        switch (c->op) {
+        case SW_PATCH: {
+                api_set_etag(req, c->row.version);
+                json_t *out = view_series(&c->row);
+                if (json_array_size(c->dropped))
+                        json_object_set_new(out, "dropped_exceptions", c->dropped);
+                else
+                        json_decref(c->dropped);
+                series_row_clear(&c->row);
+                http_reply_json(req, 200, out);
+                return 0;
+        }
+        case SW_DELETE:
+                http_reply_json(req, 204, NULL);
+                return 0;
+        case SW_ENABLE:
+        case SW_PAUSE:
+                return reply_series(req, 200, &c->row);
+        case SW_TRIGGER: {
+                char loc[64];
+                snprintf(loc, sizeof loc, "/api/v1/runs/%lld", (long long) c->run.id);
+                http_add_header(req, "Location", loc);
+                http_reply_json(req, 202, view_run(&c->run));
+                run_row_clear(&c->run);
+                return 0;
+        }
+        }
+        return -EINVAL;
+}
+
+static int series_write(http_req *req, engine *e, const series_ctx *c) {
+        return api_write_through_loop(req, e, series_apply, c, sizeof *c, series_ok, series_clear);
+}
+
+static int h_series_patch(http_req *req, void *ud) {
+        api_ctx *ctx = ud;
+        engine *e = ctx->e;
+        int64_t id;
+        if (api_id_param(req, &id) < 0)
+                return 0;
+        json_t *body = http_body_json(req);
+        if (!json_is_object(body)) {
+                http_reply_problem(req, 400, "body", "body: expected the fields to change (JSON object)");
+                return 0;
+        }
+        int64_t expected = if_match(req);
+        if (expected < 0) {
+                http_reply_problem(req, 400, "If-Match", "If-Match: expected the series' ETag, like \"3\"");
+                return 0;
+        }
+        series_ctx c = {.op = SW_PATCH, .id = id, .expected = expected, .body = body};
+        return series_write(req, e, &c);
+}
+
+static int h_series_delete(http_req *req, void *ud) {
+        api_ctx *ctx = ud;
+        engine *e = ctx->e;
+        int64_t id;
+        if (api_id_param(req, &id) < 0)
+                return 0;
+        series_ctx c = {.op = SW_DELETE, .id = id, .purge = api_bool_query(req, "purge")};
+        return series_write(req, e, &c);
+}
+
+static int set_enabled(http_req *req, engine *e, bool enabled) {
+        int64_t id;
+        if (api_id_param(req, &id) < 0)
+                return 0;
+        json_t *body = http_body_json(req), *note = json_object_get(body, "note");
+        if (note && !json_is_string(note) && !json_is_null(note)) {
+                http_reply_problem(req, 400, "note", "note: expected a string");
+                return 0;
+        }
+        series_ctx c = {.op = enabled ? SW_ENABLE : SW_PAUSE, .id = id, .note = json_string_value(note)};
+        return series_write(req, e, &c);
+}
+
+static int h_series_pause(http_req *req, void *ud) {
+        api_ctx *ctx = ud;
+        return set_enabled(req, ctx->e, false);
+}
+
+static int h_series_resume(http_req *req, void *ud) {
+        api_ctx *ctx = ud;
+        return set_enabled(req, ctx->e, true);
+}
+
+static int h_series_trigger(http_req *req, void *ud) {
+        api_ctx *ctx = ud;
+        engine *e = ctx->e;
+        int64_t id;
+        if (api_id_param(req, &id) < 0)
+                return 0;
+        json_t *body = http_body_json(req);
+        if (body && !json_is_object(body)) {
+                http_reply_problem(req, 400, "body", "body: expected {\"params\": {...}} or nothing");
+                return 0;
+        }
+        series_ctx c = {.op = SW_TRIGGER, .id = id, .body = body};
+        return series_write(req, e, &c);
+}
+
+static int h_series_occurrences(http_req *req, void *ud) {
+        api_ctx *ctx = ud;
+        engine *e = ctx->e;
+        store *st;
+        int64_t id, limit;
+        sked_time now = engine_now(e), from, to;
+        if (api_get_store(e, req, &st) < 0 || api_id_param(req, &id) < 0 ||
+            api_instant_arg(req, "from", now - 86400 * SKED_USEC, &from) < 0 ||
+            api_instant_arg(req, "to", from + 7 * 86400 * SKED_USEC, &to) < 0 ||
+            api_int_arg(req, "limit", http_query(req, "limit"), 1000, 1, 10000, &limit) < 0)
+                return 0;
+        if (to <= from) {
+                http_reply_problem(req, 400, "to", "to: must be after from");
+                return 0;
+        }
+        series_row row = {0};
+        sked_err err = {0};
+        json_t *items = NULL;
+        sked_time next_from = 0;
+        int r = store_series_get(st, id, &row, &err);
+        if (r == 0)
+                r = engine_series_occurrences(e, st, &row, from, to, (int) limit, &items, &next_from, &err);
+        series_row_clear(&row);
+        if (r < 0)
+                return api_reply_err(req, r, &err);
+        json_t *out = json_pack("{s:o}", "items", items);
+        view_set_instant(out, "from", from);
+        view_set_instant(out, "to", to);
+        /* a cut list says so, and where the next request starts (microseconds kept:
+         * nominal instants of an interval rule need not be whole seconds) */
+        json_object_set_new(out, "truncated", json_boolean(next_from != 0));
+        if (next_from) {
+                char at[40];
+                time_format_utc(next_from, at, sizeof at);
+                if (next_from % SKED_USEC)
+                        snprintf(at + 19, sizeof at - 19, ".%06lldZ",
+                                 (long long) (next_from - time_seconds(next_from) * SKED_USEC));
+                json_object_set_new(out, "next_from", json_string(at));
+        }
+        http_reply_json(req, 200, out);
+        return 0;
+}
+
+static int h_series_results(http_req *req, void *ud) {
+        api_ctx *ctx = ud;
+        engine *e = ctx->e;
+        store *st;
+        int64_t id, runs;
+        if (api_get_store(e, req, &st) < 0 || api_id_param(req, &id) < 0 ||
+            api_int_arg(req, "runs", http_query(req, "runs"), 1, 1, 100, &runs) < 0)
+                return 0;
+        series_row row = {0};
+        sked_err err = {0};
+        json_t *items = NULL;
+        int r = store_series_get(st, id, &row, &err);
+        series_row_clear(&row);
+        if (r == 0)
+                r = store_series_recent_results(st, id, (int) runs, &items, &err);
+        if (r < 0)
+                return api_reply_err(req, r, &err);
+        size_t i;
+        json_t *it;
+        json_array_foreach(items, i, it) {
+                view_set_instant(it, "finished_at", json_integer_value(json_object_get(it, "finished_at")));
+                size_t k;
+                json_t *res;
+                json_array_foreach(json_object_get(it, "results"), k, res) {
+                        view_set_instant(res, "at", json_integer_value(json_object_get(res, "at")));
+                }
+        }
+        http_reply_json(req, 200, json_pack("{s:o}", "items", items));
+        return 0;
+}
+
+/* ---- one occurrence ---- */
+
+/* {nominal}: a UTC instant "YYYY-MM-DDTHH:MM:SSZ" or microseconds since the epoch. */
+static int nominal_param(http_req *req, sked_time *ret) {
+        const char *v = http_param(req, "nominal");
+        if (v && time_parse_utc(v, ret) == 0)
+                return 0;
+        return api_int_arg(req, "nominal", v, 0, INT64_MIN + 1, INT64_MAX, ret);
+}
+
+typedef struct occurrence_ctx {
+        int64_t id;
+        sked_time nominal;
+        json_t *body; /* borrowed; NULL: reset */
+        json_t *none; /* the null body stands for a missing one (owned) */
+        json_t *out;  /* out: change */
+} occurrence_ctx;
+
+static int occurrence_apply(engine *e, store *st, void *ctx, json_t **ret_reply, sked_err *err) {
+        occurrence_ctx *c = ctx;
+        (void) ret_reply;
+        return c->body ? engine_occurrence_change(e, st, c->id, c->nominal, c->body, &c->out, err)
+                       : engine_occurrence_reset(e, st, c->id, c->nominal, err);
+}
+
+static int occurrence_ok(http_req *req, void *op) {
+        occurrence_ctx *c = op;
+        if (c->body) {
+                json_decref(c->none);
+                http_reply_json(req, 200, c->out);
+        } else {
+                http_reply_json(req, 204, NULL);
+        }
+        return 0;
+}
+
+static void occurrence_clear(void *op) {
+        occurrence_ctx *c = op;
+        json_decref(c->out);
+        json_decref(c->none);
+}
+
+static int h_occurrence_change(http_req *req, void *ud) {
+        api_ctx *ctx = ud;
+        engine *e = ctx->e;
+        int64_t id;
+        sked_time nominal;
+        if (api_id_param(req, &id) < 0 || nominal_param(req, &nominal) < 0)
+                return 0;
+        json_t *body = http_body_json(req);
+        json_t *none = body ? NULL : json_null(); /* the engine answers a missing body */
+        occurrence_ctx c = {.id = id, .nominal = nominal, .body = body ? body : none, .none = none};
+        return api_write_through_loop(req, e, occurrence_apply, &c, sizeof c, occurrence_ok, occurrence_clear);
+}
+
+static int h_occurrence_reset(http_req *req, void *ud) {
+        api_ctx *ctx = ud;
+        engine *e = ctx->e;
+        int64_t id;
+        sked_time nominal;
+        if (api_id_param(req, &id) < 0 || nominal_param(req, &nominal) < 0)
+                return 0;
+        occurrence_ctx c = {.id = id, .nominal = nominal};
+        return api_write_through_loop(req, e, occurrence_apply, &c, sizeof c, occurrence_ok, occurrence_clear);
+}
+
+static const http_route_def routes[] = {
+        {"GET", "/api/v1/series", 0, h_series_list},
+        {"POST", "/api/v1/series", 0, h_series_create},
+        {"GET", "/api/v1/series/{id}", 0, h_series_get},
+        {"PATCH", "/api/v1/series/{id}", 0, h_series_patch},
+        {"DELETE", "/api/v1/series/{id}", 0, h_series_delete},
+        {"POST", "/api/v1/series/{id}/pause", 0, h_series_pause},
+        {"POST", "/api/v1/series/{id}/resume", 0, h_series_resume},
+        {"POST", "/api/v1/series/{id}/trigger", 0, h_series_trigger},
+        {"GET", "/api/v1/series/{id}/occurrences", 0, h_series_occurrences},
+        {"PATCH", "/api/v1/series/{id}/occurrences/{nominal}", 0, h_occurrence_change},
+        {"DELETE", "/api/v1/series/{id}/occurrences/{nominal}", 0, h_occurrence_reset},
+        {"GET", "/api/v1/series/{id}/results", 0, h_series_results},
+};
+
+int routes_series_register(http_server *s, api_ctx *ctx, sked_err *err) {
+        return api_route_table(s, routes, sizeof routes / sizeof routes[0], ctx, err);
+}
