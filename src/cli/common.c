@@ -59,13 +59,18 @@ int cli_noun_run(const cli_noun *n, int argc, char **argv) {
         return v->dispatch(n, argc, argv);
 }
 
+#define MAX_VERB_OPTS 64 /* options one verb may declare */
+
 int cli_parse_opts(const cli_noun *n, const cli_verb *v, int argc, char **argv,
                    const struct option *opts, cli_opt_fn fn, void *ud, cli_common *c,
                    char ***ret_args, int *ret_nargs) {
         size_t nown = 0;
         while (opts && opts[nown].name)
                 nown++;
-        struct option all[nown + NCOMMON + 1];
+        /* a fixed array, not a VLA: GCC 12 under ASan misjudges the VLA's size */
+        struct option all[MAX_VERB_OPTS + NCOMMON + 1];
+        if (nown > MAX_VERB_OPTS)
+                abort(); /* a verb table with more options than this: a bug */
         memcpy(all, common_opts, sizeof common_opts);
         if (nown)
                 memcpy(all + NCOMMON, opts, nown * sizeof *opts);
