@@ -340,10 +340,7 @@ static int h_series_occurrences(http_req *req, void *ud) {
         json_object_set_new(out, "truncated", json_boolean(next_from != 0));
         if (next_from) {
                 char at[40];
-                time_format_utc(next_from, at, sizeof at);
-                if (next_from % SKED_USEC)
-                        snprintf(at + 19, sizeof at - 19, ".%06lldZ",
-                                 (long long) (next_from - time_seconds(next_from) * SKED_USEC));
+                time_format_utc_us(next_from, at, sizeof at);
                 json_object_set_new(out, "next_from", json_string(at));
         }
         http_reply_json(req, 200, out);

@@ -146,6 +146,12 @@ void time_format_utc(sked_time t, char *buf, size_t len) {
                  c.minute, c.second);
 }
 
+void time_format_utc_us(sked_time t, char *buf, size_t len) {
+        time_format_utc(t, buf, len);
+        if (t % SKED_USEC && len > 19)
+                snprintf(buf + 19, len - 19, ".%06lldZ", (long long) (t - time_seconds(t) * SKED_USEC));
+}
+
 int time_parse_utc(const char *s, sked_time *ret) {
         char head[20];
         civil c;

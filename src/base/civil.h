@@ -68,6 +68,9 @@ char *civil_put_wall(char *p, int64_t secs, bool basic);
 
 /* Instants: "YYYY-MM-DDTHH:MM:SSZ" (seconds precision, fraction dropped). buf >= 21. */
 void time_format_utc(sked_time t, char *buf, size_t len);
+/* The same, with ".ffffffZ" when t is not a whole second (what time_parse_utc reads
+ * back exactly): "2026-12-02T07:00:00.250000Z".  buf >= 28. */
+void time_format_utc_us(sked_time t, char *buf, size_t len);
 /* Accepts "YYYY-MM-DDTHH:MM:SSZ" and "YYYY-MM-DDTHH:MM:SS.ffffffZ". */
 int time_parse_utc(const char *s, sked_time *ret);
 

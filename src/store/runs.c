@@ -39,10 +39,7 @@ void run_rows_free(run_row *rows, size_t n) {
 static char *derive_key(int64_t series_id, bool has_nominal, sked_time nominal, int64_t id, int64_t attempt) {
         char key[128], text[32];
         if (series_id && has_nominal) {
-                time_format_utc(nominal, text, sizeof text);
-                if (nominal % SKED_USEC) /* a manual run: its instant to the microsecond */
-                        snprintf(text + 19, sizeof text - 19, ".%06lldZ",
-                                 (long long) ((nominal % SKED_USEC + SKED_USEC) % SKED_USEC));
+                time_format_utc_us(nominal, text, sizeof text); /* a manual run: to the microsecond */
                 snprintf(key, sizeof key, "%lld:%s:%lld", (long long) series_id, text, (long long) attempt);
         } else {
                 snprintf(key, sizeof key, "run:%lld:%lld", (long long) id, (long long) attempt);

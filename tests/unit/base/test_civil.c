@@ -74,6 +74,22 @@ static void floor_and_wall(void **state) {
         assert_string_equal(buf, "1969-12-31T23:59:59");
 }
 
+/* Microseconds written only when there are some, and read back exactly. */
+static void utc_format_us(void **state) {
+        (void) state;
+        char buf[40];
+        sked_time t, whole;
+        assert_int_equal(time_parse_utc("2026-12-02T07:00:00Z", &whole), 0);
+        time_format_utc_us(whole, buf, sizeof buf);
+        assert_string_equal(buf, "2026-12-02T07:00:00Z");
+        time_format_utc_us(whole + 250000, buf, sizeof buf);
+        assert_string_equal(buf, "2026-12-02T07:00:00.250000Z");
+        assert_int_equal(time_parse_utc(buf, &t), 0);
+        assert_int_equal(t, whole + 250000);
+        time_format_utc_us(-1, buf, sizeof buf); /* before the epoch: the fraction of the second before */
+        assert_string_equal(buf, "1969-12-31T23:59:59.999999Z");
+}
+
 static void errors_and_strbuf(void **state) {
         (void) state;
         sked_err e = {0};
@@ -95,6 +111,7 @@ int main(void) {
                 cmocka_unit_test(leap_and_months),
                 cmocka_unit_test(utc_format_parse),
                 cmocka_unit_test(floor_and_wall),
+                cmocka_unit_test(utc_format_us),
                 cmocka_unit_test(errors_and_strbuf),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
