@@ -296,6 +296,19 @@ class Server:
     def postgres(self):
         return bool(self.db)
 
+    def exec_sql(self, sqlite_sql, pg_sql):
+        """Runs statements on this server's store with a connection of the test's own
+        (to set up what the API cannot, e.g. a trigger), in the backend's dialect."""
+        if self.postgres:
+            psql(self.db, pg_sql)
+            return
+        con = sqlite3.connect(os.path.join(self.data_dir, "sked.db"), timeout=30)
+        try:
+            con.executescript(sqlite_sql)
+            con.commit()
+        finally:
+            con.close()
+
     def rows(self, sql):
         """The rows of a SELECT on this server's store, as dicts.  SQLite: read-only,
         best while no server runs; PostgreSQL: any time.  Write SQL both accept."""

@@ -2,8 +2,6 @@
 transaction or none, errors naming the element ("[2].schedule"), the same
 representation as a single create, on SQLite and (SKED_TEST_PG) PostgreSQL."""
 import json
-import os
-import sqlite3
 
 import skedtest
 
@@ -92,13 +90,7 @@ class SeriesBatch(skedtest.ServerTest):
         """Validation passes; the store refuses the fourth row after three went in:
         the three are rolled back, and the server's connection is usable after."""
         srv = self.srv
-        if srv.postgres:
-            skedtest.psql(srv.db, TRIGGER_PG)
-        else:
-            con = sqlite3.connect(os.path.join(srv.data_dir, "sked.db"), timeout=30)
-            con.execute(TRIGGER_SQLITE)
-            con.commit()
-            con.close()
+        srv.exec_sql(TRIGGER_SQLITE, TRIGGER_PG)
         body = [{"type": "bb.batch", "title": f"ok {i}", "schedule": "every 1m"} for i in range(6)]
         body[3]["title"] = "boom"
         status, reply = self.post(body)

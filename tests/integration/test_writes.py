@@ -2,8 +2,6 @@
 each in its own savepoint: one the store refuses fails alone and leaves nothing,
 the others are answered (and on disk) as if alone; on SQLite and (SKED_TEST_PG)
 PostgreSQL."""
-import os
-import sqlite3
 import threading
 
 import skedtest
@@ -20,13 +18,7 @@ class WritesThroughTheLoop(skedtest.ServerTest):
         super().setUp()
         srv = self.srv = self.start_server(workers=1)
         srv.register_type({"name": "bb.w", "handler": {"command": ["/bin/true"]}})
-        if srv.postgres:
-            skedtest.psql(srv.db, TRIGGER_PG)
-        else:
-            con = sqlite3.connect(os.path.join(srv.data_dir, "sked.db"), timeout=30)
-            con.execute(TRIGGER_SQLITE)
-            con.commit()
-            con.close()
+        srv.exec_sql(TRIGGER_SQLITE, TRIGGER_PG)
 
     def test_refused_write_fails_alone_among_concurrent_ones(self):
         srv = self.srv

@@ -4,6 +4,18 @@
 
 #include <sqlite3.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <unistd.h>
+
+/* Removes a SQLite store file and its -wal and -shm companions (missing ones are fine). */
+static inline void sql_unlink_at(const char *path) {
+        char p[4096];
+        unlink(path);
+        snprintf(p, sizeof p, "%s-wal", path);
+        unlink(p);
+        snprintf(p, sizeof p, "%s-shm", path);
+        unlink(p);
+}
 
 /* Runs the statements in sql; fails the test on an error. */
 static inline void sql_exec_at(const char *path, const char *sql) {

@@ -41,12 +41,7 @@ static int count_run(sked_run *run, void *ud) {
 }
 
 static void unlink_db(void) {
-        char p[300];
-        unlink(dbpath);
-        snprintf(p, sizeof p, "%s-wal", dbpath);
-        unlink(p);
-        snprintf(p, sizeof p, "%s-shm", dbpath);
-        unlink(p);
+        sql_unlink_at(dbpath);
 }
 
 static int setup(void **state) {

@@ -16,17 +16,13 @@
 #include <unistd.h>
 
 #include "engine/engine_internal.h"
+#include "sqlite_at.h"
 
 static char dbpath[256], uri[300];
 static engine *eng;
 
 static void unlink_db(void) {
-        char p[300];
-        unlink(dbpath);
-        snprintf(p, sizeof p, "%s-wal", dbpath);
-        unlink(p);
-        snprintf(p, sizeof p, "%s-shm", dbpath);
-        unlink(p);
+        sql_unlink_at(dbpath);
 }
 
 static int setup(void **state) {
