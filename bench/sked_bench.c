@@ -115,7 +115,10 @@ static sked *open_engine(const char *db, unsigned workers, sked_clock clock) {
         /* the default look-ahead (2 s), also with the bench's injected clock;
          * BENCH_LOOKAHEAD_MS sets another (negative: off) */
         const char *la = getenv("BENCH_LOOKAHEAD_MS");
-        sked_config cfg = {.store = uri, .workers = workers, .node = "bench", .clock = clock,
+        sked_config cfg = {.store = uri,
+                           .workers = workers,
+                           .node = "bench",
+                           .clock = clock,
                            .lookahead_ms = la ? atol(la) : 2000};
         sked *s = NULL;
         if (sked_new(&cfg, &s, err, sizeof err) < 0)
@@ -238,8 +241,8 @@ static int bench_latency(const char *db, long rate, long seconds, unsigned worke
  * constant while latencies are measured, so they are real-time latencies. */
 
 static _Atomic int64_t clock_offset;
-static int64_t anchor_us;         /* A */
-static int64_t window_end_us;     /* A + window */
+static int64_t anchor_us;     /* A */
+static int64_t window_end_us; /* A + window */
 static atomic_long fired_in_window;
 
 static sked_instant bench_clock(void *ud) {
@@ -299,8 +302,8 @@ static int bench_sched(const char *db, long S, long window_s, long idle_s, unsig
                         break;
                 case 1:
                         snprintf(js, sizeof texts[0],
-                                 "{\"type\": \"bench.tick\", \"schedule\": \"cron:%d * * * * *\", \"start\": \"%s\"}", sec,
-                                 start);
+                                 "{\"type\": \"bench.tick\", \"schedule\": \"cron:%d * * * * *\", \"start\": \"%s\"}",
+                                 sec, start);
                         n_cron++;
                         break;
                 default:
@@ -355,7 +358,8 @@ static int bench_sched(const char *db, long S, long window_s, long idle_s, unsig
         printf("{\"series\": %ld, \"rules\": {\"every\": %ld, \"cron\": %ld, \"rrule\": %ld}, \"create_s\": %.1f,"
                " \"create_per_s\": %.0f, \"window_s\": %ld, \"due_per_s\": %.0f, \"expected\": %ld, \"fired\": %ld,"
                " \"due_to_start_p50_ms\": %.3f, \"due_to_start_p99_ms\": %.3f, \"due_to_start_max_ms\": %.3f,"
-               " \"wal_mb_after_create\": %.0f, \"rss_mb\": %.1f, \"rss_peak_mb\": %.1f, \"rss_idle_mb\": %.1f, \"idle_cpu_pct\": %.3f, \"idle_s\": %ld,"
+               " \"wal_mb_after_create\": %.0f, \"rss_mb\": %.1f, \"rss_peak_mb\": %.1f, \"rss_idle_mb\": %.1f, "
+               "\"idle_cpu_pct\": %.3f, \"idle_s\": %ld,"
                " \"cpu_us_per_occurrence\": %.1f, \"rss_samples_mb\": %.1f}\n",
                S, n_every, n_cron, n_rrule, c1 - c0, S / (c1 - c0), window_s, S / 60.0, expected, m,
                pct_ms(lat, (size_t) m, 50), pct_ms(lat, (size_t) m, 99), m ? lat[m - 1] / 1000.0 : -1, wal_mb, rss, hwm,
@@ -425,8 +429,8 @@ static int bench_command(const char *db, long n, unsigned workers) {
         int r = sked_wait_idle(s, 300000);
         double t1 = mono_s();
         stop_engine(s);
-        printf("{\"n\": %ld, \"workers\": %u, \"drain_s\": %.3f, \"runs_per_s\": %.0f, \"timed_out\": %s}\n", n, workers,
-               t1 - t0, n / (t1 - t0), r < 0 ? "true" : "false");
+        printf("{\"n\": %ld, \"workers\": %u, \"drain_s\": %.3f, \"runs_per_s\": %.0f, \"timed_out\": %s}\n", n,
+               workers, t1 - t0, n / (t1 - t0), r < 0 ? "true" : "false");
         return r < 0;
 }
 

@@ -52,8 +52,9 @@ int main(int argc, char **argv) {
                 return 1;
         }
         int64_t series = 0, run = 0;
-        if (sked_create_series(s, "{\"type\": \"embed.greet\", \"schedule\": \"every 1s\", \"params\": {\"lang\": \"de\"}}",
-                               &series, err, sizeof err) < 0 ||
+        if (sked_create_series(
+                    s, "{\"type\": \"embed.greet\", \"schedule\": \"every 1s\", \"params\": {\"lang\": \"de\"}}",
+                    &series, err, sizeof err) < 0 ||
             sked_start(s, err, sizeof err) < 0 || sked_trigger_series(s, series, &run, err, sizeof err) < 0) {
                 fprintf(stderr, "embed: %s\n", err);
                 return 1;

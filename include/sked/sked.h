@@ -24,8 +24,8 @@
 extern "C" {
 #endif
 
-typedef int64_t sked_instant;   /* microseconds since 1970-01-01T00:00:00Z */
-typedef struct sked sked;       /* an engine: store, poller, worker pool */
+typedef int64_t sked_instant;     /* microseconds since 1970-01-01T00:00:00Z */
+typedef struct sked sked;         /* an engine: store, poller, worker pool */
 typedef struct sked_run sked_run; /* a run, as its handler sees it */
 
 /* What a handler returns. */
@@ -46,12 +46,12 @@ typedef int (*sked_handler)(sked_run *run, void *userdata);
 typedef sked_instant (*sked_clock)(void *userdata);
 
 typedef struct sked_config {
-        const char *store;       /* "sqlite:PATH" */
-        unsigned workers;        /* worker threads; 0 = 4 */
-        const char *node;        /* this node's name; NULL = hostname */
-        sked_clock clock;        /* NULL = the system's real-time clock */
+        const char *store; /* "sqlite:PATH" */
+        unsigned workers;  /* worker threads; 0 = 4 */
+        const char *node;  /* this node's name; NULL = hostname */
+        sked_clock clock;  /* NULL = the system's real-time clock */
         void *clock_userdata;
-        int64_t lease_ms;        /* run lease; 0 = 30 s */
+        int64_t lease_ms; /* run lease; 0 = 30 s */
         /* occurrences are fired and claimed up to this far ahead of their time and
          * started on time (docs/operations.md, "Look-ahead"); 0 = 2 s with the real
          * clock and off with an injected one; < 0 = off */
@@ -65,8 +65,8 @@ int sked_new(const sked_config *cfg, sked **ret, char *errbuf, size_t errlen);
  * the fields of a type manifest (docs/manifests.md), with `handler` {"plugin": true}.
  * `fn` runs its occurrences.  Background types get their series registered.  Any
  * thread; before or after sked_start. */
-int sked_register_type(sked *s, const char *definition_json, sked_handler fn, void *userdata,
-                       char *errbuf, size_t errlen);
+int sked_register_type(sked *s, const char *definition_json, sked_handler fn, void *userdata, char *errbuf,
+                       size_t errlen);
 
 /* Creates a series from a JSON object ({"type","schedule","tz","params",...}, see
  * docs/api.md); *ret_id receives its id. */
@@ -112,15 +112,14 @@ void sked_free(sked *s);
 
 /* ---- inside a handler ---- */
 int64_t sked_run_id(const sked_run *run);
-int64_t sked_run_series_id(const sked_run *run);    /* 0 for runs without a series */
+int64_t sked_run_series_id(const sked_run *run); /* 0 for runs without a series */
 const char *sked_run_type(const sked_run *run);
-int sked_run_attempt(const sked_run *run);          /* 1, 2, ... */
+int sked_run_attempt(const sked_run *run);                 /* 1, 2, ... */
 const char *sked_run_idempotency_key(const sked_run *run); /* "series:nominal:attempt" */
-sked_instant sked_run_nominal(const sked_run *run); /* the occurrence's planned instant */
-const char *sked_run_params(const sked_run *run);   /* JSON object text, defaults applied */
-const char *sked_run_query(const sked_run *run);    /* JSON AST text, or "null" */
-void sked_run_log(sked_run *run, enum sked_level level, const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
+sked_instant sked_run_nominal(const sked_run *run);        /* the occurrence's planned instant */
+const char *sked_run_params(const sked_run *run);          /* JSON object text, defaults applied */
+const char *sked_run_query(const sked_run *run);           /* JSON AST text, or "null" */
+void sked_run_log(sked_run *run, enum sked_level level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Records one processed item: key, status ("ok", "failed", ...), optional JSON data. */
 int sked_run_result(sked_run *run, const char *key, const char *status, const char *data_json);
 void sked_run_progress(sked_run *run, int percent);

@@ -30,8 +30,7 @@ int auth_token_generate(char out[AUTH_TOKEN_LEN + 1]) {
 int auth_token_hash(const char *token, unsigned char out[AUTH_HASH_LEN]) {
         if (sodium_ready() < 0)
                 return -EIO;
-        crypto_generichash(out, AUTH_HASH_LEN, (const unsigned char *)token, strlen(token), NULL,
-                           0);
+        crypto_generichash(out, AUTH_HASH_LEN, (const unsigned char *) token, strlen(token), NULL, 0);
         return 0;
 }
 
@@ -65,21 +64,19 @@ static int read_token(int fd, const char *path, char out[AUTH_TOKEN_LEN + 1], sk
                 return err_field(err, -EPERM, "token_file",
                                  "%s: mode %04o lets group or others access the admin token; "
                                  "run 'chmod 600 %s'",
-                                 path, (unsigned)(st.st_mode & 07777), path);
+                                 path, (unsigned) (st.st_mode & 07777), path);
         if (st.st_uid != geteuid())
-                return err_field(err, -EPERM, "token_file",
-                                 "%s: owned by uid %u, not by us (uid %u)", path,
-                                 (unsigned)st.st_uid, (unsigned)geteuid());
+                return err_field(err, -EPERM, "token_file", "%s: owned by uid %u, not by us (uid %u)", path,
+                                 (unsigned) st.st_uid, (unsigned) geteuid());
         for (;;) {
                 ssize_t k = read(fd, buf + n, sizeof buf - n);
                 if (k < 0 && errno == EINTR)
                         continue;
                 if (k < 0)
-                        return err_field(err, -errno, "token_file", "%s: %s", path,
-                                         strerror(errno));
+                        return err_field(err, -errno, "token_file", "%s: %s", path, strerror(errno));
                 if (k == 0)
                         break;
-                n += (size_t)k;
+                n += (size_t) k;
                 if (n == sizeof buf)
                         break;
         }
@@ -87,9 +84,8 @@ static int read_token(int fd, const char *path, char out[AUTH_TOKEN_LEN + 1], sk
                 n--;
         if (!token_valid(buf, n)) {
                 sodium_memzero(buf, sizeof buf);
-                return err_field(err, -EINVAL, "token_file",
-                                 "%s: expected one line of %d..%d printable characters", path,
-                                 TOKEN_MIN, AUTH_TOKEN_LEN);
+                return err_field(err, -EINVAL, "token_file", "%s: expected one line of %d..%d printable characters",
+                                 path, TOKEN_MIN, AUTH_TOKEN_LEN);
         }
         memcpy(out, buf, n);
         out[n] = '\0';
@@ -105,7 +101,7 @@ static int write_all(int fd, const char *p, size_t n) {
                 if (k < 0)
                         return -errno;
                 p += k;
-                n -= (size_t)k;
+                n -= (size_t) k;
         }
         return 0;
 }
@@ -116,19 +112,17 @@ static int create_token(const char *path, char out[AUTH_TOKEN_LEN + 1], sked_err
         int fd = -1, dfd = -1, r;
         bool linked_tmp = false;
 
-        if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path) >= sizeof tmp)
+        if ((size_t) snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path) >= sizeof tmp)
                 return err_field(err, -ENAMETOOLONG, "token_file", "%s: path too long", path);
         snprintf(dir, sizeof dir, "%s", path);
         if (auth_token_generate(tok) < 0)
-                return err_field(err, -EIO, "token_file", "%s: cannot generate a token (libsodium)",
-                                 path);
+                return err_field(err, -EIO, "token_file", "%s: cannot generate a token (libsodium)", path);
 
         /* mkostemp opens with O_CREAT|O_EXCL (mode 0600), so it never follows or
          * reuses an existing name */
         fd = mkostemp(tmp, O_CLOEXEC);
         if (fd < 0) {
-                r = err_field(err, -errno, "token_file", "%s: cannot create: %s", path,
-                              strerror(errno));
+                r = err_field(err, -errno, "token_file", "%s: cannot create: %s", path, strerror(errno));
                 goto out;
         }
         linked_tmp = true;
@@ -154,11 +148,11 @@ static int create_token(const char *path, char out[AUTH_TOKEN_LEN + 1], sked_err
         }
         dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (dfd >= 0)
-                (void)fsync(dfd);
+                (void) fsync(dfd);
         r = 0;
 out:
         if (linked_tmp)
-                (void)unlink(tmp);
+                (void) unlink(tmp);
         if (fd >= 0)
                 close(fd);
         if (dfd >= 0)
@@ -169,8 +163,7 @@ out:
         return r;
 }
 
-int auth_token_file_ensure(const char *path, char out[AUTH_TOKEN_LEN + 1], bool *ret_created,
-                           sked_err *err) {
+int auth_token_file_ensure(const char *path, char out[AUTH_TOKEN_LEN + 1], bool *ret_created, sked_err *err) {
         char tok[AUTH_TOKEN_LEN + 1];
         int r;
 
@@ -192,11 +185,10 @@ int auth_token_file_ensure(const char *path, char out[AUTH_TOKEN_LEN + 1], bool 
                         return 0;
                 }
                 if (errno == ELOOP)
-                        return err_field(err, -ELOOP, "token_file",
-                                         "%s: is a symbolic link; refusing to follow it", path);
+                        return err_field(err, -ELOOP, "token_file", "%s: is a symbolic link; refusing to follow it",
+                                         path);
                 if (errno != ENOENT)
-                        return err_field(err, -errno, "token_file", "%s: %s", path,
-                                         strerror(errno));
+                        return err_field(err, -errno, "token_file", "%s: %s", path, strerror(errno));
                 r = create_token(path, tok, err);
                 if (r == 0) {
                         memcpy(out, tok, sizeof tok);
@@ -208,6 +200,5 @@ int auth_token_file_ensure(const char *path, char out[AUTH_TOKEN_LEN + 1], bool 
                 if (r != -EEXIST)
                         return r;
         }
-        return err_field(err, -EEXIST, "token_file", "%s: appeared and vanished while creating it",
-                         path);
+        return err_field(err, -EEXIST, "token_file", "%s: appeared and vanished while creating it", path);
 }

@@ -36,5 +36,4 @@ bool auth_token_matches(const char *presented, const unsigned char hash[AUTH_HAS
  *            (16..64 printable characters, one line)
  *   other negative errno from open/read/write/link (e.g. -ENOENT when the
  *   directory does not exist, -ELOOP when path is a symlink). */
-int auth_token_file_ensure(const char *path, char out[AUTH_TOKEN_LEN + 1], bool *ret_created,
-                           sked_err *err);
+int auth_token_file_ensure(const char *path, char out[AUTH_TOKEN_LEN + 1], bool *ret_created, sked_err *err);

@@ -97,11 +97,11 @@ static int parse_port(const char *p, uint16_t *ret) {
         for (const char *c = p; *c; c++) {
                 if (*c < '0' || *c > '9')
                         return -EINVAL;
-                v = v * 10 + (unsigned long)(*c - '0');
+                v = v * 10 + (unsigned long) (*c - '0');
         }
         if (v > 65535)
                 return -EINVAL;
-        *ret = (uint16_t)v;
+        *ret = (uint16_t) v;
         return 0;
 }
 
@@ -114,12 +114,12 @@ static int parse_listen(http_server *s, const char *listen, sked_err *err) {
                 goto bad;
         if (listen[0] == '[') {
                 const char *end = strchr(listen, ']');
-                if (!end || end[1] != ':' || (size_t)(end - listen - 1) >= sizeof host)
+                if (!end || end[1] != ':' || (size_t) (end - listen - 1) >= sizeof host)
                         goto bad;
-                memcpy(host, listen + 1, (size_t)(end - listen - 1));
+                memcpy(host, listen + 1, (size_t) (end - listen - 1));
                 host[end - listen - 1] = '\0';
                 port = end + 2;
-                struct sockaddr_in6 *a = (struct sockaddr_in6 *)&s->addr;
+                struct sockaddr_in6 *a = (struct sockaddr_in6 *) &s->addr;
                 if (inet_pton(AF_INET6, host, &a->sin6_addr) != 1 || parse_port(port, &pnum) < 0)
                         goto bad;
                 a->sin6_family = AF_INET6;
@@ -127,12 +127,12 @@ static int parse_listen(http_server *s, const char *listen, sked_err *err) {
                 s->ipv6 = true;
         } else {
                 const char *colon = strchr(listen, ':');
-                if (!colon || strchr(colon + 1, ':') || (size_t)(colon - listen) >= sizeof host)
+                if (!colon || strchr(colon + 1, ':') || (size_t) (colon - listen) >= sizeof host)
                         goto bad;
-                memcpy(host, listen, (size_t)(colon - listen));
+                memcpy(host, listen, (size_t) (colon - listen));
                 host[colon - listen] = '\0';
                 port = colon + 1;
-                struct sockaddr_in *a = (struct sockaddr_in *)&s->addr;
+                struct sockaddr_in *a = (struct sockaddr_in *) &s->addr;
                 if (inet_pton(AF_INET, host, &a->sin_addr) != 1 || parse_port(port, &pnum) < 0)
                         goto bad;
                 a->sin_family = AF_INET;
@@ -141,11 +141,10 @@ static int parse_listen(http_server *s, const char *listen, sked_err *err) {
         snprintf(s->listen, sizeof s->listen, "%s", listen);
         return 0;
 bad:
-        return err_field(
-                err, -EINVAL, "listen",
-                "\"%s\": expected an IP address and port, like 127.0.0.1:8080 or [::1]:8080 "
-                "(host names are not resolved)",
-                listen ? listen : "");
+        return err_field(err, -EINVAL, "listen",
+                         "\"%s\": expected an IP address and port, like 127.0.0.1:8080 or [::1]:8080 "
+                         "(host names are not resolved)",
+                         listen ? listen : "");
 }
 
 int http_server_new(const http_config *cfg, http_server **ret, sked_err *err) {
@@ -160,7 +159,7 @@ int http_server_new(const http_config *cfg, http_server **ret, sked_err *err) {
                 return r;
         }
         s->threads = cfg->threads ? cfg->threads : 4;
-        s->max_body = cfg->max_body ? cfg->max_body : (size_t)1 << 20;
+        s->max_body = cfg->max_body ? cfg->max_body : (size_t) 1 << 20;
         s->max_connections = cfg->max_connections ? cfg->max_connections : 512;
         s->timeout_s = cfg->timeout_s ? cfg->timeout_s : 30;
         if (cfg->token_hash) {
@@ -175,8 +174,8 @@ int http_server_new(const http_config *cfg, http_server **ret, sked_err *err) {
         return 0;
 }
 
-int http_route(http_server *s, const char *method, const char *pattern, unsigned flags,
-               http_handler_fn fn, void *userdata) {
+int http_route(http_server *s, const char *method, const char *pattern, unsigned flags, http_handler_fn fn,
+               void *userdata) {
         struct route rt = {0};
         size_t nparams = 0;
 
@@ -245,8 +244,7 @@ nomem:
 
 int http_route_table(http_server *s, const http_route_def *defs, size_t n, void *userdata) {
         for (size_t i = 0; i < n; i++) {
-                int r = http_route(s, defs[i].method, defs[i].pattern, defs[i].flags, defs[i].fn,
-                                   userdata);
+                int r = http_route(s, defs[i].method, defs[i].pattern, defs[i].flags, defs[i].fn, userdata);
                 if (r < 0)
                         return r;
         }
@@ -258,19 +256,18 @@ int http_route_table(http_server *s, const http_route_def *defs, size_t n, void 
 static struct MHD_Response *make_response(const void *data, size_t len, bool copy) {
         if (len == 0)
                 return MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
-        return MHD_create_response_from_buffer(
-                len, (void *)data, copy ? MHD_RESPMEM_MUST_COPY : MHD_RESPMEM_MUST_FREE);
+        return MHD_create_response_from_buffer(len, (void *) data,
+                                               copy ? MHD_RESPMEM_MUST_COPY : MHD_RESPMEM_MUST_FREE);
 }
 
 /* Installs resp (may be NULL on OOM: a static 500 is used) as the reply, with
  * Cache-Control: cache_control (NULL: no-store, as every API reply). */
-static void set_reply_cached(http_req *r, unsigned status, struct MHD_Response *resp,
-                             const char *content_type, const char *cache_control) {
+static void set_reply_cached(http_req *r, unsigned status, struct MHD_Response *resp, const char *content_type,
+                             const char *cache_control) {
         static const char oom[] = "{\"type\":\"about:blank\",\"title\":\"Internal Server Error\","
                                   "\"status\":500,\"detail\":\"out of memory\"}";
         if (r->replied) {
-                log_error("http: handler for %s %s replied twice; second reply dropped", r->method,
-                          r->path);
+                log_error("http: handler for %s %s replied twice; second reply dropped", r->method, r->path);
                 if (resp)
                         MHD_destroy_response(resp);
                 return;
@@ -278,8 +275,7 @@ static void set_reply_cached(http_req *r, unsigned status, struct MHD_Response *
         if (!resp) {
                 status = 500;
                 content_type = problem_type;
-                resp = MHD_create_response_from_buffer(sizeof oom - 1, (void *)oom,
-                                                       MHD_RESPMEM_PERSISTENT);
+                resp = MHD_create_response_from_buffer(sizeof oom - 1, (void *) oom, MHD_RESPMEM_PERSISTENT);
                 if (!resp)
                         return; /* nothing queued: the connection gets closed */
         }
@@ -292,8 +288,7 @@ static void set_reply_cached(http_req *r, unsigned status, struct MHD_Response *
         r->replied = true;
 }
 
-static void set_reply(http_req *r, unsigned status, struct MHD_Response *resp,
-                      const char *content_type) {
+static void set_reply(http_req *r, unsigned status, struct MHD_Response *resp, const char *content_type) {
         set_reply_cached(r, status, resp, content_type, NULL);
 }
 
@@ -320,8 +315,8 @@ static bool etag_listed(const char *list, const char *etag) {
         return false;
 }
 
-void http_reply_static(http_req *r, const char *content_type, const void *body, size_t len,
-                       const char *etag, const char *cache_control) {
+void http_reply_static(http_req *r, const char *content_type, const void *body, size_t len, const char *etag,
+                       const char *cache_control) {
         struct MHD_Response *resp;
         unsigned status = 200;
         if (etag && etag_listed(http_header(r, "If-None-Match"), etag)) {
@@ -329,7 +324,7 @@ void http_reply_static(http_req *r, const char *content_type, const void *body, 
                 resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
                 content_type = NULL;
         } else {
-                resp = MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_PERSISTENT);
+                resp = MHD_create_response_from_buffer(len, (void *) body, MHD_RESPMEM_PERSISTENT);
         }
         if (resp && etag)
                 MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, etag);
@@ -339,7 +334,7 @@ void http_reply_static(http_req *r, const char *content_type, const void *body, 
 void http_reply_json(http_req *r, int status, json_t *body) {
         struct MHD_Response *resp;
         if (!body) {
-                set_reply(r, (unsigned)status, make_response(NULL, 0, false), NULL);
+                set_reply(r, (unsigned) status, make_response(NULL, 0, false), NULL);
                 return;
         }
         char *text = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY);
@@ -347,20 +342,19 @@ void http_reply_json(http_req *r, int status, json_t *body) {
         resp = text ? make_response(text, strlen(text), false) : NULL;
         if (text && !resp)
                 free(text);
-        set_reply(r, (unsigned)status, resp, json_ctype);
+        set_reply(r, (unsigned) status, resp, json_ctype);
 }
 
-static void reply_problemv(http_req *r, int status, const char *field, const char *fmt,
-                           va_list ap) {
+static void reply_problemv(http_req *r, int status, const char *field, const char *fmt, va_list ap) {
         strbuf detail = STRBUF_INIT;
         struct MHD_Response *resp = NULL;
         char *text = NULL;
-        const char *title = MHD_get_reason_phrase_for((unsigned)status);
+        const char *title = MHD_get_reason_phrase_for((unsigned) status);
 
         strbuf_vprintf(&detail, fmt, ap);
-        json_t *doc = json_pack("{s:s, s:s, s:i, s:s}", "type", "about:blank", "title",
-                                title && *title ? title : "Error", "status", status, "detail",
-                                strbuf_str(&detail) ? strbuf_str(&detail) : "");
+        json_t *doc =
+                json_pack("{s:s, s:s, s:i, s:s}", "type", "about:blank", "title", title && *title ? title : "Error",
+                          "status", status, "detail", strbuf_str(&detail) ? strbuf_str(&detail) : "");
         if (doc && field)
                 json_object_set_new(doc, "field", json_string(field));
         if (doc)
@@ -372,7 +366,7 @@ static void reply_problemv(http_req *r, int status, const char *field, const cha
                 if (!resp)
                         free(text);
         }
-        set_reply(r, (unsigned)status, resp, problem_type);
+        set_reply(r, (unsigned) status, resp, problem_type);
 }
 
 void http_reply_problem(http_req *r, int status, const char *field, const char *fmt, ...) {
@@ -392,9 +386,8 @@ static void problem(http_req *r, int status, const char *field, const char *fmt,
         va_end(ap);
 }
 
-void http_reply_text(http_req *r, int status, const char *content_type, const char *body,
-                     size_t len) {
-        set_reply(r, (unsigned)status, make_response(body, len, true), content_type);
+void http_reply_text(http_req *r, int status, const char *content_type, const char *body, size_t len) {
+        set_reply(r, (unsigned) status, make_response(body, len, true), content_type);
 }
 
 void http_add_header(http_req *r, const char *name, const char *value) {
@@ -416,7 +409,7 @@ static enum MHD_Result send_reply(http_req *r) {
                 const char *name = r->hdrs.data + i;
                 const char *value = name + strlen(name) + 1;
                 MHD_add_response_header(r->resp, name, value);
-                i = (size_t)(value - r->hdrs.data) + strlen(value) + 1;
+                i = (size_t) (value - r->hdrs.data) + strlen(value) + 1;
         }
         enum MHD_Result ret = MHD_queue_response(r->conn, r->status, r->resp);
         MHD_destroy_response(r->resp);
@@ -440,8 +433,7 @@ const char *http_param(const http_req *r, const char *name) {
 const char *http_query(const http_req *r, const char *name) {
         const char *v = NULL;
         /* "?flag" is stored with a NULL value; tell it apart from an absent key */
-        if (MHD_lookup_connection_value_n(r->conn, MHD_GET_ARGUMENT_KIND, name, strlen(name), &v,
-                                          NULL) != MHD_YES)
+        if (MHD_lookup_connection_value_n(r->conn, MHD_GET_ARGUMENT_KIND, name, strlen(name), &v, NULL) != MHD_YES)
                 return NULL;
         return v ? v : "";
 }
@@ -486,8 +478,7 @@ static int match_route(http_req *r) {
                 const struct route *rt = &s->routes[i];
                 bool ok = rt->wild ? nsegs >= rt->nsegs : rt->nsegs == nsegs;
                 for (size_t k = 0; ok && k < rt->nsegs; k++)
-                        ok = rt->is_param[k] ? segs[k][0] != '\0'
-                                             : strcmp(rt->segs[k], segs[k]) == 0;
+                        ok = rt->is_param[k] ? segs[k][0] != '\0' : strcmp(rt->segs[k], segs[k]) == 0;
                 if (!ok)
                         continue;
                 if (strcmp(rt->method, m) == 0) {
@@ -519,8 +510,8 @@ static int match_route(http_req *r) {
         }
         if (allow.len > 0) {
                 http_add_header(r, MHD_HTTP_HEADER_ALLOW, strbuf_str(&allow));
-                problem(r, 405, NULL, "method %s is not allowed for %s; allowed: %s", r->method,
-                        r->path, strbuf_str(&allow));
+                problem(r, 405, NULL, "method %s is not allowed for %s; allowed: %s", r->method, r->path,
+                        strbuf_str(&allow));
                 strbuf_free(&allow);
                 return -1;
         }
@@ -547,11 +538,9 @@ static int on_headers(http_req *r) {
         if (!(r->route->flags & HTTP_PUBLIC) && !http_authorized(r)) {
                 bool presented = http_header(r, MHD_HTTP_HEADER_AUTHORIZATION) != NULL;
                 http_add_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
-                                presented ? "Bearer realm=\"sked\", error=\"invalid_token\""
-                                          : "Bearer realm=\"sked\"");
+                                presented ? "Bearer realm=\"sked\", error=\"invalid_token\"" : "Bearer realm=\"sked\"");
                 problem(r, 401, NULL, "%s",
-                        presented ? "invalid token"
-                                  : "missing \"Authorization: Bearer <token>\" header");
+                        presented ? "invalid token" : "missing \"Authorization: Bearer <token>\" header");
                 return -1;
         }
         const char *cl = http_header(r, MHD_HTTP_HEADER_CONTENT_LENGTH);
@@ -560,8 +549,7 @@ static int on_headers(http_req *r) {
                 errno = 0;
                 unsigned long long n = strtoull(cl, &end, 10);
                 if (errno == 0 && end != cl && *end == '\0' && n > r->srv->max_body) {
-                        problem(r, 413, NULL, "body: %llu bytes exceeds the limit of %zu bytes", n,
-                                r->srv->max_body);
+                        problem(r, 413, NULL, "body: %llu bytes exceeds the limit of %zu bytes", n, r->srv->max_body);
                         return -1;
                 }
         }
@@ -579,11 +567,10 @@ static void run_handler(http_req *r) {
         }
         if (r->body.len > 0) {
                 json_error_t je;
-                r->json = json_loadb(r->body.data, r->body.len,
-                                     JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &je);
+                r->json = json_loadb(r->body.data, r->body.len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &je);
                 if (!r->json) {
-                        problem(r, 400, "body", "body: invalid JSON at line %d, column %d: %s",
-                                je.line, je.column, je.text);
+                        problem(r, 400, "body", "body: invalid JSON at line %d, column %d: %s", je.line, je.column,
+                                je.text);
                         return;
                 }
         }
@@ -596,12 +583,12 @@ static void run_handler(http_req *r) {
         }
 }
 
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version, const char *upload_data,
-                                  size_t *upload_data_size, void **con_cls) {
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+                                  const char *version, const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls) {
         http_req *r = *con_cls;
-        (void)cls;
-        (void)version;
+        (void) cls;
+        (void) version;
 
         if (!r)
                 return MHD_NO; /* the URI callback ran out of memory */
@@ -679,22 +666,20 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn) {
         return r;
 }
 
-static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
-                         enum MHD_RequestTerminationCode toe) {
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe) {
         http_server *s = cls;
         http_req *r = *con_cls;
-        (void)conn;
-        (void)toe;
+        (void) conn;
+        (void) toe;
         if (!r)
                 return;
         *con_cls = NULL;
         if (s->access_log && r->started) {
                 struct timespec t1;
                 clock_gettime(CLOCK_MONOTONIC, &t1);
-                double ms = (double)(t1.tv_sec - r->t0.tv_sec) * 1e3 +
-                            (double)(t1.tv_nsec - r->t0.tv_nsec) / 1e6;
+                double ms = (double) (t1.tv_sec - r->t0.tv_sec) * 1e3 + (double) (t1.tv_nsec - r->t0.tv_nsec) / 1e6;
                 s->access_log(s->access_log_userdata, r->method, r->path,
-                              toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? (int)r->status : 0, ms);
+                              toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? (int) r->status : 0, ms);
         }
         if (r->deferred) {
                 /* the client left while its work ran: the continuation still runs, to
@@ -726,8 +711,8 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap) {
 /* ---- lifecycle ---- */
 
 int http_server_start(http_server *s, sked_err *err) {
-        unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
-                         MHD_USE_ERROR_LOG | MHD_USE_TURBO | MHD_ALLOW_SUSPEND_RESUME;
+        unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG |
+                         MHD_USE_TURBO | MHD_ALLOW_SUSPEND_RESUME;
         if (s->daemon)
                 return err_set(err, -EALREADY, "HTTP server already running");
         if (s->ipv6)
@@ -756,8 +741,7 @@ int http_server_start(http_server *s, sked_err *err) {
                 return err_field(err, code, "listen", "\"%s\": cannot listen: %s", s->listen,
                                  s->start_msg[0] ? s->start_msg : "libmicrohttpd failed to start");
         }
-        const union MHD_DaemonInfo *info =
-                MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
+        const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
         s->port = info ? info->port : 0;
         return 0;
 }

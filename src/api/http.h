@@ -33,17 +33,16 @@ typedef void (*http_access_log_fn)(void *userdata, const char *method, const cha
                                    double duration_ms);
 
 typedef struct http_config {
-        const char *listen;       /* "127.0.0.1:8080", "[::1]:8080"; port 0 picks a free one.
-                                     IP literals only: host names are rejected */
-        unsigned threads;         /* worker threads (MHD thread pool), 0 → 4 */
-        size_t max_body;          /* bytes, 0 → 1 MiB; larger bodies get 413 */
-        unsigned max_connections; /* 0 → 512 */
-        unsigned timeout_s;       /* idle connection timeout, 0 → 30 */
-        const unsigned char
-                *token_hash;           /* 32 bytes (auth_token_hash), copied.  Non-public routes
-                                          need "Authorization: Bearer <token>" matching it; NULL
-                                          means no token is valid (non-public routes answer 401) */
-        http_access_log_fn access_log; /* optional; NULL logs nothing per request */
+        const char *listen;              /* "127.0.0.1:8080", "[::1]:8080"; port 0 picks a free one.
+                                            IP literals only: host names are rejected */
+        unsigned threads;                /* worker threads (MHD thread pool), 0 → 4 */
+        size_t max_body;                 /* bytes, 0 → 1 MiB; larger bodies get 413 */
+        unsigned max_connections;        /* 0 → 512 */
+        unsigned timeout_s;              /* idle connection timeout, 0 → 30 */
+        const unsigned char *token_hash; /* 32 bytes (auth_token_hash), copied.  Non-public routes
+                                            need "Authorization: Bearer <token>" matching it; NULL
+                                            means no token is valid (non-public routes answer 401) */
+        http_access_log_fn access_log;   /* optional; NULL logs nothing per request */
         void *access_log_userdata;
 } http_config;
 
@@ -65,8 +64,8 @@ int http_server_new(const http_config *cfg, http_server **ret, sked_err *err);
  * Errors: -EINVAL (bad pattern: not starting with '/', more than 8 params, empty or
  * unclosed {}, {name*} before the last segment), -EBUSY (server already started),
  * -ENOMEM. */
-int http_route(http_server *s, const char *method, const char *pattern, unsigned flags,
-               http_handler_fn fn, void *userdata);
+int http_route(http_server *s, const char *method, const char *pattern, unsigned flags, http_handler_fn fn,
+               void *userdata);
 
 /* Binds and starts the worker threads.  Errors (with err, field "listen"):
  * -EADDRINUSE (port taken) or -EADDRNOTAVAIL (anything else: address not local,
@@ -130,16 +129,15 @@ void http_reply_problem(http_req *r, int status, const char *field, const char *
         __attribute__((format(printf, 4, 5)));
 
 /* Replies len bytes of body (copied) with content_type (NULL → no Content-Type). */
-void http_reply_text(http_req *r, int status, const char *content_type, const char *body,
-                     size_t len);
+void http_reply_text(http_req *r, int status, const char *content_type, const char *body, size_t len);
 
 /* Replies 200 with len bytes of body, which must outlive the server (an embedded
  * asset: not copied), with a strong etag (a quoted string, e.g. "\"3f2a9c\"", or NULL)
  * and Cache-Control: cache_control (NULL: "no-cache", i.e. revalidate each time; for a
  * file whose name carries its hash, "public, max-age=31536000, immutable").  When the
  * request's If-None-Match lists etag (or "*"), replies 304 with the ETag and no body. */
-void http_reply_static(http_req *r, const char *content_type, const void *body, size_t len,
-                       const char *etag, const char *cache_control);
+void http_reply_static(http_req *r, const char *content_type, const void *body, size_t len, const char *etag,
+                       const char *cache_control);
 
 /* Deferred replies, for a handler that waits for something slow (a write through
  * the engine's loop) without holding a worker thread: it calls http_defer and

@@ -43,9 +43,9 @@ json_t *view_series(const series_row *s) {
         json_object_set_new(o, "sleep", s->sleep ? parsed(s->sleep) : json_array());
         json_object_set_new(o, "feature_on", json_boolean(s->feature_on));
         json_object_set_new(o, "exceptions", json_integer(s->n_exceptions));
-        json_object_set_new(o, "skipped", json_pack("{s:I, s:I, s:I}", "overlap", (json_int_t) s->skipped_overlap,
-                                                    "sleep", (json_int_t) s->skipped_sleep, "disabled",
-                                                    (json_int_t) s->skipped_disabled));
+        json_object_set_new(o, "skipped",
+                            json_pack("{s:I, s:I, s:I}", "overlap", (json_int_t) s->skipped_overlap, "sleep",
+                                      (json_int_t) s->skipped_sleep, "disabled", (json_int_t) s->skipped_disabled));
         json_object_set_new(o, "missed", json_integer(s->missed));
         json_object_set_new(o, "version", json_integer(s->version));
         view_set_instant(o, "created_at", s->created_at);
@@ -75,9 +75,10 @@ json_t *view_run(const run_row *r) {
         json_object_set_new(o, "exit_code", r->has_exit ? json_integer(r->exit_code) : json_null());
         json_object_set_new(o, "error", str_or_null(r->error));
         json_object_set_new(o, "progress", json_integer(r->progress));
-        json_object_set_new(o, "counts", json_pack("{s:I, s:I, s:I, s:I}", "info", (json_int_t) r->n_info, "warning",
-                                                   (json_int_t) r->n_warning, "error", (json_int_t) r->n_error,
-                                                   "results", (json_int_t) r->n_results));
+        json_object_set_new(o, "counts",
+                            json_pack("{s:I, s:I, s:I, s:I}", "info", (json_int_t) r->n_info, "warning",
+                                      (json_int_t) r->n_warning, "error", (json_int_t) r->n_error, "results",
+                                      (json_int_t) r->n_results));
         json_object_set_new(o, "next_attempt", r->next_attempt ? json_integer(r->next_attempt) : json_null());
         json_object_set_new(o, "params", parsed(r->params));
         json_object_set_new(o, "query", parsed(r->query));

@@ -48,8 +48,7 @@ int civil_days_in_month(int y, int m) {
 }
 
 int64_t civil_to_seconds(const civil *c) {
-        return civil_days_from_date(c->year, c->month, c->day) * 86400 + c->hour * 3600 +
-               c->minute * 60 + c->second;
+        return civil_days_from_date(c->year, c->month, c->day) * 86400 + c->hour * 3600 + c->minute * 60 + c->second;
 }
 
 void civil_from_seconds(int64_t s, civil *ret) {
@@ -63,8 +62,8 @@ void civil_from_seconds(int64_t s, civil *ret) {
 
 bool civil_valid(const civil *c) {
         return c->year >= 1 && c->year <= 9999 && c->month >= 1 && c->month <= 12 && c->day >= 1 &&
-               c->day <= civil_days_in_month(c->year, c->month) && c->hour >= 0 && c->hour <= 23 &&
-               c->minute >= 0 && c->minute <= 59 && c->second >= 0 && c->second <= 59;
+               c->day <= civil_days_in_month(c->year, c->month) && c->hour >= 0 && c->hour <= 23 && c->minute >= 0 &&
+               c->minute <= 59 && c->second >= 0 && c->second <= 59;
 }
 
 static int digits(const char *s, int n, int *ret) {
@@ -83,9 +82,8 @@ int civil_parse(const char *s, bool allow_z, bool need_z, civil *ret) {
         if (!s || strlen(s) < 19)
                 return -EINVAL;
         if (digits(s, 4, &c.year) < 0 || s[4] != '-' || digits(s + 5, 2, &c.month) < 0 || s[7] != '-' ||
-            digits(s + 8, 2, &c.day) < 0 || (s[10] != 'T' && s[10] != ' ') ||
-            digits(s + 11, 2, &c.hour) < 0 || s[13] != ':' || digits(s + 14, 2, &c.minute) < 0 ||
-            s[16] != ':' || digits(s + 17, 2, &c.second) < 0)
+            digits(s + 8, 2, &c.day) < 0 || (s[10] != 'T' && s[10] != ' ') || digits(s + 11, 2, &c.hour) < 0 ||
+            s[13] != ':' || digits(s + 14, 2, &c.minute) < 0 || s[16] != ':' || digits(s + 17, 2, &c.second) < 0)
                 return -EINVAL;
         const char *rest = s + 19;
         if (*rest == 'Z' && allow_z)
@@ -101,8 +99,7 @@ int civil_parse(const char *s, bool allow_z, bool need_z, civil *ret) {
 }
 
 void civil_format(const civil *c, char *buf, size_t len) {
-        snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d", c->year, c->month, c->day, c->hour,
-                 c->minute, c->second);
+        snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d", c->year, c->month, c->day, c->hour, c->minute, c->second);
 }
 
 static char *put_u(char *p, uint64_t v, int width) {
@@ -142,8 +139,7 @@ char *civil_put_wall(char *p, int64_t secs, bool basic) {
 void time_format_utc(sked_time t, char *buf, size_t len) {
         civil c;
         civil_from_seconds(time_seconds(t), &c);
-        snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02dZ", c.year, c.month, c.day, c.hour,
-                 c.minute, c.second);
+        snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02dZ", c.year, c.month, c.day, c.hour, c.minute, c.second);
 }
 
 void time_format_utc_us(sked_time t, char *buf, size_t len) {

@@ -17,8 +17,8 @@ typedef int64_t sked_time;
 #define SKED_TIME_MAX INT64_MAX
 
 typedef struct civil {
-        int year, month, day;      /* month 1..12, day 1..31 */
-        int hour, minute, second;  /* 0..23, 0..59, 0..59 */
+        int year, month, day;     /* month 1..12, day 1..31 */
+        int hour, minute, second; /* 0..23, 0..59, 0..59 */
 } civil;
 
 /* a / b rounded toward negative infinity (b > 0 or b < 0, never 0): the day of a

@@ -13,9 +13,9 @@
 #define SKED_ERR_MSG_MAX 512
 
 typedef struct sked_err {
-        int code;                    /* negative errno, 0 when unset */
-        char field[128];             /* the input at fault ("series.schedule"), may be "" */
-        char msg[SKED_ERR_MSG_MAX];  /* full message, field prefix included */
+        int code;                   /* negative errno, 0 when unset */
+        char field[128];            /* the input at fault ("series.schedule"), may be "" */
+        char msg[SKED_ERR_MSG_MAX]; /* full message, field prefix included */
 } sked_err;
 
 /* Sets code and message (printf-style); returns the code as a negative value so
@@ -23,8 +23,7 @@ typedef struct sked_err {
 int err_set(sked_err *e, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* Like err_set, and records `field`; the message becomes "field: <text>". */
-int err_field(sked_err *e, int code, const char *field, const char *fmt, ...)
-        __attribute__((format(printf, 4, 5)));
+int err_field(sked_err *e, int code, const char *field, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 /* Prepends "prefix" to the field name and "prefix" + ": " or "." to the message of
  * an error already set, so an inner `BYHOUR must be 0..23` becomes

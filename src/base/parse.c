@@ -17,10 +17,10 @@ int parse_int64(const char *s, int64_t min, int64_t max, int64_t *ret) {
         if (*p < '0' || *p > '9')
                 return -EINVAL;
         /* Accumulate as unsigned magnitude; INT64_MIN's magnitude is INT64_MAX + 1. */
-        limit = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
+        limit = neg ? (uint64_t) INT64_MAX + 1 : (uint64_t) INT64_MAX;
         bool over = false;
         for (; *p >= '0' && *p <= '9'; p++) {
-                unsigned d = (unsigned)(*p - '0');
+                unsigned d = (unsigned) (*p - '0');
                 if (v > (limit - d) / 10)
                         over = true;
                 else
@@ -30,7 +30,7 @@ int parse_int64(const char *s, int64_t min, int64_t max, int64_t *ret) {
                 return -EINVAL;
         if (over)
                 return -ERANGE;
-        int64_t x = neg ? (v == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)v) : (int64_t)v;
+        int64_t x = neg ? (v == (uint64_t) INT64_MAX + 1 ? INT64_MIN : -(int64_t) v) : (int64_t) v;
         if (x < min || x > max)
                 return -ERANGE;
         *ret = x;
@@ -42,7 +42,7 @@ int parse_int(const char *s, int min, int max, int *ret) {
         int r = parse_int64(s, min, max, &v);
         if (r < 0)
                 return r;
-        *ret = (int)v;
+        *ret = (int) v;
         return 0;
 }
 

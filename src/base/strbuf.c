@@ -107,15 +107,15 @@ static size_t utf8_seq(const unsigned char *s, size_t n) {
         else if (c >= 0xe0 && c <= 0xef) {
                 len = 3;
                 if (c == 0xe0)
-                        lo = 0xa0;      /* overlong */
+                        lo = 0xa0; /* overlong */
                 else if (c == 0xed)
-                        hi = 0x9f;      /* surrogates */
+                        hi = 0x9f; /* surrogates */
         } else if (c >= 0xf0 && c <= 0xf4) {
                 len = 4;
                 if (c == 0xf0)
-                        lo = 0x90;      /* overlong */
+                        lo = 0x90; /* overlong */
                 else if (c == 0xf4)
-                        hi = 0x8f;      /* beyond U+10FFFF */
+                        hi = 0x8f; /* beyond U+10FFFF */
         } else
                 return 0;
         if (n < len || s[1] < lo || s[1] > hi)

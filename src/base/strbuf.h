@@ -6,13 +6,14 @@
 #include <stddef.h>
 
 typedef struct strbuf {
-        char *data;  /* always NUL-terminated once anything was appended; may be NULL when empty */
+        char *data; /* always NUL-terminated once anything was appended; may be NULL when empty */
         size_t len;
         size_t cap;
-        bool oom;    /* an allocation failed; further appends are dropped */
+        bool oom; /* an allocation failed; further appends are dropped */
 } strbuf;
 
-#define STRBUF_INIT {NULL, 0, 0, false}
+#define STRBUF_INIT                                                                                                    \
+        { NULL, 0, 0, false }
 
 /* Makes room for `extra` more bytes, so that large outputs grow once. */
 int strbuf_reserve(strbuf *b, size_t extra);

@@ -117,8 +117,7 @@ static int add_series_ids(strbuf *ids, size_t *count, const char *arg) {
                         return -EINVAL;
                 }
                 if (++*count > CALENDAR_SERIES_MAX) {
-                        fprintf(stderr, "sked calendar: --series: at most %d ids\n",
-                                CALENDAR_SERIES_MAX);
+                        fprintf(stderr, "sked calendar: --series: at most %d ids\n", CALENDAR_SERIES_MAX);
                         return -E2BIG;
                 }
                 if (ids->len)
@@ -133,7 +132,7 @@ static int add_series_ids(strbuf *ids, size_t *count, const char *arg) {
 static unsigned output_width(int64_t opt) {
         struct winsize ws;
         if (opt)
-                return (unsigned)opt;
+                return (unsigned) opt;
         if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
                 return ws.ws_col;
         return CALVIEW_WIDTH_DEFAULT;
@@ -214,8 +213,7 @@ static int calendar_show(const cli_noun *n, int argc, char **argv) {
         char **args;
         int nargs, rc;
 
-        if ((rc = cli_parse_opts(n, &calendar_verbs[0], argc, argv, opts, on_cal_opt, &a, &c, &args,
-                                 &nargs)) != 0) {
+        if ((rc = cli_parse_opts(n, &calendar_verbs[0], argc, argv, opts, on_cal_opt, &a, &c, &args, &nargs)) != 0) {
                 rc = cli_exit(rc);
                 goto done;
         }
@@ -223,8 +221,8 @@ static int calendar_show(const cli_noun *n, int argc, char **argv) {
         int64_t w = 0;
         if (a.width) {
                 if (parse_int64(a.width, CALVIEW_WIDTH_MIN, CALVIEW_WIDTH_MAX, &w) < 0) {
-                        fprintf(stderr, "sked calendar: --width \"%s\": expected %d..%d\n", a.width,
-                                CALVIEW_WIDTH_MIN, CALVIEW_WIDTH_MAX);
+                        fprintf(stderr, "sked calendar: --width \"%s\": expected %d..%d\n", a.width, CALVIEW_WIDTH_MIN,
+                                CALVIEW_WIDTH_MAX);
                         goto done;
                 }
         }

@@ -13,20 +13,10 @@
 #define SEP " | "
 #define SEP_LEN 3
 #define ELLIPSIS "\xe2\x80\xa6" /* … */
-#define BUSY_MARK '#'              /* a busy series' day, told below the days */
+#define BUSY_MARK '#'           /* a busy series' day, told below the days */
 
 /* What a mark tells: several states share one. */
-enum {
-        K_PLANNED,
-        K_CHANGED,
-        K_DISABLED,
-        K_RUNNING,
-        K_SUCCEEDED,
-        K_FAILED,
-        K_SKIPPED,
-        K_OTHER,
-        NKINDS
-};
+enum { K_PLANNED, K_CHANGED, K_DISABLED, K_RUNNING, K_SUCCEEDED, K_FAILED, K_SKIPPED, K_OTHER, NKINDS };
 
 static const struct {
         char mark;
@@ -47,10 +37,9 @@ static const struct {
         const char *name;
         int kind;
 } states[] = {
-        {"planned", K_PLANNED}, {"due", K_RUNNING},         {"queued", K_RUNNING},
-        {"running", K_RUNNING}, {"succeeded", K_SUCCEEDED}, {"failed", K_FAILED},
-        {"lost", K_FAILED},     {"cancelled", K_FAILED},    {"missed", K_SKIPPED},
-        {"skipped", K_SKIPPED}, {"disabled", K_DISABLED},   {"paused", K_SKIPPED},
+        {"planned", K_PLANNED},     {"due", K_RUNNING},     {"queued", K_RUNNING},    {"running", K_RUNNING},
+        {"succeeded", K_SUCCEEDED}, {"failed", K_FAILED},   {"lost", K_FAILED},       {"cancelled", K_FAILED},
+        {"missed", K_SKIPPED},      {"skipped", K_SKIPPED}, {"disabled", K_DISABLED}, {"paused", K_SKIPPED},
 };
 #define NSTATES (sizeof states / sizeof states[0])
 
@@ -63,10 +52,10 @@ typedef struct occ {
         int kind;
         int col; /* index into days, -1 when the day is not one of them */
         bool changed;
-        bool twin; /* its series has this day and time with another UTC offset too */
-        bool busy; /* its series has more than CALVIEW_BUSY occurrences this day */
-        bool head; /* the first of a busy series' day: stands for all of them */
-        char off[8]; /* "+01", "+05:30" from local, "" when unknown */
+        bool twin;     /* its series has this day and time with another UTC offset too */
+        bool busy;     /* its series has more than CALVIEW_BUSY occurrences this day */
+        bool head;     /* the first of a busy series' day: stands for all of them */
+        char off[8];   /* "+01", "+05:30" from local, "" when unknown */
         int64_t start; /* microseconds, or INT64_MIN when the reply has none */
         size_t index;  /* position in the reply */
 } occ;
@@ -117,7 +106,7 @@ static size_t seq_len(const unsigned char *s) {
 /* Display width of s: code points, an invalid byte counting as one. */
 static size_t text_width(const char *s) {
         size_t w = 0;
-        for (const unsigned char *p = (const unsigned char *)s; *p; w++) {
+        for (const unsigned char *p = (const unsigned char *) s; *p; w++) {
                 size_t n = seq_len(p);
                 p += n ? n : 1;
         }
@@ -132,17 +121,17 @@ static size_t put_text(strbuf *b, const char *s, size_t cols) {
         if (cols == 0)
                 return 0;
         keep = total <= cols ? total : cols - 1;
-        for (const unsigned char *p = (const unsigned char *)s; *p && w < keep; w++) {
+        for (const unsigned char *p = (const unsigned char *) s; *p && w < keep; w++) {
                 size_t n = seq_len(p);
                 if (n == 0) {
                         strbuf_putc(b, '?');
                         n = 1;
                 } else if (n == 1) {
-                        strbuf_putc(b, *p < 0x20 || *p == 0x7f ? ' ' : (char)*p);
+                        strbuf_putc(b, *p < 0x20 || *p == 0x7f ? ' ' : (char) *p);
                 } else if (n == 2 && p[0] == 0xc2 && p[1] < 0xa0) {
                         strbuf_putc(b, ' ');
                 } else {
-                        strbuf_append(b, (const char *)p, n);
+                        strbuf_append(b, (const char *) p, n);
                 }
                 p += n;
         }
@@ -177,8 +166,8 @@ static void put_line(strbuf *b, const char *s, size_t width) {
 /* Lines of "prefix item sep item sep ...", wrapped before an item that would pass
  * width; continuation lines are indented by the prefix's width.  Items are short
  * ASCII. */
-static void put_wrapped(strbuf *b, const char *prefix, const char *const *items, size_t n,
-                        const char *sep, size_t width) {
+static void put_wrapped(strbuf *b, const char *prefix, const char *const *items, size_t n, const char *sep,
+                        size_t width) {
         size_t indent = strlen(prefix), start = b->len, col = indent;
         strbuf_puts(b, prefix);
         for (size_t i = 0; i < n; i++) {
@@ -226,8 +215,7 @@ static bool parse_date(const char *s, int64_t *ret) {
 
 static bool valid_time(const char *s) {
         int h, m;
-        return s && strlen(s) == 5 && s[2] == ':' && digits(s, 2, &h) && digits(s + 3, 2, &m) &&
-               h < 24 && m < 60;
+        return s && strlen(s) == 5 && s[2] == ':' && digits(s, 2, &h) && digits(s + 3, 2, &m) && h < 24 && m < 60;
 }
 
 /* "+01" or "+05:30" from the offset at the end of an ISO local time, "" if none. */
@@ -306,7 +294,7 @@ static int parse_occ(view *v, const json_t *it, size_t i, occ *ret, sked_err *er
 
 /* Orders by day, series, wall time, offset, then reply order. */
 static int cmp_occ(const void *a, const void *b) {
-        const occ *x = *(const occ *const *)a, *y = *(const occ *const *)b;
+        const occ *x = *(const occ *const *) a, *y = *(const occ *const *) b;
         int r;
         if (x->col != y->col)
                 return x->col < y->col ? -1 : 1;
@@ -326,7 +314,7 @@ static bool same_day(const occ *x, const occ *y) {
 }
 
 static int cmp_i64(const void *a, const void *b) {
-        int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+        int64_t x = *(const int64_t *) a, y = *(const int64_t *) b;
         return x < y ? -1 : x > y;
 }
 
@@ -399,7 +387,7 @@ static int mark_groups(view *v) {
                                 last = p[k];
                 }
                 first->head = true;
-                g->head = (size_t)(first - v->occ);
+                g->head = (size_t) (first - v->occ);
                 g->n = j - i;
                 g->last = last->time;
                 g->every = every_of(p + i, j - i);
@@ -430,7 +418,7 @@ static int parse(view *v, const json_t *cal, const char *today, sked_err *err) {
                         return bad(err, f, "a date \"YYYY-MM-DD\"");
                 }
                 if (today && !strcmp(today, v->days[i]))
-                        v->today = (int)i;
+                        v->today = (int) i;
         }
         v->series = json_object_get(cal, "series");
         if (v->series && !json_is_array(v->series))
@@ -498,7 +486,7 @@ static void cell_text(const view *v, const occ *o, strbuf *cell) {
         char off[8] = "", idbuf[40];
         const char *title = o->title ? o->title : series_title(v, o->series_id);
         if (!title) {
-                snprintf(idbuf, sizeof idbuf, "series %lld", (long long)o->series_id);
+                snprintf(idbuf, sizeof idbuf, "series %lld", (long long) o->series_id);
                 title = idbuf;
         }
         if (o->twin)
@@ -597,13 +585,13 @@ static void put_count(strbuf *b, size_t n) {
 static void put_every(strbuf *b, int64_t usec) {
         int64_t s = usec / SKED_USEC;
         if (usec % SKED_USEC)
-                strbuf_printf(b, "every %lld ms", (long long)(usec / 1000));
+                strbuf_printf(b, "every %lld ms", (long long) (usec / 1000));
         else if (s % 3600 == 0)
-                strbuf_printf(b, "every %lld h", (long long)(s / 3600));
+                strbuf_printf(b, "every %lld h", (long long) (s / 3600));
         else if (s % 60 == 0)
-                strbuf_printf(b, "every %lld min", (long long)(s / 60));
+                strbuf_printf(b, "every %lld min", (long long) (s / 60));
         else
-                strbuf_printf(b, "every %lld s", (long long)s);
+                strbuf_printf(b, "every %lld s", (long long) s);
 }
 
 /* One line per busy series' day, below the days, with its whole title:
@@ -627,7 +615,7 @@ static void render_busy(strbuf *b, const view *v, size_t width, strbuf *cell) {
                         if (title)
                                 strbuf_puts(cell, title);
                         else
-                                strbuf_printf(cell, "series %lld", (long long)o->series_id);
+                                strbuf_printf(cell, "series %lld", (long long) o->series_id);
                         strbuf_puts(cell, "  ");
                         if (g->every) {
                                 put_every(cell, g->every);
@@ -661,7 +649,7 @@ static void render_paused(strbuf *b, const view *v, size_t width, strbuf *cell) 
                 const char *title = json_string_value(json_object_get(it, "title"));
                 const char *note = json_string_value(json_object_get(it, "pause_note"));
                 strbuf_reset(cell);
-                strbuf_printf(cell, "series %lld", (long long)json_integer_value(id));
+                strbuf_printf(cell, "series %lld", (long long) json_integer_value(id));
                 if (title)
                         strbuf_printf(cell, " \"%s\"", title);
                 strbuf_puts(cell, " is paused");
@@ -707,8 +695,7 @@ static void render_legend(strbuf *b, const view *v, size_t width) {
                 other |= v->occ[i].kind == K_OTHER;
         for (int k = 0; k < NKINDS; k++)
                 if (k != K_OTHER || other)
-                        snprintf(items[n++], sizeof items[0], "%c %s", kinds[k].mark,
-                                 kinds[k].label);
+                        snprintf(items[n++], sizeof items[0], "%c %s", kinds[k].mark, kinds[k].label);
         if (v->nbusy)
                 snprintf(items[n++], sizeof items[0], "%c more than %d a day", BUSY_MARK, CALVIEW_BUSY);
         if (v->today >= 0)
@@ -752,15 +739,13 @@ int calview_render(strbuf *out, const json_t *cal, const calview_opts *o, sked_e
                         render_list(&b, &v, width, &cell);
                 strbuf_putc(&b, '\n');
                 if (v.outside) {
-                        snprintf(line, sizeof line,
-                                 "(%zu occurrence%s on days outside the week not shown)", v.outside,
+                        snprintf(line, sizeof line, "(%zu occurrence%s on days outside the week not shown)", v.outside,
                                  v.outside == 1 ? "" : "s");
                         put_line(&b, line, width);
                 }
                 render_busy(&b, &v, width, &cell);
                 if (v.truncated) {
-                        snprintf(line, sizeof line,
-                                 "truncated: the server sent only the first %zu occurrences",
+                        snprintf(line, sizeof line, "truncated: the server sent only the first %zu occurrences",
                                  v.nocc);
                         put_line(&b, line, width);
                 }

@@ -33,11 +33,11 @@
 #define CALVIEW_WIDTH_DEFAULT 120
 #define CALVIEW_WIDTH_MIN 20
 #define CALVIEW_WIDTH_MAX 1000
-#define CALVIEW_BUSY 24 /* a series with more occurrences on a day gets one line for it */
+#define CALVIEW_BUSY 24       /* a series with more occurrences on a day gets one line for it */
 #define CALVIEW_COLUMN_MIN 10 /* so columns need 7 * 10 + 6 * 3 = 88 display columns */
 
 typedef struct calview_opts {
-        unsigned width; /* display columns; 0 = CALVIEW_WIDTH_DEFAULT, else clamped to MIN..MAX */
+        unsigned width;    /* display columns; 0 = CALVIEW_WIDTH_DEFAULT, else clamped to MIN..MAX */
         const char *today; /* "YYYY-MM-DD" in the calendar's zone (marks that day), or NULL */
 } calview_opts;
 

@@ -42,23 +42,20 @@ static char *read_token_file(const char *path) {
         return buf[0] ? strdup(buf) : NULL;
 }
 
-int client_new(const char *url, const char *token, const char *data_dir, client **ret,
-               sked_err *err) {
+int client_new(const char *url, const char *token, const char *data_dir, client **ret, sked_err *err) {
         client *c = NULL;
         char *tok = NULL;
         int r;
 
         pthread_once(&curl_once, curl_init);
         if (curl_init_result != CURLE_OK)
-                return err_set(err, -EIO, "cannot initialise libcurl: %s",
-                               curl_easy_strerror(curl_init_result));
+                return err_set(err, -EIO, "cannot initialise libcurl: %s", curl_easy_strerror(curl_init_result));
         if (!url)
                 url = getenv("SKED_URL");
         if (!url || !*url)
                 url = CLIENT_DEFAULT_URL;
         if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0)
-                return err_field(err, -EINVAL, "url",
-                                 "\"%s\": expected http://host:port or https://host:port", url);
+                return err_field(err, -EINVAL, "url", "\"%s\": expected http://host:port or https://host:port", url);
         c = calloc(1, sizeof *c);
         if (!c)
                 return err_set(err, -ENOMEM, "out of memory");
@@ -83,8 +80,7 @@ int client_new(const char *url, const char *token, const char *data_dir, client 
                 tok = read_token_file(path);
                 token = tok;
                 if (tok)
-                        snprintf(c->token_hint, sizeof c->token_hint, "check the token in %s",
-                                 path);
+                        snprintf(c->token_hint, sizeof c->token_hint, "check the token in %s", path);
                 else
                         snprintf(c->token_hint, sizeof c->token_hint,
                                  "no token: cannot read %s; set SKED_TOKEN or SKED_DATA_DIR", path);
@@ -168,8 +164,8 @@ static int add_header(struct curl_slist **l, const char *h) {
 }
 
 /* Performs the request; the reply body is left in c->resp. */
-static int perform(client *c, const char *method, const char *path, const char *body, bool json,
-                   long *ret_status, sked_err *err) {
+static int perform(client *c, const char *method, const char *path, const char *body, bool json, long *ret_status,
+                   sked_err *err) {
         struct curl_slist *hdrs = NULL;
         strbuf url = STRBUF_INIT;
         CURLcode cc;
@@ -183,10 +179,9 @@ static int perform(client *c, const char *method, const char *path, const char *
                 r = err_set(err, -ENOMEM, "out of memory");
                 goto out;
         }
-        if (add_header(&hdrs, json ? "Accept: application/json, application/problem+json"
-                                   : "Accept: */*") < 0 ||
-            (body && add_header(&hdrs, "Content-Type: application/json") < 0) ||
-            add_header(&hdrs, "Expect:") < 0 || (c->auth && add_header(&hdrs, c->auth) < 0)) {
+        if (add_header(&hdrs, json ? "Accept: application/json, application/problem+json" : "Accept: */*") < 0 ||
+            (body && add_header(&hdrs, "Content-Type: application/json") < 0) || add_header(&hdrs, "Expect:") < 0 ||
+            (c->auth && add_header(&hdrs, c->auth) < 0)) {
                 r = err_set(err, -ENOMEM, "out of memory");
                 goto out;
         }
@@ -198,14 +193,14 @@ static int perform(client *c, const char *method, const char *path, const char *
         curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
         curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, 5L);
         curl_easy_setopt(e, CURLOPT_TIMEOUT, c->timeout_s);
-        curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)CLIENT_MAX_RESPONSE);
+        curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t) CLIENT_MAX_RESPONSE);
         curl_easy_setopt(e, CURLOPT_HTTPHEADER, hdrs);
         curl_easy_setopt(e, CURLOPT_ERRORBUFFER, c->errbuf);
         curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_data);
         curl_easy_setopt(e, CURLOPT_WRITEDATA, c);
         curl_easy_setopt(e, CURLOPT_USERAGENT, "sked-cli");
         if (body) {
-                curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
+                curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) strlen(body));
                 curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
                 if (strcmp(method, "POST") != 0)
                         curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
@@ -224,15 +219,14 @@ static int perform(client *c, const char *method, const char *path, const char *
                         goto out;
                 }
                 curl_easy_getinfo(e, CURLINFO_OS_ERRNO, &os_errno);
-                const char *why = os_errno ? strerror((int)os_errno)
-                                           : (c->errbuf[0] ? c->errbuf : curl_easy_strerror(cc));
+                const char *why =
+                        os_errno ? strerror((int) os_errno) : (c->errbuf[0] ? c->errbuf : curl_easy_strerror(cc));
                 if (cc == CURLE_OPERATION_TIMEDOUT)
-                        r = err_set(err, -ETIMEDOUT, "sked at %s did not answer %s %s within %ld s",
-                                    c->base, method, path, c->timeout_s);
+                        r = err_set(err, -ETIMEDOUT, "sked at %s did not answer %s %s within %ld s", c->base, method,
+                                    path, c->timeout_s);
                 else
                         r = err_set(err, cc == CURLE_COULDNT_CONNECT ? -ECONNREFUSED : -EIO,
-                                    "cannot reach sked at %s: %s (is 'sked serve' running?)",
-                                    c->base, why);
+                                    "cannot reach sked at %s: %s (is 'sked serve' running?)", c->base, why);
                 goto out;
         }
         curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
@@ -259,14 +253,13 @@ static void status_error(client *c, long status, json_t *doc, sked_err *err) {
                         snprintf(err->field, sizeof err->field, "%s", field);
         } else if (detail) {
                 err_field(err, code, field, "%s%s", detail, hint);
-        }
-        else
+        } else
                 err_set(err, code, "HTTP %ld%s%.200s%s", status, c->resp.len ? ": " : "",
                         c->resp.len ? strbuf_str(&c->resp) : "", hint);
 }
 
-int client_request(client *c, const char *method, const char *path, json_t *body, long *ret_status,
-                   json_t **ret_json, sked_err *err) {
+int client_request(client *c, const char *method, const char *path, json_t *body, long *ret_status, json_t **ret_json,
+                   sked_err *err) {
         char *text = NULL;
         json_t *doc = NULL;
         long status = 0;
@@ -293,15 +286,14 @@ int client_request(client *c, const char *method, const char *path, json_t *body
         return 0;
 }
 
-int client_request_text(client *c, const char *method, const char *path, long *ret_status,
-                        char **ret_body, sked_err *err) {
+int client_request_text(client *c, const char *method, const char *path, long *ret_status, char **ret_body,
+                        sked_err *err) {
         long status = 0;
         int r = perform(c, method, path, NULL, false, &status, err);
         if (r < 0)
                 return r;
         if (status >= 400) {
-                json_t *doc = json_loadb(c->resp.data ? c->resp.data : "", c->resp.len,
-                                         JSON_DECODE_ANY, NULL);
+                json_t *doc = json_loadb(c->resp.data ? c->resp.data : "", c->resp.len, JSON_DECODE_ANY, NULL);
                 status_error(c, status, doc, err);
                 json_decref(doc);
         }

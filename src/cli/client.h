@@ -10,7 +10,7 @@
 typedef struct client client;
 
 #define CLIENT_DEFAULT_URL "http://127.0.0.1:8080"
-#define CLIENT_MAX_RESPONSE ((size_t)64 << 20)
+#define CLIENT_MAX_RESPONSE ((size_t) 64 << 20)
 
 /* Creates a client.
  *   url:   NULL → $SKED_URL, else "http://127.0.0.1:8080" (must be http:// or https://)
@@ -18,8 +18,7 @@ typedef struct client client;
  *          NULL → $SKED_DATA_DIR, else "./var".  A missing or unreadable token is not
  *          an error here; a request that then gets 401 says where it looked.
  * Errors: -EINVAL (field "url") for a URL that is not http(s), -ENOMEM, -EIO (libcurl). */
-int client_new(const char *url, const char *token, const char *data_dir, client **ret,
-               sked_err *err);
+int client_new(const char *url, const char *token, const char *data_dir, client **ret, sked_err *err);
 
 /* NULL is a no-op. */
 void client_free(client *c);
@@ -33,13 +32,13 @@ void client_free(client *c);
  * Transport failures return <0 with err like "cannot reach sked at
  * http://127.0.0.1:8080: Connection refused (is 'sked serve' running?)", and a reply
  * over CLIENT_MAX_RESPONSE returns -EFBIG. */
-int client_request(client *c, const char *method, const char *path, json_t *body, long *ret_status,
-                   json_t **ret_json, sked_err *err);
+int client_request(client *c, const char *method, const char *path, json_t *body, long *ret_status, json_t **ret_json,
+                   sked_err *err);
 
 /* Like client_request without a body, for non-JSON endpoints (.ics, /metrics):
  * *ret_body is the raw reply, NUL-terminated, the caller's to free(). */
-int client_request_text(client *c, const char *method, const char *path, long *ret_status,
-                        char **ret_body, sked_err *err);
+int client_request_text(client *c, const char *method, const char *path, long *ret_status, char **ret_body,
+                        sked_err *err);
 
 /* Appends "?name=value" to q (or "&name=value" once q has a '?'), with value
  * percent-encoded by libcurl (curl_easy_escape: all but unreserved characters), so

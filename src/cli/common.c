@@ -61,9 +61,8 @@ int cli_noun_run(const cli_noun *n, int argc, char **argv) {
 
 #define MAX_VERB_OPTS 64 /* options one verb may declare */
 
-int cli_parse_opts(const cli_noun *n, const cli_verb *v, int argc, char **argv,
-                   const struct option *opts, cli_opt_fn fn, void *ud, cli_common *c,
-                   char ***ret_args, int *ret_nargs) {
+int cli_parse_opts(const cli_noun *n, const cli_verb *v, int argc, char **argv, const struct option *opts,
+                   cli_opt_fn fn, void *ud, cli_common *c, char ***ret_args, int *ret_nargs) {
         size_t nown = 0;
         while (opts && opts[nown].name)
                 nown++;
@@ -99,13 +98,12 @@ int cli_parse_opts(const cli_noun *n, const cli_verb *v, int argc, char **argv,
                 case '?':
                 case ':': {
                         const char *arg = optind > 1 ? argv[optind - 1] : "";
-                        char shortopt[3] = {'-', (char)optopt, '\0'};
+                        char shortopt[3] = {'-', (char) optopt, '\0'};
                         if (strncmp(arg, "--", 2) != 0 && optopt > ' ' && optopt < 127)
                                 arg = shortopt;
-                        fprintf(stderr, "sked %s%s%s: %s \"%.*s\"%s (see 'sked %s --help')\n",
-                                n->name, *v->name ? " " : "", v->name,
-                                o == ':' ? "option" : "unknown option", (int)strcspn(arg, "="), arg,
-                                o == ':' ? " needs a value" : "", n->name);
+                        fprintf(stderr, "sked %s%s%s: %s \"%.*s\"%s (see 'sked %s --help')\n", n->name,
+                                *v->name ? " " : "", v->name, o == ':' ? "option" : "unknown option",
+                                (int) strcspn(arg, "="), arg, o == ':' ? " needs a value" : "", n->name);
                         return CLI_USAGE;
                 }
                 }
@@ -115,8 +113,8 @@ int cli_parse_opts(const cli_noun *n, const cli_verb *v, int argc, char **argv,
         int nargs = argc - optind;
         if (nargs < v->min_args || nargs > v->max_args) {
                 if (nargs > v->max_args && v->max_args == 0)
-                        fprintf(stderr, "sked %s%s%s: unexpected argument \"%s\"\n", n->name,
-                                *v->name ? " " : "", v->name, argv[optind]);
+                        fprintf(stderr, "sked %s%s%s: unexpected argument \"%s\"\n", n->name, *v->name ? " " : "",
+                                v->name, argv[optind]);
                 else if (v->args)
                         fprintf(stderr, "sked %s %s: expected %s\n", n->name, v->name, v->args);
                 else
@@ -131,8 +129,7 @@ int cli_parse_opts(const cli_noun *n, const cli_verb *v, int argc, char **argv,
         return 0;
 }
 
-int cli_call(const cli_common *c, const char *method, const char *path, json_t *body,
-             json_t **ret) {
+int cli_call(const cli_common *c, const char *method, const char *path, json_t *body, json_t **ret) {
         client *cl = NULL;
         sked_err err = {0};
         if (client_new(c->url, c->token, c->data_dir, &cl, &err) < 0) {
@@ -150,10 +147,8 @@ int cli_call(const cli_common *c, const char *method, const char *path, json_t *
         if (status >= 400) {
                 fprintf(stderr, "sked: %s\n", err.msg[0] ? err.msg : "request failed");
                 json_decref(reply);
-                return status == 400 || status == 404 || status == 409 || status == 412 ||
-                                       status == 413
-                               ? CLI_USAGE
-                               : CLI_FAILED;
+                return status == 400 || status == 404 || status == 409 || status == 412 || status == 413 ? CLI_USAGE
+                                                                                                         : CLI_FAILED;
         }
         if (ret)
                 *ret = reply ? reply : json_object();
@@ -177,7 +172,7 @@ const char *cli_cell(json_t *o, const char *key, char *buf, size_t len) {
         if (json_is_string(v))
                 return json_string_value(v);
         if (json_is_integer(v)) {
-                snprintf(buf, len, "%lld", (long long)json_integer_value(v));
+                snprintf(buf, len, "%lld", (long long) json_integer_value(v));
                 return buf;
         }
         if (json_is_boolean(v))
@@ -222,12 +217,11 @@ void cli_print_items(json_t *reply, const char *const *headers, const char *cons
         table_free(t);
         json_t *next = json_object_get(reply, "next");
         if (json_is_integer(next) && (!lo || lo->more))
-                printf("(more: %s %lld)\n", lo ? lo->more : "--after/--before",
-                       (long long)json_integer_value(next));
+                printf("(more: %s %lld)\n", lo ? lo->more : "--after/--before", (long long) json_integer_value(next));
 }
 
-int cli_list(const cli_common *c, const char *path, const char *const *headers,
-             const char *const *keys, size_t n, const cli_list_opts *lo) {
+int cli_list(const cli_common *c, const char *path, const char *const *headers, const char *const *keys, size_t n,
+             const cli_list_opts *lo) {
         json_t *reply = NULL;
         int rc = cli_call(c, "GET", path, NULL, &reply);
         if (rc != 0)
@@ -247,13 +241,12 @@ int cli_id_path(char *buf, size_t len, const char *fmt, const char *id) {
                 return -EINVAL;
         }
         char digits[24];
-        snprintf(digits, sizeof digits, "%lld", (long long)v);
+        snprintf(digits, sizeof digits, "%lld", (long long) v);
         snprintf(buf, len, fmt, digits);
         return 0;
 }
 
-int cli_int_opt(const char *name, const char *arg, int64_t min, int64_t max, const char *what,
-                int64_t *ret) {
+int cli_int_opt(const char *name, const char *arg, int64_t min, int64_t max, const char *what, int64_t *ret) {
         int64_t v;
         if (parse_int64(arg, min, max, &v) < 0) {
                 fprintf(stderr, "sked: %s \"%s\": expected %s\n", name, arg, what);
@@ -270,7 +263,7 @@ int cli_add_param(json_t *params, const char *kv) {
                 return -EINVAL;
         }
         char name[128];
-        snprintf(name, sizeof name, "%.*s", (int)(eq - kv), kv);
+        snprintf(name, sizeof name, "%.*s", (int) (eq - kv), kv);
         json_t *v = json_loads(eq + 1, JSON_DECODE_ANY, NULL);
         json_object_set_new(params, name, v ? v : json_string(eq + 1));
         return 0;
@@ -283,7 +276,7 @@ size_t cli_terminal_width(void) {
         const char *env = getenv("COLUMNS");
         int64_t cols;
         if (env && parse_int64(env, 1, 100000, &cols) == 0)
-                return (size_t)cols;
+                return (size_t) cols;
         if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
                 return ws.ws_col;
         return 0;

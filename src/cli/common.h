@@ -37,8 +37,7 @@ typedef struct cli_verb {
         const char *name;
         int min_args, max_args; /* positional arguments after the verb's name */
         unsigned flags;
-        int (*dispatch)(const cli_noun *n, int argc,
-                        char **argv); /* argv[0] = verb; returns the exit code */
+        int (*dispatch)(const cli_noun *n, int argc, char **argv); /* argv[0] = verb; returns the exit code */
         const char *args; /* what the arguments are, for "expected ...": "one series ID" */
 } cli_verb;
 
@@ -71,9 +70,8 @@ static inline int cli_exit(int r) {
  * and *ret_nargs counts them (checked against v->min_args..max_args).
  * Returns 0 to go on; CLI_USAGE after printing why; CLI_HELPED after printing the
  * usage on stdout.  Callers: `if ((r = cli_parse_opts(...)) != 0) return cli_exit(r);`. */
-int cli_parse_opts(const cli_noun *n, const cli_verb *v, int argc, char **argv,
-                   const struct option *opts, cli_opt_fn fn, void *ud, cli_common *c,
-                   char ***ret_args, int *ret_nargs);
+int cli_parse_opts(const cli_noun *n, const cli_verb *v, int argc, char **argv, const struct option *opts,
+                   cli_opt_fn fn, void *ud, cli_common *c, char ***ret_args, int *ret_nargs);
 
 #define CLI_OPT_BASE 1000
 
@@ -103,8 +101,8 @@ void cli_print_items(json_t *reply, const char *const *headers, const char *cons
                      const cli_list_opts *lo);
 
 /* GET path and print the list it answers: JSON with --json, else a table. */
-int cli_list(const cli_common *c, const char *path, const char *const *headers,
-             const char *const *keys, size_t n, const cli_list_opts *lo);
+int cli_list(const cli_common *c, const char *path, const char *const *headers, const char *const *keys, size_t n,
+             const cli_list_opts *lo);
 
 /* "/api/v1/series/42" style paths from a user-supplied id (checked with parse_id);
  * prints `sked: "x": expected a numeric id` and returns -EINVAL for anything else. */
@@ -112,8 +110,7 @@ int cli_id_path(char *buf, size_t len, const char *fmt, const char *id);
 
 /* A numeric option ("--count", "3"): parse_int64 within min..max, else prints
  * `sked: --count "x": expected what` and returns <0. */
-int cli_int_opt(const char *name, const char *arg, int64_t min, int64_t max, const char *what,
-                int64_t *ret);
+int cli_int_opt(const char *name, const char *arg, int64_t min, int64_t max, const char *what, int64_t *ret);
 
 /* --param k=v into params: v is taken as JSON when it parses (12, true, {"a":1}),
  * else as a string.  Prints and returns -EINVAL for a missing '='. */

@@ -36,7 +36,8 @@ static const char *hello_type =
         "{\"name\": \"demo.hello\", \"kind\": \"scheduled\", \"title\": \"Say hello (a command)\","
         " \"handler\": {\"command\": [\"/usr/bin/printf\","
         " \"::info::hello from a command handler\\\\n::progress::50\\\\n"
-        "::result::{\\\"key\\\": \\\"greeting\\\", \\\"status\\\": \\\"ok\\\", \\\"data\\\": {\\\"text\\\": \\\"hello\\\"}}\\\\n\"]},"
+        "::result::{\\\"key\\\": \\\"greeting\\\", \\\"status\\\": \\\"ok\\\", \\\"data\\\": {\\\"text\\\": "
+        "\\\"hello\\\"}}\\\\n\"]},"
         " \"params\": [{\"name\": \"who\", \"type\": \"string\", \"default\": \"world\"}],"
         " \"query_fields\": [{\"name\": \"region\", \"type\": \"enum\", \"values\": [\"eu\", \"us\"]}],"
         " \"defaults\": {\"timeout\": \"1m\"}}";

@@ -27,8 +27,7 @@ static int features_list(const cli_noun *n, int argc, char **argv) {
         cli_common c = {0};
         char **args;
         int nargs, r;
-        if ((r = cli_parse_opts(n, &features_verbs[0], argc, argv, NULL, NULL, NULL, &c, &args,
-                                &nargs)) != 0)
+        if ((r = cli_parse_opts(n, &features_verbs[0], argc, argv, NULL, NULL, NULL, &c, &args, &nargs)) != 0)
                 return cli_exit(r);
         return cli_list(&c, "/api/v1/features", h, k, 6, NULL);
 }
@@ -36,7 +35,7 @@ static int features_list(const cli_noun *n, int argc, char **argv) {
 enum { O_NOTE = 1 };
 
 static int on_note(int opt, const char *arg, void *ud) {
-        *(const char **)ud = arg;
+        *(const char **) ud = arg;
         return 0;
 }
 
@@ -50,10 +49,8 @@ static int features_switch(const cli_noun *n, int argc, char **argv) {
         if ((r = cli_parse_opts(n, v, argc, argv, opts, on_note, &note, &c, &args, &nargs)) != 0)
                 return cli_exit(r);
         const char *name = args[0];
-        if (strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_.-") != strlen(name) || !*name ||
-            strlen(name) > 64) {
-                fprintf(stderr, "sked: \"%s\": expected a feature name ([a-z][a-z0-9_.-]*)\n",
-                        name);
+        if (strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_.-") != strlen(name) || !*name || strlen(name) > 64) {
+                fprintf(stderr, "sked: \"%s\": expected a feature name ([a-z][a-z0-9_.-]*)\n", name);
                 return CLI_USAGE;
         }
         snprintf(path, sizeof path, "/api/v1/features/%s/%s", name, v->name);
@@ -66,8 +63,7 @@ static int features_switch(const cli_noun *n, int argc, char **argv) {
                         cli_print_json(reply);
                 else
                         printf("feature %s %sd: %lld series %s\n", name, v->name,
-                               (long long)json_integer_value(
-                                       json_object_get(reply, "series_changed")),
+                               (long long) json_integer_value(json_object_get(reply, "series_changed")),
                                v == &features_verbs[1] ? "scheduled again (missed work follows "
                                                          "each catch-up policy)"
                                                        : "no longer scheduled");

@@ -7,9 +7,9 @@
 #include "base/parse.h"
 #include "sched/tz.h"
 
-#define INSTANT_EXPECTED                                                                           \
-        "expected YYYY-MM-DDTHH:MM:SSZ, now, today, tomorrow, yesterday or +N/-N with s, m, h, d " \
-        "or w (+90m, "                                                                             \
+#define INSTANT_EXPECTED                                                                                               \
+        "expected YYYY-MM-DDTHH:MM:SSZ, now, today, tomorrow, yesterday or +N/-N with s, m, h, d "                     \
+        "or w (+90m, "                                                                                                 \
         "-2d)"
 
 int cli_day_start(const char *zone, sked_time now, int days, sked_time *ret, sked_err *err) {
@@ -30,8 +30,7 @@ int cli_day_start(const char *zone, sked_time now, int days, sked_time *ret, ske
         return 0;
 }
 
-int cli_instant_parse(const char *s, const char *zone, sked_time now, sked_time *ret,
-                      sked_err *err) {
+int cli_instant_parse(const char *s, const char *zone, sked_time now, sked_time *ret, sked_err *err) {
         static const struct {
                 const char *word;
                 int days;

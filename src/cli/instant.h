@@ -16,8 +16,7 @@
  * Errors: -EINVAL with a message naming what was expected
  * (`"soon": expected YYYY-MM-DDTHH:MM:SSZ, now, today, tomorrow, yesterday or +N/-N
  * with s, m, h, d or w`), -ERANGE for a count that overflows, errors of tz_load. */
-int cli_instant_parse(const char *s, const char *zone, sked_time now, sked_time *ret,
-                      sked_err *err);
+int cli_instant_parse(const char *s, const char *zone, sked_time now, sked_time *ret, sked_err *err);
 
 /* The instant at which the local day "today + days" starts in zone (NULL = UTC):
  * days = 1 tomorrow, -1 yesterday; a midnight in a DST gap starts at the gap's end.

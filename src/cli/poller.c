@@ -23,8 +23,7 @@ static int poller_status(const cli_noun *n, int argc, char **argv) {
         json_t *reply = NULL;
         char **args;
         int nargs, r;
-        if ((r = cli_parse_opts(n, &poller_verbs[0], argc, argv, NULL, NULL, NULL, &c, &args,
-                                &nargs)) != 0)
+        if ((r = cli_parse_opts(n, &poller_verbs[0], argc, argv, NULL, NULL, NULL, &c, &args, &nargs)) != 0)
                 return cli_exit(r);
         if ((r = cli_call(&c, "GET", "/api/v1/poller", NULL, &reply)) != 0)
                 return r;
@@ -42,8 +41,7 @@ static int poller_init(const cli_noun *n, int argc, char **argv) {
         json_t *reply = NULL;
         char **args;
         int nargs, r;
-        if ((r = cli_parse_opts(n, &poller_verbs[1], argc, argv, NULL, NULL, NULL, &c, &args,
-                                &nargs)) != 0)
+        if ((r = cli_parse_opts(n, &poller_verbs[1], argc, argv, NULL, NULL, NULL, &c, &args, &nargs)) != 0)
                 return cli_exit(r);
         if ((r = cli_call(&c, "POST", "/api/v1/poller/init", NULL, &reply)) != 0)
                 return r;
@@ -51,7 +49,7 @@ static int poller_init(const cli_noun *n, int argc, char **argv) {
                 cli_print_json(reply);
         else
                 printf("poller initialized; %lld background series registered\n",
-                       (long long)json_integer_value(json_object_get(reply, "registered")));
+                       (long long) json_integer_value(json_object_get(reply, "registered")));
         json_decref(reply);
         return CLI_OK;
 }

@@ -125,7 +125,8 @@ int cli_preview(int argc, char **argv) {
                 civil c;
                 if (civil_parse(start, false, false, &c) < 0)
                         return fail("--start \"%s\": expected a wall time YYYY-MM-DDTHH:MM:SS "
-                                    "(no zone: it is read in --tz)", start);
+                                    "(no zone: it is read in --tz)",
+                                    start);
         }
 
         schedule_opts o = {.tz = tz, .start_local = start, .anchor = from};

@@ -22,23 +22,19 @@ static int runs_items(const cli_noun *n, int argc, char **argv);
 static int runs_enqueue(const cli_noun *n, int argc, char **argv);
 
 static const cli_verb runs_verbs[] = {
-        {"list", 0, 0, VERB_DEFAULT, runs_list, NULL},
-        {"show", 1, 1, 0, runs_show, "one run ID"},
-        {"messages", 1, 1, 0, runs_items, "one run ID"},
-        {"results", 1, 1, 0, runs_items, "one run ID"},
+        {"list", 0, 0, VERB_DEFAULT, runs_list, NULL},   {"show", 1, 1, 0, runs_show, "one run ID"},
+        {"messages", 1, 1, 0, runs_items, "one run ID"}, {"results", 1, 1, 0, runs_items, "one run ID"},
         {"enqueue", 0, 0, 0, runs_enqueue, NULL},
 };
 
-static const cli_noun runs_noun = {"runs", runs_usage, runs_verbs,
-                                   sizeof runs_verbs / sizeof runs_verbs[0]};
+static const cli_noun runs_noun = {"runs", runs_usage, runs_verbs, sizeof runs_verbs / sizeof runs_verbs[0]};
 
 /* The run states the server has (store: runs.state), and the user's spellings. */
 static const struct {
         const char *word, *state;
 } run_states[] = {
-        {"queued", "queued"},      {"running", "running"}, {"succeeded", "succeeded"},
-        {"failed", "failed"},      {"lost", "lost"},       {"cancelled", "cancelled"},
-        {"canceled", "cancelled"},
+        {"queued", "queued"}, {"running", "running"},     {"succeeded", "succeeded"}, {"failed", "failed"},
+        {"lost", "lost"},     {"cancelled", "cancelled"}, {"canceled", "cancelled"},
 };
 
 typedef struct list_args {
@@ -92,8 +88,7 @@ static int runs_list(const cli_noun *n, int argc, char **argv) {
                 {"after", required_argument, NULL, O_AFTER},
                 {0},
         };
-        static const char *const h[] = {"ID",      "SERIES",  "TYPE",        "STATE",
-                                        "ATTEMPT", "NOMINAL", "DURATION MS", "ERROR"};
+        static const char *const h[] = {"ID", "SERIES", "TYPE", "STATE", "ATTEMPT", "NOMINAL", "DURATION MS", "ERROR"};
         static const char *const k[] = {"id",      "series_id", "type",        "state",
                                         "attempt", "nominal",   "duration_ms", "error"};
         list_args a = {.limit = 50};
@@ -101,14 +96,13 @@ static int runs_list(const cli_noun *n, int argc, char **argv) {
         strbuf q = STRBUF_INIT;
         char **args;
         int nargs, r;
-        if ((r = cli_parse_opts(n, &runs_verbs[0], argc, argv, opts, on_list_opt, &a, &c, &args,
-                                &nargs)) != 0)
+        if ((r = cli_parse_opts(n, &runs_verbs[0], argc, argv, opts, on_list_opt, &a, &c, &args, &nargs)) != 0)
                 return cli_exit(r);
-        strbuf_printf(&q, "/api/v1/runs?limit=%lld", (long long)a.limit);
+        strbuf_printf(&q, "/api/v1/runs?limit=%lld", (long long) a.limit);
         if (a.series)
-                strbuf_printf(&q, "&series=%lld", (long long)a.series);
+                strbuf_printf(&q, "&series=%lld", (long long) a.series);
         if (a.before)
-                strbuf_printf(&q, "&before=%lld", (long long)a.before);
+                strbuf_printf(&q, "&before=%lld", (long long) a.before);
         if (a.type)
                 client_query(&q, "type", a.type);
         if (a.state)
@@ -129,8 +123,7 @@ static int runs_show(const cli_noun *n, int argc, char **argv) {
         json_t *reply = NULL;
         char **args, path[256];
         int nargs, r;
-        if ((r = cli_parse_opts(n, &runs_verbs[1], argc, argv, NULL, NULL, NULL, &c, &args,
-                                &nargs)) != 0)
+        if ((r = cli_parse_opts(n, &runs_verbs[1], argc, argv, NULL, NULL, NULL, &c, &args, &nargs)) != 0)
                 return cli_exit(r);
         if (cli_id_path(path, sizeof path, "/api/v1/runs/%s", args[0]) < 0)
                 return CLI_USAGE;
@@ -175,13 +168,11 @@ static int runs_items(const cli_noun *n, int argc, char **argv) {
         int nargs, r;
         if ((r = cli_parse_opts(n, v, argc, argv, opts, on_items_opt, &a, &c, &args, &nargs)) != 0)
                 return cli_exit(r);
-        if (cli_id_path(path, sizeof path,
-                        messages ? "/api/v1/runs/%s/messages" : "/api/v1/runs/%s/results",
-                        args[0]) < 0)
+        if (cli_id_path(path, sizeof path, messages ? "/api/v1/runs/%s/messages" : "/api/v1/runs/%s/results", args[0]) <
+            0)
                 return CLI_USAGE;
         if (a.after)
-                snprintf(path + strlen(path), sizeof path - strlen(path), "?after=%lld",
-                         (long long)a.after);
+                snprintf(path + strlen(path), sizeof path - strlen(path), "?after=%lld", (long long) a.after);
         cli_list_opts lo = {.more = "--after", .fit = a.full ? 0 : cli_terminal_width()};
         if (messages) {
                 static const char *const h[] = {"SEQ", "AT", "LEVEL", "TEXT"};
@@ -227,8 +218,7 @@ static int runs_enqueue(const cli_noun *n, int argc, char **argv) {
         json_t *body = NULL, *reply = NULL;
         char **args;
         int nargs, rc;
-        if ((rc = cli_parse_opts(n, &runs_verbs[4], argc, argv, opts, on_enqueue_opt, &a, &c, &args,
-                                 &nargs)) != 0) {
+        if ((rc = cli_parse_opts(n, &runs_verbs[4], argc, argv, opts, on_enqueue_opt, &a, &c, &args, &nargs)) != 0) {
                 rc = cli_exit(rc);
                 goto done;
         }
@@ -237,17 +227,15 @@ static int runs_enqueue(const cli_noun *n, int argc, char **argv) {
                 rc = CLI_USAGE;
                 goto done;
         }
-        body = json_pack("{s:s, s:O, s:I}", "type", a.type, "params", a.params, "count",
-                         (json_int_t)a.count);
+        body = json_pack("{s:s, s:O, s:I}", "type", a.type, "params", a.params, "count", (json_int_t) a.count);
         rc = cli_call(&c, "POST", "/api/v1/runs", body, &reply);
         if (rc == 0) {
                 if (c.json)
                         cli_print_json(reply);
                 else
                         printf("queued %lld run(s), first id %lld\n",
-                               (long long)json_integer_value(json_object_get(reply, "count")),
-                               (long long)json_integer_value(
-                                       json_array_get(json_object_get(reply, "ids"), 0)));
+                               (long long) json_integer_value(json_object_get(reply, "count")),
+                               (long long) json_integer_value(json_array_get(json_object_get(reply, "ids"), 0)));
         }
 done:
         json_decref(body);

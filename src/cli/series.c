@@ -167,8 +167,7 @@ static int on_field(int opt, const char *arg, void *ud) {
                 json_error_t je;
                 json_t *p = json_loads(arg, 0, &je);
                 if (!json_is_object(p)) {
-                        fprintf(stderr, "sked: --params: expected a JSON object (%s)\n",
-                                p ? "not an object" : je.text);
+                        fprintf(stderr, "sked: --params: expected a JSON object (%s)\n", p ? "not an object" : je.text);
                         json_decref(p);
                         return -1;
                 }
@@ -205,9 +204,7 @@ static int on_field(int opt, const char *arg, void *ud) {
                         return 0;
                 char from_s[8], to_s[8], zone[128] = "";
                 if (sscanf(arg, "%5[0-9:]-%5[0-9:]%*[@]%127s", from_s, to_s, zone) < 2) {
-                        fprintf(stderr,
-                                "sked: --sleep \"%s\": expected HH:MM-HH:MM or HH:MM-HH:MM@ZONE\n",
-                                arg);
+                        fprintf(stderr, "sked: --sleep \"%s\": expected HH:MM-HH:MM or HH:MM-HH:MM@ZONE\n", arg);
                         return -1;
                 }
                 json_t *w = json_pack("{s:s, s:s}", "from", from_s, "to", to_s);
@@ -228,19 +225,21 @@ static int on_field(int opt, const char *arg, void *ud) {
         return -1;
 }
 
-#define FIELD_OPTIONS                                                                              \
-        {"schedule", required_argument, NULL, O_SCHEDULE}, {"tz", required_argument, NULL, O_TZ},  \
-                {"start", required_argument, NULL, O_START},                                       \
-                {"end", required_argument, NULL, O_END},                                           \
-                {"count", required_argument, NULL, O_COUNT},                                       \
-                {"title", required_argument, NULL, O_TITLE},                                       \
-                {"param", required_argument, NULL, O_PARAM},                                       \
-                {"params", required_argument, NULL, O_PARAMS},                                     \
-                {"query", required_argument, NULL, O_QUERY},                                       \
-                {"owner", required_argument, NULL, O_OWNER},                                       \
-                {"policy", required_argument, NULL, O_POLICY}, {                                   \
-                "sleep", required_argument, NULL, O_SLEEP                                          \
-        }
+/* clang-format off */
+#define FIELD_OPTIONS                                                           \
+        {"schedule", required_argument, NULL, O_SCHEDULE},                      \
+        {"tz", required_argument, NULL, O_TZ},                                  \
+        {"start", required_argument, NULL, O_START},                            \
+        {"end", required_argument, NULL, O_END},                                \
+        {"count", required_argument, NULL, O_COUNT},                            \
+        {"title", required_argument, NULL, O_TITLE},                            \
+        {"param", required_argument, NULL, O_PARAM},                            \
+        {"params", required_argument, NULL, O_PARAMS},                          \
+        {"query", required_argument, NULL, O_QUERY},                            \
+        {"owner", required_argument, NULL, O_OWNER},                            \
+        {"policy", required_argument, NULL, O_POLICY},                          \
+        {"sleep", required_argument, NULL, O_SLEEP}
+/* clang-format on */
 
 /* A series as "key value" lines; a disabled series shows no next due instant (the
  * server may keep its cursor, but nothing is due while it is disabled). */
@@ -280,24 +279,21 @@ static int series_list(const cli_noun *n, int argc, char **argv) {
                 {"all", no_argument, NULL, O_ALL},
                 {0},
         };
-        static const char *const h[] = {"ID", "TYPE",    "TITLE",    "SCHEDULE",
-                                        "TZ", "ENABLED", "NEXT DUE", "FIRED"};
-        static const char *const k[] = {"id", "type",    "title",    "schedule",
-                                        "tz", "enabled", "next_due", "fired"};
+        static const char *const h[] = {"ID", "TYPE", "TITLE", "SCHEDULE", "TZ", "ENABLED", "NEXT DUE", "FIRED"};
+        static const char *const k[] = {"id", "type", "title", "schedule", "tz", "enabled", "next_due", "fired"};
         list_args a = {0};
         cli_common c = {0};
         strbuf q = STRBUF_INIT;
         json_t *reply = NULL;
         char **args;
         int nargs, rc;
-        if ((rc = cli_parse_opts(n, verb("list"), argc, argv, opts, on_list_opt, &a, &c, &args,
-                                 &nargs)) != 0)
+        if ((rc = cli_parse_opts(n, verb("list"), argc, argv, opts, on_list_opt, &a, &c, &args, &nargs)) != 0)
                 return cli_exit(rc);
         strbuf_puts(&q, "/api/v1/series?limit=1000");
         if (a.type)
                 client_query(&q, "type", a.type);
         if (a.after)
-                strbuf_printf(&q, "&after=%lld", (long long)a.after);
+                strbuf_printf(&q, "&after=%lld", (long long) a.after);
         if (a.all)
                 strbuf_puts(&q, "&all=true");
         rc = cli_call(&c, "GET", strbuf_str(&q), NULL, &reply);
@@ -325,8 +321,7 @@ static int series_show(const cli_noun *n, int argc, char **argv) {
         json_t *reply = NULL;
         char **args, path[256];
         int nargs, rc;
-        if ((rc = cli_parse_opts(n, verb("show"), argc, argv, NULL, NULL, NULL, &c, &args,
-                                 &nargs)) != 0)
+        if ((rc = cli_parse_opts(n, verb("show"), argc, argv, NULL, NULL, NULL, &c, &args, &nargs)) != 0)
                 return cli_exit(rc);
         if (cli_id_path(path, sizeof path, "/api/v1/series/%s", args[0]) < 0)
                 return CLI_USAGE;
@@ -354,8 +349,7 @@ static int series_create(const cli_noun *n, int argc, char **argv) {
         json_t *reply = NULL;
         char **args;
         int nargs, rc;
-        if ((rc = cli_parse_opts(n, verb("create"), argc, argv, opts, on_field, &f, &c, &args,
-                                 &nargs)) != 0) {
+        if ((rc = cli_parse_opts(n, verb("create"), argc, argv, opts, on_field, &f, &c, &args, &nargs)) != 0) {
                 rc = cli_exit(rc);
                 goto done;
         }
@@ -365,7 +359,7 @@ static int series_create(const cli_noun *n, int argc, char **argv) {
         if (c.json) {
                 cli_print_json(reply);
         } else {
-                long long id = (long long)json_integer_value(json_object_get(reply, "id"));
+                long long id = (long long) json_integer_value(json_object_get(reply, "id"));
                 json_t *next = json_object_get(reply, "next_due");
                 if (json_is_false(json_object_get(reply, "enabled")))
                         printf("created series %lld (disabled, next due -)\n", id);
@@ -391,8 +385,7 @@ static int series_edit(const cli_noun *n, int argc, char **argv) {
         json_t *reply = NULL;
         char **args, path[256];
         int nargs, rc;
-        if ((rc = cli_parse_opts(n, verb("edit"), argc, argv, opts, on_field, &f, &c, &args,
-                                 &nargs)) != 0) {
+        if ((rc = cli_parse_opts(n, verb("edit"), argc, argv, opts, on_field, &f, &c, &args, &nargs)) != 0) {
                 rc = cli_exit(rc);
                 goto done;
         }
@@ -417,7 +410,7 @@ done:
 /* ---- delete, pause, resume, trigger ---- */
 
 static int on_flag(int opt, const char *arg, void *ud) {
-        *(bool *)ud = true;
+        *(bool *) ud = true;
         return 0;
 }
 
@@ -427,8 +420,7 @@ static int series_delete(const cli_noun *n, int argc, char **argv) {
         cli_common c = {0};
         char **args, path[256];
         int nargs, rc;
-        if ((rc = cli_parse_opts(n, verb("delete"), argc, argv, opts, on_flag, &purge, &c, &args,
-                                 &nargs)) != 0)
+        if ((rc = cli_parse_opts(n, verb("delete"), argc, argv, opts, on_flag, &purge, &c, &args, &nargs)) != 0)
                 return cli_exit(rc);
         if (cli_id_path(path, sizeof path, "/api/v1/series/%s", args[0]) < 0)
                 return CLI_USAGE;
@@ -445,9 +437,8 @@ static int series_delete(const cli_noun *n, int argc, char **argv) {
 static int series_action(const cli_noun *n, int argc, char **argv) {
         /* --note goes with all three, as before; trigger also overrides parameters */
         static const struct option pause_opts[] = {{"note", required_argument, NULL, O_NOTE}, {0}};
-        static const struct option trigger_opts[] = {{"param", required_argument, NULL, O_PARAM},
-                                                     {"note", required_argument, NULL, O_NOTE},
-                                                     {0}};
+        static const struct option trigger_opts[] = {
+                {"param", required_argument, NULL, O_PARAM}, {"note", required_argument, NULL, O_NOTE}, {0}};
         const cli_verb *v = verb(argv[0]);
         bool trigger = !strcmp(v->name, "trigger");
         fields f = {.body = json_object()};
@@ -455,8 +446,7 @@ static int series_action(const cli_noun *n, int argc, char **argv) {
         json_t *reply = NULL, *body = json_object();
         char **args, path[256], fmt[64];
         int nargs, rc;
-        rc = cli_parse_opts(n, v, argc, argv, trigger ? trigger_opts : pause_opts, on_field, &f, &c,
-                            &args, &nargs);
+        rc = cli_parse_opts(n, v, argc, argv, trigger ? trigger_opts : pause_opts, on_field, &f, &c, &args, &nargs);
         if (rc != 0) {
                 rc = cli_exit(rc);
                 goto done;
@@ -475,8 +465,8 @@ static int series_action(const cli_noun *n, int argc, char **argv) {
         if (c.json)
                 cli_print_json(reply);
         else if (trigger)
-                printf("queued run %lld of series %s\n",
-                       (long long)json_integer_value(json_object_get(reply, "id")), args[0]);
+                printf("queued run %lld of series %s\n", (long long) json_integer_value(json_object_get(reply, "id")),
+                       args[0]);
         else
                 printf("series %s %s\n", args[0], !strcmp(v->name, "pause") ? "paused" : "resumed");
 done:
@@ -509,8 +499,7 @@ static int on_range_opt(int opt, const char *arg, void *ud) {
 }
 
 /* Appends "&name=<UTC instant>" for an instant as the user wrote it. */
-static int instant_query(strbuf *q, const char *opt, const char *name, const char *s,
-                         const char *tz, sked_time now) {
+static int instant_query(strbuf *q, const char *opt, const char *name, const char *s, const char *tz, sked_time now) {
         sked_time t;
         sked_err err = {0};
         char buf[32];
@@ -530,22 +519,18 @@ static int series_occurrences(const cli_noun *n, int argc, char **argv) {
                 {"tz", required_argument, NULL, O_TZ},
                 {0},
         };
-        static const char *const h[] = {"AT (UTC)", "LOCAL", "STATE",  "CHANGE",
-                                        "STARTS",   "RUN",   "ATTEMPT"};
-        static const char *const k[] = {"at",       "local",  "state",  "change",
-                                        "start_at", "run_id", "attempt"};
+        static const char *const h[] = {"AT (UTC)", "LOCAL", "STATE", "CHANGE", "STARTS", "RUN", "ATTEMPT"};
+        static const char *const k[] = {"at", "local", "state", "change", "start_at", "run_id", "attempt"};
         range_args a = {0};
         cli_common c = {0};
         strbuf q = STRBUF_INIT;
         json_t *reply = NULL;
         char **args, path[256];
         int nargs, rc;
-        if ((rc = cli_parse_opts(n, verb("occurrences"), argc, argv, opts, on_range_opt, &a, &c,
-                                 &args, &nargs)) != 0)
+        if ((rc = cli_parse_opts(n, verb("occurrences"), argc, argv, opts, on_range_opt, &a, &c, &args, &nargs)) != 0)
                 return cli_exit(rc);
         rc = CLI_USAGE;
-        if (cli_id_path(path, sizeof path, "/api/v1/series/%s/occurrences?limit=10000", args[0]) <
-            0)
+        if (cli_id_path(path, sizeof path, "/api/v1/series/%s/occurrences?limit=10000", args[0]) < 0)
                 goto done;
         strbuf_puts(&q, path);
         sked_time now = time_now_real();
@@ -589,8 +574,7 @@ static int find_occurrence(const cli_common *c, const char *id, const char *nomi
         time_format_utc(t, from, sizeof from);
         /* a year and a bit: "next" of a yearly series; the limit keeps the work small */
         time_format_utc(t + (nominal ? SKED_USEC : 400 * 86400 * SKED_USEC), to, sizeof to);
-        snprintf(path, sizeof path, "/api/v1/series/%s/occurrences?from=%s&to=%s&limit=1", id, from,
-                 to);
+        snprintf(path, sizeof path, "/api/v1/series/%s/occurrences?from=%s&to=%s&limit=1", id, from, to);
         int rc = cli_call(c, "GET", path, NULL, &reply);
         if (rc != 0)
                 return rc;
@@ -599,8 +583,7 @@ static int find_occurrence(const cli_common *c, const char *id, const char *nomi
                 if (nominal)
                         fprintf(stderr, "sked: series %s has no occurrence at %s\n", id, nominal);
                 else
-                        fprintf(stderr, "sked: series %s has no occurrence in the next 400 days\n",
-                                id);
+                        fprintf(stderr, "sked: series %s has no occurrence in the next 400 days\n", id);
                 json_decref(reply);
                 return CLI_USAGE;
         }
@@ -638,8 +621,7 @@ static int series_occurrence(const cli_noun *n, int argc, char **argv) {
         char **args, path[256], start_buf[32];
         int nargs, rc;
         sked_time t;
-        if ((rc = cli_parse_opts(n, verb("occurrence"), argc, argv, opts, on_field, &f, &c, &args,
-                                 &nargs)) != 0) {
+        if ((rc = cli_parse_opts(n, verb("occurrence"), argc, argv, opts, on_field, &f, &c, &args, &nargs)) != 0) {
                 rc = cli_exit(rc);
                 goto done;
         }
@@ -649,9 +631,7 @@ static int series_occurrence(const cli_noun *n, int argc, char **argv) {
                 goto done;
         bool next = !strcmp(nominal, "next");
         if (!next && time_parse_utc(nominal, &t) < 0) {
-                fprintf(stderr,
-                        "sked: \"%s\": expected the nominal instant YYYY-MM-DDTHH:MM:SSZ or next\n",
-                        nominal);
+                fprintf(stderr, "sked: \"%s\": expected the nominal instant YYYY-MM-DDTHH:MM:SSZ or next\n", nominal);
                 goto done;
         }
         json_t *start = json_object_get(f.body, "start");
@@ -673,8 +653,7 @@ static int series_occurrence(const cli_noun *n, int argc, char **argv) {
                                 hm);
                         goto done;
                 }
-                snprintf(start_buf, sizeof start_buf, "%.10sT%s%s", local, hm,
-                         strlen(hm) == 5 ? ":00" : "");
+                snprintf(start_buf, sizeof start_buf, "%.10sT%s%s", local, hm, strlen(hm) == 5 ? ":00" : "");
                 json_object_set_new(f.body, "start", json_string(start_buf));
                 start = json_object_get(f.body, "start");
         }
@@ -717,33 +696,29 @@ static int series_results(const cli_noun *n, int argc, char **argv) {
         json_t *reply = NULL;
         char **args, path[256];
         int nargs, rc;
-        if ((rc = cli_parse_opts(n, verb("results"), argc, argv, opts, on_runs_opt, &runs, &c,
-                                 &args, &nargs)) != 0)
+        if ((rc = cli_parse_opts(n, verb("results"), argc, argv, opts, on_runs_opt, &runs, &c, &args, &nargs)) != 0)
                 return cli_exit(rc);
         if (cli_id_path(path, sizeof path, "/api/v1/series/%s/results", args[0]) < 0)
                 return CLI_USAGE;
         if (runs)
-                snprintf(path + strlen(path), sizeof path - strlen(path), "?runs=%lld",
-                         (long long)runs);
+                snprintf(path + strlen(path), sizeof path - strlen(path), "?runs=%lld", (long long) runs);
         if ((rc = cli_call(&c, "GET", path, NULL, &reply)) != 0)
                 return rc;
         if (c.json) {
                 cli_print_json(reply);
         } else {
-                table *t = table_new(
-                        5, (const char *const[]){"RUN", "FINISHED", "KEY", "STATUS", "DATA"});
+                table *t = table_new(5, (const char *const[]){"RUN", "FINISHED", "KEY", "STATUS", "DATA"});
                 size_t i, k;
                 json_t *it, *res;
                 table_set_fit(t, cli_terminal_width());
                 json_array_foreach(json_object_get(reply, "items"), i, it) {
                         json_array_foreach(json_object_get(it, "results"), k, res) {
                                 static char b[5][4096];
-                                const char *cells[] = {
-                                        cli_cell(it, "run_id", b[0], sizeof b[0]),
-                                        cli_cell(it, "finished_at", b[1], sizeof b[1]),
-                                        cli_cell(res, "key", b[2], sizeof b[2]),
-                                        cli_cell(res, "status", b[3], sizeof b[3]),
-                                        cli_cell(res, "data", b[4], sizeof b[4])};
+                                const char *cells[] = {cli_cell(it, "run_id", b[0], sizeof b[0]),
+                                                       cli_cell(it, "finished_at", b[1], sizeof b[1]),
+                                                       cli_cell(res, "key", b[2], sizeof b[2]),
+                                                       cli_cell(res, "status", b[3], sizeof b[3]),
+                                                       cli_cell(res, "data", b[4], sizeof b[4])};
                                 table_add(t, cells);
                         }
                 }

@@ -23,37 +23,43 @@
 #include "store/store.h"
 
 static void usage(FILE *f) {
-        fprintf(f,
-                "usage: sked serve [--data-dir DIR] [--listen HOST:PORT] [--workers N] [--db URI]\n"
-                "                  [--plugin PATH]... [--demo] [--grace SECONDS] [--http-threads N]\n"
-                "                  [--lookahead MS] [--log-level LEVEL] [--log-format FORMAT]\n"
-                "\n"
-                "  --data-dir DIR     database, admin token and lock (default ./var)\n"
-                "  --listen HOST:PORT address of the HTTP API (default 127.0.0.1:8080)\n"
-                "  --workers N        worker threads running handlers (default 4)\n"
-                "  --db URI           store URI (default sqlite:DIR/sked.db)\n"
-                "  --plugin PATH      load a plug-in shared object (repeatable)\n"
-                "  --demo             register demo types and a demo series\n"
-                "  --grace SECONDS    on SIGTERM, how long running handlers may finish (default 30)\n"
-                "  --http-threads N   threads serving the HTTP API (default 4)\n"
-                "  --lookahead MS     fire and claim occurrences this far ahead of their time,\n"
-                "                     to start them on time (default 2000; 0 = when due)\n"
-                "  --node NAME        this node's name in a cluster (default HOST:PORT)\n"
-                "  --token-file PATH  the admin token (default DIR/admin.token); nodes of a\n"
-                "                     cluster share one, so the CLI can talk to any of them\n"
-                "  --log-level LEVEL  debug, info (default), warning or error\n"
-                "  --log-format FORMAT text (default) or json (one object a line)\n");
+        fprintf(f, "usage: sked serve [--data-dir DIR] [--listen HOST:PORT] [--workers N] [--db URI]\n"
+                   "                  [--plugin PATH]... [--demo] [--grace SECONDS] [--http-threads N]\n"
+                   "                  [--lookahead MS] [--log-level LEVEL] [--log-format FORMAT]\n"
+                   "\n"
+                   "  --data-dir DIR     database, admin token and lock (default ./var)\n"
+                   "  --listen HOST:PORT address of the HTTP API (default 127.0.0.1:8080)\n"
+                   "  --workers N        worker threads running handlers (default 4)\n"
+                   "  --db URI           store URI (default sqlite:DIR/sked.db)\n"
+                   "  --plugin PATH      load a plug-in shared object (repeatable)\n"
+                   "  --demo             register demo types and a demo series\n"
+                   "  --grace SECONDS    on SIGTERM, how long running handlers may finish (default 30)\n"
+                   "  --http-threads N   threads serving the HTTP API (default 4)\n"
+                   "  --lookahead MS     fire and claim occurrences this far ahead of their time,\n"
+                   "                     to start them on time (default 2000; 0 = when due)\n"
+                   "  --node NAME        this node's name in a cluster (default HOST:PORT)\n"
+                   "  --token-file PATH  the admin token (default DIR/admin.token); nodes of a\n"
+                   "                     cluster share one, so the CLI can talk to any of them\n"
+                   "  --log-level LEVEL  debug, info (default), warning or error\n"
+                   "  --log-format FORMAT text (default) or json (one object a line)\n");
 }
 
 int cli_serve(int argc, char **argv) {
         static const struct option opts[] = {
-                {"data-dir", required_argument, NULL, 'd'}, {"listen", required_argument, NULL, 'l'},
-                {"workers", required_argument, NULL, 'w'},  {"db", required_argument, NULL, 'D'},
-                {"plugin", required_argument, NULL, 'p'},   {"demo", no_argument, NULL, 'm'},
-                {"grace", required_argument, NULL, 'g'},    {"http-threads", required_argument, NULL, 't'},
-                {"node", required_argument, NULL, 'n'},     {"token-file", required_argument, NULL, 'T'},
-                {"lookahead", required_argument, NULL, 'a'}, {"help", no_argument, NULL, 'h'},
-                {"log-level", required_argument, NULL, 'L'}, {"log-format", required_argument, NULL, 'F'},
+                {"data-dir", required_argument, NULL, 'd'},
+                {"listen", required_argument, NULL, 'l'},
+                {"workers", required_argument, NULL, 'w'},
+                {"db", required_argument, NULL, 'D'},
+                {"plugin", required_argument, NULL, 'p'},
+                {"demo", no_argument, NULL, 'm'},
+                {"grace", required_argument, NULL, 'g'},
+                {"http-threads", required_argument, NULL, 't'},
+                {"node", required_argument, NULL, 'n'},
+                {"token-file", required_argument, NULL, 'T'},
+                {"lookahead", required_argument, NULL, 'a'},
+                {"help", no_argument, NULL, 'h'},
+                {"log-level", required_argument, NULL, 'L'},
+                {"log-format", required_argument, NULL, 'F'},
                 {0},
         };
         const char *data_dir = "var", *listen = "127.0.0.1:8080", *db = NULL, *node = NULL, *token_file = NULL;
@@ -123,7 +129,8 @@ int cli_serve(int argc, char **argv) {
                         break;
                 case 'L':
                         if (log_level_parse(optarg, &level) < 0) {
-                                fprintf(stderr, "sked serve: --log-level: \"%s\": expected debug, info, warning or error\n",
+                                fprintf(stderr,
+                                        "sked serve: --log-level: \"%s\": expected debug, info, warning or error\n",
                                         optarg);
                                 return CLI_USAGE;
                         }
@@ -221,7 +228,9 @@ int cli_serve(int argc, char **argv) {
                 snprintf(node_name, sizeof node_name, "%s:%s", host, colon ? colon + 1 : listen);
                 node = node_name;
         }
-        engine_config ec = {.store_uri = uri, .workers = (unsigned) workers, .node = node,
+        engine_config ec = {.store_uri = uri,
+                            .workers = (unsigned) workers,
+                            .node = node,
                             .lookahead_ms = lookahead ? lookahead : -1};
         engine *e = NULL;
         if (engine_new(&ec, &e, &err) < 0) {

@@ -30,7 +30,7 @@ static char *cell_copy(const char *s, size_t max, size_t *ret_width) {
                 s = "";
         len = strlen(s);
         for (size_t i = 0; i < len; i++) {
-                if (is_cont((unsigned char)s[i]))
+                if (is_cont((unsigned char) s[i]))
                         continue;
                 if (max && points == max - 1)
                         cut = i;
@@ -47,8 +47,8 @@ static char *cell_copy(const char *s, size_t max, size_t *ret_width) {
         if (!out)
                 return NULL;
         for (size_t i = 0; i < len; i++) {
-                unsigned char c = (unsigned char)s[i];
-                out[i] = (c < 0x20 || c == 0x7f) ? ' ' : (char)c;
+                unsigned char c = (unsigned char) s[i];
+                out[i] = (c < 0x20 || c == 0x7f) ? ' ' : (char) c;
         }
         if (cut)
                 memcpy(out + len, ellipsis, sizeof ellipsis);
@@ -115,7 +115,7 @@ int table_add(table *t, const char *const *cells) {
 static size_t width_of(const char *s) {
         size_t w = 0;
         for (; *s; s++)
-                if (!is_cont((unsigned char)*s))
+                if (!is_cont((unsigned char) *s))
                         w++;
         return w;
 }
@@ -128,7 +128,7 @@ static void put_cut(const char *s, size_t max, FILE *f) {
                 return;
         }
         for (i = 0; s[i]; i++) {
-                if (!is_cont((unsigned char)s[i]) && ++points == max)
+                if (!is_cont((unsigned char) s[i]) && ++points == max)
                         break;
         }
         fwrite(s, 1, i, f);

@@ -16,8 +16,8 @@
 typedef struct table table;
 
 #define TABLE_CELL_MAX 60
-#define TABLE_FIT_DEFAULT ((size_t)-1) /* every column cut at TABLE_CELL_MAX */
-#define TABLE_FIT_MIN 20               /* the last column keeps at least this much */
+#define TABLE_FIT_DEFAULT ((size_t) -1) /* every column cut at TABLE_CELL_MAX */
+#define TABLE_FIT_MIN 20                /* the last column keeps at least this much */
 
 /* Creates a table with ncols (>= 1) columns; headers (ncols strings, copied).
  * Returns NULL on out-of-memory or ncols == 0. */

@@ -6,8 +6,7 @@
 #include "cli/common.h"
 #include "model/manifest.h"
 
-static const char type_usage[] =
-        "usage: sked type list | show NAME | register FILE   [--json] [--url URL]\n";
+static const char type_usage[] = "usage: sked type list | show NAME | register FILE   [--json] [--url URL]\n";
 
 static int type_list(const cli_noun *n, int argc, char **argv);
 static int type_show(const cli_noun *n, int argc, char **argv);
@@ -19,8 +18,7 @@ static const cli_verb type_verbs[] = {
         {"register", 1, 1, 0, type_register, "one manifest FILE (YAML or JSON)"},
 };
 
-static const cli_noun type_noun = {"type", type_usage, type_verbs,
-                                   sizeof type_verbs / sizeof type_verbs[0]};
+static const cli_noun type_noun = {"type", type_usage, type_verbs, sizeof type_verbs / sizeof type_verbs[0]};
 
 static int type_list(const cli_noun *n, int argc, char **argv) {
         static const char *const h[] = {"NAME", "KIND", "TITLE", "FEATURE"};
@@ -28,8 +26,7 @@ static int type_list(const cli_noun *n, int argc, char **argv) {
         cli_common c = {0};
         char **args;
         int nargs, r;
-        if ((r = cli_parse_opts(n, &type_verbs[0], argc, argv, NULL, NULL, NULL, &c, &args,
-                                &nargs)) != 0)
+        if ((r = cli_parse_opts(n, &type_verbs[0], argc, argv, NULL, NULL, NULL, &c, &args, &nargs)) != 0)
                 return cli_exit(r);
         return cli_list(&c, "/api/v1/types", h, k, 4, NULL);
 }
@@ -39,8 +36,7 @@ static int type_show(const cli_noun *n, int argc, char **argv) {
         json_t *reply = NULL;
         char **args, path[300];
         int nargs, r;
-        if ((r = cli_parse_opts(n, &type_verbs[1], argc, argv, NULL, NULL, NULL, &c, &args,
-                                &nargs)) != 0)
+        if ((r = cli_parse_opts(n, &type_verbs[1], argc, argv, NULL, NULL, NULL, &c, &args, &nargs)) != 0)
                 return cli_exit(r);
         if (strchr(args[0], '/') || strchr(args[0], '?') || strlen(args[0]) > 200) {
                 fprintf(stderr, "sked: \"%s\": not a type name\n", args[0]);
@@ -60,8 +56,7 @@ static int type_register(const cli_noun *n, int argc, char **argv) {
         sked_err err = {0};
         char **args;
         int nargs, r;
-        if ((r = cli_parse_opts(n, &type_verbs[2], argc, argv, NULL, NULL, NULL, &c, &args,
-                                &nargs)) != 0)
+        if ((r = cli_parse_opts(n, &type_verbs[2], argc, argv, NULL, NULL, NULL, &c, &args, &nargs)) != 0)
                 return cli_exit(r);
         if (manifest_load_checked(args[0], &def, &err) < 0) {
                 fprintf(stderr, "sked: %s\n", err.msg);

@@ -10,19 +10,19 @@
 #include "engine/engine_internal.h"
 #include "base/strbuf.h"
 
-#define MEMO_MAX 20000 /* instants one plan may memoize (a minutely rule's two weeks) */
+#define MEMO_MAX 20000    /* instants one plan may memoize (a minutely rule's two weeks) */
 #define SERIES_MAX 100000 /* series one calendar request covers */
 
 /* One occurrence to show. */
 typedef struct occ {
         const series_row *s;
-        sked_time nominal, start;          /* start: when it runs (moved, jittered) */
-        const char *state;                 /* planned, due, missed, paused, skipped, disabled, or a run state */
-        const char *skip_reason;           /* may be NULL */
+        sked_time nominal, start; /* start: when it runs (moved, jittered) */
+        const char *state;        /* planned, due, missed, paused, skipped, disabled, or a run state */
+        const char *skip_reason;  /* may be NULL */
         const char *trigger;
-        bool moved, disabled, params;      /* one-off changes */
-        const exception_row *x;            /* may be NULL */
-        const occurrence_rec *rec;         /* may be NULL */
+        bool moved, disabled, params; /* one-off changes */
+        const exception_row *x;       /* may be NULL */
+        const occurrence_rec *rec;    /* may be NULL */
 } occ;
 
 typedef struct occ_list {
@@ -178,11 +178,17 @@ static int expand(const series_row *s, const series_plan *sp, series_plan *memo,
                         recorded |= rec[k].nominal == x[i].nominal && strcmp(rec[k].trigger, "manual") != 0;
                 if (recorded)
                         continue; /* already listed from its record */
-                occ o = {.s = s, .trigger = "schedule", .nominal = x[i].nominal, .start = x[i].moved_to, .x = &x[i],
-                         .moved = true, .params = x[i].params != NULL};
-                o.state = x[i].fired ? "missed" : !s->enabled || !s->feature_on ? "paused"
-                                                 : x[i].moved_to > now             ? "planned"
-                                                                                   : "due";
+                occ o = {.s = s,
+                         .trigger = "schedule",
+                         .nominal = x[i].nominal,
+                         .start = x[i].moved_to,
+                         .x = &x[i],
+                         .moved = true,
+                         .params = x[i].params != NULL};
+                o.state = x[i].fired                      ? "missed"
+                          : !s->enabled || !s->feature_on ? "paused"
+                          : x[i].moved_to > now           ? "planned"
+                                                          : "due";
                 if (!strcmp(o.state, "planned") && sp->nsleep && sleep_contains(sp->sleep, sp->nsleep, o.start)) {
                         o.state = "skipped";
                         o.skip_reason = "sleep";
@@ -408,10 +414,10 @@ int engine_series_occurrences(engine *e, store *st, const series_row *s, sked_ti
                         /* cut: continue from the first occurrence left out, or (when the
                          * expansion itself stopped at its cap) just after the last one given */
                         bool cut = l.truncated || l.n > (size_t) limit;
-                        *ret_next_from = !cut             ? 0
+                        *ret_next_from = !cut                   ? 0
                                          : l.n > (size_t) limit ? l.v[limit].start
-                                         : l.n             ? l.v[l.n - 1].start + 1
-                                                           : from;
+                                         : l.n                  ? l.v[l.n - 1].start + 1
+                                                                : from;
                 }
         }
         free(inst);
@@ -423,7 +429,6 @@ int engine_series_occurrences(engine *e, store *st, const series_row *s, sked_ti
 }
 
 /* ---- the calendar ---- */
-
 
 static int cmp_series(const void *a, const void *b) {
         const series_row *x = a, *y = b;

@@ -33,25 +33,25 @@
 
 #define READ_CHUNK ((size_t) 64 << 10)
 #define CANCEL_POLL_MS 100
-#define EXIT_POLL_MS 50          /* only when pidfd_open is unavailable */
+#define EXIT_POLL_MS 50 /* only when pidfd_open is unavailable */
 #define DEFAULT_PATH "/usr/local/bin:/usr/bin:/bin"
-#define EXCERPT_MAX 200          /* bytes of an offending line quoted in a message */
+#define EXCERPT_MAX 200 /* bytes of an offending line quoted in a message */
 
 /* One output stream: the line being assembled, at most max_line bytes of it. */
 typedef struct line_reader {
-        int fd;          /* -1 once at EOF or closed */
+        int fd; /* -1 once at EOF or closed */
         bool is_stderr;
-        char *buf;       /* max_line + 1 bytes */
+        char *buf; /* max_line + 1 bytes */
         size_t len;
-        size_t cut;      /* bytes of the current line beyond max_line, dropped */
+        size_t cut; /* bytes of the current line beyond max_line, dropped */
 } line_reader;
 
 typedef struct run {
         const command_sink *sink;
         size_t max_output;
         size_t max_line;
-        size_t kept;         /* bytes of output delivered (lines + newlines) */
-        uint64_t dropped;    /* bytes discarded once max_output was reached */
+        size_t kept;      /* bytes of output delivered (lines + newlines) */
+        uint64_t dropped; /* bytes discarded once max_output was reached */
         bool truncated;
         line_reader out;
         line_reader errs;
@@ -67,7 +67,7 @@ static void close_fd(int *fd) {
 }
 
 static const char *errno_text(int e) {
-        const char *s = strerrordesc_np(e);  /* thread-safe, unlike strerror */
+        const char *s = strerrordesc_np(e); /* thread-safe, unlike strerror */
         return s ? s : "unknown error";
 }
 
@@ -118,14 +118,12 @@ static void handle_result(run *r, const char *line, size_t n, size_t cut) {
         json_error_t je;
 
         if (cut > 0) {
-                snprintf(problem, sizeof problem,
-                         "::result:: line longer than %zu bytes, result dropped", r->max_line);
+                snprintf(problem, sizeof problem, "::result:: line longer than %zu bytes, result dropped", r->max_line);
                 goto bad;
         }
         o = json_loadb(body, body_len, JSON_REJECT_DUPLICATES, &je);
         if (!o) {
-                snprintf(problem, sizeof problem, "::result:: invalid JSON at column %d: %s",
-                         je.column, je.text);
+                snprintf(problem, sizeof problem, "::result:: invalid JSON at column %d: %s", je.column, je.text);
                 goto bad;
         }
         if (!json_is_object(o)) {
@@ -133,35 +131,30 @@ static void handle_result(run *r, const char *line, size_t n, size_t cut) {
                 goto bad;
         }
         json_object_foreach(o, name, v) {
-                if (strcmp(name, "key") != 0 && strcmp(name, "status") != 0 &&
-                    strcmp(name, "data") != 0) {
+                if (strcmp(name, "key") != 0 && strcmp(name, "status") != 0 && strcmp(name, "data") != 0) {
                         snprintf(problem, sizeof problem,
-                                 "::result:: unknown member \"%.64s\" (expected key, status, data)",
-                                 name);
+                                 "::result:: unknown member \"%.64s\" (expected key, status, data)", name);
                         goto bad;
                 }
         }
         key = json_object_get(o, "key");
         if (!json_is_string(key) || json_string_length(key) == 0) {
-                snprintf(problem, sizeof problem,
-                         "::result:: \"key\" is required and must be a non-empty string");
+                snprintf(problem, sizeof problem, "::result:: \"key\" is required and must be a non-empty string");
                 goto bad;
         }
         status = json_object_get(o, "status");
         if (status && (!json_is_string(status) || json_string_length(status) == 0)) {
-                snprintf(problem, sizeof problem,
-                         "::result:: \"status\" must be a non-empty string");
+                snprintf(problem, sizeof problem, "::result:: \"status\" must be a non-empty string");
                 goto bad;
         }
         d = json_object_get(o, "data");
         if (d && !json_is_null(d)) {
                 data = json_dumps(d, JSON_COMPACT | JSON_ENCODE_ANY);
                 if (!data)
-                        goto done;  /* out of memory: nothing sensible to report */
+                        goto done; /* out of memory: nothing sensible to report */
         }
         if (r->sink && r->sink->result)
-                r->sink->result(r->sink->ud, json_string_value(key),
-                                status ? json_string_value(status) : "ok", data);
+                r->sink->result(r->sink->ud, json_string_value(key), status ? json_string_value(status) : "ok", data);
         goto done;
 bad:
         complain(r, COMMAND_ERROR, problem, line, n);
@@ -198,7 +191,7 @@ static void handle_line(run *r, line_reader *lr) {
                 n--;
         s[n] = '\0';
         if (n == 0 && lr->cut == 0)
-                return;  /* blank lines carry nothing */
+                return; /* blank lines carry nothing */
         if (lr->is_stderr) {
                 emit(r, COMMAND_WARNING, s, n, lr->cut);
                 return;
@@ -373,8 +366,7 @@ static int spawn_error(sked_err *err, const command_spec *spec, const char *path
                 else if (access(spec->workdir, X_OK) < 0)
                         we = errno;
                 if (we)
-                        return err_field(err, -we, "workdir", "\"%s\": %s", spec->workdir,
-                                         errno_text(we));
+                        return err_field(err, -we, "workdir", "\"%s\": %s", spec->workdir, errno_text(we));
         }
         const char *argv0 = spec->argv[0];
         const char *why;
@@ -399,8 +391,8 @@ static int spawn_error(sked_err *err, const command_spec *spec, const char *path
         return err_field(err, -e, "argv[0]", "\"%s\": cannot execute: %s", argv0, why);
 }
 
-static int spawn(const command_spec *spec, const char *path, int in, int out, int errfd,
-                 pid_t *ret_pid, sked_err *err) {
+static int spawn(const command_spec *spec, const char *path, int in, int out, int errfd, pid_t *ret_pid,
+                 sked_err *err) {
         posix_spawn_file_actions_t fa;
         posix_spawnattr_t attr;
         sigset_t none, all;
@@ -423,8 +415,7 @@ static int spawn(const command_spec *spec, const char *path, int in, int out, in
             (r = posix_spawn_file_actions_addclosefrom_np(&fa, 3)) != 0 ||
             (r = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
                                                          POSIX_SPAWN_SETSIGDEF)) != 0 ||
-            (r = posix_spawnattr_setpgroup(&attr, 0)) != 0 ||
-            (r = posix_spawnattr_setsigmask(&attr, &none)) != 0 ||
+            (r = posix_spawnattr_setpgroup(&attr, 0)) != 0 || (r = posix_spawnattr_setsigmask(&attr, &none)) != 0 ||
             (r = posix_spawnattr_setsigdefault(&attr, &all)) != 0) {
                 r = err_set(err, -r, "cannot start \"%s\": %s", spec->argv[0], errno_text(r));
                 goto out;
@@ -450,8 +441,7 @@ static int64_t min64(int64_t a, int64_t b) {
         return a < b ? a : b;
 }
 
-int command_run(const command_spec *spec, const command_sink *sink,
-                command_outcome *ret_outcome, sked_err *err) {
+int command_run(const command_spec *spec, const command_sink *sink, command_outcome *ret_outcome, sked_err *err) {
         int in[2] = {-1, -1}, out[2] = {-1, -1}, errp[2] = {-1, -1};
         int pidfd = -1;
         pid_t pid = -1;
@@ -486,15 +476,12 @@ int command_run(const command_spec *spec, const command_sink *sink,
         }
         ret = find_program(spec->argv[0], spec->env, &path);
         if (ret < 0) {
-                ret = ret == -ENOMEM ? err_set(err, ret, "out of memory")
-                                     : spawn_error(err, spec, NULL, -ret);
+                ret = ret == -ENOMEM ? err_set(err, ret, "out of memory") : spawn_error(err, spec, NULL, -ret);
                 goto finish;
         }
-        if ((ret = make_pipe(in)) < 0 || (ret = make_pipe(out)) < 0 ||
-            (ret = make_pipe(errp)) < 0 || (ret = set_nonblock(in[1])) < 0 ||
-            (ret = set_nonblock(out[0])) < 0 || (ret = set_nonblock(errp[0])) < 0) {
-                ret = err_set(err, ret, "cannot start \"%s\": pipes: %s", spec->argv[0],
-                              errno_text(-ret));
+        if ((ret = make_pipe(in)) < 0 || (ret = make_pipe(out)) < 0 || (ret = make_pipe(errp)) < 0 ||
+            (ret = set_nonblock(in[1])) < 0 || (ret = set_nonblock(out[0])) < 0 || (ret = set_nonblock(errp[0])) < 0) {
+                ret = err_set(err, ret, "cannot start \"%s\": pipes: %s", spec->argv[0], errno_text(-ret));
                 goto finish;
         }
 
@@ -521,7 +508,7 @@ int command_run(const command_spec *spec, const command_sink *sink,
         out[0] = errp[0] = -1;
         if (!spec->input || spec->input_len == 0)
                 close_fd(&in[1]);
-        pidfd = (int) syscall(SYS_pidfd_open, pid, 0);  /* < 0: fall back to ticking */
+        pidfd = (int) syscall(SYS_pidfd_open, pid, 0); /* < 0: fall back to ticking */
 
         int64_t deadline = spec->timeout_ms > 0 ? start + spec->timeout_ms * 1000 : INT64_MAX;
         int64_t kill_at = INT64_MAX, drain_until = INT64_MAX;
@@ -531,10 +518,8 @@ int command_run(const command_spec *spec, const command_sink *sink,
                 if (!exited) {
                         siginfo_t si;
                         memset(&si, 0, sizeof si);
-                        if (waitid(P_PID, (id_t) pid, &si, WEXITED | WNOHANG | WNOWAIT) < 0 &&
-                            errno != EINTR) {
-                                ret = err_set(err, -errno, "\"%s\": waitid: %s", spec->argv[0],
-                                              errno_text(errno));
+                        if (waitid(P_PID, (id_t) pid, &si, WEXITED | WNOHANG | WNOWAIT) < 0 && errno != EINTR) {
+                                ret = err_set(err, -errno, "\"%s\": waitid: %s", spec->argv[0], errno_text(errno));
                                 break;
                         }
                         if (si.si_pid == pid) {
@@ -542,7 +527,7 @@ int command_run(const command_spec *spec, const command_sink *sink,
                                 o.duration_ms = (now - start) / 1000;
                                 drain_until = now + (int64_t) COMMAND_DRAIN_MS * 1000;
                                 close_fd(&pidfd);
-                                close_fd(&in[1]);  /* nobody left to read it */
+                                close_fd(&in[1]); /* nobody left to read it */
                         }
                 }
                 if (!exited && !term_sent) {
@@ -552,7 +537,7 @@ int command_run(const command_spec *spec, const command_sink *sink,
                                 o.timed_out = true;
                         if (o.cancelled || o.timed_out) {
                                 kill(-pid, SIGTERM);
-                                kill(-pid, SIGCONT);  /* a stopped process must see it */
+                                kill(-pid, SIGCONT); /* a stopped process must see it */
                                 term_sent = true;
                                 kill_at = now + grace_ms * 1000;
                         }
@@ -593,8 +578,7 @@ int command_run(const command_spec *spec, const command_sink *sink,
                 if (poll(p, 4, timeout) < 0) {
                         if (errno == EINTR)
                                 continue;
-                        ret = err_set(err, -errno, "\"%s\": poll: %s", spec->argv[0],
-                                      errno_text(errno));
+                        ret = err_set(err, -errno, "\"%s\": poll: %s", spec->argv[0], errno_text(errno));
                         break;
                 }
                 if (p[0].revents)
@@ -608,7 +592,7 @@ int command_run(const command_spec *spec, const command_sink *sink,
                                 if (in_off == spec->input_len)
                                         close_fd(&in[1]);
                         } else if (k < 0 && errno != EAGAIN && errno != EINTR)
-                                close_fd(&in[1]);  /* EPIPE: the child does not want it */
+                                close_fd(&in[1]); /* EPIPE: the child does not want it */
                 }
         }
 
@@ -636,7 +620,7 @@ int command_run(const command_spec *spec, const command_sink *sink,
         pid = -1;
         if (ret < 0)
                 goto finish;
-        if (!exited)  /* not reached today: the loop only ends early on errors */
+        if (!exited) /* not reached today: the loop only ends early on errors */
                 o.duration_ms = (time_mono_usec() - start) / 1000;
         if (WIFSIGNALED(status)) {
                 o.signaled = true;
@@ -650,8 +634,7 @@ int command_run(const command_spec *spec, const command_sink *sink,
                       COMMAND_DRAIN_MS);
         if (r.truncated) {
                 o.output_truncated = true;
-                emitf(&r, COMMAND_WARNING,
-                      "output truncated: %llu bytes dropped beyond the limit of %zu bytes",
+                emitf(&r, COMMAND_WARNING, "output truncated: %llu bytes dropped beyond the limit of %zu bytes",
                       (unsigned long long) r.dropped, r.max_output);
         }
         *ret_outcome = o;

@@ -32,8 +32,8 @@ enum {
 };
 
 #define COMMAND_DEFAULT_KILL_GRACE_MS 5000
-#define COMMAND_DEFAULT_MAX_OUTPUT ((size_t) 1 << 20)  /* 1 MiB of stdout+stderr kept */
-#define COMMAND_DEFAULT_MAX_LINE ((size_t) 64 << 10)   /* 64 KiB per line */
+#define COMMAND_DEFAULT_MAX_OUTPUT ((size_t) 1 << 20) /* 1 MiB of stdout+stderr kept */
+#define COMMAND_DEFAULT_MAX_LINE ((size_t) 64 << 10)  /* 64 KiB per line */
 /* After the program exits, how long its pipes may stay open (held by processes it
  * left behind in its group) before the group is killed. */
 #define COMMAND_DRAIN_MS 1000
@@ -42,38 +42,38 @@ enum {
  * Any of them may be NULL.  Strings are valid UTF-8, NUL-terminated, and only valid
  * during the call. */
 typedef struct command_sink {
-        void (*message)(void *ud, int level, const char *text);  /* level: COMMAND_INFO.. */
+        void (*message)(void *ud, int level, const char *text); /* level: COMMAND_INFO.. */
         void (*result)(void *ud, const char *key, const char *status,
                        const char *data_json /* compact JSON, NULL if none */);
-        void (*progress)(void *ud, int percent);                  /* 0..100 */
+        void (*progress)(void *ud, int percent); /* 0..100 */
         void *ud;
 } command_sink;
 
 typedef struct command_spec {
-        char *const *argv;            /* NULL-terminated; argv[0] with a '/' is used as is
-                                       * (relative to workdir), else searched in the PATH
-                                       * of `env` (default /usr/local/bin:/usr/bin:/bin) */
-        char *const *env;             /* the child's whole environment, "K=V", NULL-terminated;
-                                       * NULL = empty (the server's is never inherited) */
-        const char *workdir;          /* NULL = the server's */
-        const char *input;            /* written to stdin, which is then closed; may be NULL */
+        char *const *argv;   /* NULL-terminated; argv[0] with a '/' is used as is
+                              * (relative to workdir), else searched in the PATH
+                              * of `env` (default /usr/local/bin:/usr/bin:/bin) */
+        char *const *env;    /* the child's whole environment, "K=V", NULL-terminated;
+                              * NULL = empty (the server's is never inherited) */
+        const char *workdir; /* NULL = the server's */
+        const char *input;   /* written to stdin, which is then closed; may be NULL */
         size_t input_len;
-        int64_t timeout_ms;           /* 0 = none; then SIGTERM to the group, SIGKILL after grace */
-        int64_t kill_grace_ms;        /* 0 = COMMAND_DEFAULT_KILL_GRACE_MS */
-        size_t max_output;            /* 0 = COMMAND_DEFAULT_MAX_OUTPUT */
-        size_t max_line;              /* 0 = COMMAND_DEFAULT_MAX_LINE */
-        const volatile int *cancel;   /* non-NULL: polled (every 100 ms); non-zero terminates
-                                       * the program like a timeout */
+        int64_t timeout_ms;         /* 0 = none; then SIGTERM to the group, SIGKILL after grace */
+        int64_t kill_grace_ms;      /* 0 = COMMAND_DEFAULT_KILL_GRACE_MS */
+        size_t max_output;          /* 0 = COMMAND_DEFAULT_MAX_OUTPUT */
+        size_t max_line;            /* 0 = COMMAND_DEFAULT_MAX_LINE */
+        const volatile int *cancel; /* non-NULL: polled (every 100 ms); non-zero terminates
+                                     * the program like a timeout */
 } command_spec;
 
 typedef struct command_outcome {
-        int exit_code;                /* valid when !signaled */
-        int signal;                   /* terminating signal, 0 if it exited */
+        int exit_code; /* valid when !signaled */
+        int signal;    /* terminating signal, 0 if it exited */
         bool signaled;
-        bool timed_out;               /* we sent SIGTERM because timeout_ms passed */
-        bool cancelled;               /* we sent SIGTERM because *cancel became non-zero */
-        bool output_truncated;        /* max_output was reached and output was dropped */
-        int64_t duration_ms;          /* from start to the program's exit */
+        bool timed_out;        /* we sent SIGTERM because timeout_ms passed */
+        bool cancelled;        /* we sent SIGTERM because *cancel became non-zero */
+        bool output_truncated; /* max_output was reached and output was dropped */
+        int64_t duration_ms;   /* from start to the program's exit */
 } command_outcome;
 
 /* Runs spec->argv to completion, blocking the calling thread, and reports its output
@@ -94,5 +94,4 @@ typedef struct command_outcome {
  *
  * Thread-safety: may be called from any number of threads at once; it keeps no
  * global state, and spawns with every server fd excluded from the child. */
-int command_run(const command_spec *spec, const command_sink *sink,
-                command_outcome *ret_outcome, sked_err *err);
+int command_run(const command_spec *spec, const command_sink *sink, command_outcome *ret_outcome, sked_err *err);

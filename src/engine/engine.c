@@ -223,7 +223,8 @@ int engine_wait_idle(engine *e, int64_t timeout_ms) {
         for (;;) {
                 engine_wake(e);
                 pthread_mutex_lock(&e->lock);
-                bool idle = e->loop.turns >= first && e->loop.idle && !e->loop.ev_head && !e->work.work_head && e->claim.ninflight == 0;
+                bool idle = e->loop.turns >= first && e->loop.idle && !e->loop.ev_head && !e->work.work_head &&
+                            e->claim.ninflight == 0;
                 pthread_mutex_unlock(&e->lock);
                 if (idle)
                         return 0;

@@ -25,11 +25,11 @@ typedef struct engine engine;
 
 typedef struct engine_config {
         const char *store_uri;
-        unsigned workers;          /* 0 = 4 */
-        const char *node;          /* NULL = hostname */
-        sked_clock clock;          /* NULL = real time */
+        unsigned workers; /* 0 = 4 */
+        const char *node; /* NULL = hostname */
+        sked_clock clock; /* NULL = real time */
         void *clock_userdata;
-        int64_t lease_ms;          /* 0 = 30 s */
+        int64_t lease_ms;      /* 0 = 30 s */
         int64_t late_after_ms; /* occurrences late by at most this run whatever the catch-up policy; 0 = 60 s */
         /* occurrences are fired and their runs claimed up to this far ahead of their
          * time, and started on time; 0 = 2 s with the real clock, off with an injected
@@ -90,8 +90,7 @@ int engine_wait_idle(engine *e, int64_t timeout_ms);
 /* Validates and stores a type definition (JSON manifest object, borrowed), binds
  * `fn` (plugin types) and registers a background type's series if it has none.
  * *ret_def (may be NULL) receives the normalized definition (new reference). */
-int engine_type_register(engine *e, json_t *def, sked_handler fn, void *userdata, json_t **ret_def,
-                         sked_err *err);
+int engine_type_register(engine *e, json_t *def, sked_handler fn, void *userdata, json_t **ret_def, sked_err *err);
 /* The current definition of a type (new reference), or NULL. */
 json_t *engine_type_json(engine *e, const char *name);
 /* Registers the series of every background type that has none (sked poller init). */
@@ -114,8 +113,7 @@ int engine_series_create(engine *e, store *st, json_t *in, series_row *ret, sked
  * with series_rows_free(*ret, n).  Any thread, on its own connection `st`, which
  * must not be inside a transaction. */
 #define ENGINE_SERIES_BATCH_MAX 10000
-int engine_series_create_batch(engine *e, store *st, json_t *list, const char *what, series_row **ret,
-                               sked_err *err);
+int engine_series_create_batch(engine *e, store *st, json_t *list, const char *what, series_row **ret, sked_err *err);
 /* The two halves of engine_series_create, for a write through the loop: validate
  * and compute the first due instant (any thread, writes nothing; *ret is the row
  * to insert, the caller clears it), then insert `row` (sets its id) with st. */
@@ -130,10 +128,10 @@ int engine_series_insert_batch(engine *e, store *st, series_row *rows, size_t n,
  * expected_version (0: the version read; -ESTALE otherwise), validating as on create.
  * When the rule changes, one-off changes of instants the new rule no longer has
  * are dropped: *ret_dropped (may be NULL) lists them. */
-int engine_series_update(engine *e, store *st, int64_t id, json_t *patch, int64_t expected_version,
-                         series_row *ret, json_t **ret_dropped, sked_err *err);
-int engine_series_set_enabled(engine *e, store *st, int64_t id, bool enabled, const char *note,
-                              series_row *ret, sked_err *err);
+int engine_series_update(engine *e, store *st, int64_t id, json_t *patch, int64_t expected_version, series_row *ret,
+                         json_t **ret_dropped, sked_err *err);
+int engine_series_set_enabled(engine *e, store *st, int64_t id, bool enabled, const char *note, series_row *ret,
+                              sked_err *err);
 /* Queues a manual run of series `id` now, with `params` (may be NULL) overriding
  * some of the series' parameters. */
 int engine_series_trigger(engine *e, store *st, int64_t id, json_t *params, run_row *ret, sked_err *err);
@@ -152,11 +150,11 @@ int engine_occurrence_reset(engine *e, store *st, int64_t id, sked_time nominal,
 
 /* ---- calendar ---- */
 typedef struct calendar_query {
-        sked_time from, to;            /* [from, to) */
-        const char *tz;                /* the viewer's zone */
-        const int64_t *series;         /* NULL: all (not hidden) */
+        sked_time from, to;    /* [from, to) */
+        const char *tz;        /* the viewer's zone */
+        const int64_t *series; /* NULL: all (not hidden) */
         size_t nseries;
-        int limit;                     /* occurrences at most */
+        int limit; /* occurrences at most */
 } calendar_query;
 /* The plan in [from, to) as JSON text (*ret, caller frees; docs/calendar.md): the
  * earliest `limit` occurrences. */
@@ -175,8 +173,8 @@ int engine_feature_set(engine *e, store *st, const char *name, bool enabled, con
  * run state, future ones computed from the rule (state "planned").  At most `limit`,
  * the earliest; *ret_next_from (may be NULL) is 0 when that is all of them, else
  * the instant to continue from (the list was cut). */
-int engine_series_occurrences(engine *e, store *st, const series_row *s, sked_time from, sked_time to,
-                              int limit, json_t **ret, sked_time *ret_next_from, sked_err *err);
+int engine_series_occurrences(engine *e, store *st, const series_row *s, sked_time from, sked_time to, int limit,
+                              json_t **ret, sked_time *ret_next_from, sked_err *err);
 
 /* Queues n one-off runs of `type` (see sked_enqueue). */
 int engine_enqueue(engine *e, store *st, const char *type, const char *const *params_json, size_t n,

@@ -27,15 +27,15 @@ typedef struct job {
         engine *e;
         run_row run;
         const type_entry *type;
-        int64_t seq;                /* next message/result sequence number */
+        int64_t seq; /* next message/result sequence number */
         int64_t n_info, n_warning, n_error, n_results, progress;
-        volatile int cancel;        /* polled by the command handler (command_spec.cancel) */
-        atomic_int timed_out;       /* set by the loop: the type's timeout passed */
-        atomic_int superseded;      /* set by the loop: cancelled by the overlap policy cancel_other */
-        _Atomic sked_time began;    /* when a worker started it (0: waiting for one) */
-        sked_time start_at;         /* not before: claimed ahead of its time (look-ahead) */
-        sked_time lease_until;      /* its lease as last written (claim, renewal) */
-        size_t inflight_ix;         /* its place in e->inflight (loop-owned) */
+        volatile int cancel;     /* polled by the command handler (command_spec.cancel) */
+        atomic_int timed_out;    /* set by the loop: the type's timeout passed */
+        atomic_int superseded;   /* set by the loop: cancelled by the overlap policy cancel_other */
+        _Atomic sked_time began; /* when a worker started it (0: waiting for one) */
+        sked_time start_at;      /* not before: claimed ahead of its time (look-ahead) */
+        sked_time lease_until;   /* its lease as last written (claim, renewal) */
+        size_t inflight_ix;      /* its place in e->inflight (loop-owned) */
         char *params_text, *query_text;
 } job;
 
@@ -98,7 +98,7 @@ typedef struct turn_ctx {
         bool any_due;
         sked_time next_ready; /* the earliest not_before of a queued run (any_ready) */
         bool any_ready;
-        job *claimed;        /* claimed this turn, handed to workers after the commit */
+        job *claimed;                /* claimed this turn, handed to workers after the commit */
         poller_health health_before; /* restored when the turn fails */
 } turn_ctx;
 
@@ -133,10 +133,10 @@ struct engine {
         /* set up by engine_new, read by all */
         engine_config cfg;
         char *store_uri, *node;
-        store *st;             /* the loop's connection */
-        bool postgres;         /* a shared database: cluster rules apply */
-        sked_time ahead;       /* look-ahead (µs): fired and claimed this early, started on time */
-        pthread_mutex_t lock;  /* the queues, lists and flags between threads */
+        store *st;                  /* the loop's connection */
+        bool postgres;              /* a shared database: cluster rules apply */
+        sked_time ahead;            /* look-ahead (µs): fired and claimed this early, started on time */
+        pthread_mutex_t lock;       /* the queues, lists and flags between threads */
         pthread_mutex_t plans_lock; /* the API threads' plans (api_plans), held while one is used */
         schedcache api_plans;       /* (calendar.c, feed.c) */
 
@@ -155,7 +155,7 @@ struct engine {
 
         struct { /* loop.c: the loop thread and its turn */
                 pthread_cond_t loop_cv, idle_cv;
-                bool wake;                /* under lock: turn again at once */
+                bool wake; /* under lock: turn again at once */
                 pthread_t loop_thread;
                 int64_t turn_us;          /* how long the last turn took (loop-owned) */
                 uint64_t turns;           /* completed turns, for wait_idle */
@@ -179,15 +179,15 @@ struct engine {
                 pthread_cond_t work_cv;
         } work;
 
-        struct { /* claim.c: claims and the inflight list */
-                job **inflight;            /* claimed and not yet finished (loop writes, under lock) */
+        struct {                /* claim.c: claims and the inflight list */
+                job **inflight; /* claimed and not yet finished (loop writes, under lock) */
                 size_t ninflight, capinflight;
-                double handler_us;     /* moving average of handler durations, for the claim look-ahead */
-                bool claim_blocked;    /* the last claim found ready runs but none it may start */
-                sked_time claim_wake;  /* runs claimable ahead but passed over (concurrency limit): then */
+                double handler_us;    /* moving average of handler durations, for the claim look-ahead */
+                bool claim_blocked;   /* the last claim found ready runs but none it may start */
+                sked_time claim_wake; /* runs claimable ahead but passed over (concurrency limit): then */
         } claim;
 
-        struct { /* lease.c: renewals, recovery, cancels (loop-owned) */
+        struct {                     /* lease.c: renewals, recovery, cancels (loop-owned) */
                 int64_t *cancel_ids; /* runs to stop once the turn commits */
                 size_t ncancel, capcancel;
                 sked_time last_renew, last_recover;
@@ -202,7 +202,7 @@ struct engine {
                 size_t nplugins;
         } reg;
 
-        struct { /* fire.c */
+        struct {                   /* fire.c */
                 schedcache scache; /* the loop's plans */
         } fire;
 
@@ -214,11 +214,11 @@ struct engine {
 };
 
 #define PURGE_EVERY_US (60 * SKED_USEC)
-#define PURGE_BATCH 1000       /* finished runs purged per type per turn */
+#define PURGE_BATCH 1000 /* finished runs purged per type per turn */
 #define RECOVER_EVERY_US (2 * SKED_USEC)
 #define HEARTBEAT_EVERY_US (1 * SKED_USEC)
 #define MAX_SLEEP_US (5 * SKED_USEC)
-#define AHEAD_MAX 65536         /* runs claimed ahead of their time, at most */
+#define AHEAD_MAX 65536 /* runs claimed ahead of their time, at most */
 
 /* engine.c: lifecycle, clock */
 /* PostgreSQL with the real clock: measures the database's clock offset (the loop, every 2 s). */
@@ -302,7 +302,6 @@ void workers_merge(engine *e, job *claimed);
 void workers_unlink(engine *e, const int64_t *ids, size_t n, enum run_outcome outcome);
 void workers_release_unstarted(engine *e);
 
-
 /* series.c */
 /* engine_series_create; `internal` (type registration) may set "background": true. */
 int series_create(engine *e, store *st, json_t *in, bool internal, series_row *ret, sked_err *err);
@@ -314,7 +313,7 @@ int series_schedule_parse(const series_row *s, sked_time anchor, const policy *p
 /* fire.c: what a series needs to fire, built from its row and type; immutable. */
 typedef struct series_plan {
         schedule *sc;
-        policy pol;           /* effective: defaults, type, series */
+        policy pol; /* effective: defaults, type, series */
         sleep_window *sleep;
         size_t nsleep;
         const type_entry *te; /* the type it was built with (a re-registered type rebuilds it) */

@@ -14,8 +14,12 @@ int engine_insert_runs(engine *e, store *st, const char *type, char *const *text
                        int64_t *ids, sked_err *err) {
         int r = 0;
         for (size_t i = 0; i < n && r == 0; i++) {
-                run_row run = {.type = (char *) type, .trigger = "manual", .params = texts[i], .attempt = 1,
-                               .queued_at = now, .not_before = now};
+                run_row run = {.type = (char *) type,
+                               .trigger = "manual",
+                               .params = texts[i],
+                               .attempt = 1,
+                               .queued_at = now,
+                               .not_before = now};
                 r = store_run_insert(st, &run, err);
                 ids[i] = run.id;
                 free(run.idem_key);
@@ -40,8 +44,8 @@ static int enqueue_apply(engine *e, store *st, void *ctx, json_t **ret_reply, sk
         return engine_insert_runs(e, st, c->type, c->texts, c->n, engine_now(e), c->ids, err);
 }
 
-int engine_enqueue(engine *e, store *st, const char *type, const char *const *params_json, size_t n,
-                   int64_t *ret_ids, sked_err *err) {
+int engine_enqueue(engine *e, store *st, const char *type, const char *const *params_json, size_t n, int64_t *ret_ids,
+                   sked_err *err) {
         const type_entry *te = engine_type_find(e, type);
         if (!te)
                 return err_field(err, -ENOENT, "type", "\"%s\": no such process type", type);

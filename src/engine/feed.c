@@ -74,7 +74,7 @@ int engine_calendar_ics(engine *e, store *st, int64_t series_id, sked_time from,
         ics_exception **ix = calloc(nrows + 1, sizeof *ix);
         exception_row *x = NULL;
         size_t nx = 0, n = 0;
-        char (*dtstart)[24] = calloc(nrows + 1, sizeof *dtstart);
+        char(*dtstart)[24] = calloc(nrows + 1, sizeof *dtstart);
         if (!plans || !is || !ix || !dtstart)
                 r = err_set(err, -ENOMEM, "out of memory");
         /* every exception: an RRULE master carries them whenever they are */
@@ -96,15 +96,25 @@ int engine_calendar_ics(engine *e, store *st, int64_t series_id, sked_time from,
                         break;
                 }
                 for (size_t k = x0; k < xi; k++)
-                        ix[i][k - x0] = (ics_exception){.nominal = x[k].nominal, .disabled = x[k].disabled,
-                                                        .moved_to = x[k].moved_to, .params_changed = x[k].params != NULL,
+                        ix[i][k - x0] = (ics_exception){.nominal = x[k].nominal,
+                                                        .disabled = x[k].disabled,
+                                                        .moved_to = x[k].moved_to,
+                                                        .params_changed = x[k].params != NULL,
                                                         .note = x[k].note};
                 const series_plan *sp = plans[i];
                 int64_t dur = sp->te ? sp->te->t->timeout_ms / 1000 : 300;
                 ics_series *o = &is[n++];
-                *o = (ics_series){.id = s->id, .title = s->title, .type = s->type, .tz = s->tz, .sc = sp->sc,
-                                  .paused = !s->enabled, .exc = ix[i], .nexc = xi - x0,
-                                  .duration_s = dur < ICS_DURATION_MIN ? ICS_DURATION_MIN : dur > 3600 ? 3600 : dur};
+                *o = (ics_series){.id = s->id,
+                                  .title = s->title,
+                                  .type = s->type,
+                                  .tz = s->tz,
+                                  .sc = sp->sc,
+                                  .paused = !s->enabled,
+                                  .exc = ix[i],
+                                  .nexc = xi - x0,
+                                  .duration_s = dur < ICS_DURATION_MIN ? ICS_DURATION_MIN
+                                                : dur > 3600           ? 3600
+                                                                       : dur};
                 if (rrule_form(s, sp)) {
                         dtstart_of(s, sp, dtstart[i], sizeof dtstart[i]);
                         o->rrule = s->schedule;

@@ -10,8 +10,8 @@
 #include "base/log.h"
 #include "engine/engine_internal.h"
 
-#define DUE_BATCH 512      /* series fired per statement batch */
-#define MAX_WALK 200000    /* rule steps per series per turn before jumping ahead */
+#define DUE_BATCH 512   /* series fired per statement batch */
+#define MAX_WALK 200000 /* rule steps per series per turn before jumping ahead */
 
 /* ---- a series' plan: its schedule, effective policy and sleep windows ---- */
 
@@ -220,8 +220,8 @@ static int fire_item(pass *p, const item *it, bool last, sked_err *err) {
                 return r;
         /* due inside a window; or caught up late while a window is on */
         bool late = it->due < p->now - p->e->cfg.late_after_ms * 1000;
-        if (sp->nsleep && (sleep_contains(sp->sleep, sp->nsleep, it->due) ||
-                           (late && sleep_contains(sp->sleep, sp->nsleep, p->now))))
+        if (sp->nsleep &&
+            (sleep_contains(sp->sleep, sp->nsleep, it->due) || (late && sleep_contains(sp->sleep, sp->nsleep, p->now))))
                 return record_skip(p, it, "sleep", err);
         switch (sp->pol.overlap) {
         case OVERLAP_SKIP:
@@ -246,8 +246,7 @@ static int fire_item(pass *p, const item *it, bool last, sked_err *err) {
                 if (p->queued + p->running > 0) {
                         char why[96], at[32];
                         time_format_utc(it->nominal, at, sizeof at);
-                        snprintf(why, sizeof why, "cancelled: superseded by the occurrence of %s (overlap policy)",
-                                 at);
+                        snprintf(why, sizeof why, "cancelled: superseded by the occurrence of %s (overlap policy)", at);
                         int64_t *ids = NULL;
                         size_t n = 0;
                         if ((r = store_series_cancel_active(p->e->st, p->s->id, p->now, why, &ids, &n, err)) < 0)
@@ -352,7 +351,7 @@ static int fire_series(engine *e, const series_row *s, sked_time now, int *ret_f
                                 target = window_start;
                         if (target > n && schedule_next(sp->sc, target - 1, &next) == 0 && next > n) {
                                 p.adv.missed += (int64_t) nlate + 1; /* the kept ones, and at least one
-                                                                       * skipped: not worth counting exactly */
+                                                                      * skipped: not worth counting exactly */
                                 nlate = head = 0;
                                 n = next;
                                 steps = 0;
@@ -397,8 +396,11 @@ static int fire_moves(engine *e, sked_time now, int *ret_fired, sked_err *err) {
                 if ((r = store_series_get(e->st, moves[i].series_id, &s, err)) < 0)
                         break;
                 series_plan *sp = plan_for(e, &s);
-                pass p = {.e = e, .s = &s, .sp = sp, .now = now, .adv = {.last_nominal = s.last_nominal,
-                                                                       .keep_next = true}};
+                pass p = {.e = e,
+                          .s = &s,
+                          .sp = sp,
+                          .now = now,
+                          .adv = {.last_nominal = s.last_nominal, .keep_next = true}};
                 item it = {.nominal = moves[i].nominal, .due = moves[i].moved_to, .params = moves[i].params};
                 if (!sp) {
                         p.adv.missed++; /* its rule no longer parses (zone gone?): logged by plan_for */

@@ -50,8 +50,8 @@ static void run_command(job *j, event *fin) {
                 time_format_utc(j->run.nominal, nominal, sizeof nominal);
         json_t *params = json_loads(j->run.params ? j->run.params : "{}", 0, NULL);
         json_t *query = j->run.query ? json_loads(j->run.query, JSON_DECODE_ANY, NULL) : NULL;
-        json_t *runj = json_pack("{s:I, s:s, s:I, s:s}", "id", (json_int_t) j->run.id, "type", j->run.type,
-                                 "attempt", (json_int_t) j->run.attempt, "idempotency_key", j->run.idem_key);
+        json_t *runj = json_pack("{s:I, s:s, s:I, s:s}", "id", (json_int_t) j->run.id, "type", j->run.type, "attempt",
+                                 (json_int_t) j->run.attempt, "idempotency_key", j->run.idem_key);
         if (j->run.series_id)
                 json_object_set_new(runj, "series_id", json_integer(j->run.series_id));
         if (*nominal)
@@ -60,8 +60,8 @@ static void run_command(job *j, event *fin) {
         char due[32];
         time_format_utc(j->run.not_before, due, sizeof due);
         json_object_set_new(runj, "scheduled_for", json_string(due));
-        json_t *in = json_pack("{s:o, s:o, s:o}", "run", runj, "params", params ? params : json_object(),
-                               "query", query ? query : json_null());
+        json_t *in = json_pack("{s:o, s:o, s:o}", "run", runj, "params", params ? params : json_object(), "query",
+                               query ? query : json_null());
         char *input = json_dumps(in, JSON_COMPACT);
         json_decref(in);
 
@@ -171,18 +171,20 @@ static void run_plugin(job *j, event *fin) {
  * here (a row left out is all zero, and handler_of refuses it; tests/unit/engine/
  * test_handler.c checks each). */
 static const handler_ops handlers[PTYPE_HANDLER_COUNT] = {
-        [PTYPE_HANDLER_COMMAND] = {
-                .name = "command",
-                .timeout = HANDLER_TIMEOUT_OWN,
-                .in_process = false,
-                .run = run_command,
-        },
-        [PTYPE_HANDLER_PLUGIN] = {
-                .name = "plugin",
-                .timeout = HANDLER_TIMEOUT_COOPERATIVE,
-                .in_process = true,
-                .run = run_plugin,
-        },
+        [PTYPE_HANDLER_COMMAND] =
+                {
+                        .name = "command",
+                        .timeout = HANDLER_TIMEOUT_OWN,
+                        .in_process = false,
+                        .run = run_command,
+                },
+        [PTYPE_HANDLER_PLUGIN] =
+                {
+                        .name = "plugin",
+                        .timeout = HANDLER_TIMEOUT_COOPERATIVE,
+                        .in_process = true,
+                        .run = run_plugin,
+                },
 };
 
 const handler_ops *handler_of(const ptype *t) {

@@ -29,7 +29,7 @@ enum handler_timeout {
 };
 
 typedef struct handler_ops {
-        const char *name;               /* the manifest key: "command", "plugin" */
+        const char *name; /* the manifest key: "command", "plugin" */
         enum handler_timeout timeout;
         /* The type's work is a sked_handler in this process (a loaded plug-in or an
          * embedder registers it with sked_register_type): a definition without one

@@ -24,7 +24,8 @@ int lease_recover_expired(engine *e, sked_time now, sked_time before, sked_err *
                         continue;
                 /* a lost run is retried whatever the retry policy, within a hard bound */
                 bool again = rows[i].attempt < finish_max_attempts(e, rows[i].type) + 5;
-                run_finish f = {.state = "lost", .finished_at = now,
+                run_finish f = {.state = "lost",
+                                .finished_at = now,
                                 .error = again ? "interrupted: its node stopped renewing the lease (crash?); "
                                                  "queued again as a new attempt"
                                                : "interrupted too many times; not retried"};

@@ -55,12 +55,10 @@ static int apply_events(engine *e, event *ev, sked_time now, sked_err *err) {
                 switch (ev->kind) {
                 case EV_MESSAGE:
                         r = store_message_add(e->st, ev->j->run.id, ev->seq, ev->at,
-                                              levels[ev->level < 0 || ev->level > 2 ? 0 : ev->level], ev->text,
-                                              err);
+                                              levels[ev->level < 0 || ev->level > 2 ? 0 : ev->level], ev->text, err);
                         break;
                 case EV_RESULT:
-                        r = store_result_add(e->st, ev->j->run.id, ev->seq, ev->at, ev->key, ev->status,
-                                             ev->data, err);
+                        r = store_result_add(e->st, ev->j->run.id, ev->seq, ev->at, ev->key, ev->status, ev->data, err);
                         break;
                 case EV_PROGRESS:
                         /* several in one turn: the last one is what counts */
@@ -120,8 +118,7 @@ const turn_step events_step = {"events", 0, events_work, events_after, NULL};
  * not count as running); firing before claiming (the same turn claims what it
  * fired); health last (it reports what the others did). */
 static const turn_step *const steps[] = {
-        &role_step, &events_step, &writes_step, &fire_step, &lease_step, &claim_step, &health_step,
-        &retention_step,
+        &role_step, &events_step, &writes_step, &fire_step, &lease_step, &claim_step, &health_step, &retention_step,
 };
 #define NSTEPS (sizeof steps / sizeof steps[0])
 
@@ -133,7 +130,8 @@ static int turn(engine *e, sked_time *ret_wake, sked_err *err) {
         t.draining = e->life.draining;
         pthread_mutex_unlock(&e->lock);
 
-        if (e->postgres && (e->life.last_clock_sync == 0 || time_now_real() - e->life.last_clock_sync > 2 * SKED_USEC)) {
+        if (e->postgres &&
+            (e->life.last_clock_sync == 0 || time_now_real() - e->life.last_clock_sync > 2 * SKED_USEC)) {
                 engine_sync_clock(e);
                 registry_types_refresh(e, e->st, err); /* best effort; an error shows in the turn below */
                 e->life.last_clock_sync = time_now_real();

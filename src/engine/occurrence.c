@@ -49,9 +49,10 @@ static int occurrence_done(store *st, int64_t id, sked_time nominal, sked_err *e
                 done |= strcmp(rec[i].trigger, "manual") != 0;
         free(rec);
         if (done)
-                return err_field(err, -EEXIST, "nominal", "this occurrence has already fired (it ran, runs, starts within "
-                                                          "the look-ahead, or was skipped): its record is history; "
-                                                          "trigger a manual run instead");
+                return err_field(err, -EEXIST, "nominal",
+                                 "this occurrence has already fired (it ran, runs, starts within "
+                                 "the look-ahead, or was skipped): its record is history; "
+                                 "trigger a manual run instead");
         return 0;
 }
 
@@ -73,7 +74,8 @@ int engine_occurrence_change(engine *e, store *st, int64_t id, sked_time nominal
         if (r < 0)
                 goto out;
         sked_time t;
-        if (schedule_next(sp->sc, nominal - 1, &t) < 0 || t != nominal || nominal < s.created_at - s.created_at % SKED_USEC) {
+        if (schedule_next(sp->sc, nominal - 1, &t) < 0 || t != nominal ||
+            nominal < s.created_at - s.created_at % SKED_USEC) {
                 char at[32];
                 time_format_utc(nominal, at, sizeof at);
                 r = err_field(err, -ENOENT, "nominal", "%s is not an occurrence of series %lld's rule", at,

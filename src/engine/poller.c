@@ -120,8 +120,11 @@ static int health_work(engine *e, turn_ctx *t, sked_err *err) {
         bool beat = now - e->poller.last_heartbeat >= HEARTBEAT_EVERY_US || now < e->poller.last_heartbeat;
         int r;
         if (beat) {
-                node_row nr = {.started_at = e->life.started_at, .heartbeat_at = now, .workers = e->work.nworkers,
-                               .running = (int64_t) e->claim.ninflight, .pid = getpid()};
+                node_row nr = {.started_at = e->life.started_at,
+                               .heartbeat_at = now,
+                               .workers = e->work.nworkers,
+                               .running = (int64_t) e->claim.ninflight,
+                               .pid = getpid()};
                 snprintf(nr.name, sizeof nr.name, "%s", e->node);
                 snprintf(nr.role, sizeof nr.role, "%s", t->role ? "poller" : "worker");
                 snprintf(nr.version, sizeof nr.version, "%s", SKED_VERSION);
@@ -138,8 +141,8 @@ static int health_work(engine *e, turn_ctx *t, sked_err *err) {
                 /* when something is due (not when the poller looks) */
                 e->poller.health.next_due = t->next_due;
                 e->poller.health.has_next = t->any_due;
-                if (e->ahead &&
-                    (r = store_next_fire_at(e->st, now, 0, &e->poller.health.next_due, &e->poller.health.has_next, err)) < 0)
+                if (e->ahead && (r = store_next_fire_at(e->st, now, 0, &e->poller.health.next_due,
+                                                        &e->poller.health.has_next, err)) < 0)
                         return r;
                 if ((r = store_poller_put(e->st, &e->poller.health, err)) < 0)
                         return r;

@@ -160,8 +160,7 @@ json_t *engine_type_json(engine *e, const char *name) {
         return t ? json_deep_copy(t->t->json) : NULL;
 }
 
-int registry_background_series(engine *e, store *st, const ptype *t, bool *ret_created,
-                                      sked_err *err) {
+int registry_background_series(engine *e, store *st, const ptype *t, bool *ret_created, sked_err *err) {
         series_row cur = {0};
         int r = store_series_find_background(st, t->name, &cur, err);
         series_row_clear(&cur);
@@ -235,8 +234,7 @@ static int register_apply(engine *e, store *st, void *ctx, json_t **ret_reply, s
         return 0;
 }
 
-int engine_type_register(engine *e, json_t *def, sked_handler fn, void *userdata, json_t **ret_def,
-                         sked_err *err) {
+int engine_type_register(engine *e, json_t *def, sked_handler fn, void *userdata, json_t **ret_def, sked_err *err) {
         ptype *t = NULL;
         int r = ptype_from_json(def, &t, err);
         if (r < 0)

@@ -37,15 +37,15 @@ int retention_purge(engine *e, sked_time now, sked_err *err) {
         e->poller.health.last_purge_at = now;
         if (c.runs || c.occurrences)
                 log_info("retention: purged %lld runs, %lld messages, %lld results, %lld occurrence records",
-                         (long long) c.runs, (long long) c.messages, (long long) c.results,
-                         (long long) c.occurrences);
+                         (long long) c.runs, (long long) c.messages, (long long) c.results, (long long) c.occurrences);
         return 0;
 }
 
 /* Retention runs in a transaction of its own, so that a failing purge cannot hold
  * up firing; once a minute, by the poller. */
 static bool purge_due(const engine *e, const turn_ctx *t) {
-        return t->role && !t->draining && (t->now - e->poller.last_purge >= PURGE_EVERY_US || t->now < e->poller.last_purge);
+        return t->role && !t->draining &&
+               (t->now - e->poller.last_purge >= PURGE_EVERY_US || t->now < e->poller.last_purge);
 }
 
 static int retention_work(engine *e, turn_ctx *t, sked_err *err) {

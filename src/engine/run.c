@@ -24,8 +24,7 @@ char *run_next_idem_key(const run_row *run) {
         if (!colon || colon == run->idem_key)
                 return NULL;
         char *key = NULL;
-        if (asprintf(&key, "%.*s:%lld", (int) (colon - run->idem_key), run->idem_key,
-                     (long long) run->attempt + 1) < 0)
+        if (asprintf(&key, "%.*s:%lld", (int) (colon - run->idem_key), run->idem_key, (long long) run->attempt + 1) < 0)
                 return NULL;
         return key;
 }

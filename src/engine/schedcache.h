@@ -18,7 +18,7 @@ typedef struct schedcache_entry {
 
 typedef struct schedcache {
         schedcache_entry *slots;
-        size_t cap, n; /* cap is a power of two */
+        size_t cap, n;              /* cap is a power of two */
         void (*free_value)(void *); /* frees a value; NULL: values are schedules (schedule_free) */
 } schedcache;
 

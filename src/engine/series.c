@@ -56,8 +56,7 @@ int series_schedule_parse(const series_row *s, sked_time anchor, const policy *p
         return r < 0 ? -EINVAL : 0;
 }
 
-static int get_string(json_t *in, const char *key, size_t max, bool required, const char **ret,
-                      sked_err *err) {
+static int get_string(json_t *in, const char *key, size_t max, bool required, const char **ret, sked_err *err) {
         json_t *v = json_object_get(in, key);
         if (!v || json_is_null(v)) {
                 if (required)
@@ -83,9 +82,9 @@ static void set_str(char **dst, const char *v) {
 /* Applies the fields of `in` to `row`, validating each; `row` holds the current state
  * (zeroed for a new series).  On error, row may be partly changed: callers drop it. */
 static int apply_fields(engine *e, json_t *in, bool creating, bool internal, series_row *row, sked_err *err) {
-        static const char *const known[] = {"type", "title", "schedule", "tz", "start", "end", "count",
-                                            "params", "query", "enabled", "owner", "background", "version",
-                                            "pause_note", "policy", "sleep", NULL};
+        static const char *const known[] = {"type",    "title",      "schedule", "tz",      "start", "end",
+                                            "count",   "params",     "query",    "enabled", "owner", "background",
+                                            "version", "pause_note", "policy",   "sleep",   NULL};
         if (!json_is_object(in))
                 return err_set(err, -EINVAL, "body: expected a JSON object");
         const char *unknown = params_unknown_key(in, known);
@@ -147,8 +146,7 @@ static int apply_fields(engine *e, json_t *in, bool creating, bool internal, ser
                         return r;
                 sked_time t = 0;
                 if (s && time_parse_utc(s, &t) < 0)
-                        return err_field(err, -EINVAL, "end", "\"%s\": expected a UTC instant YYYY-MM-DDTHH:MM:SSZ",
-                                         s);
+                        return err_field(err, -EINVAL, "end", "\"%s\": expected a UTC instant YYYY-MM-DDTHH:MM:SSZ", s);
                 row->end_at = t;
         }
         if ((v = json_object_get(in, "count"))) {
@@ -185,8 +183,7 @@ static int apply_fields(engine *e, json_t *in, bool creating, bool internal, ser
                         } else if (json_is_object(v)) {
                                 ast = json_incref(v);
                         } else {
-                                return err_field(err, -EINVAL, "query",
-                                                 "expected query text or a JSON query object");
+                                return err_field(err, -EINVAL, "query", "expected query text or a JSON query object");
                         }
                         r = query_validate(te->t->query_fields, ast, &norm, err);
                         json_decref(ast);
@@ -306,8 +303,7 @@ int engine_series_build_batch(engine *e, json_t *list, const char *what, series_
                 return err_field(err, -EINVAL, name, "expected an array of series (JSON objects)");
         size_t n = json_array_size(list);
         if (n == 0 || n > ENGINE_SERIES_BATCH_MAX)
-                return err_field(err, -EINVAL, name, "expected 1 to %d series, got %zu", ENGINE_SERIES_BATCH_MAX,
-                                 n);
+                return err_field(err, -EINVAL, name, "expected 1 to %d series, got %zu", ENGINE_SERIES_BATCH_MAX, n);
         series_row *rows = calloc(n, sizeof *rows);
         if (!rows)
                 return err_set(err, -ENOMEM, "out of memory");
@@ -346,8 +342,7 @@ int engine_series_insert_batch(engine *e, store *st, series_row *rows, size_t n,
         return r;
 }
 
-int engine_series_create_batch(engine *e, store *st, json_t *list, const char *what, series_row **ret,
-                               sked_err *err) {
+int engine_series_create_batch(engine *e, store *st, json_t *list, const char *what, series_row **ret, sked_err *err) {
         /* validate everything before BEGIN: with SQLite the transaction holds the
          * database's write lock (the loop waits for it), so it should only write */
         series_row *rows = NULL;
@@ -401,8 +396,8 @@ static int reconcile_exceptions(engine *e, store *st, const series_row *row, jso
         return r;
 }
 
-int engine_series_update(engine *e, store *st, int64_t id, json_t *patch, int64_t expected_version,
-                         series_row *ret, json_t **ret_dropped, sked_err *err) {
+int engine_series_update(engine *e, store *st, int64_t id, json_t *patch, int64_t expected_version, series_row *ret,
+                         json_t **ret_dropped, sked_err *err) {
         series_row row = {0};
         json_t *dropped = NULL;
         int r = store_series_get(st, id, &row, err);
@@ -460,8 +455,8 @@ fail:
         return r;
 }
 
-int engine_series_set_enabled(engine *e, store *st, int64_t id, bool enabled, const char *note,
-                              series_row *ret, sked_err *err) {
+int engine_series_set_enabled(engine *e, store *st, int64_t id, bool enabled, const char *note, series_row *ret,
+                              sked_err *err) {
         if (note && strlen(note) > MAX_NOTE)
                 return err_field(err, -EINVAL, "note", "longer than %d characters", MAX_NOTE);
         sked_time now = engine_now(e);

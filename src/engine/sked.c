@@ -55,8 +55,7 @@ int sked_create_series(sked *s, const char *series_json, int64_t *ret_id, char *
         json_error_t je;
         json_t *in = json_loads(series_json, 0, &je);
         if (!in) {
-                err_set(&err, -EINVAL, "series: invalid JSON at line %d, column %d: %s", je.line, je.column,
-                        je.text);
+                err_set(&err, -EINVAL, "series: invalid JSON at line %d, column %d: %s", je.line, je.column, je.text);
                 return fail(&err, -EINVAL, errbuf, errlen);
         }
         store *st;

@@ -9,11 +9,7 @@ static const struct {
         const char *name;
         int64_t ms;
 } units[] = {
-        {"d", 86400000},
-        {"h", 3600000},
-        {"m", 60000},
-        {"s", 1000},
-        {"ms", 1},
+        {"d", 86400000}, {"h", 3600000}, {"m", 60000}, {"s", 1000}, {"ms", 1},
 };
 
 #define UNIT_COUNT (sizeof units / sizeof units[0])
@@ -30,8 +26,8 @@ int duration_parse(const char *s, int64_t *ret_ms, sked_err *err) {
         const char *p = s;
         while (*p) {
                 if (*p < '0' || *p > '9')
-                        return err_set(err, -EINVAL,
-                                       "\"%s\": expected a duration like 30s, 15m, 1h30m, 2d or 500ms", s);
+                        return err_set(err, -EINVAL, "\"%s\": expected a duration like 30s, 15m, 1h30m, 2d or 500ms",
+                                       s);
                 int64_t n = 0;
                 while (*p >= '0' && *p <= '9') {
                         if (n > (INT64_MAX - 9) / 10)
@@ -44,15 +40,15 @@ int duration_parse(const char *s, int64_t *ret_ms, sked_err *err) {
                         p++;
                 size_t ulen = (size_t) (p - u);
                 if (ulen == 0)
-                        return err_set(err, -EINVAL, "\"%s\": missing unit after %" PRId64 " (expected %s)",
-                                       s, n, UNIT_LIST);
+                        return err_set(err, -EINVAL, "\"%s\": missing unit after %" PRId64 " (expected %s)", s, n,
+                                       UNIT_LIST);
                 size_t i;
                 for (i = 0; i < UNIT_COUNT; i++)
                         if (strlen(units[i].name) == ulen && memcmp(units[i].name, u, ulen) == 0)
                                 break;
                 if (i == UNIT_COUNT)
-                        return err_set(err, -EINVAL, "\"%s\": unknown unit \"%.*s\" (expected %s)", s,
-                                       (int) ulen, u, UNIT_LIST);
+                        return err_set(err, -EINVAL, "\"%s\": unknown unit \"%.*s\" (expected %s)", s, (int) ulen, u,
+                                       UNIT_LIST);
                 if (i < last)
                         return err_set(err, -EINVAL,
                                        "\"%s\": units must go from largest to smallest, each once (e.g. 1h30m)", s);
@@ -103,7 +99,7 @@ void duration_format(int64_t ms, char *buf, size_t len) {
         if (ms < 0) {
                 snprintf(buf, len, "-");
                 off = 1;
-                rest = (uint64_t) -(ms + 1) + 1;
+                rest = (uint64_t) - (ms + 1) + 1;
         } else
                 rest = (uint64_t) ms;
         for (size_t i = 0; i < UNIT_COUNT && off < len; i++) {

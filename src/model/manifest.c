@@ -49,8 +49,8 @@ static json_t *plain_scalar(const char *s, size_t n, bool *ret_bad_number) {
         static const char *const nulls[] = {"", "~", "null", "Null", "NULL", NULL};
         static const char *const trues[] = {"true", "True", "TRUE", NULL};
         static const char *const falses[] = {"false", "False", "FALSE", NULL};
-        static const char *const specials[] = {".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF", "-.inf",
-                                               "-.Inf", "-.INF", ".nan", ".NaN", ".NAN", NULL};
+        static const char *const specials[] = {".inf",  ".Inf",  ".INF", "+.inf", "+.Inf", "+.INF", "-.inf",
+                                               "-.Inf", "-.INF", ".nan", ".NaN",  ".NAN",  NULL};
         *ret_bad_number = false;
         if (is_one_of(s, n, nulls))
                 return json_null();
@@ -260,8 +260,7 @@ static int parse_yaml(const char *text, size_t len, const char *origin, json_t *
         }
         struct fy_node *root = fy_document_root(doc);
         if (fy_node_get_type(root) != FYNT_MAPPING) {
-                r = err_set(err, -EINVAL, "%s: expected a mapping (name: ..., handler: ...) at the top level",
-                            origin);
+                r = err_set(err, -EINVAL, "%s: expected a mapping (name: ..., handler: ...) at the top level", origin);
                 goto done;
         }
         r = node_to_json(&c, root, 0, &out);

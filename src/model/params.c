@@ -8,10 +8,9 @@
 #include "base/civil.h"
 #include "base/strbuf.h"
 
-static const char *const param_types[] = {"string", "int",      "number", "bool",
-                                          "date",   "datetime", "enum",   "json"};
-static const char *const param_keys[] = {"name", "type",       "required",    "default", "values",
-                                         "min",  "max",        "max_length",  "description"};
+static const char *const param_types[] = {"string", "int", "number", "bool", "date", "datetime", "enum", "json"};
+static const char *const param_keys[] = {"name", "type", "required",   "default",    "values",
+                                         "min",  "max",  "max_length", "description"};
 static const char *const field_keys[] = {"name", "type", "values", "description"};
 static const char *const reserved[] = {"and", "or", "not", "in", "between", "contains", "true", "false"};
 
@@ -103,8 +102,7 @@ static int expected(sked_err *err, const char *field, const char *what, const js
 /* Exact decimal/JSON number syntax only: no spaces, hex, inf or nan. */
 static json_t *number_from_string(const char *s) {
         size_t n = strlen(s);
-        if (n == 0 || n > 64 || !(s[0] == '-' || (s[0] >= '0' && s[0] <= '9')) ||
-            !(s[n - 1] >= '0' && s[n - 1] <= '9'))
+        if (n == 0 || n > 64 || !(s[0] == '-' || (s[0] >= '0' && s[0] <= '9')) || !(s[n - 1] >= '0' && s[n - 1] <= '9'))
                 return NULL;
         json_t *v = json_loadb(s, n, JSON_DECODE_ANY, NULL);
         if (v && !json_is_number(v)) {
@@ -307,8 +305,8 @@ static bool name_ok(const char *s) {
 }
 
 /* Normalizes one definition; `query` selects the query_fields rules. */
-static int normalize_def(const json_t *d, size_t idx, const char *what, bool query, const json_t *done,
-                         json_t **ret, sked_err *err) {
+static int normalize_def(const json_t *d, size_t idx, const char *what, bool query, const json_t *done, json_t **ret,
+                         sked_err *err) {
         char path[128], f[192];
         json_t *out = NULL, *v = NULL;
         const char *key;

@@ -15,11 +15,11 @@
 
 #include "base/err.h"
 
-#define PARAMS_MAX 100               /* parameters per type, query fields per type */
-#define PARAMS_NAME_MAX 64           /* characters in a parameter or field name */
-#define PARAMS_VALUES_MAX 256        /* entries in a values list */
-#define PARAMS_STRING_MAX 65536      /* bytes in a string value */
-#define PARAMS_DESCRIPTION_MAX 4096  /* bytes in a description */
+#define PARAMS_MAX 100              /* parameters per type, query fields per type */
+#define PARAMS_NAME_MAX 64          /* characters in a parameter or field name */
+#define PARAMS_VALUES_MAX 256       /* entries in a values list */
+#define PARAMS_STRING_MAX 65536     /* bytes in a string value */
+#define PARAMS_DESCRIPTION_MAX 4096 /* bytes in a description */
 
 /* Flag for params_check_value(): skip the values allow-list (for ordering and
  * substring comparisons in queries, where the operand need not be a listed value). */

@@ -11,9 +11,9 @@
 
 static const char *const catchup_names[] = {"none", "latest", "all", NULL};
 static const char *const overlap_names[] = {"skip", "buffer_one", "buffer_all", "cancel_other", "allow_all", NULL};
-static const char *const gap_names[] = {"shift", "skip", NULL};          /* TZ_GAP_SHIFT - 1 .. */
+static const char *const gap_names[] = {"shift", "skip", NULL};            /* TZ_GAP_SHIFT - 1 .. */
 static const char *const repeat_names[] = {"first", "last", "both", NULL}; /* TZ_REPEAT_FIRST - 1 .. */
-static const char *const keys[] = {"catchup", "catchup_window", "burst", "overlap", "jitter", "dst_gap",
+static const char *const keys[] = {"catchup",    "catchup_window",    "burst",     "overlap", "jitter", "dst_gap",
                                    "dst_repeat", "catchup_window_ms", "jitter_ms", NULL};
 
 void policy_default(policy *p) {
@@ -149,9 +149,15 @@ int policy_normalize(const json_t *in, const char *field, json_t **ret, sked_err
                 return 0;
         json_t *all = policy_to_json(&p), *out = json_object();
         static const char *const pairs[][2] = {
-                {"catchup", "catchup"}, {"catchup_window", "catchup_window_ms"}, {"catchup_window_ms", "catchup_window_ms"},
-                {"burst", "burst"},     {"overlap", "overlap"},                   {"jitter", "jitter_ms"},
-                {"jitter_ms", "jitter_ms"}, {"dst_gap", "dst_gap"},               {"dst_repeat", "dst_repeat"},
+                {"catchup", "catchup"},
+                {"catchup_window", "catchup_window_ms"},
+                {"catchup_window_ms", "catchup_window_ms"},
+                {"burst", "burst"},
+                {"overlap", "overlap"},
+                {"jitter", "jitter_ms"},
+                {"jitter_ms", "jitter_ms"},
+                {"dst_gap", "dst_gap"},
+                {"dst_repeat", "dst_repeat"},
         };
         for (size_t k = 0; k < sizeof pairs / sizeof pairs[0]; k++)
                 if (json_object_get(in, pairs[k][0]))
@@ -210,7 +216,8 @@ int sleep_parse(const json_t *in, const char *default_tz, sleep_window **ret, si
                 char f[48];
                 snprintf(f, sizeof f, "sleep[%zu]", i);
                 if (!json_is_object(o)) {
-                        r = err_field(err, -EINVAL, f, "expected {\"from\": \"HH:MM\", \"to\": \"HH:MM\", \"tz\": ZONE}");
+                        r = err_field(err, -EINVAL, f,
+                                      "expected {\"from\": \"HH:MM\", \"to\": \"HH:MM\", \"tz\": ZONE}");
                         goto fail;
                 }
                 static const char *const sleep_keys[] = {"from", "to", "tz", NULL};

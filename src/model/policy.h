@@ -44,9 +44,9 @@ typedef struct policy {
         int catchup;               /* CATCHUP_* */
         int64_t catchup_window_ms; /* 0 = no limit */
         int burst;
-        int overlap;               /* OVERLAP_* */
+        int overlap; /* OVERLAP_* */
         int64_t jitter_ms;
-        int dst_gap, dst_repeat;   /* TZ_GAP_*, TZ_REPEAT_* (0 = default) */
+        int dst_gap, dst_repeat; /* TZ_GAP_*, TZ_REPEAT_* (0 = default) */
 } policy;
 
 /* The built-in defaults. */

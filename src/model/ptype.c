@@ -13,8 +13,8 @@
 
 #define DAY_MS (86400LL * 1000)
 
-static const char *const top_keys[] = {"name",   "kind",         "title",    "description", "feature",
-                                       "handler", "params", "query_fields", "defaults", "series", NULL};
+static const char *const top_keys[] = {"name",   "kind",         "title",    "description", "feature", "handler",
+                                       "params", "query_fields", "defaults", "series",      NULL};
 static const char *const handler_keys[] = {"command", "workdir", "env", "plugin", NULL};
 static const char *const defaults_keys[] = {"timeout", "retry", "concurrency", "retention", "policy", NULL};
 static const char *const defaults_hidden[] = {"timeout_ms", "retention_ms", NULL};
@@ -96,8 +96,8 @@ bool ptype_name_valid(const char *s) {
 }
 
 /* Reads `key` (a duration) or `key`_ms (integer milliseconds), not both. */
-static int get_duration(const json_t *obj, const char *key, const char *path, int64_t def, int64_t min,
-                        int64_t max, int64_t *ret, sked_err *err) {
+static int get_duration(const json_t *obj, const char *key, const char *path, int64_t def, int64_t min, int64_t max,
+                        int64_t *ret, sked_err *err) {
         char f[160], kms[64], range[96], a[32], b[32];
         snprintf(kms, sizeof kms, "%s_ms", key);
         const json_t *v = json_object_get(obj, key), *vms = json_object_get(obj, kms);
@@ -208,8 +208,8 @@ static int parse_command(const json_t *h, const json_t *cmd, ptype *t, json_t *o
                 size_t k = 0;
                 json_object_foreach((json_t *) env, key, v) {
                         snprintf(f, sizeof f, "handler.env.%.64s", key);
-                        bool ok = strlen(key) <= 128 &&
-                                  ((key[0] >= 'A' && key[0] <= 'Z') || (key[0] >= 'a' && key[0] <= 'z') || key[0] == '_');
+                        bool ok = strlen(key) <= 128 && ((key[0] >= 'A' && key[0] <= 'Z') ||
+                                                         (key[0] >= 'a' && key[0] <= 'z') || key[0] == '_');
                         for (const char *p = key + 1; ok && *p; p++)
                                 ok = (*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
                                      *p == '_';
@@ -219,8 +219,10 @@ static int parse_command(const json_t *h, const json_t *cmd, ptype *t, json_t *o
                                 return err_field(err, -EINVAL, f, "names starting with SKED_ are reserved for sked");
                         if (!json_is_string(v))
                                 return expected(err, f, "a string", v);
-                        if (json_string_length(v) > PTYPE_ARG_MAX || memchr(json_string_value(v), '\0', json_string_length(v)))
-                                return err_field(err, -EINVAL, f, "longer than %d bytes or contains NUL", PTYPE_ARG_MAX);
+                        if (json_string_length(v) > PTYPE_ARG_MAX ||
+                            memchr(json_string_value(v), '\0', json_string_length(v)))
+                                return err_field(err, -EINVAL, f, "longer than %d bytes or contains NUL",
+                                                 PTYPE_ARG_MAX);
                         if (asprintf(&t->env[k], "%s=%s", key, json_string_value(v)) < 0) {
                                 t->env[k] = NULL;
                                 return -ENOMEM;
@@ -252,7 +254,10 @@ const char *ptype_handler_name(ptype_handler k) {
  * kinds, "a, b or c". */
 static void handler_kinds_join(strbuf *b, bool hints) {
         for (size_t k = 0; k < PTYPE_HANDLER_COUNT; k++)
-                strbuf_printf(b, "%s%s", k == 0 ? "" : k + 1 == PTYPE_HANDLER_COUNT ? " or " : ", ",
+                strbuf_printf(b, "%s%s",
+                              k == 0                         ? ""
+                              : k + 1 == PTYPE_HANDLER_COUNT ? " or "
+                                                             : ", ",
                               hints ? handler_kinds[k].hint : handler_kinds[k].key);
 }
 

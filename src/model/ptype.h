@@ -21,16 +21,16 @@
 #define PTYPE_NAME_MAX 64
 #define PTYPE_TITLE_MAX 256
 #define PTYPE_DESCRIPTION_MAX 16384
-#define PTYPE_ARGV_MAX 256           /* entries in handler.command */
-#define PTYPE_ARG_MAX 4096           /* bytes in one argument, env value, path */
-#define PTYPE_ENV_MAX 100            /* entries in handler.env */
-#define PTYPE_SCHEDULE_MAX 1024      /* bytes in series.schedule */
+#define PTYPE_ARGV_MAX 256      /* entries in handler.command */
+#define PTYPE_ARG_MAX 4096      /* bytes in one argument, env value, path */
+#define PTYPE_ENV_MAX 100       /* entries in handler.env */
+#define PTYPE_SCHEDULE_MAX 1024 /* bytes in series.schedule */
 
 typedef struct ptype_retry {
-        int max_attempts;            /* 1..100; 1 = no retry */
-        int64_t initial_backoff_ms;  /* delay before the 2nd attempt */
-        int64_t max_backoff_ms;      /* cap on the growing delay */
-        double multiplier;           /* 1.0..10.0 */
+        int max_attempts;           /* 1..100; 1 = no retry */
+        int64_t initial_backoff_ms; /* delay before the 2nd attempt */
+        int64_t max_backoff_ms;     /* cap on the growing delay */
+        double multiplier;          /* 1.0..10.0 */
 } ptype_retry;
 
 /* A type's handler kind: the key of its manifest's `handler` mapping.  What each
@@ -38,33 +38,33 @@ typedef struct ptype_retry {
  * indexed by this; the parser (ptype.c, handler_kinds) is the only producer of a
  * kind, so a ptype never holds PTYPE_HANDLER_COUNT or beyond. */
 typedef enum ptype_handler {
-        PTYPE_HANDLER_COMMAND,       /* {command: [...], workdir, env}: argv is set */
-        PTYPE_HANDLER_PLUGIN,        /* {plugin: true}: a sked_handler in this process */
-        PTYPE_HANDLER_COUNT          /* not a kind: how many there are */
+        PTYPE_HANDLER_COMMAND, /* {command: [...], workdir, env}: argv is set */
+        PTYPE_HANDLER_PLUGIN,  /* {plugin: true}: a sked_handler in this process */
+        PTYPE_HANDLER_COUNT    /* not a kind: how many there are */
 } ptype_handler;
 
 typedef struct ptype {
-        char *name;                  /* "ledger.transfer" */
-        char *title;                 /* never NULL (defaults to name) */
-        char *description;           /* may be NULL */
-        char *feature;               /* may be NULL */
-        bool background;             /* kind: background */
-        ptype_handler handler;       /* its handler kind */
-        char **argv;                 /* command handler: NULL-terminated; else NULL */
+        char *name;            /* "ledger.transfer" */
+        char *title;           /* never NULL (defaults to name) */
+        char *description;     /* may be NULL */
+        char *feature;         /* may be NULL */
+        bool background;       /* kind: background */
+        ptype_handler handler; /* its handler kind */
+        char **argv;           /* command handler: NULL-terminated; else NULL */
         size_t argc;
-        char *workdir;               /* may be NULL */
-        char **env;                  /* NULL-terminated "KEY=VALUE" list, never NULL */
+        char *workdir; /* may be NULL */
+        char **env;    /* NULL-terminated "KEY=VALUE" list, never NULL */
         int64_t timeout_ms;
         int64_t retention_ms;
-        int concurrency;             /* 0 = unlimited */
+        int concurrency; /* 0 = unlimited */
         ptype_retry retry;
         /* The JSON members below are references owned by the ptype (borrow them, or
          * json_incref to keep them past ptype_free). */
-        json_t *params;              /* normalized parameter schema (array) */
-        json_t *query_fields;        /* normalized query field list (array) */
-        json_t *series;              /* background: {schedule, tz, params}; else NULL */
-        json_t *policy;              /* defaults.policy: normalized overrides (policy.h), or NULL */
-        json_t *json;                /* the whole normalized definition */
+        json_t *params;       /* normalized parameter schema (array) */
+        json_t *query_fields; /* normalized query field list (array) */
+        json_t *series;       /* background: {schedule, tz, params}; else NULL */
+        json_t *policy;       /* defaults.policy: normalized overrides (policy.h), or NULL */
+        json_t *json;         /* the whole normalized definition */
 } ptype;
 
 /* The manifest key of handler kind k ("command", "plugin"); NULL when k is not a

@@ -15,14 +15,14 @@ typedef enum tok_kind {
         T_LPAREN,
         T_RPAREN,
         T_COMMA,
-        T_OP,     /* = != < <= > >= */
-        T_WORD,   /* identifier or keyword */
-        T_VALUE,  /* string, number or bare date: `value` holds it */
+        T_OP,    /* = != < <= > >= */
+        T_WORD,  /* identifier or keyword */
+        T_VALUE, /* string, number or bare date: `value` holds it */
 } tok_kind;
 
 typedef struct tok {
         tok_kind kind;
-        size_t pos;  /* 0-based byte offset */
+        size_t pos; /* 0-based byte offset */
         const char *s;
         size_t len;
         json_t *value;
@@ -32,7 +32,7 @@ typedef struct parser {
         const char *text;
         size_t len, off;
         tok cur;
-        tok prev;          /* kind/s/len of the token before cur, for messages */
+        tok prev; /* kind/s/len of the token before cur, for messages */
         int nodes;
         sked_err *err;
 } parser;
@@ -469,7 +469,8 @@ static int bad_node(vstate *s, const json_t *n) {
 static int validate_node(vstate *s, const json_t *n, int depth, json_t **ret);
 
 static int validate_comparison(vstate *s, const json_t *n, json_t **ret) {
-        const json_t *jf = json_object_get(n, "field"), *jo = json_object_get(n, "op"), *jv = json_object_get(n, "value");
+        const json_t *jf = json_object_get(n, "field"), *jo = json_object_get(n, "op"),
+                     *jv = json_object_get(n, "value");
         const char *key;
         json_t *val, *def = NULL, *d, *out = NULL, *v = NULL;
         size_t i;
@@ -478,10 +479,12 @@ static int validate_comparison(vstate *s, const json_t *n, json_t **ret) {
 
         json_object_foreach((json_t *) n, key, val) {
                 if (strcmp(key, "field") && strcmp(key, "op") && strcmp(key, "value"))
-                        return err_field(s->err, -EINVAL, "query", "unknown key \"%.64s\" in a condition (expected field, op, value)", key);
+                        return err_field(s->err, -EINVAL, "query",
+                                         "unknown key \"%.64s\" in a condition (expected field, op, value)", key);
         }
         if (!json_is_string(jf) || !json_is_string(jo) || !jv)
-                return err_field(s->err, -EINVAL, "query", "a condition needs field (a string), op (a string) and value");
+                return err_field(s->err, -EINVAL, "query",
+                                 "a condition needs field (a string), op (a string) and value");
         const char *field = json_string_value(jf), *op = json_string_value(jo);
         snprintf(f, sizeof f, "query.%.64s", field);
         json_array_foreach(s->fields, i, d) {
@@ -502,7 +505,8 @@ static int validate_comparison(vstate *s, const json_t *n, json_t **ret) {
         const char *type = json_string_value(json_object_get(def, "type"));
         if (!op_in(op, all_ops))
                 return err_field(s->err, -EINVAL, f,
-                                 "unknown operator \"%.16s\" (expected =, !=, <, <=, >, >=, in, between, contains)", op);
+                                 "unknown operator \"%.16s\" (expected =, !=, <, <=, >, >=, in, between, contains)",
+                                 op);
         const char *const *allowed = ops_for(type);
         if (!op_in(op, allowed)) {
                 strbuf b = STRBUF_INIT;
@@ -556,7 +560,8 @@ static int validate_node(vstate *s, const json_t *n, int depth, json_t **ret) {
         if (++s->nodes > QUERY_NODES_MAX)
                 return err_field(s->err, -EINVAL, "query", "more than %d conditions", QUERY_NODES_MAX);
 
-        const json_t *jand = json_object_get(n, "and"), *jor = json_object_get(n, "or"), *jnot = json_object_get(n, "not");
+        const json_t *jand = json_object_get(n, "and"), *jor = json_object_get(n, "or"),
+                     *jnot = json_object_get(n, "not");
         if (jand || jor || jnot) {
                 if (json_object_size(n) != 1)
                         return bad_node(s, n);

@@ -18,10 +18,10 @@
 
 #include "base/err.h"
 
-#define QUERY_TEXT_MAX 8192  /* bytes of query text */
-#define QUERY_DEPTH_MAX 32   /* nesting of and/or/not/parentheses */
-#define QUERY_NODES_MAX 256  /* comparisons plus and/or/not nodes */
-#define QUERY_LIST_MAX 256   /* values in an `in` list */
+#define QUERY_TEXT_MAX 8192 /* bytes of query text */
+#define QUERY_DEPTH_MAX 32  /* nesting of and/or/not/parentheses */
+#define QUERY_NODES_MAX 256 /* comparisons plus and/or/not nodes */
+#define QUERY_LIST_MAX 256  /* values in an `in` list */
 
 /* Parses query text into a new AST (*ret_ast, caller owns).  Only syntax is checked:
  * field names and value types are query_validate()'s job.  Keywords (and, or, not, in,

@@ -23,12 +23,9 @@ typedef struct field_desc {
 } field_desc;
 
 static const field_desc fields6[] = {
-        {"second", 0, 59, NULL, 0, 0, false, false},
-        {"minute", 0, 59, NULL, 0, 0, false, false},
-        {"hour", 0, 23, NULL, 0, 0, false, false},
-        {"day-of-month", 1, 31, NULL, 0, 0, true, true},
-        {"month", 1, 12, month_names, 12, 1, false, false},
-        {"day-of-week", 0, 7, dow_names, 7, 0, false, true},
+        {"second", 0, 59, NULL, 0, 0, false, false},        {"minute", 0, 59, NULL, 0, 0, false, false},
+        {"hour", 0, 23, NULL, 0, 0, false, false},          {"day-of-month", 1, 31, NULL, 0, 0, true, true},
+        {"month", 1, 12, month_names, 12, 1, false, false}, {"day-of-week", 0, 7, dow_names, 7, 0, false, true},
 };
 
 /* Reads a number or a name at *p; returns 0, or -EINVAL with msg filled. */
@@ -64,14 +61,13 @@ static int read_value(const field_desc *f, const char **p, int *ret, char *msg, 
         while (s[n] && s[n] != ',' && s[n] != '-' && s[n] != '/' && n < 16)
                 n++;
         snprintf(msg, msglen, "\"%.*s\" is not a %s", n, s,
-                 f->names ? (f->nnames == 12 ? "month (1..12 or JAN..DEC)" : "day (0..7 or SUN..SAT)")
-                          : "number");
+                 f->names ? (f->nnames == 12 ? "month (1..12 or JAN..DEC)" : "day (0..7 or SUN..SAT)") : "number");
         return -EINVAL;
 }
 
 /* Parses one field into a bit set; *ret_star when the field starts with '*' or '?'. */
-static int parse_field(const field_desc *f, const char *s, size_t len, uint64_t *ret_bits,
-                       bool *ret_star, bool *ret_last, char *msg, size_t msglen) {
+static int parse_field(const field_desc *f, const char *s, size_t len, uint64_t *ret_bits, bool *ret_star,
+                       bool *ret_last, char *msg, size_t msglen) {
         char buf[CRON_TEXT_MAX + 1];
         uint64_t bits = 0;
         bool last = false;
@@ -148,7 +144,7 @@ int cron_parse(const char *text, cron_expr *ret, sked_err *err) {
                 const char *name, *expansion;
         } macros[] = {
                 {"@yearly", "0 0 1 1 *"}, {"@annually", "0 0 1 1 *"}, {"@monthly", "0 0 1 * *"},
-                {"@weekly", "0 0 * * 0"}, {"@daily", "0 0 * * *"},   {"@midnight", "0 0 * * *"},
+                {"@weekly", "0 0 * * 0"}, {"@daily", "0 0 * * *"},    {"@midnight", "0 0 * * *"},
                 {"@hourly", "0 * * * *"},
         };
         cron_expr c;
@@ -172,7 +168,8 @@ int cron_parse(const char *text, cron_expr *ret, sked_err *err) {
                 if (!exp)
                         return err_set(err, -EINVAL,
                                        "cron \"%s\": unknown macro (expected @yearly, @monthly, "
-                                       "@weekly, @daily or @hourly)", text);
+                                       "@weekly, @daily or @hourly)",
+                                       text);
                 src = exp;
         }
 
@@ -196,7 +193,8 @@ int cron_parse(const char *text, cron_expr *ret, sked_err *err) {
         if (nf != 5 && nf != 6)
                 return err_set(err, -EINVAL,
                                "cron \"%s\": expected 5 fields (minute hour day-of-month month "
-                               "day-of-week) or 6 (seconds first), got %d", text, nf > 6 ? 7 : nf);
+                               "day-of-week) or 6 (seconds first), got %d",
+                               text, nf > 6 ? 7 : nf);
 
         memset(&c, 0, sizeof c);
         c.sec = 1; /* second 0 when there are five fields */
@@ -207,12 +205,27 @@ int cron_parse(const char *text, cron_expr *ret, sked_err *err) {
                 if (parse_field(f, start[i], len[i], &bits, &star, &last, msg, sizeof msg) < 0)
                         return err_set(err, -EINVAL, "cron \"%s\": %s: %s", text, f->name, msg);
                 switch (f - fields6) {
-                case 0: c.sec = bits; break;
-                case 1: c.min = bits; break;
-                case 2: c.hour = (uint32_t) bits; break;
-                case 3: c.dom = (uint32_t) bits; c.dom_last = last; c.dom_star = star; break;
-                case 4: c.mon = (uint16_t) bits; break;
-                case 5: c.dow = (uint8_t) bits; c.dow_star = star; break;
+                case 0:
+                        c.sec = bits;
+                        break;
+                case 1:
+                        c.min = bits;
+                        break;
+                case 2:
+                        c.hour = (uint32_t) bits;
+                        break;
+                case 3:
+                        c.dom = (uint32_t) bits;
+                        c.dom_last = last;
+                        c.dom_star = star;
+                        break;
+                case 4:
+                        c.mon = (uint16_t) bits;
+                        break;
+                case 5:
+                        c.dow = (uint8_t) bits;
+                        c.dow_star = star;
+                        break;
                 }
         }
         c.all_hours = c.hour == 0xFFFFFFu;
@@ -227,7 +240,8 @@ int cron_parse(const char *text, cron_expr *ret, sked_err *err) {
                 if (!ok)
                         return err_set(err, -EINVAL,
                                        "cron \"%s\": day-of-month: no chosen month has that day, "
-                                       "the expression never fires", text);
+                                       "the expression never fires",
+                                       text);
         }
         *ret = c;
         return 0;

@@ -20,14 +20,14 @@
 #define CRON_TEXT_MAX 1024
 
 typedef struct cron_expr {
-        uint64_t sec, min;   /* bit n set = value n allowed */
+        uint64_t sec, min; /* bit n set = value n allowed */
         uint32_t hour;
-        uint32_t dom;        /* bits 1..31 */
-        uint16_t mon;        /* bits 1..12 */
-        uint8_t dow;         /* bits 0..6, Sunday = 0 */
-        bool dom_last;       /* `L` in day-of-month */
+        uint32_t dom;  /* bits 1..31 */
+        uint16_t mon;  /* bits 1..12 */
+        uint8_t dow;   /* bits 0..6, Sunday = 0 */
+        bool dom_last; /* `L` in day-of-month */
         bool dom_star, dow_star;
-        bool all_hours;      /* every hour 0..23 allowed: keeps real-time cadence over DST */
+        bool all_hours; /* every hour 0..23 allowed: keeps real-time cadence over DST */
 } cron_expr;
 
 /* Parses `text` (5 or 6 fields, or a macro).  Errors: -EINVAL with a message naming

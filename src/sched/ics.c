@@ -59,7 +59,6 @@ static bool time_ok(sked_time t) {
         return t >= time_min() && t < time_max();
 }
 
-
 /* "YYYYMMDDTHHMMSS" of a wall time (local seconds); buf >= 16. */
 static void fmt_wall(int64_t wall, char *buf, size_t len) {
         char tmp[24];
@@ -76,7 +75,7 @@ static void put_folded(strbuf *out, const char *s, size_t n) {
         size_t pos = 0, room = FOLD_AT;
         while (n - pos > room) {
                 size_t cut = pos + room;
-                while (cut > pos && ((unsigned char)s[cut] & 0xc0) == 0x80)
+                while (cut > pos && ((unsigned char) s[cut] & 0xc0) == 0x80)
                         cut--;
                 if (cut == pos) /* not UTF-8 after all: cut anywhere rather than loop */
                         cut = pos + room;
@@ -96,8 +95,7 @@ static void end_line(feed *f, strbuf *out) {
 }
 
 /* A line whose value needs no escaping (names, numbers, times, checked ASCII). */
-static void put_line(feed *f, strbuf *out, const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
+static void put_line(feed *f, strbuf *out, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void put_line(feed *f, strbuf *out, const char *fmt, ...) {
         va_list ap;
         va_start(ap, fmt);
@@ -117,10 +115,10 @@ static void escape_text(feed *f, strbuf *dst, const char *s) {
         if (!p)
                 return;
         for (; *p; p++) {
-                unsigned char c = (unsigned char)*p;
+                unsigned char c = (unsigned char) *p;
                 if (c == '\\' || c == ';' || c == ',') {
                         strbuf_putc(dst, '\\');
-                        strbuf_putc(dst, (char)c);
+                        strbuf_putc(dst, (char) c);
                 } else if (c == '\r' || c == '\n') {
                         strbuf_append(dst, "\\n", 2);
                         if (c == '\r' && p[1] == '\n')
@@ -128,7 +126,7 @@ static void escape_text(feed *f, strbuf *dst, const char *s) {
                 } else if (c < 0x20 || c == 0x7f) {
                         strbuf_putc(dst, ' ');
                 } else {
-                        strbuf_putc(dst, (char)c);
+                        strbuf_putc(dst, (char) c);
                 }
         }
 }
@@ -220,8 +218,8 @@ enum { EV_MASTER, EV_OVERRIDE, EV_INSTANCE };
 /* Writes BEGIN:VEVENT and the properties every event has; the caller adds the rest
  * (RRULE, EXDATE) and END:VEVENT.  For EV_OVERRIDE and EV_INSTANCE, `o` says which
  * occurrence and where it starts. */
-static void event_begin(feed *f, const ics_series *s, zref *z, int kind, const occ *o,
-                        int64_t start_wall, sked_time start_at) {
+static void event_begin(feed *f, const ics_series *s, zref *z, int kind, const occ *o, int64_t start_wall,
+                        sked_time start_at) {
         strbuf *out = &f->ev;
         put_line(f, out, "BEGIN:VEVENT");
         if (kind == EV_INSTANCE) {
@@ -283,12 +281,12 @@ static void event_end(feed *f) {
 
 /* Whether an exception changes anything an override event would show. */
 static bool overrides(const ics_exception *e) {
-        return !e->disabled && ((e->moved_to && e->moved_to != e->nominal) || e->params_changed ||
-                                (e->note && *e->note));
+        return !e->disabled &&
+               ((e->moved_to && e->moved_to != e->nominal) || e->params_changed || (e->note && *e->note));
 }
 
-static void write_rrule_form(feed *f, const ics_series *s, zref *z, const char *rule,
-                             int64_t start_wall, sked_time start_at) {
+static void write_rrule_form(feed *f, const ics_series *s, zref *z, const char *rule, int64_t start_wall,
+                             sked_time start_at) {
         event_begin(f, s, z, EV_MASTER, NULL, start_wall, start_at);
         put_line(f, &f->ev, "RRULE:%s", rule);
         for (size_t i = 0; i < s->nexc; i++)
@@ -333,7 +331,7 @@ static int write_expanded_form(feed *f, const ics_series *s, zref *z) {
                 f->truncated = true;
         }
         /* nexc was checked against SIZE_MAX / sizeof(occ) - ICS_INSTANCES_MAX. */
-        occ *v = malloc(((size_t)m + s->nexc) * sizeof *v + 1);
+        occ *v = malloc(((size_t) m + s->nexc) * sizeof *v + 1);
         if (!v)
                 return -ENOMEM;
         size_t nv = 0;
@@ -383,8 +381,7 @@ static void put_offset(feed *f, strbuf *out, const char *name, int32_t off) {
                 put_line(f, out, "%s:%c%02d%02d", name, sign, a / 3600, a % 3600 / 60);
 }
 
-static void put_observance(feed *f, strbuf *out, bool daylight, int64_t onset_wall, int32_t from,
-                           int32_t to) {
+static void put_observance(feed *f, strbuf *out, bool daylight, int64_t onset_wall, int32_t from, int32_t to) {
         const char *kind = daylight ? "DAYLIGHT" : "STANDARD";
         char w[24];
         fmt_wall(onset_wall, w, sizeof w);
@@ -406,8 +403,7 @@ static void write_vtimezone(feed *f, strbuf *out, const zref *z) {
         size_t total = 0;
         sked_time t = lo - LOOKBACK_US, nt;
         while (tz_next_transition(z->z, t, &nt) == 0 && nt <= hi) {
-                ring[total % CAP] =
-                        (change){nt, tz_offset_at(z->z, nt - 1), tz_offset_at(z->z, nt)};
+                ring[total % CAP] = (change){nt, tz_offset_at(z->z, nt - 1), tz_offset_at(z->z, nt)};
                 total++;
                 t = nt;
         }
@@ -437,10 +433,9 @@ static void write_vtimezone(feed *f, strbuf *out, const zref *z) {
 
 /* ---- the feed ---- */
 
-static int series_err(sked_err *err, int code, const ics_series *s, const char *field,
-                      const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-static int series_err(sked_err *err, int code, const ics_series *s, const char *field,
-                      const char *fmt, ...) {
+static int series_err(sked_err *err, int code, const ics_series *s, const char *field, const char *fmt, ...)
+        __attribute__((format(printf, 5, 6)));
+static int series_err(sked_err *err, int code, const ics_series *s, const char *field, const char *fmt, ...) {
         char name[128], msg[SKED_ERR_MSG_MAX];
         snprintf(name, sizeof name, "series[%" PRId64 "].%s", s->id, field);
         va_list ap;
@@ -456,8 +451,7 @@ static int zone_of(feed *f, const ics_series *s, zref **ret, sked_err *err) {
         if (!name && s->sc)
                 name = tz_name(schedule_zone(s->sc));
         if (!name)
-                return series_err(err, -EINVAL, s, "tz",
-                                  "missing (and no schedule to take it from)");
+                return series_err(err, -EINVAL, s, "tz", "missing (and no schedule to take it from)");
         const tz_zone *z;
         int r = tz_load(name, &z, err);
         if (r < 0) {
@@ -479,8 +473,8 @@ static int zone_of(feed *f, const ics_series *s, zref **ret, sked_err *err) {
 
 static int check_series(const ics_series *s, sked_err *err) {
         if (s->duration_s < ICS_DURATION_MIN || s->duration_s > ICS_DURATION_MAX)
-                return series_err(err, -EINVAL, s, "duration_s", "%" PRId64 ": must be %d..%lld",
-                                  s->duration_s, ICS_DURATION_MIN, ICS_DURATION_MAX);
+                return series_err(err, -EINVAL, s, "duration_s", "%" PRId64 ": must be %d..%lld", s->duration_s,
+                                  ICS_DURATION_MIN, ICS_DURATION_MAX);
         if (s->nexc && !s->exc)
                 return series_err(err, -EINVAL, s, "exc", "NULL with nexc %zu", s->nexc);
         if (s->nexc > (SIZE_MAX - 1) / sizeof(occ) - ICS_INSTANCES_MAX)
@@ -488,15 +482,12 @@ static int check_series(const ics_series *s, sked_err *err) {
         for (size_t i = 0; i < s->nexc; i++) {
                 const ics_exception *e = &s->exc[i];
                 if (!time_ok(e->nominal) || (e->moved_to && !time_ok(e->moved_to)))
-                        return series_err(err, -EINVAL, s, "exc",
-                                          "[%zu]: instant outside years 1000..8999", i);
+                        return series_err(err, -EINVAL, s, "exc", "[%zu]: instant outside years 1000..8999", i);
                 if (i > 0 && e->nominal <= s->exc[i - 1].nominal)
-                        return series_err(err, -EINVAL, s, "exc",
-                                          "[%zu]: not in ascending order of nominal", i);
+                        return series_err(err, -EINVAL, s, "exc", "[%zu]: not in ascending order of nominal", i);
         }
         if (!s->rrule && !s->sc)
-                return series_err(err, -EINVAL, s, "sc",
-                                  "missing: the expanded form needs the schedule");
+                return series_err(err, -EINVAL, s, "sc", "missing: the expanded form needs the schedule");
         return 0;
 }
 
@@ -507,12 +498,10 @@ static int check_rrule(const ics_series *s, const char **ret, sked_err *err) {
                 r += 6;
         size_t n = strlen(r);
         if (n == 0 || n > SCHEDULE_SPEC_MAX)
-                return series_err(err, -EINVAL, s, "rrule", "must be 1..%d characters",
-                                  SCHEDULE_SPEC_MAX);
+                return series_err(err, -EINVAL, s, "rrule", "must be 1..%d characters", SCHEDULE_SPEC_MAX);
         for (size_t i = 0; i < n; i++)
-                if ((unsigned char)r[i] <= 0x20 || (unsigned char)r[i] >= 0x7f)
-                        return series_err(err, -EINVAL, s, "rrule",
-                                          "\"%s\": must be printable ASCII", r);
+                if ((unsigned char) r[i] <= 0x20 || (unsigned char) r[i] >= 0x7f)
+                        return series_err(err, -EINVAL, s, "rrule", "\"%s\": must be printable ASCII", r);
         if (!strcasestr(r, "FREQ="))
                 return series_err(err, -EINVAL, s, "rrule", "\"%s\": has no FREQ", r);
         *ret = r;
@@ -536,8 +525,7 @@ static int write_series(feed *f, const ics_series *s, sked_err *err) {
                 return r;
         civil c;
         if (!s->dtstart_local || civil_parse(s->dtstart_local, false, false, &c) < 0)
-                return series_err(err, -EINVAL, s, "dtstart_local",
-                                  "\"%s\": expected YYYY-MM-DDTHH:MM:SS",
+                return series_err(err, -EINVAL, s, "dtstart_local", "\"%s\": expected YYYY-MM-DDTHH:MM:SS",
                                   s->dtstart_local ? s->dtstart_local : "(null)");
         int64_t wall = civil_to_seconds(&c);
         sked_time at[2];
@@ -546,8 +534,8 @@ static int write_series(feed *f, const ics_series *s, sked_err *err) {
         else
                 tz_resolve(z->z, wall, TZ_GAP_SHIFT, TZ_REPEAT_FIRST, at);
         if (!time_ok(at[0]))
-                return series_err(err, -EINVAL, s, "dtstart_local",
-                                  "\"%s\": outside years 1000..8999", s->dtstart_local);
+                return series_err(err, -EINVAL, s, "dtstart_local", "\"%s\": outside years 1000..8999",
+                                  s->dtstart_local);
         write_rrule_form(f, s, z, rule, wall, at[0]);
         return 0;
 }
@@ -561,13 +549,12 @@ static void feed_free(feed *f) {
         free(f->nominals);
 }
 
-int ics_feed(strbuf *out, const char *calname, const ics_series *s, size_t n, sked_time from,
-             sked_time to, sked_time now, sked_err *err) {
+int ics_feed(strbuf *out, const char *calname, const ics_series *s, size_t n, sked_time from, sked_time to,
+             sked_time now, sked_err *err) {
         if (n && !s)
                 return err_set(err, -EINVAL, "ics: series: NULL with n %zu", n);
         if (!time_ok(from) || !time_ok(to) || !time_ok(now) || from >= to)
-                return err_set(err, -EINVAL,
-                               "ics: window: from < to and now must lie in years 1000..8999");
+                return err_set(err, -EINVAL, "ics: window: from < to and now must lie in years 1000..8999");
         if (out->oom)
                 return -ENOMEM;
 

@@ -99,5 +99,5 @@ typedef struct ics_series {
  * Cost: one schedule_next per nominal occurrence of an expanded series (an RRULE's is
  * ~20 µs: up to ~40 ms per series), and some 400 octets of output per event; the caller
  * bounds n and the window. */
-int ics_feed(strbuf *out, const char *calname, const ics_series *s, size_t n, sked_time from,
-             sked_time to, sked_time now, sked_err *err);
+int ics_feed(strbuf *out, const char *calname, const ics_series *s, size_t n, sked_time from, sked_time to,
+             sked_time now, sked_err *err);

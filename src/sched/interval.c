@@ -15,8 +15,7 @@ int interval_parse(const char *text, int64_t *ret_seconds, sked_err *err) {
         if (!text || !*text)
                 return err_set(err, -EINVAL, "interval: empty duration (expected e.g. 15m, 1h30m, 1d)");
         if (strlen(text) > INTERVAL_TEXT_MAX)
-                return err_set(err, -EINVAL, "interval: duration longer than %d characters",
-                               INTERVAL_TEXT_MAX);
+                return err_set(err, -EINVAL, "interval: duration longer than %d characters", INTERVAL_TEXT_MAX);
         while (*p) {
                 int64_t v = 0;
                 int nd = 0;
@@ -29,11 +28,14 @@ int interval_parse(const char *text, int64_t *ret_seconds, sked_err *err) {
                 if (nd == 0 || !u)
                         return err_set(err, -EINVAL,
                                        "interval \"%s\": expected <number><unit> parts with units "
-                                       "w, d, h, m, s (like 15m, 1h30m, 1d)", text);
+                                       "w, d, h, m, s (like 15m, 1h30m, 1d)",
+                                       text);
                 /* Units must come largest first and once each: "1h30m", not "30m1h". */
                 if (last_unit && strchr(units, last_unit) >= u)
-                        return err_set(err, -EINVAL, "interval \"%s\": units must go from largest "
-                                       "to smallest, each once", text);
+                        return err_set(err, -EINVAL,
+                                       "interval \"%s\": units must go from largest "
+                                       "to smallest, each once",
+                                       text);
                 last_unit = *u;
                 p++;
                 total += v * mult[u - units];

@@ -16,16 +16,29 @@
 #define YEAR_MAX 9999
 
 enum { F_SECONDLY, F_MINUTELY, F_HOURLY, F_DAILY, F_WEEKLY, F_MONTHLY, F_YEARLY };
-static const char *const freq_names[] = {"SECONDLY", "MINUTELY", "HOURLY", "DAILY",
-                                         "WEEKLY",   "MONTHLY",  "YEARLY"};
+static const char *const freq_names[] = {"SECONDLY", "MINUTELY", "HOURLY", "DAILY", "WEEKLY", "MONTHLY", "YEARLY"};
 static const char *const day_names[] = {"SU", "MO", "TU", "WE", "TH", "FR", "SA"};
 
-enum { K_FREQ, K_INTERVAL, K_COUNT, K_UNTIL, K_BYSECOND, K_BYMINUTE, K_BYHOUR, K_BYDAY,
-       K_BYMONTHDAY, K_BYYEARDAY, K_BYWEEKNO, K_BYMONTH, K_BYSETPOS, K_WKST, K_N };
-static const char *const key_names[K_N] = {
-        "FREQ",      "INTERVAL",  "COUNT",   "UNTIL",     "BYSECOND",
-        "BYMINUTE",  "BYHOUR",    "BYDAY",   "BYMONTHDAY", "BYYEARDAY",
-        "BYWEEKNO",  "BYMONTH",   "BYSETPOS", "WKST"};
+enum {
+        K_FREQ,
+        K_INTERVAL,
+        K_COUNT,
+        K_UNTIL,
+        K_BYSECOND,
+        K_BYMINUTE,
+        K_BYHOUR,
+        K_BYDAY,
+        K_BYMONTHDAY,
+        K_BYYEARDAY,
+        K_BYWEEKNO,
+        K_BYMONTH,
+        K_BYSETPOS,
+        K_WKST,
+        K_N
+};
+static const char *const key_names[K_N] = {"FREQ",     "INTERVAL", "COUNT",    "UNTIL",      "BYSECOND",
+                                           "BYMINUTE", "BYHOUR",   "BYDAY",    "BYMONTHDAY", "BYYEARDAY",
+                                           "BYWEEKNO", "BYMONTH",  "BYSETPOS", "WKST"};
 
 /* libical 3.0.16 gives no wall after this year (MAX_TIME_T_YEAR in icalrecur.c) and
  * refuses to start later; the fast path stops there too. */
@@ -46,10 +59,10 @@ typedef struct fastplan {
 } fastplan;
 
 struct rrule {
-        char *ical;            /* normalised rule for libical: no COUNT/UNTIL, defaults
-                                * explicit; NULL on the fast path */
-        int64_t dtstart;       /* wall time */
-        int64_t until_local;   /* last allowed wall time, INT64_MAX if none */
+        char *ical;          /* normalised rule for libical: no COUNT/UNTIL, defaults
+                              * explicit; NULL on the fast path */
+        int64_t dtstart;     /* wall time */
+        int64_t until_local; /* last allowed wall time, INT64_MAX if none */
         sked_time until_utc;
         union {
                 fastplan fast; /* when is_fast */
@@ -285,11 +298,11 @@ static void wday_field(fastplan *f, const char *list, int freq, int dt_wday) {
  * month days and months; DTSTART in 1583..2582.  The plan gives the RFC 5545 set:
  * the walls >= DTSTART whose every field is allowed (test_rrule.c checks it against
  * a brute-force oracle, fast_matches_oracle).  False otherwise. */
-static bool fast_plan(fastplan *f, const char *const val[K_N], int freq, int interval,
-                      bool has_ordinal, const civil *dt) {
+static bool fast_plan(fastplan *f, const char *const val[K_N], int freq, int interval, bool has_ordinal,
+                      const civil *dt) {
         *f = (fastplan){0};
-        if (interval != 1 || freq > F_MONTHLY || has_ordinal || val[K_BYYEARDAY] ||
-            val[K_BYWEEKNO] || val[K_BYSETPOS] || dt->year < FAST_YEAR_FIRST || dt->year > ICAL_YEAR_LAST)
+        if (interval != 1 || freq > F_MONTHLY || has_ordinal || val[K_BYYEARDAY] || val[K_BYWEEKNO] ||
+            val[K_BYSETPOS] || dt->year < FAST_YEAR_FIRST || dt->year > ICAL_YEAR_LAST)
                 return false;
         f->secs = time_field(val[K_BYSECOND], 59, freq > F_SECONDLY, dt->second);
         f->mins = time_field(val[K_BYMINUTE], 59, freq > F_MINUTELY, dt->minute);
@@ -304,8 +317,7 @@ static bool fast_plan(fastplan *f, const char *const val[K_N], int freq, int int
 /* The libical path's part of r: the normalised text for libical (defaults taken
  * from DTSTART made explicit, so that expansion can restart at a period boundary
  * and give the same set) and the checks applied to what libical yields.  -ENOMEM. */
-static int ical_plan(rrule *r, const char *const val[K_N], int freq, int interval, const civil *dt,
-                     int64_t dtstart) {
+static int ical_plan(rrule *r, const char *const val[K_N], int freq, int interval, const civil *dt, int64_t dtstart) {
         strbuf sb = STRBUF_INIT;
         strbuf_printf(&sb, "FREQ=%s;INTERVAL=%d", freq_names[freq], interval);
         for (int k = K_BYSECOND; k <= K_WKST; k++)
@@ -370,8 +382,7 @@ int rrule_parse(const char *text, int64_t dtstart, rrule **ret, sked_err *err) {
         return rrule_parse_flags(text, dtstart, 0, ret, err);
 }
 
-int rrule_parse_flags(const char *text, int64_t dtstart, unsigned flags, rrule **ret,
-                      sked_err *err) {
+int rrule_parse_flags(const char *text, int64_t dtstart, unsigned flags, rrule **ret, sked_err *err) {
         char buf[RRULE_TEXT_MAX + 1];
         const char *val[K_N] = {0};
         int ints[400];
@@ -381,11 +392,11 @@ int rrule_parse_flags(const char *text, int64_t dtstart, unsigned flags, rrule *
         civil dt;
 
         char msg[256];
-#define BAD(...)                                                                     \
-        do {                                                                         \
-                snprintf(msg, sizeof msg, __VA_ARGS__);                              \
-                rc = err_set(err, -EINVAL, "rrule \"%s\": %s", text, msg);           \
-                goto fail;                                                           \
+#define BAD(...)                                                                                                       \
+        do {                                                                                                           \
+                snprintf(msg, sizeof msg, __VA_ARGS__);                                                                \
+                rc = err_set(err, -EINVAL, "rrule \"%s\": %s", text, msg);                                             \
+                goto fail;                                                                                             \
         } while (0)
 
         if (!text || !*text)
@@ -438,10 +449,13 @@ int rrule_parse_flags(const char *text, int64_t dtstart, unsigned flags, rrule *
         bool until_utc = false;
         if (val[K_UNTIL] && parse_until(val[K_UNTIL], &until_local, &until_utc) < 0)
                 BAD("UNTIL must be YYYYMMDD, YYYYMMDDTHHMMSS or YYYYMMDDTHHMMSSZ");
-        static const struct { int key, lo, hi; bool sgn; } ranges[] = {
-                {K_BYSECOND, 0, 59, false}, {K_BYMINUTE, 0, 59, false}, {K_BYHOUR, 0, 23, false},
+        static const struct {
+                int key, lo, hi;
+                bool sgn;
+        } ranges[] = {
+                {K_BYSECOND, 0, 59, false},  {K_BYMINUTE, 0, 59, false},  {K_BYHOUR, 0, 23, false},
                 {K_BYMONTHDAY, 1, 31, true}, {K_BYYEARDAY, 1, 366, true}, {K_BYWEEKNO, 1, 53, true},
-                {K_BYMONTH, 1, 12, false}, {K_BYSETPOS, 1, 366, true},
+                {K_BYMONTH, 1, 12, false},   {K_BYSETPOS, 1, 366, true},
         };
         for (size_t i = 0; i < sizeof ranges / sizeof ranges[0]; i++) {
                 int k = ranges[i].key;
@@ -486,8 +500,8 @@ int rrule_parse_flags(const char *text, int64_t dtstart, unsigned flags, rrule *
                 if (k == K_BYDAY)
                         norm_byday(val[k], o);
                 else
-                        norm_int_list(val[k], k == K_BYMONTHDAY || k == K_BYYEARDAY ||
-                                                      k == K_BYWEEKNO || k == K_BYSETPOS, o);
+                        norm_int_list(val[k],
+                                      k == K_BYMONTHDAY || k == K_BYYEARDAY || k == K_BYWEEKNO || k == K_BYSETPOS, o);
                 val[k] = o;
                 used += strlen(o) + 1;
         }
@@ -498,8 +512,7 @@ int rrule_parse_flags(const char *text, int64_t dtstart, unsigned flags, rrule *
                 goto fail;
         }
         fastplan plan;
-        r->is_fast = !(flags & RRULE_LIBICAL) &&
-                     fast_plan(&plan, val, freq, interval, has_ordinal, &dt);
+        r->is_fast = !(flags & RRULE_LIBICAL) && fast_plan(&plan, val, freq, interval, has_ordinal, &dt);
         if (r->is_fast) {
                 r->fast = plan; /* the fast path keeps no text and no libical checks */
         } else if (ical_plan(r, val, freq, interval, &dt, dtstart) < 0) {
@@ -560,12 +573,24 @@ static int64_t restart_point(const rrule *r, int64_t from) {
                 return dt;
         int64_t period;
         switch (r->freq) {
-        case F_SECONDLY: period = 1; break;
-        case F_MINUTELY: period = 60; break;
-        case F_HOURLY: period = 3600; break;
-        case F_DAILY: period = DAY; break;
-        case F_WEEKLY: period = 7 * DAY; break;
-        default: period = 0; break;
+        case F_SECONDLY:
+                period = 1;
+                break;
+        case F_MINUTELY:
+                period = 60;
+                break;
+        case F_HOURLY:
+                period = 3600;
+                break;
+        case F_DAILY:
+                period = DAY;
+                break;
+        case F_WEEKLY:
+                period = 7 * DAY;
+                break;
+        default:
+                period = 0;
+                break;
         }
         if (period) {
                 period *= r->interval;

@@ -26,11 +26,11 @@ struct schedule {
         int kind;
         const tz_zone *zone;
         int gap, repeat;
-        sked_time start;       /* no occurrence before (cron, interval anchor) */
-        sked_time end;         /* no occurrence after; INT64_MAX = none */
+        sked_time start; /* no occurrence before (cron, interval anchor) */
+        sked_time end;   /* no occurrence after; INT64_MAX = none */
         cron_expr cron;
         rrule *rr;
-        int64_t step;          /* interval, seconds */
+        int64_t step; /* interval, seconds */
 };
 
 /* Lowest and highest offsets in force during [t - NEAR, t + NEAR] (seconds). */
@@ -320,8 +320,10 @@ int schedule_parse(const char *spec, const schedule_opts *opts, schedule **ret, 
         int64_t start_local;
         if (opts->start_local) {
                 if (civil_parse(opts->start_local, false, false, &c) < 0) {
-                        r = err_set(err, -EINVAL, "start \"%.64s\": expected a wall time "
-                                    "YYYY-MM-DDTHH:MM:SS", opts->start_local);
+                        r = err_set(err, -EINVAL,
+                                    "start \"%.64s\": expected a wall time "
+                                    "YYYY-MM-DDTHH:MM:SS",
+                                    opts->start_local);
                         goto fail;
                 }
                 start_local = civil_to_seconds(&c);
@@ -351,8 +353,10 @@ int schedule_parse(const char *spec, const schedule_opts *opts, schedule **ret, 
                 s->kind = K_INTERVAL;
                 r = interval_parse(body, &s->step, err);
         } else {
-                r = err_set(err, -EINVAL, "schedule \"%.64s\": expected RRULE:<rule>, cron:<fields> "
-                            "or every:<duration>", spec);
+                r = err_set(err, -EINVAL,
+                            "schedule \"%.64s\": expected RRULE:<rule>, cron:<fields> "
+                            "or every:<duration>",
+                            spec);
         }
         if (r < 0)
                 goto fail;

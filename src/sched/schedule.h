@@ -26,14 +26,14 @@
 typedef struct schedule schedule;
 
 typedef struct schedule_opts {
-        const char *tz;           /* IANA zone name; NULL = "UTC" */
-        const char *start_local;  /* "YYYY-MM-DDTHH:MM:SS" wall time in tz (DTSTART / cron
-                                   * earliest / interval anchor); NULL = anchor */
-        sked_time anchor;         /* used when start_local is NULL: DTSTART = wall time of this
-                                   * instant, cron earliest = interval anchor = this instant */
-        sked_time end;            /* 0 = none: no occurrence after this instant */
-        int64_t count;            /* 0 = none: at most this many occurrences from the start */
-        int gap_policy, repeat_policy;  /* TZ_GAP_*, TZ_REPEAT_*; 0 = shift, first */
+        const char *tz;                /* IANA zone name; NULL = "UTC" */
+        const char *start_local;       /* "YYYY-MM-DDTHH:MM:SS" wall time in tz (DTSTART / cron
+                                        * earliest / interval anchor); NULL = anchor */
+        sked_time anchor;              /* used when start_local is NULL: DTSTART = wall time of this
+                                        * instant, cron earliest = interval anchor = this instant */
+        sked_time end;                 /* 0 = none: no occurrence after this instant */
+        int64_t count;                 /* 0 = none: at most this many occurrences from the start */
+        int gap_policy, repeat_policy; /* TZ_GAP_*, TZ_REPEAT_*; 0 = shift, first */
 } schedule_opts;
 
 /* Parses `spec`: "RRULE:FREQ=..." (or bare "FREQ=..."), "cron:<fields>" (or bare

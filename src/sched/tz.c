@@ -12,7 +12,7 @@
 #include "sched/tz.h"
 
 #define TZ_DIR "/usr/share/zoneinfo"
-#define TZ_FILE_MAX (1 << 20)     /* real TZif files are < 10 KiB */
+#define TZ_FILE_MAX (1 << 20) /* real TZif files are < 10 KiB */
 #define TZ_FOOTER_MAX 256
 #define DAY 86400LL
 /* Widest span between a wall time and its instant we look at: real offsets stay
@@ -20,19 +20,19 @@
 #define WINDOW (30 * 3600LL)
 
 typedef struct rule_date {
-        char kind;        /* 'J' (1..365, no Feb 29), 'N' (0..365), 'M' (month.week.day) */
+        char kind; /* 'J' (1..365, no Feb 29), 'N' (0..365), 'M' (month.week.day) */
         int n, m, w, d;
-        int32_t time;     /* seconds after local midnight, may be negative or > 24h */
+        int32_t time; /* seconds after local midnight, may be negative or > 24h */
 } rule_date;
 
 struct tz_zone {
         char *name;
         size_t ntrans;
-        int64_t *trans;       /* transition instants, seconds, ascending */
-        int32_t *trans_off;   /* offset in force from trans[i] on */
-        int32_t off0;         /* offset before the first transition (type 0) */
-        bool has_rule;        /* footer present: applies from the last transition on */
-        bool rule_dst;        /* the footer has a DST part */
+        int64_t *trans;     /* transition instants, seconds, ascending */
+        int32_t *trans_off; /* offset in force from trans[i] on */
+        int32_t off0;       /* offset before the first transition (type 0) */
+        bool has_rule;      /* footer present: applies from the last transition on */
+        bool rule_dst;      /* the footer has a DST part */
         int32_t std_off, dst_off;
         rule_date start, end;
         struct tz_zone *next;
@@ -152,8 +152,8 @@ static int parse_footer(tz_zone *z, const char *s) {
                 z->end = (rule_date){'M', 0, 11, 1, 0, 7200};
                 return 0;
         }
-        if (*p++ != ',' || !(p = parse_rule_date(p, &z->start)) || *p++ != ',' ||
-            !(p = parse_rule_date(p, &z->end)) || *p)
+        if (*p++ != ',' || !(p = parse_rule_date(p, &z->start)) || *p++ != ',' || !(p = parse_rule_date(p, &z->end)) ||
+            *p)
                 return -EBADMSG;
         return 0;
 }
@@ -281,7 +281,6 @@ static void zone_ivl(const tz_zone *z, int64_t t, ivl *r) {
         *r = (ivl){z->trans[lo], z->trans[hi], z->trans_off[lo]};
 }
 
-
 int32_t tz_offset_at(const tz_zone *z, sked_time t) {
         ivl r;
         zone_ivl(z, time_seconds(t), &r);
@@ -315,8 +314,7 @@ int tz_next_transition(const tz_zone *z, sked_time t, sked_time *ret) {
         return -ENOENT;
 }
 
-int tz_resolve_ex(const tz_zone *z, int64_t local, int gap_policy, int repeat_policy,
-                  sked_time ret[2], int *ret_kind) {
+int tz_resolve_ex(const tz_zone *z, int64_t local, int gap_policy, int repeat_policy, sked_time ret[2], int *ret_kind) {
         int64_t found[4];
         int nfound = 0;
         bool gap = false;
@@ -326,8 +324,7 @@ int tz_resolve_ex(const tz_zone *z, int64_t local, int gap_policy, int repeat_po
         zone_ivl(z, local - WINDOW, &r);
         for (int guard = 0; guard < 64; guard++) {
                 int64_t inst = local - r.off;
-                if (inst >= r.begin && inst < r.end && nfound < 4 &&
-                    (nfound == 0 || found[nfound - 1] != inst))
+                if (inst >= r.begin && inst < r.end && nfound < 4 && (nfound == 0 || found[nfound - 1] != inst))
                         found[nfound++] = inst;
                 if (r.end == INT64_MAX || r.end > local + WINDOW)
                         break;
@@ -401,15 +398,14 @@ static int read_head(const unsigned char *p, size_t avail, tzhead *h) {
         h->time = be32(p + 32);
         h->type = be32(p + 36);
         h->chars = be32(p + 40);
-        if (h->time > 100000 || h->type == 0 || h->type > 256 || h->chars > 100000 ||
-            h->leap > 100000 || h->isut > 256 || h->isstd > 256)
+        if (h->time > 100000 || h->type == 0 || h->type > 256 || h->chars > 100000 || h->leap > 100000 ||
+            h->isut > 256 || h->isstd > 256)
                 return -EBADMSG;
         return 0;
 }
 
 static size_t block_len(const tzhead *h, size_t tsize) {
-        return h->time * tsize + h->time + h->type * 6 + h->chars + h->leap * (tsize + 4) +
-               h->isstd + h->isut;
+        return h->time * tsize + h->time + h->type * 6 + h->chars + h->leap * (tsize + 4) + h->isstd + h->isut;
 }
 
 static int parse_tzif(tz_zone *z, const unsigned char *buf, size_t len) {
@@ -479,8 +475,8 @@ static bool name_ok(const char *name) {
                 return false;
         for (const char *p = name; *p; p++) {
                 char c = *p;
-                if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-                      c == '/' || c == '_' || c == '+' || c == '-' || c == '.'))
+                if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '/' ||
+                      c == '_' || c == '+' || c == '-' || c == '.'))
                         return false;
         }
         return true;
@@ -547,8 +543,8 @@ int tz_load(const char *name, const tz_zone **ret, sked_err *err) {
         int r;
 
         if (!name || !name_ok(name))
-                return err_set(err, -EINVAL, "time zone \"%.*s\": not a valid zone name",
-                               TZ_NAME_MAX, name ? name : "");
+                return err_set(err, -EINVAL, "time zone \"%.*s\": not a valid zone name", TZ_NAME_MAX,
+                               name ? name : "");
         pthread_mutex_lock(&cache_lock);
         for (tz_zone *c = cache; c; c = c->next)
                 if (!strcmp(c->name, name)) {

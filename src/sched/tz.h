@@ -20,16 +20,16 @@ typedef struct tz_zone tz_zone;
 /* What to do with a wall time that a zone skips (spring forward). */
 enum {
         TZ_GAP_DEFAULT = 0,
-        TZ_GAP_SHIFT = 1,  /* use the offset in force before the gap: 02:30 NY -> 03:30 EDT */
-        TZ_GAP_SKIP = 2,   /* no instant */
+        TZ_GAP_SHIFT = 1, /* use the offset in force before the gap: 02:30 NY -> 03:30 EDT */
+        TZ_GAP_SKIP = 2,  /* no instant */
 };
 
 /* What to do with a wall time that a zone repeats (fall back). */
 enum {
         TZ_REPEAT_DEFAULT = 0,
-        TZ_REPEAT_FIRST = 1,  /* the earlier instant (RFC 5545, zoneinfo fold=0) */
-        TZ_REPEAT_LAST = 2,   /* the later instant */
-        TZ_REPEAT_BOTH = 3,   /* both instants */
+        TZ_REPEAT_FIRST = 1, /* the earlier instant (RFC 5545, zoneinfo fold=0) */
+        TZ_REPEAT_LAST = 2,  /* the later instant */
+        TZ_REPEAT_BOTH = 3,  /* both instants */
 };
 
 #define TZ_NAME_MAX 255
@@ -69,8 +69,7 @@ int tz_resolve(const tz_zone *z, int64_t local, int gap_policy, int repeat_polic
 
 /* Same, also reporting whether the wall time fell in a gap (1) or was repeated (2)
  * or was ordinary (0).  ret_kind may be NULL. */
-int tz_resolve_ex(const tz_zone *z, int64_t local, int gap_policy, int repeat_policy,
-                  sked_time ret[2], int *ret_kind);
+int tz_resolve_ex(const tz_zone *z, int64_t local, int gap_policy, int repeat_policy, sked_time ret[2], int *ret_kind);
 
 /* Formats an offset as "+HH:MM" (or "+HH:MM:SS" when it has seconds). buf >= 10. */
 void tz_format_offset(int32_t offset, char *buf, size_t len);

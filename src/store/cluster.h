@@ -35,7 +35,8 @@ typedef struct node_row {
         int64_t workers, running, pid;
 } node_row;
 int store_node_heartbeat(store *s, const node_row *n, sked_err *err);
-/* Every node that ever heartbeat: {"name","role","workers","running","pid","version","started_at","heartbeat_at"} (integers). */
+/* Every node that ever heartbeat: {"name","role","workers","running","pid","version","started_at","heartbeat_at"}
+ * (integers). */
 int store_nodes_list(store *s, json_t **ret, sked_err *err);
 
 /* ---- poller health ---- */

@@ -37,8 +37,8 @@ int db_exec_script(db *d, const char *sql, sked_err *err);
  * db_exec_script outside a transaction. */
 /* Nested: db_begin inside a transaction opens a SAVEPOINT; the matching db_commit
  * keeps its work (the savepoint stays until the transaction ends), db_rollback
- * rolls back to it (the enclosing transaction goes on).  At most 32 deep.  This is how the loop runs each API write in its own savepoint of the
- * turn's transaction while the write's code calls begin/commit as if alone. */
+ * rolls back to it (the enclosing transaction goes on).  At most 32 deep.  This is how the loop runs each API write in
+ * its own savepoint of the turn's transaction while the write's code calls begin/commit as if alone. */
 int db_begin(db *d, sked_err *err);
 int db_commit(db *d, sked_err *err);
 void db_rollback(db *d);
@@ -46,14 +46,14 @@ void db_rollback(db *d);
 /* Prepares (or takes from the cache) a statement, reset and with bindings cleared.
  * The statement belongs to the connection; release it with db_done(). */
 int db_prepare(db *d, const char *sql, db_stmt **ret, sked_err *err);
-void db_bind_int(db_stmt *s, int idx, int64_t v);          /* idx starts at 1 ($1) */
-void db_bind_text(db_stmt *s, int idx, const char *v);     /* NULL binds NULL; copied */
+void db_bind_int(db_stmt *s, int idx, int64_t v);      /* idx starts at 1 ($1) */
+void db_bind_text(db_stmt *s, int idx, const char *v); /* NULL binds NULL; copied */
 void db_bind_int_or_null(db_stmt *s, int idx, int64_t v, bool is_null);
 /* 1 when a row is available, 0 when done, negative on error (err set). */
 int db_step(db_stmt *s, sked_err *err); /* -EEXIST on a unique violation, -EAGAIN on a
                                          * serialization failure or deadlock */
 int64_t db_col_int(db_stmt *s, int col);
-const char *db_col_text(db_stmt *s, int col);  /* valid until the next step/done; NULL for NULL */
+const char *db_col_text(db_stmt *s, int col); /* valid until the next step/done; NULL for NULL */
 bool db_col_null(db_stmt *s, int col);
 int64_t db_changes(db *d);
 /* SQLite: the rowid of this connection's last INSERT (cheaper than RETURNING, which

@@ -30,9 +30,9 @@ typedef struct db_ops {
 struct db {
         const db_ops *ops;
         bool in_tx;
-        int depth;            /* db_begin nested inside the transaction, how deep */
-        uint32_t sp[32];      /* the savepoint of each depth (names are sk<id>) */
-        uint32_t sp_seq;      /* savepoints made in this transaction */
+        int depth;       /* db_begin nested inside the transaction, how deep */
+        uint32_t sp[32]; /* the savepoint of each depth (names are sk<id>) */
+        uint32_t sp_seq; /* savepoints made in this transaction */
 };
 
 struct db_stmt {

@@ -24,10 +24,10 @@ typedef struct pg_db pg_db;
 typedef struct pg_stmt {
         db_stmt base;
         pg_db *owner;
-        const char *key;   /* address of the caller's SQL text */
+        const char *key; /* address of the caller's SQL text */
         char name[16];
         int nparams;
-        uint64_t gen;      /* session it was prepared in */
+        uint64_t gen; /* session it was prepared in */
         char *vals[MAX_PARAMS];
         PGresult *res;
         int row, nrows;
@@ -123,7 +123,6 @@ static int pg_open(const char *uri, db **ret, sked_err *err) {
         return 0;
 }
 
-
 static void stmt_destroy(db_stmt *base) {
         pg_stmt *s = ST(base);
         PQclear(s->res);
@@ -146,8 +145,8 @@ static int pg_exec_script(db *base, const char *sql, sked_err *err) {
                 return r;
         PGresult *res = PQexec(d->c, sql);
         ExecStatusType st = PQresultStatus(res);
-        if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && PQstatus(d->c) != CONNECTION_OK &&
-            !d->base.in_tx && ensure(d, err) == 0) {
+        if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && PQstatus(d->c) != CONNECTION_OK && !d->base.in_tx &&
+            ensure(d, err) == 0) {
                 PQclear(res); /* the session had died unnoticed: once more on a new one */
                 res = PQexec(d->c, sql);
                 st = PQresultStatus(res);

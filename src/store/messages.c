@@ -10,8 +10,8 @@
 #include "store/store.h"
 #include "store/store_internal.h"
 
-int store_message_add(store *s, int64_t run_id, int64_t seq, sked_time at, const char *level,
-                      const char *text, sked_err *err) {
+int store_message_add(store *s, int64_t run_id, int64_t seq, sked_time at, const char *level, const char *text,
+                      sked_err *err) {
         db_stmt *st;
         int r = db_prepare(s->d,
                            "INSERT INTO messages(run_id, seq, at, level, text) VALUES($1, $2, $3, $4, $5) "
@@ -34,8 +34,8 @@ static json_t *message_row(db_stmt *st) {
 
 JSON_SHAPE(message_shape, message_row);
 
-int store_result_add(store *s, int64_t run_id, int64_t seq, sked_time at, const char *key,
-                     const char *status, const char *data, sked_err *err) {
+int store_result_add(store *s, int64_t run_id, int64_t seq, sked_time at, const char *key, const char *status,
+                     const char *data, sked_err *err) {
         db_stmt *st;
         int r = db_prepare(s->d,
                            "INSERT INTO results(run_id, seq, at, key, status, data) "
@@ -52,8 +52,7 @@ int store_result_add(store *s, int64_t run_id, int64_t seq, sked_time at, const 
         return db_run(st, err);
 }
 
-int store_messages_list(store *s, int64_t run_id, int64_t after_seq, int limit, json_t **ret,
-                        sked_err *err) {
+int store_messages_list(store *s, int64_t run_id, int64_t after_seq, int limit, json_t **ret, sked_err *err) {
         db_stmt *st;
         int r = db_prepare(s->d,
                            "SELECT seq, at, level, text FROM messages WHERE run_id = $1 AND seq > $2 "
@@ -69,8 +68,8 @@ int store_messages_list(store *s, int64_t run_id, int64_t after_seq, int limit, 
 
 static json_t *result_json(db_stmt *st, int c) {
         json_t *o = json_pack("{s:I, s:I, s:s, s:s}", "seq", (json_int_t) db_col_int(st, c), "at",
-                              (json_int_t) db_col_int(st, c + 1), "key", db_col_text(st, c + 2),
-                              "status", db_col_text(st, c + 3));
+                              (json_int_t) db_col_int(st, c + 1), "key", db_col_text(st, c + 2), "status",
+                              db_col_text(st, c + 3));
         const char *data = db_col_text(st, c + 4);
         json_t *d = data ? json_loads(data, JSON_DECODE_ANY, NULL) : NULL;
         json_object_set_new(o, "data", d ? d : json_null());
@@ -83,8 +82,7 @@ static json_t *result_row(db_stmt *st) {
 
 JSON_SHAPE(result_shape, result_row);
 
-int store_results_list(store *s, int64_t run_id, int64_t after_seq, int limit, json_t **ret,
-                       sked_err *err) {
+int store_results_list(store *s, int64_t run_id, int64_t after_seq, int limit, json_t **ret, sked_err *err) {
         db_stmt *st;
         int r = db_prepare(s->d,
                            "SELECT seq, at, key, status, data FROM results WHERE run_id = $1 AND seq > $2 "
@@ -113,9 +111,8 @@ int store_series_recent_results(store *s, int64_t series_id, int runs, json_t **
                 json_t *results = NULL;
                 if ((r = store_results_list(s, rows[i].id, 0, 1000, &results, err)) < 0)
                         break;
-                json_array_append_new(arr, json_pack("{s:I, s:I, s:s, s:o}", "run_id",
-                                                     (json_int_t) rows[i].id, "finished_at",
-                                                     (json_int_t) rows[i].finished_at, "state",
+                json_array_append_new(arr, json_pack("{s:I, s:I, s:s, s:o}", "run_id", (json_int_t) rows[i].id,
+                                                     "finished_at", (json_int_t) rows[i].finished_at, "state",
                                                      rows[i].state, "results", results));
                 taken++;
         }

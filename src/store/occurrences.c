@@ -10,8 +10,8 @@
 #include "store/store.h"
 #include "store/store_internal.h"
 
-int store_occurrence_insert(store *s, int64_t series_id, sked_time nominal, sked_time now,
-                            const char *skipped, sked_err *err) {
+int store_occurrence_insert(store *s, int64_t series_id, sked_time nominal, sked_time now, const char *skipped,
+                            sked_err *err) {
         db_stmt *st;
         int r = db_prepare(s->d,
                            "INSERT INTO occurrences(series_id, nominal, fired_at, run_id, skipped) "
@@ -138,8 +138,7 @@ int store_exception_delete(store *s, int64_t series_id, sked_time nominal, sked_
 
 int store_exception_get(store *s, int64_t series_id, sked_time nominal, exception_row *ret, sked_err *err) {
         db_stmt *st;
-        int r = db_prepare(s->d, "SELECT " EXC_COLS " FROM exceptions WHERE series_id = $1 AND nominal = $2", &st,
-                           err);
+        int r = db_prepare(s->d, "SELECT " EXC_COLS " FROM exceptions WHERE series_id = $1 AND nominal = $2", &st, err);
         if (r < 0)
                 return r;
         db_bind_int(st, 1, series_id);
@@ -150,8 +149,8 @@ int store_exception_get(store *s, int64_t series_id, sked_time nominal, exceptio
         return r < 0 ? r : 0;
 }
 
-int store_exceptions_list(store *s, int64_t series_id, sked_time from, sked_time to, int limit,
-                          exception_row **ret, size_t *ret_n, sked_err *err) {
+int store_exceptions_list(store *s, int64_t series_id, sked_time from, sked_time to, int limit, exception_row **ret,
+                          size_t *ret_n, sked_err *err) {
         db_stmt *st;
         int r = db_prepare(s->d,
                            "SELECT " EXC_COLS " FROM exceptions WHERE (CAST($1 AS BIGINT) = 0 OR series_id = $1) AND "
@@ -213,26 +212,25 @@ static const row_shape occurrence_shape = {sizeof(occurrence_rec), occurrence_de
  * 4 whose scheduled run is gone), then the scheduled and manual runs, each with its
  * latest attempt.  One text per case, so that each finds its index: by series
  * (runs_series) or by instant (runs_nominal). */
-#define OCC_SELECT(SERIES_O, SERIES_M)                                                                    \
-        "SELECT * FROM (SELECT o.series_id, o.nominal, o.fired_at, o.run_id, o.skipped, r.state, "        \
-        "r.attempt, r.started_at, r.finished_at, 'schedule' AS trigger FROM occurrences o "                \
-        "LEFT JOIN runs r ON r.id = o.run_id WHERE " SERIES_O " o.nominal >= $2 AND o.nominal < $3 "      \
-        "AND NOT EXISTS (SELECT 1 FROM runs f WHERE f.series_id = o.series_id AND f.nominal = o.nominal " \
-        "AND f.trigger = 'schedule') UNION ALL "                                                          \
-        "SELECT m.series_id, m.nominal, m.queued_at, COALESCE(n.id, m.id), NULL, "                        \
-        "COALESCE(n.state, m.state), COALESCE(n.attempt, m.attempt), "                                   \
-        "COALESCE(n.started_at, m.started_at), COALESCE(n.finished_at, m.finished_at), m.trigger "       \
-        "FROM runs m LEFT JOIN runs n ON n.id = (SELECT max(id) FROM runs x WHERE "                       \
-        "x.series_id = m.series_id AND x.nominal = m.nominal AND x.id > m.id) "                           \
-        "WHERE " SERIES_M " m.nominal >= $2 AND m.nominal < $3 AND m.trigger IN ('schedule', 'manual')) " \
+#define OCC_SELECT(SERIES_O, SERIES_M)                                                                                 \
+        "SELECT * FROM (SELECT o.series_id, o.nominal, o.fired_at, o.run_id, o.skipped, r.state, "                     \
+        "r.attempt, r.started_at, r.finished_at, 'schedule' AS trigger FROM occurrences o "                            \
+        "LEFT JOIN runs r ON r.id = o.run_id WHERE " SERIES_O " o.nominal >= $2 AND o.nominal < $3 "                   \
+        "AND NOT EXISTS (SELECT 1 FROM runs f WHERE f.series_id = o.series_id AND f.nominal = o.nominal "              \
+        "AND f.trigger = 'schedule') UNION ALL "                                                                       \
+        "SELECT m.series_id, m.nominal, m.queued_at, COALESCE(n.id, m.id), NULL, "                                     \
+        "COALESCE(n.state, m.state), COALESCE(n.attempt, m.attempt), "                                                 \
+        "COALESCE(n.started_at, m.started_at), COALESCE(n.finished_at, m.finished_at), m.trigger "                     \
+        "FROM runs m LEFT JOIN runs n ON n.id = (SELECT max(id) FROM runs x WHERE "                                    \
+        "x.series_id = m.series_id AND x.nominal = m.nominal AND x.id > m.id) "                                        \
+        "WHERE " SERIES_M " m.nominal >= $2 AND m.nominal < $3 AND m.trigger IN ('schedule', 'manual')) "              \
         "AS occ ORDER BY series_id, nominal LIMIT $4"
 
-int store_occurrences_range(store *s, int64_t series_id, sked_time from, sked_time to, int limit,
-                            occurrence_rec **ret, size_t *ret_n, sked_err *err) {
+int store_occurrences_range(store *s, int64_t series_id, sked_time from, sked_time to, int limit, occurrence_rec **ret,
+                            size_t *ret_n, sked_err *err) {
         static const char *const one = OCC_SELECT("o.series_id = $1 AND", "m.series_id = $1 AND");
         /* $1 unused but bound: the same parameters for both texts */
-        static const char *const all = OCC_SELECT("CAST($1 AS BIGINT) = 0 AND",
-                                                  "m.series_id IS NOT NULL AND");
+        static const char *const all = OCC_SELECT("CAST($1 AS BIGINT) = 0 AND", "m.series_id IS NOT NULL AND");
         db_stmt *st;
         int r = db_prepare(s->d, series_id ? one : all, &st, err);
         if (r < 0)

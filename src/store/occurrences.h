@@ -17,8 +17,8 @@ typedef struct store store;
 /* Records that (series, nominal) was skipped (`skipped` names why: overlap, sleep,
  * disabled); -EEXIST if it was already recorded.  A fired occurrence has no row of
  * its own: its scheduled run (trigger "schedule") is the record. */
-int store_occurrence_insert(store *s, int64_t series_id, sked_time nominal, sked_time now,
-                            const char *skipped, sked_err *err);
+int store_occurrence_insert(store *s, int64_t series_id, sked_time nominal, sked_time now, const char *skipped,
+                            sked_err *err);
 /* Whether (series, nominal) was dealt with before: fired (its scheduled run), skipped
  * or, from before schema version 4, recorded as fired.  The backstop against firing
  * an occurrence twice (a clock set back, an edited rule that meets it again). */
@@ -27,12 +27,12 @@ int store_occurrence_done(store *s, int64_t series_id, sked_time nominal, bool *
 /* ---- exceptions: one occurrence of a series changed, by its nominal instant ---- */
 typedef struct exception_row {
         int64_t series_id;
-        sked_time nominal;     /* the rule's instant it replaces */
-        bool disabled;         /* the occurrence does not run */
-        bool fired;            /* a moved occurrence that has fired (or was skipped) */
-        sked_time moved_to;    /* 0 = not moved */
-        char *params;          /* JSON text of the overriding params, or NULL */
-        char *note;            /* may be NULL */
+        sked_time nominal;  /* the rule's instant it replaces */
+        bool disabled;      /* the occurrence does not run */
+        bool fired;         /* a moved occurrence that has fired (or was skipped) */
+        sked_time moved_to; /* 0 = not moved */
+        char *params;       /* JSON text of the overriding params, or NULL */
+        char *note;         /* may be NULL */
         sked_time created_at, updated_at;
 } exception_row;
 
@@ -46,8 +46,8 @@ int store_exception_delete(store *s, int64_t series_id, sked_time nominal, sked_
 int store_exception_get(store *s, int64_t series_id, sked_time nominal, exception_row *ret, sked_err *err);
 /* Exceptions of one series (series_id 0: of all) whose nominal or new time lies in
  * [from, to), ordered by series and nominal, at most `limit`. */
-int store_exceptions_list(store *s, int64_t series_id, sked_time from, sked_time to, int limit,
-                          exception_row **ret, size_t *ret_n, sked_err *err);
+int store_exceptions_list(store *s, int64_t series_id, sked_time from, sked_time to, int limit, exception_row **ret,
+                          size_t *ret_n, sked_err *err);
 /* Moved occurrences due by `now` that have not fired, of enabled series of enabled
  * features, earliest first. */
 int store_moves_due(store *s, sked_time now, int limit, exception_row **ret, size_t *ret_n, sked_err *err);
@@ -57,11 +57,11 @@ int store_exception_set_fired(store *s, int64_t series_id, sked_time nominal, sk
 typedef struct occurrence_rec {
         int64_t series_id, run_id, attempt; /* run_id 0: none (skipped) */
         sked_time nominal, fired_at, started_at, finished_at;
-        char state[16];                      /* the run's state, "" when none */
-        char skipped[16];                    /* why it was skipped, "" when it was not */
-        char trigger[16];                    /* schedule | manual | ... */
+        char state[16];   /* the run's state, "" when none */
+        char skipped[16]; /* why it was skipped, "" when it was not */
+        char trigger[16]; /* schedule | manual | ... */
 } occurrence_rec;
 /* Recorded occurrences (fired or skipped) and manual runs of one series (0: all)
  * with from <= nominal < to, ordered by series and nominal, at most `limit`. */
-int store_occurrences_range(store *s, int64_t series_id, sked_time from, sked_time to, int limit,
-                            occurrence_rec **ret, size_t *ret_n, sked_err *err);
+int store_occurrences_range(store *s, int64_t series_id, sked_time from, sked_time to, int limit, occurrence_rec **ret,
+                            size_t *ret_n, sked_err *err);

@@ -28,8 +28,8 @@ static int purge_step(store *s, const char *sql, const char *type, sked_time bef
 
 int store_purge(store *s, const char *type, sked_time before, int limit, purge_counts *add, sked_err *err) {
         /* the same `limit` oldest finished runs in each statement: children first */
-#define OLD_RUNS                                                                                 \
-        "(SELECT id FROM runs WHERE type = $1 AND finished_at IS NOT NULL AND finished_at < $2 " \
+#define OLD_RUNS                                                                                                       \
+        "(SELECT id FROM runs WHERE type = $1 AND finished_at IS NOT NULL AND finished_at < $2 "                       \
         "ORDER BY type, finished_at, id LIMIT $3)"
         int r = purge_step(s, "DELETE FROM messages WHERE run_id IN " OLD_RUNS, type, before, limit, &add->messages,
                            err);

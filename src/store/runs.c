@@ -30,9 +30,9 @@ void run_rows_free(run_row *rows, size_t n) {
         free(rows);
 }
 
-#define RUN_COLS                                                                                 \
-        "id, series_id, nominal, type, trigger, state, params, query, idem_key, node, error, "   \
-        "attempt, next_attempt, queued_at, not_before, started_at, finished_at, lease_until, "   \
+#define RUN_COLS                                                                                                       \
+        "id, series_id, nominal, type, trigger, state, params, query, idem_key, node, error, "                         \
+        "attempt, next_attempt, queued_at, not_before, started_at, finished_at, lease_until, "                         \
         "exit_code, progress, n_info, n_warning, n_error, n_results, exclusive, cancel_requested"
 
 /* The idempotency key of a run without an explicit one: derived, never stored. */
@@ -91,9 +91,9 @@ static void run_clear(void *elem) {
 static const row_shape run_shape = {sizeof(run_row), run_decode, run_clear};
 
 int store_run_insert(store *s, run_row *r, sked_err *err) {
-#define RUN_INSERT                                                                      \
-        "INSERT INTO runs(series_id, nominal, type, trigger, state, params, query, "    \
-        "idem_key, attempt, queued_at, not_before, exclusive) "                         \
+#define RUN_INSERT                                                                                                     \
+        "INSERT INTO runs(series_id, nominal, type, trigger, state, params, query, "                                   \
+        "idem_key, attempt, queued_at, not_before, exclusive) "                                                        \
         "VALUES($1, $2, $3, $4, 'queued', $5, $6, $7, $8, $9, $10, $11)"
         static const char *const sql_sqlite = RUN_INSERT; /* the id: db_last_insert_id */
         static const char *const sql_pg = RUN_INSERT " RETURNING id";
@@ -121,7 +121,8 @@ int store_run_insert(store *s, run_row *r, sked_err *err) {
         if (r->id <= 0)
                 return err_set(err, -EIO, "database: insert returned no id");
         if (!r->idem_key)
-                r->idem_key = derive_key(r->series_id, r->has_nominal, r->nominal, r->id, r->attempt > 0 ? r->attempt : 1);
+                r->idem_key =
+                        derive_key(r->series_id, r->has_nominal, r->nominal, r->id, r->attempt > 0 ? r->attempt : 1);
         return 0;
 }
 
@@ -161,13 +162,13 @@ int store_runs_ready(store *s, sked_time now, const run_row *after, int limit, r
          * condition of the partial index runs_series_active, without which SQLite
          * does not use it (it walked every run of the series instead); the same in
          * store_series_retract and store_series_cancel_active. */
-#define READY_WHERE                                                                            \
-        "SELECT " RUN_COLS " FROM runs WHERE state = 'queued' AND not_before <= $1 AND "       \
-        "(not_before > $3 OR (not_before = $3 AND id > $4)) AND "                              \
-        "type NOT IN (SELECT t.name FROM types t JOIN features f ON f.name = t.feature "       \
-        "WHERE f.enabled = 0) AND (exclusive = 0 OR NOT EXISTS (SELECT 1 FROM runs b "        \
-        "WHERE b.series_id = runs.series_id AND b.state IN ('queued', 'running') AND "         \
-        "b.state = 'running')) "                                                                 \
+#define READY_WHERE                                                                                                    \
+        "SELECT " RUN_COLS " FROM runs WHERE state = 'queued' AND not_before <= $1 AND "                               \
+        "(not_before > $3 OR (not_before = $3 AND id > $4)) AND "                                                      \
+        "type NOT IN (SELECT t.name FROM types t JOIN features f ON f.name = t.feature "                               \
+        "WHERE f.enabled = 0) AND (exclusive = 0 OR NOT EXISTS (SELECT 1 FROM runs b "                                 \
+        "WHERE b.series_id = runs.series_id AND b.state IN ('queued', 'running') AND "                                 \
+        "b.state = 'running')) "                                                                                       \
         "ORDER BY not_before, id LIMIT $2"
         static const char *const sql_sqlite = READY_WHERE;
         static const char *const sql_pg = READY_WHERE " FOR UPDATE SKIP LOCKED";
@@ -183,8 +184,7 @@ int store_runs_ready(store *s, sked_time now, const run_row *after, int limit, r
         return rows_read(st, &run_shape, ret, ret_n, err);
 }
 
-int store_run_start(store *s, int64_t id, const char *node, sked_time now, sked_time lease_until,
-                    sked_err *err) {
+int store_run_start(store *s, int64_t id, const char *node, sked_time now, sked_time lease_until, sked_err *err) {
         db_stmt *st;
         int r = db_prepare(s->d,
                            "UPDATE runs SET state = 'running', node = $2, started_at = $3, lease_until = $4 "
@@ -201,17 +201,15 @@ int store_run_start(store *s, int64_t id, const char *node, sked_time now, sked_
         return db_changes(s->d) == 1 ? 0 : -ESTALE;
 }
 
-int store_series_retract(store *s, int64_t series_id, sked_time now, int64_t **ret_ids, size_t *ret_n,
-                         sked_err *err) {
+int store_series_retract(store *s, int64_t series_id, sked_time now, int64_t **ret_ids, size_t *ret_n, sked_err *err) {
         /* runs of occurrences fired ahead that have not started (and the rows that
          * recorded such runs before schema version 4) */
-#define RETRACTABLE                                                                                      \
-        "series_id = $1 AND state IN ('queued', 'running') AND trigger = 'schedule' AND attempt = 1 AND "   \
-        "not_before > $2 AND (state = 'queued' "                                                          \
+#define RETRACTABLE                                                                                                    \
+        "series_id = $1 AND state IN ('queued', 'running') AND trigger = 'schedule' AND attempt = 1 AND "              \
+        "not_before > $2 AND (state = 'queued' "                                                                       \
         "OR (state = 'running' AND started_at > $2))"
-        static const char *const occurrences_sql =
-                "DELETE FROM occurrences WHERE series_id = $1 AND nominal IN (SELECT nominal FROM runs WHERE "
-                RETRACTABLE ")";
+        static const char *const occurrences_sql = "DELETE FROM occurrences WHERE series_id = $1 AND nominal IN "
+                                                   "(SELECT nominal FROM runs WHERE " RETRACTABLE ")";
         static const char *const runs_sql = "DELETE FROM runs WHERE " RETRACTABLE " RETURNING id";
 #undef RETRACTABLE
         *ret_ids = NULL;
@@ -270,8 +268,7 @@ int store_next_ready_min(store *s, sked_time *ret, bool *ret_any, sked_err *err)
         return 0;
 }
 
-int store_runs_renew(store *s, const int64_t *ids, size_t n, sked_time lease_until, bool *ret_cancel,
-                     sked_err *err) {
+int store_runs_renew(store *s, const int64_t *ids, size_t n, sked_time lease_until, bool *ret_cancel, sked_err *err) {
         for (size_t i = 0; i < n; i++) {
                 db_stmt *st;
                 int r = db_prepare(s->d,
@@ -357,8 +354,7 @@ int store_run_progress(store *s, int64_t id, int64_t progress, sked_err *err) {
 
 int store_running_count(store *s, const char *type, int64_t *ret, sked_err *err) {
         db_stmt *st;
-        int r = db_prepare(s->d, "SELECT count(*) FROM runs WHERE state = 'running' AND type = $1", &st,
-                           err);
+        int r = db_prepare(s->d, "SELECT count(*) FROM runs WHERE state = 'running' AND type = $1", &st, err);
         if (r < 0)
                 return r;
         db_bind_text(st, 1, type);
@@ -416,11 +412,12 @@ int store_series_cancel_active(store *s, int64_t series_id, sked_time now, const
         db_bind_text(st, 3, why);
         if ((r = db_run(st, err)) < 0)
                 return r;
-        if ((r = db_prepare(s->d,
-                            "UPDATE runs SET cancel_requested = 1 WHERE series_id = $1 AND state IN ('queued', 'running') "
-                            "AND state = 'running' "
-                            "RETURNING id",
-                            &st, err)) < 0)
+        if ((r = db_prepare(
+                     s->d,
+                     "UPDATE runs SET cancel_requested = 1 WHERE series_id = $1 AND state IN ('queued', 'running') "
+                     "AND state = 'running' "
+                     "RETURNING id",
+                     &st, err)) < 0)
                 return r;
         db_bind_int(st, 1, series_id);
         return rows_read(st, &id_shape, ret_running, ret_n, err);

@@ -18,7 +18,7 @@ typedef struct run_row {
         bool has_nominal;
         sked_time nominal;
         char *type, *trigger, *state, *params, *query, *idem_key, *node, *error;
-        int64_t attempt, next_attempt; /* next_attempt 0 = none */
+        int64_t attempt, next_attempt;                                         /* next_attempt 0 = none */
         sked_time queued_at, not_before, started_at, finished_at, lease_until; /* 0 = not yet */
         bool has_exit;
         int64_t exit_code;
@@ -37,9 +37,9 @@ void run_rows_free(run_row *rows, size_t n);
 int store_run_insert(store *s, run_row *r, sked_err *err);
 int store_run_get(store *s, int64_t id, run_row *ret, sked_err *err);
 typedef struct run_filter {
-        int64_t series_id; /* 0 = any */
+        int64_t series_id;        /* 0 = any */
         const char *type, *state; /* NULL = any */
-        int64_t before_id; /* newest first; 0 = from the newest */
+        int64_t before_id;        /* newest first; 0 = from the newest */
         int limit;
 } run_filter;
 int store_runs_list(store *s, const run_filter *f, run_row **ret, size_t *ret_n, sked_err *err);
@@ -50,28 +50,25 @@ int store_runs_list(store *s, const run_filter *f, run_row **ret, size_t *ret_n,
  * store_run_start then marks the chosen ones running. */
 int store_runs_ready(store *s, sked_time now, const run_row *after, int limit, run_row **ret, size_t *ret_n,
                      sked_err *err);
-int store_run_start(store *s, int64_t id, const char *node, sked_time now, sked_time lease_until,
-                    sked_err *err);
+int store_run_start(store *s, int64_t id, const char *node, sked_time now, sked_time lease_until, sked_err *err);
 /* Occurrences of a series fired ahead of their time (look-ahead) whose runs have not
  * started: their runs (queued, or claimed with a start still to come) and occurrence
  * records are deleted, as if never fired.  *ret_ids: the runs (caller frees). */
-int store_series_retract(store *s, int64_t series_id, sked_time now, int64_t **ret_ids, size_t *ret_n,
-                         sked_err *err);
+int store_series_retract(store *s, int64_t series_id, sked_time now, int64_t **ret_ids, size_t *ret_n, sked_err *err);
 /* A run this node claimed and never started (it stopped first): queued again. */
 int store_run_release(store *s, int64_t id, const char *node, sked_err *err);
 /* The earliest not_before of queued runs. */
 int store_next_ready_min(store *s, sked_time *ret, bool *ret_any, sked_err *err);
 /* Extends the leases of running runs; ret_cancel (may be NULL; n entries) tells which
  * of them were asked to stop (the overlap policy cancel_other, on any node). */
-int store_runs_renew(store *s, const int64_t *ids, size_t n, sked_time lease_until, bool *ret_cancel,
-                     sked_err *err);
+int store_runs_renew(store *s, const int64_t *ids, size_t n, sked_time lease_until, bool *ret_cancel, sked_err *err);
 /* Running runs whose lease ended before `now` (or all running ones when now == SKED_TIME_MAX). */
 int store_runs_expired(store *s, sked_time now, run_row **ret, size_t *ret_n, sked_err *err);
 typedef struct run_finish {
         const char *state; /* succeeded | failed | lost | cancelled */
         bool has_exit;
         int64_t exit_code;
-        const char *error;  /* may be NULL */
+        const char *error; /* may be NULL */
         sked_time finished_at;
         int64_t next_attempt; /* 0 = none */
         int64_t progress, n_info, n_warning, n_error, n_results;

@@ -33,9 +33,12 @@ typedef struct migration_part {
         const char *sql;
 } migration_part;
 
-#define BOTH(sql) {FOR_BOTH, sql}
-#define SQLITE_ONLY(sql) {FOR_SQLITE, sql}
-#define PG_ONLY(sql) {FOR_PG, sql}
+#define BOTH(sql)                                                                                                      \
+        { FOR_BOTH, sql }
+#define SQLITE_ONLY(sql)                                                                                               \
+        { FOR_SQLITE, sql }
+#define PG_ONLY(sql)                                                                                                   \
+        { FOR_PG, sql }
 
 static const struct token {
         const char *name, *sqlite, *pg;
@@ -114,13 +117,15 @@ static const migration_part m3[] = {
              "ALTER TABLE series ADD COLUMN skipped_sleep {BIGINT} NOT NULL DEFAULT 0;"
              "ALTER TABLE series ADD COLUMN skipped_disabled {BIGINT} NOT NULL DEFAULT 0;"
              "DROP INDEX series_due;"
-             "CREATE INDEX series_due ON series(next_due) WHERE enabled = 1 AND feature_on = 1 AND next_due IS NOT NULL;"
+             "CREATE INDEX series_due ON series(next_due) WHERE enabled = 1 AND feature_on = 1 AND next_due IS NOT "
+             "NULL;"
              "CREATE TABLE exceptions("
              "  series_id {BIGINT} NOT NULL, nominal {BIGINT} NOT NULL, disabled INTEGER NOT NULL DEFAULT 0,"
              "  moved_to {BIGINT}, params TEXT, note TEXT, fired INTEGER NOT NULL DEFAULT 0,"
              "  created_at {BIGINT} NOT NULL, updated_at {BIGINT} NOT NULL, PRIMARY KEY(series_id, nominal))"
              "{WITHOUT_ROWID};"
-             "CREATE INDEX exceptions_due ON exceptions(moved_to) WHERE moved_to IS NOT NULL AND fired = 0 AND disabled = 0;"
+             "CREATE INDEX exceptions_due ON exceptions(moved_to) WHERE moved_to IS NOT NULL AND fired = 0 AND "
+             "disabled = 0;"
              "ALTER TABLE occurrences ADD COLUMN skipped TEXT;"
              "CREATE INDEX occurrences_nominal ON occurrences(nominal);"
              "ALTER TABLE runs ADD COLUMN exclusive INTEGER NOT NULL DEFAULT 0;"
@@ -213,8 +218,7 @@ int schema_migrate(db *d, int target, int *ret_version, sked_err *err) {
 }
 
 static int migrate(db *d, int target, int *ret_version, sked_err *err) {
-        int r = db_exec_script(d, "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL)",
-                               err);
+        int r = db_exec_script(d, "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL)", err);
         if (r < 0)
                 return r;
         int version = 0;

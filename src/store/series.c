@@ -33,10 +33,10 @@ void series_rows_free(series_row *rows, size_t n) {
         free(rows);
 }
 
-#define SERIES_COLS                                                                              \
-        "id, type, title, schedule, tz, start_local, end_at, count, params, query, enabled, "   \
-        "background, pause_note, owner, next_due, last_nominal, fired, missed, version, "       \
-        "created_at, updated_at, policy, sleep, feature_on, n_exceptions, skipped_overlap, "      \
+#define SERIES_COLS                                                                                                    \
+        "id, type, title, schedule, tz, start_local, end_at, count, params, query, enabled, "                          \
+        "background, pause_note, owner, next_due, last_nominal, fired, missed, version, "                              \
+        "created_at, updated_at, policy, sleep, feature_on, n_exceptions, skipped_overlap, "                           \
         "skipped_sleep, skipped_disabled"
 
 static void series_decode(db_stmt *st, void *elem) {
@@ -124,7 +124,7 @@ int store_series_insert(store *s, series_row *r, sked_err *err) {
                             "updated_at, created_at, version, policy, sleep, feature_on) "
                             "VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15, 1, "
                             "$16, $17, " FEATURE_ON_OF_TYPE("$1") ") "
-                            "RETURNING id, feature_on",
+                                                                  "RETURNING id, feature_on",
                             &st, err);
         if (rc < 0)
                 return rc;
@@ -141,14 +141,15 @@ int store_series_insert(store *s, series_row *r, sked_err *err) {
 
 int store_series_update(store *s, series_row *r, int64_t expected_version, bool set_next, sked_err *err) {
         db_stmt *st;
-        int rc = db_prepare(s->d,
-                            "UPDATE series SET type = $1, title = $2, schedule = $3, tz = $4, "
-                            "start_local = $5, end_at = $6, count = $7, params = $8, query = $9, "
-                            "enabled = $10, background = $11, pause_note = $12, owner = $13, "
-                            "next_due = CASE WHEN CAST($20 AS INTEGER) = 1 THEN $14 ELSE next_due END, updated_at = $15, "
-                            "policy = $16, sleep = $17, version = version + 1 "
-                            "WHERE id = $18 AND (CAST($19 AS BIGINT) = 0 OR version = $19) RETURNING version, next_due",
-                            &st, err);
+        int rc = db_prepare(
+                s->d,
+                "UPDATE series SET type = $1, title = $2, schedule = $3, tz = $4, "
+                "start_local = $5, end_at = $6, count = $7, params = $8, query = $9, "
+                "enabled = $10, background = $11, pause_note = $12, owner = $13, "
+                "next_due = CASE WHEN CAST($20 AS INTEGER) = 1 THEN $14 ELSE next_due END, updated_at = $15, "
+                "policy = $16, sleep = $17, version = version + 1 "
+                "WHERE id = $18 AND (CAST($19 AS BIGINT) = 0 OR version = $19) RETURNING version, next_due",
+                &st, err);
         if (rc < 0)
                 return rc;
         bind_series_fields(st, r);
@@ -164,8 +165,7 @@ int store_series_update(store *s, series_row *r, int64_t expected_version, bool 
                 return rc;
         int64_t v = cur.version;
         series_row_clear(&cur);
-        return err_field(err, -ESTALE, "version",
-                         "series %lld is at version %lld, not %lld: reload it and retry",
+        return err_field(err, -ESTALE, "version", "series %lld is at version %lld, not %lld: reload it and retry",
                          (long long) r->id, (long long) v, (long long) expected_version);
 }
 
@@ -185,7 +185,8 @@ int store_series_list(store *s, const char *type, int64_t after_id, int limit, b
                       size_t *ret_n, sked_err *err) {
         db_stmt *st;
         int r = db_prepare(s->d,
-                           "SELECT " SERIES_COLS " FROM series WHERE id > $1 AND (CAST($2 AS TEXT) IS NULL OR type = $2) "
+                           "SELECT " SERIES_COLS
+                           " FROM series WHERE id > $1 AND (CAST($2 AS TEXT) IS NULL OR type = $2) "
                            "AND (feature_on = 1 OR CAST($4 AS INTEGER) = 1) ORDER BY id LIMIT $3",
                            &st, err);
         if (r < 0)
@@ -247,9 +248,9 @@ int store_series_due(store *s, sked_time now, sked_time horizon, int limit, seri
          * now and fired next turn); SQLite serializes writers already.  A series is
          * fired ahead only while none of its runs is queued or running: the overlap
          * policy is then decided as it would be at its time. */
-#define DUE_WHERE                                                                                         \
-        "SELECT " SERIES_COLS " FROM series WHERE enabled = 1 AND feature_on = 1 AND next_due IS NOT NULL " \
-        "AND next_due <= $3 AND (next_due <= $1 OR NOT EXISTS (SELECT 1 FROM runs r WHERE "               \
+#define DUE_WHERE                                                                                                      \
+        "SELECT " SERIES_COLS " FROM series WHERE enabled = 1 AND feature_on = 1 AND next_due IS NOT NULL "            \
+        "AND next_due <= $3 AND (next_due <= $1 OR NOT EXISTS (SELECT 1 FROM runs r WHERE "                            \
         "r.series_id = series.id AND r.state IN ('queued', 'running'))) ORDER BY next_due LIMIT $2"
         static const char *const sql_sqlite = DUE_WHERE;
         static const char *const sql_pg = DUE_WHERE " FOR UPDATE SKIP LOCKED";

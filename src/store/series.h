@@ -16,18 +16,18 @@ typedef struct store store;
 typedef struct series_row {
         int64_t id;
         char *type, *title, *schedule, *tz, *start_local; /* start_local may be NULL */
-        sked_time end_at;                                  /* 0 = none */
-        int64_t count;                                     /* 0 = none */
-        char *params, *query;                              /* JSON text; query may be NULL */
+        sked_time end_at;                                 /* 0 = none */
+        int64_t count;                                    /* 0 = none */
+        char *params, *query;                             /* JSON text; query may be NULL */
         bool enabled, background;
-        char *pause_note, *owner;                          /* may be NULL */
+        char *pause_note, *owner; /* may be NULL */
         bool has_next;
-        sked_time next_due, last_nominal;                  /* last_nominal 0 = never fired */
+        sked_time next_due, last_nominal; /* last_nominal 0 = never fired */
         int64_t fired, missed, version;
         sked_time created_at, updated_at;
-        char *policy, *sleep;    /* JSON text (normalized overrides / windows), may be NULL */
-        bool feature_on;         /* false while the type's feature is disabled */
-        int64_t n_exceptions;    /* one-off occurrence changes on record */
+        char *policy, *sleep; /* JSON text (normalized overrides / windows), may be NULL */
+        bool feature_on;      /* false while the type's feature is disabled */
+        int64_t n_exceptions; /* one-off occurrence changes on record */
         int64_t skipped_overlap, skipped_sleep, skipped_disabled;
 } series_row;
 

@@ -24,9 +24,9 @@ char *dup_or_null(const char *s);
  * into a json_t * (json_read).  Each function consumes the statement (db_done),
  * also on failure. */
 typedef struct row_shape {
-        size_t size;                              /* bytes per element */
-        void (*decode)(db_stmt *st, void *elem);  /* the current row into *elem */
-        void (*clear)(void *elem);                /* frees what *elem owns; NULL: nothing */
+        size_t size;                             /* bytes per element */
+        void (*decode)(db_stmt *st, void *elem); /* the current row into *elem */
+        void (*clear)(void *elem);               /* frees what *elem owns; NULL: nothing */
 } row_shape;
 
 /* Every row: *(T **) ret gets the array (caller frees; NULL when there is none) and
@@ -41,13 +41,13 @@ int row_read(db_stmt *st, const row_shape *shape, void *ret, sked_err *err);
 int json_read(db_stmt *st, const row_shape *shape, json_t **ret, sked_err *err);
 
 /* A shape of json_t * elements made by `fn` (json_t *fn(db_stmt *)), for json_read. */
-#define JSON_SHAPE(name, fn)                                              \
-        static void name##_decode(db_stmt *st, void *elem) {              \
-                *(json_t **) elem = fn(st);                               \
-        }                                                                 \
-        static void name##_clear(void *elem) {                            \
-                json_decref(*(json_t **) elem);                           \
-        }                                                                 \
+#define JSON_SHAPE(name, fn)                                                                                           \
+        static void name##_decode(db_stmt *st, void *elem) {                                                           \
+                *(json_t **) elem = fn(st);                                                                            \
+        }                                                                                                              \
+        static void name##_clear(void *elem) {                                                                         \
+                json_decref(*(json_t **) elem);                                                                        \
+        }                                                                                                              \
         static const row_shape name = {sizeof(json_t *), name##_decode, name##_clear}
 
 /* Shapes of one column (the first). */
@@ -60,6 +60,6 @@ extern const row_shape int_shape;  /* int_col: an integer that may be NULL */
 extern const row_shape bool_shape; /* bool: PostgreSQL's 't' (or 1) */
 
 /* SQL: 0 when the type named by the parameter belongs to a disabled feature, else 1. */
-#define FEATURE_ON_OF_TYPE(t)                                                                       \
-        "COALESCE((SELECT 0 FROM types ty JOIN features f ON f.name = ty.feature WHERE ty.name = " t \
+#define FEATURE_ON_OF_TYPE(t)                                                                                          \
+        "COALESCE((SELECT 0 FROM types ty JOIN features f ON f.name = ty.feature WHERE ty.name = " t                   \
         " AND f.enabled = 0), 1)"

@@ -10,8 +10,8 @@
 #include "store/store.h"
 #include "store/store_internal.h"
 
-int store_type_put(store *s, const char *name, bool background, const char *feature,
-                   const char *definition, sked_time now, sked_err *err) {
+int store_type_put(store *s, const char *name, bool background, const char *feature, const char *definition,
+                   sked_time now, sked_err *err) {
         db_stmt *st;
         int r = db_prepare(s->d,
                            "INSERT INTO types(name, background, feature, definition, created_at, updated_at) "
@@ -29,8 +29,10 @@ int store_type_put(store *s, const char *name, bool background, const char *feat
         if ((r = db_run(st, err)) < 0)
                 return r;
         /* the type may have moved to (or out of) a disabled feature */
-        if ((r = db_prepare(s->d, "UPDATE series SET feature_on = " FEATURE_ON_OF_TYPE("$1") " WHERE type = $1 AND "
-                                  "feature_on <> " FEATURE_ON_OF_TYPE("$1"),
+        if ((r = db_prepare(s->d,
+                            "UPDATE series SET feature_on = " FEATURE_ON_OF_TYPE(
+                                    "$1") " WHERE type = $1 AND "
+                                          "feature_on <> " FEATURE_ON_OF_TYPE("$1"),
                             &st, err)) < 0)
                 return r;
         db_bind_text(st, 1, name);
@@ -51,8 +53,8 @@ int store_type_list(store *s, json_t **ret, sked_err *err) {
         return json_read(st, &type_shape, ret, err);
 }
 
-int store_feature_set(store *s, const char *name, bool enabled, const char *note, sked_time now,
-                      int64_t *ret_series, sked_err *err) {
+int store_feature_set(store *s, const char *name, bool enabled, const char *note, sked_time now, int64_t *ret_series,
+                      sked_err *err) {
         db_stmt *st;
         int r = db_prepare(s->d,
                            "INSERT INTO features(name, enabled, note, changed_at) VALUES($1, $2, $3, $4) "

@@ -16,16 +16,16 @@
 typedef struct store store;
 
 /* ---- process types ---- */
-int store_type_put(store *s, const char *name, bool background, const char *feature,
-                   const char *definition, sked_time now, sked_err *err);
+int store_type_put(store *s, const char *name, bool background, const char *feature, const char *definition,
+                   sked_time now, sked_err *err);
 /* A JSON array of the stored definitions, ordered by name. */
 int store_type_list(store *s, json_t **ret, sked_err *err);
 
 /* ---- features ---- */
 /* Enables or disables a feature: its types' series stop (or start again) being
  * scheduled and listed.  *ret_series (may be NULL) gets how many series changed. */
-int store_feature_set(store *s, const char *name, bool enabled, const char *note, sked_time now,
-                      int64_t *ret_series, sked_err *err);
+int store_feature_set(store *s, const char *name, bool enabled, const char *note, sked_time now, int64_t *ret_series,
+                      sked_err *err);
 /* Every feature named by a type or set explicitly:
  * [{"name","enabled","note","changed_at","types","series"}] by name. */
 int store_features_list(store *s, json_t **ret, sked_err *err);

@@ -27,16 +27,16 @@
 #define WRITER_CACHE_MB 128
 
 struct store_wal {
-        store *writer;             /* borrowed: the loop's connection */
-        store *own;                /* the checkpointer's connection */
+        store *writer; /* borrowed: the loop's connection */
+        store *own;    /* the checkpointer's connection */
         pthread_t thread;
         pthread_mutex_t lock;
         pthread_cond_t cv;
-        pthread_mutex_t pass;      /* held through a checkpoint, by either thread */
+        pthread_mutex_t pass; /* held through a checkpoint, by either thread */
         bool stopping;
-        uint64_t commits;          /* the writer's commits, for the checkpointer */
-        int64_t frames, copied;    /* the checkpointer's last pass: WAL size, copied */
-        int64_t retry_at;          /* monotonic µs: the writer's next copy, after one fell short */
+        uint64_t commits;       /* the writer's commits, for the checkpointer */
+        int64_t frames, copied; /* the checkpointer's last pass: WAL size, copied */
+        int64_t retry_at;       /* monotonic µs: the writer's next copy, after one fell short */
 };
 
 static void timed_wait(pthread_cond_t *cv, pthread_mutex_t *lock, int64_t us) {

@@ -33,21 +33,18 @@ static char base[64];
 /* ---- handlers ---- */
 
 static int h_occurrences(http_req *r, void *ud) {
-        (void)ud;
-        http_reply_json(r, 200,
-                        json_pack("{s:s, s:s}", "id", http_param(r, "id"), "path", http_path(r)));
+        (void) ud;
+        http_reply_json(r, 200, json_pack("{s:s, s:s}", "id", http_param(r, "id"), "path", http_path(r)));
         return 0;
 }
 
 static int h_item(http_req *r, void *ud) {
-        http_reply_json(
-                r, 200,
-                json_pack("{s:s, s:s?}", "route", (const char *)ud, "id", http_param(r, "id")));
+        http_reply_json(r, 200, json_pack("{s:s, s:s?}", "route", (const char *) ud, "id", http_param(r, "id")));
         return 0;
 }
 
 static int h_asset(http_req *r, void *ud) {
-        (void)ud;
+        (void) ud;
         static const char css[] = "body{color:red}";
         const char *path = http_param(r, "path");
         if (strcmp(path, "app.css") == 0)
@@ -59,13 +56,13 @@ static int h_asset(http_req *r, void *ud) {
 }
 
 static int h_delete(http_req *r, void *ud) {
-        (void)ud;
+        (void) ud;
         http_reply_json(r, 204, NULL);
         return 0;
 }
 
 static int h_echo(http_req *r, void *ud) {
-        (void)ud;
+        (void) ud;
         json_t *body = http_body_json(r);
         http_add_header(r, "ETag", "\"v7\"");
         http_add_header(r, "Location", "/api/v1/echo/42");
@@ -74,35 +71,35 @@ static int h_echo(http_req *r, void *ud) {
 }
 
 static int h_query(http_req *r, void *ud) {
-        (void)ud;
+        (void) ud;
         http_reply_json(r, 200,
-                        json_pack("{s:s?, s:s?, s:s?}", "q", http_query(r, "q"), "flag",
-                                  http_query(r, "flag"), "missing", http_query(r, "missing")));
+                        json_pack("{s:s?, s:s?, s:s?}", "q", http_query(r, "q"), "flag", http_query(r, "flag"),
+                                  "missing", http_query(r, "missing")));
         return 0;
 }
 
 static int h_health(http_req *r, void *ud) {
-        (void)ud;
+        (void) ud;
         http_reply_text(r, 200, "text/plain", "ok\n", 3);
         return 0;
 }
 
 static int h_fail(http_req *r, void *ud) {
-        (void)r;
-        (void)ud;
+        (void) r;
+        (void) ud;
         return -EIO;
 }
 
 static int h_twice(http_req *r, void *ud) {
-        (void)ud;
+        (void) ud;
         http_reply_problem(r, 409, "series.name", "name \"%s\" is taken", "x");
         http_reply_json(r, 200, json_object()); /* dropped */
         return 0;
 }
 
 static int h_ping(http_req *r, void *ud) {
-        (void)ud;
-        (void)r;
+        (void) ud;
+        (void) r;
         http_reply_json(r, 200, json_pack("{s:b}", "ok", 1));
         return 0;
 }
@@ -139,8 +136,8 @@ static size_t feed(char *buf, size_t size, size_t n, void *ud) {
 
 static const char *extra_header; /* one more request header, e.g. If-None-Match */
 
-static void request(const char *method, const char *path, const char *token, const char *body,
-                    bool chunked, struct resp *out) {
+static void request(const char *method, const char *path, const char *token, const char *body, bool chunked,
+                    struct resp *out) {
         CURL *e = curl_easy_init();
         struct curl_slist *h = NULL;
         char url[512], auth[256];
@@ -199,7 +196,7 @@ static const char *header(struct resp *r, const char *name) {
                         while (*v == ' ')
                                 v++;
                         size_t len = strcspn(v, "\r\n");
-                        snprintf(value, sizeof value, "%.*s", (int)len, v);
+                        snprintf(value, sizeof value, "%.*s", (int) len, v);
                         return value;
                 }
                 p = strchr(p, '\n');
@@ -235,17 +232,14 @@ static void assert_problem(struct resp *r, int status, const char *detail_prefix
 /* ---- setup ---- */
 
 static int setup(void **state) {
-        (void)state;
+        (void) state;
         unsigned char hash[AUTH_HASH_LEN];
         sked_err err = {0};
         assert_int_equal(auth_token_hash(TOKEN, hash), 0);
-        http_config cfg = {
-                .listen = "127.0.0.1:0", .threads = 4, .max_body = MAX_BODY, .token_hash = hash};
+        http_config cfg = {.listen = "127.0.0.1:0", .threads = 4, .max_body = MAX_BODY, .token_hash = hash};
         if (http_server_new(&cfg, &srv, &err) < 0)
                 fail_msg("%s", err.msg);
-        assert_int_equal(
-                http_route(srv, "GET", "/api/v1/series/{id}/occurrences", 0, h_occurrences, NULL),
-                0);
+        assert_int_equal(http_route(srv, "GET", "/api/v1/series/{id}/occurrences", 0, h_occurrences, NULL), 0);
         assert_int_equal(http_route(srv, "DELETE", "/api/v1/series/{id}", 0, h_delete, NULL), 0);
         assert_int_equal(http_route(srv, "GET", "/api/v1/items/{id}", 0, h_item, "param"), 0);
         assert_int_equal(http_route(srv, "GET", "/api/v1/items/special", 0, h_item, "literal"), 0);
@@ -274,7 +268,7 @@ static int setup(void **state) {
 }
 
 static int teardown(void **state) {
-        (void)state;
+        (void) state;
         http_server_free(srv);
         srv = NULL;
         return 0;
@@ -283,7 +277,7 @@ static int teardown(void **state) {
 /* ---- tests ---- */
 
 static void test_routes(void **state) {
-        (void)state;
+        (void) state;
         struct resp r;
 
         request("GET", "/api/v1/series/a%2Fb%20c/occurrences", TOKEN, NULL, false, &r);
@@ -338,7 +332,7 @@ static void test_routes(void **state) {
 
 /* {path*} takes the rest of the path; an exact route of as many literals wins. */
 static void test_wildcard(void **state) {
-        (void)state;
+        (void) state;
         struct resp r;
         request("GET", "/assets/js/vendor/app%20x.js", NULL, NULL, false, &r);
         assert_int_equal(r.status, 200);
@@ -360,7 +354,7 @@ static void test_wildcard(void **state) {
 
 /* Static replies: strong ETag, their own Cache-Control, 304 on If-None-Match. */
 static void test_static(void **state) {
-        (void)state;
+        (void) state;
         struct resp r;
         request("GET", "/assets/app.css", NULL, NULL, false, &r);
         assert_int_equal(r.status, 200);
@@ -369,8 +363,7 @@ static void test_static(void **state) {
         assert_string_equal(header(&r, "ETag"), "\"css-1\"");
         assert_string_equal(header(&r, "Cache-Control"), "public, max-age=31536000, immutable");
         resp_free(&r);
-        const char *match[] = {"If-None-Match: \"css-1\"", "If-None-Match: \"a\", W/\"css-1\"",
-                               "If-None-Match: *"};
+        const char *match[] = {"If-None-Match: \"css-1\"", "If-None-Match: \"a\", W/\"css-1\"", "If-None-Match: *"};
         for (size_t i = 0; i < 3; i++) {
                 extra_header = match[i];
                 request("GET", "/assets/app.css", NULL, NULL, false, &r);
@@ -388,7 +381,7 @@ static void test_static(void **state) {
 }
 
 static void test_auth(void **state) {
-        (void)state;
+        (void) state;
         struct resp r;
 
         request("GET", "/api/v1/ping", NULL, NULL, false, &r);
@@ -424,7 +417,7 @@ static void test_auth(void **state) {
 }
 
 static void test_json_body(void **state) {
-        (void)state;
+        (void) state;
         struct resp r;
 
         request("POST", "/api/v1/echo", TOKEN, "{\n  \"a\": 1,\n  oops\n}", false, &r);
@@ -469,7 +462,7 @@ static char *json_of_size(size_t n) {
 }
 
 static void test_body_limit(void **state) {
-        (void)state;
+        (void) state;
         struct resp r;
         char *big = json_of_size(MAX_BODY + 1);
         char *fits = json_of_size(MAX_BODY);
@@ -495,17 +488,16 @@ static void test_body_limit(void **state) {
 }
 
 static void test_query(void **state) {
-        (void)state;
+        (void) state;
         struct resp r;
         request("GET", "/api/v1/query?q=a%20b%2Bc%26d&flag", TOKEN, NULL, false, &r);
         assert_int_equal(r.status, 200);
-        assert_string_equal(strbuf_str(&r.body),
-                            "{\"q\":\"a b+c&d\",\"flag\":\"\",\"missing\":null}");
+        assert_string_equal(strbuf_str(&r.body), "{\"q\":\"a b+c&d\",\"flag\":\"\",\"missing\":null}");
         resp_free(&r);
 }
 
 static void test_handler_errors(void **state) {
-        (void)state;
+        (void) state;
         struct resp r;
         request("GET", "/api/v1/fail", TOKEN, NULL, false, &r);
         assert_problem(&r, 500, "internal error");
@@ -533,8 +525,7 @@ static void *hammer(void *arg) {
                 snprintf(id, sizeof id, "s%d", i);
                 snprintf(path, sizeof path, "/api/v1/series/%s/occurrences", id);
                 if (client_request(c, "GET", path, NULL, &status, &j, &err) == 0 && status == 200 &&
-                    json_is_object(j) &&
-                    strcmp(json_string_value(json_object_get(j, "id")), id) == 0)
+                    json_is_object(j) && strcmp(json_string_value(json_object_get(j, "id")), id) == 0)
                         (*ok)++;
                 else
                         fprintf(stderr, "%s: status %ld: %s\n", path, status, err.msg);
@@ -545,7 +536,7 @@ static void *hammer(void *arg) {
 }
 
 static void test_concurrency(void **state) {
-        (void)state;
+        (void) state;
         pthread_t th[8];
         long ok[8] = {0};
         for (int i = 0; i < 8; i++)
@@ -557,7 +548,7 @@ static void test_concurrency(void **state) {
 }
 
 static void test_client(void **state) {
-        (void)state;
+        (void) state;
         client *c = NULL;
         sked_err err = {0};
         long status = 0;
@@ -603,13 +594,13 @@ static void test_client(void **state) {
 }
 
 static void test_client_unreachable(void **state) {
-        (void)state;
+        (void) state;
         /* a port nobody listens on: bind without listen() */
         int fd = socket(AF_INET, SOCK_STREAM, 0);
         struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
         socklen_t len = sizeof a;
-        assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-        assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+        assert_int_equal(bind(fd, (struct sockaddr *) &a, sizeof a), 0);
+        assert_int_equal(getsockname(fd, (struct sockaddr *) &a, &len), 0);
         char url[64], expect[256];
         snprintf(url, sizeof url, "http://127.0.0.1:%u", ntohs(a.sin_port));
 
@@ -618,23 +609,21 @@ static void test_client_unreachable(void **state) {
         long status = 0;
         assert_int_equal(client_new(url, "t", NULL, &c, &err), 0);
         assert_true(client_request(c, "GET", "/healthz", NULL, &status, NULL, &err) < 0);
-        snprintf(expect, sizeof expect,
-                 "cannot reach sked at %s: Connection refused (is 'sked serve' running?)", url);
+        snprintf(expect, sizeof expect, "cannot reach sked at %s: Connection refused (is 'sked serve' running?)", url);
         assert_string_equal(err.msg, expect);
         client_free(c);
         close(fd);
 }
 
 static void test_listen(void **state) {
-        (void)state;
+        (void) state;
         http_server *s = NULL;
         sked_err err = {0};
         http_config cfg = {.listen = "localhost:8080"};
         assert_int_equal(http_server_new(&cfg, &s, &err), -EINVAL);
         assert_string_equal(err.field, "listen");
         assert_non_null(strstr(err.msg, "localhost:8080"));
-        const char *bad[] = {
-                "127.0.0.1", "127.0.0.1:", "127.0.0.1:65536", "::1:80", "[::1]80", "1.2.3:80", ""};
+        const char *bad[] = {"127.0.0.1", "127.0.0.1:", "127.0.0.1:65536", "::1:80", "[::1]80", "1.2.3:80", ""};
         for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
                 cfg.listen = bad[i];
                 if (http_server_new(&cfg, &s, &err) != -EINVAL)
@@ -661,8 +650,7 @@ static void test_listen(void **state) {
                 long status = 0;
                 snprintf(url, sizeof url, "http://[::1]:%u", http_server_port(s));
                 assert_int_equal(client_new(url, "t", NULL, &c, &err), 0);
-                assert_int_equal(client_request_text(c, "GET", "/healthz", &status, &text, &err),
-                                 0);
+                assert_int_equal(client_request_text(c, "GET", "/healthz", &status, &text, &err), 0);
                 assert_int_equal(status, 200);
                 free(text);
                 client_free(c);
@@ -676,7 +664,7 @@ static void test_listen(void **state) {
 }
 
 static void test_token_file(void **state) {
-        (void)state;
+        (void) state;
         char dir[] = "/tmp/sked-http-test-XXXXXX", path[128], tok1[65], tok2[65];
         bool created = false;
         sked_err err = {0};
@@ -726,7 +714,7 @@ static void test_token_file(void **state) {
         assert_true(auth_token_file_ensure(missing, tok2, &created, &err) < 0);
         assert_non_null(strstr(err.msg, missing));
 
-        (void)status;
+        (void) status;
         unlink(link_path);
         unlink(path);
         rmdir(dir);
@@ -739,7 +727,7 @@ static void test_token_file(void **state) {
 static atomic_int slow_started;
 
 static int h_slow(http_req *r, void *ud) {
-        (void)ud;
+        (void) ud;
         atomic_store(&slow_started, 1);
         usleep(300 * 1000);
         http_reply_json(r, 200, json_pack("{s:s}", "slow", "done"));
@@ -765,7 +753,7 @@ static void *call_slow(void *arg) {
 
 /* stop() lets a request in flight finish and be answered, then refuses new ones */
 static void test_stop_waits(void **state) {
-        (void)state;
+        (void) state;
         http_server *s = NULL;
         sked_err err = {0};
         http_config cfg = {.listen = "127.0.0.1:0", .threads = 2};

@@ -107,12 +107,9 @@ static void errors_and_strbuf(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(days_roundtrip),
-                cmocka_unit_test(leap_and_months),
-                cmocka_unit_test(utc_format_parse),
-                cmocka_unit_test(floor_and_wall),
-                cmocka_unit_test(utc_format_us),
-                cmocka_unit_test(errors_and_strbuf),
+                cmocka_unit_test(days_roundtrip),   cmocka_unit_test(leap_and_months),
+                cmocka_unit_test(utc_format_parse), cmocka_unit_test(floor_and_wall),
+                cmocka_unit_test(utc_format_us),    cmocka_unit_test(errors_and_strbuf),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -9,7 +9,7 @@
 #include "base/parse.h"
 
 static void accepts_whole_numbers(void **state) {
-        (void)state;
+        (void) state;
         int64_t v = 0;
         assert_int_equal(parse_int64("0", INT64_MIN, INT64_MAX, &v), 0);
         assert_int_equal(v, 0);
@@ -28,9 +28,8 @@ static void accepts_whole_numbers(void **state) {
 }
 
 static void refuses_text_and_leaves_ret(void **state) {
-        (void)state;
-        static const char *const bad[] = {"",  " 1", "1 ",  "12abc", "abc", "0x10",
-                                          "-", "+",  "1.5", "1e3",   "--1", "١"};
+        (void) state;
+        static const char *const bad[] = {"", " 1", "1 ", "12abc", "abc", "0x10", "-", "+", "1.5", "1e3", "--1", "١"};
         for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
                 int64_t v = 1234;
                 assert_int_equal(parse_int64(bad[i], INT64_MIN, INT64_MAX, &v), -EINVAL);
@@ -42,7 +41,7 @@ static void refuses_text_and_leaves_ret(void **state) {
 }
 
 static void refuses_out_of_range(void **state) {
-        (void)state;
+        (void) state;
         int64_t v = 99;
         assert_int_equal(parse_int64("9223372036854775808", INT64_MIN, INT64_MAX, &v), -ERANGE);
         assert_int_equal(parse_int64("-9223372036854775809", INT64_MIN, INT64_MAX, &v), -ERANGE);
@@ -55,7 +54,7 @@ static void refuses_out_of_range(void **state) {
 }
 
 static void int_and_id(void **state) {
-        (void)state;
+        (void) state;
         int i = 5;
         assert_int_equal(parse_int("2147483647", 0, INT32_MAX, &i), 0);
         assert_int_equal(i, 2147483647);

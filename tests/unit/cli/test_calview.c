@@ -59,7 +59,7 @@ static const char *line_of(const char *s, int n) {
 
 /* Every byte sequence is whole UTF-8 and no control character but '\n' is left. */
 static void assert_clean_utf8(const char *s) {
-        const unsigned char *p = (const unsigned char *)s;
+        const unsigned char *p = (const unsigned char *) s;
         while (*p) {
                 size_t n = *p < 0x80 ? 1 : *p >= 0xf0 ? 4 : *p >= 0xe0 ? 3 : 2;
                 if (n == 1)
@@ -93,87 +93,81 @@ static json_t *week_with(const char *occurrences) {
 }
 
 static void test_normal_week(void **state) {
-        (void)state;
+        (void) state;
         char *s = render_file("week-normal.json", 120, "2026-11-25");
-        assert_string_equal(
-                s, "Week of 2026-11-23 (Europe/Berlin)\n"
-                   "Mon 23         | Tue 24         | Wed 25 *       | Thu 26         | Fri 27     "
-                   "    | Sat 28"
-                   "         | Sun 29\n"
-                   "---------------+----------------+================+----------------+------------"
-                   "----+------"
-                   "----------+---------------\n"
-                   "08:00 + Night\xe2\x80\xa6 | 08:00 + Night\xe2\x80\xa6 | 08:00 > "
-                   "Night\xe2\x80\xa6 | 08:00 . "
-                   "Night\xe2\x80\xa6 | 08:00 . Night\xe2\x80\xa6 | 08:00 . Night\xe2\x80\xa6 | "
-                   "08:00 . "
-                   "Night\xe2\x80\xa6\n"
-                   "09:00 + Weekd\xe2\x80\xa6 | 09:00 ! Weekd\xe2\x80\xa6 | 09:00 > "
-                   "Weekd\xe2\x80\xa6 | 09:00 . "
-                   "Weekd\xe2\x80\xa6 | 09:00 . Weekd\xe2\x80\xa6 |                |\n"
-                   "\n"
-                   "12 occurrences: 6 planned, 1 queued, 1 running, 3 succeeded, 1 failed\n"
-                   "legend: . planned  ~ changed  x disabled  > due/queued/running  + succeeded  ! "
-                   "failed/lost/cancelled\n"
-                   "        - skipped/missed/paused  * today\n");
+        assert_string_equal(s, "Week of 2026-11-23 (Europe/Berlin)\n"
+                               "Mon 23         | Tue 24         | Wed 25 *       | Thu 26         | Fri 27     "
+                               "    | Sat 28"
+                               "         | Sun 29\n"
+                               "---------------+----------------+================+----------------+------------"
+                               "----+------"
+                               "----------+---------------\n"
+                               "08:00 + Night\xe2\x80\xa6 | 08:00 + Night\xe2\x80\xa6 | 08:00 > "
+                               "Night\xe2\x80\xa6 | 08:00 . "
+                               "Night\xe2\x80\xa6 | 08:00 . Night\xe2\x80\xa6 | 08:00 . Night\xe2\x80\xa6 | "
+                               "08:00 . "
+                               "Night\xe2\x80\xa6\n"
+                               "09:00 + Weekd\xe2\x80\xa6 | 09:00 ! Weekd\xe2\x80\xa6 | 09:00 > "
+                               "Weekd\xe2\x80\xa6 | 09:00 . "
+                               "Weekd\xe2\x80\xa6 | 09:00 . Weekd\xe2\x80\xa6 |                |\n"
+                               "\n"
+                               "12 occurrences: 6 planned, 1 queued, 1 running, 3 succeeded, 1 failed\n"
+                               "legend: . planned  ~ changed  x disabled  > due/queued/running  + succeeded  ! "
+                               "failed/lost/cancelled\n"
+                               "        - skipped/missed/paused  * today\n");
         free(s);
 
         /* Wide enough for whole titles; a today outside the week marks nothing. */
         s = render_file("week-normal.json", 200, "2026-12-01");
-        assert_string_equal(
-                line_of(s, 1),
-                "Mon 23                     | Tue 24                     | Wed 25                "
-                "     | Thu 26                     | Fri 27                     | Sat 28         "
-                "            | Sun 29");
+        assert_string_equal(line_of(s, 1),
+                            "Mon 23                     | Tue 24                     | Wed 25                "
+                            "     | Thu 26                     | Fri 27                     | Sat 28         "
+                            "            | Sun 29");
         assert_null(strchr(line_of(s, 2), '='));
-        assert_string_equal(
-                line_of(s, 3),
-                "08:00 + Nightly export     | 08:00 + Nightly export     | 08:00 > Nightly export"
-                "     | 08:00 . Nightly export     | 08:00 . Nightly export     | 08:00 . Nightly"
-                " export     | 08:00 . Nightly export");
+        assert_string_equal(line_of(s, 3),
+                            "08:00 + Nightly export     | 08:00 + Nightly export     | 08:00 > Nightly export"
+                            "     | 08:00 . Nightly export     | 08:00 . Nightly export     | 08:00 . Nightly"
+                            " export     | 08:00 . Nightly export");
         assert_null(strstr(s, "* today"));
         free(s);
 }
 
 static void test_changed_disabled_skipped(void **state) {
-        (void)state;
+        (void) state;
         char *s = render_file("week-changes.json", 160, NULL);
-        assert_string_equal(
-                s,
-                "Week of 2026-11-23 (Europe/Berlin)\n"
-                "Mon 23               | Tue 24               | Wed 25               | Thu 26       "
-                "        | Fri 27               | Sat 28               | Sun 29\n"
-                "---------------------+----------------------+----------------------+--------------"
-                "--------+----------------------+----------------------+---------------------\n"
-                "08:00 + Nightly exp\xe2\x80\xa6 | 08:00 - Nightly exp\xe2\x80\xa6 | 10:00 ~ "
-                "Nightly exp\xe2\x80\xa6 | 08:00 x Nightly exp\xe2\x80\xa6 | 08:00 ~ Nightly "
-                "exp\xe2\x80\xa6 | 08:00 x Nightly exp\xe2\x80\xa6 | 08:00 . Nightly "
-                "exp\xe2\x80\xa6\n"
-                "09:00 - Weekday cou\xe2\x80\xa6 |                      |                      |   "
-                "                   |                      |                      |\n"
-                "09:30 ! Weekday cou\xe2\x80\xa6 |                      |                      |   "
-                "                   |                      |                      |\n"
-                "12:00 - Monthly rep\xe2\x80\xa6 |                      |                      |   "
-                "                   |                      |                      |\n"
-                "\n"
-                "series 3 \"Monthly report\" is paused: holiday freeze\n"
-                "10 occurrences: 4 planned, 1 succeeded, 1 lost, 1 missed, 1 skipped, 1 disabled, "
-                "1 paused (4 changed one-off)\n"
-                "legend: . planned  ~ changed  x disabled  > due/queued/running  + succeeded  ! "
-                "failed/lost/cancelled  - skipped/missed/paused\n");
+        assert_string_equal(s, "Week of 2026-11-23 (Europe/Berlin)\n"
+                               "Mon 23               | Tue 24               | Wed 25               | Thu 26       "
+                               "        | Fri 27               | Sat 28               | Sun 29\n"
+                               "---------------------+----------------------+----------------------+--------------"
+                               "--------+----------------------+----------------------+---------------------\n"
+                               "08:00 + Nightly exp\xe2\x80\xa6 | 08:00 - Nightly exp\xe2\x80\xa6 | 10:00 ~ "
+                               "Nightly exp\xe2\x80\xa6 | 08:00 x Nightly exp\xe2\x80\xa6 | 08:00 ~ Nightly "
+                               "exp\xe2\x80\xa6 | 08:00 x Nightly exp\xe2\x80\xa6 | 08:00 . Nightly "
+                               "exp\xe2\x80\xa6\n"
+                               "09:00 - Weekday cou\xe2\x80\xa6 |                      |                      |   "
+                               "                   |                      |                      |\n"
+                               "09:30 ! Weekday cou\xe2\x80\xa6 |                      |                      |   "
+                               "                   |                      |                      |\n"
+                               "12:00 - Monthly rep\xe2\x80\xa6 |                      |                      |   "
+                               "                   |                      |                      |\n"
+                               "\n"
+                               "series 3 \"Monthly report\" is paused: holiday freeze\n"
+                               "10 occurrences: 4 planned, 1 succeeded, 1 lost, 1 missed, 1 skipped, 1 disabled, "
+                               "1 paused (4 changed one-off)\n"
+                               "legend: . planned  ~ changed  x disabled  > due/queued/running  + succeeded  ! "
+                               "failed/lost/cancelled  - skipped/missed/paused\n");
         free(s);
 }
 
 static void test_dst_fall_back_twice(void **state) {
-        (void)state;
+        (void) state;
         /* Europe/Berlin, Sunday 2026-10-25: 02:00-03:00 runs twice (+02:00, then +01:00).
          * "Hourly sync" has 02:30 twice and shows the offsets; "Cleanup" has it once. */
         char *s = render_file("week-dst.json", 120, NULL);
         const char *pre = "               |                |                |                |     "
                           "           | ";
         char want[7][200];
-        snprintf(want[0], sizeof want[0], "%s02:30 + Hourl\xe2\x80\xa6 | 00:30 . Hourl\xe2\x80\xa6",
-                 pre);
+        snprintf(want[0], sizeof want[0], "%s02:30 + Hourl\xe2\x80\xa6 | 00:30 . Hourl\xe2\x80\xa6", pre);
         snprintf(want[1], sizeof want[1], "%s               | 01:30 . Hourl\xe2\x80\xa6", pre);
         snprintf(want[2], sizeof want[2], "%s               | 02:30+02 . Ho\xe2\x80\xa6", pre);
         snprintf(want[3], sizeof want[3], "%s               | 02:30+01 . Ho\xe2\x80\xa6", pre);
@@ -188,13 +182,12 @@ static void test_dst_fall_back_twice(void **state) {
         free(s);
 
         /* A fraction in local and a half-hour zone: "+05:30" stays whole. */
-        json_t *cal = week_with(
-                "[{\"series_id\":1,\"title\":\"T\",\"day\":\"2026-11-23\",\"time\":\"01:30\","
-                "\"local\":\"2026-11-23T01:30:00.5+05:30\",\"state\":\"planned\"},"
-                "{\"series_id\":1,\"title\":\"T\",\"day\":\"2026-11-23\",\"time\":\"01:30\","
-                "\"local\":\"2026-11-23T01:30:00Z\",\"state\":\"planned\"},"
-                "{\"series_id\":1,\"title\":\"T\",\"day\":\"2026-11-24\",\"time\":\"01:30\","
-                "\"state\":\"planned\"}]");
+        json_t *cal = week_with("[{\"series_id\":1,\"title\":\"T\",\"day\":\"2026-11-23\",\"time\":\"01:30\","
+                                "\"local\":\"2026-11-23T01:30:00.5+05:30\",\"state\":\"planned\"},"
+                                "{\"series_id\":1,\"title\":\"T\",\"day\":\"2026-11-23\",\"time\":\"01:30\","
+                                "\"local\":\"2026-11-23T01:30:00Z\",\"state\":\"planned\"},"
+                                "{\"series_id\":1,\"title\":\"T\",\"day\":\"2026-11-24\",\"time\":\"01:30\","
+                                "\"state\":\"planned\"}]");
         s = render(cal, 40, NULL);
         assert_string_equal(line_of(s, 2), "  01:30+05:30 . T");
         assert_string_equal(line_of(s, 3), "  01:30+00 . T");
@@ -204,7 +197,7 @@ static void test_dst_fall_back_twice(void **state) {
 }
 
 static void test_narrow_width_lists_days(void **state) {
-        (void)state;
+        (void) state;
         char *s = render_file("week-dst.json", 60, "2026-10-24");
         assert_string_equal(s, "Week of 2026-10-19 (Europe/Berlin)\n"
                                "Mon 2026-10-19\n"
@@ -237,13 +230,10 @@ static void test_narrow_width_lists_days(void **state) {
 
         /* 88 columns is the least for seven columns of 10; 87 lists. */
         s = render_file("week-dst.json", 88, NULL);
-        assert_string_equal(
-                line_of(s, 1),
-                "Mon 19     | Tue 20     | Wed 21     | Thu 22     | Fri 23     | Sat 24"
-                "     | Sun 25");
-        assert_string_equal(line_of(s, 5),
-                            "           |            |            |            |            |      "
-                            "      | 02:30+02 \xe2\x80\xa6");
+        assert_string_equal(line_of(s, 1), "Mon 19     | Tue 20     | Wed 21     | Thu 22     | Fri 23     | Sat 24"
+                                           "     | Sun 25");
+        assert_string_equal(line_of(s, 5), "           |            |            |            |            |      "
+                                           "      | 02:30+02 \xe2\x80\xa6");
         free(s);
         s = render_file("week-dst.json", 87, NULL);
         assert_string_equal(line_of(s, 1), "Mon 2026-10-19");
@@ -255,53 +245,47 @@ static void test_narrow_width_lists_days(void **state) {
         assert_string_equal(line_of(s, 12), "  02:30 + Hourly sy\xe2\x80\xa6");
         assert_string_equal(line_of(s, 16), "  02:30+02 . Hourly\xe2\x80\xa6");
         free(s);
-        char *a = render_file("week-dst.json", 0, NULL),
-             *b = render_file("week-dst.json", 120, NULL);
+        char *a = render_file("week-dst.json", 0, NULL), *b = render_file("week-dst.json", 120, NULL);
         assert_string_equal(a, b);
         free(a);
         free(b);
 }
 
 static void test_utf8_titles_cut_whole(void **state) {
-        (void)state;
-        json_t *cal =
-                week_with("[{\"series_id\":1,\"title\":\"\xc3\x9c"
-                          "berweisungen f\xc3\xbcr M\xc3\xa4rz abgleichen\","
-                          "\"day\":\"2026-11-23\",\"time\":\"08:00\",\"state\":\"planned\"},"
-                          "{\"series_id\":2,\"title\":"
-                          "\"\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e\xe3\x81\xae\xe3\x83\xac\xe3\x83"
-                          "\x9d\xe3\x83\xbc\xe3\x83\x88\xe3\x82\x92\xe4\xbd\x9c\xe3\x82\x8b\xe6\xaf"
-                          "\x8e\xe6\x97\xa5\xe6\x9b"
-                          "\xb4\xe6\x96\xb0\",\"day\":\"2026-11-23\",\"time\":\"09:00\",\"state\":"
-                          "\"planned\"},"
-                          "{\"series_id\":3,\"title\":"
-                          "\"\xf0\x9f\x93\xa6\xf0\x9f\x93\xa6\xf0\x9f\x93\xa6\xf0\x9f\x93\xa6"
-                          "\xf0\x9f\x93\xa6\xf0\x9f\x93\xa6\xf0\x9f\x93\xa6\xf0\x9f\x93\xa6\xf0\x9f"
-                          "\x93\xa6\xf0\x9f\x93\xa6"
-                          "\xf0\x9f\x93\xa6\xf0\x9f\x93\xa6\xf0\x9f\x93\xa6\xf0\x9f\x93\xa6\xf0\x9f"
-                          "\x93\xa6\",\"day\":\"2026-"
-                          "11-23\",\"time\":\"10:00\",\"state\":\"planned\"},"
-                          "{\"series_id\":4,\"title\":\"evil\\u001b[2Jred\\u0007\\u0085x\\u007f\","
-                          "\"day\":\"2026-11-23\","
-                          "\"time\":\"11:00\",\"state\":\"planned\"},"
-                          "{\"series_id\":5,\"title\":\"just fits in 22 "
-                          "cols\",\"day\":\"2026-11-23\",\"time\":\"12:00\","
-                          "\"state\":\"planned\"}]");
+        (void) state;
+        json_t *cal = week_with("[{\"series_id\":1,\"title\":\"\xc3\x9c"
+                                "berweisungen f\xc3\xbcr M\xc3\xa4rz abgleichen\","
+                                "\"day\":\"2026-11-23\",\"time\":\"08:00\",\"state\":\"planned\"},"
+                                "{\"series_id\":2,\"title\":"
+                                "\"\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e\xe3\x81\xae\xe3\x83\xac\xe3\x83"
+                                "\x9d\xe3\x83\xbc\xe3\x83\x88\xe3\x82\x92\xe4\xbd\x9c\xe3\x82\x8b\xe6\xaf"
+                                "\x8e\xe6\x97\xa5\xe6\x9b"
+                                "\xb4\xe6\x96\xb0\",\"day\":\"2026-11-23\",\"time\":\"09:00\",\"state\":"
+                                "\"planned\"},"
+                                "{\"series_id\":3,\"title\":"
+                                "\"\xf0\x9f\x93\xa6\xf0\x9f\x93\xa6\xf0\x9f\x93\xa6\xf0\x9f\x93\xa6"
+                                "\xf0\x9f\x93\xa6\xf0\x9f\x93\xa6\xf0\x9f\x93\xa6\xf0\x9f\x93\xa6\xf0\x9f"
+                                "\x93\xa6\xf0\x9f\x93\xa6"
+                                "\xf0\x9f\x93\xa6\xf0\x9f\x93\xa6\xf0\x9f\x93\xa6\xf0\x9f\x93\xa6\xf0\x9f"
+                                "\x93\xa6\",\"day\":\"2026-"
+                                "11-23\",\"time\":\"10:00\",\"state\":\"planned\"},"
+                                "{\"series_id\":4,\"title\":\"evil\\u001b[2Jred\\u0007\\u0085x\\u007f\","
+                                "\"day\":\"2026-11-23\","
+                                "\"time\":\"11:00\",\"state\":\"planned\"},"
+                                "{\"series_id\":5,\"title\":\"just fits in 22 "
+                                "cols\",\"day\":\"2026-11-23\",\"time\":\"12:00\","
+                                "\"state\":\"planned\"}]");
         /* List mode at 30 columns: "  " + 28 code points, the 28th "…" when cut. */
         char *s = render(cal, 30, NULL);
         assert_string_equal(line_of(s, 2), "  08:00 . \xc3\x9c"
                                            "berweisungen f\xc3\xbcr M\xe2\x80\xa6");
-        assert_string_equal(
-                line_of(s, 3),
-                "  09:00 . \xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e\xe3\x81\xae\xe3\x83\xac"
-                "\xe3\x83\x9d\xe3\x83\xbc\xe3\x83\x88\xe3\x82\x92\xe4\xbd\x9c\xe3\x82\x8b"
-                "\xe6\xaf\x8e\xe6\x97\xa5\xe6\x9b\xb4\xe6\x96\xb0");
-        assert_string_equal(
-                line_of(s, 4),
-                "  10:00 . \xf0\x9f\x93\xa6\xf0\x9f\x93\xa6\xf0\x9f\x93\xa6\xf0\x9f\x93"
-                "\xa6\xf0\x9f\x93\xa6\xf0\x9f\x93\xa6\xf0\x9f\x93\xa6\xf0\x9f\x93\xa6\xf0"
-                "\x9f\x93\xa6\xf0\x9f\x93\xa6\xf0\x9f\x93\xa6\xf0\x9f\x93\xa6\xf0\x9f\x93"
-                "\xa6\xf0\x9f\x93\xa6\xf0\x9f\x93\xa6");
+        assert_string_equal(line_of(s, 3), "  09:00 . \xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e\xe3\x81\xae\xe3\x83\xac"
+                                           "\xe3\x83\x9d\xe3\x83\xbc\xe3\x83\x88\xe3\x82\x92\xe4\xbd\x9c\xe3\x82\x8b"
+                                           "\xe6\xaf\x8e\xe6\x97\xa5\xe6\x9b\xb4\xe6\x96\xb0");
+        assert_string_equal(line_of(s, 4), "  10:00 . \xf0\x9f\x93\xa6\xf0\x9f\x93\xa6\xf0\x9f\x93\xa6\xf0\x9f\x93"
+                                           "\xa6\xf0\x9f\x93\xa6\xf0\x9f\x93\xa6\xf0\x9f\x93\xa6\xf0\x9f\x93\xa6\xf0"
+                                           "\x9f\x93\xa6\xf0\x9f\x93\xa6\xf0\x9f\x93\xa6\xf0\x9f\x93\xa6\xf0\x9f\x93"
+                                           "\xa6\xf0\x9f\x93\xa6\xf0\x9f\x93\xa6");
         /* Terminal controls (ESC, BEL, C1 NEL, DEL) print as spaces. */
         assert_string_equal(line_of(s, 5), "  11:00 . evil [2Jred  x");
         assert_string_equal(line_of(s, 6), "  12:00 . just fits in 22 cols");
@@ -310,29 +294,23 @@ static void test_utf8_titles_cut_whole(void **state) {
 
         /* Columns of 10: a title of one multi-byte code point and the cut. */
         s = render(cal, 88, NULL);
-        assert_string_equal(
-                line_of(s, 3),
-                "08:00 . \xc3\x9c\xe2\x80\xa6 |            |            |            |  "
-                "          |            |");
-        assert_string_equal(
-                line_of(s, 4),
-                "09:00 . \xe6\x97\xa5\xe2\x80\xa6 |            |            |            "
-                "|            |            |");
-        assert_string_equal(
-                line_of(s, 5),
-                "10:00 . \xf0\x9f\x93\xa6\xe2\x80\xa6 |            |            |         "
-                "   |            |            |");
+        assert_string_equal(line_of(s, 3), "08:00 . \xc3\x9c\xe2\x80\xa6 |            |            |            |  "
+                                           "          |            |");
+        assert_string_equal(line_of(s, 4), "09:00 . \xe6\x97\xa5\xe2\x80\xa6 |            |            |            "
+                                           "|            |            |");
+        assert_string_equal(line_of(s, 5), "10:00 . \xf0\x9f\x93\xa6\xe2\x80\xa6 |            |            |         "
+                                           "   |            |            |");
         assert_clean_utf8(s);
         free(s);
         json_decref(cal);
 }
 
 static void test_empty_truncated_unknown(void **state) {
-        (void)state;
+        (void) state;
         json_t *cal = week_with("[]");
-        json_array_append_new(json_object_get(cal, "series"),
-                              json_pack("{s:i, s:s, s:b, s:s}", "id", 9, "title", "Backup",
-                                        "enabled", 0, "pause_note", "disk swap"));
+        json_array_append_new(
+                json_object_get(cal, "series"),
+                json_pack("{s:i, s:s, s:b, s:s}", "id", 9, "title", "Backup", "enabled", 0, "pause_note", "disk swap"));
         char *s = render(cal, 120, "2026-11-23");
         assert_string_equal(s, "Week of 2026-11-23 (UTC)\n"
                                "nothing planned\n"
@@ -380,15 +358,14 @@ static void test_empty_truncated_unknown(void **state) {
 }
 
 static void test_malformed(void **state) {
-        (void)state;
+        (void) state;
         static const struct {
                 const char *json, *msg;
         } cases[] = {
                 {"[]", "expected a JSON object"},
                 {"{}", "tz: expected a string"},
                 {"{\"tz\":\"UTC\"}", "days: expected an array of 7 dates"},
-                {"{\"tz\":\"UTC\",\"days\":[\"2026-11-23\"]}",
-                 "days: expected an array of 7 dates"},
+                {"{\"tz\":\"UTC\",\"days\":[\"2026-11-23\"]}", "days: expected an array of 7 dates"},
                 {"{\"tz\":\"UTC\",\"days\":[\"2026-11-23\",\"2026-11-24\",\"2026-11-31\",\"x\","
                  "\"x\",\"x\",\"x\"]}",
                  "days[2]: expected a date \"YYYY-MM-DD\""},
@@ -463,16 +440,16 @@ static void test_malformed(void **state) {
  * Monday), as a JSON array text in buf. */
 static void every_seconds(char *buf, size_t len, int id, const char *title, int n, int step) {
         size_t off = 0;
-        off += (size_t)snprintf(buf + off, len - off, "[");
+        off += (size_t) snprintf(buf + off, len - off, "[");
         for (int i = 0; i < n; i++) {
                 int s = 7 * 3600 + i * step;
-                off += (size_t)snprintf(buf + off, len - off,
-                                        "%s{\"series_id\":%d,\"title\":\"%s\",\"day\":\"2026-11-23\","
-                                        "\"time\":\"%02d:%02d\",\"start\":%lld,"
-                                        "\"local\":\"2026-11-23T%02d:%02d:%02d+00:00\",\"state\":\"%s\"}",
-                                        i ? "," : "", id, title, s / 3600, s / 60 % 60,
-                                        (1795388400LL + i * step) * 1000000LL, s / 3600, s / 60 % 60, s % 60,
-                                        i < 3 ? "succeeded" : "planned");
+                off += (size_t) snprintf(buf + off, len - off,
+                                         "%s{\"series_id\":%d,\"title\":\"%s\",\"day\":\"2026-11-23\","
+                                         "\"time\":\"%02d:%02d\",\"start\":%lld,"
+                                         "\"local\":\"2026-11-23T%02d:%02d:%02d+00:00\",\"state\":\"%s\"}",
+                                         i ? "," : "", id, title, s / 3600, s / 60 % 60,
+                                         (1795388400LL + i * step) * 1000000LL, s / 3600, s / 60 % 60, s % 60,
+                                         i < 3 ? "succeeded" : "planned");
                 assert_true(off < len);
         }
         snprintf(buf + off, len - off, "]");
@@ -491,7 +468,7 @@ static json_t *week_of(const char *occurrences) {
 /* Three occurrences of an every-20-seconds series share the minute 07:00 with one
  * offset: no offsets (they are for a repeated hour only). */
 static void test_same_minute_no_offset(void **state) {
-        (void)state;
+        (void) state;
         char buf[8192];
         every_seconds(buf, sizeof buf, 1, "Hello", 4, 20);
         json_t *cal = week_of(buf);
@@ -509,7 +486,7 @@ static void test_same_minute_no_offset(void **state) {
 /* More than CALVIEW_BUSY occurrences of a series on a day: one cell, and one line
  * below with the whole title, the interval and the counts. */
 static void test_busy_series_one_line_per_day(void **state) {
-        (void)state;
+        (void) state;
         static char buf[1 << 20];
         every_seconds(buf, sizeof buf, 1, "Hello every 20 seconds", 4320 / 4, 20);
         /* and an ordinary series beside it stays as it was */

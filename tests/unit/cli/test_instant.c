@@ -29,34 +29,30 @@ static sked_time parse(const char *s, const char *zone) {
 }
 
 static void test_absolute_and_now(void **state) {
-        (void)state;
+        (void) state;
         assert_true(parse("2026-01-02T03:04:05Z", NULL) == at("2026-01-02T03:04:05Z"));
-        assert_true(parse("2026-01-02T03:04:05.250000Z", NULL) ==
-                    at("2026-01-02T03:04:05Z") + 250000);
+        assert_true(parse("2026-01-02T03:04:05.250000Z", NULL) == at("2026-01-02T03:04:05Z") + 250000);
         assert_true(parse("now", NULL) == NOW);
 }
 
 static void test_days_in_zone(void **state) {
-        (void)state;
+        (void) state;
         assert_true(parse("today", NULL) == at("2026-11-23T00:00:00Z"));
         assert_true(parse("tomorrow", "UTC") == at("2026-11-24T00:00:00Z"));
         assert_true(parse("yesterday", NULL) == at("2026-11-22T00:00:00Z"));
         assert_true(parse("today", "Europe/Berlin") == at("2026-11-22T23:00:00Z"));
-        assert_true(parse("today", "Asia/Tokyo") ==
-                    at("2026-11-23T15:00:00Z")); /* already Tuesday there */
+        assert_true(parse("today", "Asia/Tokyo") == at("2026-11-23T15:00:00Z")); /* already Tuesday there */
         assert_true(parse("tomorrow", "America/New_York") == at("2026-11-24T05:00:00Z"));
         /* across a DST change: the day after 2026-03-28 in Berlin starts at +01:00 */
         sked_time t;
-        assert_int_equal(cli_day_start("Europe/Berlin", at("2026-03-28T12:00:00Z"), 1, &t, NULL),
-                         0);
+        assert_int_equal(cli_day_start("Europe/Berlin", at("2026-03-28T12:00:00Z"), 1, &t, NULL), 0);
         assert_true(t == at("2026-03-28T23:00:00Z"));
-        assert_int_equal(cli_day_start("Europe/Berlin", at("2026-03-28T12:00:00Z"), 2, &t, NULL),
-                         0);
+        assert_int_equal(cli_day_start("Europe/Berlin", at("2026-03-28T12:00:00Z"), 2, &t, NULL), 0);
         assert_true(t == at("2026-03-29T22:00:00Z"));
 }
 
 static void test_relative(void **state) {
-        (void)state;
+        (void) state;
         assert_true(parse("+90m", NULL) == NOW + 90 * 60 * SKED_USEC);
         assert_true(parse("-2h", NULL) == NOW - 2 * 3600 * SKED_USEC);
         assert_true(parse("+1d", NULL) == NOW + 86400 * SKED_USEC);
@@ -66,21 +62,10 @@ static void test_relative(void **state) {
 }
 
 static void test_refused(void **state) {
-        (void)state;
-        static const char *const bad[] = {"",
-                                          "soon",
-                                          "Today",
-                                          "+",
-                                          "+m",
-                                          "+5",
-                                          "5m",
-                                          "+5x",
-                                          "+-5m",
-                                          "+5 m",
-                                          "2026-01-02T03:04:05",
-                                          "2026-01-02",
-                                          "+1.5h",
-                                          "now+1h"};
+        (void) state;
+        static const char *const bad[] = {
+                "",           "soon",  "Today", "+", "+m", "+5", "5m", "+5x", "+-5m", "+5 m", "2026-01-02T03:04:05",
+                "2026-01-02", "+1.5h", "now+1h"};
         for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
                 sked_time t = 42;
                 sked_err err = {0};

@@ -31,7 +31,7 @@ static char *print(size_t fit, const char *text) {
 }
 
 static void test_fit(void **state) {
-        (void)state;
+        (void) state;
         char text[201];
         memset(text, 'x', 200);
         text[200] = '\0';
@@ -65,16 +65,13 @@ static void test_fit(void **state) {
         free(s);
 
         /* cut at a code point, control characters as spaces */
-        s = print(10,
-                  "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
-                  "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
-                  "\xc3\xa9\tz");
-        assert_string_equal(
-                s,
-                "SEQ  TEXT\n1    "
-                "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
-                "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
-                "\xe2\x80\xa6\n");
+        s = print(10, "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+                      "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+                      "\xc3\xa9\tz");
+        assert_string_equal(s, "SEQ  TEXT\n1    "
+                               "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+                               "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+                               "\xe2\x80\xa6\n");
         free(s);
 }
 
@@ -89,7 +86,7 @@ static char *render(const table *t) {
 }
 
 static void test_alignment(void **state) {
-        (void)state;
+        (void) state;
         const char *headers[] = {"ID", "NAME", "STATE"};
         table *t = table_new(3, headers);
         assert_non_null(t);
@@ -106,7 +103,7 @@ static void test_alignment(void **state) {
 }
 
 static void test_truncation(void **state) {
-        (void)state;
+        (void) state;
         char longcell[200];
         memset(longcell, 'x', 100);
         longcell[100] = '\0';
@@ -137,7 +134,7 @@ static void test_truncation(void **state) {
 }
 
 static void test_exactly_sixty_kept(void **state) {
-        (void)state;
+        (void) state;
         char cell[61];
         memset(cell, 'y', 60);
         cell[60] = '\0';

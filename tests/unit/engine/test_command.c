@@ -38,9 +38,9 @@ typedef struct rec {
         size_t nresults;
         int progress[32];
         size_t nprogress;
-        size_t bytes;                /* total message text */
+        size_t bytes; /* total message text */
         volatile int cancel;
-        const char *cancel_on;       /* set cancel when this message arrives */
+        const char *cancel_on; /* set cancel when this message arrives */
 } rec;
 
 static void on_message(void *ud, int level, const char *text) {
@@ -98,8 +98,7 @@ static int run(command_spec *spec, rec *r, command_outcome *o, sked_err *e) {
 }
 
 /* Runs `script` with /bin/sh -c; arg becomes $0. */
-static int run_sh(const char *script, const char *arg, command_spec *spec, rec *r,
-                  command_outcome *o) {
+static int run_sh(const char *script, const char *arg, command_spec *spec, rec *r, command_outcome *o) {
         char *argv[] = {"/bin/sh", "-c", (char *) script, (char *) (arg ? arg : "sh"), NULL};
         command_spec s = spec ? *spec : (command_spec){0};
         s.argv = argv;
@@ -232,7 +231,10 @@ static void protocol(void **state) {
                 {COMMAND_ERROR, "\"status\" must be", false},
                 {COMMAND_WARNING, "::progress:: expected a number 0..100: ::progress::abc", true},
                 {COMMAND_INFO, "crlf line", true},
-                {COMMAND_INFO, "\xef\xbf\xbd\xef\xbf\xbd" "bad utf8 \xef\xbf\xbd\xef\xbf\xbd ok \xc3\xa9", true},
+                {COMMAND_INFO,
+                 "\xef\xbf\xbd\xef\xbf\xbd"
+                 "bad utf8 \xef\xbf\xbd\xef\xbf\xbd ok \xc3\xa9",
+                 true},
                 {COMMAND_INFO, "::unknown::x", true},
                 {COMMAND_INFO, "last line without newline", true},
         };
@@ -274,8 +276,11 @@ static void exit_codes(void **state) {
                 const char *script;
                 int code, sig;
         } cases[] = {
-                {"exit 0", 0, 0},     {"exit 1", 1, 0},      {"exit 75", 75, 0},
-                {"exit 255", 255, 0}, {"kill -KILL $$", 0, SIGKILL},
+                {"exit 0", 0, 0},
+                {"exit 1", 1, 0},
+                {"exit 75", 75, 0},
+                {"exit 255", 255, 0},
+                {"kill -KILL $$", 0, SIGKILL},
                 {"kill -SEGV $$", 0, SIGSEGV},
         };
         for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -329,14 +334,13 @@ static void stdin_large(void **state) {
         size_t len;
         char *input = make_input(&len);
         const char *file = tmp_path("stdin");
-        command_spec spec = {.input = input, .input_len = len, .max_output = 8 << 20,
-                             .timeout_ms = 20000};
+        command_spec spec = {.input = input, .input_len = len, .max_output = 8 << 20, .timeout_ms = 20000};
 
         /* the child writes 1.7 MB before it reads anything: we must read while writing */
         rec r = {0};
         command_outcome o;
-        assert_int_equal(run_sh("yes 'some output line' | head -n 100000; cat > \"$0\"; echo done",
-                                file, &spec, &r, &o), 0);
+        assert_int_equal(
+                run_sh("yes 'some output line' | head -n 100000; cat > \"$0\"; echo done", file, &spec, &r, &o), 0);
         assert_int_equal(o.exit_code, 0);
         assert_false(o.output_truncated);
         assert_int_equal(r.nmsgs, 100001);
@@ -385,15 +389,14 @@ static void timeout_kills_group(void **state) {
         rec r = {0};
         command_outcome o;
         int64_t t0 = time_mono_usec();
-        assert_int_equal(run_sh("sleep 60 & echo $! > \"$0\"; echo started; sleep 60", file,
-                                &spec, &r, &o), 0);
+        assert_int_equal(run_sh("sleep 60 & echo $! > \"$0\"; echo started; sleep 60", file, &spec, &r, &o), 0);
         int64_t took = (time_mono_usec() - t0) / 1000;
         assert_true(o.timed_out);
         assert_false(o.cancelled);
         assert_true(o.signaled);
         assert_int_equal(o.signal, SIGTERM);
         assert_true(o.duration_ms >= 290 && o.duration_ms < 1500);
-        assert_true(took < 1000);  /* the whole group died at once: no drain wait */
+        assert_true(took < 1000); /* the whole group died at once: no drain wait */
         assert_non_null(find_msg(&r, "started"));
         assert_null(find_msg(&r, "left in its process group"));
         assert_true(pid_gone_soon(read_pid(file)));
@@ -458,9 +461,12 @@ static void output_cap(void **state) {
         command_outcome o;
         int64_t t0 = time_mono_usec();
         /* 10 MB of 100-byte lines, then proof that the child was never blocked */
-        assert_int_equal(run_sh("yes aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+        assert_int_equal(run_sh("yes "
+                                "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+                                "aaaaaaaaaaaaa"
                                 " | head -c 10000000; echo finished > \"$0\"",
-                                file, NULL, &r, &o), 0);
+                                file, NULL, &r, &o),
+                         0);
         int64_t took = (time_mono_usec() - t0) / 1000;
         assert_int_equal(o.exit_code, 0);
         assert_true(o.output_truncated);
@@ -491,7 +497,8 @@ static void long_lines_and_garbage(void **state) {
         assert_int_equal(run_sh("head -c 200000 /dev/zero | tr '\\0' b; echo; echo next;"
                                 "printf '::result::{\"key\":\"'; head -c 5000 /dev/zero | tr '\\0' k;"
                                 "echo '\"}'; head -c 3000 /dev/zero | tr '\\0' z",
-                                NULL, &spec, &r, &o), 0);
+                                NULL, &spec, &r, &o),
+                         0);
         assert_int_equal(r.nmsgs, 4);
         char want[1100];
         memset(want, 'b', 1000);
@@ -507,12 +514,12 @@ static void long_lines_and_garbage(void **state) {
 
         /* binary garbage, NULs included, on both streams: every message valid UTF-8 */
         spec.max_line = 4096;
-        assert_int_equal(run_sh("head -c 300000 /dev/urandom; head -c 100000 /dev/urandom >&2",
-                                NULL, &spec, &r, &o), 0);
+        assert_int_equal(run_sh("head -c 300000 /dev/urandom; head -c 100000 /dev/urandom >&2", NULL, &spec, &r, &o),
+                         0);
         assert_int_equal(o.exit_code, 0);
         assert_true(r.nmsgs > 100);
         for (size_t i = 0; i < r.nmsgs; i++) {
-                json_t *s = json_string(r.msgs[i].text);  /* NULL unless valid UTF-8 */
+                json_t *s = json_string(r.msgs[i].text); /* NULL unless valid UTF-8 */
                 assert_non_null(s);
                 json_decref(s);
         }
@@ -657,8 +664,7 @@ static void *worker_main(void *arg) {
                                 "echo \"::result::{\\\"key\\\":\\\"t\\\",\\\"data\\\":$0}\";"
                                 "sleep 0.2; exit $((10 + $0))",
                                 id, NULL};
-                command_spec spec = {.argv = argv, .input = input, .input_len = strlen(input),
-                                     .timeout_ms = 10000};
+                command_spec spec = {.argv = argv, .input = input, .input_len = strlen(input), .timeout_ms = 10000};
                 rec r = {0};
                 command_outcome o;
                 sked_err e;
@@ -666,11 +672,11 @@ static void *worker_main(void *arg) {
                 snprintf(want, sizeof want, "got hello-%d-%d", w->id, round);
                 snprintf(data, sizeof data, "%d", w->id);
                 if (ret != 0 || o.signaled || o.exit_code != 10 + w->id || r.nmsgs != 1 ||
-                    strcmp(r.msgs[0].text, want) != 0 || r.nresults != 1 ||
-                    strcmp(r.results[0].data, data) != 0 || r.nprogress != 1) {
+                    strcmp(r.msgs[0].text, want) != 0 || r.nresults != 1 || strcmp(r.results[0].data, data) != 0 ||
+                    r.nprogress != 1) {
                         w->failures++;
-                        snprintf(w->why, sizeof w->why, "worker %d round %d: ret %d exit %d msgs %zu",
-                                 w->id, round, ret, o.exit_code, r.nmsgs);
+                        snprintf(w->why, sizeof w->why, "worker %d round %d: ret %d exit %d msgs %zu", w->id, round,
+                                 ret, o.exit_code, r.nmsgs);
                 }
                 rec_free(&r);
         }
@@ -696,16 +702,20 @@ static void threads(void **state) {
         assert_true((time_mono_usec() - t0) / 1000 < 2000);
 }
 
-static const char run_json[] =
-        "{\"run\":{\"id\":\"r1\",\"series_id\":\"s1\",\"type\":\"example\",\"attempt\":1,"
-        "\"idempotency_key\":\"s1:2026-11-22T00:00:00Z:1\",\"nominal\":\"2026-11-22T00:00:00Z\","
-        "\"scheduled_for\":\"2026-11-22T00:00:00Z\"},\"params\":{\"url\":\"file://" FIXTURE_DIR
-        "/example.sh\"},\"query\":{}}";
+static const char run_json[] = "{\"run\":{\"id\":\"r1\",\"series_id\":\"s1\",\"type\":\"example\",\"attempt\":1,"
+                               "\"idempotency_key\":\"s1:2026-11-22T00:00:00Z:1\",\"nominal\":\"2026-11-22T00:00:00Z\","
+                               "\"scheduled_for\":\"2026-11-22T00:00:00Z\"},\"params\":{\"url\":\"file://" FIXTURE_DIR
+                               "/example.sh\"},\"query\":{}}";
 
 static char *example_env[] = {
-        "PATH=/usr/local/bin:/usr/bin:/bin", "SKED_RUN_ID=r1", "SKED_SERIES_ID=s1",
-        "SKED_TYPE=example", "SKED_ATTEMPT=1", "SKED_IDEMPOTENCY_KEY=s1:test:1",
-        "SKED_NOMINAL=2026-11-22T00:00:00Z", NULL,
+        "PATH=/usr/local/bin:/usr/bin:/bin",
+        "SKED_RUN_ID=r1",
+        "SKED_SERIES_ID=s1",
+        "SKED_TYPE=example",
+        "SKED_ATTEMPT=1",
+        "SKED_IDEMPOTENCY_KEY=s1:test:1",
+        "SKED_NOMINAL=2026-11-22T00:00:00Z",
+        NULL,
 };
 
 static void documented_examples(void **state) {
@@ -714,8 +724,10 @@ static void documented_examples(void **state) {
         command_outcome o;
         sked_err e;
         command_spec spec = {.argv = (char *[]){"/bin/sh", FIXTURE_DIR "/example.sh", NULL},
-                             .env = example_env, .input = run_json,
-                             .input_len = strlen(run_json), .timeout_ms = 10000};
+                             .env = example_env,
+                             .input = run_json,
+                             .input_len = strlen(run_json),
+                             .timeout_ms = 10000};
         assert_int_equal(run(&spec, &r, &o, &e), 0);
         for (size_t i = 0; i < r.nmsgs; i++)
                 print_message("example.sh [%d] %s\n", r.msgs[i].level, r.msgs[i].text);

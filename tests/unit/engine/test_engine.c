@@ -232,12 +232,19 @@ static void crashed_run_is_recovered(void **state) {
         store *st = NULL;
         sked_err e = {0};
         assert_int_equal(store_open(uri, &st, &e), 0);
-        run_row run = {.series_id = id, .has_nominal = true, .nominal = at("2026-06-01T11:00:00Z"),
-                       .type = "t.rec", .trigger = "schedule", .params = "{}", .attempt = 1,
-                       .queued_at = at("2026-06-01T11:00:00Z"), .not_before = at("2026-06-01T11:00:00Z")};
+        run_row run = {.series_id = id,
+                       .has_nominal = true,
+                       .nominal = at("2026-06-01T11:00:00Z"),
+                       .type = "t.rec",
+                       .trigger = "schedule",
+                       .params = "{}",
+                       .attempt = 1,
+                       .queued_at = at("2026-06-01T11:00:00Z"),
+                       .not_before = at("2026-06-01T11:00:00Z")};
         assert_int_equal(store_run_insert(st, &run, &e), 0);
-        assert_int_equal(store_run_start(st, run.id, "dead-node", at("2026-06-01T11:00:00Z"),
-                                         at("2026-06-01T11:00:30Z"), &e), 0);
+        assert_int_equal(
+                store_run_start(st, run.id, "dead-node", at("2026-06-01T11:00:00Z"), at("2026-06-01T11:00:30Z"), &e),
+                0);
         free(run.idem_key);
         char err[512];
         s = open_engine();

@@ -33,7 +33,7 @@ static char dir[64], uri[128];
 static store *rd; /* the test's own connection, for reading back */
 
 static sked_instant clock_fn(void *ud) {
-        (void)ud;
+        (void) ud;
         return atomic_load(&fake_now);
 }
 
@@ -62,9 +62,8 @@ static int seen_add(sked_run *run) {
         pthread_mutex_lock(&seen_lock);
         int i = nseen < MAX_SEEN ? nseen++ : -1;
         if (i >= 0)
-                seen[i] = (seen_run){.run_id = sked_run_id(run),
-                                     .nominal = sked_run_nominal(run),
-                                     .clock = atomic_load(&fake_now)};
+                seen[i] = (seen_run){
+                        .run_id = sked_run_id(run), .nominal = sked_run_nominal(run), .clock = atomic_load(&fake_now)};
         if (i >= 0)
                 snprintf(seen[i].params, sizeof seen[i].params, "%s", sked_run_params(run));
         pthread_mutex_unlock(&seen_lock);
@@ -79,14 +78,14 @@ static int count_seen(void) {
 }
 
 static int record(sked_run *run, void *ud) {
-        (void)ud;
+        (void) ud;
         seen_add(run);
         return SKED_RUN_OK;
 }
 
 /* Runs until released or cancelled, tracking how many run at once. */
 static int block(sked_run *run, void *ud) {
-        (void)ud;
+        (void) ud;
         int now = atomic_fetch_add(&active, 1) + 1, max = atomic_load(&max_active);
         while (now > max && !atomic_compare_exchange_weak(&max_active, &max, now))
                 ;
@@ -106,7 +105,7 @@ static int block(sked_run *run, void *ud) {
 /* ---- the engine and the store ---- */
 
 static int setup(void **state) {
-        (void)state;
+        (void) state;
         snprintf(dir, sizeof dir, "/tmp/sked-policy-XXXXXX");
         assert_non_null(mkdtemp(dir));
         snprintf(uri, sizeof uri, "sqlite:%s/sked.db", dir);
@@ -121,7 +120,7 @@ static int setup(void **state) {
 }
 
 static int teardown(void **state) {
-        (void)state;
+        (void) state;
         atomic_store(&released, true); /* a failed test may leave a handler waiting */
         store_close(rd);
         rd = NULL;
@@ -147,7 +146,9 @@ static void register_type(engine *e, const char *def, sked_handler fn) {
 
 /* lookahead_ms: 0 = off (the default with an injected clock) */
 static engine *open_engine_ahead(unsigned workers, int64_t lookahead_ms) {
-        engine_config cfg = {.store_uri = uri, .workers = workers, .clock = clock_fn,
+        engine_config cfg = {.store_uri = uri,
+                             .workers = workers,
+                             .clock = clock_fn,
                              .lookahead_ms = lookahead_ms ? lookahead_ms : -1};
         engine *e = NULL;
         sked_err err = {0};
@@ -158,10 +159,7 @@ static engine *open_engine_ahead(unsigned workers, int64_t lookahead_ms) {
                       " \"params\": [{\"name\": \"n\", \"type\": \"int\", \"default\": 1}]}",
                       record);
         register_type(e, "{\"name\": \"t.block\", \"handler\": {\"plugin\": true}}", block);
-        register_type(
-                e,
-                "{\"name\": \"t.bill\", \"feature\": \"billing\", \"handler\": {\"plugin\": true}}",
-                record);
+        register_type(e, "{\"name\": \"t.bill\", \"feature\": \"billing\", \"handler\": {\"plugin\": true}}", record);
         return e;
 }
 
@@ -271,7 +269,7 @@ static run_row run_at(int64_t id, sked_time nominal) {
         if (k != 1) {
                 char t[32];
                 time_format_utc(nominal, t, sizeof t);
-                fail_msg("series %lld: %zu runs of %s, expected 1", (long long)id, k, t);
+                fail_msg("series %lld: %zu runs of %s, expected 1", (long long) id, k, t);
         }
         return found;
 }
@@ -284,8 +282,7 @@ typedef struct want_occ {
         const char *why;   /* skip reason, or NULL when it ran */
 } want_occ;
 
-static void expect_occurrences(int64_t id, sked_time from, sked_time to, const want_occ *want,
-                               size_t nwant) {
+static void expect_occurrences(int64_t id, sked_time from, sked_time to, const want_occ *want, size_t nwant) {
         occurrence_rec *rec = NULL;
         size_t n = occurrences(id, from, to, &rec);
         for (size_t i = 0; i < n && i < nwant; i++) {
@@ -297,15 +294,14 @@ static void expect_occurrences(int64_t id, sked_time from, sked_time to, const w
                         if (strcmp(rec[i].skipped, want[i].why) != 0 || rec[i].run_id != 0)
                                 fail_msg("occurrence %s: skipped \"%s\" run %lld, expected skipped "
                                          "\"%s\"",
-                                         t, rec[i].skipped, (long long)rec[i].run_id, want[i].why);
+                                         t, rec[i].skipped, (long long) rec[i].run_id, want[i].why);
                 } else if (rec[i].skipped[0] || strcmp(rec[i].state, want[i].state) != 0) {
-                        fail_msg("occurrence %s: state \"%s\" skipped \"%s\", expected run %s", t,
-                                 rec[i].state, rec[i].skipped, want[i].state);
+                        fail_msg("occurrence %s: state \"%s\" skipped \"%s\", expected run %s", t, rec[i].state,
+                                 rec[i].skipped, want[i].state);
                 }
         }
         if (n != nwant)
-                fail_msg("series %lld: %zu occurrences recorded, expected %zu", (long long)id, n,
-                         nwant);
+                fail_msg("series %lld: %zu occurrences recorded, expected %zu", (long long) id, n, nwant);
         free(rec);
 }
 
@@ -315,7 +311,7 @@ static void expect_each_nominal_once(int64_t id) {
         size_t n = runs_of(id, &rows);
         for (size_t i = 1; i < n; i++)
                 if (rows[i].nominal == rows[i - 1].nominal && !strcmp(rows[i].trigger, "schedule"))
-                        fail_msg("two runs of nominal %lld", (long long)rows[i].nominal);
+                        fail_msg("two runs of nominal %lld", (long long) rows[i].nominal);
         run_rows_free(rows, n);
 }
 
@@ -339,8 +335,7 @@ static int64_t down_for_a_day(const char *policy) {
         atomic_store(&fake_now, at("2026-06-01T00:00:00Z"));
         engine *e = open_engine(2);
         char json[256];
-        snprintf(json, sizeof json,
-                 "{\"type\": \"t.rec\", \"schedule\": \"every 1h\", \"policy\": %s}", policy);
+        snprintf(json, sizeof json, "{\"type\": \"t.rec\", \"schedule\": \"every 1h\", \"policy\": %s}", policy);
         int64_t id = create(e, json);
         start(e);
         advance_to(e, at("2026-06-01T00:00:00Z"));
@@ -366,8 +361,7 @@ static void expect_caught_up(int64_t id, int k) {
                 occ[i] = (want_occ){.nominal = want[1 + i], .state = "succeeded"};
         }
         expect_seen(want, 1 + k);
-        expect_occurrences(id, at("2026-06-01T00:30:00Z"), at("2026-06-02T00:30:00Z"), occ,
-                           (size_t)k);
+        expect_occurrences(id, at("2026-06-01T00:30:00Z"), at("2026-06-02T00:30:00Z"), occ, (size_t) k);
         series_row row = get_series(id);
         assert_int_equal(row.fired, 1 + k);
         assert_int_equal(row.missed, 24 - k);
@@ -378,27 +372,27 @@ static void expect_caught_up(int64_t id, int k) {
 }
 
 static void catchup_none_after_downtime(void **state) {
-        (void)state;
+        (void) state;
         expect_caught_up(down_for_a_day("{\"catchup\": \"none\"}"), 0);
 }
 
 static void catchup_latest_after_downtime(void **state) {
-        (void)state;
+        (void) state;
         expect_caught_up(down_for_a_day("{\"catchup\": \"latest\"}"), 1);
 }
 
 static void catchup_all_after_downtime(void **state) {
-        (void)state;
+        (void) state;
         expect_caught_up(down_for_a_day("{\"catchup\": \"all\"}"), 24);
 }
 
 static void catchup_all_burst_keeps_newest(void **state) {
-        (void)state;
+        (void) state;
         expect_caught_up(down_for_a_day("{\"catchup\": \"all\", \"burst\": 5}"), 5);
 }
 
 static void catchup_all_within_window(void **state) {
-        (void)state;
+        (void) state;
         /* 6 h before 00:30: 19:00 .. 00:00 */
         expect_caught_up(down_for_a_day("{\"catchup\": \"all\", \"catchup_window\": \"6h\"}"), 6);
 }
@@ -441,8 +435,7 @@ static int64_t feature_off_for_a_week(const char *policy) {
         assert_int_equal(row.next_due, at("2026-06-02T09:00:00Z"));
         series_row_clear(&row);
         occurrence_rec *rec = NULL;
-        assert_int_equal(
-                occurrences(id, at("2026-06-01T10:00:00Z"), at("2026-06-09T00:00:00Z"), &rec), 0);
+        assert_int_equal(occurrences(id, at("2026-06-01T10:00:00Z"), at("2026-06-09T00:00:00Z"), &rec), 0);
         free(rec);
 
         set_feature(e, true);
@@ -452,7 +445,7 @@ static int64_t feature_off_for_a_week(const char *policy) {
 }
 
 static void feature_reenabled_catchup_latest(void **state) {
-        (void)state;
+        (void) state;
         int64_t id = feature_off_for_a_week("{\"catchup\": \"latest\"}");
         sked_time want[] = {at("2026-06-01T09:00:00Z"), at("2026-06-08T09:00:00Z")};
         expect_seen(want, 2);
@@ -466,7 +459,7 @@ static void feature_reenabled_catchup_latest(void **state) {
 }
 
 static void feature_reenabled_catchup_all(void **state) {
-        (void)state;
+        (void) state;
         int64_t id = feature_off_for_a_week("{\"catchup\": \"all\"}");
         sked_time want[8];
         want_occ occ[7];
@@ -485,7 +478,7 @@ static void feature_reenabled_catchup_all(void **state) {
 static bool heartbeat_reached(const void *arg) {
         poller_health h;
         sked_err err = {0};
-        return store_poller_get(rd, &h, &err) == 0 && h.heartbeat_at >= *(const sked_time *)arg;
+        return store_poller_get(rd, &h, &err) == 0 && h.heartbeat_at >= *(const sked_time *) arg;
 }
 
 /* Sets the clock (at least 1 s on) and waits until a turn at it has committed: its
@@ -494,13 +487,13 @@ static bool heartbeat_reached(const void *arg) {
 static void turn_at(engine *e, sked_time t) {
         atomic_store(&fake_now, t);
         if (!wait_for(e, heartbeat_reached, &t))
-                fail_msg("no poller turn at %lld", (long long)t);
+                fail_msg("no poller turn at %lld", (long long) t);
 }
 
 /* A run of the feature's type, queued for later, waits while the feature is off,
  * and still after a restart: the disabled feature is in the store. */
 static void feature_off_survives_restart(void **state) {
-        (void)state;
+        (void) state;
         atomic_store(&fake_now, at("2026-06-01T08:00:00Z"));
         engine *e = open_engine(2);
         start(e);
@@ -556,11 +549,11 @@ static bool recorded(const void *arg) {
 }
 
 static bool started_n(const void *arg) {
-        return count_seen() >= *(const int *)arg;
+        return count_seen() >= *(const int *) arg;
 }
 
 static bool active_n(const void *arg) {
-        return atomic_load(&active) == *(const int *)arg;
+        return atomic_load(&active) == *(const int *) arg;
 }
 
 /* Sets the clock to `t` (an occurrence) and waits until the poller recorded it. */
@@ -568,7 +561,7 @@ static void reach_occurrence(engine *e, int64_t id, sked_time t) {
         atomic_store(&fake_now, t);
         occ_key k = {id, t};
         if (!wait_for(e, recorded, &k))
-                fail_msg("occurrence %lld not recorded", (long long)t);
+                fail_msg("occurrence %lld not recorded", (long long) t);
 }
 
 static void wait_started(engine *e, int n) {
@@ -594,7 +587,7 @@ static engine *overlap_begin(const char *overlap, unsigned workers, int64_t *ret
 }
 
 static void overlap_skip(void **state) {
-        (void)state;
+        (void) state;
         int64_t id;
         engine *e = overlap_begin("skip", 4, &id);
         for (int i = 1; i <= 3; i++)
@@ -607,10 +600,8 @@ static void overlap_skip(void **state) {
         sked_time want[] = {at("2026-06-01T12:00:00Z"), at("2026-06-01T12:04:00Z")};
         expect_seen(want, 2);
         want_occ occ[] = {
-                {at("2026-06-01T12:00:00Z"), "succeeded", NULL},
-                {at("2026-06-01T12:01:00Z"), NULL, "overlap"},
-                {at("2026-06-01T12:02:00Z"), NULL, "overlap"},
-                {at("2026-06-01T12:03:00Z"), NULL, "overlap"},
+                {at("2026-06-01T12:00:00Z"), "succeeded", NULL}, {at("2026-06-01T12:01:00Z"), NULL, "overlap"},
+                {at("2026-06-01T12:02:00Z"), NULL, "overlap"},   {at("2026-06-01T12:03:00Z"), NULL, "overlap"},
                 {at("2026-06-01T12:04:00Z"), "succeeded", NULL},
         };
         expect_occurrences(id, at("2026-06-01T12:00:00Z"), at("2026-06-01T12:05:00Z"), occ, 5);
@@ -622,7 +613,7 @@ static void overlap_skip(void **state) {
 }
 
 static void overlap_buffer_one(void **state) {
-        (void)state;
+        (void) state;
         int64_t id;
         engine *e = overlap_begin("buffer_one", 4, &id);
         for (int i = 1; i <= 3; i++)
@@ -650,7 +641,7 @@ static void overlap_buffer_one(void **state) {
 }
 
 static void overlap_buffer_all(void **state) {
-        (void)state;
+        (void) state;
         int64_t id;
         engine *e = overlap_begin("buffer_all", 4, &id);
         for (int i = 1; i <= 3; i++)
@@ -675,7 +666,7 @@ static void overlap_buffer_all(void **state) {
 }
 
 static void overlap_cancel_other(void **state) {
-        (void)state;
+        (void) state;
         int64_t id;
         engine *e = overlap_begin("cancel_other", 4, &id);
         /* each new occurrence supersedes the one running: it ends, the new one starts */
@@ -686,8 +677,7 @@ static void overlap_cancel_other(void **state) {
         atomic_store(&released, true);
         advance_to(e, at("2026-06-01T12:02:30Z"));
         close_engine(e);
-        sked_time want[] = {at("2026-06-01T12:00:00Z"), at("2026-06-01T12:01:00Z"),
-                            at("2026-06-01T12:02:00Z")};
+        sked_time want[] = {at("2026-06-01T12:00:00Z"), at("2026-06-01T12:01:00Z"), at("2026-06-01T12:02:00Z")};
         expect_seen(want, 3);
         assert_true(seen[0].cancelled);
         assert_true(seen[1].cancelled);
@@ -706,7 +696,7 @@ static void overlap_cancel_other(void **state) {
 }
 
 static void overlap_allow_all(void **state) {
-        (void)state;
+        (void) state;
         int64_t id;
         engine *e = overlap_begin("allow_all", 4, &id);
         for (int i = 1; i <= 3; i++) {
@@ -721,8 +711,7 @@ static void overlap_allow_all(void **state) {
         assert_int_equal(atomic_load(&max_active), 4);
         want_occ occ[4];
         for (int i = 0; i < 4; i++)
-                occ[i] = (want_occ){.nominal = at("2026-06-01T12:00:00Z") + i * MINUTE,
-                                    .state = "succeeded"};
+                occ[i] = (want_occ){.nominal = at("2026-06-01T12:00:00Z") + i * MINUTE, .state = "succeeded"};
         expect_occurrences(id, occ[0].nominal, occ[3].nominal + 1, occ, 4);
         series_row row = get_series(id);
         assert_int_equal(row.skipped_overlap, 0);
@@ -742,7 +731,7 @@ static int64_t minutely_at_noon(engine **ret) {
 }
 
 static void clock_forward_minutes_bounded(void **state) {
-        (void)state;
+        (void) state;
         engine *e;
         int64_t id = minutely_at_noon(&e);
         /* +5 min: 12:04 is late by exactly the tolerance (60 s) and counts as on time
@@ -752,8 +741,8 @@ static void clock_forward_minutes_bounded(void **state) {
         /* +5.5 min: 12:10 is on time, 12:06..12:09 late and missed */
         advance_to(e, at("2026-06-01T12:10:30Z"));
         close_engine(e);
-        sked_time want[] = {at("2026-06-01T12:00:00Z"), at("2026-06-01T12:04:00Z"),
-                            at("2026-06-01T12:05:00Z"), at("2026-06-01T12:10:00Z")};
+        sked_time want[] = {at("2026-06-01T12:00:00Z"), at("2026-06-01T12:04:00Z"), at("2026-06-01T12:05:00Z"),
+                            at("2026-06-01T12:10:00Z")};
         expect_seen(want, 4);
         want_occ occ[4];
         for (int i = 0; i < 4; i++)
@@ -767,7 +756,7 @@ static void clock_forward_minutes_bounded(void **state) {
 }
 
 static void clock_back_never_runs_twice(void **state) {
-        (void)state;
+        (void) state;
         engine *e;
         int64_t id = minutely_at_noon(&e);
         advance_to(e, at("2026-06-01T12:01:00Z"));
@@ -781,8 +770,8 @@ static void clock_back_never_runs_twice(void **state) {
         assert_int_equal(count_seen(), 3);
         advance_to(e, at("2026-06-01T12:03:00Z"));
         close_engine(e);
-        sked_time want[] = {at("2026-06-01T12:00:00Z"), at("2026-06-01T12:01:00Z"),
-                            at("2026-06-01T12:02:00Z"), at("2026-06-01T12:03:00Z")};
+        sked_time want[] = {at("2026-06-01T12:00:00Z"), at("2026-06-01T12:01:00Z"), at("2026-06-01T12:02:00Z"),
+                            at("2026-06-01T12:03:00Z")};
         expect_seen(want, 4);
         assert_int_equal(seen[3].clock, at("2026-06-01T12:03:00Z"));
         expect_each_nominal_once(id);
@@ -793,7 +782,7 @@ static void clock_back_never_runs_twice(void **state) {
 }
 
 static void clock_forward_then_back_hours(void **state) {
-        (void)state;
+        (void) state;
         engine *e;
         int64_t id = minutely_at_noon(&e);
         /* +3 h: 14:59 (late by exactly the tolerance) and 15:00 run; 12:01..14:58 missed */
@@ -804,8 +793,8 @@ static void clock_forward_then_back_hours(void **state) {
         assert_int_equal(count_seen(), 3);
         advance_to(e, at("2026-06-01T15:01:00Z"));
         close_engine(e);
-        sked_time want[] = {at("2026-06-01T12:00:00Z"), at("2026-06-01T14:59:00Z"),
-                            at("2026-06-01T15:00:00Z"), at("2026-06-01T15:01:00Z")};
+        sked_time want[] = {at("2026-06-01T12:00:00Z"), at("2026-06-01T14:59:00Z"), at("2026-06-01T15:00:00Z"),
+                            at("2026-06-01T15:01:00Z")};
         expect_seen(want, 4);
         expect_each_nominal_once(id);
         series_row row = get_series(id);
@@ -819,7 +808,7 @@ static void clock_forward_then_back_hours(void **state) {
  * run; the instants that ran do not run again, though no row but their runs
  * records them (schema version 4). */
 static void clock_back_edited_rule_meets_fired_occurrences(void **state) {
-        (void)state;
+        (void) state;
         engine *e;
         int64_t id = minutely_at_noon(&e);
         step_through(e, at("2026-06-01T12:01:00Z"), at("2026-06-01T12:03:00Z"), MINUTE);
@@ -837,9 +826,8 @@ static void clock_back_edited_rule_meets_fired_occurrences(void **state) {
         series_row_clear(&row);
         step_through(e, at("2026-06-01T11:58:00Z"), at("2026-06-01T12:05:00Z"), 30 * SKED_USEC);
         close_engine(e);
-        sked_time want[] = {at("2026-06-01T12:00:00Z"), at("2026-06-01T12:01:00Z"),
-                            at("2026-06-01T12:02:00Z"), at("2026-06-01T12:03:00Z"),
-                            at("2026-06-01T11:58:00Z"), at("2026-06-01T11:59:00Z"),
+        sked_time want[] = {at("2026-06-01T12:00:00Z"), at("2026-06-01T12:01:00Z"), at("2026-06-01T12:02:00Z"),
+                            at("2026-06-01T12:03:00Z"), at("2026-06-01T11:58:00Z"), at("2026-06-01T11:59:00Z"),
                             at("2026-06-01T12:04:00Z"), at("2026-06-01T12:05:00Z")};
         expect_seen(want, 8);
         expect_each_nominal_once(id);
@@ -853,7 +841,7 @@ static void clock_back_edited_rule_meets_fired_occurrences(void **state) {
  * that fired before; such a row still stops the occurrence from firing again, and
  * the calendar shows it once, also when its run was purged. */
 static void fired_before_upgrade_is_not_fired_again(void **state) {
-        (void)state;
+        (void) state;
         engine *e;
         int64_t id = minutely_at_noon(&e);
         char sql[256], path[160];
@@ -861,14 +849,13 @@ static void fired_before_upgrade_is_not_fired_again(void **state) {
         /* 12:02 as a version-3 store recorded it: a row pointing at a purged run */
         snprintf(sql, sizeof sql,
                  "INSERT INTO occurrences(series_id, nominal, fired_at, run_id) VALUES(%lld, %lld, %lld, 999999)",
-                 (long long)id, (long long)at("2026-06-01T12:02:00Z"), (long long)at("2026-06-01T12:00:00Z"));
+                 (long long) id, (long long) at("2026-06-01T12:02:00Z"), (long long) at("2026-06-01T12:00:00Z"));
         sql_exec_at(path, sql);
         advance_to(e, at("2026-06-01T12:01:00Z"));
         advance_to(e, at("2026-06-01T12:02:00Z"));
         advance_to(e, at("2026-06-01T12:03:00Z"));
         close_engine(e);
-        sked_time want[] = {at("2026-06-01T12:00:00Z"), at("2026-06-01T12:01:00Z"),
-                            at("2026-06-01T12:03:00Z")};
+        sked_time want[] = {at("2026-06-01T12:00:00Z"), at("2026-06-01T12:01:00Z"), at("2026-06-01T12:03:00Z")};
         expect_seen(want, 3);
         want_occ occ[4] = {{.nominal = want[0], .state = "succeeded"},
                            {.nominal = want[1], .state = "succeeded"},
@@ -880,7 +867,7 @@ static void fired_before_upgrade_is_not_fired_again(void **state) {
 /* A new store has 2 KiB pages (db_sqlite.c: fewer bytes per fired occurrence); a
  * store made with SQLite's 4 KiB keeps them, and opens and migrates as before. */
 static void new_store_has_2k_pages_old_keeps_its_own(void **state) {
-        (void)state;
+        (void) state;
         char path[160], old[160], olduri[176];
         snprintf(path, sizeof path, "%s/sked.db", dir);
         assert_int_equal(sql_int_at(path, "PRAGMA page_size"), 2048);
@@ -906,7 +893,7 @@ static void new_store_has_2k_pages_old_keeps_its_own(void **state) {
 /* ---- 5. sleep windows ---- */
 
 static void sleep_window_across_midnight(void **state) {
-        (void)state;
+        (void) state;
         /* June: Berlin is UTC+2.  18:00Z = 20:00 local. */
         atomic_store(&fake_now, at("2026-06-01T18:00:00Z"));
         engine *e = open_engine(2);
@@ -918,16 +905,14 @@ static void sleep_window_across_midnight(void **state) {
         step_through(e, at("2026-06-01T18:00:00Z"), at("2026-06-02T05:00:00Z"), 30 * MINUTE);
         close_engine(e);
         /* 20:00, 21:00 local run; 22:00 .. 05:00 sleep; 06:00, 07:00 run */
-        sked_time want[] = {at("2026-06-01T18:00:00Z"), at("2026-06-01T19:00:00Z"),
-                            at("2026-06-02T04:00:00Z"), at("2026-06-02T05:00:00Z")};
+        sked_time want[] = {at("2026-06-01T18:00:00Z"), at("2026-06-01T19:00:00Z"), at("2026-06-02T04:00:00Z"),
+                            at("2026-06-02T05:00:00Z")};
         expect_seen(want, 4);
         want_occ occ[12];
         for (int i = 0; i < 12; i++) {
                 sked_time t = at("2026-06-01T18:00:00Z") + i * HOUR;
                 bool asleep = i >= 2 && i < 10;
-                occ[i] = (want_occ){.nominal = t,
-                                    .state = asleep ? NULL : "succeeded",
-                                    .why = asleep ? "sleep" : NULL};
+                occ[i] = (want_occ){.nominal = t, .state = asleep ? NULL : "succeeded", .why = asleep ? "sleep" : NULL};
         }
         expect_occurrences(id, at("2026-06-01T18:00:00Z"), at("2026-06-02T05:30:00Z"), occ, 12);
         series_row row = get_series(id);
@@ -962,23 +947,21 @@ static json_int_t param_n(const char *params) {
 }
 
 static void one_off_changes(void **state) {
-        (void)state;
+        (void) state;
         atomic_store(&fake_now, at("2026-06-01T00:00:00Z"));
         engine *e = open_engine(2);
         int64_t id = create(e, "{\"type\": \"t.rec\", \"schedule\": \"every 1h\"}");
         change(e, id, at("2026-06-01T02:00:00Z"), "{\"enabled\": false}");
         change(e, id, at("2026-06-01T03:00:00Z"), "{\"start\": \"2026-06-01T03:30:00Z\"}");
         change(e, id, at("2026-06-01T04:00:00Z"), "{\"params\": {\"n\": 7}}");
-        change(e, id, at("2026-06-01T06:00:00Z"),
-               "{\"start\": \"2026-06-01T05:45:00Z\"}"); /* earlier */
+        change(e, id, at("2026-06-01T06:00:00Z"), "{\"start\": \"2026-06-01T05:45:00Z\"}"); /* earlier */
         start(e);
         step_through(e, at("2026-06-01T00:00:00Z"), at("2026-06-01T03:20:00Z"), 10 * MINUTE);
         assert_int_equal(count_seen(), 2); /* 00:00, 01:00: 02:00 is off, 03:00 moved */
         step_through(e, at("2026-06-01T03:30:00Z"), at("2026-06-01T07:00:00Z"), 5 * MINUTE);
         close_engine(e);
-        sked_time want[] = {at("2026-06-01T00:00:00Z"), at("2026-06-01T01:00:00Z"),
-                            at("2026-06-01T03:00:00Z"), at("2026-06-01T04:00:00Z"),
-                            at("2026-06-01T05:00:00Z"), at("2026-06-01T06:00:00Z"),
+        sked_time want[] = {at("2026-06-01T00:00:00Z"), at("2026-06-01T01:00:00Z"), at("2026-06-01T03:00:00Z"),
+                            at("2026-06-01T04:00:00Z"), at("2026-06-01T05:00:00Z"), at("2026-06-01T06:00:00Z"),
                             at("2026-06-01T07:00:00Z")};
         expect_seen(want, 7);
         /* moved: runs at its new time, under its nominal instant */
@@ -993,8 +976,7 @@ static void one_off_changes(void **state) {
                         fail_msg("run %d: params %s", i, seen[i].params);
         want_occ occ[8];
         for (int i = 0; i < 8; i++)
-                occ[i] = (want_occ){.nominal = at("2026-06-01T00:00:00Z") + i * HOUR,
-                                    .state = "succeeded"};
+                occ[i] = (want_occ){.nominal = at("2026-06-01T00:00:00Z") + i * HOUR, .state = "succeeded"};
         occ[2] = (want_occ){.nominal = at("2026-06-01T02:00:00Z"), .why = "disabled"};
         expect_occurrences(id, at("2026-06-01T00:00:00Z"), at("2026-06-01T08:00:00Z"), occ, 8);
         expect_each_nominal_once(id);
@@ -1009,14 +991,14 @@ static void one_off_changes(void **state) {
 
 /* The planned start of each occurrence in [from, to) as the series' listing shows
  * it before anything fired (nominal when not shifted). */
-static size_t planned_starts(engine *e, int64_t id, sked_time from, sked_time to,
-                             sked_time *nominal, sked_time *start_at, size_t max) {
+static size_t planned_starts(engine *e, int64_t id, sked_time from, sked_time to, sked_time *nominal,
+                             sked_time *start_at, size_t max) {
         store *st;
         sked_err err = {0};
         json_t *list = NULL;
         series_row row = get_series(id);
         assert_int_equal(engine_thread_store(e, &st, &err), 0);
-        if (engine_series_occurrences(e, st, &row, from, to, (int)max, &list, NULL, &err) < 0)
+        if (engine_series_occurrences(e, st, &row, from, to, (int) max, &list, NULL, &err) < 0)
                 fail_msg("occurrences: %s", err.msg);
         series_row_clear(&row);
         size_t i;
@@ -1035,12 +1017,10 @@ static size_t planned_starts(engine *e, int64_t id, sked_time from, sked_time to
  * nominal instant the run is queued with not_before in [nominal, nominal + bound)
  * and equal to the planned start; it runs when the clock reaches it.  Returns how
  * many were delayed at all. */
-static int expect_jittered(engine *e, int64_t id, sked_time first, sked_time interval, int n,
-                           sked_time bound) {
+static int expect_jittered(engine *e, int64_t id, sked_time first, sked_time interval, int n, sked_time bound) {
         sked_time nominal[16], planned[16];
         assert_true(n <= 16);
-        assert_int_equal(planned_starts(e, id, first, first + n * interval, nominal, planned, 16),
-                         n);
+        assert_int_equal(planned_starts(e, id, first, first + n * interval, nominal, planned, 16), n);
         start(e);
         int delayed = 0;
         for (int i = 0; i < n; i++) {
@@ -1050,9 +1030,8 @@ static int expect_jittered(engine *e, int64_t id, sked_time first, sked_time int
                 run_row run = run_at(id, t);
                 if (run.not_before < t || run.not_before >= t + bound)
                         fail_msg("occurrence %d: not_before %lld s after its nominal", i,
-                                 (long long)((run.not_before - t) / SKED_USEC));
-                assert_int_equal(run.not_before,
-                                 planned[i]); /* stable: as the calendar showed it */
+                                 (long long) ((run.not_before - t) / SKED_USEC));
+                assert_int_equal(run.not_before, planned[i]); /* stable: as the calendar showed it */
                 delayed += run.not_before > t;
                 if (run.not_before > t) {
                         assert_string_equal(run.state, "queued");
@@ -1069,7 +1048,7 @@ static int expect_jittered(engine *e, int64_t id, sked_time first, sked_time int
 }
 
 static void jitter_within_bound(void **state) {
-        (void)state;
+        (void) state;
         atomic_store(&fake_now, at("2026-06-01T00:00:00Z"));
         engine *e = open_engine(2);
         int64_t id = create(e, "{\"type\": \"t.rec\", \"schedule\": \"every 1h\", \"policy\": "
@@ -1084,13 +1063,12 @@ static void jitter_within_bound(void **state) {
 }
 
 static void jitter_beyond_interval_stays_before_next(void **state) {
-        (void)state;
+        (void) state;
         atomic_store(&fake_now, at("2026-06-01T00:00:00Z"));
         engine *e = open_engine(2);
         int64_t id = create(e, "{\"type\": \"t.rec\", \"schedule\": \"every 10m\", \"policy\": "
                                "{\"jitter\": \"1h\"}}");
-        int delayed =
-                expect_jittered(e, id, at("2026-06-01T00:00:00Z"), 10 * MINUTE, 12, 10 * MINUTE);
+        int delayed = expect_jittered(e, id, at("2026-06-01T00:00:00Z"), 10 * MINUTE, 12, 10 * MINUTE);
         close_engine(e);
         assert_true(delayed > 0);
         series_row row = get_series(id);
@@ -1102,13 +1080,12 @@ static void jitter_beyond_interval_stays_before_next(void **state) {
 /* ---- 8. DST overrides ---- */
 
 static void dst_gap_skip(void **state) {
-        (void)state;
+        (void) state;
         atomic_store(&fake_now, at("2026-03-06T12:00:00Z"));
         engine *e = open_engine(2);
-        int64_t id = create(
-                e, "{\"type\": \"t.rec\", \"schedule\": \"RRULE:FREQ=DAILY;BYHOUR=2;BYMINUTE=30\","
-                   " \"tz\": \"America/New_York\", \"start\": \"2026-03-06T02:30:00\","
-                   " \"policy\": {\"dst_gap\": \"skip\"}}");
+        int64_t id = create(e, "{\"type\": \"t.rec\", \"schedule\": \"RRULE:FREQ=DAILY;BYHOUR=2;BYMINUTE=30\","
+                               " \"tz\": \"America/New_York\", \"start\": \"2026-03-06T02:30:00\","
+                               " \"policy\": {\"dst_gap\": \"skip\"}}");
         start(e);
         step_through(e, at("2026-03-06T12:00:00Z"), at("2026-03-10T12:00:00Z"), 30 * MINUTE);
         close_engine(e);
@@ -1117,8 +1094,7 @@ static void dst_gap_skip(void **state) {
                             at("2026-03-10T06:30:00Z")};
         expect_seen(want, 3);
         occurrence_rec *rec = NULL;
-        assert_int_equal(
-                occurrences(id, at("2026-03-08T05:00:00Z"), at("2026-03-09T04:00:00Z"), &rec), 0);
+        assert_int_equal(occurrences(id, at("2026-03-08T05:00:00Z"), at("2026-03-09T04:00:00Z"), &rec), 0);
         free(rec);
         series_row row = get_series(id);
         assert_int_equal(row.fired, 3);
@@ -1127,12 +1103,11 @@ static void dst_gap_skip(void **state) {
 }
 
 static void dst_repeat_both(void **state) {
-        (void)state;
+        (void) state;
         atomic_store(&fake_now, at("2026-10-31T12:00:00Z"));
         engine *e = open_engine(2);
-        int64_t id = create(
-                e, "{\"type\": \"t.rec\", \"schedule\": \"RRULE:FREQ=DAILY;BYHOUR=1;BYMINUTE=30\","
-                   " \"tz\": \"America/New_York\", \"policy\": {\"dst_repeat\": \"both\"}}");
+        int64_t id = create(e, "{\"type\": \"t.rec\", \"schedule\": \"RRULE:FREQ=DAILY;BYHOUR=1;BYMINUTE=30\","
+                               " \"tz\": \"America/New_York\", \"policy\": {\"dst_repeat\": \"both\"}}");
         start(e);
         step_through(e, at("2026-10-31T12:00:00Z"), at("2026-11-02T12:00:00Z"), 30 * MINUTE);
         close_engine(e);
@@ -1140,9 +1115,7 @@ static void dst_repeat_both(void **state) {
                             at("2026-11-01T06:30:00Z"), /* 01:30 EST */
                             at("2026-11-02T06:30:00Z")};
         expect_seen(want, 3);
-        want_occ occ[] = {{want[0], "succeeded", NULL},
-                          {want[1], "succeeded", NULL},
-                          {want[2], "succeeded", NULL}};
+        want_occ occ[] = {{want[0], "succeeded", NULL}, {want[1], "succeeded", NULL}, {want[2], "succeeded", NULL}};
         expect_occurrences(id, at("2026-10-31T12:00:00Z"), at("2026-11-02T12:00:00Z"), occ, 3);
         series_row row = get_series(id);
         assert_int_equal(row.fired, 3);
@@ -1176,7 +1149,7 @@ static bool claimed(const void *arg) {
 static void expect_claimed_ahead(engine *e, int64_t id, sked_time nominal) {
         claimed_key k = {id, nominal};
         if (!wait_for(e, claimed, &k))
-                fail_msg("the run of %lld was not claimed ahead", (long long)nominal);
+                fail_msg("the run of %lld was not claimed ahead", (long long) nominal);
         run_row run = run_at(id, nominal);
         assert_true(run.not_before == nominal);
         assert_true(run.started_at == nominal); /* recorded as it will start: on time */
@@ -1186,7 +1159,7 @@ static void expect_claimed_ahead(engine *e, int64_t id, sked_time nominal) {
 /* A series is fired and its run claimed within the look-ahead (2 s), not before;
  * the handler starts when the clock reaches the occurrence, not when claimed. */
 static void lookahead_claims_early_starts_on_time(void **state) {
-        (void)state;
+        (void) state;
         atomic_store(&fake_now, at("2026-06-01T11:59:00Z"));
         engine *e = open_engine_ahead(2, 2000);
         int64_t id = create(e, "{\"type\": \"t.rec\", \"schedule\": \"every 1m\", "
@@ -1215,7 +1188,7 @@ static void lookahead_claims_early_starts_on_time(void **state) {
  * They used to count against it, and a run due now waited until they started:
  * a poller behind at 1,000,000 series never caught up. */
 static void claimed_ahead_do_not_hold_back_due_runs(void **state) {
-        (void)state;
+        (void) state;
         atomic_store(&fake_now, at("2026-06-01T11:59:00Z"));
         engine *e = open_engine_ahead(1, 2000);
         int64_t ids[20];
@@ -1232,7 +1205,7 @@ static void claimed_ahead_do_not_hold_back_due_runs(void **state) {
         assert_int_equal(engine_thread_store(e, &st, &err), 0);
         if (engine_enqueue(e, st, "t.rec", params, 1, NULL, &err) < 0)
                 fail_msg("enqueue: %s", err.msg);
-        wait_started(e, 1); /* the clock stands 1.5 s before the others' time */
+        wait_started(e, 1);                                         /* the clock stands 1.5 s before the others' time */
         assert_true(seen[0].nominal != at("2026-06-01T12:00:02Z")); /* the one-off run */
         atomic_store(&fake_now, at("2026-06-01T12:00:02Z"));
         wait_started(e, 21);
@@ -1243,7 +1216,7 @@ static void claimed_ahead_do_not_hold_back_due_runs(void **state) {
  * the occurrence's time, as without look-ahead.  Still going then: skipped; done
  * before the next one's look-ahead: that one is fired and claimed early. */
 static void lookahead_waits_for_busy_series(void **state) {
-        (void)state;
+        (void) state;
         atomic_store(&fake_now, at("2026-06-01T12:00:00Z"));
         engine *e = open_engine_ahead(4, 2000);
         int64_t id = create(e, "{\"type\": \"t.block\", \"schedule\": \"every 1m\", "
@@ -1280,7 +1253,7 @@ static void lookahead_waits_for_busy_series(void **state) {
 /* Stopped while a run waits, claimed ahead: it is queued again as it was (same
  * run, first attempt), and runs once, at its time, after the next start. */
 static void lookahead_stop_releases_claimed_run(void **state) {
-        (void)state;
+        (void) state;
         atomic_store(&fake_now, at("2026-06-01T11:59:58Z") + 500000);
         engine *e = open_engine_ahead(2, 2000);
         int64_t id = create(e, "{\"type\": \"t.rec\", \"schedule\": \"every 1m\", "
@@ -1313,7 +1286,7 @@ static void lookahead_stop_releases_claimed_run(void **state) {
 /* Paused (or deleted) after its next occurrence was fired and claimed ahead, before
  * its time: that occurrence is taken back, as if never fired, and does not run. */
 static void lookahead_pause_and_delete_take_back(void **state) {
-        (void)state;
+        (void) state;
         atomic_store(&fake_now, at("2026-06-01T11:59:58Z") + 500000);
         engine *e = open_engine_ahead(2, 2000);
         int64_t id = create(e, "{\"type\": \"t.rec\", \"schedule\": \"every 1m\", "
@@ -1372,7 +1345,7 @@ static bool lease_ahead(const void *arg) {
 }
 
 static void long_run_keeps_its_lease(void **state) {
-        (void)state;
+        (void) state;
         atomic_store(&fake_now, at("2026-06-01T12:00:00Z"));
         engine *e = open_engine(2);
         lease_probe p = {.nominal = at("2026-06-01T12:00:00Z")};
@@ -1398,8 +1371,10 @@ static void retention_purges_and_counts(void **state) {
         (void) state;
         atomic_store(&fake_now, at("2026-06-01T12:00:00Z"));
         engine *e = open_engine(2);
-        register_type(e, "{\"name\": \"t.short\", \"handler\": {\"plugin\": true}, "
-                         "\"defaults\": {\"retention\": \"1h\"}}", record);
+        register_type(e,
+                      "{\"name\": \"t.short\", \"handler\": {\"plugin\": true}, "
+                      "\"defaults\": {\"retention\": \"1h\"}}",
+                      record);
         int64_t keep = create(e, "{\"type\": \"t.rec\", \"schedule\": \"every 10m\"}");
         int64_t gone = create(e, "{\"type\": \"t.short\", \"schedule\": \"every 10m\"}");
         start(e);
@@ -1413,7 +1388,8 @@ static void retention_purges_and_counts(void **state) {
         step_through(e, at("2026-06-01T12:31:00Z"), at("2026-06-01T13:25:00Z"), 5 * MINUTE);
         n = runs_of(gone, &rows);
         for (size_t i = 0; i < n; i++)
-                assert_true(rows[i].finished_at == 0 || rows[i].finished_at >= at("2026-06-01T13:25:00Z") - HOUR - 5 * MINUTE);
+                assert_true(rows[i].finished_at == 0 ||
+                            rows[i].finished_at >= at("2026-06-01T13:25:00Z") - HOUR - 5 * MINUTE);
         for (size_t i = 0; i < n; i++)
                 assert_int_not_equal(rows[i].id, first_id);
         run_rows_free(rows, n);
@@ -1454,8 +1430,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(sleep_window_across_midnight, setup, teardown),
                 cmocka_unit_test_setup_teardown(one_off_changes, setup, teardown),
                 cmocka_unit_test_setup_teardown(jitter_within_bound, setup, teardown),
-                cmocka_unit_test_setup_teardown(jitter_beyond_interval_stays_before_next, setup,
-                                                teardown),
+                cmocka_unit_test_setup_teardown(jitter_beyond_interval_stays_before_next, setup, teardown),
                 cmocka_unit_test_setup_teardown(dst_gap_skip, setup, teardown),
                 cmocka_unit_test_setup_teardown(dst_repeat_both, setup, teardown),
                 cmocka_unit_test_setup_teardown(retention_purges_and_counts, setup, teardown),

@@ -173,7 +173,8 @@ static void one_bad_element_creates_nothing(void **state) {
                 const char *bad, *prefix;
         } cases[] = {
                 {"{\"type\": \"t.batch\", \"schedule\": \"RRULE:FREQ=DAILY;BYHOUR=25\"}", "series[2].schedule: "},
-                {"{\"type\": \"t.batch\", \"schedule\": \"every 1m\", \"params\": {\"n\": 11}}", "series[2].params.n: "},
+                {"{\"type\": \"t.batch\", \"schedule\": \"every 1m\", \"params\": {\"n\": 11}}",
+                 "series[2].params.n: "},
                 {"{\"type\": \"t.nope\", \"schedule\": \"every 1m\"}", "series[2].type: "},
                 {"{\"type\": \"t.batch\", \"schedule\": \"every 1m\", \"colour\": \"red\"}", "series[2].colour: "},
                 {"{\"type\": \"t.batch\", \"schedule\": \"every 1m\", \"tz\": \"Mars/Olympus\"}", "series[2].tz: "},

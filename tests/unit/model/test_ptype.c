@@ -136,7 +136,8 @@ static void scheduled_yaml(void **state) {
         json_t *in = json_pack("{s:s}", "account", "acme"), *out = NULL;
         assert_int_equal(params_validate(t->params, in, &out, NULL), 0);
         char *txt = json_dumps(out, JSON_COMPACT);
-        assert_string_equal(txt, "{\"account\":\"acme\",\"amount\":100,\"ratio\":0.5,\"dry_run\":false,\"tier\":\"gold\",\"code\":\"3\"}");
+        assert_string_equal(txt, "{\"account\":\"acme\",\"amount\":100,\"ratio\":0.5,\"dry_run\":false,\"tier\":"
+                                 "\"gold\",\"code\":\"3\"}");
         free(txt);
         json_decref(out);
         json_decref(in);
@@ -198,7 +199,8 @@ static void yaml_scalars(void **state) {
                 fail_msg("%s", e.msg);
         want = json_loads("{\"a\":true,\"b\":3,\"c\":\"3\",\"d\":1.5,\"e\":null,\"f\":\"yes\",\"g\":\"0x10\",\"h\":-7,"
                           "\"i\":\"007\",\"j\":null,\"k\":false,\"l\":\"12\",\"m\":[1,\"x\",null],\"n\":1000.0,"
-                          "\"o\":1e20}", 0, NULL);
+                          "\"o\":1e20}",
+                          0, NULL);
         assert_json_equal(v, want);
         assert_true(json_is_integer(json_object_get(v, "b")));
         assert_true(json_is_real(json_object_get(v, "n")));
@@ -241,8 +243,10 @@ static void bad_manifests(void **state) {
         bad("m.yaml", "name: x\nhandler: {command: []}\n",
             "m.yaml: handler.command: expected a non-empty list of strings (the program and its arguments; no shell)");
         bad("m.yaml", "name: x\nhandler: {command: [bin/run]}\n",
-            "m.yaml: handler.command[0]: \"bin/run\": expected an absolute path or a bare program name (looked up in PATH)");
-        bad("m.yaml", "name: x\nhandler: {command: [run, 5]}\n", "m.yaml: handler.command[1]: expected a string, got 5");
+            "m.yaml: handler.command[0]: \"bin/run\": expected an absolute path or a bare program name (looked up in "
+            "PATH)");
+        bad("m.yaml", "name: x\nhandler: {command: [run, 5]}\n",
+            "m.yaml: handler.command[1]: expected a string, got 5");
         bad("m.yaml", "name: x\nhandler: {command: [run], workdir: srv}\n",
             "m.yaml: handler.workdir: \"srv\": expected an absolute path");
         bad("m.yaml", "name: x\nhandler: {command: [run], env: {SKED_RUN: 1}}\n",
@@ -260,7 +264,8 @@ static void bad_manifests(void **state) {
         /* params */
         snprintf(buf, sizeof buf, "name: x\n%sparams:\n  - {name: tier, type: enum}\n", ok_handler);
         bad("m.yaml", buf, "m.yaml: params.tier.values: required for type enum");
-        snprintf(buf, sizeof buf, "name: x\n%sparams:\n  - {name: amount, type: int, max: 10, default: 20}\n", ok_handler);
+        snprintf(buf, sizeof buf, "name: x\n%sparams:\n  - {name: amount, type: int, max: 10, default: 20}\n",
+                 ok_handler);
         bad("m.yaml", buf, "m.yaml: params.amount.default: must be <= 10, got 20");
         snprintf(buf, sizeof buf, "name: x\n%sparams:\n  - {name: day, type: date, default: 2025-02-29}\n", ok_handler);
         bad("m.yaml", buf, "m.yaml: params.day.default: \"2025-02-29\": no such date");
@@ -288,13 +293,16 @@ static void bad_manifests(void **state) {
         bad("m.yaml", buf, "m.yaml: series: only for background types (users create the series of scheduled types)");
         snprintf(buf, sizeof buf, "name: x\nkind: background\n%sseries: {tz: UTC}\n", ok_handler);
         bad("m.yaml", buf, "m.yaml: series.schedule: required (e.g. \"every 30s\")");
-        snprintf(buf, sizeof buf, "name: x\nkind: background\n%sseries: {schedule: every 1m, tz: ../../etc/passwd}\n", ok_handler);
+        snprintf(buf, sizeof buf, "name: x\nkind: background\n%sseries: {schedule: every 1m, tz: ../../etc/passwd}\n",
+                 ok_handler);
         bad("m.yaml", buf, "m.yaml: series.tz: \"../../etc/passwd\": expected a time zone name like Europe/Paris");
         snprintf(buf, sizeof buf,
-                 "name: x\nkind: background\n%sparams: [{name: n, type: int, required: true}]\nseries: {schedule: every 1m}\n",
+                 "name: x\nkind: background\n%sparams: [{name: n, type: int, required: true}]\nseries: {schedule: "
+                 "every 1m}\n",
                  ok_handler);
         bad("m.yaml", buf, "m.yaml: series.params.n: required");
-        snprintf(buf, sizeof buf, "name: x\nkind: background\n%sseries: {schedule: every 1m, params: {n: 1}}\n", ok_handler);
+        snprintf(buf, sizeof buf, "name: x\nkind: background\n%sseries: {schedule: every 1m, params: {n: 1}}\n",
+                 ok_handler);
         bad("m.yaml", buf, "m.yaml: series.params.n: unknown parameter (this type takes no parameters)");
 
         /* syntax */
@@ -356,12 +364,9 @@ static int teardown(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(scheduled_yaml),
-                cmocka_unit_test(scheduled_json_same),
-                cmocka_unit_test(background_yaml),
-                cmocka_unit_test(normalized_is_stable),
-                cmocka_unit_test(yaml_scalars),
-                cmocka_unit_test(bad_manifests),
+                cmocka_unit_test(scheduled_yaml),  cmocka_unit_test(scheduled_json_same),
+                cmocka_unit_test(background_yaml), cmocka_unit_test(normalized_is_stable),
+                cmocka_unit_test(yaml_scalars),    cmocka_unit_test(bad_manifests),
                 cmocka_unit_test(load_checked),
         };
         return cmocka_run_group_tests(tests, setup, teardown);

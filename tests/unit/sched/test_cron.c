@@ -36,8 +36,7 @@ static void errors(void **state) {
         parse_error("0 0 0 * *", "cron \"0 0 0 * *\": day-of-month: 0 is out of range 1..31");
         parse_error("0 0 * 13 *", "cron \"0 0 * 13 *\": month: 13 is out of range 1..12");
         parse_error("0 0 * * 8", "cron \"0 0 * * 8\": day-of-week: 8 is out of range 0..7");
-        parse_error("0 0 * FOO *",
-                    "cron \"0 0 * FOO *\": month: \"FOO\" is not a month (1..12 or JAN..DEC)");
+        parse_error("0 0 * FOO *", "cron \"0 0 * FOO *\": month: \"FOO\" is not a month (1..12 or JAN..DEC)");
         parse_error("*/0 * * * *", "cron \"*/0 * * * *\": minute: step must be 1..60");
         parse_error("5-2 * * * *", "cron \"5-2 * * * *\": minute: range 5-2 is backwards");
         parse_error("* * * *", "cron \"* * * *\": expected 5 fields (minute hour day-of-month month "
@@ -116,7 +115,9 @@ static void vixie_and_sunday(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(errors), cmocka_unit_test(basics), cmocka_unit_test(last_day_and_leap),
+                cmocka_unit_test(errors),
+                cmocka_unit_test(basics),
+                cmocka_unit_test(last_day_and_leap),
                 cmocka_unit_test(vixie_and_sunday),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -55,8 +55,7 @@ static int count(const char *u, const char *line, bool prefix) {
         for (const char *p = u; *p;) {
                 const char *eol = strstr(p, "\r\n");
                 assert_non_null(eol);
-                if ((size_t)(eol - p) >= len && !memcmp(p, line, len) &&
-                    (prefix || (size_t)(eol - p) == len))
+                if ((size_t) (eol - p) >= len && !memcmp(p, line, len) && (prefix || (size_t) (eol - p) == len))
                         n++;
                 p = eol + 2;
         }
@@ -67,20 +66,20 @@ static bool has(const char *u, const char *line) {
         return count(u, line, false) > 0;
 }
 
-#define assert_line(u, line)                                                                       \
-        do {                                                                                       \
-                if (!has((u), (line)))                                                             \
-                        fail_msg("no line %s in\n%s", (line), (u));                                \
+#define assert_line(u, line)                                                                                           \
+        do {                                                                                                           \
+                if (!has((u), (line)))                                                                                 \
+                        fail_msg("no line %s in\n%s", (line), (u));                                                    \
         } while (0)
-#define assert_no_line(u, line)                                                                    \
-        do {                                                                                       \
-                if (has((u), (line)))                                                              \
-                        fail_msg("unexpected line %s", (line));                                    \
+#define assert_no_line(u, line)                                                                                        \
+        do {                                                                                                           \
+                if (has((u), (line)))                                                                                  \
+                        fail_msg("unexpected line %s", (line));                                                        \
         } while (0)
-#define assert_text(u, s)                                                                          \
-        do {                                                                                       \
-                if (!strstr((u), (s)))                                                             \
-                        fail_msg("no %s in\n%s", (s), (u));                                        \
+#define assert_text(u, s)                                                                                              \
+        do {                                                                                                           \
+                if (!strstr((u), (s)))                                                                                 \
+                        fail_msg("no %s in\n%s", (s), (u));                                                            \
         } while (0)
 
 /* Every line ends in CRLF, is at most 75 octets, and no fold splits a UTF-8 sequence. */
@@ -90,10 +89,10 @@ static void check_lines(const char *raw) {
                 const char *eol = strstr(p, "\r\n");
                 assert_non_null(eol);
                 assert_true(eol - p <= 75);
-                assert_null(memchr(p, '\n', (size_t)(eol - p)));
-                assert_null(memchr(p, '\r', (size_t)(eol - p)));
+                assert_null(memchr(p, '\n', (size_t) (eol - p)));
+                assert_null(memchr(p, '\r', (size_t) (eol - p)));
                 if (p != raw && p[0] == ' ')
-                        assert_true(((unsigned char)p[1] & 0xc0) != 0x80);
+                        assert_true(((unsigned char) p[1] & 0xc0) != 0x80);
                 p = eol + 2;
         }
 }
@@ -109,12 +108,11 @@ static ics_series rrule_series(int64_t id, const char *tz, const char *rule, con
 }
 
 static void calendar_header(void **state) {
-        (void)state;
+        (void) state;
         ics_series s = rrule_series(7, "UTC", "RRULE:FREQ=DAILY;BYHOUR=9", "2026-01-01T09:00:00");
         char *raw = feed(&s, 1, "2026-01-01T00:00:00Z", "2026-02-01T00:00:00Z");
         check_lines(raw);
-        assert_true(!strncmp(raw, "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//sked//sked//EN\r\n",
-                             52));
+        assert_true(!strncmp(raw, "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//sked//sked//EN\r\n", 52));
         char *u = unfold(raw);
         assert_line(u, "CALSCALE:GREGORIAN");
         assert_line(u, "METHOD:PUBLISH");
@@ -135,7 +133,7 @@ static void calendar_header(void **state) {
 }
 
 static void folding_and_escaping(void **state) {
-        (void)state;
+        (void) state;
         /* "SUMMARY:" + 2-octet letters: octet 75 would be the first half of one. */
         char title[200] = "";
         for (int i = 0; i < 40; i++)
@@ -179,23 +177,18 @@ static void folding_and_escaping(void **state) {
 }
 
 static void rrule_form(void **state) {
-        (void)state;
+        (void) state;
         ics_exception ex[] = {
                 /* Mon 2026-03-09 09:30 EDT: does not run (also moved: disabled wins) */
-                {.nominal = T("2026-03-09T13:30:00Z"),
-                 .disabled = true,
-                 .moved_to = T("2026-03-10T13:30:00Z")},
+                {.nominal = T("2026-03-09T13:30:00Z"), .disabled = true, .moved_to = T("2026-03-10T13:30:00Z")},
                 /* Thu 2026-06-04 09:30 EDT: other parameters */
                 {.nominal = T("2026-06-04T13:30:00Z"), .params_changed = true},
                 /* Mon 2026-11-02 09:30 EST -> Tue 10:00 EST */
-                {.nominal = T("2026-11-02T14:30:00Z"),
-                 .moved_to = T("2026-11-03T15:00:00Z"),
-                 .note = "late"},
+                {.nominal = T("2026-11-02T14:30:00Z"), .moved_to = T("2026-11-03T15:00:00Z"), .note = "late"},
                 /* changes nothing: no event */
                 {.nominal = T("2026-11-05T14:30:00Z")},
         };
-        ics_series s = rrule_series(7, NY, "FREQ=WEEKLY;BYDAY=MO,TH;BYHOUR=9;BYMINUTE=30",
-                                    "2024-01-01T09:30:00");
+        ics_series s = rrule_series(7, NY, "FREQ=WEEKLY;BYDAY=MO,TH;BYHOUR=9;BYMINUTE=30", "2024-01-01T09:30:00");
         s.exc = ex;
         s.nexc = 4;
         s.paused = true;
@@ -217,8 +210,7 @@ static void rrule_form(void **state) {
         assert_line(u, "RECURRENCE-ID;TZID=America/New_York:20261102T093000");
         assert_line(u, "DTSTART;TZID=America/New_York:20261103T100000");
         assert_int_equal(count(u, "SEQUENCE:0", false), 3);
-        assert_text(
-                u, "Moved from 2026-11-02 09:30:00 (-05:00\\, America/New_York).\\nNote: late\r\n");
+        assert_text(u, "Moved from 2026-11-02 09:30:00 (-05:00\\, America/New_York).\\nNote: late\r\n");
         assert_text(u, "\\nPaused: does not run until resumed.");
         assert_int_equal(count(u, "BEGIN:VTIMEZONE", false), 1);
         /* The VTIMEZONE reaches back to the DTSTART of 2024. */
@@ -229,7 +221,7 @@ static void rrule_form(void **state) {
 }
 
 static void expanded_form(void **state) {
-        (void)state;
+        (void) state;
         schedule *sc = parse("cron:0 9 * * *", "Europe/Berlin", NULL);
         ics_exception ex[] = {
                 /* moved in from before the window */
@@ -243,8 +235,7 @@ static void expanded_form(void **state) {
                 /* moved out of the window */
                 {.nominal = T("2026-04-04T07:00:00Z"), .moved_to = T("2026-04-06T07:00:00Z")},
         };
-        ics_series s = {
-                .id = 3, .type = "report", .sc = sc, .exc = ex, .nexc = 5, .duration_s = 60};
+        ics_series s = {.id = 3, .type = "report", .sc = sc, .exc = ex, .nexc = 5, .duration_s = 60};
         char *raw = feed(&s, 1, "2026-03-28T00:00:00Z", "2026-04-05T00:00:00Z");
         check_lines(raw);
         char *u = unfold(raw);
@@ -285,8 +276,7 @@ static void expanded_form(void **state) {
 
         /* More than ICS_INSTANCES_MAX: cut, and said so. */
         sc = parse("every 1m", "UTC", "2026-01-01T00:00:00");
-        ics_exception past_cut[] = {
-                {.nominal = T("2026-01-01T00:00:00Z"), .moved_to = T("2026-01-02T12:00:00Z")}};
+        ics_exception past_cut[] = {{.nominal = T("2026-01-01T00:00:00Z"), .moved_to = T("2026-01-02T12:00:00Z")}};
         s = (ics_series){.id = 5, .sc = sc, .duration_s = 60, .exc = past_cut, .nexc = 1};
         raw = feed(&s, 1, "2026-01-01T00:00:00Z", "2026-01-03T00:00:00Z");
         u = unfold(raw);
@@ -331,7 +321,7 @@ static int observances(const char *u, char *buf, size_t len) {
 }
 
 static void vtimezones(void **state) {
-        (void)state;
+        (void) state;
         schedule *ny = parse("cron:0 12 * * *", NY, NULL);
         schedule *syd = parse("cron:0 12 * * *", "Australia/Sydney", NULL);
         static char obs[32768]; /* 400 observances of 37 characters */
@@ -430,8 +420,7 @@ static void vtimezones(void **state) {
 }
 
 /* ics_feed fails with `code`, a message containing `msg`, and leaves out alone. */
-static void expect_error(const ics_series *s, size_t n, const char *from, const char *to, int code,
-                         const char *msg) {
+static void expect_error(const ics_series *s, size_t n, const char *from, const char *to, int code, const char *msg) {
         strbuf b = STRBUF_INIT;
         strbuf_puts(&b, "before");
         sked_err e = {0};
@@ -443,7 +432,7 @@ static void expect_error(const ics_series *s, size_t n, const char *from, const 
 }
 
 static void errors(void **state) {
-        (void)state;
+        (void) state;
         const char *a = "2026-01-01T00:00:00Z", *b = "2026-02-01T00:00:00Z";
         ics_series ok = rrule_series(1, NY, "FREQ=DAILY", "2026-01-01T09:00:00");
         ics_series s[2] = {ok, ok};
@@ -464,8 +453,7 @@ static void errors(void **state) {
         s[1].duration_s = 59;
         expect_error(s, 2, a, b, -EINVAL, "series[1].duration_s: 59: must be 60..");
         s[1] = ok;
-        ics_exception ex[2] = {{.nominal = T("2026-01-02T14:00:00Z")},
-                               {.nominal = T("2026-01-02T14:00:00Z")}};
+        ics_exception ex[2] = {{.nominal = T("2026-01-02T14:00:00Z")}, {.nominal = T("2026-01-02T14:00:00Z")}};
         s[1].exc = ex;
         s[1].nexc = 2;
         expect_error(s, 2, a, b, -EINVAL, "series[1].exc: [1]: not in ascending order");
@@ -501,17 +489,14 @@ static void write_expect(FILE *f, const sample_series *ss, size_t n, sked_time f
         assert_true(v && w);
         for (size_t i = 0; i < n; i++) {
                 const ics_series *s = &ss[i].s;
-                int m = schedule_list(s->sc, from - 60 * 86400 * SKED_USEC,
-                                      to + 60 * 86400 * SKED_USEC, v, MAX);
+                int m = schedule_list(s->sc, from - 60 * 86400 * SKED_USEC, to + 60 * 86400 * SKED_USEC, v, MAX);
                 assert_true(m < MAX);
                 int k = 0;
                 for (int j = 0; j < m; j++) {
                         sked_time t = v[j];
                         for (size_t x = 0; x < s->nexc; x++)
                                 if (s->exc[x].nominal == v[j])
-                                        t = s->exc[x].disabled   ? 0
-                                            : s->exc[x].moved_to ? s->exc[x].moved_to
-                                                                 : t;
+                                        t = s->exc[x].disabled ? 0 : s->exc[x].moved_to ? s->exc[x].moved_to : t;
                         if (t >= from && t < to)
                                 w[k++] = t;
                 }
@@ -522,18 +507,18 @@ static void write_expect(FILE *f, const sample_series *ss, size_t n, sked_time f
                                 w[y - 1] = tmp;
                         }
                 for (int j = 0; j < k; j++)
-                        fprintf(f, "%lld %s\n", (long long)s->id, fmt_t(w[j], a));
+                        fprintf(f, "%lld %s\n", (long long) s->id, fmt_t(w[j], a));
                 /* Text the parser must read back: the title, and each note (as hex). */
-                fprintf(f, "summary %lld ", (long long)s->id);
+                fprintf(f, "summary %lld ", (long long) s->id);
                 for (const char *c = s->title; *c; c++)
-                        fprintf(f, "%02x", (unsigned char)*c);
+                        fprintf(f, "%02x", (unsigned char) *c);
                 fputc('\n', f);
                 for (size_t x = 0; x < s->nexc; x++) {
                         if (!s->exc[x].note || s->exc[x].disabled)
                                 continue;
-                        fprintf(f, "note %lld ", (long long)s->id);
+                        fprintf(f, "note %lld ", (long long) s->id);
                         for (const char *c = s->exc[x].note; *c; c++)
-                                fprintf(f, "%02x", (unsigned char)*c);
+                                fprintf(f, "%02x", (unsigned char) *c);
                         fputc('\n', f);
                 }
         }
@@ -541,8 +526,8 @@ static void write_expect(FILE *f, const sample_series *ss, size_t n, sked_time f
         free(w);
 }
 
-static void write_sample(const char *dir, const char *name, sample_series *ss, size_t n,
-                         const char *from, const char *to) {
+static void write_sample(const char *dir, const char *name, sample_series *ss, size_t n, const char *from,
+                         const char *to) {
         for (size_t i = 0; i < n; i++)
                 ss[i].s.sc = parse(ss[i].spec, ss[i].s.tz, ss[i].start);
         ics_series s[8];
@@ -563,24 +548,21 @@ static void write_sample(const char *dir, const char *name, sample_series *ss, s
         fclose(f);
         free(raw);
         for (size_t i = 0; i < n; i++)
-                schedule_free((schedule *)ss[i].s.sc);
+                schedule_free((schedule *) ss[i].s.sc);
 }
 
-#define RR(id_, tz_, rule_, start_)                                                                \
-        {                                                                                          \
-                .s = {.id = id_,                                                                   \
-                      .title = "rule " #id_,                                                       \
-                      .tz = tz_,                                                                   \
-                      .rrule = rule_,                                                              \
-                      .dtstart_local = start_,                                                     \
-                      .duration_s = 1800},                                                         \
-                .spec = "RRULE:" rule_, .start = start_                                            \
+#define RR(id_, tz_, rule_, start_)                                                                                    \
+        {                                                                                                              \
+                .s = {.id = id_,                                                                                       \
+                      .title = "rule " #id_,                                                                           \
+                      .tz = tz_,                                                                                       \
+                      .rrule = rule_,                                                                                  \
+                      .dtstart_local = start_,                                                                         \
+                      .duration_s = 1800},                                                                             \
+                .spec = "RRULE:" rule_, .start = start_                                                                \
         }
-#define EXP(id_, tz_, spec_, start_)                                                               \
-        {                                                                                          \
-                .s = {.id = id_, .title = "expanded " #id_, .tz = tz_, .duration_s = 600},         \
-                .spec = spec_, .start = start_                                                     \
-        }
+#define EXP(id_, tz_, spec_, start_)                                                                                   \
+        { .s = {.id = id_, .title = "expanded " #id_, .tz = tz_, .duration_s = 600}, .spec = spec_, .start = start_ }
 
 static void write_samples(const char *dir) {
         /* New York, weekly across both changes of 2026, from a DTSTART of 2024: one
@@ -626,18 +608,15 @@ static void write_samples(const char *dir) {
                 {.nominal = T("2026-04-04T15:30:00Z"), .disabled = true},
                 {.nominal = T("2026-10-03T16:30:00Z"), .moved_to = T("2026-10-04T00:00:00Z")},
         };
-        sample_series syd[] = {RR(10, "Australia/Sydney", "FREQ=DAILY;BYHOUR=2;BYMINUTE=30",
-                                  "2026-03-01T02:30:00")};
+        sample_series syd[] = {RR(10, "Australia/Sydney", "FREQ=DAILY;BYHOUR=2;BYMINUTE=30", "2026-03-01T02:30:00")};
         syd[0].s.exc = syd_ex;
         syd[0].s.nexc = 2;
         write_sample(dir, "sydney", syd, 1, "2026-03-20T00:00:00Z", "2026-10-20T00:00:00Z");
 
         /* Santiago and Lord Howe (RRULE form) at the wall times their changes touch. */
         sample_series south[] = {
-                RR(20, "America/Santiago", "FREQ=DAILY;BYHOUR=0,23;BYMINUTE=30",
-                   "2026-01-01T00:30:00"),
-                RR(21, "Australia/Lord_Howe", "FREQ=DAILY;BYHOUR=1,2;BYMINUTE=15,45",
-                   "2026-01-01T01:15:00"),
+                RR(20, "America/Santiago", "FREQ=DAILY;BYHOUR=0,23;BYMINUTE=30", "2026-01-01T00:30:00"),
+                RR(21, "Australia/Lord_Howe", "FREQ=DAILY;BYHOUR=1,2;BYMINUTE=15,45", "2026-01-01T01:15:00"),
         };
         write_sample(dir, "south", south, 2, "2026-03-25T00:00:00Z", "2026-10-10T00:00:00Z");
 
@@ -666,9 +645,8 @@ int main(int argc, char **argv) {
                 return 0;
         }
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(calendar_header), cmocka_unit_test(folding_and_escaping),
-                cmocka_unit_test(rrule_form),      cmocka_unit_test(expanded_form),
-                cmocka_unit_test(vtimezones),      cmocka_unit_test(errors),
+                cmocka_unit_test(calendar_header), cmocka_unit_test(folding_and_escaping), cmocka_unit_test(rrule_form),
+                cmocka_unit_test(expanded_form),   cmocka_unit_test(vtimezones),           cmocka_unit_test(errors),
         };
         int r = cmocka_run_group_tests(tests, NULL, NULL);
         tz_cache_free();

@@ -29,8 +29,8 @@ static void parse_error(const char *text, const char *msg) {
 }
 
 /* The walls >= from, checked against a NULL-terminated list (then, if `end`, exhaustion). */
-static void expect_on(unsigned flags, const char *text, const char *dtstart, const char *from,
-                      const char *const *want, bool end) {
+static void expect_on(unsigned flags, const char *text, const char *dtstart, const char *from, const char *const *want,
+                      bool end) {
         rrule *r = parse_on(flags, text, dtstart);
         rrule_iter *it;
         int64_t w;
@@ -61,8 +61,9 @@ static void errors(void **state) {
                                         "HOURLY, DAILY, WEEKLY, MONTHLY or YEARLY");
         parse_error("FREQ=DAILY;COUNT=2;UNTIL=20270101T000000Z",
                     "rrule \"FREQ=DAILY;COUNT=2;UNTIL=20270101T000000Z\": COUNT and UNTIL cannot both be given");
-        parse_error("FREQ=DAILY;BYDAY=1MO",
-                    "rrule \"FREQ=DAILY;BYDAY=1MO\": BYDAY ordinals (like 1MO or -1FR) need FREQ=MONTHLY or FREQ=YEARLY");
+        parse_error(
+                "FREQ=DAILY;BYDAY=1MO",
+                "rrule \"FREQ=DAILY;BYDAY=1MO\": BYDAY ordinals (like 1MO or -1FR) need FREQ=MONTHLY or FREQ=YEARLY");
         parse_error("FREQ=MONTHLY;BYDAY=XX", "rrule \"FREQ=MONTHLY;BYDAY=XX\": BYDAY must be a list of "
                                              "SU..SA, each optionally preceded by an ordinal 1..5 or -5..-1");
         parse_error("FREQ=DAILY;BYSETPOS=1", "rrule \"FREQ=DAILY;BYSETPOS=1\": BYSETPOS needs another BYxxx part");
@@ -70,7 +71,8 @@ static void errors(void **state) {
         parse_error("FREQ=DAILY;INTERVAL=0", "rrule \"FREQ=DAILY;INTERVAL=0\": INTERVAL must be 1..9999");
         parse_error("FREQ=DAILY;UNTIL=2026", "rrule \"FREQ=DAILY;UNTIL=2026\": UNTIL must be YYYYMMDD, "
                                              "YYYYMMDDTHHMMSS or YYYYMMDDTHHMMSSZ");
-        parse_error("FREQ=DAILY;WKST=XY", "rrule \"FREQ=DAILY;WKST=XY\": WKST must be one of SU, MO, TU, WE, TH, FR, SA");
+        parse_error("FREQ=DAILY;WKST=XY",
+                    "rrule \"FREQ=DAILY;WKST=XY\": WKST must be one of SU, MO, TU, WE, TH, FR, SA");
         parse_error("FREQ=DAILY;FREQ=DAILY", "rrule \"FREQ=DAILY;FREQ=DAILY\": FREQ given twice");
         parse_error("FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30",
                     "rrule \"FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30\": the rule produces no occurrence "
@@ -89,11 +91,13 @@ static void calendar(void **state) {
                (const char *[]){"2104-02-29T09:00:00", NULL}, false);
         expect("FREQ=MONTHLY;BYMONTHDAY=-1", "2024-01-31T18:00:00", "2024-01-01T00:00:00",
                (const char *[]){"2024-01-31T18:00:00", "2024-02-29T18:00:00", "2024-03-31T18:00:00",
-                                "2024-04-30T18:00:00", NULL}, false);
+                                "2024-04-30T18:00:00", NULL},
+               false);
         /* Last weekday of the month. */
         expect("FREQ=MONTHLY;BYDAY=MO,TU,WE,TH,FR;BYSETPOS=-1", "2026-01-30T17:00:00", "2026-01-01T00:00:00",
                (const char *[]){"2026-01-30T17:00:00", "2026-02-27T17:00:00", "2026-03-31T17:00:00",
-                                "2026-04-30T17:00:00", "2026-05-29T17:00:00", NULL}, false);
+                                "2026-04-30T17:00:00", "2026-05-29T17:00:00", NULL},
+               false);
         expect("FREQ=DAILY;COUNT=3", "2026-03-07T02:30:00", "2026-01-01T00:00:00",
                (const char *[]){"2026-03-07T02:30:00", "2026-03-08T02:30:00", "2026-03-09T02:30:00", NULL}, true);
         /* COUNT still counts from DTSTART when expansion starts later. */
@@ -105,7 +109,8 @@ static void calendar(void **state) {
                (const char *[]){"2026-01-07T09:00:00", "2026-01-14T09:00:00", "2026-01-21T09:00:00", NULL}, true);
         expect("FREQ=YEARLY;BYWEEKNO=1;BYDAY=MO", "2026-01-01T08:00:00", "2026-01-01T00:00:00",
                (const char *[]){"2027-01-04T08:00:00", "2028-01-03T08:00:00", "2029-01-01T08:00:00",
-                                "2029-12-31T08:00:00", NULL}, false);
+                                "2029-12-31T08:00:00", NULL},
+               false);
         rrule *r = parse("FREQ=DAILY;UNTIL=20260110T000000Z", "2026-01-01T09:00:00");
         sked_time u;
         assert_true(rrule_until_utc(r, &u));
@@ -118,12 +123,21 @@ static void calendar(void **state) {
 static void restart_matches_full(void **state) {
         (void) state;
         static const char *const rules[] = {
-                "FREQ=DAILY", "FREQ=DAILY;INTERVAL=3", "FREQ=WEEKLY;INTERVAL=2;BYDAY=TU,SA",
-                "FREQ=WEEKLY;INTERVAL=3;WKST=SU;BYDAY=SU,MO", "FREQ=MONTHLY;BYDAY=MO,TU,WE,TH,FR;BYSETPOS=-1",
-                "FREQ=MONTHLY;INTERVAL=5;BYMONTHDAY=31", "FREQ=MONTHLY;BYDAY=-1FR,2MO", "FREQ=MONTHLY",
-                "FREQ=YEARLY;INTERVAL=2", "FREQ=YEARLY;BYWEEKNO=20,-1;BYDAY=MO", "FREQ=YEARLY;BYYEARDAY=1,-1,100",
-                "FREQ=HOURLY;INTERVAL=7;BYMINUTE=0,30", "FREQ=MINUTELY;INTERVAL=97",
-                "FREQ=YEARLY;BYMONTH=1,7;BYDAY=1SU,-1SA", "FREQ=MONTHLY;BYMONTHDAY=1,15,-1;BYHOUR=6,18;BYSETPOS=2,-2",
+                "FREQ=DAILY",
+                "FREQ=DAILY;INTERVAL=3",
+                "FREQ=WEEKLY;INTERVAL=2;BYDAY=TU,SA",
+                "FREQ=WEEKLY;INTERVAL=3;WKST=SU;BYDAY=SU,MO",
+                "FREQ=MONTHLY;BYDAY=MO,TU,WE,TH,FR;BYSETPOS=-1",
+                "FREQ=MONTHLY;INTERVAL=5;BYMONTHDAY=31",
+                "FREQ=MONTHLY;BYDAY=-1FR,2MO",
+                "FREQ=MONTHLY",
+                "FREQ=YEARLY;INTERVAL=2",
+                "FREQ=YEARLY;BYWEEKNO=20,-1;BYDAY=MO",
+                "FREQ=YEARLY;BYYEARDAY=1,-1,100",
+                "FREQ=HOURLY;INTERVAL=7;BYMINUTE=0,30",
+                "FREQ=MINUTELY;INTERVAL=97",
+                "FREQ=YEARLY;BYMONTH=1,7;BYDAY=1SU,-1SA",
+                "FREQ=MONTHLY;BYMONTHDAY=1,15,-1;BYHOUR=6,18;BYSETPOS=2,-2",
                 "FREQ=DAILY;COUNT=40;INTERVAL=11",
         };
         for (size_t i = 0; i < sizeof rules / sizeof rules[0]; i++) {
@@ -159,18 +173,31 @@ static void restart_matches_full(void **state) {
 static void fast_path_taken(void **state) {
         (void) state;
         static const char *const fast[] = {
-                "FREQ=MINUTELY;BYSECOND=5", "FREQ=DAILY;BYHOUR=9;BYMINUTE=30", "FREQ=WEEKLY;BYDAY=MO,WE,FR",
-                "FREQ=SECONDLY", "FREQ=HOURLY;BYMINUTE=0,30", "FREQ=DAILY;BYDAY=MO,TU,WE,TH,FR;BYHOUR=8,12,18",
-                "FREQ=WEEKLY;WKST=SU;BYDAY=SA,SU;BYMONTH=6,7,8", "FREQ=MONTHLY", "FREQ=MONTHLY;BYMONTHDAY=1,15,-1",
-                "FREQ=MONTHLY;BYDAY=FR;BYMONTHDAY=13", "FREQ=DAILY;INTERVAL=1;COUNT=10",
-                "FREQ=DAILY;UNTIL=20270101T000000Z", "FREQ=SECONDLY;BYMONTH=2;BYMONTHDAY=29",
+                "FREQ=MINUTELY;BYSECOND=5",
+                "FREQ=DAILY;BYHOUR=9;BYMINUTE=30",
+                "FREQ=WEEKLY;BYDAY=MO,WE,FR",
+                "FREQ=SECONDLY",
+                "FREQ=HOURLY;BYMINUTE=0,30",
+                "FREQ=DAILY;BYDAY=MO,TU,WE,TH,FR;BYHOUR=8,12,18",
+                "FREQ=WEEKLY;WKST=SU;BYDAY=SA,SU;BYMONTH=6,7,8",
+                "FREQ=MONTHLY",
+                "FREQ=MONTHLY;BYMONTHDAY=1,15,-1",
+                "FREQ=MONTHLY;BYDAY=FR;BYMONTHDAY=13",
+                "FREQ=DAILY;INTERVAL=1;COUNT=10",
+                "FREQ=DAILY;UNTIL=20270101T000000Z",
+                "FREQ=SECONDLY;BYMONTH=2;BYMONTHDAY=29",
                 /* unsorted and repeated lists, lists of FREQ's own unit */
-                "FREQ=DAILY;BYHOUR=17,9", "FREQ=DAILY;BYMINUTE=5,5", "FREQ=WEEKLY;BYDAY=MO,MO",
-                "FREQ=HOURLY;BYHOUR=5,17", "FREQ=MINUTELY;BYMINUTE=0,30", "FREQ=SECONDLY;BYSECOND=0,30",
+                "FREQ=DAILY;BYHOUR=17,9",
+                "FREQ=DAILY;BYMINUTE=5,5",
+                "FREQ=WEEKLY;BYDAY=MO,MO",
+                "FREQ=HOURLY;BYHOUR=5,17",
+                "FREQ=MINUTELY;BYMINUTE=0,30",
+                "FREQ=SECONDLY;BYSECOND=0,30",
                 "FREQ=DAILY;BYMONTHDAY=1,-1",
         };
         static const char *const slow[] = {
-                "FREQ=DAILY;INTERVAL=2", "FREQ=YEARLY", "FREQ=MONTHLY;BYDAY=1MO", "FREQ=MONTHLY;BYDAY=MO;BYSETPOS=1",
+                "FREQ=DAILY;INTERVAL=2",           "FREQ=YEARLY",
+                "FREQ=MONTHLY;BYDAY=1MO",          "FREQ=MONTHLY;BYDAY=MO;BYSETPOS=1",
                 "FREQ=YEARLY;BYWEEKNO=1;BYDAY=MO", "FREQ=HOURLY;BYYEARDAY=1,100",
         };
         for (size_t i = 0; i < sizeof fast / sizeof fast[0]; i++) {
@@ -204,52 +231,101 @@ static void rfc_results(void **state) {
         } cases[] = {
                 /* a coarser list does not shift the start: libical started at the restart
                  * point (10:03:42) with the minute set and the second kept, 10:05:42 */
-                {"FREQ=SECONDLY;BYMINUTE=5", "2026-01-01T08:00:00", "2026-01-01T10:03:43",
-                 {"2026-01-01T10:05:00", "2026-01-01T10:05:01", NULL}, false},
-                {"FREQ=SECONDLY;BYMINUTE=5", "2026-01-01T10:03:42", "2026-01-01T00:00:00",
-                 {"2026-01-01T10:05:00", NULL}, false},
+                {"FREQ=SECONDLY;BYMINUTE=5",
+                 "2026-01-01T08:00:00",
+                 "2026-01-01T10:03:43",
+                 {"2026-01-01T10:05:00", "2026-01-01T10:05:01", NULL},
+                 false},
+                {"FREQ=SECONDLY;BYMINUTE=5",
+                 "2026-01-01T10:03:42",
+                 "2026-01-01T00:00:00",
+                 {"2026-01-01T10:05:00", NULL},
+                 false},
                 /* libical: 09:17:17, skipping 09:00:17..09:16:17 */
-                {"FREQ=MINUTELY;BYHOUR=9", "2026-01-01T08:00:17", "2026-01-01T08:17:00",
-                 {"2026-01-01T09:00:17", "2026-01-01T09:01:17", NULL}, false},
+                {"FREQ=MINUTELY;BYHOUR=9",
+                 "2026-01-01T08:00:17",
+                 "2026-01-01T08:17:00",
+                 {"2026-01-01T09:00:17", "2026-01-01T09:01:17", NULL},
+                 false},
                 /* a list of FREQ's own unit filters: libical gave 17:00 first */
-                {"FREQ=HOURLY;BYHOUR=5,17", "2026-01-01T00:00:00", "2026-01-01T04:30:00",
-                 {"2026-01-01T05:00:00", "2026-01-01T17:00:00", "2026-01-02T05:00:00", NULL}, false},
+                {"FREQ=HOURLY;BYHOUR=5,17",
+                 "2026-01-01T00:00:00",
+                 "2026-01-01T04:30:00",
+                 {"2026-01-01T05:00:00", "2026-01-01T17:00:00", "2026-01-02T05:00:00", NULL},
+                 false},
                 /* minutes and seconds from DTSTART, COUNT counted on the same walls */
-                {"FREQ=HOURLY;BYHOUR=5,17;COUNT=3", "2026-01-01T04:30:15", "2026-01-01T00:00:00",
-                 {"2026-01-01T05:30:15", "2026-01-01T17:30:15", "2026-01-02T05:30:15", NULL}, true},
+                {"FREQ=HOURLY;BYHOUR=5,17;COUNT=3",
+                 "2026-01-01T04:30:15",
+                 "2026-01-01T00:00:00",
+                 {"2026-01-01T05:30:15", "2026-01-01T17:30:15", "2026-01-02T05:30:15", NULL},
+                 true},
                 /* libical gave 04:20 twice */
-                {"FREQ=MINUTELY;BYMINUTE=10,20,30", "2026-01-01T04:20:00", "2026-01-01T04:00:00",
-                 {"2026-01-01T04:20:00", "2026-01-01T04:30:00", "2026-01-01T05:10:00", NULL}, false},
-                {"FREQ=SECONDLY;BYSECOND=0,30", "2026-01-01T04:20:10", "2026-01-01T04:20:00",
-                 {"2026-01-01T04:20:30", "2026-01-01T04:21:00", NULL}, false},
+                {"FREQ=MINUTELY;BYMINUTE=10,20,30",
+                 "2026-01-01T04:20:00",
+                 "2026-01-01T04:00:00",
+                 {"2026-01-01T04:20:00", "2026-01-01T04:30:00", "2026-01-01T05:10:00", NULL},
+                 false},
+                {"FREQ=SECONDLY;BYSECOND=0,30",
+                 "2026-01-01T04:20:10",
+                 "2026-01-01T04:20:00",
+                 {"2026-01-01T04:20:30", "2026-01-01T04:21:00", NULL},
+                 false},
                 /* unsorted and repeated lists: libical gave 17:00 before 09:00, 09:00
                  * twice, each Monday twice */
-                {"FREQ=DAILY;BYHOUR=17,9", "2026-01-01T08:00:00", "2026-01-01T00:00:00",
-                 {"2026-01-01T09:00:00", "2026-01-01T17:00:00", "2026-01-02T09:00:00", NULL}, false},
-                {"FREQ=DAILY;BYHOUR=9,9", "2026-01-01T08:00:00", "2026-01-01T00:00:00",
-                 {"2026-01-01T09:00:00", "2026-01-02T09:00:00", NULL}, false},
-                {"FREQ=WEEKLY;BYDAY=MO,MO", "2026-01-05T08:00:00", "2026-01-01T00:00:00",
-                 {"2026-01-05T08:00:00", "2026-01-12T08:00:00", NULL}, false},
+                {"FREQ=DAILY;BYHOUR=17,9",
+                 "2026-01-01T08:00:00",
+                 "2026-01-01T00:00:00",
+                 {"2026-01-01T09:00:00", "2026-01-01T17:00:00", "2026-01-02T09:00:00", NULL},
+                 false},
+                {"FREQ=DAILY;BYHOUR=9,9",
+                 "2026-01-01T08:00:00",
+                 "2026-01-01T00:00:00",
+                 {"2026-01-01T09:00:00", "2026-01-02T09:00:00", NULL},
+                 false},
+                {"FREQ=WEEKLY;BYDAY=MO,MO",
+                 "2026-01-05T08:00:00",
+                 "2026-01-01T00:00:00",
+                 {"2026-01-05T08:00:00", "2026-01-12T08:00:00", NULL},
+                 false},
                 /* a negative month day counts from the month's end at every FREQ:
                  * libical gave only the 1st for DAILY */
-                {"FREQ=DAILY;BYMONTHDAY=1,-1", "2026-01-01T08:00:00", "2026-01-01T00:00:00",
+                {"FREQ=DAILY;BYMONTHDAY=1,-1",
+                 "2026-01-01T08:00:00",
+                 "2026-01-01T00:00:00",
                  {"2026-01-01T08:00:00", "2026-01-31T08:00:00", "2026-02-01T08:00:00", "2026-02-28T08:00:00", NULL},
                  false},
-                {"FREQ=DAILY;BYMONTHDAY=-1", "2024-01-15T08:00:00", "2024-01-01T00:00:00",
+                {"FREQ=DAILY;BYMONTHDAY=-1",
+                 "2024-01-15T08:00:00",
+                 "2024-01-01T00:00:00",
                  {"2024-01-31T08:00:00", "2024-02-29T08:00:00", "2024-03-31T08:00:00", "2024-04-30T08:00:00", NULL},
                  false},
-                {"FREQ=HOURLY;BYMONTHDAY=-2;BYHOUR=23", "2023-02-01T00:00:00", "2023-02-01T00:00:00",
-                 {"2023-02-27T23:00:00", "2023-03-30T23:00:00", NULL}, false},
-                {"FREQ=MONTHLY;BYMONTHDAY=1,-1", "2026-01-01T08:00:00", "2026-01-01T00:00:00",
-                 {"2026-01-01T08:00:00", "2026-01-31T08:00:00", "2026-02-01T08:00:00", NULL}, false},
+                {"FREQ=HOURLY;BYMONTHDAY=-2;BYHOUR=23",
+                 "2023-02-01T00:00:00",
+                 "2023-02-01T00:00:00",
+                 {"2023-02-27T23:00:00", "2023-03-30T23:00:00", NULL},
+                 false},
+                {"FREQ=MONTHLY;BYMONTHDAY=1,-1",
+                 "2026-01-01T08:00:00",
+                 "2026-01-01T00:00:00",
+                 {"2026-01-01T08:00:00", "2026-01-31T08:00:00", "2026-02-01T08:00:00", NULL},
+                 false},
                 /* months without the day are skipped */
-                {"FREQ=MONTHLY", "2024-01-31T08:00:00", "2024-01-01T00:00:00",
-                 {"2024-01-31T08:00:00", "2024-03-31T08:00:00", "2024-05-31T08:00:00", NULL}, false},
+                {"FREQ=MONTHLY",
+                 "2024-01-31T08:00:00",
+                 "2024-01-01T00:00:00",
+                 {"2024-01-31T08:00:00", "2024-03-31T08:00:00", "2024-05-31T08:00:00", NULL},
+                 false},
                 /* DTSTART outside the lists is not a wall */
-                {"FREQ=WEEKLY;BYDAY=MO", "2026-01-01T08:00:00", "2026-01-01T00:00:00",
-                 {"2026-01-05T08:00:00", NULL}, false},
-                {"FREQ=DAILY;BYHOUR=7", "2026-01-01T08:00:00", "2026-01-01T00:00:00",
-                 {"2026-01-02T07:00:00", NULL}, false},
+                {"FREQ=WEEKLY;BYDAY=MO",
+                 "2026-01-01T08:00:00",
+                 "2026-01-01T00:00:00",
+                 {"2026-01-05T08:00:00", NULL},
+                 false},
+                {"FREQ=DAILY;BYHOUR=7",
+                 "2026-01-01T08:00:00",
+                 "2026-01-01T00:00:00",
+                 {"2026-01-02T07:00:00", NULL},
+                 false},
                 /* nothing after 2582, as on libical */
                 {"FREQ=MONTHLY", "2582-10-01T08:00:00", "2582-11-15T00:00:00", {"2582-12-01T08:00:00", NULL}, true},
         };
@@ -311,14 +387,14 @@ static bool chance(int percent) {
 
 typedef struct gen {
         int freq;
-        uint64_t secs, mins;       /* BYSECOND, BYMINUTE, bit n for n; 0 = none */
-        uint32_t hours;            /* BYHOUR */
-        uint8_t wdays;             /* BYDAY, 0 = none */
-        uint32_t mpos, mneg;       /* BYMONTHDAY, bit n for n and -n */
-        uint16_t months;           /* BYMONTH, 0 = none */
+        uint64_t secs, mins; /* BYSECOND, BYMINUTE, bit n for n; 0 = none */
+        uint32_t hours;      /* BYHOUR */
+        uint8_t wdays;       /* BYDAY, 0 = none */
+        uint32_t mpos, mneg; /* BYMONTHDAY, bit n for n and -n */
+        uint16_t months;     /* BYMONTH, 0 = none */
         int count;
-        int64_t until;             /* a local UNTIL, else INT64_MAX */
-        bool wide;                 /* for the oracle: every list the fast path takes */
+        int64_t until; /* a local UNTIL, else INT64_MAX */
+        bool wide;     /* for the oracle: every list the fast path takes */
         char text[400];
         civil dt;
 } gen;
@@ -405,8 +481,8 @@ static void put_until(gen *g) {
                 g->until = civil_to_seconds(&u);
         } else {
                 bool utc = chance(15);
-                put(g, ";UNTIL=%04d%02d%02dT%02d%02d%02d%s", u.year, u.month, u.day, u.hour, u.minute,
-                    u.second, utc ? "Z" : "");
+                put(g, ";UNTIL=%04d%02d%02dT%02d%02d%02d%s", u.year, u.month, u.day, u.hour, u.minute, u.second,
+                    utc ? "Z" : "");
                 g->until = utc ? INT64_MAX : at; /* a UTC UNTIL is the caller's to apply */
         }
 }
@@ -414,8 +490,10 @@ static void put_until(gen *g) {
 static void gen_dtstart(civil *c) {
         int r = rnd_in(1, 100);
         /* some near libical's last year, 2582, so that walls run out */
-        c->year = r <= 90 ? rnd_in(1970, 2100) : r <= 94 ? rnd_in(1583, 1969) : r <= 97 ? rnd_in(2101, 2569)
-                : rnd_in(2570, 2582);
+        c->year = r <= 90   ? rnd_in(1970, 2100)
+                  : r <= 94 ? rnd_in(1583, 1969)
+                  : r <= 97 ? rnd_in(2101, 2569)
+                            : rnd_in(2570, 2582);
         c->month = rnd_in(1, 12);
         int dim = civil_days_in_month(c->year, c->month);
         r = rnd_in(1, 100);
@@ -450,8 +528,12 @@ static void gen_rule(gen *g, bool wide) {
         g->until = INT64_MAX;
         gen_dtstart(&g->dt);
         int r = rnd_in(1, 100);
-        g->freq = r <= 12 ? G_SECONDLY : r <= 27 ? G_MINUTELY : r <= 42 ? G_HOURLY : r <= 67 ? G_DAILY
-                : r <= 85 ? G_WEEKLY : G_MONTHLY;
+        g->freq = r <= 12   ? G_SECONDLY
+                  : r <= 27 ? G_MINUTELY
+                  : r <= 42 ? G_HOURLY
+                  : r <= 67 ? G_DAILY
+                  : r <= 85 ? G_WEEKLY
+                            : G_MONTHLY;
         put(g, "FREQ=%s", g_freqs[g->freq]);
         if (chance(10))
                 put(g, ";INTERVAL=1");
@@ -527,8 +609,7 @@ static int64_t gen_begin(const gen *g, int64_t from, uint64_t h, uint64_t m, uin
 
 /* Counts the walls of `day` at or after `start` down from *left; true and the wall
  * where it reaches 0. */
-static bool nth_wall_of_day(int64_t day, uint64_t h, uint64_t m, uint64_t s, int64_t start,
-                            int *left, int64_t *ret) {
+static bool nth_wall_of_day(int64_t day, uint64_t h, uint64_t m, uint64_t s, int64_t start, int *left, int64_t *ret) {
         for (int hh = 0; hh < 24; hh++) {
                 if (!(h >> hh & 1))
                         continue;
@@ -566,8 +647,7 @@ static long gen_cost(const gen *g, int64_t from, int walls) {
         for (int64_t day = day_of(start); (double) (day * 86400 - begin) * rate <= STEP_BUDGET; day++) {
                 int y, mo, d;
                 civil_date_from_days(day, &y, &mo, &d);
-                if (gen_day(g, y, mo, d, civil_weekday(day)) &&
-                    nth_wall_of_day(day, h, m, s, start, &left, &w)) {
+                if (gen_day(g, y, mo, d, civil_weekday(day)) && nth_wall_of_day(day, h, m, s, start, &left, &w)) {
                         double cost = (double) (w - begin) * rate;
                         return cost <= STEP_BUDGET ? (long) cost + 1 : -1;
                 }
@@ -578,12 +658,18 @@ static long gen_cost(const gen *g, int64_t from, int walls) {
 static int64_t gen_from(const gen *g) {
         int64_t dt = civil_to_seconds(&g->dt);
         switch (rnd_in(0, 6)) {
-        case 0: return dt - rnd_in(0, 2 * 86400);
-        case 1: return dt;
-        case 2: return dt + rnd_in(1, 120);
-        case 3: return dt + rnd_in(0, 2 * 86400);
-        case 4: return dt + (int64_t) rnd_in(0, 90) * 86400 + rnd_in(0, 86399);
-        case 5: return dt + (int64_t) rnd_in(0, 4 * 365) * 86400 + rnd_in(0, 86399);
+        case 0:
+                return dt - rnd_in(0, 2 * 86400);
+        case 1:
+                return dt;
+        case 2:
+                return dt + rnd_in(1, 120);
+        case 3:
+                return dt + rnd_in(0, 2 * 86400);
+        case 4:
+                return dt + (int64_t) rnd_in(0, 90) * 86400 + rnd_in(0, 86399);
+        case 5:
+                return dt + (int64_t) rnd_in(0, 4 * 365) * 86400 + rnd_in(0, 86399);
         default: {
                 /* about a month's or a year's turn */
                 civil c = g->dt;
@@ -654,8 +740,8 @@ static void fast_matches_libical(void **state) {
                         continue;
                 }
                 if (!rrule_is_fast(fast) || rrule_is_fast(lib))
-                        fail_msg("seed %" PRIu64 " rule %d \"%s\" DTSTART %s: not on the fast path", seed, n,
-                                 g.text, dts);
+                        fail_msg("seed %" PRIu64 " rule %d \"%s\" DTSTART %s: not on the fast path", seed, n, g.text,
+                                 dts);
                 int64_t ua = rrule_until_local(fast), ub = rrule_until_local(lib);
                 if (ua != ub) {
                         char x[32], y[32];
@@ -678,9 +764,10 @@ static void fast_matches_libical(void **state) {
                 rrule_free(lib);
         }
         print_message("%d rules (%d refused by both), %d cases compared, %d skipped as too slow for libical "
-                      "(seed %" PRIu64 ")\n", rules, refused, cases, skipped, seed);
-        print_message("cases by FREQ: %d %d %d %d %d %d (SECONDLY..MONTHLY)\n", per_freq[0], per_freq[1],
-                      per_freq[2], per_freq[3], per_freq[4], per_freq[5]);
+                      "(seed %" PRIu64 ")\n",
+                      rules, refused, cases, skipped, seed);
+        print_message("cases by FREQ: %d %d %d %d %d %d (SECONDLY..MONTHLY)\n", per_freq[0], per_freq[1], per_freq[2],
+                      per_freq[3], per_freq[4], per_freq[5]);
         /* the skipped must stay few and every FREQ compared, or the test stops testing */
         assert_true(skipped * 5 < cases);
         for (int f = 0; f < 6; f++)
@@ -803,9 +890,11 @@ static void fast_matches_oracle(void **state) {
                                 bool have = rrule_iter_next(it, &w) == 0;
                                 if (have != (i < nw) || (have && w != want[i])) {
                                         char f[32];
-                                        fail_msg("seed %" PRIu64 " rule %d \"%s\" DTSTART %s: from %s: wall %d: fast %s, "
-                                                 "oracle %s", seed, n, g.text, dts, fmt_w(from, f), i,
-                                                 fmt_opt(have, w, x), fmt_opt(i < nw, i < nw ? want[i] : 0, y));
+                                        fail_msg("seed %" PRIu64
+                                                 " rule %d \"%s\" DTSTART %s: from %s: wall %d: fast %s, "
+                                                 "oracle %s",
+                                                 seed, n, g.text, dts, fmt_w(from, f), i, fmt_opt(have, w, x),
+                                                 fmt_opt(i < nw, i < nw ? want[i] : 0, y));
                                 }
                         }
                         rrule_iter_free(it);
@@ -821,9 +910,12 @@ static void fast_matches_oracle(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(errors),         cmocka_unit_test(calendar),
-                cmocka_unit_test(restart_matches_full), cmocka_unit_test(fast_path_taken),
-                cmocka_unit_test(rfc_results),          cmocka_unit_test(fast_matches_libical),
+                cmocka_unit_test(errors),
+                cmocka_unit_test(calendar),
+                cmocka_unit_test(restart_matches_full),
+                cmocka_unit_test(fast_path_taken),
+                cmocka_unit_test(rfc_results),
+                cmocka_unit_test(fast_matches_libical),
                 cmocka_unit_test(fast_matches_oracle),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

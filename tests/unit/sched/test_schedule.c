@@ -19,8 +19,7 @@ static schedule *parse_opts(const char *spec, const schedule_opts *o) {
 /* Lists occurrences from `from` (inclusive) and compares with a NULL-terminated list. */
 static void expect(const char *spec, const char *tz, const char *start, int gap, int rep, const char *from,
                    const char *const *want) {
-        schedule_opts o = {.tz = tz, .start_local = start, .anchor = T(from), .gap_policy = gap,
-                           .repeat_policy = rep};
+        schedule_opts o = {.tz = tz, .start_local = start, .anchor = T(from), .gap_policy = gap, .repeat_policy = rep};
         schedule *s = parse_opts(spec, &o);
         sked_time t = T(from) - 1;
         for (; *want; want++) {
@@ -56,19 +55,16 @@ static void repeat_policies(void **state) {
         expect("cron:30 1 * * *", NY, NULL, 0, TZ_REPEAT_LAST, "2026-10-31T00:00:00Z",
                L("2026-10-31T05:30:00Z", "2026-11-01T06:30:00Z", "2026-11-02T06:30:00Z"));
         expect("cron:30 1 * * *", NY, NULL, 0, TZ_REPEAT_BOTH, "2026-10-31T00:00:00Z",
-               L("2026-10-31T05:30:00Z", "2026-11-01T05:30:00Z", "2026-11-01T06:30:00Z",
-                 "2026-11-02T06:30:00Z"));
-        expect("RRULE:FREQ=DAILY;BYHOUR=1;BYMINUTE=45", "Australia/Lord_Howe", "2026-04-03T01:45:00",
-               0, TZ_REPEAT_BOTH, "2026-04-04T00:00:00Z",
-               L("2026-04-04T14:45:00Z", "2026-04-04T15:15:00Z", "2026-04-05T15:15:00Z"));
+               L("2026-10-31T05:30:00Z", "2026-11-01T05:30:00Z", "2026-11-01T06:30:00Z", "2026-11-02T06:30:00Z"));
+        expect("RRULE:FREQ=DAILY;BYHOUR=1;BYMINUTE=45", "Australia/Lord_Howe", "2026-04-03T01:45:00", 0, TZ_REPEAT_BOTH,
+               "2026-04-04T00:00:00Z", L("2026-04-04T14:45:00Z", "2026-04-04T15:15:00Z", "2026-04-05T15:15:00Z"));
 }
 
 static void cadence_of_all_hours_cron(void **state) {
         (void) state;
         /* Both copies of the repeated hour; nothing for the skipped one. */
         expect("cron:30 * * * *", NY, NULL, 0, 0, "2026-11-01T04:00:00Z",
-               L("2026-11-01T04:30:00Z", "2026-11-01T05:30:00Z", "2026-11-01T06:30:00Z",
-                 "2026-11-01T07:30:00Z"));
+               L("2026-11-01T04:30:00Z", "2026-11-01T05:30:00Z", "2026-11-01T06:30:00Z", "2026-11-01T07:30:00Z"));
         expect("cron:30 * * * *", NY, NULL, 0, 0, "2026-03-08T05:00:00Z",
                L("2026-03-08T05:30:00Z", "2026-03-08T06:30:00Z", "2026-03-08T07:30:00Z"));
         /* 06:30Z is 01:30 EST, 07:30Z is 03:30 EDT: wall 02:30 never exists. */
@@ -80,9 +76,8 @@ static void dedupe_and_order(void **state) {
         (void) state;
         /* Walls 02:00..02:45 shift to 07:00..07:45Z, colliding with 03:00..03:45 EDT. */
         expect("RRULE:FREQ=MINUTELY;INTERVAL=15", NY, "2026-03-08T01:30:00", 0, 0, "2026-03-08T06:30:00Z",
-               L("2026-03-08T06:30:00Z", "2026-03-08T06:45:00Z", "2026-03-08T07:00:00Z",
-                 "2026-03-08T07:15:00Z", "2026-03-08T07:30:00Z", "2026-03-08T07:45:00Z",
-                 "2026-03-08T08:00:00Z"));
+               L("2026-03-08T06:30:00Z", "2026-03-08T06:45:00Z", "2026-03-08T07:00:00Z", "2026-03-08T07:15:00Z",
+                 "2026-03-08T07:30:00Z", "2026-03-08T07:45:00Z", "2026-03-08T08:00:00Z"));
         /* Cron with restricted hours: 02:00 shifts onto 03:00 EDT; they fire once. */
         expect("cron:0 2,3 * * *", NY, NULL, 0, 0, "2026-03-08T00:00:00Z",
                L("2026-03-08T07:00:00Z", "2026-03-09T06:00:00Z"));
@@ -91,14 +86,13 @@ static void dedupe_and_order(void **state) {
 static void intervals_and_bounds(void **state) {
         (void) state;
         expect("every:90m", NY, "2026-03-07T23:00:00", 0, 0, "2026-03-08T04:00:00Z",
-               L("2026-03-08T04:00:00Z", "2026-03-08T05:30:00Z", "2026-03-08T07:00:00Z",
-                 "2026-03-08T08:30:00Z"));
+               L("2026-03-08T04:00:00Z", "2026-03-08T05:30:00Z", "2026-03-08T07:00:00Z", "2026-03-08T08:30:00Z"));
         expect("every 1d", NY, "2026-03-07T12:00:00", 0, 0, "2026-03-01T00:00:00Z",
                L("2026-03-07T17:00:00Z", "2026-03-08T17:00:00Z"));
         expect("RRULE:FREQ=DAILY;COUNT=2", NY, "2026-03-07T09:00:00", 0, 0, "2026-03-01T00:00:00Z",
                L("2026-03-07T14:00:00Z", "2026-03-08T13:00:00Z", "END"));
-        expect("RRULE:FREQ=DAILY;UNTIL=20260308T130000Z", NY, "2026-03-07T09:00:00", 0, 0,
-               "2026-03-01T00:00:00Z", L("2026-03-07T14:00:00Z", "2026-03-08T13:00:00Z", "END"));
+        expect("RRULE:FREQ=DAILY;UNTIL=20260308T130000Z", NY, "2026-03-07T09:00:00", 0, 0, "2026-03-01T00:00:00Z",
+               L("2026-03-07T14:00:00Z", "2026-03-08T13:00:00Z", "END"));
         expect("FREQ=YEARLY", "Europe/Berlin", "2024-02-29T00:30:00", 0, 0, "2024-01-01T00:00:00Z",
                L("2024-02-28T23:30:00Z", "2028-02-28T23:30:00Z"));
         expect("cron:0 0 29 2 *", "UTC", NULL, 0, 0, "2025-01-01T00:00:00Z",
@@ -107,8 +101,7 @@ static void intervals_and_bounds(void **state) {
         expect("cron:30 23 * * *", "America/Asuncion", NULL, 0, TZ_REPEAT_BOTH, "2025-03-22T00:00:00Z",
                L("2025-03-22T02:30:00Z", "2025-03-23T02:30:00Z", "2025-03-24T02:30:00Z"));
         expect("cron:30 23 * * *", "America/Asuncion", NULL, 0, TZ_REPEAT_BOTH, "2024-03-23T00:00:00Z",
-               L("2024-03-23T02:30:00Z", "2024-03-24T02:30:00Z", "2024-03-24T03:30:00Z",
-                 "2024-03-25T03:30:00Z"));
+               L("2024-03-23T02:30:00Z", "2024-03-24T02:30:00Z", "2024-03-24T03:30:00Z", "2024-03-25T03:30:00Z"));
 
         schedule_opts o = {.tz = NY, .anchor = T("2026-01-01T00:00:00Z"), .count = 3};
         schedule *s = parse_opts("cron:0 9 * * *", &o);
@@ -126,13 +119,18 @@ static void intervals_and_bounds(void **state) {
 
 static void parse_errors(void **state) {
         (void) state;
-        static const struct { const char *spec, *tz, *start, *msg; } cases[] = {
-                {"whenever", NULL, NULL, "schedule \"whenever\": expected RRULE:<rule>, cron:<fields> or every:<duration>"},
+        static const struct {
+                const char *spec, *tz, *start, *msg;
+        } cases[] = {
+                {"whenever", NULL, NULL,
+                 "schedule \"whenever\": expected RRULE:<rule>, cron:<fields> or every:<duration>"},
                 {"cron:* * * * *", "Mars/Olympus", NULL, "time zone \"Mars/Olympus\": not found in the tz database"},
-                {"cron:* * * * *", NULL, "2026-02-30T00:00:00", "start \"2026-02-30T00:00:00\": expected a wall time YYYY-MM-DDTHH:MM:SS"},
+                {"cron:* * * * *", NULL, "2026-02-30T00:00:00",
+                 "start \"2026-02-30T00:00:00\": expected a wall time YYYY-MM-DDTHH:MM:SS"},
                 {"every:0s", NULL, NULL, "interval \"0s\": must be at least 1s"},
                 {"every:30m1h", NULL, NULL, "interval \"30m1h\": units must go from largest to smallest, each once"},
-                {"every:5x", NULL, NULL, "interval \"5x\": expected <number><unit> parts with units w, d, h, m, s (like 15m, 1h30m, 1d)"},
+                {"every:5x", NULL, NULL,
+                 "interval \"5x\": expected <number><unit> parts with units w, d, h, m, s (like 15m, 1h30m, 1d)"},
                 {"RRULE:FREQ=DAILY;BYHOUR=25", NULL, NULL, "rrule \"FREQ=DAILY;BYHOUR=25\": BYHOUR must be 0..23"},
         };
         for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -155,10 +153,16 @@ static void parse_errors(void **state) {
 static void list_matches_stepping(void **state) {
         (void) state;
         static const char *const specs[] = {
-                "RRULE:FREQ=DAILY;BYHOUR=2;BYMINUTE=30", "RRULE:FREQ=HOURLY;BYMINUTE=0,30",
-                "RRULE:FREQ=WEEKLY;BYDAY=MO,WE,SU;BYHOUR=1,2,3", "RRULE:FREQ=MINUTELY;INTERVAL=7;COUNT=500",
-                "RRULE:FREQ=DAILY;BYHOUR=1;BYMINUTE=30;UNTIL=20261101T060000Z", "cron:30 1,2 * * *",
-                "cron:*/5 0-3 * * *", "cron:0 2 * * 0", "every 90m", "cron:*/10 * * * *",
+                "RRULE:FREQ=DAILY;BYHOUR=2;BYMINUTE=30",
+                "RRULE:FREQ=HOURLY;BYMINUTE=0,30",
+                "RRULE:FREQ=WEEKLY;BYDAY=MO,WE,SU;BYHOUR=1,2,3",
+                "RRULE:FREQ=MINUTELY;INTERVAL=7;COUNT=500",
+                "RRULE:FREQ=DAILY;BYHOUR=1;BYMINUTE=30;UNTIL=20261101T060000Z",
+                "cron:30 1,2 * * *",
+                "cron:*/5 0-3 * * *",
+                "cron:0 2 * * 0",
+                "every 90m",
+                "cron:*/10 * * * *",
         };
         static const char *const zones[] = {"America/New_York", "Australia/Sydney", "Australia/Lord_Howe",
                                             "Europe/Berlin", "UTC"};
@@ -169,8 +173,10 @@ static void list_matches_stepping(void **state) {
                 for (size_t z = 0; z < sizeof zones / sizeof zones[0]; z++)
                         for (int gap = 0; gap <= TZ_GAP_SKIP; gap++)
                                 for (int rep = 0; rep <= TZ_REPEAT_BOTH; rep++) {
-                                        schedule_opts o = {.tz = zones[z], .start_local = "2026-01-01T00:00:00",
-                                                           .gap_policy = gap, .repeat_policy = rep};
+                                        schedule_opts o = {.tz = zones[z],
+                                                           .start_local = "2026-01-01T00:00:00",
+                                                           .gap_policy = gap,
+                                                           .repeat_policy = rep};
                                         schedule *s = parse_opts(specs[i], &o);
                                         for (size_t f = 0; f < sizeof froms / sizeof froms[0]; f++) {
                                                 sked_time from, to;
@@ -183,9 +189,11 @@ static void list_matches_stepping(void **state) {
                                                         while (m < max && schedule_next(s, t, &t) == 0 && t < to)
                                                                 b[m++] = t;
                                                         if ((size_t) n != m || memcmp(a, b, m * sizeof *a) != 0)
-                                                                fail_msg("%s in %s (gap %d, repeat %d) from %s, max %zu: "
+                                                                fail_msg("%s in %s (gap %d, repeat %d) from %s, max "
+                                                                         "%zu: "
                                                                          "%d listed, %zu stepped",
-                                                                         specs[i], zones[z], gap, rep, froms[f], max, n, m);
+                                                                         specs[i], zones[z], gap, rep, froms[f], max, n,
+                                                                         m);
                                                 }
                                         }
                                         schedule_free(s);
@@ -218,10 +226,14 @@ static void bench(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(gap_policies),       cmocka_unit_test(repeat_policies),
-                cmocka_unit_test(cadence_of_all_hours_cron), cmocka_unit_test(dedupe_and_order),
-                cmocka_unit_test(intervals_and_bounds), cmocka_unit_test(parse_errors),
-                cmocka_unit_test(list_matches_stepping), cmocka_unit_test(bench),
+                cmocka_unit_test(gap_policies),
+                cmocka_unit_test(repeat_policies),
+                cmocka_unit_test(cadence_of_all_hours_cron),
+                cmocka_unit_test(dedupe_and_order),
+                cmocka_unit_test(intervals_and_bounds),
+                cmocka_unit_test(parse_errors),
+                cmocka_unit_test(list_matches_stepping),
+                cmocka_unit_test(bench),
         };
         int r = cmocka_run_group_tests(tests, NULL, NULL);
         tz_cache_free();

@@ -77,8 +77,7 @@ static void new_york(void **state) {
         check_resolve(z, "2026-11-01T01:30:00", 0, 0, "2026-11-01T05:30:00Z", NULL);
         check_resolve(z, "2026-11-01T01:30:00", 0, TZ_REPEAT_FIRST, "2026-11-01T05:30:00Z", NULL);
         check_resolve(z, "2026-11-01T01:30:00", 0, TZ_REPEAT_LAST, "2026-11-01T06:30:00Z", NULL);
-        check_resolve(z, "2026-11-01T01:30:00", 0, TZ_REPEAT_BOTH, "2026-11-01T05:30:00Z",
-                      "2026-11-01T06:30:00Z");
+        check_resolve(z, "2026-11-01T01:30:00", 0, TZ_REPEAT_BOTH, "2026-11-01T05:30:00Z", "2026-11-01T06:30:00Z");
         check_resolve(z, "2026-11-01T02:00:00", 0, TZ_REPEAT_BOTH, "2026-11-01T07:00:00Z", NULL);
         check_resolve(z, "2100-03-14T02:30:00", 0, 0, "2100-03-14T07:30:00Z", NULL);
         int kind;
@@ -100,20 +99,17 @@ static void berlin(void **state) {
         const tz_zone *z = load("Europe/Berlin");
         check_resolve(z, "2026-03-29T02:30:00", 0, 0, "2026-03-29T01:30:00Z", NULL);
         check_resolve(z, "2026-03-29T02:30:00", TZ_GAP_SKIP, 0, NULL, NULL);
-        check_resolve(z, "2026-10-25T02:30:00", 0, TZ_REPEAT_BOTH, "2026-10-25T00:30:00Z",
-                      "2026-10-25T01:30:00Z");
+        check_resolve(z, "2026-10-25T02:30:00", 0, TZ_REPEAT_BOTH, "2026-10-25T00:30:00Z", "2026-10-25T01:30:00Z");
         check_resolve(z, "2026-10-25T02:30:00", 0, TZ_REPEAT_LAST, "2026-10-25T01:30:00Z", NULL);
 }
 
 static void southern(void **state) {
         (void) state;
         const tz_zone *z = load("Australia/Sydney");
-        check_resolve(z, "2026-04-05T02:30:00", 0, TZ_REPEAT_BOTH, "2026-04-04T15:30:00Z",
-                      "2026-04-04T16:30:00Z");
+        check_resolve(z, "2026-04-05T02:30:00", 0, TZ_REPEAT_BOTH, "2026-04-04T15:30:00Z", "2026-04-04T16:30:00Z");
         check_resolve(z, "2026-10-04T02:30:00", 0, 0, "2026-10-03T16:30:00Z", NULL);
         z = load("America/Santiago");
-        check_resolve(z, "2026-04-04T23:30:00", 0, TZ_REPEAT_BOTH, "2026-04-05T02:30:00Z",
-                      "2026-04-05T03:30:00Z");
+        check_resolve(z, "2026-04-04T23:30:00", 0, TZ_REPEAT_BOTH, "2026-04-05T02:30:00Z", "2026-04-05T03:30:00Z");
         check_resolve(z, "2026-09-06T00:30:00", 0, 0, "2026-09-06T04:30:00Z", NULL);
         check_resolve(z, "2026-09-06T00:30:00", TZ_GAP_SKIP, 0, NULL, NULL);
 }
@@ -124,8 +120,7 @@ static void lord_howe(void **state) {
         assert_int_equal(tz_offset_at(z, T("2026-06-01T00:00:00Z")), 37800);
         assert_int_equal(tz_offset_at(z, T("2026-12-01T00:00:00Z")), 39600);
         /* Fall back 02:00 +11 -> 01:30 +10:30: half an hour repeats. */
-        check_resolve(z, "2026-04-05T01:45:00", 0, TZ_REPEAT_BOTH, "2026-04-04T14:45:00Z",
-                      "2026-04-04T15:15:00Z");
+        check_resolve(z, "2026-04-05T01:45:00", 0, TZ_REPEAT_BOTH, "2026-04-04T14:45:00Z", "2026-04-04T15:15:00Z");
         check_resolve(z, "2026-04-05T01:29:00", 0, TZ_REPEAT_BOTH, "2026-04-04T14:29:00Z", NULL);
         /* Spring forward 02:00 +10:30 -> 02:30 +11: half an hour is missing. */
         check_resolve(z, "2026-10-04T02:15:00", 0, 0, "2026-10-03T15:45:00Z", NULL);
@@ -144,13 +139,12 @@ static void asuncion(void **state) {
         assert_int_equal(tz_offset_at(z, T("2026-07-01T12:00:00Z")), -3 * 3600);
         assert_int_equal(tz_offset_at(z, T("2030-01-01T12:00:00Z")), -3 * 3600);
         check_resolve(z, "2025-03-22T23:30:00", 0, TZ_REPEAT_BOTH, "2025-03-23T02:30:00Z", NULL);
-        check_resolve(z, "2024-03-23T23:30:00", 0, TZ_REPEAT_BOTH, "2024-03-24T02:30:00Z",
-                      "2024-03-24T03:30:00Z");
+        check_resolve(z, "2024-03-23T23:30:00", 0, TZ_REPEAT_BOTH, "2024-03-24T02:30:00Z", "2024-03-24T03:30:00Z");
 }
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(utc_and_names), cmocka_unit_test(new_york), cmocka_unit_test(berlin),
+                cmocka_unit_test(utc_and_names), cmocka_unit_test(new_york),  cmocka_unit_test(berlin),
                 cmocka_unit_test(southern),      cmocka_unit_test(lord_howe), cmocka_unit_test(asuncion),
         };
         int r = cmocka_run_group_tests(tests, NULL, NULL);

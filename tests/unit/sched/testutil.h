@@ -38,5 +38,13 @@ static inline const char *fmt_w(int64_t w, char *buf) {
         return buf;
 }
 
-#define assert_time(t, s) do { char b_[32]; assert_string_equal(fmt_t((t), b_), (s)); } while (0)
-#define assert_wall(w, s) do { char b_[32]; assert_string_equal(fmt_w((w), b_), (s)); } while (0)
+#define assert_time(t, s)                                                                                              \
+        do {                                                                                                           \
+                char b_[32];                                                                                           \
+                assert_string_equal(fmt_t((t), b_), (s));                                                              \
+        } while (0)
+#define assert_wall(w, s)                                                                                              \
+        do {                                                                                                           \
+                char b_[32];                                                                                           \
+                assert_string_equal(fmt_w((w), b_), (s));                                                              \
+        } while (0)

@@ -131,13 +131,13 @@ static inline backend_ctx *backend_of(void **state) {
         return *state;
 }
 
-#define BACKEND_TESTS(fn)                                                                    \
-        cmocka_unit_test_setup_teardown(fn, setup_sqlite, backend_teardown),                 \
-        cmocka_unit_test_setup_teardown(fn, setup_pg, backend_teardown)
+#define BACKEND_TESTS(fn)                                                                                              \
+        cmocka_unit_test_setup_teardown(fn, setup_sqlite, backend_teardown),                                           \
+                cmocka_unit_test_setup_teardown(fn, setup_pg, backend_teardown)
 /* The same, with no store opened by the setup (c->uri is ready). */
-#define BACKEND_TESTS_CLOSED(fn)                                                             \
-        cmocka_unit_test_setup_teardown(fn, setup_sqlite_closed, backend_teardown),          \
-        cmocka_unit_test_setup_teardown(fn, setup_pg_closed, backend_teardown)
+#define BACKEND_TESTS_CLOSED(fn)                                                                                       \
+        cmocka_unit_test_setup_teardown(fn, setup_sqlite_closed, backend_teardown),                                    \
+                cmocka_unit_test_setup_teardown(fn, setup_pg_closed, backend_teardown)
 
 /* Runs sql (no parameters, ncol columns) and appends each row as one line, columns joined by
  * '|', NULL as "NULL"; fails the test on an error. */

@@ -7,20 +7,20 @@
 #define T0 ((sked_time) 1796000000 * SKED_USEC) /* 2026-11-30 */
 #define MIN ((sked_time) 60 * SKED_USEC)
 
-#define OK(call)                                                                         \
-        do {                                                                             \
-                sked_err err_ = {0};                                                     \
-                int r_ = (call);                                                         \
-                if (r_ < 0)                                                              \
-                        fail_msg("%s: %d %s", #call, r_, err_.msg);                      \
+#define OK(call)                                                                                                       \
+        do {                                                                                                           \
+                sked_err err_ = {0};                                                                                   \
+                int r_ = (call);                                                                                       \
+                if (r_ < 0)                                                                                            \
+                        fail_msg("%s: %d %s", #call, r_, err_.msg);                                                    \
         } while (0)
 /* The call fails with `code`. */
-#define FAILS(code, call)                                                                \
-        do {                                                                             \
-                sked_err err_ = {0};                                                     \
-                int r_ = (call);                                                         \
-                if (r_ != (code))                                                        \
-                        fail_msg("%s: %d, expected %d (%s)", #call, r_, (code), err_.msg); \
+#define FAILS(code, call)                                                                                              \
+        do {                                                                                                           \
+                sked_err err_ = {0};                                                                                   \
+                int r_ = (call);                                                                                       \
+                if (r_ != (code))                                                                                      \
+                        fail_msg("%s: %d, expected %d (%s)", #call, r_, (code), err_.msg);                             \
         } while (0)
 
 static void put_type(store *s, const char *name, const char *feature) {
@@ -210,11 +210,19 @@ static void occurrence_exceptions(void **state) {
         assert_true(done);
 
         /* a disabled occurrence and a moved one */
-        exception_row x = {.series_id = id, .nominal = T0 + 10 * MIN, .disabled = true, .note = "holiday",
-                           .created_at = T0, .updated_at = T0};
+        exception_row x = {.series_id = id,
+                           .nominal = T0 + 10 * MIN,
+                           .disabled = true,
+                           .note = "holiday",
+                           .created_at = T0,
+                           .updated_at = T0};
         OK(store_exception_put(s, &x, &err_));
-        exception_row m = {.series_id = id, .nominal = T0 + 20 * MIN, .moved_to = T0 + 25 * MIN,
-                           .params = "{\"k\": 1}", .created_at = T0, .updated_at = T0};
+        exception_row m = {.series_id = id,
+                           .nominal = T0 + 20 * MIN,
+                           .moved_to = T0 + 25 * MIN,
+                           .params = "{\"k\": 1}",
+                           .created_at = T0,
+                           .updated_at = T0};
         OK(store_exception_put(s, &m, &err_));
         x.note = "holiday, again"; /* a replacement does not count twice */
         OK(store_exception_put(s, &x, &err_));
@@ -338,8 +346,13 @@ static void runs_claim_finish(void **state) {
 
         /* finished once; a second finish (another node recovered it) is stale */
         OK(store_run_progress(s, r1, 40, &err_));
-        run_finish f = {.state = "succeeded", .has_exit = true, .exit_code = 0, .finished_at = T0 + MIN,
-                        .progress = 100, .n_info = 2, .n_results = 1};
+        run_finish f = {.state = "succeeded",
+                        .has_exit = true,
+                        .exit_code = 0,
+                        .finished_at = T0 + MIN,
+                        .progress = 100,
+                        .n_info = 2,
+                        .n_results = 1};
         OK(store_run_finish(s, r1, &f, 0, &err_));
         FAILS(-ESTALE, store_run_finish(s, r1, &f, 0, &err_));
         OK(store_run_set_next(s, r1, r2, &err_));
@@ -511,8 +524,13 @@ static void cluster_records(void **state) {
         backend_ctx *c = backend_of(state);
         store *s = c->st;
         FAILS(-ENOENT, store_poller_get(s, &(poller_health){0}, &err_));
-        poller_health h = {.node = "node-a", .started_at = T0, .heartbeat_at = T0 + 1, .fired_total = 7,
-                           .has_next = true, .next_due = T0 + MIN, .purged_runs = 3};
+        poller_health h = {.node = "node-a",
+                           .started_at = T0,
+                           .heartbeat_at = T0 + 1,
+                           .fired_total = 7,
+                           .has_next = true,
+                           .next_due = T0 + MIN,
+                           .purged_runs = 3};
         OK(store_poller_put(s, &h, &err_));
         h.fired_total = 9;
         OK(store_poller_put(s, &h, &err_));
@@ -525,8 +543,14 @@ static void cluster_records(void **state) {
         assert_int_equal(got.last_fire_at, 0);
         assert_int_equal(got.purged_runs, 3);
 
-        node_row n = {.name = "node-b", .role = "worker", .version = "0.1.0", .started_at = T0,
-                      .heartbeat_at = T0 + 2, .workers = 4, .running = 1, .pid = 42};
+        node_row n = {.name = "node-b",
+                      .role = "worker",
+                      .version = "0.1.0",
+                      .started_at = T0,
+                      .heartbeat_at = T0 + 2,
+                      .workers = 4,
+                      .running = 1,
+                      .pid = 42};
         OK(store_node_heartbeat(s, &n, &err_));
         n.running = 2;
         OK(store_node_heartbeat(s, &n, &err_));
@@ -579,14 +603,10 @@ static void rollback_undoes(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                BACKEND_TESTS(types_and_features),
-                BACKEND_TESTS(series_lifecycle),
-                BACKEND_TESTS(occurrence_exceptions),
-                BACKEND_TESTS(runs_claim_finish),
-                BACKEND_TESTS(series_retract),
-                BACKEND_TESTS(messages_results),
-                BACKEND_TESTS(retention_purge),
-                BACKEND_TESTS(cluster_records),
+                BACKEND_TESTS(types_and_features),    BACKEND_TESTS(series_lifecycle),
+                BACKEND_TESTS(occurrence_exceptions), BACKEND_TESTS(runs_claim_finish),
+                BACKEND_TESTS(series_retract),        BACKEND_TESTS(messages_results),
+                BACKEND_TESTS(retention_purge),       BACKEND_TESTS(cluster_records),
                 BACKEND_TESTS(rollback_undoes),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
