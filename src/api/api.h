@@ -5,16 +5,38 @@
  * server runs. */
 #pragma once
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "api/auth.h"
+#include "base/prom.h"
 #include "api/http.h"
 #include "engine/engine.h"
 
 #define API_DEFAULT_LIMIT 100 /* rows per page of a listing, when ?limit is absent */
 #define API_MAX_LIMIT 1000
+
+/* Requests by method, route pattern and status, and their durations, for /metrics:
+ * fixed tables (the routes are a set fixed at start, the statuses few) under one
+ * lock; a request that finds its table full is counted under route "(other)". */
+#define API_METRICS_SERIES 512
+#define API_METRICS_TIMINGS 256
+typedef struct api_http_metrics {
+        pthread_mutex_t lock;
+        struct {
+                const char *method, *route; /* static strings, or the server's route patterns */
+                int status;
+                uint64_t n;
+        } counts[API_METRICS_SERIES];
+        size_t ncounts;
+        struct {
+                const char *method, *route;
+                prom_histogram h;
+        } timings[API_METRICS_TIMINGS];
+        size_t ntimings;
+} api_http_metrics;
 
 /* The state every route handler reads, passed as the userdata of each route
  * (http_route_table); set up by routes_register before the server starts. */
@@ -24,6 +46,11 @@ typedef struct api_ctx {
                 unsigned char hash[AUTH_HASH_LEN]; /* of the read-only calendar feed token */
                 bool have;                         /* false: only the admin token reads the feed */
         } feed;                                    /* owner: routes_calendar.c (GET /api/v1/calendar.ics) */
+        struct {
+                unsigned char hash[AUTH_HASH_LEN]; /* of the read-only metrics token */
+                bool have;                         /* false: only the admin token reads /metrics */
+                api_http_metrics http;             /* written by every request */
+        } metrics;                                 /* owner: routes_metrics.c (GET /metrics) */
 } api_ctx;
 
 /* Registers defs[0..n) with ctx as userdata; on error err names the route table

@@ -26,6 +26,7 @@
 struct route {
         char *method;
         char *pattern;        /* copy, split in place into segs */
+        char *name;           /* the pattern as registered, for the access log (metrics) */
         char *segs[MAX_SEGS]; /* "{name}" segments stored as name with is_param set */
         bool is_param[MAX_SEGS];
         size_t nsegs;
@@ -174,6 +175,13 @@ int http_server_new(const http_config *cfg, http_server **ret, sked_err *err) {
         return 0;
 }
 
+void http_set_access_log(http_server *s, http_access_log_fn fn, void *userdata) {
+        if (s->daemon)
+                return;
+        s->access_log = fn;
+        s->access_log_userdata = userdata;
+}
+
 int http_route(http_server *s, const char *method, const char *pattern, unsigned flags, http_handler_fn fn,
                void *userdata) {
         struct route rt = {0};
@@ -185,7 +193,8 @@ int http_route(http_server *s, const char *method, const char *pattern, unsigned
                 return -EINVAL;
         rt.method = strdup(method);
         rt.pattern = strdup(pattern);
-        if (!rt.method || !rt.pattern)
+        rt.name = strdup(pattern);
+        if (!rt.method || !rt.pattern || !rt.name)
                 goto nomem;
         /* "/" has no segments; "/a/{b}" has "a" and "b" */
         for (char *p = rt.pattern + 1; *p;) {
@@ -235,10 +244,12 @@ int http_route(http_server *s, const char *method, const char *pattern, unsigned
 bad:
         free(rt.method);
         free(rt.pattern);
+        free(rt.name);
         return -EINVAL;
 nomem:
         free(rt.method);
         free(rt.pattern);
+        free(rt.name);
         return -ENOMEM;
 }
 
@@ -678,7 +689,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                 struct timespec t1;
                 clock_gettime(CLOCK_MONOTONIC, &t1);
                 double ms = (double) (t1.tv_sec - r->t0.tv_sec) * 1e3 + (double) (t1.tv_nsec - r->t0.tv_nsec) / 1e6;
-                s->access_log(s->access_log_userdata, r->method, r->path,
+                s->access_log(s->access_log_userdata, r->method, r->route ? r->route->name : NULL, r->path,
                               toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? (int) r->status : 0, ms);
         }
         if (r->deferred) {
@@ -771,6 +782,7 @@ void http_server_free(http_server *s) {
         for (size_t i = 0; i < s->nroutes; i++) {
                 free(s->routes[i].method);
                 free(s->routes[i].pattern);
+                free(s->routes[i].name);
         }
         free(s->routes);
         free(s);

@@ -28,8 +28,9 @@ typedef struct http_req http_req;
 typedef int (*http_handler_fn)(http_req *req, void *userdata);
 
 /* Called once per finished request if set, on a worker thread (so thread-safe);
- * status is 0 if no reply was sent (connection closed early). */
-typedef void (*http_access_log_fn)(void *userdata, const char *method, const char *path, int status,
+ * route is the pattern of the route that matched ("/api/v1/series/{id}"), NULL when
+ * none did; status is 0 if no reply was sent (connection closed early). */
+typedef void (*http_access_log_fn)(void *userdata, const char *method, const char *route, const char *path, int status,
                                    double duration_ms);
 
 typedef struct http_config {
@@ -52,6 +53,9 @@ enum { HTTP_PUBLIC = 1 }; /* route flag: no auth */
  * Errors: -EINVAL with err field "listen" for an address that is not "IP:port"
  * or "[IPv6]:port"; -ENOMEM. */
 int http_server_new(const http_config *cfg, http_server **ret, sked_err *err);
+
+/* Sets (or replaces) the access log of http_config; before http_server_start only. */
+void http_set_access_log(http_server *s, http_access_log_fn fn, void *userdata);
 
 /* Registers fn for method ("GET", "POST", ...; HEAD is served by GET routes) and
  * pattern, e.g. "/api/v1/series/{id}/occurrences": literal segments match exactly,

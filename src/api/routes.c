@@ -8,17 +8,19 @@
 #include "api/routes_calendar.h"
 #include "api/routes_cluster.h"
 #include "api/routes_features.h"
+#include "api/routes_metrics.h"
 #include "api/routes_runs.h"
 #include "api/routes_series.h"
 #include "api/routes_types.h"
 
 /* One row per resource; a new resource is a new row (and its routes_X.c). */
 static int (*const resources[])(http_server *, api_ctx *, sked_err *) = {
-        routes_cluster_register,  routes_types_register,    routes_series_register,
-        routes_calendar_register, routes_features_register, routes_runs_register,
+        routes_cluster_register,  routes_types_register, routes_series_register,  routes_calendar_register,
+        routes_features_register, routes_runs_register,  routes_metrics_register,
 };
 
-int routes_register(http_server *s, engine *e, const unsigned char *feed_hash, sked_err *err) {
+int routes_register(http_server *s, engine *e, const unsigned char *feed_hash, const unsigned char *metrics_hash,
+                    sked_err *err) {
         /* The routes point at the context for the server's life, and routes_register
          * has no counterpart to free it: one server per process (sked serve), so it
          * lives in static storage, reached by the handlers only through their
@@ -28,6 +30,10 @@ int routes_register(http_server *s, engine *e, const unsigned char *feed_hash, s
         if (feed_hash) {
                 memcpy(ctx.feed.hash, feed_hash, sizeof ctx.feed.hash);
                 ctx.feed.have = true;
+        }
+        if (metrics_hash) {
+                memcpy(ctx.metrics.hash, metrics_hash, sizeof ctx.metrics.hash);
+                ctx.metrics.have = true;
         }
         for (size_t i = 0; i < sizeof resources / sizeof resources[0]; i++) {
                 int r = resources[i](s, &ctx, err);

@@ -205,6 +205,15 @@ int cli_serve(int argc, char **argv) {
         }
         auth_token_hash(token, feed_hash);
         memset(token, 0, sizeof token);
+        /* and one for Prometheus (scrape configs keep it in a credentials file) */
+        unsigned char metrics_hash[AUTH_HASH_LEN];
+        snprintf(feed_path, sizeof feed_path, "%s/metrics.token", data_dir);
+        if (auth_token_file_ensure(feed_path, token, NULL, &err) < 0) {
+                fprintf(stderr, "sked serve: %s\n", err.msg);
+                return CLI_FAILED;
+        }
+        auth_token_hash(token, metrics_hash);
+        memset(token, 0, sizeof token);
 
         /* signals: handled by the main thread only (sigwait); threads inherit the mask */
         sigset_t set;
@@ -251,7 +260,7 @@ int cli_serve(int argc, char **argv) {
         }
         http_config hc = {.listen = listen, .threads = (unsigned) http_threads, .token_hash = token_hash};
         http_server *hs = NULL;
-        if (http_server_new(&hc, &hs, &err) < 0 || routes_register(hs, e, feed_hash, &err) < 0 ||
+        if (http_server_new(&hc, &hs, &err) < 0 || routes_register(hs, e, feed_hash, metrics_hash, &err) < 0 ||
             http_server_start(hs, &err) < 0) {
                 fprintf(stderr, "sked serve: --listen %s: %s\n", listen, err.msg);
                 http_server_free(hs);

@@ -73,6 +73,7 @@ int engine_new(const engine_config *cfg, engine **ret, sked_err *err) {
         pthread_rwlock_init(&e->reg.types_lock, NULL);
         pthread_key_create(&e->life.store_key, store_key_destroy);
         pthread_mutex_init(&e->plans_lock, NULL);
+        metrics_init(&e->metrics);
         e->api_plans.free_value = series_plan_free;
         int r = store_open(e->store_uri, &e->st, err);
         if (r < 0) {
@@ -331,6 +332,7 @@ void engine_free(engine *e) {
         free(e->reg.plugins); /* plug-ins stay loaded: their code may still be referenced */
         pthread_key_delete(e->life.store_key);
         schedcache_clear(&e->api_plans);
+        metrics_free(&e->metrics);
         free(e->node);
         free(e->store_uri);
         free(e);

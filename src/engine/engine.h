@@ -17,6 +17,7 @@
 
 #include "base/civil.h"
 #include "base/err.h"
+#include "base/strbuf.h"
 #include "model/ptype.h"
 #include "sked/sked.h"
 #include "store/store.h"
@@ -182,3 +183,8 @@ int engine_enqueue(engine *e, store *st, const char *type, const char *const *pa
 
 /* The poller's health as JSON (store record + live figures). */
 json_t *engine_poller_status(engine *e, store *st);
+
+/* Appends the engine's metrics in the Prometheus text format (metrics.c): runs
+ * started and finished, durations, start lateness, occurrences missed and skipped
+ * (by type), the loop's turns and the poller role. */
+void engine_metrics_write(engine *e, strbuf *b);

@@ -7,6 +7,7 @@
 
 #include "engine/engine.h"
 #include "engine/handler.h"
+#include "engine/metrics.h"
 #include "engine/schedcache.h"
 #include "model/policy.h"
 #include "sched/schedule.h"
@@ -100,6 +101,7 @@ typedef struct turn_ctx {
         bool any_ready;
         job *claimed;                /* claimed this turn, handed to workers after the commit */
         poller_health health_before; /* restored when the turn fails */
+        int64_t mono_start;          /* time_mono_usec() when the turn began */
 } turn_ctx;
 
 enum { STEP_OWN_TRANSACTION = 1 }; /* runs after the turn's commit, in a transaction of its own */
@@ -126,6 +128,7 @@ extern const turn_step lease_step;     /* lease.c: recover expired leases, renew
 extern const turn_step claim_step;     /* claim.c: ready runs for the workers */
 extern const turn_step health_step;    /* poller.c: heartbeat, the poller's health record */
 extern const turn_step retention_step; /* retention.c: purge (own transaction) */
+extern const turn_step metrics_step;   /* metrics.c: counts what the turn committed (after only) */
 
 /* The engine.  Fields are grouped by the file that owns them (writes them); the
  * others read them, under `lock` where the comment says so. */
@@ -211,6 +214,8 @@ struct engine {
                 bool poller_role; /* this node fires occurrences and recovers leases */
                 sked_time last_heartbeat, last_purge;
         } poller;
+
+        engine_metrics metrics; /* metrics.c: counters for /metrics */
 };
 
 #define PURGE_EVERY_US (60 * SKED_USEC)

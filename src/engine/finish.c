@@ -105,6 +105,8 @@ int finish_job(engine *e, job *j, const event *ev, sked_time now, sked_err *err)
         /* finish first, and only a run that is still ours: if this node lost its lease
          * and the poller recovered the run elsewhere, that attempt is the live one */
         int r = store_run_finish(e->st, j->run.id, &f, 0, err);
+        if (r == 0)
+                metrics_run_finished(e, j->run.type, f.state, (double) ev->duration_us / SKED_USEC);
         if (r == -ESTALE) {
                 log_warning("run %lld ended here after it was recovered elsewhere; its outcome (%s) is not recorded",
                             (long long) j->run.id, f.state);

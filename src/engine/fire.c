@@ -120,6 +120,7 @@ static int record_skip(pass *p, const item *it, const char *why, sked_err *err) 
                 return 0;
         if (r < 0)
                 return r;
+        metrics_skipped(p->e, p->s->type, why, 1);
         if (!strcmp(why, "overlap"))
                 p->adv.skipped_overlap++;
         else if (!strcmp(why, "sleep"))
@@ -382,6 +383,7 @@ static int fire_series(engine *e, const series_row *s, sked_time now, int *ret_f
         p.adv.has_next = has_next;
         p.adv.next_due = has_next ? n : 0;
         *ret_fired += p.fired;
+        metrics_missed(e, s->type, p.adv.missed);
         return store_series_advance(e->st, s->id, &p.adv, err);
 }
 
@@ -415,6 +417,8 @@ static int fire_moves(engine *e, sked_time now, int *ret_fired, sked_err *err) {
                         r = store_exception_set_fired(e->st, s.id, it.nominal, err);
                 if (r >= 0)
                         r = store_series_advance(e->st, s.id, &p.adv, err);
+                if (r >= 0)
+                        metrics_missed(e, s.type, p.adv.missed);
                 *ret_fired += p.fired;
                 series_row_clear(&s);
         }

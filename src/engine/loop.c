@@ -118,13 +118,14 @@ const turn_step events_step = {"events", 0, events_work, events_after, NULL};
  * not count as running); firing before claiming (the same turn claims what it
  * fired); health last (it reports what the others did). */
 static const turn_step *const steps[] = {
-        &role_step, &events_step, &writes_step, &fire_step, &lease_step, &claim_step, &health_step, &retention_step,
+        &role_step,  &events_step, &writes_step,    &fire_step,    &lease_step,
+        &claim_step, &health_step, &retention_step, &metrics_step,
 };
 #define NSTEPS (sizeof steps / sizeof steps[0])
 
 /* One turn of the loop; returns when it wants to run next (an instant). */
 static int turn(engine *e, sked_time *ret_wake, sked_err *err) {
-        turn_ctx t = {.health_before = e->poller.health};
+        turn_ctx t = {.health_before = e->poller.health, .mono_start = time_mono_usec()};
         TAILQ_INIT(&t.writes);
         pthread_mutex_lock(&e->lock);
         t.draining = e->life.draining;

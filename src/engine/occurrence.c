@@ -211,8 +211,8 @@ int occurrence_record_paused(engine *e, store *st, const series_row *s, sked_tim
                  * its run is its record; beyond it, the poller fired nothing */
                 if (inst[i] < was_due && (r = store_occurrence_done(st, s->id, inst[i], &done, err)) < 0)
                         break;
-                if (!done)
-                        r = store_occurrence_insert(st, s->id, inst[i], now, "paused", err);
+                if (!done && (r = store_occurrence_insert(st, s->id, inst[i], now, "paused", err)) == 0)
+                        metrics_skipped(e, s->type, "paused", 1);
                 if (r == -EEXIST)
                         r = 0; /* recorded before (fired ahead, then the pause took it back) */
         }

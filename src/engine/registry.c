@@ -138,6 +138,7 @@ int registry_types_refresh(engine *e, store *st, sked_err *err) {
                 te->next = e->reg.types;
                 e->reg.types = te;
                 pthread_rwlock_unlock(&e->reg.types_lock);
+                metrics_type_known(e, name);
         }
         json_decref(defs);
         return registry_features_refresh(e, st, err);
@@ -216,6 +217,7 @@ static int register_apply(engine *e, store *st, void *ctx, json_t **ret_reply, s
         te->next = e->reg.types;
         e->reg.types = te;
         pthread_rwlock_unlock(&e->reg.types_lock);
+        metrics_type_known(e, t->name);
         c->t = NULL;
         if (t->background) {
                 bool created;

@@ -185,7 +185,9 @@ bool sked_run_cancelled(const sked_run *run) {
 
 void job_run(job *j) {
         int64_t t0 = time_mono_usec();
-        atomic_store(&j->began, engine_now(j->e));
+        sked_time began = engine_now(j->e);
+        atomic_store(&j->began, began);
+        metrics_run_started(j->e, j, began);
         event *fin = calloc(1, sizeof *fin);
         if (!fin)
                 abort(); /* cannot report the end of a run: better to crash and be recovered */

@@ -138,8 +138,11 @@ int writes_apply(engine *e, write_queue *q, sked_err *err) {
                 int r = store_begin(e->st, err);
                 if (r < 0)
                         return r;
+                size_t counted = e->metrics.npending; /* what a refused request counted goes with it */
                 r = w->fn(e, e->st, w->ctx, &w->reply, &w->err);
                 w->result = store_end(e->st, r, &w->err);
+                if (w->result < 0)
+                        e->metrics.npending = counted;
                 if (w->result < 0 && !w->err.code)
                         w->err.code = w->result;
                 if (w->result < 0) {

@@ -440,3 +440,42 @@ int store_lock_series(store *s, int64_t series_id, bool *ret_locked, sked_err *e
         *ret_locked = locked;
         return 0;
 }
+
+/* ---- what /metrics reads ---- */
+
+static json_t *active_count_json(db_stmt *st) {
+        return json_pack("{s:s, s:s, s:I}", "type", db_col_text(st, 0), "state", db_col_text(st, 1), "n",
+                         (json_int_t) db_col_int(st, 2));
+}
+
+JSON_SHAPE(active_count_shape, active_count_json);
+
+int store_runs_active_counts(store *s, sked_time now, json_t **ret, sked_err *err) {
+        /* one statement per partial index (runs_ready, runs_running), not one over both */
+        static const char *const sql[] = {
+                "SELECT type, CASE WHEN not_before > $1 THEN 'waiting' ELSE 'queued' END, count(*) FROM runs "
+                "WHERE state = 'queued' GROUP BY 1, 2",
+                "SELECT type, 'running', count(*) FROM runs WHERE state = 'running' GROUP BY 1",
+        };
+        json_t *all = json_array();
+        if (!all)
+                return err_set(err, -ENOMEM, "out of memory");
+        for (size_t i = 0; i < sizeof sql / sizeof sql[0]; i++) {
+                db_stmt *st;
+                json_t *part = NULL;
+                int r = db_prepare(s->d, sql[i], &st, err);
+                if (r == 0) {
+                        if (i == 0)
+                                db_bind_int(st, 1, now);
+                        r = json_read(st, &active_count_shape, &part, err);
+                }
+                if (r < 0) {
+                        json_decref(all);
+                        return r;
+                }
+                json_array_extend(all, part);
+                json_decref(part);
+        }
+        *ret = all;
+        return 0;
+}

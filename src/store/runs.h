@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "base/civil.h"
 #include "base/err.h"
 
@@ -82,6 +84,11 @@ int store_run_set_next(store *s, int64_t id, int64_t next_attempt, sked_err *err
 int store_run_progress(store *s, int64_t id, int64_t progress, sked_err *err);
 /* Counts by state of a type's runs that are running now. */
 int store_running_count(store *s, const char *type, int64_t *ret, sked_err *err);
+
+/* The unfinished runs by type and state, for /metrics: a JSON array of {"type",
+ * "state", "n"} with state "queued" (ready by now), "waiting" (not before a later
+ * instant: a backoff, or claimed ahead) or "running"; only non-zero counts. */
+int store_runs_active_counts(store *s, sked_time now, json_t **ret, sked_err *err);
 
 /* ---- the overlap policy ---- */
 /* How many runs of the series are queued and running now. */
