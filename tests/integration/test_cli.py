@@ -2,6 +2,7 @@
 against a real `sked serve`, through `sked` itself."""
 import datetime
 import json
+import time
 import os
 import pty
 import re
@@ -147,11 +148,24 @@ class Cli(skedtest.ServerTest):
         return b"".join(chunks).decode().replace("\r\n", "\n")
 
     def test_occurrences_today_tomorrow_and_relative(self):
-        s = self.srv.create_series(type="t.say", schedule="cron:0 12 * * *", tz="UTC")
+        # a daily occurrence later today (a series has none before it was created), two
+        # minutes ahead; within two minutes of midnight, wait for the new day first
+        utc = datetime.timezone.utc
+        at = datetime.datetime.now(utc) + datetime.timedelta(minutes=2)
+        if at.date() != datetime.datetime.now(utc).date():
+            time.sleep((datetime.datetime.combine(at.date(), datetime.time(0, 0, 1), utc)
+                        - datetime.datetime.now(utc)).total_seconds())
+            at = datetime.datetime.now(utc) + datetime.timedelta(minutes=2)
+        s = self.srv.create_series(type="t.say", schedule=f"cron:{at.minute} {at.hour} * * *", tz="UTC")
         out, _ = self.ok("series", "occurrences", str(s["id"]), "--from", "today", "--to", "tomorrow")
-        today = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d")
-        self.assertIn(f"{today}T12:00:00Z", out)
-        self.assertEqual(len([l for l in out.splitlines() if "T12:00:00Z" in l]), 1, out)
+        today = at.strftime("%Y-%m-%d")
+        hhmm = f"T{at.hour:02d}:{at.minute:02d}:00Z"
+        self.assertIn(f"{today}{hhmm}", out)
+        self.assertEqual(len([l for l in out.splitlines() if hhmm in l]), 1, out)
+        reply = json.loads(self.ok("series", "occurrences", str(s["id"]), "--from", "today", "--to", "tomorrow",
+                                   "--json")[0])
+        tomorrow = (at + datetime.timedelta(days=1)).strftime("%Y-%m-%d")
+        self.assertEqual((reply["from"], reply["to"]), (f"{today}T00:00:00Z", f"{tomorrow}T00:00:00Z"), reply)
         reply = json.loads(self.ok("series", "occurrences", str(s["id"]), "--from", "+1d", "--to", "+3d",
                                    "--json")[0])
         self.assertEqual(len(reply["items"]), 2, reply)
