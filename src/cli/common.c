@@ -286,6 +286,10 @@ static const char *with_relative(const char *cell, sked_time now, char *buf, siz
         return buf;
 }
 
+const char *cli_with_relative(const char *cell, char *buf, size_t len) {
+        return with_relative(cell, cli_now(), buf, len);
+}
+
 void cli_print_items(json_t *reply, const char *const *headers, const char *const *keys, size_t n,
                      const cli_list_opts *lo) {
         table *t = table_new(n, headers);

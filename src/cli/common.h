@@ -119,6 +119,11 @@ typedef struct cli_list_opts {
 void cli_print_items(json_t *reply, const char *const *headers, const char *const *keys, size_t n,
                      const cli_list_opts *lo);
 
+/* cell with the time from cli_now() beside it when it is an instant
+ * ("2026-11-22T00:51:48Z (in 3 min)", written to buf), else cell itself: what
+ * cli_print_items does, for tables built by hand. */
+const char *cli_with_relative(const char *cell, char *buf, size_t len);
+
 /* GET path and print the list it answers: JSON with --json, else a table. */
 int cli_list(const cli_common *c, const char *path, const char *const *headers, const char *const *keys, size_t n,
              const cli_list_opts *lo);
