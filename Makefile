@@ -1,12 +1,16 @@
 # A thin wrapper over meson; every target installs what is missing first.
 #   make run    builds the server alone (no test-only packages) and starts it with a demo
 #   make test   installs the test packages, builds everything and runs every test
+#   make install  builds with the man pages and installs (meson install) under $(prefix),
+#               into $(DESTDIR) when set: make install DESTDIR=/tmp/stage prefix=/usr
 BUILD ?= build
+prefix ?= /usr/local
+DESTDIR ?=
 SKED_DATA ?= var
 SKED_LISTEN ?= 127.0.0.1:8080
 MESON_OPTS ?=
 
-.PHONY: all build run test bench clean deps test-deps
+.PHONY: all build run test install bench clean deps test-deps install-deps
 
 all: build
 
@@ -15,6 +19,9 @@ deps:
 
 test-deps:
 	@scripts/install-deps --test
+
+install-deps:
+	@scripts/install-deps --install
 
 # Configured with -Dtests=auto: the unit tests are built once cmocka is there.
 $(BUILD)/build.ninja:
@@ -30,8 +37,15 @@ run: deps $(BUILD)/build.ninja
 # A build directory that `make run` configured before cmocka was installed is
 # configured again with the unit tests required.
 test: test-deps $(BUILD)/build.ninja
-	@meson configure $(BUILD) -Dtests=enabled >/dev/null
+	@meson configure $(BUILD) -Dtests=enabled -Dman=enabled >/dev/null
 	@scripts/test $(BUILD)
+
+# The man pages need scdoc (install-deps --install); a build directory `make run`
+# configured is configured again with them and the prefix.
+install: install-deps $(BUILD)/build.ninja
+	@meson configure $(BUILD) -Dman=enabled -Dprefix=$(prefix) >/dev/null
+	ninja -C $(BUILD)
+	DESTDIR="$(DESTDIR)" meson install -C $(BUILD) --no-rebuild
 
 bench: deps $(BUILD)/build.ninja
 	bench/run $(BENCH_ARGS)

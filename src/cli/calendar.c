@@ -262,7 +262,10 @@ static int calendar_show(const cli_noun *n, int argc, char **argv) {
                 cli_print_json(reply);
                 goto done;
         }
+        if (!w && cli_wide())
+                w = CALVIEW_WIDTH_MAX; /* --wide: titles cut as little as the view allows */
         vo.width = output_width(w);
+        vo.color = cli_color();
         vo.today = today_in(zone, today, sizeof today) ? today : NULL;
         if (calview_render(&out, reply, &vo, &err) < 0) {
                 fprintf(stderr, "sked: unexpected reply from GET /api/v1/calendar: %s\n", err.msg);

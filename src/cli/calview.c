@@ -21,16 +21,19 @@ enum { K_PLANNED, K_CHANGED, K_DISABLED, K_RUNNING, K_SUCCEEDED, K_FAILED, K_SKI
 static const struct {
         char mark;
         const char *label;
+        const char *sgr; /* its colour (calview_opts.color), "" for none */
 } kinds[NKINDS] = {
-        [K_PLANNED] = {'.', "planned"},
-        [K_CHANGED] = {'~', "changed"},
-        [K_DISABLED] = {'x', "disabled"},
-        [K_RUNNING] = {'>', "due/queued/running"},
-        [K_SUCCEEDED] = {'+', "succeeded"},
-        [K_FAILED] = {'!', "failed/lost/cancelled"},
-        [K_SKIPPED] = {'-', "skipped/missed/paused"},
-        [K_OTHER] = {'?', "other state"},
+        [K_PLANNED] = {'.', "planned", ""},
+        [K_CHANGED] = {'~', "changed", "\033[36m"},
+        [K_DISABLED] = {'x', "disabled", "\033[2m"},
+        [K_RUNNING] = {'>', "due/queued/running", "\033[33m"},
+        [K_SUCCEEDED] = {'+', "succeeded", "\033[32m"},
+        [K_FAILED] = {'!', "failed/lost/cancelled", "\033[31m"},
+        [K_SKIPPED] = {'-', "skipped/missed/paused", "\033[2m"},
+        [K_OTHER] = {'?', "other state", ""},
 };
+#define SGR_BOLD "\033[1m"
+#define SGR_RESET "\033[0m"
 
 /* The states of the API, in the order the summary counts them. */
 static const struct {
@@ -82,6 +85,7 @@ typedef struct view {
         bool truncated;
         busy *busy; /* by column, then series */
         size_t nbusy;
+        bool color; /* calview_opts.color */
 } view;
 
 static const char *const wdays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
@@ -495,6 +499,28 @@ static void cell_text(const view *v, const occ *o, strbuf *cell) {
         strbuf_printf(cell, "%s%s %c %s", o->time, off, o->busy ? BUSY_MARK : kinds[o->kind].mark, title);
 }
 
+/* put_text of an occurrence's cell, in its state's colour when the view has colour;
+ * the escape sequences take no columns. */
+static size_t put_cell(strbuf *b, const view *v, const occ *o, const char *text, size_t cols) {
+        const char *on = v->color && !o->busy ? kinds[o->kind].sgr : "";
+        strbuf_puts(b, on);
+        size_t w = put_text(b, text, cols);
+        if (*on)
+                strbuf_puts(b, SGR_RESET);
+        return w;
+}
+
+/* put_text of a day's label, bold for today when the view has colour. */
+static size_t put_label(strbuf *b, const view *v, int c, const char *label, size_t cols) {
+        bool bold = v->color && c == v->today;
+        if (bold)
+                strbuf_puts(b, SGR_BOLD);
+        size_t w = put_text(b, label, cols);
+        if (bold)
+                strbuf_puts(b, SGR_RESET);
+        return w;
+}
+
 static void day_label(const view *v, int c, bool long_form, char *buf, size_t len) {
         const char *wd = wdays[civil_weekday(v->daynum[c])];
         if (long_form)
@@ -511,7 +537,7 @@ static void render_columns(strbuf *b, const view *v, size_t cw, strbuf *cell) {
                 if (c > 0)
                         strbuf_puts(b, SEP);
                 day_label(v, c, false, label, sizeof label);
-                size_t w = put_text(b, label, cw);
+                size_t w = put_label(b, v, c, label, cw);
                 if (c + 1 < NDAYS)
                         pad(b, cw - w);
                 if (v->colstart[c + 1] - v->colstart[c] > rows)
@@ -535,8 +561,9 @@ static void render_columns(strbuf *b, const view *v, size_t cw, strbuf *cell) {
                         if (c > 0)
                                 strbuf_puts(b, SEP);
                         if (v->colstart[c] + r < v->colstart[c + 1]) {
-                                cell_text(v, &v->occ[v->bycol[v->colstart[c] + r]], cell);
-                                w = put_text(b, strbuf_str(cell), cw);
+                                const occ *o = &v->occ[v->bycol[v->colstart[c] + r]];
+                                cell_text(v, o, cell);
+                                w = put_cell(b, v, o, strbuf_str(cell), cw);
                         }
                         if (c + 1 < NDAYS)
                                 pad(b, cw - w);
@@ -549,14 +576,17 @@ static void render_list(strbuf *b, const view *v, size_t width, strbuf *cell) {
         char label[40];
         for (int c = 0; c < NDAYS; c++) {
                 day_label(v, c, true, label, sizeof label);
-                put_line(b, label, width);
+                size_t start = b->len;
+                put_label(b, v, c, label, width);
+                end_line(b, start);
                 if (v->colstart[c] == v->colstart[c + 1])
                         put_line(b, "  (nothing)", width);
                 for (size_t k = v->colstart[c]; k < v->colstart[c + 1]; k++) {
-                        size_t start = b->len;
-                        cell_text(v, &v->occ[v->bycol[k]], cell);
+                        const occ *o = &v->occ[v->bycol[k]];
+                        start = b->len;
+                        cell_text(v, o, cell);
                         strbuf_puts(b, "  ");
-                        put_text(b, strbuf_str(cell), width - 2);
+                        put_cell(b, v, o, strbuf_str(cell), width - 2);
                         end_line(b, start);
                 }
         }
@@ -725,6 +755,7 @@ int calview_render(strbuf *out, const json_t *cal, const calview_opts *o, sked_e
         r = parse(&v, cal, o ? o->today : NULL, err);
         if (r < 0)
                 goto done;
+        v.color = o && o->color;
 
         strbuf_printf(&cell, "Week of %s (%s)", v.days[0], v.tz);
         put_line(&b, strbuf_str(&cell), width);

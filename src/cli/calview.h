@@ -21,11 +21,13 @@
  *
  * Widths count UTF-8 code points (East Asian wide characters count as one, so such
  * titles misalign); text is cut at a code point boundary with "…".  Control
- * characters in server text print as spaces, so the reply cannot drive the terminal.
+ * characters in server text print as spaces, so the reply cannot drive the terminal;
+ * with `color`, the only escape sequences are the view's own, outside the widths.
  * Pure: no I/O, no clock, no time zone database.  Thread-safe. */
 #pragma once
 
 #include <jansson.h>
+#include <stdbool.h>
 
 #include "base/err.h"
 #include "base/strbuf.h"
@@ -39,6 +41,7 @@
 typedef struct calview_opts {
         unsigned width;    /* display columns; 0 = CALVIEW_WIDTH_DEFAULT, else clamped to MIN..MAX */
         const char *today; /* "YYYY-MM-DD" in the calendar's zone (marks that day), or NULL */
+        bool color;        /* SGR colours: cells by their mark's state, today's label bold */
 } calview_opts;
 
 /* Appends the week view of cal (a GET /api/v1/calendar reply, borrowed) to out.

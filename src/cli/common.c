@@ -11,17 +11,63 @@
 
 #include "base/parse.h"
 #include "cli/client.h"
+#include "cli/instant.h"
 #include "cli/table.h"
 
-enum { OPT_URL = CLI_OPT_BASE, OPT_TOKEN, OPT_DATA_DIR, OPT_JSON };
+enum { OPT_URL = CLI_OPT_BASE, OPT_TOKEN, OPT_DATA_DIR, OPT_JSON, OPT_COLOR, OPT_WIDE };
 
 static const struct option common_opts[] = {
         {"url", required_argument, NULL, OPT_URL},
         {"token", required_argument, NULL, OPT_TOKEN},
         {"data-dir", required_argument, NULL, OPT_DATA_DIR},
         {"json", no_argument, NULL, OPT_JSON},
+        {"color", required_argument, NULL, OPT_COLOR},
+        {"wide", no_argument, NULL, OPT_WIDE},
         {"help", no_argument, NULL, 'h'},
 };
+
+/* ---- terminal output ---- */
+
+static struct {
+        const char *color; /* --color, NULL: auto */
+        bool wide;
+} out;
+
+int cli_color_decide(const char *mode, bool tty, const char *no_color, const char *term, bool *ret) {
+        if (!mode || !strcmp(mode, "auto")) {
+                *ret = tty && !(no_color && *no_color) && !(term && !strcmp(term, "dumb"));
+                return 0;
+        }
+        if (!strcmp(mode, "always") || !strcmp(mode, "never")) {
+                *ret = !strcmp(mode, "always");
+                return 0;
+        }
+        return -EINVAL;
+}
+
+bool cli_color(void) {
+        bool on = false;
+        cli_color_decide(out.color, isatty(STDOUT_FILENO), getenv("NO_COLOR"), getenv("TERM"), &on);
+        return on;
+}
+
+bool cli_wide(void) {
+        return out.wide;
+}
+
+sked_time cli_now(void) {
+        static bool warned;
+        const char *env = getenv("SKED_NOW");
+        sked_time t;
+        if (!env || !*env)
+                return time_now_real();
+        if (time_parse_utc(env, &t) == 0)
+                return t;
+        if (!warned)
+                fprintf(stderr, "sked: SKED_NOW \"%s\": expected YYYY-MM-DDTHH:MM:SSZ; using the clock\n", env);
+        warned = true;
+        return time_now_real();
+}
 
 #define NCOMMON (sizeof common_opts / sizeof common_opts[0])
 
@@ -91,6 +137,18 @@ int cli_parse_opts(const cli_noun *n, const cli_verb *v, int argc, char **argv, 
                         continue;
                 case OPT_JSON:
                         c->json = true;
+                        continue;
+                case OPT_COLOR: {
+                        bool ignore;
+                        if (cli_color_decide(optarg, false, NULL, NULL, &ignore) < 0) {
+                                fprintf(stderr, "sked: --color \"%s\": expected auto, always or never\n", optarg);
+                                return CLI_USAGE;
+                        }
+                        out.color = optarg;
+                        continue;
+                }
+                case OPT_WIDE:
+                        out.wide = true;
                         continue;
                 case 'h':
                         fputs(n->usage, stdout);
@@ -194,6 +252,44 @@ void cli_print_object(json_t *o) {
 
 #define CELLS_MAX 8
 
+/* The colour of a value in a column (by its JSON key): states, levels, statuses. */
+static const struct {
+        const char *key, *value;
+        enum table_style style;
+} styles[] = {
+        {"state", "succeeded", TABLE_GOOD}, {"state", "failed", TABLE_BAD},   {"state", "lost", TABLE_BAD},
+        {"state", "cancelled", TABLE_BAD},  {"state", "running", TABLE_BUSY}, {"state", "queued", TABLE_BUSY},
+        {"state", "due", TABLE_BUSY},       {"state", "missed", TABLE_DIM},   {"state", "skipped", TABLE_DIM},
+        {"state", "paused", TABLE_DIM},     {"state", "disabled", TABLE_DIM}, {"level", "error", TABLE_BAD},
+        {"level", "warning", TABLE_BUSY},   {"status", "ok", TABLE_GOOD},     {"status", "error", TABLE_BAD},
+        {"status", "failed", TABLE_BAD},    {"alive", "no", TABLE_BAD},       {"enabled", "no", TABLE_DIM},
+};
+
+static unsigned char style_of(const char *key, const char *cell) {
+        if (!strcmp(cell, "-"))
+                return TABLE_DIM;
+        for (size_t i = 0; i < sizeof styles / sizeof styles[0]; i++)
+                if (!strcmp(styles[i].key, key) && !strcmp(styles[i].value, cell))
+                        return styles[i].style;
+        return TABLE_PLAIN;
+}
+
+/* "2026-11-22T00:51:48Z (in 3 min)" into buf when cell is an instant, else cell. */
+static const char *with_relative(const char *cell, sked_time now, char *buf, size_t len) {
+        sked_time at;
+        size_t n = strlen(cell);
+        if (n < 20 || n > 27 || cell[n - 1] != 'Z' || cell[10] != 'T' || time_parse_utc(cell, &at) < 0)
+                return cell;
+        char rel[32];
+        cli_instant_relative(at, now, rel, sizeof rel);
+        snprintf(buf, len, "%s (%s)", cell, rel);
+        return buf;
+}
+
+const char *cli_with_relative(const char *cell, char *buf, size_t len) {
+        return with_relative(cell, cli_now(), buf, len);
+}
+
 void cli_print_items(json_t *reply, const char *const *headers, const char *const *keys, size_t n,
                      const cli_list_opts *lo) {
         table *t = table_new(n, headers);
@@ -203,15 +299,24 @@ void cli_print_items(json_t *reply, const char *const *headers, const char *cons
         }
         if (lo && lo->fit != TABLE_FIT_DEFAULT)
                 table_set_fit(t, lo->fit);
+        if (cli_wide())
+                table_set_wide(t);
+        table_set_color(t, cli_color());
+        sked_time now = cli_now();
         size_t i;
         json_t *it;
         json_array_foreach(json_object_get(reply, "items"), i, it) {
                 /* big enough for a whole message text: the table cuts, not this buffer */
                 static char bufs[CELLS_MAX][16384];
+                char rel[CELLS_MAX][64];
                 const char *cells[CELLS_MAX];
-                for (size_t k = 0; k < n && k < CELLS_MAX; k++)
+                unsigned char st[CELLS_MAX];
+                for (size_t k = 0; k < n && k < CELLS_MAX; k++) {
                         cells[k] = cli_cell(it, keys[k], bufs[k], sizeof bufs[k]);
-                table_add(t, cells);
+                        st[k] = style_of(keys[k], cells[k]);
+                        cells[k] = with_relative(cells[k], now, rel[k], sizeof rel[k]);
+                }
+                table_add_styled(t, cells, st);
         }
         table_print(t, stdout);
         table_free(t);

@@ -18,8 +18,24 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/civil.h"
 #include "base/strbuf.h"
 #include "cli/cli.h"
+
+/* Terminal output, as cli_parse_opts set it from --color=auto|always|never and
+ * --wide (one process, one setting: the CLI runs one verb).
+ *   cli_color: colour on stdout: always; never; auto (the default) when stdout is a
+ *     terminal, NO_COLOR is unset or empty and TERM is not "dumb".
+ *   cli_wide: --wide, cut no column of a table.
+ *   cli_now: the instant relative times are counted from: $SKED_NOW (an instant
+ *     YYYY-MM-DDTHH:MM:SSZ, for tests) when set, else the real clock. */
+bool cli_color(void);
+bool cli_wide(void);
+sked_time cli_now(void);
+
+/* The colour rule of cli_color for a --color value (NULL: auto); pure, for tests.
+ * Returns 0 and *ret, or -EINVAL for a value other than auto, always, never. */
+int cli_color_decide(const char *mode, bool tty, const char *no_color, const char *term, bool *ret);
 
 /* Options every client command takes. */
 typedef struct cli_common {
@@ -96,9 +112,17 @@ typedef struct cli_list_opts {
         size_t fit;       /* cut the last column to fit this width; 0: never cut */
 } cli_list_opts;
 
-/* A list reply ("items", "next") as a table of the given columns (JSON keys). */
+/* A list reply ("items", "next") as a table of the given columns (JSON keys).
+ * Instants (strings YYYY-MM-DDTHH:MM:SS[.f]Z) get the time from cli_now() beside
+ * them, "2026-11-22T00:51:48Z (in 3 min)"; states and levels are coloured when
+ * cli_color(); --wide cuts nothing. */
 void cli_print_items(json_t *reply, const char *const *headers, const char *const *keys, size_t n,
                      const cli_list_opts *lo);
+
+/* cell with the time from cli_now() beside it when it is an instant
+ * ("2026-11-22T00:51:48Z (in 3 min)", written to buf), else cell itself: what
+ * cli_print_items does, for tables built by hand. */
+const char *cli_with_relative(const char *cell, char *buf, size_t len);
 
 /* GET path and print the list it answers: JSON with --json, else a table. */
 int cli_list(const cli_common *c, const char *path, const char *const *headers, const char *const *keys, size_t n,

@@ -2,6 +2,7 @@
 #include "cli/instant.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "base/parse.h"
@@ -80,4 +81,27 @@ int cli_instant_parse(const char *s, const char *zone, sked_time now, sked_time 
                 }
         }
         return err_set(err, -EINVAL, "\"%s\": " INSTANT_EXPECTED, s);
+}
+
+void cli_instant_relative(sked_time at, sked_time now, char *buf, size_t len) {
+        /* the difference in whole seconds; instants are far from INT64's ends */
+        int64_t d = (at - now) / SKED_USEC, a = d < 0 ? -d : d, n;
+        const char *unit;
+        if (a == 0) {
+                snprintf(buf, len, "now");
+                return;
+        }
+        if (a < 60) {
+                n = a, unit = "s";
+        } else if (a < 3600) {
+                n = a / 60, unit = "min";
+        } else if (a < 48 * 3600) {
+                n = a / 3600, unit = "h";
+        } else {
+                n = a / 86400, unit = "d";
+        }
+        if (d > 0)
+                snprintf(buf, len, "in %lld %s", (long long) n, unit);
+        else
+                snprintf(buf, len, "%lld %s ago", (long long) n, unit);
 }

@@ -22,3 +22,9 @@ int cli_instant_parse(const char *s, const char *zone, sked_time now, sked_time 
  * days = 1 tomorrow, -1 yesterday; a midnight in a DST gap starts at the gap's end.
  * *ret is written only on success.  Errors: those of tz_load. */
 int cli_day_start(const char *zone, sked_time now, int days, sked_time *ret, sked_err *err);
+
+/* How far instant `at` is from `now`, for a person: "in 3 min", "2 h ago", "now"
+ * (under a second).  One unit, cut toward zero: seconds under a minute, minutes under
+ * an hour, hours under two days, then days ("in 59 s", "59 min ago", "47 h ago",
+ * "in 12 d").  buf: at least 24 bytes.  Pure. */
+void cli_instant_relative(sked_time at, sked_time now, char *buf, size_t len);

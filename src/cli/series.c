@@ -711,11 +711,15 @@ static int series_results(const cli_noun *n, int argc, char **argv) {
                 size_t i, k;
                 json_t *it, *res;
                 table_set_fit(t, cli_terminal_width());
+                if (cli_wide())
+                        table_set_wide(t);
+                table_set_color(t, cli_color());
                 json_array_foreach(json_object_get(reply, "items"), i, it) {
                         json_array_foreach(json_object_get(it, "results"), k, res) {
-                                static char b[5][4096];
+                                static char b[5][4096], when[64];
                                 const char *cells[] = {cli_cell(it, "run_id", b[0], sizeof b[0]),
-                                                       cli_cell(it, "finished_at", b[1], sizeof b[1]),
+                                                       cli_with_relative(cli_cell(it, "finished_at", b[1], sizeof b[1]),
+                                                                         when, sizeof when),
                                                        cli_cell(res, "key", b[2], sizeof b[2]),
                                                        cli_cell(res, "status", b[3], sizeof b[3]),
                                                        cli_cell(res, "data", b[4], sizeof b[4])};

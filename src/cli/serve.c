@@ -1,7 +1,6 @@
 /* serve: `sked serve`, the daemon. */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
@@ -16,155 +15,25 @@
 #include "api/http.h"
 #include "api/routes.h"
 #include "base/log.h"
-#include "base/parse.h"
+#include "base/sdnotify.h"
 #include "cli/cli.h"
 #include "cli/demo.h"
+#include "cli/serveconf.h"
 #include "engine/engine.h"
 #include "store/store.h"
 
-static void usage(FILE *f) {
-        fprintf(f, "usage: sked serve [--data-dir DIR] [--listen HOST:PORT] [--workers N] [--db URI]\n"
-                   "                  [--plugin PATH]... [--demo] [--grace SECONDS] [--http-threads N]\n"
-                   "                  [--lookahead MS] [--log-level LEVEL] [--log-format FORMAT]\n"
-                   "\n"
-                   "  --data-dir DIR     database, admin token and lock (default ./var)\n"
-                   "  --listen HOST:PORT address of the HTTP API (default 127.0.0.1:8080)\n"
-                   "  --workers N        worker threads running handlers (default 4)\n"
-                   "  --db URI           store URI (default sqlite:DIR/sked.db)\n"
-                   "  --plugin PATH      load a plug-in shared object (repeatable)\n"
-                   "  --demo             register demo types and a demo series\n"
-                   "  --grace SECONDS    on SIGTERM, how long running handlers may finish (default 30)\n"
-                   "  --http-threads N   threads serving the HTTP API (default 4)\n"
-                   "  --lookahead MS     fire and claim occurrences this far ahead of their time,\n"
-                   "                     to start them on time (default 2000; 0 = when due)\n"
-                   "  --node NAME        this node's name in a cluster (default HOST:PORT)\n"
-                   "  --token-file PATH  the admin token (default DIR/admin.token); nodes of a\n"
-                   "                     cluster share one, so the CLI can talk to any of them\n"
-                   "  --log-level LEVEL  debug, info (default), warning or error\n"
-                   "  --log-format FORMAT text (default) or json (one object a line)\n");
+/* The service manager's watchdog, fed from the engine's loop (engine_config.alive). */
+static void watchdog_ping(void *ud) {
+        sdnotify_send(ud, "WATCHDOG=1");
 }
 
-int cli_serve(int argc, char **argv) {
-        static const struct option opts[] = {
-                {"data-dir", required_argument, NULL, 'd'},
-                {"listen", required_argument, NULL, 'l'},
-                {"workers", required_argument, NULL, 'w'},
-                {"db", required_argument, NULL, 'D'},
-                {"plugin", required_argument, NULL, 'p'},
-                {"demo", no_argument, NULL, 'm'},
-                {"grace", required_argument, NULL, 'g'},
-                {"http-threads", required_argument, NULL, 't'},
-                {"node", required_argument, NULL, 'n'},
-                {"token-file", required_argument, NULL, 'T'},
-                {"lookahead", required_argument, NULL, 'a'},
-                {"help", no_argument, NULL, 'h'},
-                {"log-level", required_argument, NULL, 'L'},
-                {"log-format", required_argument, NULL, 'F'},
-                {0},
-        };
-        const char *data_dir = "var", *listen = "127.0.0.1:8080", *db = NULL, *node = NULL, *token_file = NULL;
-        const char *plugins[32];
-        size_t nplugins = 0;
-        int workers = 4, grace = 30, http_threads = 4, lookahead = 2000;
-        bool demo = false;
+static int serve(const serve_config *cfg) {
+        const char *data_dir = cfg->data_dir, *listen = cfg->listen;
+        int workers = (int) cfg->workers, grace = (int) cfg->grace;
         enum log_level level = LOG_INFO;
         enum log_format format = LOG_TEXT;
-        int c;
-        optind = 1;
-        while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-                switch (c) {
-                case 'd':
-                        data_dir = optarg;
-                        break;
-                case 'l':
-                        listen = optarg;
-                        break;
-                case 'D':
-                        db = optarg;
-                        break;
-                case 'w':
-                        if (parse_int(optarg, 1, 1024, &workers) < 0) {
-                                fprintf(stderr, "sked serve: --workers: \"%s\": expected 1..1024\n", optarg);
-                                return CLI_USAGE;
-                        }
-                        break;
-                case 't':
-                        if (parse_int(optarg, 1, 256, &http_threads) < 0) {
-                                fprintf(stderr, "sked serve: --http-threads: \"%s\": expected 1..256\n", optarg);
-                                return CLI_USAGE;
-                        }
-                        break;
-                case 'a':
-                        if (parse_int(optarg, 0, 60000, &lookahead) < 0) {
-                                fprintf(stderr, "sked serve: --lookahead: \"%s\": expected milliseconds 0..60000\n",
-                                        optarg);
-                                return CLI_USAGE;
-                        }
-                        break;
-                case 'g':
-                        if (parse_int(optarg, 0, 86400, &grace) < 0) {
-                                fprintf(stderr, "sked serve: --grace: \"%s\": expected seconds 0..86400\n", optarg);
-                                return CLI_USAGE;
-                        }
-                        break;
-                case 'p':
-                        if (nplugins == sizeof plugins / sizeof plugins[0]) {
-                                fprintf(stderr, "sked serve: at most 32 --plugin\n");
-                                return CLI_USAGE;
-                        }
-                        plugins[nplugins++] = optarg;
-                        break;
-                case 'm':
-                        demo = true;
-                        break;
-                case 'n':
-                        if (!*optarg || strlen(optarg) > 100) {
-                                fprintf(stderr, "sked serve: --node: expected a name of 1 to 100 characters\n");
-                                return CLI_USAGE;
-                        }
-                        node = optarg;
-                        break;
-                case 'T':
-                        token_file = optarg;
-                        break;
-                case 'L':
-                        if (log_level_parse(optarg, &level) < 0) {
-                                fprintf(stderr,
-                                        "sked serve: --log-level: \"%s\": expected debug, info, warning or error\n",
-                                        optarg);
-                                return CLI_USAGE;
-                        }
-                        break;
-                case 'F':
-                        if (log_format_parse(optarg, &format) < 0) {
-                                fprintf(stderr, "sked serve: --log-format: \"%s\": expected text or json\n", optarg);
-                                return CLI_USAGE;
-                        }
-                        break;
-                case 'h':
-                        usage(stdout);
-                        return CLI_OK;
-                default:
-                        usage(stderr);
-                        return CLI_USAGE;
-                }
-        }
-        if (optind < argc) {
-                fprintf(stderr, "sked serve: unexpected argument \"%s\"\n", argv[optind]);
-                return CLI_USAGE;
-        }
-        /* a malformed address is a usage error, found before anything is created; an
-         * address that cannot be bound (taken, not ours) fails later, exit 1 */
-        http_server *probe = NULL;
-        sked_err lerr = {0};
-        if (http_server_new(&(http_config){.listen = listen}, &probe, &lerr) < 0) {
-                fprintf(stderr,
-                        "sked serve: --listen: \"%s\": expected HOST:PORT, an IP address and a port 0..65535 "
-                        "(127.0.0.1:8080, [::1]:8080; host names are not resolved)\n",
-                        listen);
-                return CLI_USAGE;
-        }
-        http_server_free(probe);
+        log_level_parse(cfg->log_level, &level); /* checked by serveconf */
+        log_format_parse(cfg->log_format, &format);
         log_set_level(level);
         log_set_format(format);
 
@@ -185,10 +54,7 @@ int cli_serve(int argc, char **argv) {
         char token[AUTH_TOKEN_LEN + 1];
         bool created = false;
         sked_err err = {0};
-        if (token_file)
-                snprintf(path, sizeof path, "%s", token_file);
-        else
-                snprintf(path, sizeof path, "%s/admin.token", data_dir);
+        serveconf_token_path(cfg, path, sizeof path);
         if (auth_token_file_ensure(path, token, &created, &err) < 0) {
                 fprintf(stderr, "sked serve: %s\n", err.msg);
                 return CLI_FAILED;
@@ -224,51 +90,59 @@ int cli_serve(int argc, char **argv) {
         pthread_sigmask(SIG_BLOCK, &set, NULL);
         signal(SIGPIPE, SIG_IGN);
 
-        char uri[PATH_MAX + 16];
-        if (db)
-                snprintf(uri, sizeof uri, "%s", db);
-        else
-                snprintf(uri, sizeof uri, "sqlite:%s/sked.db", data_dir);
-        char node_name[160];
-        if (!node) {
-                char host[64] = "localhost";
-                gethostname(host, sizeof host - 1);
-                const char *colon = strrchr(listen, ':');
-                snprintf(node_name, sizeof node_name, "%s:%s", host, colon ? colon + 1 : listen);
-                node = node_name;
-        }
+        /* under systemd (Type=notify): READY=1 once serving, WATCHDOG=1 from the loop */
+        sdnotify *notify = NULL;
+        int nr = sdnotify_open(&notify);
+        if (nr < 0)
+                log_warning("NOTIFY_SOCKET: %s; not notifying the service manager", strerror(-nr));
+        int64_t watchdog_us = notify ? sdnotify_watchdog_usec() : 0;
+
+        char uri[PATH_MAX + 16], node[160];
+        serveconf_db_uri(cfg, uri, sizeof uri);
+        serveconf_node(cfg, node, sizeof node);
         engine_config ec = {.store_uri = uri,
                             .workers = (unsigned) workers,
                             .node = node,
-                            .lookahead_ms = lookahead ? lookahead : -1};
+                            .lookahead_ms = cfg->lookahead ? cfg->lookahead : -1,
+                            /* half the interval, as sd_watchdog_enabled(3) advises */
+                            .alive = watchdog_us ? watchdog_ping : NULL,
+                            .alive_userdata = notify,
+                            .alive_every_ms = watchdog_us / 2000};
+        if (watchdog_us && ec.alive_every_ms == 0)
+                ec.alive_every_ms = 1;
         engine *e = NULL;
         if (engine_new(&ec, &e, &err) < 0) {
                 fprintf(stderr, "sked serve: %s\n", err.msg);
+                sdnotify_close(notify);
                 return CLI_FAILED;
         }
-        for (size_t i = 0; i < nplugins; i++)
-                if (engine_load_plugin(e, plugins[i], &err) < 0) {
+        for (size_t i = 0; i < cfg->plugins.n; i++)
+                if (engine_load_plugin(e, cfg->plugins.v[i], &err) < 0) {
                         fprintf(stderr, "sked serve: %s\n", err.msg);
                         engine_free(e);
+                        sdnotify_close(notify);
                         return CLI_FAILED;
                 }
         char errbuf[512];
-        if (demo && demo_register((sked *) e, errbuf, sizeof errbuf) < 0) {
+        if (cfg->demo && demo_register((sked *) e, errbuf, sizeof errbuf) < 0) {
                 fprintf(stderr, "sked serve: demo: %s\n", errbuf);
                 engine_free(e);
+                sdnotify_close(notify);
                 return CLI_FAILED;
         }
-        http_config hc = {.listen = listen, .threads = (unsigned) http_threads, .token_hash = token_hash};
+        http_config hc = {.listen = listen, .threads = (unsigned) cfg->http_threads, .token_hash = token_hash};
         http_server *hs = NULL;
         if (http_server_new(&hc, &hs, &err) < 0 || routes_register(hs, e, feed_hash, metrics_hash, &err) < 0 ||
             http_server_start(hs, &err) < 0) {
                 fprintf(stderr, "sked serve: --listen %s: %s\n", listen, err.msg);
                 http_server_free(hs);
                 engine_free(e);
+                sdnotify_close(notify);
                 return CLI_FAILED;
         }
         if (engine_start(e, &err) < 0) {
                 fprintf(stderr, "sked serve: %s\n", err.msg);
+                sdnotify_close(notify);
                 return CLI_FAILED;
         }
         /* announce only once the poller has taken its first turn, so that /healthz
@@ -281,11 +155,14 @@ int cli_serve(int argc, char **argv) {
         snprintf(hostbuf, sizeof hostbuf, "%.*s", (int) (colon ? colon - listen : (long) strlen(listen)), listen);
         host = hostbuf;
         log_info("sked %s ready: API at http://%s:%u/api/v1 (node %s, store %s, %d workers)", SKED_VERSION, host,
-                 http_server_port(hs), node, db ? "postgres" : uri, workers);
+                 http_server_port(hs), node, cfg->db ? "postgres" : uri, workers);
         log_info("admin token: %s%s (send it as 'Authorization: Bearer <token>'; the CLI reads it itself)", path,
                  created ? ", created now" : "");
         printf("sked: listening on http://%s:%u  token file: %s\n", host, http_server_port(hs), path);
         fflush(stdout);
+        char status[256];
+        snprintf(status, sizeof status, "READY=1\nSTATUS=listening on http://%s:%u", host, http_server_port(hs));
+        sdnotify_send(notify, status);
 
         int sig = 0;
         for (;;) {
@@ -296,11 +173,37 @@ int cli_serve(int argc, char **argv) {
                 break;
         }
         log_info("received %s: stopping (running handlers get %d s to finish)", strsignal(sig), grace);
+        sdnotify_send(notify, "STOPPING=1\nSTATUS=stopping");
         http_server_stop(hs);
         engine_stop(e, grace * 1000);
         http_server_free(hs);
         engine_free(e);
+        sdnotify_close(notify);
         log_info("stopped");
         close(lockfd);
         return CLI_OK;
+}
+
+int cli_serve(int argc, char **argv) {
+        serve_config cfg;
+        sked_err cerr = {0};
+        int rc = serveconf_load(argc, argv, &cfg, &cerr);
+        if (rc < 0) {
+                fprintf(stderr, "sked serve: %s\n", cerr.msg);
+                serveconf_free(&cfg);
+                return CLI_USAGE;
+        }
+        if (cfg.help) {
+                serveconf_usage(stdout);
+                serveconf_free(&cfg);
+                return CLI_OK;
+        }
+        if (cfg.print) {
+                serveconf_print(&cfg, stdout);
+                serveconf_free(&cfg);
+                return CLI_OK;
+        }
+        rc = serve(&cfg);
+        serveconf_free(&cfg);
+        return rc;
 }

@@ -10,10 +10,18 @@ struct table {
         size_t ncols;
         size_t nrows; /* including the header row */
         size_t cap;
-        char **cells;   /* nrows * ncols, each already sanitized and cut */
-        size_t *widths; /* display width per column */
-        size_t fit;     /* TABLE_FIT_DEFAULT, 0 (never cut the last column) or a width */
+        char **cells;          /* nrows * ncols, each already sanitized and cut */
+        unsigned char *styles; /* nrows * ncols, enum table_style */
+        size_t *widths;        /* display width per column */
+        size_t fit;            /* TABLE_FIT_DEFAULT, 0 (never cut the last column) or a width */
+        bool wide;             /* cut nothing */
+        bool color;
 };
+
+/* SGR sequences by enum table_style; the header is bold */
+static const char *const sgr[] = {"", "\033[32m", "\033[31m", "\033[33m", "\033[2m"};
+#define SGR_BOLD "\033[1m"
+#define SGR_RESET "\033[0m"
 
 static bool is_cont(unsigned char c) {
         return (c & 0xC0) == 0x80;
@@ -58,7 +66,7 @@ static char *cell_copy(const char *s, size_t max, size_t *ret_width) {
         return out;
 }
 
-static int add_row(table *t, const char *const *cells) {
+static int add_row(table *t, const char *const *cells, const unsigned char *styles) {
         if (t->nrows == t->cap) {
                 size_t cap = t->cap ? t->cap * 2 : 16;
                 if (cap > SIZE_MAX / sizeof(char *) / t->ncols)
@@ -67,22 +75,29 @@ static int add_row(table *t, const char *const *cells) {
                 if (!n)
                         return -ENOMEM;
                 t->cells = n;
+                unsigned char *st = realloc(t->styles, cap * t->ncols);
+                if (!st)
+                        return -ENOMEM;
+                t->styles = st;
                 t->cap = cap;
         }
         char **row = t->cells + t->nrows * t->ncols;
         size_t widths[t->ncols];
         for (size_t i = 0; i < t->ncols; i++) {
                 bool last = i + 1 == t->ncols && t->fit != TABLE_FIT_DEFAULT;
-                row[i] = cell_copy(cells[i], last ? 0 : TABLE_CELL_MAX, &widths[i]);
+                row[i] = cell_copy(cells[i], last || t->wide ? 0 : TABLE_CELL_MAX, &widths[i]);
                 if (!row[i]) {
                         while (i-- > 0)
                                 free(row[i]);
                         return -ENOMEM;
                 }
         }
-        for (size_t i = 0; i < t->ncols; i++)
+        for (size_t i = 0; i < t->ncols; i++) {
                 if (widths[i] > t->widths[i])
                         t->widths[i] = widths[i];
+                unsigned char s = styles ? styles[i] : TABLE_PLAIN;
+                t->styles[t->nrows * t->ncols + i] = s < sizeof sgr / sizeof sgr[0] ? s : TABLE_PLAIN;
+        }
         t->nrows++;
         return 0;
 }
@@ -97,7 +112,7 @@ table *table_new(size_t ncols, const char *const *headers) {
         t->ncols = ncols;
         t->fit = TABLE_FIT_DEFAULT;
         t->widths = calloc(ncols, sizeof *t->widths);
-        if (!t->widths || add_row(t, headers) < 0) {
+        if (!t->widths || add_row(t, headers, NULL) < 0) {
                 table_free(t);
                 return NULL;
         }
@@ -108,8 +123,21 @@ void table_set_fit(table *t, size_t width) {
         t->fit = width;
 }
 
+void table_set_wide(table *t) {
+        t->wide = true;
+        t->fit = 0;
+}
+
+void table_set_color(table *t, bool on) {
+        t->color = on;
+}
+
 int table_add(table *t, const char *const *cells) {
-        return add_row(t, cells);
+        return add_row(t, cells, NULL);
+}
+
+int table_add_styled(table *t, const char *const *cells, const unsigned char *styles) {
+        return add_row(t, cells, styles);
 }
 
 static size_t width_of(const char *s) {
@@ -146,11 +174,17 @@ void table_print(const table *t, FILE *f) {
         for (size_t r = 0; r < t->nrows; r++) {
                 char **row = t->cells + r * t->ncols;
                 for (size_t i = 0; i < t->ncols; i++) {
+                        const char *on = !t->color ? "" : r == 0 ? SGR_BOLD : sgr[t->styles[r * t->ncols + i]];
+                        fputs(on, f);
                         if (i + 1 == t->ncols) {
                                 put_cut(row[i], last, f);
+                                if (*on)
+                                        fputs(SGR_RESET, f);
                                 break;
                         }
                         fputs(row[i], f);
+                        if (*on)
+                                fputs(SGR_RESET, f);
                         for (size_t pad = t->widths[i] - width_of(row[i]) + 2; pad > 0; pad--)
                                 fputc(' ', f);
                 }
@@ -164,6 +198,7 @@ void table_free(table *t) {
         for (size_t i = 0; i < t->nrows * t->ncols; i++)
                 free(t->cells[i]);
         free(t->cells);
+        free(t->styles);
         free(t->widths);
         free(t);
 }

@@ -36,6 +36,14 @@ typedef struct engine_config {
          * time, and started on time; 0 = 2 s with the real clock, off with an injected
          * one; < 0 = off (fired and claimed when due) */
         int64_t lookahead_ms;
+        /* proof of life for a service manager's watchdog: called on the loop thread
+         * after a turn (committed or not: a turn that finds the store away still
+         * proves the loop runs), at most once per alive_every_ms, and the loop wakes
+         * for it when idle; NULL or alive_every_ms <= 0: never.  `sked serve` sends
+         * WATCHDOG=1 from it.  Must not block. */
+        void (*alive)(void *userdata);
+        void *alive_userdata;
+        int64_t alive_every_ms;
 } engine_config;
 
 int engine_new(const engine_config *cfg, engine **ret, sked_err *err);

@@ -129,6 +129,7 @@ extern const turn_step claim_step;     /* claim.c: ready runs for the workers */
 extern const turn_step health_step;    /* poller.c: heartbeat, the poller's health record */
 extern const turn_step retention_step; /* retention.c: purge (own transaction) */
 extern const turn_step metrics_step;   /* metrics.c: counts what the turn committed (after only) */
+extern const turn_step alive_step;     /* alive.c: proof of life for a watchdog (cfg.alive) */
 
 /* The engine.  Fields are grouped by the file that owns them (writes them); the
  * others read them, under `lock` where the comment says so. */
@@ -215,7 +216,10 @@ struct engine {
                 sked_time last_heartbeat, last_purge;
         } poller;
 
-        engine_metrics metrics; /* metrics.c: counters for /metrics */
+        engine_metrics metrics;  /* metrics.c: counters for /metrics */
+        struct {                 /* alive.c (loop-owned) */
+                int64_t last_us; /* monotonic µs of the last cfg.alive call, 0: none yet */
+        } alive;
 };
 
 #define PURGE_EVERY_US (60 * SKED_USEC)

@@ -82,12 +82,34 @@ static void test_refused(void **state) {
         assert_int_equal(t, 42);
 }
 
+static void rel(sked_time at, const char *want) {
+        char buf[32];
+        cli_instant_relative(at, NOW, buf, sizeof buf);
+        assert_string_equal(buf, want);
+}
+
+/* the relative times beside instants in tables: one unit, cut toward zero */
+static void test_relative_text(void **state) {
+        (void) state;
+        rel(NOW, "now");
+        rel(NOW + 999999, "now");
+        rel(NOW - 999999, "now");
+        rel(NOW + SKED_USEC, "in 1 s");
+        rel(NOW - 59 * SKED_USEC, "59 s ago");
+        rel(NOW + 60 * SKED_USEC, "in 1 min");
+        rel(NOW + 3 * 60 * SKED_USEC + 59 * SKED_USEC, "in 3 min");
+        rel(NOW - 3599 * SKED_USEC, "59 min ago");
+        rel(NOW - 2 * 3600 * SKED_USEC - 1, "2 h ago");
+        rel(NOW + 47 * 3600 * SKED_USEC, "in 47 h");
+        rel(NOW + 48 * 3600 * SKED_USEC, "in 2 d");
+        rel(at("2025-11-23T22:30:00Z"), "365 d ago");
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_absolute_and_now),
-                cmocka_unit_test(test_days_in_zone),
-                cmocka_unit_test(test_relative),
-                cmocka_unit_test(test_refused),
+                cmocka_unit_test(test_absolute_and_now), cmocka_unit_test(test_days_in_zone),
+                cmocka_unit_test(test_relative),         cmocka_unit_test(test_refused),
+                cmocka_unit_test(test_relative_text),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
