@@ -251,9 +251,20 @@ class Contract:
         """The validation errors of value against schema, each with where it is."""
         out = []
         for e in sorted(self.validator(schema).iter_errors(value), key=lambda e: list(e.absolute_path))[:5]:
+            while e.context:  # oneOf/anyOf: say why the likeliest alternative failed
+                e = likeliest(e.context)
             where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in e.absolute_path) or "(top)"
             out.append(f"{where}: {e.message[:300]}")
         return out
+
+
+def likeliest(errors):
+    """Of the errors of a oneOf's alternatives, the one that says most: not that the
+    value is of another type than an alternative takes (an object is not an array),
+    and the deepest."""
+    errors = list(errors)
+    fitting = [e for e in errors if not (e.validator == "type" and not list(e.relative_path))]
+    return max(fitting or errors, key=lambda e: len(e.absolute_path))
 
 
 def header(headers, name):
