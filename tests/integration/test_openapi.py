@@ -4,6 +4,7 @@ contract check (openapi.py, run on every reply by Server.request) fails when the
 document and a real reply part: each of its checks is shown failing here, against a
 document with one thing taken out."""
 import copy
+import http.client
 import json
 
 import openapi
@@ -145,3 +146,132 @@ class CheckFails(skedtest.ServerTest):
         del doc["components"]["schemas"]["SeriesCreate"]["properties"]["owner"]
         self.assertFails(doc, ex, "the server accepted a request body the document refuses",
                          "'owner' was unexpected")
+
+
+def operations():
+    """(method, path template, operation) of every operation in the document."""
+    for path, item in openapi.contract().doc["paths"].items():
+        for m in openapi.METHODS:
+            if m in item:
+                yield m.upper(), path, item[m]
+
+
+def concrete(template, **values):
+    """A path of template with its parameters filled in."""
+    filled = {"id": "1", "name": "x", "nominal": "2026-01-01T00:00:00Z"}
+    filled.update(values)
+    for k, v in filled.items():
+        template = template.replace("{" + k + "}", v)
+    return template
+
+
+class Statuses(skedtest.ServerTest):
+    """The documented statuses that the rest of the suite does not reach, reached on
+    purpose: each exchange is held against the document by Server.request, so what
+    the document says of them (body, headers) is checked, not only that they occur.
+    Walks the document for what every operation of a kind shares (401, 413, 400 for
+    an id), so a route added to it is covered too."""
+
+    def setUp(self):
+        super().setUp()
+        self.srv = self.start_server(workers=2)
+
+    def test_every_guarded_operation_refuses_a_missing_or_wrong_token(self):
+        n = 0
+        for method, template, op in operations():
+            if "security" in op:
+                continue  # public, or its own schemes (their 401s: test_calendar, test_metrics)
+            path = concrete(template)
+            status, hdrs, _ = self.srv.request(method, path, token=None)
+            self.assertEqual(status, 401, f"{method} {path}")
+            self.assertEqual(hdrs["WWW-Authenticate"], 'Bearer realm="sked"')
+            status, hdrs, _ = self.srv.request(method, path, token="wrong")
+            self.assertEqual(status, 401, f"{method} {path}")
+            self.assertIn('error="invalid_token"', hdrs["WWW-Authenticate"])
+            n += 1
+        self.assertGreater(n, 20)
+
+    def test_every_body_has_its_limit(self):
+        for method, template, op in operations():
+            if "requestBody" not in op:
+                continue
+            path = concrete(template)
+            # a Content-Length over 1 MiB is refused before the body is read (the body
+            # itself: test_validation.Bodies); raw, as urllib cannot take a reply
+            # before it has sent the body
+            conn = http.client.HTTPConnection("127.0.0.1", self.srv.port, timeout=30 * skedtest.SLOW)
+            try:
+                conn.putrequest(method, path)
+                conn.putheader("Authorization", f"Bearer {self.srv.token}")
+                conn.putheader("Content-Length", str((1 << 20) + 1))
+                conn.endheaders()
+                resp = conn.getresponse()
+                data = resp.read()
+            finally:
+                conn.close()
+            openapi.check(method, path, None, resp.status, resp.headers, data)
+            self.assertEqual(resp.status, 413, f"{method} {path}")
+
+    def test_every_id_must_be_an_integer(self):
+        for method, template, op in operations():
+            if "{id}" not in template:
+                continue
+            path = concrete(template, id="abc")
+            status, body = self.srv.api(method, path, {} if "requestBody" in op else None)
+            self.assertProblem(status, body, 400, "id")
+
+    def test_the_rest(self):
+        srv = self.srv
+        printf = ["/usr/bin/printf", '::info::hi\\n::result::{"key": "k", "status": "ok", "data": {"n": 1}}\\n']
+        srv.register_type(skedtest.command_type("oa.r", printf))
+        s = srv.create_series(type="oa.r", schedule="every 1h")
+        sid = s["id"]
+        run = srv.trigger(sid)
+        srv.wait_run(run["id"])
+        expect = [
+            ("GET", "/api/v1/poller", None, 200),
+            ("POST", "/api/v1/poller/init", None, 200),
+            ("GET", "/api/v1/series?limit=0", None, 400),
+            ("GET", "/api/v1/series?after=-1", None, 400),
+            ("DELETE", "/api/v1/series/999999", None, 404),
+            ("POST", f"/api/v1/series/{sid}/pause", {"note": 5}, 400),
+            ("POST", f"/api/v1/series/{sid}/resume", {"note": 5}, 400),
+            ("POST", "/api/v1/series/999999/resume", None, 404),
+            ("GET", "/api/v1/series/999999/occurrences", None, 404),
+            ("GET", f"/api/v1/series/{sid}/occurrences?to=2000-01-01T00:00:00Z", None, 400),
+            ("DELETE", f"/api/v1/series/{sid}/occurrences/noon", None, 400),
+            ("GET", f"/api/v1/series/{sid}/results?runs=2", None, 200),
+            ("GET", f"/api/v1/series/{sid}/results?runs=0", None, 400),
+            ("GET", "/api/v1/series/999999/results", None, 404),
+            ("GET", "/api/v1/calendar?week=monday", None, 400),
+            ("GET", "/api/v1/calendar?series=999999", None, 404),
+            ("GET", "/api/v1/calendar.ics?from=yesterday", None, 400),
+            ("GET", "/api/v1/calendar.ics?series=999999", None, 404),
+            ("POST", "/api/v1/features/Not%20A%20Name/enable", None, 400),
+            ("POST", "/api/v1/features/nothing.declares.it/disable", {"note": 5}, 400),
+            ("POST", "/api/v1/features/nothing.declares.it/disable", None, 404),
+            ("POST", "/api/v1/runs", {}, 400),
+            ("POST", "/api/v1/runs", {"type": "nope"}, 404),
+            ("GET", "/api/v1/runs/999999/messages", None, 404),
+            ("GET", "/api/v1/runs/999999/results", None, 404),
+            ("GET", f"/api/v1/runs/{run['id']}/messages?limit=0", None, 400),
+            ("GET", f"/api/v1/runs/{run['id']}/results?after=x", None, 400),
+        ]
+        for method, path, body, want in expect:
+            with self.subTest(f"{method} {path}"):
+                status, reply = srv.api(method, path, body)
+                self.assertEqual(status, want, reply)
+        self.assertEqual(srv.get(f"/api/v1/series/{sid}/results")["items"][0]["results"][0]["data"], {"n": 1})
+
+    def test_a_moved_occurrence_that_ran_cannot_be_reset(self):
+        srv = self.srv
+        srv.register_type(skedtest.command_type("oa.m", ["/bin/true"]))
+        s = srv.create_series(type="oa.m", schedule="every 1h", start=skedtest.local_text(skedtest.now_us() + 1800 * skedtest.US))
+        nominal = s["next_due"]
+        at = skedtest.utc_text(skedtest.now_us() + 2 * skedtest.US)
+        status, occ = srv.api("PATCH", f"/api/v1/series/{s['id']}/occurrences/{nominal}", {"start": at})
+        self.assertEqual(status, 200, occ)
+        skedtest.wait_for(lambda: [r for r in srv.runs(series=s["id"]) if r["state"] in skedtest.TERMINAL], 30,
+                          what="the moved occurrence's run")
+        status, body = srv.api("DELETE", f"/api/v1/series/{s['id']}/occurrences/{nominal}")
+        self.assertProblem(status, body, 409, "nominal")
