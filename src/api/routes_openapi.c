@@ -34,8 +34,9 @@ int routes_openapi_register(http_server *s, api_ctx *ctx, sked_err *err) {
         int r = routes_openapi_document(&doc, err);
         if (r < 0)
                 return r;
-        /* converted once: about 2 ms for the ~80 KB document; what the server sends is
-         * this text, kept (like ctx) for the life of the process */
+        /* converted once, at start: 15 to 30 ms for the 75 KB of YAML (manifest_parse
+         * and json_dumps, on a loaded 2-core machine); what the server sends is this
+         * text, kept (like ctx) for the life of the process */
         char *text = json_dumps(doc, JSON_COMPACT);
         json_decref(doc);
         if (!text)
