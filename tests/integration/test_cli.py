@@ -9,6 +9,7 @@ import struct
 import subprocess
 import fcntl
 import termios
+import time
 import unittest
 import zoneinfo
 
@@ -147,11 +148,16 @@ class Cli(skedtest.ServerTest):
         return b"".join(chunks).decode().replace("\r\n", "\n")
 
     def test_occurrences_today_tomorrow_and_relative(self):
-        s = self.srv.create_series(type="t.say", schedule="cron:0 12 * * *", tz="UTC")
+        # today's occurrence must come after the series' creation (earlier computed ones
+        # are left out): 23:59 is, unless the test starts in that very minute
+        now = datetime.datetime.now(datetime.timezone.utc)
+        if (now.hour, now.minute) >= (23, 58):
+            time.sleep((60 - now.minute) * 60 - now.second + 5)
+        s = self.srv.create_series(type="t.say", schedule="cron:59 23 * * *", tz="UTC")
         out, _ = self.ok("series", "occurrences", str(s["id"]), "--from", "today", "--to", "tomorrow")
         today = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d")
-        self.assertIn(f"{today}T12:00:00Z", out)
-        self.assertEqual(len([l for l in out.splitlines() if "T12:00:00Z" in l]), 1, out)
+        self.assertIn(f"{today}T23:59:00Z", out)
+        self.assertEqual(len([l for l in out.splitlines() if "T23:59:00Z" in l]), 1, out)
         reply = json.loads(self.ok("series", "occurrences", str(s["id"]), "--from", "+1d", "--to", "+3d",
                                    "--json")[0])
         self.assertEqual(len(reply["items"]), 2, reply)
