@@ -51,6 +51,11 @@ typedef struct api_ctx {
                 bool have;                         /* false: only the admin token reads /metrics */
                 api_http_metrics http;             /* written by every request */
         } metrics;                                 /* owner: routes_metrics.c (GET /metrics) */
+        struct {
+                char *json;    /* docs/openapi.yaml as compact JSON; lives as long as the process */
+                size_t len;    /* of json */
+                char etag[40]; /* "\"<32 hex digits>\"": a hash of json */
+        } openapi;             /* owner: routes_openapi.c (GET /api/v1/openapi.json) */
 } api_ctx;
 
 /* Registers defs[0..n) with ctx as userdata; on error err names the route table

@@ -262,6 +262,19 @@ int http_route_table(http_server *s, const http_route_def *defs, size_t n, void 
         return 0;
 }
 
+size_t http_route_count(const http_server *s) {
+        return s->nroutes;
+}
+
+void http_route_at(const http_server *s, size_t i, const char **ret_method, const char **ret_pattern,
+                   unsigned *ret_flags) {
+        if (i >= s->nroutes)
+                abort(); /* a caller's loop past http_route_count: a bug, not input */
+        *ret_method = s->routes[i].method;
+        *ret_pattern = s->routes[i].name;
+        *ret_flags = s->routes[i].flags;
+}
+
 /* ---- replies ---- */
 
 static struct MHD_Response *make_response(const void *data, size_t len, bool copy) {

@@ -92,6 +92,15 @@ typedef struct http_route_def {
  * resource's context).  Stops at and returns the first error (earlier rows stay). */
 int http_route_table(http_server *s, const http_route_def *defs, size_t n, void *userdata);
 
+/* The routes registered on s, in the order of registration: http_route_count of them,
+ * the i-th through http_route_at (pattern as registered, "/api/v1/series/{id}"; the
+ * strings are the server's, valid until http_server_free).  For checks that compare
+ * the routes with their description (tests/unit/api/test_openapi.c).  Any thread,
+ * but not beside http_route. */
+size_t http_route_count(const http_server *s);
+void http_route_at(const http_server *s, size_t i, const char **ret_method, const char **ret_pattern,
+                   unsigned *ret_flags);
+
 /* Stops accepting connections, waits (up to timeout_s) for requests in flight to
  * finish and be answered, then closes all connections and joins the workers.
  * No-op if not running.  Must not be called from a handler. */

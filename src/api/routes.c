@@ -2,6 +2,7 @@
  * all sharing one api_ctx. */
 #include "api/routes.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "api/api.h"
@@ -9,6 +10,7 @@
 #include "api/routes_cluster.h"
 #include "api/routes_features.h"
 #include "api/routes_metrics.h"
+#include "api/routes_openapi.h"
 #include "api/routes_runs.h"
 #include "api/routes_series.h"
 #include "api/routes_types.h"
@@ -16,7 +18,7 @@
 /* One row per resource; a new resource is a new row (and its routes_X.c). */
 static int (*const resources[])(http_server *, api_ctx *, sked_err *) = {
         routes_cluster_register,  routes_types_register, routes_series_register,  routes_calendar_register,
-        routes_features_register, routes_runs_register,  routes_metrics_register,
+        routes_features_register, routes_runs_register,  routes_metrics_register, routes_openapi_register,
 };
 
 int routes_register(http_server *s, engine *e, const unsigned char *feed_hash, const unsigned char *metrics_hash,
@@ -26,6 +28,7 @@ int routes_register(http_server *s, engine *e, const unsigned char *feed_hash, c
          * lives in static storage, reached by the handlers only through their
          * userdata. */
         static api_ctx ctx;
+        free(ctx.openapi.json); /* a second call (unit tests) starts again */
         ctx = (api_ctx){.e = e};
         if (feed_hash) {
                 memcpy(ctx.feed.hash, feed_hash, sizeof ctx.feed.hash);

@@ -34,6 +34,8 @@ import unittest
 import urllib.error
 import urllib.request
 
+import openapi
+
 SKED = os.environ.get("SKED_BIN", "sked")
 BUILD = os.environ.get("SKED_BUILD", "")
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -394,7 +396,11 @@ class Server:
 
     def request(self, method, path, body=None, headers=None, token=True, raw=None, timeout=30):
         """Returns (status, headers, body bytes).  token=True uses the admin token,
-        a string uses that string, None sends no Authorization header."""
+        a string uses that string, None sends no Authorization header.  Every reply is
+        checked against docs/openapi.yaml (openapi.check; SKED_TEST_OPENAPI=0 turns it
+        off): every HTTP call of the suite comes through here, except the raw-socket
+        ones of test_validation.Bodies, which call openapi.check themselves, and the
+        CLI's (its own client, libcurl)."""
         data = raw
         hdrs = dict(headers or {})
         if body is not None:
@@ -409,9 +415,13 @@ class Server:
         req = urllib.request.Request(self.url + path, data=data, method=method, headers=hdrs)
         try:
             with urllib.request.urlopen(req, timeout=timeout * SLOW) as resp:
-                return resp.status, resp.headers, resp.read()
+                status, rh, reply = resp.status, resp.headers, resp.read()
         except urllib.error.HTTPError as e:
-            return e.code, e.headers, e.read()
+            status, rh, reply = e.code, e.headers, e.read()
+        # every reply against docs/openapi.yaml: an undocumented route, status, header
+        # or member fails the test here (tests/integration/openapi.py)
+        openapi.check(method, path, data, status, rh, reply)
+        return status, rh, reply
 
     def api(self, method, path, body=None, headers=None, token=True, raw=None):
         """Returns (status, parsed JSON body or None)."""
