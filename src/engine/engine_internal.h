@@ -115,6 +115,10 @@ typedef struct turn_step {
         void (*after)(engine *e, turn_ctx *t);
         /* optional, after `after`: the instant the step wants the next turn (0: none) */
         sked_time (*wake)(engine *e, const turn_ctx *t);
+        /* optional, before `work`: whether it has work this turn (NULL: always).  A
+         * STEP_OWN_TRANSACTION step that is not due costs no transaction: an empty
+         * BEGIN and COMMIT after every turn were two round trips on PostgreSQL */
+        bool (*due)(const engine *e, const turn_ctx *t);
 } turn_step;
 
 /* the steps, each in the file of its subsystem */

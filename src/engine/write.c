@@ -200,4 +200,4 @@ static void writes_after(engine *e, turn_ctx *t) {
 }
 
 /* (no wake: engine_write wakes the loop) */
-const turn_step writes_step = {"writes", 0, writes_work, writes_after, NULL};
+const turn_step writes_step = {"writes", 0, writes_work, writes_after, NULL, NULL};
