@@ -37,8 +37,13 @@ int db_begin(db *d, sked_err *err) {
                                        sizeof d->sp / sizeof d->sp[0]);
                 char sql[32];
                 uint32_t id = d->sp_seq + 1;
-                snprintf(sql, sizeof sql, "SAVEPOINT sk%u", (unsigned) id);
-                int r = d->ops->exec_script(d, sql, err);
+                int r;
+                if (d->ops->savepoint) {
+                        r = d->ops->savepoint(d, id, err);
+                } else {
+                        snprintf(sql, sizeof sql, "SAVEPOINT sk%u", (unsigned) id);
+                        r = d->ops->exec_script(d, sql, err);
+                }
                 if (r == 0) {
                         d->sp_seq = id;
                         d->sp[d->depth++] = id;
@@ -61,6 +66,8 @@ int db_commit(db *d, sked_err *err) {
                  * trip per API write on PostgreSQL, and a later rollback names its own
                  * savepoint, so it never undoes this one */
                 d->depth--;
+                if (d->ops->savepoint_keep)
+                        d->ops->savepoint_keep(d, d->sp[d->depth]);
                 return 0;
         }
         int r = d->ops->commit(d, err);
@@ -72,9 +79,14 @@ void db_rollback(db *d) {
         if (d->depth > 0) {
                 /* back to the savepoint's start; the enclosing transaction stays (on
                  * PostgreSQL this also clears a failed statement's aborted state) */
+                uint32_t id = d->sp[--d->depth];
+                if (d->ops->savepoint_rollback) {
+                        d->ops->savepoint_rollback(d, id);
+                        return;
+                }
                 char sql[48];
                 sked_err ignore = {0};
-                snprintf(sql, sizeof sql, "ROLLBACK TO SAVEPOINT sk%u", (unsigned) d->sp[--d->depth]);
+                snprintf(sql, sizeof sql, "ROLLBACK TO SAVEPOINT sk%u", (unsigned) id);
                 d->ops->exec_script(d, sql, &ignore);
                 return;
         }

@@ -25,6 +25,15 @@ typedef struct db_ops {
         int64_t (*last_insert_id)(db *d); /* NULL: use RETURNING */
         void (*done)(db_stmt *s);
         uint64_t (*generation)(const db *d);
+        /* optional, the savepoints of db_begin nested in a transaction (named sk<id>);
+         * NULL: db.c sends SAVEPOINT and ROLLBACK TO through exec_script.  A backend
+         * may hold a savepoint back and send it with the next statement: `savepoint`
+         * opens one, `savepoint_keep` is its nested commit (its work stays, nothing
+         * is sent), `savepoint_rollback` goes back to it.  Each names the innermost
+         * savepoint open. */
+        int (*savepoint)(db *d, uint32_t id, sked_err *err);
+        void (*savepoint_keep)(db *d, uint32_t id);
+        void (*savepoint_rollback)(db *d, uint32_t id);
 } db_ops;
 
 struct db {

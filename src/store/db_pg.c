@@ -4,7 +4,13 @@
  * text parameters; the server infers their types from the SQL.  A connection that
  * broke (the database restarted, the network was cut) is re-established by the next
  * db_begin/db_exec_script/db_prepare outside a transaction; that starts a new
- * session, so the generation counter moves and statements are prepared again. */
+ * session, so the generation counter moves and statements are prepared again.
+ *
+ * Savepoints are held back: db_begin inside a transaction sends nothing, and the
+ * savepoint goes out with the next statement in one round trip (libpq's pipeline
+ * mode, PostgreSQL 14+), or never, when the work inside it sent no SQL.  Each API
+ * write of the loop's turn is a savepoint: this halves the round trips of a write
+ * that is one statement (a series created). */
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
@@ -41,6 +47,10 @@ struct pg_db {
         unsigned next_name;
         int64_t changes;
         uint64_t gen;
+        /* savepoints opened and not sent yet, outermost first: the innermost ones of
+         * those open (a nested commit or rollback of one unsent drops it) */
+        uint32_t pend[32];
+        int npend;
 };
 
 #define PG(d) ((pg_db *) (d))
@@ -138,10 +148,14 @@ static void pg_close(db *base) {
         free(d);
 }
 
+static int send_pending(pg_db *d, const pg_stmt *s, PGresult **ret, sked_err *err);
+
 static int pg_exec_script(db *base, const char *sql, sked_err *err) {
         pg_db *d = PG(base);
         int r = ensure(d, err);
         if (r < 0)
+                return r;
+        if (d->npend && (r = send_pending(d, NULL, NULL, err)) < 0) /* a script cannot join a pipeline */
                 return r;
         PGresult *res = PQexec(d->c, sql);
         ExecStatusType st = PQresultStatus(res);
@@ -160,18 +174,21 @@ static int pg_exec_script(db *base, const char *sql, sked_err *err) {
         return 0;
 }
 
-static int pg_begin(db *d, sked_err *err) {
-        return pg_exec_script(d, "BEGIN", err);
+static int pg_begin(db *base, sked_err *err) {
+        PG(base)->npend = 0;
+        return pg_exec_script(base, "BEGIN", err);
 }
 
 static void pg_rollback(db *base) {
         pg_db *d = PG(base);
+        d->npend = 0;
         if (PQstatus(d->c) == CONNECTION_OK && PQtransactionStatus(d->c) != PQTRANS_IDLE)
                 PQclear(PQexec(d->c, "ROLLBACK"));
 }
 
 static int pg_commit(db *base, sked_err *err) {
         pg_db *d = PG(base);
+        d->npend = 0; /* a savepoint with nothing after it changes nothing */
         PGresult *res = PQexec(d->c, "COMMIT");
         int r = 0;
         if (PQresultStatus(res) != PGRES_COMMAND_OK)
@@ -181,6 +198,95 @@ static int pg_commit(db *base, sked_err *err) {
         PQclear(res);
         if (r < 0)
                 pg_rollback(base);
+        return r;
+}
+
+/* ---- savepoints held back ---- */
+
+static int pg_savepoint(db *base, uint32_t id, sked_err *err) {
+        pg_db *d = PG(base);
+        if (d->npend >= (int) (sizeof d->pend / sizeof d->pend[0]))
+                return err_set(err, -E2BIG, "database: more than %zu savepoints waiting",
+                               sizeof d->pend / sizeof d->pend[0]);
+        d->pend[d->npend++] = id;
+        return 0;
+}
+
+static void pg_savepoint_keep(db *base, uint32_t id) {
+        pg_db *d = PG(base);
+        if (d->npend && d->pend[d->npend - 1] == id)
+                d->npend--; /* never sent, and no later rollback names it: it needs no sending */
+}
+
+static void pg_savepoint_rollback(db *base, uint32_t id) {
+        pg_db *d = PG(base);
+        if (d->npend && d->pend[d->npend - 1] == id) {
+                d->npend--; /* nothing was sent inside it: nothing to undo */
+                return;
+        }
+        d->npend = 0; /* (none: the innermost savepoint was sent, so were those around it) */
+        char sql[48];
+        snprintf(sql, sizeof sql, "ROLLBACK TO SAVEPOINT sk%u", (unsigned) id);
+        if (PQstatus(d->c) == CONNECTION_OK)
+                PQclear(PQexec(d->c, sql)); /* a failure shows in the next statement or the commit */
+}
+
+/* Sends the savepoints held back and then s's execution (s may be NULL: only the
+ * savepoints) as one pipeline, and reads their results up to its sync point.
+ * Returns the first savepoint's failure (s is then not executed: its result says
+ * PGRES_PIPELINE_ABORTED), else 0 with s's result in *ret, whatever its status. */
+static int send_pending(pg_db *d, const pg_stmt *s, PGresult **ret, sked_err *err) {
+        int n = d->npend;
+        d->npend = 0;
+        if (!PQenterPipelineMode(d->c))
+                return conn_error(d, err, "pipeline");
+        int r = 0;
+        char sql[32];
+        for (int i = 0; i < n && r == 0; i++) {
+                snprintf(sql, sizeof sql, "SAVEPOINT sk%u", (unsigned) d->pend[i]);
+                if (!PQsendQueryParams(d->c, sql, 0, NULL, NULL, NULL, NULL, 0))
+                        r = conn_error(d, err, "savepoint");
+        }
+        if (r == 0 && s &&
+            !PQsendQueryPrepared(d->c, s->name, s->nparams, (const char *const *) s->vals, NULL, NULL, 0))
+                r = conn_error(d, err, "query");
+        if (r == 0 && !PQpipelineSync(d->c))
+                r = conn_error(d, err, "pipeline");
+        if (r < 0) {
+                PQexitPipelineMode(d->c); /* fails with a broken connection; the next BEGIN reconnects */
+                return r;
+        }
+        /* each command gives one result and then NULL; the sync point ends the list.
+         * Two NULLs in a row: the connection broke, nothing more comes */
+        int got = 0;
+        bool was_null = false;
+        for (;;) {
+                PGresult *res = PQgetResult(d->c);
+                if (!res) {
+                        if (was_null) {
+                                if (r == 0)
+                                        r = conn_error(d, err, "pipeline");
+                                break;
+                        }
+                        was_null = true;
+                        continue;
+                }
+                was_null = false;
+                ExecStatusType st = PQresultStatus(res);
+                if (st == PGRES_PIPELINE_SYNC) {
+                        PQclear(res);
+                        break;
+                }
+                if (got++ == n && s && ret) {
+                        *ret = res;
+                        continue;
+                }
+                if (st != PGRES_COMMAND_OK && r == 0)
+                        r = result_error(d, res, err);
+                PQclear(res);
+        }
+        if (!PQexitPipelineMode(d->c) && r == 0)
+                r = conn_error(d, err, "pipeline");
         return r;
 }
 
@@ -297,8 +403,16 @@ static int pg_step(db_stmt *base, sked_err *err) {
         pg_stmt *s = ST(base);
         pg_db *d = s->owner;
         if (!s->executed) {
-                s->res = PQexecPrepared(d->c, s->name, s->nparams, (const char *const *) s->vals, NULL, NULL, 0);
                 s->executed = true;
+                if (d->npend) {
+                        /* the savepoints held back go out with it, one round trip */
+                        int r = send_pending(d, s, &s->res, err);
+                        if (r < 0)
+                                return r;
+                } else {
+                        s->res =
+                                PQexecPrepared(d->c, s->name, s->nparams, (const char *const *) s->vals, NULL, NULL, 0);
+                }
                 ExecStatusType st = PQresultStatus(s->res);
                 if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && retry_after_reconnect(s, err))
                         st = PQresultStatus(s->res);
@@ -448,4 +562,7 @@ const db_ops db_pg_ops = {
         .changes = pg_changes,
         .done = pg_done,
         .generation = pg_generation,
+        .savepoint = pg_savepoint,
+        .savepoint_keep = pg_savepoint_keep,
+        .savepoint_rollback = pg_savepoint_rollback,
 };

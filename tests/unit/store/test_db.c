@@ -1,5 +1,8 @@
 /* The db driver on both backends: the statement cache keeps every statement (no
- * ceiling) and never moves one a caller holds. */
+ * ceiling) and never moves one a caller holds; savepoints (db_begin nested), which
+ * PostgreSQL's backend holds back and sends with the next statement. */
+#include <errno.h>
+
 #include "backends.h"
 
 #define NSTMT 300
@@ -56,9 +59,119 @@ static void cache_keeps_handles(void **state) {
         db_close(d);
 }
 
+static const char *const insert_sql = "INSERT INTO t(k) VALUES($1)";
+
+static int insert_k(db *d, int64_t k, sked_err *err) {
+        db_stmt *st = NULL;
+        int r = db_prepare(d, insert_sql, &st, err);
+        if (r < 0)
+                return r;
+        db_bind_int(st, 1, k);
+        return db_run(st, err);
+}
+
+/* The keys in t, in order, as "1,5" */
+static void keys_of(db *d, char *buf, size_t size) {
+        db_stmt *st = NULL;
+        sked_err err = {0};
+        if (db_prepare(d, "SELECT k FROM t ORDER BY k", &st, &err) < 0)
+                fail_msg("select: %s", err.msg);
+        buf[0] = '\0';
+        int r;
+        while ((r = db_step(st, &err)) == 1)
+                snprintf(buf + strlen(buf), size - strlen(buf), "%s%lld", buf[0] ? "," : "",
+                         (long long) db_col_int(st, 0));
+        assert_int_equal(r, 0);
+        db_done(st);
+}
+
+/* Savepoints keep or undo exactly their own work: nested, empty (PostgreSQL sends
+ * nothing for them), and after a statement that failed inside one. */
+static void savepoints_nest(void **state) {
+        backend_ctx *c = backend_of(state);
+        db *d = NULL;
+        sked_err err = {0};
+        char keys[64];
+        if (db_open(c->uri, &d, &err) < 0)
+                fail_msg("db_open: %s", err.msg);
+        assert_int_equal(db_exec_script(d, "CREATE TABLE t(k INTEGER PRIMARY KEY)", &err), 0);
+        assert_int_equal(db_begin(d, &err), 0);
+
+        assert_int_equal(db_begin(d, &err), 0); /* kept */
+        assert_int_equal(insert_k(d, 1, &err), 0);
+        assert_int_equal(db_commit(d, &err), 0);
+        assert_int_equal(db_begin(d, &err), 0); /* empty, undone */
+        db_rollback(d);
+        assert_int_equal(db_begin(d, &err), 0); /* empty, kept */
+        assert_int_equal(db_commit(d, &err), 0);
+        assert_int_equal(db_begin(d, &err), 0); /* undone */
+        assert_int_equal(insert_k(d, 2, &err), 0);
+        db_rollback(d);
+        keys_of(d, keys, sizeof keys);
+        assert_string_equal(keys, "1");
+
+        /* a statement that fails in its savepoint: its code, and the transaction goes on */
+        assert_int_equal(db_begin(d, &err), 0);
+        assert_int_equal(insert_k(d, 3, &err), 0);
+        assert_int_equal(insert_k(d, 1, &err), -EEXIST);
+        db_rollback(d);
+        assert_int_equal(db_begin(d, &err), 0); /* failing first: the savepoint went with it */
+        assert_int_equal(insert_k(d, 1, &err), -EEXIST);
+        db_rollback(d);
+
+        /* nested: an inner savepoint kept, its outer one undone; an inner one undone,
+         * its outer one kept; three held back at once */
+        assert_int_equal(db_begin(d, &err), 0);
+        assert_int_equal(db_begin(d, &err), 0);
+        assert_int_equal(insert_k(d, 4, &err), 0);
+        assert_int_equal(db_commit(d, &err), 0);
+        db_rollback(d);
+        assert_int_equal(db_begin(d, &err), 0);
+        assert_int_equal(db_begin(d, &err), 0);
+        assert_int_equal(db_begin(d, &err), 0);
+        assert_int_equal(insert_k(d, 5, &err), 0);
+        db_rollback(d);
+        assert_int_equal(db_commit(d, &err), 0);
+        assert_int_equal(insert_k(d, 6, &err), 0);
+        assert_int_equal(db_commit(d, &err), 0);
+        keys_of(d, keys, sizeof keys);
+        assert_string_equal(keys, "1,6");
+
+        assert_int_equal(db_commit(d, &err), 0);
+        keys_of(d, keys, sizeof keys);
+        assert_string_equal(keys, "1,6");
+
+        /* the transaction itself undone: its kept savepoints with it */
+        assert_int_equal(db_begin(d, &err), 0);
+        assert_int_equal(db_begin(d, &err), 0);
+        assert_int_equal(insert_k(d, 7, &err), 0);
+        assert_int_equal(db_commit(d, &err), 0);
+        db_rollback(d);
+        keys_of(d, keys, sizeof keys);
+        assert_string_equal(keys, "1,6");
+
+        if (c->pg) {
+                /* a statement that failed outside any savepoint aborts a PostgreSQL
+                 * transaction: a savepoint held back then fails with the statement it
+                 * went with, and the commit fails */
+                assert_int_equal(db_begin(d, &err), 0);
+                assert_int_equal(insert_k(d, 1, &err), -EEXIST);
+                assert_int_equal(db_begin(d, &err), 0);
+                err = (sked_err){0};
+                assert_true(insert_k(d, 8, &err) < 0);
+                assert_non_null(strstr(err.msg, "aborted"));
+                db_rollback(d);
+                assert_true(db_commit(d, &err) < 0);
+                keys_of(d, keys, sizeof keys);
+                assert_string_equal(keys, "1,6");
+        }
+        db_close(d);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 BACKEND_TESTS_CLOSED(cache_keeps_handles),
+                BACKEND_TESTS_CLOSED(savepoints_nest),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
