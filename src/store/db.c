@@ -55,6 +55,7 @@ int db_begin(db *d, sked_err *err) {
                 d->in_tx = true;
                 d->depth = 0;
                 d->sp_seq = 0;
+                d->pipelined = 0;
         }
         return r;
 }
@@ -72,6 +73,7 @@ int db_commit(db *d, sked_err *err) {
         }
         int r = d->ops->commit(d, err);
         d->in_tx = false;
+        d->pipelined = 0;
         return r;
 }
 
@@ -92,6 +94,38 @@ void db_rollback(db *d) {
         }
         d->ops->rollback(d);
         d->in_tx = false;
+        d->pipelined = 0;
+}
+
+int db_pipeline_begin(db *d, sked_err *err) {
+        int r = db_begin(d, err);
+        if (r == 0)
+                d->pipelined++;
+        return r;
+}
+
+int db_send(db_stmt *s, void (*row)(db_stmt *st, void *ud), void *ud, sked_err *err) {
+        if (s->ops->send)
+                return s->ops->send(s, row, ud, err);
+        int r;
+        while ((r = db_step(s, err)) == 1)
+                row(s, ud);
+        db_done(s);
+        return r;
+}
+
+int db_pipeline_end(db *d, int r, sked_err *err) {
+        if (d->pipelined > 0)
+                d->pipelined--;
+        sked_err serr = {0};
+        int sr = d->ops->sync ? d->ops->sync(d, r < 0 ? &serr : err) : 0;
+        if (r >= 0 && sr < 0)
+                r = sr;
+        if (r < 0) {
+                db_rollback(d);
+                return r;
+        }
+        return db_commit(d, err);
 }
 
 int db_prepare(db *d, const char *sql, db_stmt **ret, sked_err *err) {

@@ -34,6 +34,10 @@ typedef struct db_ops {
         int (*savepoint)(db *d, uint32_t id, sked_err *err);
         void (*savepoint_keep)(db *d, uint32_t id);
         void (*savepoint_rollback)(db *d, uint32_t id);
+        /* optional, pipelines (db_send, db_pipeline_end); NULL: db.c runs a statement
+         * db_send is given at once */
+        int (*send)(db_stmt *s, void (*row)(db_stmt *st, void *ud), void *ud, sked_err *err);
+        int (*sync)(db *d, sked_err *err); /* reads what was sent: its first failure */
 } db_ops;
 
 struct db {
@@ -42,6 +46,7 @@ struct db {
         int depth;       /* db_begin nested inside the transaction, how deep */
         uint32_t sp[32]; /* the savepoint of each depth (names are sk<id>) */
         uint32_t sp_seq; /* savepoints made in this transaction */
+        int pipelined;   /* inside db_pipeline_begin/end (how deep) */
 };
 
 struct db_stmt {

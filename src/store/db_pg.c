@@ -10,7 +10,13 @@
  * savepoint goes out with the next statement in one round trip (libpq's pipeline
  * mode, PostgreSQL 14+), or never, when the work inside it sent no SQL.  Each API
  * write of the loop's turn is a savepoint: this halves the round trips of a write
- * that is one statement (a series created). */
+ * that is one statement (a series created).
+ *
+ * Inside db_pipeline_begin/db_pipeline_end, db_send goes further: it sends a
+ * statement and returns; its rows reach the caller's callback when they arrive,
+ * at the latest at db_pipeline_end.  Everything sent and not read yet is in
+ * `sent`, in order; any call that waits for the server reads it all first
+ * (pipe_sync), sending its own statement in the same round trip where it can. */
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
@@ -40,6 +46,17 @@ typedef struct pg_stmt {
         bool executed;
 } pg_stmt;
 
+/* A command sent in pipeline mode whose result is not read yet. */
+typedef struct pg_sent {
+        void (*row)(db_stmt *st, void *ud); /* db_send's callback (NULL: a savepoint) */
+        void *ud;
+        PGresult **keep; /* the statement a caller waits for: its result, whatever it is */
+} pg_sent;
+
+/* Commands sent without reading their results, at most: then they are read (an
+ * intermediate sync), so the results waiting in the socket stay small */
+#define PIPE_MAX 256
+
 struct pg_db {
         db base;
         PGconn *c;
@@ -51,6 +68,10 @@ struct pg_db {
          * those open (a nested commit or rollback of one unsent drops it) */
         uint32_t pend[32];
         int npend;
+        pg_sent *sent; /* sent in pipeline mode, not read yet */
+        size_t nsent, capsent;
+        int pipe_r; /* the first failure of a command db_send sent, until db_pipeline_end */
+        sked_err pipe_err;
 };
 
 #define PG(d) ((pg_db *) (d))
@@ -104,9 +125,10 @@ static int connect_db(const char *uri, PGconn **ret, sked_err *err) {
         return 0;
 }
 
-/* Reconnects a broken session (only between transactions). */
+/* Reconnects a broken session (only between transactions).  Outside a transaction
+ * a connection still in pipeline mode broke while results were read. */
 static int ensure(pg_db *d, sked_err *err) {
-        if (PQstatus(d->c) == CONNECTION_OK)
+        if (PQstatus(d->c) == CONNECTION_OK && (d->base.in_tx || PQpipelineStatus(d->c) == PQ_PIPELINE_OFF))
                 return 0;
         if (d->base.in_tx)
                 return err_set(err, -EIO, "database: the connection was lost in a transaction");
@@ -144,18 +166,19 @@ static void stmt_destroy(db_stmt *base) {
 static void pg_close(db *base) {
         pg_db *d = PG(base);
         stmt_cache_clear(&d->cache, stmt_destroy);
+        free(d->sent);
         PQfinish(d->c);
         free(d);
 }
 
-static int send_pending(pg_db *d, const pg_stmt *s, PGresult **ret, sked_err *err);
+static int pipe_flush(pg_db *d, sked_err *err);
 
 static int pg_exec_script(db *base, const char *sql, sked_err *err) {
         pg_db *d = PG(base);
         int r = ensure(d, err);
         if (r < 0)
                 return r;
-        if (d->npend && (r = send_pending(d, NULL, NULL, err)) < 0) /* a script cannot join a pipeline */
+        if ((r = pipe_flush(d, err)) < 0) /* a script cannot join a pipeline */
                 return r;
         PGresult *res = PQexec(d->c, sql);
         ExecStatusType st = PQresultStatus(res);
@@ -174,14 +197,21 @@ static int pg_exec_script(db *base, const char *sql, sked_err *err) {
         return 0;
 }
 
+static int pipe_sync(pg_db *d, sked_err *err);
+
 static int pg_begin(db *base, sked_err *err) {
-        PG(base)->npend = 0;
+        pg_db *d = PG(base);
+        d->npend = 0;
+        d->pipe_r = 0;
         return pg_exec_script(base, "BEGIN", err);
 }
 
 static void pg_rollback(db *base) {
         pg_db *d = PG(base);
+        sked_err ignore = {0};
+        pipe_sync(d, &ignore); /* whatever was sent is undone below */
         d->npend = 0;
+        d->pipe_r = 0;
         if (PQstatus(d->c) == CONNECTION_OK && PQtransactionStatus(d->c) != PQTRANS_IDLE)
                 PQclear(PQexec(d->c, "ROLLBACK"));
 }
@@ -189,8 +219,16 @@ static void pg_rollback(db *base) {
 static int pg_commit(db *base, sked_err *err) {
         pg_db *d = PG(base);
         d->npend = 0; /* a savepoint with nothing after it changes nothing */
+        int r = pipe_sync(d, err);
+        if (r == 0 && d->pipe_r) { /* (db_pipeline_end reports it first) */
+                r = d->pipe_r;
+                *err = d->pipe_err;
+        }
+        if (r < 0) {
+                pg_rollback(base);
+                return r;
+        }
         PGresult *res = PQexec(d->c, "COMMIT");
-        int r = 0;
         if (PQresultStatus(res) != PGRES_COMMAND_OK)
                 r = result_error(d, res, err);
         else if (!strcmp(PQcmdStatus(res), "ROLLBACK")) /* an earlier statement failed */
@@ -225,40 +263,74 @@ static void pg_savepoint_rollback(db *base, uint32_t id) {
                 return;
         }
         d->npend = 0; /* (none: the innermost savepoint was sent, so were those around it) */
+        sked_err ignore = {0};
+        pipe_sync(d, &ignore); /* a failure sent before stays in pipe_r */
         char sql[48];
         snprintf(sql, sizeof sql, "ROLLBACK TO SAVEPOINT sk%u", (unsigned) id);
         if (PQstatus(d->c) == CONNECTION_OK)
                 PQclear(PQexec(d->c, sql)); /* a failure shows in the next statement or the commit */
 }
 
-/* Sends the savepoints held back and then s's execution (s may be NULL: only the
- * savepoints) as one pipeline, and reads their results up to its sync point.
- * Returns the first savepoint's failure (s is then not executed: its result says
- * PGRES_PIPELINE_ABORTED), else 0 with s's result in *ret, whatever its status. */
-static int send_pending(pg_db *d, const pg_stmt *s, PGresult **ret, sked_err *err) {
-        int n = d->npend;
-        d->npend = 0;
-        if (!PQenterPipelineMode(d->c))
+/* ---- the pipeline ---- */
+
+static int pipe_push(pg_db *d, void (*row)(db_stmt *, void *), void *ud, PGresult **keep, sked_err *err) {
+        if (d->nsent == d->capsent) {
+                size_t cap = d->capsent ? d->capsent * 2 : 64;
+                pg_sent *n = realloc(d->sent, cap * sizeof *n);
+                if (!n)
+                        return err_set(err, -ENOMEM, "out of memory");
+                d->sent = n;
+                d->capsent = cap;
+        }
+        d->sent[d->nsent++] = (pg_sent){row, ud, keep};
+        return 0;
+}
+
+/* Enters pipeline mode (if not in it) and sends the savepoints held back. */
+static int pipe_start(pg_db *d, sked_err *err) {
+        if (PQpipelineStatus(d->c) == PQ_PIPELINE_OFF && !PQenterPipelineMode(d->c))
                 return conn_error(d, err, "pipeline");
-        int r = 0;
         char sql[32];
-        for (int i = 0; i < n && r == 0; i++) {
+        for (int i = 0; i < d->npend; i++) {
                 snprintf(sql, sizeof sql, "SAVEPOINT sk%u", (unsigned) d->pend[i]);
                 if (!PQsendQueryParams(d->c, sql, 0, NULL, NULL, NULL, NULL, 0))
-                        r = conn_error(d, err, "savepoint");
+                        return conn_error(d, err, "savepoint");
+                int r = pipe_push(d, NULL, NULL, NULL, err);
+                if (r < 0)
+                        return r;
         }
-        if (r == 0 && s &&
-            !PQsendQueryPrepared(d->c, s->name, s->nparams, (const char *const *) s->vals, NULL, NULL, 0))
-                r = conn_error(d, err, "query");
-        if (r == 0 && !PQpipelineSync(d->c))
-                r = conn_error(d, err, "pipeline");
-        if (r < 0) {
-                PQexitPipelineMode(d->c); /* fails with a broken connection; the next BEGIN reconnects */
-                return r;
-        }
-        /* each command gives one result and then NULL; the sync point ends the list.
-         * Two NULLs in a row: the connection broke, nothing more comes */
-        int got = 0;
+        d->npend = 0;
+        return 0;
+}
+
+/* Sends s's execution in the pipeline; its result goes to row(ud) or *keep. */
+static int pipe_send(pg_db *d, const pg_stmt *s, void (*row)(db_stmt *, void *), void *ud, PGresult **keep,
+                     sked_err *err) {
+        if (!PQsendQueryPrepared(d->c, s->name, s->nparams, (const char *const *) s->vals, NULL, NULL, 0))
+                return conn_error(d, err, "query");
+        return pipe_push(d, row, ud, keep, err);
+}
+
+/* db_send's rows, read through a statement of their own (the one sent may be in
+ * use again by now) */
+static void deliver(pg_db *d, PGresult *res, void (*row)(db_stmt *, void *), void *ud) {
+        pg_stmt view = {.base.ops = &db_pg_ops, .owner = d, .res = res, .nrows = PQntuples(res), .executed = true};
+        for (view.row = 0; view.row < view.nrows; view.row++)
+                row(&view.base, ud);
+}
+
+/* Reads the results of everything sent, up to a sync point, and leaves pipeline
+ * mode (nothing to do outside it).  Returns the first failure of a savepoint or a
+ * db_send statement, remembered in pipe_r until the pipeline ends (the server
+ * skipped what came after it, and the transaction is aborted); a kept result is
+ * its caller's to look at. */
+static int pipe_sync(pg_db *d, sked_err *err) {
+        if (PQpipelineStatus(d->c) == PQ_PIPELINE_OFF)
+                return 0;
+        int r = PQpipelineSync(d->c) ? 0 : conn_error(d, err, "pipeline");
+        /* each command gives one result and then NULL; the sync point ends the
+         * list.  Two NULLs in a row: the connection broke, nothing more comes */
+        size_t got = 0;
         bool was_null = false;
         for (;;) {
                 PGresult *res = PQgetResult(d->c);
@@ -277,17 +349,38 @@ static int send_pending(pg_db *d, const pg_stmt *s, PGresult **ret, sked_err *er
                         PQclear(res);
                         break;
                 }
-                if (got++ == n && s && ret) {
-                        *ret = res;
+                pg_sent *e = got < d->nsent ? &d->sent[got] : NULL;
+                got++;
+                if (e && e->keep) {
+                        *e->keep = res;
                         continue;
                 }
-                if (st != PGRES_COMMAND_OK && r == 0)
-                        r = result_error(d, res, err);
+                if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+                        if (r == 0)
+                                r = result_error(d, res, err);
+                } else if (e && e->row) {
+                        deliver(d, res, e->row, e->ud);
+                }
                 PQclear(res);
         }
+        d->nsent = 0;
         if (!PQexitPipelineMode(d->c) && r == 0)
-                r = conn_error(d, err, "pipeline");
+                r = conn_error(d, err, "pipeline"); /* results left: ensure() reconnects after the transaction */
+        if (r < 0 && d->pipe_r == 0) {
+                d->pipe_r = r;
+                d->pipe_err = *err;
+        }
         return r;
+}
+
+/* Before a call that waits for the server and cannot join the pipeline: what is
+ * held back goes out, and what was sent is read. */
+static int pipe_flush(pg_db *d, sked_err *err) {
+        if (!d->npend && PQpipelineStatus(d->c) == PQ_PIPELINE_OFF)
+                return 0;
+        int r = pipe_start(d, err);
+        int sr = pipe_sync(d, err);
+        return r < 0 ? r : sr;
 }
 
 static int max_param(const char *sql) {
@@ -341,6 +434,8 @@ static int pg_prepare(db *base, const char *sql, db_stmt **ret, sked_err *err) {
         }
         reset_stmt(s);
         if (s->gen != d->gen) {
+                if ((r = pipe_flush(d, err)) < 0)
+                        return r;
                 PGresult *res = PQprepare(d->c, s->name, sql, s->nparams, NULL);
                 if (PQresultStatus(res) != PGRES_COMMAND_OK) {
                         r = result_error(d, res, err);
@@ -404,10 +499,13 @@ static int pg_step(db_stmt *base, sked_err *err) {
         pg_db *d = s->owner;
         if (!s->executed) {
                 s->executed = true;
-                if (d->npend) {
-                        /* the savepoints held back go out with it, one round trip */
-                        int r = send_pending(d, s, &s->res, err);
-                        if (r < 0)
+                if (d->npend || PQpipelineStatus(d->c) != PQ_PIPELINE_OFF) {
+                        /* what is held back or sent goes with it, one round trip */
+                        int r = pipe_start(d, err);
+                        if (r == 0)
+                                r = pipe_send(d, s, NULL, NULL, &s->res, err);
+                        int sr = pipe_sync(d, err);
+                        if (r < 0 || (r = sr) < 0)
                                 return r;
                 } else {
                         s->res =
@@ -455,6 +553,39 @@ static void pg_done(db_stmt *s) {
 
 static uint64_t pg_generation(const db *d) {
         return ((const pg_db *) d)->gen;
+}
+
+static int pg_send(db_stmt *base, void (*row)(db_stmt *st, void *ud), void *ud, sked_err *err) {
+        pg_stmt *s = ST(base);
+        pg_db *d = s->owner;
+        int r;
+        if (!d->base.pipelined) { /* now */
+                while ((r = pg_step(base, err)) == 1)
+                        row(base, ud);
+                reset_stmt(s);
+                return r;
+        }
+        if (d->pipe_r) { /* the pipeline failed already: the server would skip it */
+                reset_stmt(s);
+                *err = d->pipe_err;
+                return d->pipe_r;
+        }
+        if ((r = pipe_start(d, err)) == 0)
+                r = pipe_send(d, s, row, ud, NULL, err);
+        reset_stmt(s); /* (libpq copied the parameters) */
+        if (r == 0 && d->nsent >= PIPE_MAX)
+                r = pipe_sync(d, err);
+        return r;
+}
+
+static int pg_sync(db *base, sked_err *err) {
+        pg_db *d = PG(base);
+        pipe_sync(d, err);
+        int r = d->pipe_r;
+        if (r < 0)
+                *err = d->pipe_err;
+        d->pipe_r = 0;
+        return r;
 }
 
 /* ---- LISTEN ---- */
@@ -565,4 +696,6 @@ const db_ops db_pg_ops = {
         .savepoint = pg_savepoint,
         .savepoint_keep = pg_savepoint_keep,
         .savepoint_rollback = pg_savepoint_rollback,
+        .send = pg_send,
+        .sync = pg_sync,
 };

@@ -113,7 +113,6 @@ static void updated_decode(db_stmt *st, void *elem) {
         r->next_due = db_col_int(st, 1);
 }
 
-static const row_shape inserted_shape = {sizeof(series_row), inserted_decode, NULL};
 static const row_shape updated_shape = {sizeof(series_row), updated_decode, NULL};
 
 int store_series_insert(store *s, series_row *r, sked_err *err) {
@@ -129,11 +128,9 @@ int store_series_insert(store *s, series_row *r, sked_err *err) {
         if (rc < 0)
                 return rc;
         bind_series_fields(st, r);
-        rc = row_read(st, &inserted_shape, r, err);
-        if (rc < 0)
+        /* in a pipeline, the id and feature_on arrive by store_pipeline_end */
+        if ((rc = db_send(st, inserted_decode, r, err)) < 0)
                 return rc;
-        if (rc == 0)
-                return err_set(err, -EIO, "database: insert returned no id");
         r->version = 1;
         r->created_at = r->updated_at;
         return 0;

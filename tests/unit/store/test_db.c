@@ -1,6 +1,7 @@
 /* The db driver on both backends: the statement cache keeps every statement (no
  * ceiling) and never moves one a caller holds; savepoints (db_begin nested), which
- * PostgreSQL's backend holds back and sends with the next statement. */
+ * PostgreSQL's backend holds back and sends with the next statement; pipelines
+ * (db_send), which it sends without waiting. */
 #include <errno.h>
 
 #include "backends.h"
@@ -168,10 +169,94 @@ static void savepoints_nest(void **state) {
         db_close(d);
 }
 
+static const char *const insert_ret_sql = "INSERT INTO t(k) VALUES($1) RETURNING k * 10";
+
+static void got_row(db_stmt *st, void *ud) {
+        int64_t *slot = ud;
+        *slot = db_col_int(st, 0);
+}
+
+static int send_k(db *d, int64_t k, int64_t *ret, sked_err *err) {
+        db_stmt *st = NULL;
+        int r = db_prepare(d, insert_ret_sql, &st, err);
+        if (r < 0)
+                return r;
+        db_bind_int(st, 1, k);
+        return db_send(st, got_row, ret, err);
+}
+
+/* A pipeline: statements sent without waiting, their rows delivered by the end
+ * (past the intermediate syncs, and around a read in the middle); all of it kept,
+ * or none when one of them failed. */
+static void pipeline_all_or_nothing(void **state) {
+        backend_ctx *c = backend_of(state);
+        db *d = NULL;
+        sked_err err = {0};
+        char keys[64];
+        if (db_open(c->uri, &d, &err) < 0)
+                fail_msg("db_open: %s", err.msg);
+        assert_int_equal(db_exec_script(d, "CREATE TABLE t(k INTEGER PRIMARY KEY)", &err), 0);
+
+        /* outside a pipeline: at once */
+        int64_t got = 0;
+        assert_int_equal(send_k(d, 1, &got, &err), 0);
+        assert_int_equal(got, 10);
+        assert_int_equal(send_k(d, 1, &got, &err), -EEXIST);
+
+        enum { N = 600 }; /* more than the commands the PostgreSQL backend sends before reading */
+        static int64_t rows[N];
+        memset(rows, 0, sizeof rows);
+        assert_int_equal(db_begin(d, &err), 0);
+        assert_int_equal(db_pipeline_begin(d, &err), 0);
+        for (int i = 0; i < N; i++) {
+                assert_int_equal(send_k(d, 100 + i, &rows[i], &err), 0);
+                if (i == N / 2) { /* a read in the middle sees what was sent before it */
+                        db_stmt *st = NULL;
+                        assert_int_equal(db_prepare(d, "SELECT count(*) FROM t", &st, &err), 0);
+                        assert_int_equal(db_step(st, &err), 1);
+                        assert_int_equal(db_col_int(st, 0), 1 + N / 2 + 1);
+                        db_done(st);
+                }
+        }
+        assert_int_equal(db_pipeline_end(d, 0, &err), 0);
+        for (int i = 0; i < N; i++)
+                assert_int_equal(rows[i], (100 + i) * 10);
+
+        /* one fails: none of the pipeline stays, and the transaction goes on */
+        assert_int_equal(db_pipeline_begin(d, &err), 0);
+        assert_int_equal(send_k(d, 2, &got, &err), 0);
+        int r = send_k(d, 1, &got, &err); /* PostgreSQL: told at the end */
+        assert_true(r == 0 || r == -EEXIST);
+        if (r == 0) {
+                assert_int_equal(send_k(d, 3, &got, &err), 0);
+                err = (sked_err){0}; /* the failure comes from db_pipeline_end */
+        }
+        assert_int_equal(db_pipeline_end(d, r, &err), -EEXIST);
+        assert_non_null(strstr(err.msg, "database"));
+        /* refused by its caller: the same */
+        assert_int_equal(db_pipeline_begin(d, &err), 0);
+        assert_int_equal(send_k(d, 4, &got, &err), 0);
+        assert_int_equal(db_pipeline_end(d, -EINVAL, &err), -EINVAL);
+        assert_int_equal(send_k(d, 5, &got, &err), 0); /* the transaction goes on */
+        assert_int_equal(db_commit(d, &err), 0);
+
+        db_stmt *st = NULL;
+        assert_int_equal(db_prepare(d, "SELECT count(*), min(k), max(k) FROM t", &st, &err), 0);
+        assert_int_equal(db_step(st, &err), 1);
+        assert_int_equal(db_col_int(st, 0), 1 + N + 1);
+        assert_int_equal(db_col_int(st, 1), 1);
+        assert_int_equal(db_col_int(st, 2), 100 + N - 1);
+        db_done(st);
+        keys_of(d, keys, sizeof keys); /* (only its start fits) */
+        assert_int_equal(strncmp(keys, "1,5,100,101", 11), 0);
+        db_close(d);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 BACKEND_TESTS_CLOSED(cache_keeps_handles),
                 BACKEND_TESTS_CLOSED(savepoints_nest),
+                BACKEND_TESTS_CLOSED(pipeline_all_or_nothing),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
