@@ -69,6 +69,7 @@ typedef struct write_req {
         TAILQ_ENTRY(write_req) link;
         engine_write_fn fn;
         void *ctx;
+        unsigned flags; /* ENGINE_WRITE_BLIND */
         json_t *reply;
         int result;
         sked_err err;
