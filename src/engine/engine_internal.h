@@ -173,6 +173,7 @@ struct engine {
                 size_t nwrites;
                 pthread_cond_t commit_cv; /* a turn committed (or failed): write_req results */
                 bool notify;              /* loop-owned: a write of this turn called engine_changed */
+                bool notified;            /* loop-owned: and its NOTIFY went in a pipeline that stays */
         } wr;
 
         struct { /* workers.c: the worker pool and its work list (under lock) */

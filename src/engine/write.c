@@ -165,8 +165,13 @@ static int apply_pipelined(engine *e, write_req *first, write_req *end, sked_err
         write_req *w;
         for (w = first; w != end && r >= 0; w = TAILQ_NEXT(w, link))
                 r = w->fn(e, e->st, w->ctx, &w->reply, &werr);
-        if (store_pipeline_end(e->st, r, &werr) == 0)
+        bool notify = r >= 0 && e->wr.notify && !e->wr.notified; /* with them, not a round trip after */
+        if (notify)
+                r = store_notify(e->st, &werr);
+        if (store_pipeline_end(e->st, r, &werr) == 0) {
+                e->wr.notified |= notify;
                 return 0;
+        }
         for (w = first; w != end; w = TAILQ_NEXT(w, link)) {
                 json_decref(w->reply);
                 w->reply = NULL;
@@ -228,9 +233,9 @@ void writes_done(engine *e, write_queue *q, int r, const sked_err *err) {
 
 static int writes_work(engine *e, turn_ctx *t, sked_err *err) {
         writes_take(e, &t->writes);
-        e->wr.notify = false;
+        e->wr.notify = e->wr.notified = false;
         int r = writes_apply(e, &t->writes, err);
-        if (r == 0 && e->wr.notify) /* other nodes look again (engine_changed) */
+        if (r == 0 && e->wr.notify && !e->wr.notified) /* other nodes look again (engine_changed) */
                 r = store_notify(e->st, err);
         return r;
 }

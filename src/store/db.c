@@ -109,7 +109,8 @@ int db_send(db_stmt *s, void (*row)(db_stmt *st, void *ud), void *ud, sked_err *
                 return s->ops->send(s, row, ud, err);
         int r;
         while ((r = db_step(s, err)) == 1)
-                row(s, ud);
+                if (row)
+                        row(s, ud);
         db_done(s);
         return r;
 }

@@ -46,8 +46,8 @@ void db_rollback(db *d);
 /* Pipelines: statements sent without waiting for their results, one round trip
  * for many (PostgreSQL, libpq's pipeline mode; SQLite runs each at once).
  * db_pipeline_begin opens a savepoint (db_begin).  Until db_pipeline_end, db_send
- * sends a prepared and bound statement and returns; row(st, ud) is called for each
- * of its rows when they arrive (st is only valid in the call), at the latest in
+ * sends a prepared and bound statement and returns; row(st, ud) (may be NULL) is
+ * called for each of its rows when they arrive (st is only valid in the call), at the latest in
  * db_pipeline_end; the statement itself is done (reset) at once.  Any other call
  * on d reads everything sent first.  db_pipeline_end(d, r) reads what is left: if
  * r < 0 or anything sent failed, it rolls back to the savepoint (nothing of the

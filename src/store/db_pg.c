@@ -561,7 +561,8 @@ static int pg_send(db_stmt *base, void (*row)(db_stmt *st, void *ud), void *ud, 
         int r;
         if (!d->base.pipelined) { /* now */
                 while ((r = pg_step(base, err)) == 1)
-                        row(base, ud);
+                        if (row)
+                                row(base, ud);
                 reset_stmt(s);
                 return r;
         }

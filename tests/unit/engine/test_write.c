@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "engine/engine_internal.h"
+#include "store/wal.h"
 #include "sqlite_at.h"
 
 static char dbpath[256], uri[300];
@@ -242,7 +243,9 @@ static void run_blind(blind_req *reqs, size_t n, int round) {
                 blind_req *q = &reqs[i];
                 char title[48];
                 snprintf(title, sizeof title, "blind %d.%zu", round, i);
-                json_t *in = json_pack("{s:s, s:s, s:s}", "type", "t.write", "schedule", "every 1h", "title", title);
+                /* (nothing due soon: no run, no NOTIFY of the firing) */
+                json_t *in =
+                        json_pack("{s:s, s:s, s:s}", "type", "t.write", "schedule", "cron:0 0 1 1 *", "title", title);
                 sked_err err = {0};
                 assert_int_equal(engine_series_build(eng, in, &q->row, &err), 0);
                 json_decref(in);
@@ -275,11 +278,38 @@ static bool blind_exists(const blind_req *q) {
         return same;
 }
 
+static _Atomic int notes;
+
+static void count_note(void *ud) {
+        (void) ud;
+        atomic_fetch_add(&notes, 1);
+}
+
 static void blind_writes_share_a_pipeline(void **state) {
         (void) state;
+        /* PostgreSQL: the other nodes hear of them (the NOTIFY went in the pipeline) */
+        store_listener *l = NULL;
+        sked_err lerr = {0};
+        assert_int_equal(store_listen_start(uri, count_note, NULL, &l, &lerr), 0);
+        for (int i = 0; l && i < 5000 && atomic_load(&notes) == 0; i++) /* once when it listens */
+                usleep(1000);
+        for (int quiet = 0, seen = atomic_load(&notes); l && quiet < 500; quiet++) { /* then nothing for 0.5 s */
+                usleep(1000);
+                if (atomic_load(&notes) != seen) {
+                        seen = atomic_load(&notes);
+                        quiet = 0;
+                }
+        }
+        int notes_before = atomic_load(&notes);
         /* all good: one pass, and each learns its id (RETURNING, read at the end) */
         blind_req good[4] = {{.kind = B_GOOD}, {.kind = B_GOOD}, {.kind = B_GOOD}, {.kind = B_GOOD}};
         run_blind(good, 4, 1);
+        if (l) {
+                for (int i = 0; i < 5000 && atomic_load(&notes) == notes_before; i++)
+                        usleep(1000);
+                assert_true(atomic_load(&notes) > notes_before);
+                store_listen_stop(l);
+        }
         for (size_t i = 0; i < 4; i++) {
                 assert_int_equal(good[i].result, 0);
                 assert_int_equal(good[i].runs, 1);
