@@ -252,11 +252,62 @@ static void pipeline_all_or_nothing(void **state) {
         db_close(d);
 }
 
+/* PostgreSQL: the session ends in the middle of a pipeline (the server terminates
+ * it): db_pipeline_end fails at once, nothing of it stays, and the next
+ * transaction runs on a new session. */
+static void pipeline_connection_lost(void **state) {
+        backend_ctx *c = backend_of(state);
+        if (!c->pg) {
+                print_message("PostgreSQL only\n");
+                skip();
+        }
+        db *d = NULL, *killer = NULL;
+        sked_err err = {0};
+        if (db_open(c->uri, &d, &err) < 0 || db_open(c->uri, &killer, &err) < 0)
+                fail_msg("db_open: %s", err.msg);
+        assert_int_equal(db_exec_script(d, "CREATE TABLE t(k INTEGER PRIMARY KEY)", &err), 0);
+        db_stmt *st = NULL;
+        assert_int_equal(db_prepare(d, "SELECT pg_backend_pid()", &st, &err), 0);
+        assert_int_equal(db_step(st, &err), 1);
+        int64_t pid = db_col_int(st, 0);
+        db_done(st);
+        uint64_t gen = db_generation(d);
+
+        int64_t got[4] = {0};
+        assert_int_equal(db_begin(d, &err), 0);
+        assert_int_equal(db_pipeline_begin(d, &err), 0);
+        assert_int_equal(send_k(d, 1, &got[0], &err), 0);
+        assert_int_equal(send_k(d, 2, &got[1], &err), 0);
+        assert_int_equal(
+                db_prepare(killer, "SELECT CAST(pg_terminate_backend(CAST($1 AS INTEGER)) AS INTEGER)", &st, &err), 0);
+        db_bind_int(st, 1, pid);
+        assert_int_equal(db_step(st, &err), 1);
+        assert_true(db_col_int(st, 0) != 0);
+        db_done(st);
+        usleep(100 * 1000);          /* the backend is gone */
+        send_k(d, 3, &got[2], &err); /* may fail at once, or in db_pipeline_end */
+        err = (sked_err){0};
+        assert_true(db_pipeline_end(d, 0, &err) < 0);
+        assert_non_null(strstr(err.msg, "database"));
+        db_rollback(d);
+
+        assert_int_equal(db_begin(d, &err), 0); /* a new session */
+        assert_true(db_generation(d) != gen);
+        assert_int_equal(insert_k(d, 4, &err), 0);
+        assert_int_equal(db_commit(d, &err), 0);
+        char keys[64];
+        keys_of(d, keys, sizeof keys);
+        assert_string_equal(keys, "4");
+        db_close(killer);
+        db_close(d);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 BACKEND_TESTS_CLOSED(cache_keeps_handles),
                 BACKEND_TESTS_CLOSED(savepoints_nest),
                 BACKEND_TESTS_CLOSED(pipeline_all_or_nothing),
+                BACKEND_TESTS_CLOSED(pipeline_connection_lost),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
