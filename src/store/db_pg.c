@@ -327,12 +327,15 @@ static void deliver(pg_db *d, PGresult *res, void (*row)(db_stmt *, void *), voi
 static int pipe_sync(pg_db *d, sked_err *err) {
         if (PQpipelineStatus(d->c) == PQ_PIPELINE_OFF)
                 return 0;
-        int r = PQpipelineSync(d->c) ? 0 : conn_error(d, err, "pipeline");
+        /* (without the sync point the server may keep the results: nothing is read,
+         * the session is left to ensure() after the transaction) */
+        bool synced = PQpipelineSync(d->c);
+        int r = synced ? 0 : conn_error(d, err, "pipeline");
         /* each command gives one result and then NULL; the sync point ends the
          * list.  Two NULLs in a row: the connection broke, nothing more comes */
         size_t got = 0;
         bool was_null = false;
-        for (;;) {
+        while (synced) {
                 PGresult *res = PQgetResult(d->c);
                 if (!res) {
                         if (was_null) {
