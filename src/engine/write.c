@@ -6,7 +6,9 @@
  * does not fail its neighbours; the callers hear their result once the turn
  * committed (or failed).  Many writes share one commit, one flush: with SQLite a
  * writer on its own connection queued behind the loop's write lock (whose busy
- * handler sleeps in milliseconds) and took 1.5 s at p99 under load. */
+ * handler sleeps in milliseconds) and took 1.5 s at p99 under load.  Blind writes
+ * (ENGINE_WRITE_BLIND) side by side share one pipeline and one savepoint instead
+ * (apply_pipelined), and each gets its own only when one of them failed. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,9 +112,11 @@ void engine_write_async(engine *e, engine_write_fn fn, void *ctx, unsigned flags
         done(ud, r, reply, &err);
 }
 
-/* Writes per turn, at most: on PostgreSQL each is a subtransaction, and past 64 in
- * one transaction its subtransaction cache overflows (every session's snapshots
- * then read pg_subtrans); with SQLite, a bound on the turn's length. */
+/* Writes per turn, at most: on PostgreSQL each is a subtransaction (blind writes
+ * in a pipeline are one for all of them, or one each when it failed and was
+ * undone: an aborted subtransaction leaves the cache), and past 64 in one
+ * transaction its subtransaction cache overflows (every session's snapshots then
+ * read pg_subtrans); with SQLite, a bound on the turn's length. */
 #define WRITES_PER_TURN_PG 64
 #define WRITES_PER_TURN 1024
 
