@@ -73,6 +73,7 @@ typedef struct write_job {
         engine *e;
         http_req *req;
         engine_write_fn fn;
+        unsigned flags; /* engine_write_async's */
         int (*ok)(http_req *req, void *op);
         void (*clear)(void *op); /* frees op's outputs after a failure */
         int result;
@@ -93,7 +94,7 @@ static void job_done(void *ud, int result, json_t *reply, const sked_err *err) {
 static void job_start(http_req *req, void *ud) {
         write_job *job = ud;
         job->req = req;
-        engine_write_async(job->e, job->fn, job->op, job_done, job);
+        engine_write_async(job->e, job->fn, job->op, job->flags, job_done, job);
 }
 
 static int job_reply(http_req *req, void *ud) {
@@ -110,14 +111,14 @@ static int job_reply(http_req *req, void *ud) {
 }
 
 /* Runs fn(op) through the loop and replies with ok(op) once its turn committed. */
-int api_write_through_loop(http_req *req, engine *e, engine_write_fn fn, const void *op, size_t size,
+int api_write_through_loop(http_req *req, engine *e, engine_write_fn fn, unsigned flags, const void *op, size_t size,
                            int (*ok)(http_req *, void *), void (*clear)(void *)) {
         write_job *job = calloc(1, sizeof *job + size);
         if (!job) {
                 http_reply_problem(req, 503, NULL, "out of memory");
                 return 0;
         }
-        *job = (write_job){.e = e, .fn = fn, .ok = ok, .clear = clear};
+        *job = (write_job){.e = e, .fn = fn, .flags = flags, .ok = ok, .clear = clear};
         memcpy(job->op, op, size);
         http_defer(req, job_start, job_reply, job);
         return 0;

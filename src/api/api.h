@@ -78,11 +78,12 @@ int api_reply_write_err(http_req *req, int r, const sked_err *err);
  * and returns <0 (the handler then returns 0). */
 int api_get_store(engine *e, http_req *req, store **ret);
 
-/* Runs fn(op) through the loop (engine_write_async) in its own savepoint of a turn,
- * the connection deferred meanwhile (http_defer), and replies with ok(op) once the
- * turn committed, or with clear(op) and the error's problem.  op (size bytes) is
- * copied.  Returns 0: the reply follows, or was a 503 when out of memory. */
-int api_write_through_loop(http_req *req, engine *e, engine_write_fn fn, const void *op, size_t size,
+/* Runs fn(op) through the loop (engine_write_async, with its flags) in its own
+ * savepoint of a turn, the connection deferred meanwhile (http_defer), and replies
+ * with ok(op) once the turn committed, or with clear(op) and the error's problem.
+ * op (size bytes) is copied.  Returns 0: the reply follows, or was a 503 when out
+ * of memory. */
+int api_write_through_loop(http_req *req, engine *e, engine_write_fn fn, unsigned flags, const void *op, size_t size,
                            int (*ok)(http_req *, void *), void (*clear)(void *));
 
 /* An integer query argument (or path parameter) v named name: def when v is NULL or

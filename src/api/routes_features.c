@@ -95,7 +95,7 @@ static int set_feature(http_req *req, engine *e, bool enabled) {
                 return 0;
         }
         feature_ctx c = {.name = http_param(req, "name"), .note = json_string_value(note), .enabled = enabled};
-        return api_write_through_loop(req, e, feature_apply, &c, sizeof c, feature_ok, feature_clear);
+        return api_write_through_loop(req, e, feature_apply, 0, &c, sizeof c, feature_ok, feature_clear);
 }
 
 static int h_feature_enable(http_req *req, void *ud) {

@@ -149,7 +149,8 @@ static int h_series_create(http_req *req, void *ud) {
         }
         if (r < 0)
                 return api_reply_err(req, r, &err);
-        return api_write_through_loop(req, e, series_insert_apply, &c, sizeof c, insert_ok, insert_clear);
+        return api_write_through_loop(req, e, series_insert_apply, ENGINE_WRITE_BLIND, &c, sizeof c, insert_ok,
+                                      insert_clear);
 }
 
 static int h_series_get(http_req *req, void *ud) {
@@ -236,7 +237,7 @@ static int series_ok(http_req *req, void *op) {
 }
 
 static int series_write(http_req *req, engine *e, const series_ctx *c) {
-        return api_write_through_loop(req, e, series_apply, c, sizeof *c, series_ok, series_clear);
+        return api_write_through_loop(req, e, series_apply, 0, c, sizeof *c, series_ok, series_clear);
 }
 
 static int h_series_patch(http_req *req, void *ud) {
@@ -430,7 +431,7 @@ static int h_occurrence_change(http_req *req, void *ud) {
         json_t *body = http_body_json(req);
         json_t *none = body ? NULL : json_null(); /* the engine answers a missing body */
         occurrence_ctx c = {.id = id, .nominal = nominal, .body = body ? body : none, .none = none};
-        return api_write_through_loop(req, e, occurrence_apply, &c, sizeof c, occurrence_ok, occurrence_clear);
+        return api_write_through_loop(req, e, occurrence_apply, 0, &c, sizeof c, occurrence_ok, occurrence_clear);
 }
 
 static int h_occurrence_reset(http_req *req, void *ud) {
@@ -441,7 +442,7 @@ static int h_occurrence_reset(http_req *req, void *ud) {
         if (api_id_param(req, &id) < 0 || nominal_param(req, &nominal) < 0)
                 return 0;
         occurrence_ctx c = {.id = id, .nominal = nominal};
-        return api_write_through_loop(req, e, occurrence_apply, &c, sizeof c, occurrence_ok, occurrence_clear);
+        return api_write_through_loop(req, e, occurrence_apply, 0, &c, sizeof c, occurrence_ok, occurrence_clear);
 }
 
 static const http_route_def routes[] = {

@@ -31,4 +31,4 @@ static sked_time alive_wake(engine *e, const turn_ctx *t) {
         return t->now + (left > 0 ? left : 0);
 }
 
-const turn_step alive_step = {"alive", 0, NULL, alive_after, alive_wake};
+const turn_step alive_step = {"alive", 0, NULL, alive_after, alive_wake, NULL};

@@ -254,4 +254,4 @@ static sked_time claim_wake_at(engine *e, const turn_ctx *t) {
         return wake;
 }
 
-const turn_step claim_step = {"claim", 0, claim_work, claim_after, claim_wake_at};
+const turn_step claim_step = {"claim", 0, claim_work, claim_after, claim_wake_at, NULL};

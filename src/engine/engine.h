@@ -86,7 +86,15 @@ int engine_write(engine *e, engine_write_fn fn, void *ctx, json_t **ret_reply, s
  * caller's, when the queue is full or no loop runs); it takes the reply (may be
  * NULL) and must be quick: the loop waits for it.  ctx must live until then. */
 typedef void (*engine_write_done_fn)(void *ud, int result, json_t *reply, const sked_err *err);
-void engine_write_async(engine *e, engine_write_fn fn, void *ctx, engine_write_done_fn done, void *ud);
+/* flags: ENGINE_WRITE_BLIND when fn only writes, with store calls that can send
+ * without waiting (store.h, pipelines: store_series_insert), needs nothing it wrote
+ * back before the commit, and may run twice (what it does in memory is done again,
+ * or is harmless).  Blind writes side by side in a turn share one pipeline instead
+ * of a savepoint each: on PostgreSQL one round trip for all of them.  When one of
+ * them fails, none of that pipeline stays and each runs again in its own
+ * savepoint, so only the failing one fails. */
+enum { ENGINE_WRITE_BLIND = 1 };
+void engine_write_async(engine *e, engine_write_fn fn, void *ctx, unsigned flags, engine_write_done_fn done, void *ud);
 
 /* Waits (up to timeout_ms) until the loop completed its first turn: the poller's
  * health record and this node's heartbeat are written.  0 or -ETIMEDOUT. */

@@ -70,6 +70,7 @@ typedef struct write_req {
         TAILQ_ENTRY(write_req) link;
         engine_write_fn fn;
         void *ctx;
+        unsigned flags; /* ENGINE_WRITE_BLIND */
         json_t *reply;
         int result;
         sked_err err;
@@ -117,6 +118,10 @@ typedef struct turn_step {
         void (*after)(engine *e, turn_ctx *t);
         /* optional, after `after`: the instant the step wants the next turn (0: none) */
         sked_time (*wake)(engine *e, const turn_ctx *t);
+        /* optional, before `work`: whether it has work this turn (NULL: always).  A
+         * STEP_OWN_TRANSACTION step that is not due costs no transaction: an empty
+         * BEGIN and COMMIT after every turn were two round trips on PostgreSQL */
+        bool (*due)(const engine *e, const turn_ctx *t);
 } turn_step;
 
 /* the steps, each in the file of its subsystem */
@@ -172,6 +177,7 @@ struct engine {
                 size_t nwrites;
                 pthread_cond_t commit_cv; /* a turn committed (or failed): write_req results */
                 bool notify;              /* loop-owned: a write of this turn called engine_changed */
+                bool notified;            /* loop-owned: and its NOTIFY went in a pipeline that stays */
         } wr;
 
         struct { /* workers.c: the worker pool and its work list (under lock) */

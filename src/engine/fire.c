@@ -460,4 +460,4 @@ static sked_time fire_wake(engine *e, const turn_ctx *t) {
         return t->role && !t->draining && t->any_due ? t->next_due : 0;
 }
 
-const turn_step fire_step = {"fire", 0, fire_work, NULL, fire_wake};
+const turn_step fire_step = {"fire", 0, fire_work, NULL, fire_wake, NULL};

@@ -182,4 +182,4 @@ static sked_time lease_wake(engine *e, const turn_ctx *t) {
         return e->claim.ninflight ? e->lease.last_renew + e->cfg.lease_ms * 1000 / 3 : 0;
 }
 
-const turn_step lease_step = {"lease", 0, lease_work, lease_after, lease_wake};
+const turn_step lease_step = {"lease", 0, lease_work, lease_after, lease_wake, NULL};

@@ -112,7 +112,7 @@ static void events_after(engine *e, turn_ctx *t) {
 }
 
 /* (no wake: a worker's report wakes the loop at once) */
-const turn_step events_step = {"events", 0, events_work, events_after, NULL};
+const turn_step events_step = {"events", 0, events_work, events_after, NULL, NULL};
 
 /* The turn, in this order.  Events before writes and firing (a finished run does
  * not count as running); firing before claiming (the same turn claims what it
@@ -143,7 +143,8 @@ static int turn(engine *e, sked_time *ret_wake, sked_err *err) {
         if (r == 0) {
                 t.now = engine_now(e); /* BEGIN may have waited: fire what is due by now */
                 for (size_t i = 0; i < NSTEPS && r == 0; i++)
-                        if (!(steps[i]->flags & STEP_OWN_TRANSACTION) && steps[i]->work)
+                        if (!(steps[i]->flags & STEP_OWN_TRANSACTION) && steps[i]->work &&
+                            (!steps[i]->due || steps[i]->due(e, &t)))
                                 r = steps[i]->work(e, &t, err);
                 if (r < 0)
                         store_rollback(e->st);
@@ -164,7 +165,8 @@ static int turn(engine *e, sked_time *ret_wake, sked_err *err) {
         }
         /* the steps of their own transaction: one failing cannot hold up the others */
         for (size_t i = 0; i < NSTEPS; i++) {
-                if (!(steps[i]->flags & STEP_OWN_TRANSACTION) || !steps[i]->work)
+                if (!(steps[i]->flags & STEP_OWN_TRANSACTION) || !steps[i]->work ||
+                    (steps[i]->due && !steps[i]->due(e, &t)))
                         continue;
                 sked_err serr = {0};
                 int sr = store_begin(e->st, &serr);

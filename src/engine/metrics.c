@@ -177,7 +177,7 @@ static void metrics_after(engine *e, turn_ctx *t) {
         m->npending = 0;
 }
 
-const turn_step metrics_step = {"metrics", 0, NULL, metrics_after, NULL};
+const turn_step metrics_step = {"metrics", 0, NULL, metrics_after, NULL, NULL};
 
 /* ---- the text ---- */
 

@@ -111,7 +111,7 @@ static int role_work(engine *e, turn_ctx *t, sked_err *err) {
         return 0;
 }
 
-const turn_step role_step = {"role", 0, role_work, NULL, NULL};
+const turn_step role_step = {"role", 0, role_work, NULL, NULL, NULL};
 
 /* This node's heartbeat, and (poller) the health record: written when something
  * fired, else once a second. */
@@ -158,4 +158,4 @@ static void health_after(engine *e, turn_ctx *t) {
                 e->poller.health = t->health_before;
 }
 
-const turn_step health_step = {"health", 0, health_work, health_after, NULL};
+const turn_step health_step = {"health", 0, health_work, health_after, NULL, NULL};

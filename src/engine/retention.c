@@ -42,15 +42,14 @@ int retention_purge(engine *e, sked_time now, sked_err *err) {
 }
 
 /* Retention runs in a transaction of its own, so that a failing purge cannot hold
- * up firing; once a minute, by the poller. */
+ * up firing; once a minute, by the poller (the step's `due`: no transaction in the
+ * other turns). */
 static bool purge_due(const engine *e, const turn_ctx *t) {
         return t->role && !t->draining &&
                (t->now - e->poller.last_purge >= PURGE_EVERY_US || t->now < e->poller.last_purge);
 }
 
 static int retention_work(engine *e, turn_ctx *t, sked_err *err) {
-        if (!purge_due(e, t))
-                return 0;
         poller_health before = e->poller.health;
         e->poller.last_purge = t->now; /* failed or not: tried again in a minute */
         int r = retention_purge(e, t->now, err);
@@ -67,4 +66,4 @@ static sked_time retention_wake(engine *e, const turn_ctx *t) {
         return t->role && !t->draining ? e->poller.last_purge + PURGE_EVERY_US : 0;
 }
 
-const turn_step retention_step = {"retention", STEP_OWN_TRANSACTION, retention_work, NULL, retention_wake};
+const turn_step retention_step = {"retention", STEP_OWN_TRANSACTION, retention_work, NULL, retention_wake, purge_due};

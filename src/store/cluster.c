@@ -56,7 +56,7 @@ int store_notify(store *s, sked_err *err) {
                 return 0;
         db_stmt *st;
         int r = db_prepare(s->d, "SELECT pg_notify('" STORE_NOTIFY_CHANNEL "', '')", &st, err);
-        return r < 0 ? r : db_run(st, err);
+        return r < 0 ? r : db_send(st, NULL, NULL, err); /* in a pipeline: with it */
 }
 
 int store_lock_type(store *s, const char *type, sked_err *err) {

@@ -23,7 +23,7 @@ int store_poller_lease(store *s, bool *ret_held, sked_err *err);
 /* The database's clock (PostgreSQL) or the local real-time clock (SQLite). */
 int store_db_now(store *s, sked_time *ret, sked_err *err);
 /* Wakes the nodes that listen (PostgreSQL NOTIFY; in a transaction it is sent at
- * commit).  No-op for SQLite. */
+ * commit; in a pipeline it goes with it).  No-op for SQLite. */
 int store_notify(store *s, sked_err *err);
 #define STORE_NOTIFY_CHANNEL "sked_wake"
 /* Serializes claims of runs of one type across nodes until the transaction ends, so

@@ -37,8 +37,13 @@ int db_begin(db *d, sked_err *err) {
                                        sizeof d->sp / sizeof d->sp[0]);
                 char sql[32];
                 uint32_t id = d->sp_seq + 1;
-                snprintf(sql, sizeof sql, "SAVEPOINT sk%u", (unsigned) id);
-                int r = d->ops->exec_script(d, sql, err);
+                int r;
+                if (d->ops->savepoint) {
+                        r = d->ops->savepoint(d, id, err);
+                } else {
+                        snprintf(sql, sizeof sql, "SAVEPOINT sk%u", (unsigned) id);
+                        r = d->ops->exec_script(d, sql, err);
+                }
                 if (r == 0) {
                         d->sp_seq = id;
                         d->sp[d->depth++] = id;
@@ -50,6 +55,7 @@ int db_begin(db *d, sked_err *err) {
                 d->in_tx = true;
                 d->depth = 0;
                 d->sp_seq = 0;
+                d->pipelined = 0;
         }
         return r;
 }
@@ -61,10 +67,13 @@ int db_commit(db *d, sked_err *err) {
                  * trip per API write on PostgreSQL, and a later rollback names its own
                  * savepoint, so it never undoes this one */
                 d->depth--;
+                if (d->ops->savepoint_keep)
+                        d->ops->savepoint_keep(d, d->sp[d->depth]);
                 return 0;
         }
         int r = d->ops->commit(d, err);
         d->in_tx = false;
+        d->pipelined = 0;
         return r;
 }
 
@@ -72,14 +81,52 @@ void db_rollback(db *d) {
         if (d->depth > 0) {
                 /* back to the savepoint's start; the enclosing transaction stays (on
                  * PostgreSQL this also clears a failed statement's aborted state) */
+                uint32_t id = d->sp[--d->depth];
+                if (d->ops->savepoint_rollback) {
+                        d->ops->savepoint_rollback(d, id);
+                        return;
+                }
                 char sql[48];
                 sked_err ignore = {0};
-                snprintf(sql, sizeof sql, "ROLLBACK TO SAVEPOINT sk%u", (unsigned) d->sp[--d->depth]);
+                snprintf(sql, sizeof sql, "ROLLBACK TO SAVEPOINT sk%u", (unsigned) id);
                 d->ops->exec_script(d, sql, &ignore);
                 return;
         }
         d->ops->rollback(d);
         d->in_tx = false;
+        d->pipelined = 0;
+}
+
+int db_pipeline_begin(db *d, sked_err *err) {
+        int r = db_begin(d, err);
+        if (r == 0)
+                d->pipelined++;
+        return r;
+}
+
+int db_send(db_stmt *s, void (*row)(db_stmt *st, void *ud), void *ud, sked_err *err) {
+        if (s->ops->send)
+                return s->ops->send(s, row, ud, err);
+        int r;
+        while ((r = db_step(s, err)) == 1)
+                if (row)
+                        row(s, ud);
+        db_done(s);
+        return r;
+}
+
+int db_pipeline_end(db *d, int r, sked_err *err) {
+        if (d->pipelined > 0)
+                d->pipelined--;
+        sked_err serr = {0};
+        int sr = d->ops->sync ? d->ops->sync(d, r < 0 ? &serr : err) : 0;
+        if (r >= 0 && sr < 0)
+                r = sr;
+        if (r < 0) {
+                db_rollback(d);
+                return r;
+        }
+        return db_commit(d, err);
 }
 
 int db_prepare(db *d, const char *sql, db_stmt **ret, sked_err *err) {

@@ -43,6 +43,24 @@ int db_begin(db *d, sked_err *err);
 int db_commit(db *d, sked_err *err);
 void db_rollback(db *d);
 
+/* Pipelines: statements sent without waiting for their results, one round trip
+ * for many (PostgreSQL, libpq's pipeline mode; SQLite runs each at once).
+ * db_pipeline_begin opens a savepoint (db_begin).  Until db_pipeline_end, db_send
+ * sends a prepared and bound statement and returns; row(st, ud) (may be NULL) is
+ * called for each of its rows when they arrive (st is only valid in the call), at
+ * the latest in db_pipeline_end; the statement itself is done (reset) at once.
+ * Any other call on d reads everything sent first.  db_pipeline_end(d, r) reads
+ * what is left: if r < 0 or anything sent failed, it rolls back to the savepoint
+ * (nothing of the pipeline stays) and returns that error (r, else the first
+ * failure); else it keeps the work (db_commit) and returns 0.  A failure is not
+ * told to the caller of db_send that sent the statement: the pipeline is all or
+ * nothing.  Outside a pipeline db_send runs the statement at once and returns its
+ * error.  A session that ends mid-way fails db_pipeline_end; the next db_begin
+ * outside the transaction reconnects. */
+int db_pipeline_begin(db *d, sked_err *err);
+int db_send(db_stmt *s, void (*row)(db_stmt *st, void *ud), void *ud, sked_err *err);
+int db_pipeline_end(db *d, int r, sked_err *err);
+
 /* Prepares (or takes from the cache) a statement, reset and with bindings cleared.
  * The statement belongs to the connection; release it with db_done(). */
 int db_prepare(db *d, const char *sql, db_stmt **ret, sked_err *err);

@@ -4,7 +4,19 @@
  * text parameters; the server infers their types from the SQL.  A connection that
  * broke (the database restarted, the network was cut) is re-established by the next
  * db_begin/db_exec_script/db_prepare outside a transaction; that starts a new
- * session, so the generation counter moves and statements are prepared again. */
+ * session, so the generation counter moves and statements are prepared again.
+ *
+ * Savepoints are held back: db_begin inside a transaction sends nothing, and the
+ * savepoint goes out with the next statement in one round trip (libpq's pipeline
+ * mode, PostgreSQL 14+), or never, when the work inside it sent no SQL.  Each API
+ * write of the loop's turn is a savepoint: this halves the round trips of a write
+ * that is one statement (a series created).
+ *
+ * Inside db_pipeline_begin/db_pipeline_end, db_send goes further: it sends a
+ * statement and returns; its rows reach the caller's callback when they arrive,
+ * at the latest at db_pipeline_end.  Everything sent and not read yet is in
+ * `sent`, in order; any call that waits for the server reads it all first
+ * (pipe_sync), sending its own statement in the same round trip where it can. */
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
@@ -34,6 +46,17 @@ typedef struct pg_stmt {
         bool executed;
 } pg_stmt;
 
+/* A command sent in pipeline mode whose result is not read yet. */
+typedef struct pg_sent {
+        void (*row)(db_stmt *st, void *ud); /* db_send's callback (NULL: a savepoint) */
+        void *ud;
+        PGresult **keep; /* the statement a caller waits for: its result, whatever it is */
+} pg_sent;
+
+/* Commands sent without reading their results, at most: then they are read (an
+ * intermediate sync), so the results waiting in the socket stay small */
+#define PIPE_MAX 256
+
 struct pg_db {
         db base;
         PGconn *c;
@@ -41,6 +64,14 @@ struct pg_db {
         unsigned next_name;
         int64_t changes;
         uint64_t gen;
+        /* savepoints opened and not sent yet, outermost first: the innermost ones of
+         * those open (a nested commit or rollback of one unsent drops it) */
+        uint32_t pend[32];
+        int npend;
+        pg_sent *sent; /* sent in pipeline mode, not read yet */
+        size_t nsent, capsent;
+        int pipe_r; /* the first failure of a command db_send sent, until db_pipeline_end */
+        sked_err pipe_err;
 };
 
 #define PG(d) ((pg_db *) (d))
@@ -94,9 +125,10 @@ static int connect_db(const char *uri, PGconn **ret, sked_err *err) {
         return 0;
 }
 
-/* Reconnects a broken session (only between transactions). */
+/* Reconnects a broken session (only between transactions).  Outside a transaction
+ * a connection still in pipeline mode broke while results were read. */
 static int ensure(pg_db *d, sked_err *err) {
-        if (PQstatus(d->c) == CONNECTION_OK)
+        if (PQstatus(d->c) == CONNECTION_OK && (d->base.in_tx || PQpipelineStatus(d->c) == PQ_PIPELINE_OFF))
                 return 0;
         if (d->base.in_tx)
                 return err_set(err, -EIO, "database: the connection was lost in a transaction");
@@ -134,14 +166,19 @@ static void stmt_destroy(db_stmt *base) {
 static void pg_close(db *base) {
         pg_db *d = PG(base);
         stmt_cache_clear(&d->cache, stmt_destroy);
+        free(d->sent);
         PQfinish(d->c);
         free(d);
 }
+
+static int pipe_flush(pg_db *d, sked_err *err);
 
 static int pg_exec_script(db *base, const char *sql, sked_err *err) {
         pg_db *d = PG(base);
         int r = ensure(d, err);
         if (r < 0)
+                return r;
+        if ((r = pipe_flush(d, err)) < 0) /* a script cannot join a pipeline */
                 return r;
         PGresult *res = PQexec(d->c, sql);
         ExecStatusType st = PQresultStatus(res);
@@ -160,20 +197,38 @@ static int pg_exec_script(db *base, const char *sql, sked_err *err) {
         return 0;
 }
 
-static int pg_begin(db *d, sked_err *err) {
-        return pg_exec_script(d, "BEGIN", err);
+static int pipe_sync(pg_db *d, sked_err *err);
+
+static int pg_begin(db *base, sked_err *err) {
+        pg_db *d = PG(base);
+        d->npend = 0;
+        d->pipe_r = 0;
+        return pg_exec_script(base, "BEGIN", err);
 }
 
 static void pg_rollback(db *base) {
         pg_db *d = PG(base);
+        sked_err ignore = {0};
+        pipe_sync(d, &ignore); /* whatever was sent is undone below */
+        d->npend = 0;
+        d->pipe_r = 0;
         if (PQstatus(d->c) == CONNECTION_OK && PQtransactionStatus(d->c) != PQTRANS_IDLE)
                 PQclear(PQexec(d->c, "ROLLBACK"));
 }
 
 static int pg_commit(db *base, sked_err *err) {
         pg_db *d = PG(base);
+        d->npend = 0; /* a savepoint with nothing after it changes nothing */
+        int r = pipe_sync(d, err);
+        if (r == 0 && d->pipe_r) { /* (db_pipeline_end reports it first) */
+                r = d->pipe_r;
+                *err = d->pipe_err;
+        }
+        if (r < 0) {
+                pg_rollback(base);
+                return r;
+        }
         PGresult *res = PQexec(d->c, "COMMIT");
-        int r = 0;
         if (PQresultStatus(res) != PGRES_COMMAND_OK)
                 r = result_error(d, res, err);
         else if (!strcmp(PQcmdStatus(res), "ROLLBACK")) /* an earlier statement failed */
@@ -182,6 +237,153 @@ static int pg_commit(db *base, sked_err *err) {
         if (r < 0)
                 pg_rollback(base);
         return r;
+}
+
+/* ---- savepoints held back ---- */
+
+static int pg_savepoint(db *base, uint32_t id, sked_err *err) {
+        pg_db *d = PG(base);
+        if (d->npend >= (int) (sizeof d->pend / sizeof d->pend[0]))
+                return err_set(err, -E2BIG, "database: more than %zu savepoints waiting",
+                               sizeof d->pend / sizeof d->pend[0]);
+        d->pend[d->npend++] = id;
+        return 0;
+}
+
+static void pg_savepoint_keep(db *base, uint32_t id) {
+        pg_db *d = PG(base);
+        if (d->npend && d->pend[d->npend - 1] == id)
+                d->npend--; /* never sent, and no later rollback names it: it needs no sending */
+}
+
+static void pg_savepoint_rollback(db *base, uint32_t id) {
+        pg_db *d = PG(base);
+        if (d->npend && d->pend[d->npend - 1] == id) {
+                d->npend--; /* nothing was sent inside it: nothing to undo */
+                return;
+        }
+        d->npend = 0; /* (none: the innermost savepoint was sent, so were those around it) */
+        sked_err ignore = {0};
+        pipe_sync(d, &ignore); /* a failure sent before stays in pipe_r */
+        char sql[48];
+        snprintf(sql, sizeof sql, "ROLLBACK TO SAVEPOINT sk%u", (unsigned) id);
+        if (PQstatus(d->c) == CONNECTION_OK)
+                PQclear(PQexec(d->c, sql)); /* a failure shows in the next statement or the commit */
+}
+
+/* ---- the pipeline ---- */
+
+static int pipe_push(pg_db *d, void (*row)(db_stmt *, void *), void *ud, PGresult **keep, sked_err *err) {
+        if (d->nsent == d->capsent) {
+                size_t cap = d->capsent ? d->capsent * 2 : 64;
+                pg_sent *n = realloc(d->sent, cap * sizeof *n);
+                if (!n)
+                        return err_set(err, -ENOMEM, "out of memory");
+                d->sent = n;
+                d->capsent = cap;
+        }
+        d->sent[d->nsent++] = (pg_sent){row, ud, keep};
+        return 0;
+}
+
+/* Enters pipeline mode (if not in it) and sends the savepoints held back. */
+static int pipe_start(pg_db *d, sked_err *err) {
+        if (PQpipelineStatus(d->c) == PQ_PIPELINE_OFF && !PQenterPipelineMode(d->c))
+                return conn_error(d, err, "pipeline");
+        char sql[32];
+        for (int i = 0; i < d->npend; i++) {
+                snprintf(sql, sizeof sql, "SAVEPOINT sk%u", (unsigned) d->pend[i]);
+                if (!PQsendQueryParams(d->c, sql, 0, NULL, NULL, NULL, NULL, 0))
+                        return conn_error(d, err, "savepoint");
+                int r = pipe_push(d, NULL, NULL, NULL, err);
+                if (r < 0)
+                        return r;
+        }
+        d->npend = 0;
+        return 0;
+}
+
+/* Sends s's execution in the pipeline; its result goes to row(ud) or *keep. */
+static int pipe_send(pg_db *d, const pg_stmt *s, void (*row)(db_stmt *, void *), void *ud, PGresult **keep,
+                     sked_err *err) {
+        if (!PQsendQueryPrepared(d->c, s->name, s->nparams, (const char *const *) s->vals, NULL, NULL, 0))
+                return conn_error(d, err, "query");
+        return pipe_push(d, row, ud, keep, err);
+}
+
+/* db_send's rows, read through a statement of their own (the one sent may be in
+ * use again by now) */
+static void deliver(pg_db *d, PGresult *res, void (*row)(db_stmt *, void *), void *ud) {
+        pg_stmt view = {.base.ops = &db_pg_ops, .owner = d, .res = res, .nrows = PQntuples(res), .executed = true};
+        for (view.row = 0; view.row < view.nrows; view.row++)
+                row(&view.base, ud);
+}
+
+/* Reads the results of everything sent, up to a sync point, and leaves pipeline
+ * mode (nothing to do outside it).  Returns the first failure of a savepoint or a
+ * db_send statement, remembered in pipe_r until the pipeline ends (the server
+ * skipped what came after it, and the transaction is aborted); a kept result is
+ * its caller's to look at. */
+static int pipe_sync(pg_db *d, sked_err *err) {
+        if (PQpipelineStatus(d->c) == PQ_PIPELINE_OFF)
+                return 0;
+        /* (without the sync point the server may keep the results: nothing is read,
+         * the session is left to ensure() after the transaction) */
+        bool synced = PQpipelineSync(d->c);
+        int r = synced ? 0 : conn_error(d, err, "pipeline");
+        /* each command gives one result and then NULL; the sync point ends the
+         * list.  Two NULLs in a row: the connection broke, nothing more comes */
+        size_t got = 0;
+        bool was_null = false;
+        while (synced) {
+                PGresult *res = PQgetResult(d->c);
+                if (!res) {
+                        if (was_null) {
+                                if (r == 0)
+                                        r = conn_error(d, err, "pipeline");
+                                break;
+                        }
+                        was_null = true;
+                        continue;
+                }
+                was_null = false;
+                ExecStatusType st = PQresultStatus(res);
+                if (st == PGRES_PIPELINE_SYNC) {
+                        PQclear(res);
+                        break;
+                }
+                pg_sent *e = got < d->nsent ? &d->sent[got] : NULL;
+                got++;
+                if (e && e->keep) {
+                        *e->keep = res;
+                        continue;
+                }
+                if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+                        if (r == 0)
+                                r = result_error(d, res, err);
+                } else if (e && e->row) {
+                        deliver(d, res, e->row, e->ud);
+                }
+                PQclear(res);
+        }
+        d->nsent = 0;
+        if (!PQexitPipelineMode(d->c) && r == 0)
+                r = conn_error(d, err, "pipeline"); /* results left: ensure() reconnects after the transaction */
+        if (r < 0 && d->pipe_r == 0) {
+                d->pipe_r = r;
+                d->pipe_err = *err;
+        }
+        return r;
+}
+
+/* Before a call that waits for the server and cannot join the pipeline: what is
+ * held back goes out, and what was sent is read. */
+static int pipe_flush(pg_db *d, sked_err *err) {
+        if (!d->npend && PQpipelineStatus(d->c) == PQ_PIPELINE_OFF)
+                return 0;
+        int r = pipe_start(d, err);
+        int sr = pipe_sync(d, err);
+        return r < 0 ? r : sr;
 }
 
 static int max_param(const char *sql) {
@@ -235,6 +437,8 @@ static int pg_prepare(db *base, const char *sql, db_stmt **ret, sked_err *err) {
         }
         reset_stmt(s);
         if (s->gen != d->gen) {
+                if ((r = pipe_flush(d, err)) < 0)
+                        return r;
                 PGresult *res = PQprepare(d->c, s->name, sql, s->nparams, NULL);
                 if (PQresultStatus(res) != PGRES_COMMAND_OK) {
                         r = result_error(d, res, err);
@@ -297,8 +501,19 @@ static int pg_step(db_stmt *base, sked_err *err) {
         pg_stmt *s = ST(base);
         pg_db *d = s->owner;
         if (!s->executed) {
-                s->res = PQexecPrepared(d->c, s->name, s->nparams, (const char *const *) s->vals, NULL, NULL, 0);
                 s->executed = true;
+                if (d->npend || PQpipelineStatus(d->c) != PQ_PIPELINE_OFF) {
+                        /* what is held back or sent goes with it, one round trip */
+                        int r = pipe_start(d, err);
+                        if (r == 0)
+                                r = pipe_send(d, s, NULL, NULL, &s->res, err);
+                        int sr = pipe_sync(d, err);
+                        if (r < 0 || (r = sr) < 0)
+                                return r;
+                } else {
+                        s->res =
+                                PQexecPrepared(d->c, s->name, s->nparams, (const char *const *) s->vals, NULL, NULL, 0);
+                }
                 ExecStatusType st = PQresultStatus(s->res);
                 if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && retry_after_reconnect(s, err))
                         st = PQresultStatus(s->res);
@@ -341,6 +556,40 @@ static void pg_done(db_stmt *s) {
 
 static uint64_t pg_generation(const db *d) {
         return ((const pg_db *) d)->gen;
+}
+
+static int pg_send(db_stmt *base, void (*row)(db_stmt *st, void *ud), void *ud, sked_err *err) {
+        pg_stmt *s = ST(base);
+        pg_db *d = s->owner;
+        int r;
+        if (!d->base.pipelined) { /* now */
+                while ((r = pg_step(base, err)) == 1)
+                        if (row)
+                                row(base, ud);
+                reset_stmt(s);
+                return r;
+        }
+        if (d->pipe_r) { /* the pipeline failed already: the server would skip it */
+                reset_stmt(s);
+                *err = d->pipe_err;
+                return d->pipe_r;
+        }
+        if ((r = pipe_start(d, err)) == 0)
+                r = pipe_send(d, s, row, ud, NULL, err);
+        reset_stmt(s); /* (libpq copied the parameters) */
+        if (r == 0 && d->nsent >= PIPE_MAX)
+                r = pipe_sync(d, err);
+        return r;
+}
+
+static int pg_sync(db *base, sked_err *err) {
+        pg_db *d = PG(base);
+        pipe_sync(d, err);
+        int r = d->pipe_r;
+        if (r < 0)
+                *err = d->pipe_err;
+        d->pipe_r = 0;
+        return r;
 }
 
 /* ---- LISTEN ---- */
@@ -448,4 +697,9 @@ const db_ops db_pg_ops = {
         .changes = pg_changes,
         .done = pg_done,
         .generation = pg_generation,
+        .savepoint = pg_savepoint,
+        .savepoint_keep = pg_savepoint_keep,
+        .savepoint_rollback = pg_savepoint_rollback,
+        .send = pg_send,
+        .sync = pg_sync,
 };

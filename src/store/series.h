@@ -34,7 +34,8 @@ typedef struct series_row {
 void series_row_clear(series_row *r);
 void series_rows_free(series_row *rows, size_t n);
 
-/* Inserts; sets r->id, r->version = 1. */
+/* Inserts; sets r->version = 1 and r->id, r->feature_on from the row written (in
+ * a pipeline, store.h: once store_pipeline_end returned 0). */
 int store_series_insert(store *s, series_row *r, sked_err *err);
 /* Replaces the editable fields of series r->id if its version is still
  * expected_version (-ESTALE otherwise; 0 skips the check); sets r->version.

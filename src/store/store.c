@@ -73,6 +73,14 @@ int store_end(store *s, int r, sked_err *err) {
         return store_commit(s, err);
 }
 
+int store_pipeline_begin(store *s, sked_err *err) {
+        return db_pipeline_begin(s->d, err);
+}
+
+int store_pipeline_end(store *s, int r, sked_err *err) {
+        return db_pipeline_end(s->d, r, err);
+}
+
 int store_cache_mb(store *s, int mb, sked_err *err) {
         if (db_dialect(s->d) != DB_SQLITE)
                 return 0;

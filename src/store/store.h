@@ -38,6 +38,15 @@ void store_rollback(store *s);
  * back and returns r when r < 0. */
 int store_end(store *s, int r, sked_err *err);
 
+/* A pipeline (db.h): the store's writes that say so (store_series_insert) send
+ * their statements without waiting for them, PostgreSQL reading all the results
+ * in store_pipeline_end, one round trip.  store_pipeline_begin opens a savepoint;
+ * store_pipeline_end(s, r) keeps all of it, or when r < 0 or one of its
+ * statements failed, none (its error is the first failure, not told to the write
+ * that sent it).  Loop thread (the caller's connection). */
+int store_pipeline_begin(store *s, sked_err *err);
+int store_pipeline_end(store *s, int r, sked_err *err);
+
 /* SQLite: this connection caches up to mb MB of database pages (allocated as they
  * are read; 16 MB by default).  PostgreSQL: a no-op. */
 int store_cache_mb(store *s, int mb, sked_err *err);
