@@ -45,8 +45,15 @@ int series_schedule_parse(const series_row *s, sked_time anchor, const policy *p
         };
         int r = schedule_parse(s->schedule, &o, ret, err);
         if (r < 0 && err) {
-                /* the scheduler's messages already quote the spec or the zone */
-                const char *field = !strncmp(err->msg, "time zone", 9) ? "tz" : "schedule";
+                /* the scheduler's messages already quote the spec, the zone, the start
+                 * or the end: name that field */
+                static const struct {
+                        const char *lead, *field;
+                } fields[] = {{"time zone", "tz"}, {"start \"", "start"}, {"end \"", "end"}};
+                const char *field = "schedule";
+                for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
+                        if (!strncmp(err->msg, fields[i].lead, strlen(fields[i].lead)))
+                                field = fields[i].field;
                 if (strncmp(err->msg, field, strlen(field)) != 0)
                         err_prefix(err, field);
                 else

@@ -141,6 +141,39 @@ static void parse_errors(void **state) {
                 assert_null(s);
                 assert_string_equal(e.msg, cases[i].msg);
         }
+        /* a schedule that never fires is refused, whatever the reason: a UTC UNTIL
+         * before the start (the instant of DTSTART, 08:00Z in Berlin), an end before
+         * the first occurrence */
+        static const struct {
+                const char *spec, *tz, *start, *end, *msg;
+        } never[] = {
+                {"RRULE:FREQ=DAILY;UNTIL=20200101T000000Z", NULL, "2026-01-01T09:00:00", NULL,
+                 "rrule \"FREQ=DAILY;UNTIL=20200101T000000Z\": the rule produces no occurrence (UNTIL is before the "
+                 "start)"},
+                {"RRULE:FREQ=DAILY;UNTIL=20260101T073000Z", "Europe/Berlin", "2026-01-01T09:00:00", NULL,
+                 "rrule \"FREQ=DAILY;UNTIL=20260101T073000Z\": the rule produces no occurrence (UNTIL is before the "
+                 "start)"},
+                {"RRULE:FREQ=DAILY;UNTIL=20200101", NULL, "2026-01-01T09:00:00", NULL,
+                 "rrule \"FREQ=DAILY;UNTIL=20200101\": the rule produces no occurrence"},
+                {"every:1h", NULL, "2026-01-01T09:00:00", "2026-01-01T08:00:00Z",
+                 "end \"2026-01-01T08:00:00Z\": before the schedule's first occurrence (2026-01-01T09:00:00Z): it "
+                 "never fires"},
+                {"cron:0 12 * * *", NULL, "2026-01-01T13:00:00", "2026-01-02T11:00:00Z",
+                 "end \"2026-01-02T11:00:00Z\": before the schedule's first occurrence (2026-01-02T12:00:00Z): it "
+                 "never fires"},
+        };
+        for (size_t i = 0; i < sizeof never / sizeof never[0]; i++) {
+                schedule_opts o = {
+                        .tz = never[i].tz, .start_local = never[i].start, .end = never[i].end ? T(never[i].end) : 0};
+                schedule *s = NULL;
+                sked_err e = {0};
+                assert_int_equal(schedule_parse(never[i].spec, &o, &s, &e), -EINVAL);
+                assert_null(s);
+                assert_string_equal(e.msg, never[i].msg);
+        }
+        /* an UNTIL or end at the first occurrence is one occurrence */
+        expect("RRULE:FREQ=DAILY;UNTIL=20260101T080000Z", "Europe/Berlin", "2026-01-01T09:00:00", 0, 0,
+               "2025-12-01T00:00:00Z", L("2026-01-01T08:00:00Z", "END"));
         char big[SCHEDULE_SPEC_MAX + 10];
         memset(big, '*', sizeof big - 1);
         big[sizeof big - 1] = '\0';
