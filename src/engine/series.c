@@ -268,6 +268,10 @@ static int series_build(engine *e, json_t *in, bool internal, sked_time now, ser
         return compute_next(e, row, now, err);
 }
 
+int series_build_row(engine *e, json_t *in, bool internal, series_row *ret, sked_err *err) {
+        return series_build(e, in, internal, engine_now(e), ret, err);
+}
+
 int engine_series_build(engine *e, json_t *in, series_row *ret, sked_err *err) {
         series_row row = {0};
         int r = series_build(e, in, false, engine_now(e), &row, err);

@@ -31,6 +31,76 @@ def bg_type(name, schedule, **extra):
     return d
 
 
+class RefusedChangesNothing(skedtest.ServerTest):
+    def test_new_type_with_a_bad_series_leaves_no_row(self):
+        srv = self.start_server(workers=1)
+        bad = [("series.schedule", {"schedule": "RRULE:FREQ=DAILY;BYHOUR=25"}),
+               ("series.schedule", {"schedule": "RRULE:FREQ=DAILY;UNTIL=20200101T000000Z"}),
+               ("series.tz", {"schedule": "every 1h", "tz": "Mars/Olympus"})]
+        for field, series in bad:
+            with self.subTest(series=series):
+                status, body = srv.api("POST", "/api/v1/types", bg_type("bg.bad", "x", series=series))
+                self.assertProblem(status, body, 400, field)
+                self.assertEqual(srv.rows("SELECT name FROM types"), [])
+                self.assertEqual(srv.rows("SELECT id FROM series"), [])
+        self.assertEqual(srv.get("/api/v1/types")["items"], [])
+
+    def test_reregistration_with_a_bad_series_is_refused_and_keeps_the_old(self):
+        # the series existed, so its new definition was not checked: stored, and
+        # once the series was deleted, every poller init failed (also after a restart)
+        srv = self.start_server(workers=1)
+        srv.register_type(bg_type("bg.x", "every 1h"))
+        before = srv.rows("SELECT definition FROM types WHERE name = 'bg.x'")
+        status, body = srv.api("POST", "/api/v1/types", bg_type("bg.x", "RRULE:FREQ=DAILY;BYHOUR=25"))
+        self.assertProblem(status, body, 400, "series.schedule")
+        self.assertEqual(srv.rows("SELECT definition FROM types WHERE name = 'bg.x'"), before)
+        self.assertEqual(srv.get("/api/v1/types/bg.x")["series"]["schedule"], "every 1h")
+        (series,) = srv.get("/api/v1/series?all=true")["items"]
+        status, _ = srv.api("DELETE", f"/api/v1/series/{series['id']}")
+        self.assertEqual(status, 204)
+        self.assertEqual(srv.post("/api/v1/poller/init"), {"registered": 1, "skipped": []})
+
+    def test_bad_definitions_in_the_store_do_not_stop_the_others(self):
+        srv = self.start_server(workers=2)
+        srv.register_type(bg_type("bg.good", "every 1s"))
+        srv.register_type(bg_type("bg.bad", "every 1h"))
+        srv.register_type(skedtest.command_type("bb.t", ["/bin/true"]))
+        fine = srv.create_series(type="bb.t", schedule="every 1s")
+        broken = srv.create_series(type="bb.t", schedule="every 1s")
+        for s in srv.get("/api/v1/series?all=true")["items"]:
+            if s["background"]:
+                self.assertEqual(srv.api("DELETE", f"/api/v1/series/{s['id']}")[0], 204)
+        srv.stop()
+        # what an older version or a hand-made change may leave: a background type
+        # whose series cannot be made, a series whose rule does not parse
+        bad_def = json.loads(srv.rows("SELECT definition FROM types WHERE name = 'bg.bad'")[0]["definition"])
+        bad_def["series"]["schedule"] = "RRULE:FREQ=DAILY;BYHOUR=25"
+        text = json.dumps(bad_def).replace("'", "''")
+        sql = (f"UPDATE types SET definition = '{text}' WHERE name = 'bg.bad';"
+               f"UPDATE series SET schedule = 'RRULE:FREQ=SECONDLY;BYMONTH=1;BYYEARDAY=100' "
+               f"WHERE id = {broken['id']};")
+        srv.exec_sql(sql, sql)
+        srv.start()
+        restarted = skedtest.now_us()
+        reply = srv.post("/api/v1/poller/init")
+        self.assertEqual(reply["registered"], 1, reply)
+        self.assertEqual([s["type"] for s in reply["skipped"]], ["bg.bad"], reply)
+        self.assertIn("series.schedule", reply["skipped"][0]["detail"])
+        self.assertIn("poller init: background type bg.bad", srv.stderr())
+        rc, out, err = srv.cli("poller", "init")
+        self.assertEqual(rc, 0, err)
+        self.assertIn("skipped background type bg.bad", err)
+        # the others fire: the good background type's new series, the fine series
+        good = [s for s in srv.get("/api/v1/series?all=true")["items"] if s["type"] == "bg.good"]
+        self.assertEqual(len(good), 1)
+        for sid in (good[0]["id"], fine["id"]):
+            wait_for(lambda: [r for r in srv.runs(series=sid) if skedtest.parse_utc(r["queued_at"]) >= restarted
+                              and r["state"] == "succeeded"], 30, what=f"a run of series {sid} after the restart")
+        # the broken series is parked (no next due), and says nothing will run
+        wait_for(lambda: srv.get(f"/api/v1/series/{broken['id']}")["next_due"] is None, 20,
+                 what="the broken series parked")
+
+
 class ResultLimits(skedtest.ServerTest):
     def test_cut_keys_and_statuses_stay_within_their_limits(self):
         # 1024 bytes per key and 64 per status (docs/operations.md): the cut was made
