@@ -31,6 +31,73 @@ def bg_type(name, schedule, **extra):
     return d
 
 
+class BoundedSearches(skedtest.ServerTest):
+    def setUp(self):
+        super().setUp()
+        self.srv = self.start_server(workers=1)
+        self.srv.register_type(skedtest.command_type("bb.t", ["/bin/true"]))
+
+    def test_rule_that_never_fires_is_refused_naming_schedule(self):
+        for spec in NEVER:
+            with self.subTest(spec=spec):
+                status, body = self.srv.api("POST", "/api/v1/series", {"type": "bb.t", "schedule": spec})
+                self.assertProblem(status, body, 400, "schedule")
+                self.assertIn("the rule produces no occurrence", body["detail"])
+        self.assertEqual(self.srv.get("/api/v1/series")["items"], [])
+
+    def test_many_such_requests_at_once_leave_the_api_answering(self):
+        # 40 at once: with 4 HTTP threads, a handful of unbounded searches stopped the API
+        replies = []
+        lock = threading.Lock()
+
+        def one(i):
+            spec = NEVER[i % len(NEVER)]
+            status, body = self.srv.api("POST", "/api/v1/series", {"type": "bb.t", "schedule": spec})
+            with lock:
+                replies.append((status, body.get("field") if body else None))
+
+        threads = [threading.Thread(target=one, args=(i,)) for i in range(40)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120 * skedtest.SLOW)
+        self.assertEqual(sorted(replies), [(400, "schedule")] * 40)
+        status, _, _ = self.srv.request("GET", "/healthz", token=None)
+        self.assertEqual(status, 200)
+
+    def test_edit_to_such_a_rule_is_refused_and_changes_nothing(self):
+        s = self.srv.create_series(type="bb.t", schedule=MANUAL)
+        for spec in NEVER[:3]:
+            status, body = self.srv.api("PATCH", f"/api/v1/series/{s['id']}", {"schedule": spec})
+            self.assertProblem(status, body, 400, "schedule")
+        now = self.srv.get(f"/api/v1/series/{s['id']}")
+        self.assertEqual((now["schedule"], now["version"]), (MANUAL, s["version"]))
+
+    def test_utc_until_before_the_start_is_refused_like_the_others(self):
+        status, body = self.srv.api("POST", "/api/v1/series", {
+            "type": "bb.t", "schedule": "RRULE:FREQ=DAILY;UNTIL=20200101T000000Z", "start": "2026-01-01T09:00:00"})
+        self.assertProblem(status, body, 400, "schedule")
+        self.assertIn("UNTIL is before the start", body["detail"])
+        status, body = self.srv.api("POST", "/api/v1/series", {
+            "type": "bb.t", "schedule": "every 1h", "start": "2026-01-01T09:00:00", "end": "2026-01-01T08:00:00Z"})
+        self.assertProblem(status, body, 400, "end")
+        self.assertEqual(self.srv.get("/api/v1/series")["items"], [])
+
+    def test_background_type_with_such_a_series_is_refused(self):
+        status, body = self.srv.api("POST", "/api/v1/types", bg_type("bg.never", NEVER[0]))
+        self.assertProblem(status, body, 400, "series.schedule")
+        self.assertEqual(self.srv.rows("SELECT name FROM types WHERE name = 'bg.never'"), [])
+
+    def test_occurrences_of_a_sparse_rule_answer(self):
+        # a SECONDLY rule that fires on leap days only: its next occurrence is years
+        # away and found by skipping whole days, not by walking seconds
+        s = self.srv.create_series(type="bb.t", schedule="RRULE:FREQ=SECONDLY;BYMONTH=2;BYMONTHDAY=29;BYHOUR=3",
+                                   start="2024-02-29T03:00:00", enabled=False)
+        items = self.srv.occurrences(s["id"], "2097-03-01T00:00:00Z", "2104-03-01T00:00:00Z")
+        self.assertEqual(len(items), 3600)
+        self.assertEqual(items[0]["at"], "2104-02-29T03:00:00Z")
+
+
 class RefusedChangesNothing(skedtest.ServerTest):
     def test_new_type_with_a_bad_series_leaves_no_row(self):
         srv = self.start_server(workers=1)
