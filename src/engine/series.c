@@ -159,8 +159,9 @@ static int apply_fields(engine *e, json_t *in, bool creating, bool internal, ser
         if ((v = json_object_get(in, "count"))) {
                 if (json_is_null(v))
                         row->count = 0;
-                else if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 1000000000)
-                        return err_field(err, -EINVAL, "count", "expected an integer from 1 to 1000000000");
+                else if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > SCHEDULE_COUNT_MAX)
+                        /* the scheduler walks the first `count` occurrences once: bounded */
+                        return err_field(err, -EINVAL, "count", "expected an integer from 1 to %d", SCHEDULE_COUNT_MAX);
                 else
                         row->count = json_integer_value(v);
         }

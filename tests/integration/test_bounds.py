@@ -83,6 +83,16 @@ class BoundedSearches(skedtest.ServerTest):
         self.assertProblem(status, body, 400, "end")
         self.assertEqual(self.srv.get("/api/v1/series")["items"], [])
 
+    def test_count_has_the_schedulers_maximum(self):
+        # the scheduler walks the first `count` occurrences once; it refuses more than
+        # 100,000, which the API allowed up to 1e9 and then named `schedule`
+        status, body = self.srv.api("POST", "/api/v1/series", {"type": "bb.t", "schedule": "every 1s",
+                                                                "count": 100001})
+        self.assertProblem(status, body, 400, "count")
+        self.assertIn("1 to 100000", body["detail"])
+        s = self.srv.create_series(type="bb.t", schedule="every 1s", count=100000, enabled=False)
+        self.assertEqual(s["count"], 100000)
+
     def test_background_type_with_such_a_series_is_refused(self):
         status, body = self.srv.api("POST", "/api/v1/types", bg_type("bg.never", NEVER[0]))
         self.assertProblem(status, body, 400, "series.schedule")
