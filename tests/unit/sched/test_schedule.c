@@ -233,10 +233,9 @@ static void list_matches_stepping(void **state) {
                                 }
 }
 
-static void bench_one(const char *spec, const char *tz) {
+static void bench_n(const char *spec, const char *tz, int n) {
         schedule_opts o = {.tz = tz, .anchor = T("2026-01-01T00:00:00Z")};
         schedule *s = parse_opts(spec, &o);
-        const int n = 20000;
         sked_time t = T("2026-01-01T00:00:00Z");
         int64_t t0 = time_mono_usec();
         for (int i = 0; i < n; i++)
@@ -247,6 +246,10 @@ static void bench_one(const char *spec, const char *tz) {
         schedule_free(s);
 }
 
+static void bench_one(const char *spec, const char *tz) {
+        bench_n(spec, tz, 20000);
+}
+
 static void bench(void **state) {
         (void) state;
         bench_one("cron:* * * * *", "UTC");
@@ -255,6 +258,11 @@ static void bench(void **state) {
         bench_one("RRULE:FREQ=DAILY;BYHOUR=9", NY);
         bench_one("RRULE:FREQ=MINUTELY", NY);
         bench_one("every:15m", NY);
+        /* rules of the set path (libical's before) */
+        bench_one("RRULE:FREQ=DAILY;INTERVAL=2;BYHOUR=9", NY);
+        bench_one("RRULE:FREQ=HOURLY;BYMINUTE=0,30;BYSETPOS=-1", NY);
+        bench_n("RRULE:FREQ=MONTHLY;BYDAY=MO,TU,WE,TH,FR;BYSETPOS=-1", NY, 2000);
+        bench_n("RRULE:FREQ=YEARLY;BYMONTH=3;BYDAY=-1SU", NY, 500);
 }
 
 int main(void) {
