@@ -588,7 +588,7 @@ class Bounds(Base):
         self.srv.exec_sql(
             "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 2999) "
             + sql.format(a=a["id"], t0=t0, src="n") + ";",
-            sql.format(a=a["id"], t0=t0, src="generate_series(0, 2999) AS g(i)") + ";")
+            sql.format(a=a["id"], t0=t0, src="generate_series(CAST(0 AS BIGINT), 2999) AS g(i)") + ";")
         frm, to = skedtest.utc_text(t0), skedtest.utc_text(t0 + 3600 * skedtest.US)
         whole = self.calendar(series=f"{a['id']},{b['id']}", **{"from": frm, "to": to, "limit": 5000})
         self.assertFalse(whole["truncated"])
