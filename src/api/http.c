@@ -414,6 +414,13 @@ void http_reply_text(http_req *r, int status, const char *content_type, const ch
         set_reply(r, (unsigned) status, make_response(body, len, true), content_type);
 }
 
+void http_reply_text_take(http_req *r, int status, const char *content_type, char *body, size_t len) {
+        struct MHD_Response *resp = make_response(body, len, false);
+        if (!resp || len == 0)
+                free(body); /* not taken by libmicrohttpd */
+        set_reply(r, (unsigned) status, resp, content_type);
+}
+
 void http_add_header(http_req *r, const char *name, const char *value) {
         if (r->replied && r->resp) {
                 MHD_add_response_header(r->resp, name, value);

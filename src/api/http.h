@@ -143,6 +143,9 @@ void http_reply_problem(http_req *r, int status, const char *field, const char *
 
 /* Replies len bytes of body (copied) with content_type (NULL → no Content-Type). */
 void http_reply_text(http_req *r, int status, const char *content_type, const char *body, size_t len);
+/* The same without a copy: takes `body` (malloc'ed), freed with the reply.  For large
+ * replies (the calendar): a copy doubled their memory. */
+void http_reply_text_take(http_req *r, int status, const char *content_type, char *body, size_t len);
 
 /* Replies 200 with len bytes of body, which must outlive the server (an embedded
  * asset: not copied), with a strong etag (a quoted string, e.g. "\"3f2a9c\"", or NULL)

@@ -42,10 +42,11 @@ static int h_poller_init(http_req *req, void *ud) {
         engine *e = ctx->e;
         int n = 0;
         sked_err err = {0};
-        int r = engine_poller_init(e, &n, &err); /* through the loop */
+        json_t *skipped = NULL;
+        int r = engine_poller_init(e, &n, &skipped, &err); /* through the loop */
         if (r < 0)
                 return api_reply_write_err(req, r, &err);
-        http_reply_json(req, 200, json_pack("{s:i}", "registered", n));
+        http_reply_json(req, 200, json_pack("{s:i, s:o}", "registered", n, "skipped", skipped));
         return 0;
 }
 

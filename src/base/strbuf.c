@@ -143,3 +143,26 @@ int strbuf_append_utf8(strbuf *b, const char *s, size_t n) {
         }
         return strbuf_append(b, s + run_start, n - run_start);
 }
+
+int strbuf_append_utf8_max(strbuf *b, const char *s, size_t n, size_t max) {
+        const unsigned char *p = (const unsigned char *) s;
+        /* out: the UTF-8 form's length so far; fit: the input taken while out stays
+         * within max - 3 (where a cut ends, with room for the mark) */
+        size_t i = 0, out = 0, fit = 0;
+        if (n > max + 1)
+                n = max + 1;
+        while (i < n) {
+                size_t k = utf8_seq(p + i, n - i), add = k ? k : 3; /* U+FFFD */
+                if (out + add > max)
+                        break;
+                out += add;
+                i += k ? k : 1;
+                if (out + 3 <= max)
+                        fit = i;
+        }
+        if (i == n)
+                return strbuf_append_utf8(b, s, n) < 0 ? -ENOMEM : 0;
+        if (strbuf_append_utf8(b, s, fit) < 0 || strbuf_append(b, "\xe2\x80\xa6", 3) < 0)
+                return -ENOMEM;
+        return 1;
+}

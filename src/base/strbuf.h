@@ -26,6 +26,11 @@ int strbuf_vprintf(strbuf *b, const char *fmt, va_list ap);
  * sequence (and NUL) becomes U+FFFD.  Messages and results are stored and served as
  * JSON, and PostgreSQL refuses invalid UTF-8. */
 int strbuf_append_utf8(strbuf *b, const char *s, size_t n);
+/* The same, taking at most `max` bytes (max >= 3): text whose UTF-8 form is longer
+ * is cut on a character boundary and ends with "…" (3 bytes, within max).  Returns
+ * 1 when it cut, 0 when all of it fit, -ENOMEM.  Only the first max + 1 bytes of s
+ * are read: each byte gives at least one. */
+int strbuf_append_utf8_max(strbuf *b, const char *s, size_t n, size_t max);
 /* Returns the contents ("" when empty, never NULL unless out of memory). */
 const char *strbuf_str(strbuf *b);
 /* Hands the buffer to the caller (free() it) and resets b. */

@@ -50,6 +50,14 @@ static int poller_init(const cli_noun *n, int argc, char **argv) {
         else
                 printf("poller initialized; %lld background series registered\n",
                        (long long) json_integer_value(json_object_get(reply, "registered")));
+        size_t i;
+        json_t *sk;
+        json_array_foreach(json_object_get(reply, "skipped"), i, sk) {
+                if (!c.json)
+                        fprintf(stderr, "sked: skipped background type %s: %s\n",
+                                json_string_value(json_object_get(sk, "type")),
+                                json_string_value(json_object_get(sk, "detail")));
+        }
         json_decref(reply);
         return CLI_OK;
 }

@@ -30,7 +30,11 @@ typedef struct occ_list {
         size_t n, cap;
         size_t keep; /* the reply's limit: the earliest `keep` are all that matter */
         bool truncated;
+        sked_time dropped_min; /* the earliest start dropped to stay within keep */
 } occ_list;
+
+#define OCC_LIST(limit)                                                                                                \
+        { .keep = (size_t) (limit), .dropped_min = INT64_MAX }
 
 static int occ_cmp(const void *a, const void *b);
 
@@ -39,6 +43,8 @@ static int push(occ_list *l, const occ *o) {
                 /* more than the reply can hold: keep the earliest, so memory stays
                  * bounded whatever the range and the order series are expanded in */
                 qsort(l->v, l->n, sizeof *l->v, occ_cmp);
+                if (l->v[l->keep].start < l->dropped_min)
+                        l->dropped_min = l->v[l->keep].start;
                 l->n = l->keep;
                 l->truncated = true;
         }
@@ -383,13 +389,26 @@ static int add_moved_records(store *st, const exception_row *x, size_t nx, sked_
         return 0;
 }
 
+/* Where a cut listing continues (0: it was not cut): the start of the first
+ * occurrence left out (`first_out`: the one after the limit in the sorted list, or
+ * one dropped earlier to stay within it), or when only the rule's expansion stopped
+ * at its cap, just after the last one given (`last`, or `from` when none was). */
+static sked_time cut_point(const occ_list *l, sked_time first_out, sked_time last, sked_time from) {
+        sked_time t = first_out < l->dropped_min ? first_out : l->dropped_min;
+        if (t != INT64_MAX)
+                return t;
+        if (!l->truncated)
+                return 0;
+        return last != INT64_MIN ? last + 1 : from;
+}
+
 int engine_series_occurrences(engine *e, store *st, const series_row *s, sked_time from, sked_time to, int limit,
                               json_t **ret, sked_time *ret_next_from, sked_err *err) {
         occurrence_rec *rec = NULL;
         exception_row *x = NULL;
         size_t nrec = 0, nx = 0, cap = (size_t) limit + 1;
         series_plan *sp = NULL;
-        occ_list l = {.keep = (size_t) limit};
+        occ_list l = OCC_LIST(limit);
         sked_time *inst = calloc(cap, sizeof *inst);
         int r = inst ? 0 : err_set(err, -ENOMEM, "out of memory");
         if (r == 0)
@@ -411,13 +430,9 @@ int engine_series_occurrences(engine *e, store *st, const series_row *s, sked_ti
                         json_array_append_new(out, occ_json(&l.v[i], schedule_zone(sp->sc)));
                 *ret = out;
                 if (ret_next_from) {
-                        /* cut: continue from the first occurrence left out, or (when the
-                         * expansion itself stopped at its cap) just after the last one given */
-                        bool cut = l.truncated || l.n > (size_t) limit;
-                        *ret_next_from = !cut                   ? 0
-                                         : l.n > (size_t) limit ? l.v[limit].start
-                                         : l.n                  ? l.v[l.n - 1].start + 1
-                                                                : from;
+                        size_t shown = l.n < (size_t) limit ? l.n : (size_t) limit;
+                        *ret_next_from = cut_point(&l, l.n > (size_t) limit ? l.v[limit].start : INT64_MAX,
+                                                   shown ? l.v[shown - 1].start : INT64_MIN, from);
                 }
         }
         free(inst);
@@ -537,8 +552,8 @@ int engine_calendar(engine *e, store *st, const calendar_query *q, char **ret, s
         occurrence_rec *rec = NULL;
         exception_row *x = NULL;
         size_t nrec = 0, nx = 0;
-        occ_list l = {.keep = (size_t) q->limit};
-        sked_time now = engine_now(e);
+        occ_list l = OCC_LIST(q->limit);
+        sked_time now = engine_now(e), upto = q->to;
         /* everything in three reads: the series, what was recorded, the exceptions */
         if (q->nseries) {
                 rows = calloc(q->nseries, sizeof *rows);
@@ -551,15 +566,30 @@ int engine_calendar(engine *e, store *st, const calendar_query *q, char **ret, s
         } else {
                 r = store_series_list(st, NULL, 0, SERIES_MAX, false, &rows, &nrows, err);
         }
+        /* What was recorded, the earliest first and not more than the reply can use:
+         * `limit` occurrences, twice for good measure, and one per series for those
+         * that share the last instant read.  When there are more, the reply covers
+         * [from, upto): the records at the last instant read may be cut, so it ends
+         * before it, and says where to continue (memory follows the limit, not the
+         * history of the range: a dense series has 86,400 runs a day). */
+        size_t rec_cap = 2 * (size_t) q->limit + 16 + nrows;
+        if (r == 0)
+                r = store_occurrences_range(st, q->nseries == 1 ? q->series[0] : 0, q->from, q->to,
+                                            rec_cap > INT32_MAX ? INT32_MAX : (int) rec_cap, &rec, &nrec, err);
+        if (r == 0 && nrec == rec_cap) {
+                upto = rec[nrec - 1].nominal;
+                while (nrec > 0 && rec[nrec - 1].nominal >= upto)
+                        nrec--;
+                l.truncated = true;
+                if (upto < l.dropped_min)
+                        l.dropped_min = upto;
+        }
         /* exceptions moved into the range from outside it are found by moved_to */
         if (r == 0)
-                r = store_occurrences_range(st, q->nseries == 1 ? q->series[0] : 0, q->from, q->to, 10000000, &rec,
-                                            &nrec, err);
-        if (r == 0)
-                r = store_exceptions_list(st, q->nseries == 1 ? q->series[0] : 0, q->from, q->to, 10000000, &x, &nx,
+                r = store_exceptions_list(st, q->nseries == 1 ? q->series[0] : 0, q->from, upto, 10000000, &x, &nx,
                                           err);
         if (r == 0)
-                r = add_moved_records(st, x, nx, q->from, q->to, &rec, &nrec, err);
+                r = add_moved_records(st, x, nx, q->from, upto, &rec, &nrec, err);
         if (r == 0) {
                 if (nrec)
                         qsort(rec, nrec, sizeof *rec, cmp_rec);
@@ -582,7 +612,8 @@ int engine_calendar(engine *e, store *st, const calendar_query *q, char **ret, s
         tz_local(vz, q->from, &lf, NULL);
         tz_local(vz, q->to - 1, &lt, NULL);
         int ndays = 0;
-        for (int64_t d = lf / 86400; d <= lt / 86400 && ndays < 400; d++, ndays++) {
+        /* floor: before 1970 a plain division names the day after */
+        for (int64_t d = civil_floor_div(lf, 86400); d <= civil_floor_div(lt, 86400) && ndays < 400; d++, ndays++) {
                 int y, m, dd;
                 civil_date_from_days(d, &y, &m, &dd);
                 strbuf_printf(&b, "%s\"%04d-%02d-%02d\"", ndays ? "," : "", y, m, dd);
@@ -616,8 +647,8 @@ int engine_calendar(engine *e, store *st, const calendar_query *q, char **ret, s
                 series_plan *sp = engine_plan_cached(e, s);
                 if (!sp)
                         continue; /* a rule that no longer parses shows nothing */
-                if (expand(s, sp, sp, q->from, q->to, now, rec + r0, ri - r0, x + x0, xi - x0, inst, cap, &l) < 0 ||
-                    add_manual(s, rec + r0, ri - r0, q->from, q->to, now, &l) < 0)
+                if (expand(s, sp, sp, q->from, upto, now, rec + r0, ri - r0, x + x0, xi - x0, inst, cap, &l) < 0 ||
+                    add_manual(s, rec + r0, ri - r0, q->from, upto, now, &l) < 0)
                         r = err_set(err, -ENOMEM, "out of memory");
         }
         pthread_mutex_unlock(&e->plans_lock); /* the list points at rows, not at plans */
@@ -631,6 +662,10 @@ int engine_calendar(engine *e, store *st, const calendar_query *q, char **ret, s
                         order[i] = (occ_key){l.v[i].start, l.v[i].s->id, l.v[i].nominal, &l.v[i]};
                 if (order && l.n)
                         qsort(order, l.n, sizeof *order, occ_key_cmp);
+                size_t shown = !order ? 0 : l.n < (size_t) q->limit ? l.n : (size_t) q->limit;
+                sked_time next_from =
+                        cut_point(&l, order && l.n > (size_t) q->limit ? order[q->limit].start : INT64_MAX,
+                                  shown ? order[shown - 1].start : INT64_MIN, q->from);
                 if (l.n > (size_t) q->limit) {
                         l.n = (size_t) q->limit;
                         l.truncated = true;
@@ -643,7 +678,15 @@ int engine_calendar(engine *e, store *st, const calendar_query *q, char **ret, s
                         put_occ(&b, order[i].o, &w);
                 }
                 free(order);
-                strbuf_printf(&b, "],\"truncated\":%s}", l.truncated ? "true" : "false");
+                strbuf_printf(&b, "],\"truncated\":%s", next_from ? "true" : "false");
+                if (next_from) {
+                        /* where the next request starts, microseconds kept (as the
+                         * occurrences of one series do) */
+                        char at[40];
+                        time_format_utc_us(next_from, at, sizeof at);
+                        strbuf_printf(&b, ",\"next_from\":\"%s\"", at);
+                }
+                strbuf_putc(&b, '}');
                 if (r == 0 && b.oom)
                         r = err_set(err, -ENOMEM, "out of memory");
                 else if (r == 0)

@@ -110,8 +110,10 @@ int engine_wait_idle(engine *e, int64_t timeout_ms);
 int engine_type_register(engine *e, json_t *def, sked_handler fn, void *userdata, json_t **ret_def, sked_err *err);
 /* The current definition of a type (new reference), or NULL. */
 json_t *engine_type_json(engine *e, const char *name);
-/* Registers the series of every background type that has none (sked poller init). */
-int engine_poller_init(engine *e, int *ret_registered, sked_err *err);
+/* Registers the series of every background type that has none (sked poller init).
+ * A type whose definition cannot make its series is skipped (logged): *ret_skipped
+ * (may be NULL) receives [{"type", "detail"}], a new reference. */
+int engine_poller_init(engine *e, int *ret_registered, json_t **ret_skipped, sked_err *err);
 /* Loads plug-in shared objects and calls their sked_plugin_init. */
 int engine_load_plugin(engine *e, const char *path, sked_err *err);
 

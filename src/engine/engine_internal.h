@@ -320,6 +320,9 @@ void workers_release_unstarted(engine *e);
 /* series.c */
 /* engine_series_create; `internal` (type registration) may set "background": true. */
 int series_create(engine *e, store *st, json_t *in, bool internal, series_row *ret, sked_err *err);
+/* Its first half: validates `in` and computes the first due instant into *ret
+ * (series_row_clear it, also on error); writes nothing. */
+int series_build_row(engine *e, json_t *in, bool internal, series_row *ret, sked_err *err);
 /* The instant a rule without a start is anchored at, for a series created at `created`. */
 sked_time series_anchor(const char *spec, sked_time created);
 /* pol (may be NULL: defaults) supplies the DST overrides. */

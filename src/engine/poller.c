@@ -9,8 +9,17 @@
 #include "base/log.h"
 #include "engine/engine_internal.h"
 
+typedef struct init_ctx {
+        int registered;
+        json_t *skipped; /* [{"type", "detail"}] */
+} init_ctx;
+
+/* Every background type's series, each in its own savepoint: a definition that
+ * cannot make one (stored by an older version, or written to the store by hand) is
+ * skipped with a logged error and the others are registered. */
 static int poller_init_apply(engine *e, store *st, void *ctx, json_t **ret_reply, sked_err *err) {
-        int *ret_registered = ctx, r = 0, n = 0;
+        init_ctx *c = ctx;
+        int r = 0;
         (void) ret_reply;
         pthread_rwlock_rdlock(&e->reg.types_lock);
         size_t count = 0;
@@ -26,27 +35,44 @@ static int poller_init_apply(engine *e, store *st, void *ctx, json_t **ret_reply
                 return err_set(err, -ENOMEM, "out of memory");
         for (size_t i = 0; i < count && r >= 0; i++) {
                 bool created = false;
-                r = registry_background_series(e, st, list[i], &created, err);
-                n += created;
+                sked_err one = {0};
+                if ((r = store_begin(st, err)) < 0)
+                        break;
+                int r1 = registry_background_series(e, st, list[i], &created, &one);
+                if ((r = store_end(st, r1, r1 < 0 ? &one : err)) >= 0) {
+                        c->registered += created;
+                } else if (one.code == -EINVAL || one.code == -ENOENT) {
+                        log_error("poller init: background type %s: %s (skipped)", list[i]->name, one.msg);
+                        json_array_append_new(c->skipped,
+                                              json_pack("{s:s, s:s}", "type", list[i]->name, "detail", one.msg));
+                        r = 0;
+                } else {
+                        *err = one; /* the store failed: the whole init does */
+                }
         }
         free(list);
-        if (r < 0)
-                return r;
-        *ret_registered = n;
-        return 0;
+        return r < 0 ? r : 0;
 }
 
-int engine_poller_init(engine *e, int *ret_registered, sked_err *err) {
-        int n = 0;
-        int r = engine_write(e, poller_init_apply, &n, NULL, err);
-        if (r < 0)
+int engine_poller_init(engine *e, int *ret_registered, json_t **ret_skipped, sked_err *err) {
+        init_ctx c = {.skipped = json_array()};
+        if (!c.skipped)
+                return err_set(err, -ENOMEM, "out of memory");
+        int r = engine_write(e, poller_init_apply, &c, NULL, err);
+        if (r < 0) {
+                json_decref(c.skipped);
                 return r;
+        }
         pthread_mutex_lock(&e->lock);
         e->poller.health.initialized_at = engine_now(e);
         pthread_mutex_unlock(&e->lock);
         engine_wake(e);
         if (ret_registered)
-                *ret_registered = n;
+                *ret_registered = c.registered;
+        if (ret_skipped)
+                *ret_skipped = c.skipped;
+        else
+                json_decref(c.skipped);
         return 0;
 }
 

@@ -162,24 +162,28 @@ json_t *engine_type_json(engine *e, const char *name) {
 }
 
 int registry_background_series(engine *e, store *st, const ptype *t, bool *ret_created, sked_err *err) {
-        series_row cur = {0};
-        int r = store_series_find_background(st, t->name, &cur, err);
-        series_row_clear(&cur);
         *ret_created = false;
-        if (r == 0 || r != -ENOENT)
-                return r;
+        /* the definition is checked whether or not the series exists: a type whose
+         * series could not be created is refused, never stored (a deleted series
+         * would then fail every poller init) */
         json_t *in = json_deep_copy(t->series);
         json_object_set_new(in, "type", json_string(t->name));
         json_object_set_new(in, "title", json_string(t->title));
         json_object_set_new(in, "background", json_true());
-        series_row row = {0};
-        r = series_create(e, st, in, true, &row, err);
+        series_row row = {0}, cur = {0};
+        int r = in ? series_build_row(e, in, true, &row, err) : err_set(err, -ENOMEM, "out of memory");
         json_decref(in);
-        series_row_clear(&row);
-        if (r < 0)
+        if (r < 0) {
+                series_row_clear(&row);
                 return err_prefix(err, "series");
-        *ret_created = true;
-        return 0;
+        }
+        /* an existing series stays as it is (admins may have edited it) */
+        r = store_series_find_background(st, t->name, &cur, err);
+        series_row_clear(&cur);
+        if (r == -ENOENT && (r = engine_series_insert(e, st, &row, err)) == 0)
+                *ret_created = true;
+        series_row_clear(&row);
+        return r;
 }
 
 /* A type registration as a write of the loop: validated by the caller. */

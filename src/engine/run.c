@@ -16,6 +16,9 @@
 #define MAX_MESSAGES_PER_RUN 20000
 #define MAX_RESULTS_PER_RUN 100000
 #define MAX_RESULT_DATA (1024 * 1024)
+/* a result's key and status, in bytes once valid UTF-8 (docs/operations.md) */
+#define RESULT_KEY_MAX 1024
+#define RESULT_STATUS_MAX 64
 
 char *run_next_idem_key(const run_row *run) {
         if (run->series_id || !run->idem_key)
@@ -38,20 +41,12 @@ void job_free(job *j) {
         free(j);
 }
 
-/* A copy of s as valid UTF-8 (handlers may pass any bytes), cut at about max bytes
- * without splitting a character, marked with an ellipsis when cut. */
+/* A copy of s as valid UTF-8 (handlers may pass any bytes) of at most max bytes,
+ * cut on a character boundary and marked with an ellipsis (within max) when longer:
+ * the documented limits are the stored lengths (docs/operations.md). */
 static char *cut(const char *s, size_t max) {
         strbuf b = STRBUF_INIT;
-        size_t n = strnlen(s, max + 1);
-        bool longer = n > max;
-        if (longer) {
-                n = max;
-                while (n > 0 && ((unsigned char) s[n] & 0xC0) == 0x80)
-                        n--;
-        }
-        strbuf_append_utf8(&b, s, n);
-        if (longer)
-                strbuf_puts(&b, "…");
+        strbuf_append_utf8_max(&b, s, strnlen(s, max + 1), max);
         return b.oom ? (strbuf_free(&b), NULL) : strbuf_steal(&b);
 }
 
@@ -99,9 +94,16 @@ int job_post_result(job *j, const char *key, const char *status, const char *dat
         ev->j = j;
         ev->seq = j->seq++;
         ev->at = engine_now(j->e);
-        ev->key = cut(key, 1024);
-        ev->status = cut(status && *status ? status : "ok", 64);
+        ev->key = cut(key, RESULT_KEY_MAX);
+        ev->status = cut(status && *status ? status : "ok", RESULT_STATUS_MAX);
         ev->data = data ? strdup(data) : NULL;
+        if (!ev->key || !ev->status || (data && !ev->data)) {
+                free(ev->key);
+                free(ev->status);
+                free(ev->data);
+                free(ev);
+                return -ENOMEM;
+        }
         j->n_results++;
         engine_post(j->e, ev);
         return 0;

@@ -45,8 +45,15 @@ int series_schedule_parse(const series_row *s, sked_time anchor, const policy *p
         };
         int r = schedule_parse(s->schedule, &o, ret, err);
         if (r < 0 && err) {
-                /* the scheduler's messages already quote the spec or the zone */
-                const char *field = !strncmp(err->msg, "time zone", 9) ? "tz" : "schedule";
+                /* the scheduler's messages already quote the spec, the zone, the start
+                 * or the end: name that field */
+                static const struct {
+                        const char *lead, *field;
+                } fields[] = {{"time zone", "tz"}, {"start \"", "start"}, {"end \"", "end"}};
+                const char *field = "schedule";
+                for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
+                        if (!strncmp(err->msg, fields[i].lead, strlen(fields[i].lead)))
+                                field = fields[i].field;
                 if (strncmp(err->msg, field, strlen(field)) != 0)
                         err_prefix(err, field);
                 else
@@ -152,8 +159,9 @@ static int apply_fields(engine *e, json_t *in, bool creating, bool internal, ser
         if ((v = json_object_get(in, "count"))) {
                 if (json_is_null(v))
                         row->count = 0;
-                else if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 1000000000)
-                        return err_field(err, -EINVAL, "count", "expected an integer from 1 to 1000000000");
+                else if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > SCHEDULE_COUNT_MAX)
+                        /* the scheduler walks the first `count` occurrences once: bounded */
+                        return err_field(err, -EINVAL, "count", "expected an integer from 1 to %d", SCHEDULE_COUNT_MAX);
                 else
                         row->count = json_integer_value(v);
         }
@@ -259,6 +267,10 @@ static int series_build(engine *e, json_t *in, bool internal, sked_time now, ser
                 return r;
         row->created_at = row->updated_at = now;
         return compute_next(e, row, now, err);
+}
+
+int series_build_row(engine *e, json_t *in, bool internal, series_row *ret, sked_err *err) {
+        return series_build(e, in, internal, engine_now(e), ret, err);
 }
 
 int engine_series_build(engine *e, json_t *in, series_row *ret, sked_err *err) {

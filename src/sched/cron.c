@@ -310,7 +310,7 @@ int cron_next_wall(const cron_expr *c, int64_t local, int64_t limit, int64_t *re
         int64_t tod = local - days * DAY;
         int y, m, d;
         civil_date_from_days(days, &y, &m, &d);
-        while (days * DAY <= limit) {
+        for (int64_t end = days + CRON_SEARCH_DAYS; days * DAY <= limit && days < end;) {
                 if (!(c->mon & (1u << m))) {
                         /* Jump to the first of the next month. */
                         days += civil_days_in_month(y, m) - d + 1;

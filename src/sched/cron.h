@@ -40,5 +40,12 @@ bool cron_day_matches(const cron_expr *c, int year, int month, int day);
 /* True when wall time `local` (local seconds) matches every field. */
 bool cron_matches(const cron_expr *c, int64_t local);
 
-/* The first matching wall time >= `local`, not after `limit`.  Returns 0 or -ENOENT. */
+/* Days one search examines at most: the Gregorian calendar's 400-year cycle
+ * (146,097 days, a whole number of weeks) and a month: the days of month, month and
+ * weekday repeat with it, so a day that matches exists within it or never. */
+#define CRON_SEARCH_DAYS (146097 + 31)
+
+/* The first matching wall time >= `local`, not after `limit`.  Returns 0 or -ENOENT
+ * (none by `limit`, or none within CRON_SEARCH_DAYS days: the work of a call is
+ * bounded whatever `limit` is). */
 int cron_next_wall(const cron_expr *c, int64_t local, int64_t limit, int64_t *ret);

@@ -39,6 +39,7 @@ typedef struct feed {
         sked_time from, to;
         bool truncated;
         sked_time *nominals; /* ICS_INSTANCES_MAX + 1 */
+        size_t room;         /* nominal occurrences the expanded series may still use */
 } feed;
 
 /* One event of the expanded form. */
@@ -323,13 +324,15 @@ static int occ_cmp(const void *a, const void *b) {
 }
 
 static int write_expanded_form(feed *f, const ics_series *s, zref *z) {
-        int m = schedule_list(s->sc, f->from, f->to, f->nominals, ICS_INSTANCES_MAX + 1);
+        int max = f->room < ICS_INSTANCES_MAX ? (int) f->room : ICS_INSTANCES_MAX;
+        int m = schedule_list(s->sc, f->from, f->to, f->nominals, (size_t) max + 1);
         sked_time cut = f->to; /* events start in [from, cut) */
-        if (m > ICS_INSTANCES_MAX) {
-                m = ICS_INSTANCES_MAX;
+        if (m > max) {
+                m = max;
                 cut = f->nominals[m];
                 f->truncated = true;
         }
+        f->room -= (size_t) m;
         /* nexc was checked against SIZE_MAX / sizeof(occ) - ICS_INSTANCES_MAX. */
         occ *v = malloc(((size_t) m + s->nexc) * sizeof *v + 1);
         if (!v)
@@ -563,7 +566,8 @@ int ics_feed(strbuf *out, const char *calname, const ics_series *s, size_t n, sk
                   .tmp = STRBUF_INIT,
                   .text = STRBUF_INIT,
                   .from = from,
-                  .to = to};
+                  .to = to,
+                  .room = ICS_FEED_INSTANCES_MAX};
         size_t saved = out->len;
         int r = -ENOMEM;
         f.zones = calloc(n ? n : 1, sizeof *f.zones);

@@ -22,8 +22,11 @@
  *    at moved_to (so an occurrence moved into the window appears even when its nominal
  *    instant lies outside, and one moved out of it does not).  Exceptions whose nominal
  *    instant is not an occurrence of `sc` are ignored.  At most ICS_INSTANCES_MAX
- *    nominal occurrences per series are looked at; when a series has more, its events
- *    stop before the first one left out and the calendar gets X-SKED-TRUNCATED:TRUE.
+ *    nominal occurrences per series are looked at, and ICS_FEED_INSTANCES_MAX for all
+ *    the expanded series of a feed (a feed's size and work follow these, not the
+ *    number of series: 10,000 minutely series would be 20 million events); when a
+ *    series has more, or the feed has no room left, its events stop before the first
+ *    one left out and the calendar gets X-SKED-TRUNCATED:TRUE.
  *
  * Times are written as wall times in the series' zone (TZID), except for an instant in
  * the second copy of a repeated hour (RFC 5545 would read its wall time as the first
@@ -60,6 +63,7 @@
 #include "sched/schedule.h"
 
 #define ICS_INSTANCES_MAX 2000           /* nominal occurrences per series, expanded form */
+#define ICS_FEED_INSTANCES_MAX 100000    /* and per feed, all expanded series together */
 #define ICS_TZ_OBSERVANCES_MAX 400       /* STANDARD/DAYLIGHT components per VTIMEZONE */
 #define ICS_DURATION_MIN 60              /* seconds */
 #define ICS_DURATION_MAX (366 * 86400LL) /* seconds */

@@ -1,18 +1,17 @@
-/* rrule: validation, normalisation and floating expansion.  See rrule.h. */
+/* rrule: validation, normalisation and floating expansion (the fast path and the
+ * set path, both bounded in work).  See rrule.h. */
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <libical/ical.h>
-
 #include "base/strbuf.h"
 #include "sched/rrule.h"
 #include "sched/rrule_internal.h"
 
 #define DAY 86400LL
-/* Wall times beyond this year are never produced (libical stops well before). */
+/* DTSTART must lie in years 1..9999. */
 #define YEAR_MAX 9999
 
 enum { F_SECONDLY, F_MINUTELY, F_HOURLY, F_DAILY, F_WEEKLY, F_MONTHLY, F_YEARLY };
@@ -40,12 +39,9 @@ static const char *const key_names[K_N] = {"FREQ",     "INTERVAL", "COUNT",    "
                                            "BYMINUTE", "BYHOUR",   "BYDAY",    "BYMONTHDAY", "BYYEARDAY",
                                            "BYWEEKNO", "BYMONTH",  "BYSETPOS", "WKST"};
 
-/* libical 3.0.16 gives no wall after this year (MAX_TIME_T_YEAR in icalrecur.c) and
- * refuses to start later; the fast path stops there too. */
-#define ICAL_YEAR_LAST 2582
-/* libical expands through ICU, whose calendar is Julian before 1582-10-15: rules
- * starting earlier stay on libical, so that their walls do not change. */
-#define FAST_YEAR_FIRST 1583
+/* No wall after this year: libical 3.0.16's last (MAX_TIME_T_YEAR), which sked's
+ * expansion kept when it replaced libical's. */
+#define YEAR_LAST 2582
 
 /* The fast path's plan: the values each field may take, DTSTART's defaults filled
  * in.  Bits, not lists: a million rules live in memory at once. */
@@ -58,57 +54,62 @@ typedef struct fastplan {
         uint8_t wdays;       /* bit n: weekday n, 0 = Sunday */
 } fastplan;
 
+/* The set path's plan (RFC 5545 §3.3.10): the times of an interval and the day parts
+ * its days must pass, DTSTART's defaults filled in.  On the heap, only for the rules
+ * the fast path does not take. */
+typedef struct setplan {
+        uint64_t secs, mins; /* as in fastplan */
+        uint32_t hours;
+        uint32_t mdays, mdays_neg;     /* BYMONTHDAY; both 0: any day */
+        uint64_t yday[6], yday_neg[6]; /* BYYEARDAY: bit n of day n, -n (1..366) */
+        uint64_t weeks, weeks_neg;     /* BYWEEKNO: bit n of week n, -n */
+        uint64_t nth[7], nth_neg[7];   /* BYDAY ordinals: bit n of nth[wd]: the n-th wd */
+        uint16_t months;               /* BYMONTH (all when not listed) */
+        uint8_t wdays;                 /* BYDAY without ordinal */
+        uint8_t wkst;
+        bool any_wday, has_yday, has_weeks, has_mday;
+        bool nth_in_month; /* ordinals count in the month (MONTHLY; YEARLY with BYMONTH) */
+        uint16_t nsetpos;
+        int16_t setpos[]; /* BYSETPOS, sorted */
+} setplan;
+
 struct rrule {
-        char *ical;          /* normalised rule for libical: no COUNT/UNTIL, defaults
-                              * explicit; NULL on the fast path */
+        setplan *set;        /* the set path's plan; NULL on the fast path */
         int64_t dtstart;     /* wall time */
         int64_t until_local; /* last allowed wall time, INT64_MAX if none */
         sked_time until_utc;
-        union {
-                fastplan fast; /* when is_fast */
-                /* BYWEEKNO (libical path): bit n of weeks_pos for week n, of
-                 * weeks_neg for week -n */
-                struct {
-                        uint64_t weeks_pos, weeks_neg;
-                };
-        };
+        fastplan fast; /* when is_fast */
         uint16_t interval;
-        /* Checks applied to every wall libical yields: libical 3.0.16 yields wrong
-         * days for some BYWEEKNO rules (FREQ=YEARLY;BYWEEKNO=1;BYDAY=MO gives a
-         * Tuesday, 2026-12-29).  0 = no constraint. */
-        uint16_t month_mask;
-        uint8_t wday_mask;
-        uint8_t freq, wkst;
-        bool has_until_utc : 1, is_fast : 1; /* 72 bytes in all, as before the fast path */
+        uint8_t freq;
+        bool has_until_utc : 1, is_fast : 1;
 };
+
+/* The set path's cursor: the interval being given out and its chosen positions. */
+typedef struct setcur {
+        int64_t k;         /* interval number from DTSTART's (0) */
+        int64_t day0;      /* its first day */
+        uint16_t off[366]; /* its days that pass, as offsets from day0 */
+        int ndays;
+        uint8_t h[24], m[60], s[60]; /* the plan's times of day, ascending */
+        int nh, nm, ns;
+        uint8_t one[3];              /* a sub-daily interval's own hour, minute, second */
+        const uint8_t *th, *tm, *ts; /* the interval's times: th x tm x ts */
+        int tnh, tnm, tns;
+        uint32_t next, end; /* positions left: [next, end), or picks[next..end) */
+        bool loaded, picked;
+        uint32_t picks[]; /* BYSETPOS: the positions chosen, ascending */
+} setcur;
 
 struct rrule_iter {
         const rrule *r;
-        icalrecur_iterator *it; /* libical path only */
-        int64_t from;           /* fast path: no wall before it is left to give */
-        int64_t until;
-        bool done;
+        int64_t from;   /* no wall before it is left to give */
+        int64_t until;  /* nor after this one */
+        int64_t steps;  /* periods and days examined, in all */
+        int64_t search; /* steps at the start of the current search */
+        int64_t budget; /* steps one search may take (RRULE_SEARCH_STEPS) */
+        bool done, gave_up;
+        setcur *cur; /* set path only */
 };
-
-static struct icaltimetype ical_from_local(int64_t local) {
-        civil c;
-        civil_from_seconds(local, &c);
-        struct icaltimetype t = icaltime_null_time();
-        t.year = c.year;
-        t.month = c.month;
-        t.day = c.day;
-        t.hour = c.hour;
-        t.minute = c.minute;
-        t.second = c.second;
-        t.is_date = 0;
-        t.zone = NULL;
-        return t;
-}
-
-static int64_t local_from_ical(struct icaltimetype t) {
-        civil c = {t.year, t.month, t.day, t.hour, t.minute, t.second};
-        return civil_to_seconds(&c);
-}
 
 /* Parses an integer list "1,-2,3" with each |value| in lo..hi (0 refused when
  * nonzero is set).  Returns the count or -EINVAL. */
@@ -295,14 +296,13 @@ static void wday_field(fastplan *f, const char *list, int freq, int dt_wday) {
 
 /* Fills the fast path's plan when the rule lies in its subset: INTERVAL=1, FREQ
  * SECONDLY..MONTHLY, lists of seconds, minutes, hours, weekdays without ordinals,
- * month days and months; DTSTART in 1583..2582.  The plan gives the RFC 5545 set:
+ * month days and months.  The plan gives the RFC 5545 set:
  * the walls >= DTSTART whose every field is allowed (test_rrule.c checks it against
  * a brute-force oracle, fast_matches_oracle).  False otherwise. */
 static bool fast_plan(fastplan *f, const char *const val[K_N], int freq, int interval, bool has_ordinal,
                       const civil *dt) {
         *f = (fastplan){0};
-        if (interval != 1 || freq > F_MONTHLY || has_ordinal || val[K_BYYEARDAY] || val[K_BYWEEKNO] ||
-            val[K_BYSETPOS] || dt->year < FAST_YEAR_FIRST || dt->year > ICAL_YEAR_LAST)
+        if (interval != 1 || freq > F_MONTHLY || has_ordinal || val[K_BYYEARDAY] || val[K_BYWEEKNO] || val[K_BYSETPOS])
                 return false;
         f->secs = time_field(val[K_BYSECOND], 59, freq > F_SECONDLY, dt->second);
         f->mins = time_field(val[K_BYMINUTE], 59, freq > F_MINUTELY, dt->minute);
@@ -314,75 +314,102 @@ static bool fast_plan(fastplan *f, const char *const val[K_N], int freq, int int
         return true;
 }
 
-/* The libical path's part of r: the normalised text for libical (defaults taken
- * from DTSTART made explicit, so that expansion can restart at a period boundary
- * and give the same set) and the checks applied to what libical yields.  -ENOMEM. */
-static int ical_plan(rrule *r, const char *const val[K_N], int freq, int interval, const civil *dt, int64_t dtstart) {
-        strbuf sb = STRBUF_INIT;
-        strbuf_printf(&sb, "FREQ=%s;INTERVAL=%d", freq_names[freq], interval);
-        for (int k = K_BYSECOND; k <= K_WKST; k++)
-                if (val[k])
-                        strbuf_printf(&sb, ";%s=%s", key_names[k], val[k]);
-        if (!val[K_BYSECOND] && freq > F_SECONDLY)
-                strbuf_printf(&sb, ";BYSECOND=%d", dt->second);
-        if (!val[K_BYMINUTE] && freq > F_MINUTELY)
-                strbuf_printf(&sb, ";BYMINUTE=%d", dt->minute);
-        if (!val[K_BYHOUR] && freq > F_HOURLY)
-                strbuf_printf(&sb, ";BYHOUR=%d", dt->hour);
-        bool dayish = val[K_BYDAY] || val[K_BYMONTHDAY] || val[K_BYYEARDAY];
-        int wd = civil_weekday(civil_floor_div(dtstart, DAY));
-        if (freq == F_WEEKLY && !val[K_BYDAY])
-                strbuf_printf(&sb, ";BYDAY=%s", day_names[wd]);
-        if (freq == F_MONTHLY && !dayish && !val[K_BYWEEKNO])
-                strbuf_printf(&sb, ";BYMONTHDAY=%d", dt->day);
-        if (freq == F_YEARLY && !dayish) {
-                if (val[K_BYWEEKNO]) {
-                        strbuf_printf(&sb, ";BYDAY=%s", day_names[wd]);
-                } else {
-                        if (!val[K_BYMONTH])
-                                strbuf_printf(&sb, ";BYMONTH=%d", dt->month);
-                        strbuf_printf(&sb, ";BYMONTHDAY=%d", dt->day);
-                }
+/* BYDAY (normalised: "MO,1MO,-2FR") into the set path's weekday parts. */
+static void set_byday(setplan *p, const char *list) {
+        for (const char *q = list; *q;) {
+                int sign = 1, n = 0;
+                if (*q == '+' || *q == '-')
+                        sign = *q++ == '-' ? -1 : 1;
+                while (isdigit((unsigned char) *q))
+                        n = n * 10 + (*q++ - '0');
+                int wd = day_index(q);
+                q += 2;
+                if (*q == ',')
+                        q++;
+                if (n == 0)
+                        p->wdays |= (uint8_t) (1u << wd);
+                else if (sign > 0)
+                        p->nth[wd] |= 1ull << n;
+                else
+                        p->nth_neg[wd] |= 1ull << n;
         }
-        if (sb.oom) {
-                strbuf_free(&sb);
-                return -ENOMEM;
-        }
-        r->ical = strbuf_steal(&sb);
-        if (!r->ical)
-                return -ENOMEM;
-        r->wkst = (uint8_t) (val[K_WKST] ? day_index(val[K_WKST]) : 1);
-        if (val[K_BYDAY])
-                for (const char *p = val[K_BYDAY]; *p; p++)
-                        if (isalpha((unsigned char) p[0]) && isalpha((unsigned char) p[1]))
-                                r->wday_mask |= (uint8_t) (1u << day_index(p++));
-        if (val[K_BYMONTH])
-                r->month_mask = (uint16_t) list_bits(val[K_BYMONTH], 12);
-        if (val[K_BYWEEKNO]) {
-                int ints[60];
-                int nw = int_list(val[K_BYWEEKNO], 1, 53, true, ints, 60);
-                for (int i = 0; i < nw; i++) {
-                        if (ints[i] > 0)
-                                r->weeks_pos |= 1ull << ints[i];
-                        else
-                                r->weeks_neg |= 1ull << -ints[i];
-                }
-        }
-        return 0;
 }
 
+/* A signed list (BYMONTHDAY, BYYEARDAY, BYWEEKNO) as bits of n and of -n. */
+static void signed_bits(const char *list, int hi, uint64_t *pos, uint64_t *neg) {
+        int ints[400];
+        int n = int_list(list, 1, hi, true, ints, 400);
+        for (int i = 0; i < n; i++) {
+                int v = ints[i] > 0 ? ints[i] : -ints[i];
+                uint64_t *b = ints[i] > 0 ? pos : neg;
+                b[v / 64] |= 1ull << (v % 64);
+        }
+}
+
+static bool bit_at(const uint64_t *bits, int n) {
+        return bits[n / 64] >> (n % 64) & 1;
+}
+
+/* The set path's plan of a rule rrule_parse checked, with DTSTART's defaults made
+ * explicit as RFC 5545 says ("derived from DTSTART"): the finer time fields, the
+ * weekday of WEEKLY (and of YEARLY with BYWEEKNO alone), the month day of MONTHLY
+ * and the month and day of YEARLY.  -ENOMEM. */
+static int set_plan(rrule *r, const char *const val[K_N], int freq, const civil *dt) {
+        int ints[400];
+        int npos = val[K_BYSETPOS] ? int_list(val[K_BYSETPOS], 1, 366, true, ints, 400) : 0;
+        setplan *p = calloc(1, sizeof *p + (size_t) npos * sizeof p->setpos[0]);
+        if (!p)
+                return -ENOMEM;
+        for (int i = 0; i < npos; i++)
+                p->setpos[i] = (int16_t) ints[i];
+        p->nsetpos = (uint16_t) npos;
+        p->secs = time_field(val[K_BYSECOND], 59, freq > F_SECONDLY, dt->second);
+        p->mins = time_field(val[K_BYMINUTE], 59, freq > F_MINUTELY, dt->minute);
+        p->hours = (uint32_t) time_field(val[K_BYHOUR], 23, freq > F_HOURLY, dt->hour);
+        p->months = val[K_BYMONTH] ? (uint16_t) list_bits(val[K_BYMONTH], 12) : 0x1ffe;
+        p->wkst = (uint8_t) (val[K_WKST] ? day_index(val[K_WKST]) : 1);
+        if (val[K_BYMONTHDAY]) {
+                uint64_t pos = 0, neg = 0;
+                signed_bits(val[K_BYMONTHDAY], 31, &pos, &neg);
+                p->mdays = (uint32_t) pos;
+                p->mdays_neg = (uint32_t) neg;
+                p->has_mday = true;
+        }
+        if (val[K_BYYEARDAY]) {
+                signed_bits(val[K_BYYEARDAY], 366, p->yday, p->yday_neg);
+                p->has_yday = true;
+        }
+        if (val[K_BYWEEKNO]) {
+                signed_bits(val[K_BYWEEKNO], 53, &p->weeks, &p->weeks_neg);
+                p->has_weeks = true;
+        }
+        p->any_wday = !val[K_BYDAY];
+        if (val[K_BYDAY])
+                set_byday(p, val[K_BYDAY]);
+        bool dayish = val[K_BYDAY] || val[K_BYMONTHDAY] || val[K_BYYEARDAY];
+        int wd = civil_weekday(civil_days_from_date(dt->year, dt->month, dt->day));
+        if ((freq == F_WEEKLY && !val[K_BYDAY]) || (freq == F_YEARLY && !dayish && val[K_BYWEEKNO])) {
+                p->wdays = (uint8_t) (1u << wd);
+                p->any_wday = false;
+        }
+        if ((freq == F_MONTHLY || freq == F_YEARLY) && !dayish && !val[K_BYWEEKNO]) {
+                p->mdays = 1u << dt->day;
+                p->has_mday = true;
+                if (freq == F_YEARLY && !val[K_BYMONTH])
+                        p->months = (uint16_t) (1u << dt->month);
+        }
+        p->nth_in_month = freq == F_MONTHLY || (freq == F_YEARLY && val[K_BYMONTH]);
+        r->set = p;
+        return 0;
+}
 void rrule_free(rrule *r) {
         if (!r)
                 return;
-        free(r->ical);
+        free(r->set);
         free(r);
 }
 
 int rrule_parse(const char *text, int64_t dtstart, rrule **ret, sked_err *err) {
-        return rrule_parse_flags(text, dtstart, 0, ret, err);
-}
-
-int rrule_parse_flags(const char *text, int64_t dtstart, unsigned flags, rrule **ret, sked_err *err) {
         char buf[RRULE_TEXT_MAX + 1];
         const char *val[K_N] = {0};
         int ints[400];
@@ -488,9 +515,8 @@ int rrule_parse_flags(const char *text, int64_t dtstart, unsigned flags, rrule *
                         BAD("BYSETPOS needs another BYxxx part");
         }
 
-        /* Lists sorted and without repeats, for both paths: libical 3.0.16 walks time
-         * lists in the order written ("BYHOUR=17,9" yields each day's walls backwards,
-         * "BYHOUR=9,9" or "FREQ=WEEKLY;BYDAY=MO,MO" each wall twice). */
+        /* Lists sorted and without repeats (libical 3.0.16, which expanded these rules
+         * before, walked "BYHOUR=17,9" backwards and "BYHOUR=9,9" twice). */
         char norm[RRULE_TEXT_MAX + K_N];
         size_t used = 0;
         for (int k = K_BYSECOND; k <= K_BYSETPOS; k++) {
@@ -511,11 +537,8 @@ int rrule_parse_flags(const char *text, int64_t dtstart, unsigned flags, rrule *
                 rc = err_set(err, -ENOMEM, "rrule: out of memory");
                 goto fail;
         }
-        fastplan plan;
-        r->is_fast = !(flags & RRULE_LIBICAL) && fast_plan(&plan, val, freq, interval, has_ordinal, &dt);
-        if (r->is_fast) {
-                r->fast = plan; /* the fast path keeps no text and no libical checks */
-        } else if (ical_plan(r, val, freq, interval, &dt, dtstart) < 0) {
+        r->is_fast = fast_plan(&r->fast, val, freq, interval, has_ordinal, &dt);
+        if (!r->is_fast && set_plan(r, val, freq, &dt) < 0) {
                 rc = err_set(err, -ENOMEM, "rrule: out of memory");
                 goto fail;
         }
@@ -526,19 +549,23 @@ int rrule_parse_flags(const char *text, int64_t dtstart, unsigned flags, rrule *
         r->has_until_utc = until_utc;
         r->until_utc = until_utc ? until_local * SKED_USEC : 0;
 
-        /* COUNT becomes a wall-time bound: walk the first COUNT walls once. */
+        /* COUNT becomes a wall-time bound: walk the first COUNT walls once.  Each
+         * search is bounded (RRULE_SEARCH_STEPS): a rule whose parts never coincide
+         * (FREQ=SECONDLY;BYMONTH=1;BYYEARDAY=200) is refused in milliseconds. */
         rrule_iter *it = NULL;
         int64_t w = 0;
         if ((rc = rrule_iter_new(r, dtstart, &it)) < 0) {
-                rc = err_set(err, -EINVAL, "rrule \"%s\": the rule produces no occurrence (libical refused it)", text);
+                rc = err_set(err, rc, "rrule: out of memory");
                 goto fail;
         }
         int got = 0;
         while ((count == 0 ? got < 1 : got < count) && rrule_iter_next(it, &w) == 0)
                 got++;
+        bool gave_up = rrule_iter_gave_up(it);
         rrule_iter_free(it);
-        /* No libical here for the fast path's rules: it may walk every second up to
-         * 2582 to find nothing (FREQ=SECONDLY;BYMONTH=2;BYMONTHDAY=30). */
+        if (got == 0 && gave_up)
+                BAD("the rule produces no occurrence (none within %d steps of search from DTSTART)",
+                    RRULE_SEARCH_STEPS);
         if (got == 0)
                 BAD("the rule produces no occurrence");
         if (count > 0)
@@ -565,84 +592,20 @@ int64_t rrule_until_local(const rrule *r) {
         return r->until_local;
 }
 
-/* A wall time <= from at which a period of the rule starts (or DTSTART itself),
- * so that expanding from it yields every wall of the rule >= from. */
-static int64_t restart_point(const rrule *r, int64_t from) {
-        int64_t dt = r->dtstart;
-        if (from <= dt)
-                return dt;
-        int64_t period;
-        switch (r->freq) {
-        case F_SECONDLY:
-                period = 1;
-                break;
-        case F_MINUTELY:
-                period = 60;
-                break;
-        case F_HOURLY:
-                period = 3600;
-                break;
-        case F_DAILY:
-                period = DAY;
-                break;
-        case F_WEEKLY:
-                period = 7 * DAY;
-                break;
-        default:
-                period = 0;
-                break;
-        }
-        if (period) {
-                period *= r->interval;
-                int64_t k = civil_floor_div(from - 1 - dt, period);
-                return k <= 0 ? dt : dt + k * period;
-        }
-        civil a, b;
-        civil_from_seconds(dt, &a);
-        civil_from_seconds(from - 1, &b);
-        int64_t months = (int64_t) (b.year - a.year) * 12 + (b.month - a.month);
-        int64_t step = r->freq == F_MONTHLY ? r->interval : 12LL * r->interval;
-        int64_t k = months / step;
-        if (k <= 0)
-                return dt;
-        int64_t m0 = (int64_t) a.year * 12 + (a.month - 1) + k * step;
-        civil c = {(int) (m0 / 12), (int) (m0 % 12) + 1, 1, 0, 0, 0};
-        if (r->freq == F_YEARLY)
-                c.month = 1;
-        int64_t p = civil_to_seconds(&c);
-        /* The synthetic start may not match the rule and libical may still return
-         * it; it lies before `from`, where the iterator drops walls anyway. */
-        return p < from ? p : dt;
+/* The last wall ever produced: 2582-12-31T23:59:59. */
+static int64_t wall_last(void) {
+        return civil_days_from_date(YEAR_LAST + 1, 1, 1) * DAY - 1;
 }
 
-/* First day (days since epoch) of week 1 of `year`: the week holding Jan 4. */
-static int64_t week1_start(int year, int wkst) {
-        int64_t jan4 = civil_days_from_date(year, 1, 4);
-        return jan4 - (civil_weekday(jan4) - wkst + 7) % 7;
-}
-
-static bool wall_ok(const rrule *r, int64_t w) {
-        int64_t days = civil_floor_div(w, DAY);
-        int y, m, d;
-        int wd = civil_weekday(days);
-        if (r->wday_mask && !(r->wday_mask & (1u << wd)))
+/* True once the current search has used up its budget. */
+static bool over_budget(rrule_iter *it) {
+        if (it->steps - it->search <= it->budget)
                 return false;
-        civil_date_from_days(days, &y, &m, &d);
-        if (r->month_mask && !(r->month_mask & (1u << m)))
-                return false;
-        if (r->weeks_pos || r->weeks_neg) {
-                int64_t ws = days - (wd - r->wkst + 7) % 7;
-                int wy, wm, wdd;
-                civil_date_from_days(ws + 3, &wy, &wm, &wdd);
-                int64_t w1 = week1_start(wy, r->wkst);
-                int no = (int) ((ws - w1) / 7) + 1;
-                int nweeks = (int) ((week1_start(wy + 1, r->wkst) - w1) / 7);
-                int back = nweeks + 1 - no; /* the week counted from the year's end */
-                if (!(r->weeks_pos >> no & 1) && !(back >= 1 && back <= 53 && r->weeks_neg >> back & 1))
-                        return false;
-        }
+        it->gave_up = it->done = true;
         return true;
 }
+
+/* ---- the fast path ---- */
 
 /* The first bit set in `mask` at `from` or above, or -1. */
 static int next_bit(uint64_t mask, int from) {
@@ -672,8 +635,10 @@ static bool day_allowed(const fastplan *f, int d, int dim, int wd) {
 /* The first wall >= t that the plan allows, if there is one <= last.  Months the
  * plan excludes are skipped whole, days one by one without calendar arithmetic, and
  * within a day the next allowed hour, minute and second are looked up in the bits:
- * FREQ=SECONDLY;BYMONTH=2 from March costs a dozen steps, not millions. */
-static bool fast_find(const fastplan *f, int64_t t, int64_t last, int64_t *ret) {
+ * FREQ=SECONDLY;BYMONTH=2 from March costs a dozen steps, not millions.  Each month
+ * and day examined is a step of the search (over_budget). */
+static bool fast_find(rrule_iter *it, int64_t t, int64_t last, int64_t *ret) {
+        const fastplan *f = &it->r->fast;
         int64_t days = civil_floor_div(t, DAY);
         int tod = (int) (t - days * DAY), y, m, d;
         civil_date_from_days(days, &y, &m, &d);
@@ -682,12 +647,14 @@ static bool fast_find(const fastplan *f, int64_t t, int64_t last, int64_t *ret) 
                 return false;
         while (days * DAY <= last) {
                 int dim = civil_days_in_month(y, m);
+                it->steps++;
                 if (!(f->months >> m & 1)) {
                         days += dim - d + 1;
                         wd = (wd + dim - d + 1) % 7;
                         d = dim + 1;
                 }
                 for (; d <= dim; d++, days++, wd = (wd + 1) % 7, tod = 0) {
+                        it->steps++;
                         int s = day_allowed(f, d, dim, wd) ? next_time(f, tod) : -1;
                         if (s < 0)
                                 continue;
@@ -696,6 +663,8 @@ static bool fast_find(const fastplan *f, int64_t t, int64_t last, int64_t *ret) 
                         *ret = days * DAY + s;
                         return true;
                 }
+                if (over_budget(it))
+                        return false;
                 d = 1;
                 tod = 0;
                 if (++m > 12) {
@@ -706,20 +675,9 @@ static bool fast_find(const fastplan *f, int64_t t, int64_t last, int64_t *ret) 
         return false;
 }
 
-static void fast_iter_start(rrule_iter *it) {
-        /* 2582-12-31T23:59:59 */
-        int64_t ical_last = civil_days_from_date(ICAL_YEAR_LAST + 1, 1, 1) * DAY - 1;
-        if (it->until > ical_last)
-                it->until = ical_last;
-        if (it->from > it->until)
-                it->done = true;
-        else if (it->from < it->r->dtstart)
-                it->from = it->r->dtstart;
-}
-
 static int fast_iter_next(rrule_iter *it, int64_t *ret) {
         int64_t w;
-        if (it->done || !fast_find(&it->r->fast, it->from, it->until, &w)) {
+        if (it->done || !fast_find(it, it->from, it->until, &w)) {
                 it->done = true;
                 return -ENOENT;
         }
@@ -728,37 +686,276 @@ static int fast_iter_next(rrule_iter *it, int64_t *ret) {
         return 0;
 }
 
-static int ical_iter_start(rrule_iter *it) {
-        civil c;
-        civil_from_seconds(it->from, &c);
-        if (c.year > YEAR_MAX) {
-                it->done = true;
-                return 0;
-        }
-        struct icalrecurrencetype rec = icalrecurrencetype_from_string(it->r->ical);
-        if (rec.freq == ICAL_NO_RECURRENCE)
-                return -EINVAL;
-        it->it = icalrecur_iterator_new(rec, ical_from_local(restart_point(it->r, it->from)));
-        return it->it ? 0 : -ENOMEM;
+/* ---- the set path: RFC 5545 §3.3.10, interval by interval ---- */
+
+/* First day (days since epoch) of week 1 of `year`: the week holding Jan 4. */
+static int64_t week1_start(int year, int wkst) {
+        int64_t jan4 = civil_days_from_date(year, 1, 4);
+        return jan4 - (civil_weekday(jan4) - wkst + 7) % 7;
 }
 
-static int ical_iter_next(rrule_iter *it, int64_t *ret) {
-        while (!it->done) {
-                struct icaltimetype t = icalrecur_iterator_next(it->it);
-                if (icaltime_is_null_time(t)) {
-                        it->done = true;
-                        break;
+/* BYWEEKNO: the day's week (weeks start on WKST; week 1 has 4 days of its year, so a
+ * day may belong to the week of the year before or after) counted from its
+ * week-year's start (n) or end (-n). */
+static bool week_ok(const setplan *p, int64_t days, int wd) {
+        int64_t ws = days - (wd - p->wkst + 7) % 7;
+        int wy, wm, wdd;
+        civil_date_from_days(ws + 3, &wy, &wm, &wdd);
+        int64_t w1 = week1_start(wy, p->wkst);
+        int no = (int) ((ws - w1) / 7) + 1;
+        int nweeks = (int) ((week1_start(wy + 1, p->wkst) - w1) / 7);
+        int back = nweeks + 1 - no;
+        return (p->weeks >> no & 1) || (back >= 1 && back <= 53 && (p->weeks_neg >> back & 1));
+}
+
+/* Whether day y-m-d (days since epoch `days`, dim days in its month) passes every
+ * day part: the parts limit one another (RFC 5545's "limit"; within an interval
+ * the expansions of its table come to the same set). */
+static bool set_day_ok(const setplan *p, int64_t days, int y, int m, int d, int dim) {
+        if (!(p->months >> m & 1))
+                return false;
+        if (p->has_mday && !(p->mdays >> d & 1) && !(p->mdays_neg >> (dim + 1 - d) & 1))
+                return false;
+        int wd = civil_weekday(days), yd = 0, ylen = 0;
+        if (p->has_yday || (!p->any_wday && !p->nth_in_month)) {
+                yd = (int) (days - civil_days_from_date(y, 1, 1)) + 1;
+                ylen = civil_is_leap(y) ? 366 : 365;
+        }
+        if (p->has_yday && !bit_at(p->yday, yd) && !bit_at(p->yday_neg, ylen + 1 - yd))
+                return false;
+        if (!p->any_wday && !(p->wdays >> wd & 1)) {
+                /* an ordinal: the n-th such weekday of the month or the year, from
+                 * its start or (negative) its end */
+                int n = p->nth_in_month ? (d - 1) / 7 + 1 : (yd - 1) / 7 + 1;
+                int back = p->nth_in_month ? (dim - d) / 7 + 1 : (ylen - yd) / 7 + 1;
+                if (!(p->nth[wd] >> n & 1) && !(p->nth_neg[wd] >> back & 1))
+                        return false;
+        }
+        return !p->has_weeks || week_ok(p, days, wd);
+}
+
+/* Seconds of a fixed-length interval's unit; 0 for MONTHLY and YEARLY. */
+static int64_t unit_of(int freq) {
+        static const int64_t units[] = {1, 60, 3600, DAY, 7 * DAY, 0, 0};
+        return units[freq];
+}
+
+/* The start of interval 0 of a fixed-length FREQ: DTSTART's second, minute, hour or
+ * day, or the start (WKST) of its week. */
+static int64_t set_base(const rrule *r) {
+        if (r->freq == F_WEEKLY) {
+                int64_t d = civil_floor_div(r->dtstart, DAY);
+                return (d - (civil_weekday(d) - r->set->wkst + 7) % 7) * DAY;
+        }
+        int64_t u = unit_of(r->freq);
+        return civil_floor_div(r->dtstart, u) * u;
+}
+
+/* The interval that holds wall w (w >= DTSTART). */
+static int64_t set_interval_of(const rrule *r, int64_t w) {
+        int64_t u = unit_of(r->freq);
+        if (u)
+                return civil_floor_div(w - set_base(r), u * r->interval);
+        civil a, b;
+        civil_from_seconds(r->dtstart, &a);
+        civil_from_seconds(w, &b);
+        int64_t n = r->freq == F_YEARLY ? b.year - a.year : (int64_t) (b.year - a.year) * 12 + (b.month - a.month);
+        return civil_floor_div(n, r->interval);
+}
+
+/* The first interval after k that starts at or after wall t (an interval before t
+ * cannot hold a wall: the skip of a day, hour or minute that fails). */
+static int64_t set_interval_from(const rrule *r, int64_t k, int64_t t) {
+        int64_t step = unit_of(r->freq) * r->interval;
+        int64_t j = -civil_floor_div(-(t - set_base(r)), step);
+        return j > k ? j : k + 1;
+}
+
+/* The times of a day that the plan allows, as sorted lists. */
+static int set_list(uint64_t bits, int n, uint8_t *out) {
+        int k = 0;
+        for (int v = 0; v < n; v++)
+                if (bits >> v & 1)
+                        out[k++] = (uint8_t) v;
+        return k;
+}
+
+/* The wall at position pos of the loaded interval: days x hours x minutes x seconds. */
+static int64_t set_wall(const setcur *c, uint32_t pos) {
+        uint32_t per_hour = (uint32_t) (c->tnm * c->tns), per_day = (uint32_t) c->tnh * per_hour;
+        uint32_t i = pos / per_day, j = pos % per_day;
+        return (c->day0 + c->off[i]) * DAY + c->th[j / per_hour] * 3600 + c->tm[j / c->tns % c->tnm] * 60 +
+               c->ts[j % c->tns];
+}
+
+static int cmp_u32(const void *a, const void *b) {
+        uint32_t x = *(const uint32_t *) a, y = *(const uint32_t *) b;
+        return (x > y) - (x < y);
+}
+
+/* Loads interval k into it->cur.  Returns 1 when its set (after BYSETPOS) holds a
+ * wall, 0 when not (*ret_next: the next interval that may), -1 when it starts after
+ * it->until.  Each day and interval examined is a step. */
+static int set_load(rrule_iter *it, int64_t k, int64_t *ret_next) {
+        const rrule *r = it->r;
+        const setplan *p = r->set;
+        setcur *c = it->cur;
+        int64_t u = unit_of(r->freq);
+        c->ndays = 0;
+        c->picked = false;
+        *ret_next = k + 1;
+        it->steps++;
+        c->th = c->h;
+        c->tm = c->m;
+        c->ts = c->s;
+        c->tnh = c->nh;
+        c->tnm = c->nm;
+        c->tns = c->ns;
+        if (!u) {
+                civil dt;
+                civil_from_seconds(r->dtstart, &dt);
+                int64_t mi = (int64_t) dt.year * 12 + (dt.month - 1) + (r->freq == F_MONTHLY ? k * r->interval : 0);
+                int y = r->freq == F_YEARLY ? dt.year + (int) (k * r->interval) : (int) (mi / 12);
+                int m0 = r->freq == F_YEARLY ? 1 : (int) (mi % 12) + 1, m1 = r->freq == F_YEARLY ? 12 : m0;
+                if (y > YEAR_LAST)
+                        return -1;
+                c->day0 = civil_days_from_date(y, m0, 1);
+                if (c->day0 * DAY > it->until)
+                        return -1;
+                for (int m = m0; m <= m1; m++) {
+                        if (!(p->months >> m & 1))
+                                continue;
+                        int dim = civil_days_in_month(y, m);
+                        int64_t first = civil_days_from_date(y, m, 1);
+                        for (int d = 1; d <= dim; d++) {
+                                it->steps++;
+                                if (set_day_ok(p, first + d - 1, y, m, d, dim))
+                                        c->off[c->ndays++] = (uint16_t) (first + d - 1 - c->day0);
+                        }
                 }
-                int64_t w = local_from_ical(t);
-                if (w > it->until) {
-                        it->done = true;
-                        break;
+        } else {
+                int64_t ps = set_base(r) + k * u * r->interval;
+                if (ps > it->until)
+                        return -1;
+                c->day0 = civil_floor_div(ps, DAY);
+                int y, m, d;
+                for (int i = 0; i < (u > DAY ? 7 : 1); i++) {
+                        it->steps++;
+                        civil_date_from_days(c->day0 + i, &y, &m, &d);
+                        if (set_day_ok(p, c->day0 + i, y, m, d, civil_days_in_month(y, m)))
+                                c->off[c->ndays++] = (uint16_t) i;
                 }
-                if (w >= it->from && wall_ok(it->r, w)) {
-                        *ret = w;
+                if (u <= DAY && c->ndays == 0) {
+                        /* the day fails: go on with the next day, or the next month */
+                        int64_t next = p->months >> m & 1 ? c->day0 + 1
+                                                          : civil_days_from_date(y, m, 1) + civil_days_in_month(y, m);
+                        *ret_next = set_interval_from(r, k, next * DAY);
                         return 0;
                 }
+                if (u < DAY) {
+                        /* within the day, the interval's hour (minute, second) must be
+                         * allowed; if not, go on with the next one that is */
+                        int64_t at = c->day0 * DAY;
+                        int tod = (int) (ps - at), h = tod / 3600, mi = tod / 60 % 60, s = tod % 60, n;
+                        if (!(p->hours >> h & 1)) {
+                                n = next_bit(p->hours, h + 1);
+                                *ret_next = set_interval_from(r, k, n < 0 ? at + DAY : at + n * 3600);
+                                return 0;
+                        }
+                        c->one[0] = (uint8_t) h;
+                        c->th = &c->one[0];
+                        c->tnh = 1;
+                        if (u <= 60) {
+                                if (!(p->mins >> mi & 1)) {
+                                        n = next_bit(p->mins, mi + 1);
+                                        *ret_next = set_interval_from(r, k, at + h * 3600 + (n < 0 ? 3600 : n * 60));
+                                        return 0;
+                                }
+                                c->one[1] = (uint8_t) mi;
+                                c->tm = &c->one[1];
+                                c->tnm = 1;
+                        }
+                        if (u == 1) {
+                                if (!(p->secs >> s & 1)) {
+                                        n = next_bit(p->secs, s + 1);
+                                        *ret_next = set_interval_from(r, k, ps - s + (n < 0 ? 60 : n));
+                                        return 0;
+                                }
+                                c->one[2] = (uint8_t) s;
+                                c->ts = &c->one[2];
+                                c->tns = 1;
+                        }
+                }
         }
+        if (c->ndays == 0)
+                return 0;
+        uint32_t total = (uint32_t) c->ndays * (uint32_t) (c->tnh * c->tnm * c->tns);
+        c->next = 0;
+        c->end = total;
+        if (p->nsetpos) {
+                /* BYSETPOS: the n-th of the whole set, from its start or its end */
+                uint32_t n = 0;
+                for (int i = 0; i < p->nsetpos; i++) {
+                        int64_t pos = p->setpos[i] > 0 ? p->setpos[i] - 1 : (int64_t) total + p->setpos[i];
+                        if (pos >= 0 && pos < total)
+                                c->picks[n++] = (uint32_t) pos;
+                }
+                qsort(c->picks, n, sizeof c->picks[0], cmp_u32);
+                uint32_t m = 0;
+                for (uint32_t i = 0; i < n; i++)
+                        if (m == 0 || c->picks[i] != c->picks[m - 1])
+                                c->picks[m++] = c->picks[i];
+                c->picked = true;
+                c->end = m;
+                return m > 0;
+        }
+        /* the first interval may begin before `from`: start at its first wall >= from */
+        uint32_t lo = 0, hi = total;
+        while (lo < hi) {
+                uint32_t mid = lo + (hi - lo) / 2;
+                if (set_wall(c, mid) < it->from)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        c->next = lo;
+        return 1;
+}
+
+static int set_iter_next(rrule_iter *it, int64_t *ret) {
+        setcur *c = it->cur;
+        while (!it->done) {
+                if (!c->loaded) {
+                        int64_t next;
+                        int l;
+                        while ((l = set_load(it, c->k, &next)) == 0) {
+                                if (over_budget(it))
+                                        return -ENOENT;
+                                c->k = next;
+                        }
+                        if (l < 0)
+                                break;
+                        c->loaded = true;
+                }
+                while (c->next < c->end) {
+                        int64_t w = set_wall(c, c->picked ? c->picks[c->next] : c->next);
+                        c->next++;
+                        if (w > it->until) {
+                                it->done = true;
+                                return -ENOENT;
+                        }
+                        if (w >= it->from) {
+                                it->from = w + 1;
+                                *ret = w;
+                                return 0;
+                        }
+                }
+                c->loaded = false;
+                c->k++;
+                if (over_budget(it))
+                        return -ENOENT;
+        }
+        it->done = true;
         return -ENOENT;
 }
 
@@ -767,29 +964,50 @@ int rrule_iter_new(const rrule *r, int64_t from, rrule_iter **ret) {
         if (!it)
                 return -ENOMEM;
         it->r = r;
-        it->from = from;
-        it->until = r->until_local;
-        if (r->is_fast) {
-                fast_iter_start(it);
-        } else {
-                int rc = ical_iter_start(it);
-                if (rc < 0) {
+        it->budget = RRULE_SEARCH_STEPS;
+        it->from = from > r->dtstart ? from : r->dtstart;
+        it->until = r->until_local < wall_last() ? r->until_local : wall_last();
+        if (it->from > it->until)
+                it->done = true;
+        if (!r->is_fast) {
+                it->cur = calloc(1, sizeof *it->cur + r->set->nsetpos * sizeof it->cur->picks[0]);
+                if (!it->cur) {
                         free(it);
-                        return rc;
+                        return -ENOMEM;
                 }
+                setcur *c = it->cur;
+                c->nh = set_list(r->set->hours, 24, c->h);
+                c->nm = set_list(r->set->mins, 60, c->m);
+                c->ns = set_list(r->set->secs, 60, c->s);
+                if (!it->done)
+                        c->k = set_interval_of(r, it->from);
         }
         *ret = it;
         return 0;
 }
 
 int rrule_iter_next(rrule_iter *it, int64_t *ret) {
-        return it->r->is_fast ? fast_iter_next(it, ret) : ical_iter_next(it, ret);
+        if (it->done)
+                return -ENOENT;
+        it->search = it->steps;
+        return it->r->is_fast ? fast_iter_next(it, ret) : set_iter_next(it, ret);
+}
+
+bool rrule_iter_gave_up(const rrule_iter *it) {
+        return it->gave_up;
+}
+
+void rrule_iter_set_budget(rrule_iter *it, int64_t steps) {
+        it->budget = steps;
+}
+
+int64_t rrule_iter_steps(const rrule_iter *it) {
+        return it->steps;
 }
 
 void rrule_iter_free(rrule_iter *it) {
         if (!it)
                 return;
-        if (it->it)
-                icalrecur_iterator_free(it->it);
+        free(it->cur);
         free(it);
 }

@@ -6,12 +6,12 @@
 
 #include "sched/rrule.h"
 
-/* Keep the rule on libical's expansion even when the fast path could take it. */
-#define RRULE_LIBICAL 1u
-
-/* rrule_parse with RRULE_* flags: the differential test parses each rule twice,
- * once with RRULE_LIBICAL, and compares the walls. */
-int rrule_parse_flags(const char *text, int64_t dtstart, unsigned flags, rrule **ret, sked_err *err);
-
-/* True when `r` expands on the fast path (no libical, no ICU). */
+/* True when `r` expands on the fast path (bit sets, no period walk). */
 bool rrule_is_fast(const rrule *r);
+
+/* The periods and days the iterator examined in all (the work bound's witness). */
+int64_t rrule_iter_steps(const rrule_iter *it);
+
+/* Sets the iterator's budget per search (RRULE_SEARCH_STEPS by default): tests show
+ * the bound on small numbers. */
+void rrule_iter_set_budget(rrule_iter *it, int64_t steps);

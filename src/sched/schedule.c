@@ -208,7 +208,11 @@ static int list_by_walls(const schedule *s, sked_time from, sked_time to, sked_t
         size_t n = 0;
         int64_t l;
         int r = 0;
-        while (walls_next(&w, &l) == 0 && l <= to_s + omax) {
+        /* walls far enough past the end or UNTIL cannot resolve before it (offsets
+         * stay within 26 hours): stop there, not at the range's end */
+        sked_time stop = until_utc < s->end ? until_utc : s->end;
+        int64_t stop_wall = stop == INT64_MAX ? INT64_MAX : civil_floor_div(stop, SKED_USEC) + 26 * 3600;
+        while (walls_next(&w, &l) == 0 && l <= to_s + omax && l <= stop_wall) {
                 sked_time inst[2];
                 int k = tz_resolve(s->zone, l, s->gap, s->repeat, inst);
                 for (int j = 0; j < k; j++) {
@@ -336,7 +340,7 @@ int schedule_parse(const char *spec, const schedule_opts *opts, schedule **ret, 
                 s->start = opts->anchor;
         }
 
-        const char *body;
+        const char *body = spec;
         if (has_prefix(spec, "RRULE:") || has_prefix(spec, "FREQ=")) {
                 body = has_prefix(spec, "RRULE:") ? spec + 6 : spec;
                 s->kind = K_RRULE;
@@ -361,9 +365,32 @@ int schedule_parse(const char *spec, const schedule_opts *opts, schedule **ret, 
         if (r < 0)
                 goto fail;
 
+        /* A schedule that never fires is refused, whatever the reason: a rule whose
+         * parts never meet (refused by rrule_parse or cron_parse), a UTC UNTIL before
+         * the start, an end before the first occurrence. */
+        sked_time first, before = s->kind == K_RRULE ? (start_local - NEAR) * SKED_USEC : s->start - 1;
+        sked_time end = s->end;
+        s->end = INT64_MAX;
+        if (schedule_next(s, before, &first) < 0) {
+                r = s->kind == K_RRULE ? err_set(err, -EINVAL,
+                                                 "rrule \"%s\": the rule produces no occurrence (UNTIL is "
+                                                 "before the start)",
+                                                 body)
+                                       : err_set(err, -EINVAL, "schedule \"%.64s\": produces no occurrence", spec);
+                goto fail;
+        }
+        s->end = end;
+        if (first > end) {
+                char a[32], b[32];
+                time_format_utc(end, a, sizeof a);
+                time_format_utc(first, b, sizeof b);
+                r = err_set(err, -EINVAL, "end \"%s\": before the schedule's first occurrence (%s): it never fires", a,
+                            b);
+                goto fail;
+        }
         if (opts->count > 0) {
                 /* Count from the start: walk once and turn COUNT into an end instant. */
-                sked_time t = s->kind == K_RRULE ? (start_local - NEAR) * SKED_USEC : s->start - 1;
+                sked_time t = before;
                 int64_t i = 0;
                 while (i < opts->count && schedule_next(s, t, &t) == 0)
                         i++;

@@ -212,7 +212,7 @@ static const row_shape occurrence_shape = {sizeof(occurrence_rec), occurrence_de
  * 4 whose scheduled run is gone), then the scheduled and manual runs, each with its
  * latest attempt.  One text per case, so that each finds its index: by series
  * (runs_series) or by instant (runs_nominal). */
-#define OCC_SELECT(SERIES_O, SERIES_M)                                                                                 \
+#define OCC_SELECT(SERIES_O, SERIES_M, ORDER)                                                                          \
         "SELECT * FROM (SELECT o.series_id, o.nominal, o.fired_at, o.run_id, o.skipped, r.state, "                     \
         "r.attempt, r.started_at, r.finished_at, 'schedule' AS trigger FROM occurrences o "                            \
         "LEFT JOIN runs r ON r.id = o.run_id WHERE " SERIES_O " o.nominal >= $2 AND o.nominal < $3 "                   \
@@ -224,13 +224,15 @@ static const row_shape occurrence_shape = {sizeof(occurrence_rec), occurrence_de
         "FROM runs m LEFT JOIN runs n ON n.id = (SELECT max(id) FROM runs x WHERE "                                    \
         "x.series_id = m.series_id AND x.nominal = m.nominal AND x.id > m.id) "                                        \
         "WHERE " SERIES_M " m.nominal >= $2 AND m.nominal < $3 AND m.trigger IN ('schedule', 'manual')) "              \
-        "AS occ ORDER BY series_id, nominal LIMIT $4"
+        "AS occ ORDER BY " ORDER " LIMIT $4"
 
 int store_occurrences_range(store *s, int64_t series_id, sked_time from, sked_time to, int limit, occurrence_rec **ret,
                             size_t *ret_n, sked_err *err) {
-        static const char *const one = OCC_SELECT("o.series_id = $1 AND", "m.series_id = $1 AND");
-        /* $1 unused but bound: the same parameters for both texts */
-        static const char *const all = OCC_SELECT("CAST($1 AS BIGINT) = 0 AND", "m.series_id IS NOT NULL AND");
+        static const char *const one = OCC_SELECT("o.series_id = $1 AND", "m.series_id = $1 AND", "nominal");
+        /* $1 unused but bound: the same parameters for both texts.  By instant: a
+         * limit then keeps a beginning of the range (the calendar's cut) */
+        static const char *const all =
+                OCC_SELECT("CAST($1 AS BIGINT) = 0 AND", "m.series_id IS NOT NULL AND", "nominal, series_id");
         db_stmt *st;
         int r = db_prepare(s->d, series_id ? one : all, &st, err);
         if (r < 0)

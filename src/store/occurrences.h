@@ -62,6 +62,7 @@ typedef struct occurrence_rec {
         char trigger[16]; /* schedule | manual | ... */
 } occurrence_rec;
 /* Recorded occurrences (fired or skipped) and manual runs of one series (0: all)
- * with from <= nominal < to, ordered by series and nominal, at most `limit`. */
+ * with from <= nominal < to, ordered by nominal (then series), at most `limit`: the
+ * earliest. */
 int store_occurrences_range(store *s, int64_t series_id, sked_time from, sked_time to, int limit, occurrence_rec **ret,
                             size_t *ret_n, sked_err *err);

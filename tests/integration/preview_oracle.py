@@ -41,6 +41,7 @@ def rrule_lines(rule, tz, start, frm, count, horizon_days=50000):
     lo = (frm - timedelta(days=2)).replace(tzinfo=None)
     hi = lo + timedelta(days=horizon_days)
     instants = []
+    after = 0  # instants at or after frm: the walls between lo and frm do not count
     for wall in r:
         if wall > hi:
             break
@@ -50,7 +51,8 @@ def rrule_lines(rule, tz, start, frm, count, horizon_days=50000):
         if until_utc is not None and inst > until_utc:
             continue
         instants.append(inst)
-        if len(instants) > count + 10 and wall > frm.replace(tzinfo=None) + timedelta(days=2):
+        after += inst >= frm
+        if after > count + 10 and wall > frm.replace(tzinfo=None) + timedelta(days=2):
             break
     return _finish(instants, frm, count, zone)
 

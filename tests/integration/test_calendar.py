@@ -564,6 +564,57 @@ class RuleEdits(Base):
         self.assertEqual(reply["exceptions"], stored["exceptions"], "PATCH reply vs GET")
 
 
+class Bounds(Base):
+    """What one calendar request may cost is bounded by its documented limits, not by
+    the client's numbers or the store's history (h9)."""
+
+    def test_limit_has_a_maximum(self):
+        for limit in ("100001", "1000000"):
+            status, body = self.srv.api("GET", f"/api/v1/calendar?limit={limit}")
+            self.assertProblem(status, body, 400, "limit")
+            self.assertIn("1 to 100000", body["detail"])
+        self.assertFalse(self.calendar(limit=100000)["truncated"])
+
+    def test_cut_reply_says_where_to_continue(self):
+        # 3,000 recorded occurrences (skip rows) of a dense series, and another series
+        # asked for with it: the records read are capped, the reply covers a beginning
+        # of the range completely and names the instant to continue from
+        now = skedtest.now_us() // skedtest.US * skedtest.US
+        t0 = now - 2 * 3600 * skedtest.US
+        a = self.srv.create_series(type="bb.cal", schedule="every 1s", start=skedtest.local_text(t0), enabled=False)
+        b = self.srv.create_series(type="bb.cal", schedule="every 1h", enabled=False)
+        sql = ("INSERT INTO occurrences(series_id, nominal, fired_at, skipped) SELECT {a}, {t0} + i * 1000000, {t0}, "
+               "'overlap' FROM {src}")
+        self.srv.exec_sql(
+            "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 2999) "
+            + sql.format(a=a["id"], t0=t0, src="n") + ";",
+            sql.format(a=a["id"], t0=t0, src="generate_series(CAST(0 AS BIGINT), 2999) AS g(i)") + ";")
+        frm, to = skedtest.utc_text(t0), skedtest.utc_text(t0 + 3600 * skedtest.US)
+        whole = self.calendar(series=f"{a['id']},{b['id']}", **{"from": frm, "to": to, "limit": 5000})
+        self.assertFalse(whole["truncated"])
+        self.assertNotIn("next_from", whole)
+        self.assertEqual(len(whole["occurrences"]), 3000)
+        pages, at = [], frm
+        for _ in range(3):
+            page = self.calendar(series=f"{a['id']},{b['id']}", **{"from": at, "to": to, "limit": 100})
+            self.assertTrue(page["truncated"])
+            self.assertEqual(len(page["occurrences"]), 100)
+            self.assertEqual({o["state"] for o in page["occurrences"]}, {"skipped"})
+            at = page["next_from"]
+            self.assertGreater(skedtest.parse_utc(at), skedtest.parse_utc(page["occurrences"][-1]["at"]))
+            pages += page["occurrences"]
+        self.assertEqual([o["at"] for o in pages], [o["at"] for o in whole["occurrences"][:300]])
+
+    def test_days_of_a_range_before_1970(self):
+        # a plain division named the day after for negative times: one day too many
+        got = self.calendar(**{"from": "1969-12-01T00:00:00Z", "to": "1969-12-08T00:00:00Z"})
+        self.assertEqual(got["days"], [f"1969-12-0{d}" for d in range(1, 8)])
+        got = self.calendar(week="1969-12-03", tz="America/New_York")
+        self.assertEqual(got["days"], [f"1969-12-0{d}" for d in range(1, 8)])
+        got = self.calendar(**{"from": "1969-12-31T12:00:00Z", "to": "1970-01-01T12:00:00Z"})
+        self.assertEqual(got["days"], ["1969-12-31", "1970-01-01"])
+
+
 class CalendarCli(Base):
     def test_sked_calendar_week(self):
         srv = self.srv

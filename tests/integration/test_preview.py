@@ -2,10 +2,14 @@
 dateutil.rrule in floating time + zoneinfo (fold=0) for resolution, and a brute
 force cron matcher (preview_oracle.py)."""
 import os
+import random
 import re
 import subprocess
 import unittest
+from collections import Counter
 from datetime import datetime, timedelta, timezone
+
+from dateutil import rrule as du_rrule
 
 import preview_oracle as oracle
 
@@ -183,6 +187,230 @@ class Interval(Base):
         self.assertEqual([g.split()[0] for g in got], ["2026-01-01T00:00:07Z", "2026-01-01T01:30:07Z"])
 
 
+
+# ---- generated rules of sked's set path, against dateutil ----
+#
+# Rules are drawn from a seeded generator (SKED_PREVIEW_SEED, SKED_PREVIEW_CASES replay
+# or widen a run) over every FREQ, with time lists (BYHOUR, BYMINUTE, BYSECOND), day
+# parts (BYDAY with and without ordinals, BYMONTHDAY with negative days, BYMONTH,
+# BYYEARDAY, BYWEEKNO), INTERVAL, WKST and COUNT, DTSTARTs in zones with DST (often
+# in the months of their transitions), and `--from` at DTSTART or later.  Where
+# dateutil 2.9 and sked knowingly differ, the draw avoids the case:
+#  - dateutil's first WEEKLY interval starts at DTSTART's day, sked's (RFC 5545's
+#    interval) at the week's start: with BYSETPOS, WEEKLY DTSTARTs fall on WKST's day;
+#  - dateutil keeps plain weekdays and ordinals of one BYDAY apart and intersects them
+#    (BYDAY=MO,1FR gives nothing), sked takes their union: never mixed;
+#  - YEARLY;BYWEEKNO without BYDAY: dateutil gives every day of the week, sked
+#    DTSTART's weekday (RFC 5545: what the rule leaves out comes from DTSTART): BYDAY
+#    always given.
+# Day parts are drawn so that, without BYSETPOS, the rule always has walls (no
+# BYMONTHDAY=30 with BYMONTH=2 alone, no BYYEARDAY with BYMONTH...): dateutil walks
+# every interval until it finds one, and never stops when there is none.  A BYSETPOS
+# may still pick nothing (a position past every interval's set): then sked must
+# refuse the rule, and the check of the refusal is independent of both: dateutil
+# lists the rule's walls without BYSETPOS over ten years, from the start of
+# DTSTART's interval (DTSTART's defaults made explicit), they are grouped by
+# interval and the positions are picked here.
+
+GEN_DAYS = ["SU", "MO", "TU", "WE", "TH", "FR", "SA"]
+GEN_FREQS = ["SECONDLY", "MINUTELY", "HOURLY", "DAILY", "WEEKLY", "MONTHLY", "YEARLY"]
+GEN_ZONES = ["UTC", "America/New_York", "Europe/Berlin", "Australia/Lord_Howe", "America/Santiago",
+             "Australia/Sydney"]
+GEN_SEED = int(os.environ.get("SKED_PREVIEW_SEED", "20261202"))
+
+
+def _some(rng, lo, hi, k):
+    return sorted(set(rng.randint(lo, hi) for _ in range(k)))
+
+
+def gen_rule(rng, setpos):
+    """(rule, tz, start, from): one drawn case (see above)."""
+    freq = rng.choice(GEN_FREQS)
+    fi = GEN_FREQS.index(freq)
+    sub_daily = fi < 3
+    parts = ["FREQ=" + freq]
+    if rng.random() < 0.25:
+        parts.append(f"INTERVAL={rng.randint(2, 4)}")
+    wkst = None
+    if rng.random() < 0.2:
+        wkst = rng.choice(GEN_DAYS)
+        parts.append("WKST=" + wkst)
+    # time lists: an interval's set is their product (kept small below DAILY)
+    if rng.random() < (0.4 if sub_daily else 0.7):
+        parts.append("BYHOUR=" + ",".join(map(str, _some(rng, 0, 23, rng.randint(1, 12 if sub_daily else 3)))))
+    if fi == 1 or rng.random() < 0.5:
+        parts.append("BYMINUTE=" + ",".join(map(str, _some(rng, 0, 59, rng.randint(1, 3)))))
+    if fi <= 1 or rng.random() < 0.2:
+        parts.append("BYSECOND=" + ",".join(map(str, _some(rng, 0, 59, rng.randint(1, 3)))))
+    # day parts, always satisfiable together (see above)
+    kind = rng.random()
+    if freq in ("MONTHLY", "YEARLY") and kind < 0.3:
+        by_month = rng.random() < 0.3
+        # ordinals count in the month (MONTHLY, or YEARLY with BYMONTH: dateutil 2.9
+        # fails with an IndexError past the 5th there) or in the year
+        top = 5 if freq == "MONTHLY" or by_month else 53
+        ords = [f"{rng.choice([1, 2, 3, 4, -1, -2, rng.randint(1, top)])}{rng.choice(GEN_DAYS)}"
+                for _ in range(rng.randint(1, 3))]
+        parts.append("BYDAY=" + ",".join(dict.fromkeys(ords)))
+        if by_month:
+            parts.append("BYMONTH=" + ",".join(map(str, _some(rng, 1, 12, rng.randint(1, 4)))))
+    elif freq in ("HOURLY", "YEARLY") and kind < 0.45:
+        ydays = {rng.choice([1, 2, 59, 60, 100, 200, 365, -1, -2, -100, rng.randint(1, 365)])
+                 for _ in range(rng.randint(1, 4))}
+        parts.append("BYYEARDAY=" + ",".join(map(str, sorted(ydays))))
+        if rng.random() < 0.4:
+            parts.append("BYDAY=" + rng.choice(GEN_DAYS))
+    elif freq == "YEARLY" and kind < 0.6:
+        weeks = {rng.choice([1, 2, 10, 20, 26, 52, -1, -2]) for _ in range(rng.randint(1, 3))}
+        parts.append("BYWEEKNO=" + ",".join(map(str, sorted(weeks))))
+        chosen = {rng.choice(GEN_DAYS) for _ in range(rng.randint(1, 3))}
+        parts.append("BYDAY=" + ",".join(d for d in GEN_DAYS if d in chosen))
+    else:
+        if rng.random() < 0.6:
+            chosen = {rng.choice(GEN_DAYS) for _ in range(rng.randint(1, 5))}
+            parts.append("BYDAY=" + ",".join(d for d in GEN_DAYS if d in chosen))
+        if freq != "WEEKLY" and rng.random() < (0.25 if sub_daily else 0.45):
+            # one day every month has, then any
+            days = {rng.choice([1, 2, 15, 28, -1, -2, -7, -28])}
+            days |= {rng.choice([29, 30, 31, -29, -31, rng.randint(1, 31)]) for _ in range(rng.randint(0, 3))}
+            parts.append("BYMONTHDAY=" + ",".join(map(str, sorted(days))))
+        if rng.random() < (0.15 if sub_daily else 0.3):
+            parts.append("BYMONTH=" + ",".join(map(str, _some(rng, 1, 12, rng.randint(3 if sub_daily else 1, 6)))))
+    if setpos:
+        if not any(p.startswith("BY") for p in parts):
+            parts.append("BYHOUR=" + ",".join(map(str, _some(rng, 0, 23, rng.randint(2, 4)))))
+        pos = {rng.choice([1, 2, 3, -1, -2, -3, rng.choice([4, 5, 7, 10, -4, -5, -7, -10])])
+               for _ in range(rng.randint(1, 3))}
+        parts.append("BYSETPOS=" + ",".join(map(str, sorted(pos))))
+    if rng.random() < 0.15:
+        parts.append(f"COUNT={rng.randint(1, 12)}")
+    tz = rng.choice(GEN_ZONES)
+    month = rng.choice([3, 4, 10, 11, rng.randint(1, 12)])  # DST transitions often
+    start = datetime(rng.randint(2024, 2028), month, rng.randint(1, 28), rng.randint(0, 23), rng.randint(0, 59),
+                     rng.randint(0, 59))
+    if freq == "WEEKLY" and setpos:
+        first = GEN_DAYS.index(wkst or "MO")
+        start -= timedelta(days=(start.isoweekday() % 7 - first) % 7)
+    frm = start - timedelta(hours=rng.randint(0, 30))
+    if rng.random() < 0.35:
+        frm = start + (timedelta(minutes=rng.randint(0, 600)) if sub_daily
+                       else timedelta(days=rng.randint(0, 500), seconds=rng.randint(0, 86399)))
+    return ";".join(parts), tz, start.isoformat(), frm.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def setpos_walls(rule, dtstart, horizon):
+    """The walls of `rule` in [dtstart, dtstart + horizon), BYSETPOS applied here:
+    dateutil expands the rule without BYSETPOS (COUNT dropped too) from the start of
+    DTSTART's interval, with the defaults DTSTART gave made explicit, and the walls
+    are grouped by interval."""
+    parts = dict(p.split("=", 1) for p in rule.split(";"))
+    freq = parts["FREQ"]
+    pos = [int(v) for v in parts.pop("BYSETPOS").split(",")]
+    parts.pop("COUNT", None)
+    fi = GEN_FREQS.index(freq)
+    for key, value, coarser in (("BYSECOND", dtstart.second, 0), ("BYMINUTE", dtstart.minute, 1),
+                                ("BYHOUR", dtstart.hour, 2)):
+        if key not in parts and fi > coarser:
+            parts[key] = str(value)
+    dayish = {"BYDAY", "BYMONTHDAY", "BYYEARDAY", "BYWEEKNO"} & parts.keys()
+    if freq == "WEEKLY" and "BYDAY" not in parts:
+        parts["BYDAY"] = GEN_DAYS[dtstart.isoweekday() % 7]
+    if freq in ("MONTHLY", "YEARLY") and not dayish:
+        parts["BYMONTHDAY"] = str(dtstart.day)
+        if freq == "YEARLY":
+            parts.setdefault("BYMONTH", str(dtstart.month))
+    wkst = GEN_DAYS.index(parts.get("WKST", "MO"))
+
+    def interval_of(w):
+        return {"SECONDLY": lambda: w, "MINUTELY": lambda: w.replace(second=0),
+                "HOURLY": lambda: w.replace(minute=0, second=0), "DAILY": lambda: w.date(),
+                "WEEKLY": lambda: w.date() - timedelta(days=(w.isoweekday() % 7 - wkst) % 7),
+                "MONTHLY": lambda: (w.year, w.month), "YEARLY": lambda: w.year}[freq]()
+
+    first = interval_of(dtstart)
+    if freq == "WEEKLY":
+        begin = datetime.combine(first, datetime.min.time())
+    elif freq in ("MONTHLY", "YEARLY"):
+        begin = dtstart.replace(month=1 if freq == "YEARLY" else dtstart.month, day=1, hour=0, minute=0, second=0)
+    elif freq == "DAILY":
+        begin = dtstart.replace(hour=0, minute=0, second=0)
+    else:
+        begin = first
+    r = du_rrule.rrulestr(";".join(f"{k}={v}" for k, v in parts.items()), dtstart=begin)
+    groups = {}
+    for w in r.between(begin, dtstart + horizon, inc=True):
+        groups.setdefault(interval_of(w), []).append(w)
+    out = set()
+    for walls in groups.values():
+        for p in pos:
+            if -len(walls) <= (p - 1 if p > 0 else p) < len(walls):
+                out.add(walls[p - 1 if p > 0 else p])
+    return sorted(w for w in out if w >= dtstart)
+
+
+class GeneratedOracle(Base):
+    COUNT = 8
+
+    def check_generated(self, rule, tz, start, frm):
+        """'compared' or 'refused' (by both); fails on a difference."""
+        rc, out, err = run("--tz", tz, "--start", start, "--from", frm, "--count", str(self.COUNT), "RRULE:" + rule)
+        dtstart = datetime.fromisoformat(start)
+        sub_daily = any(f"FREQ={f}" in rule for f in GEN_FREQS[:3])
+        if rc != 0:
+            self.assertEqual(rc, 2, err)
+            self.assertIn("the rule produces no occurrence", err)
+            try:
+                du_rrule.rrulestr(rule, dtstart=dtstart)
+            except ValueError:  # dateutil: "byxxx generates an empty set" (INTERVAL
+                return "refused"  # never reaches a listed time)
+            parts = dict(p.split("=", 1) for p in rule.split(";"))
+            if parts["FREQ"] == "MONTHLY" and "BYMONTH" in parts:
+                step = int(parts.get("INTERVAL", "1"))
+                reach = {(dtstart.month - 1 + j * step) % 12 + 1 for j in range(12)}
+                if not reach & {int(m) for m in parts["BYMONTH"].split(",")}:
+                    return "refused"  # every INTERVAL-th month misses BYMONTH
+            # the draw gives walls without BYSETPOS: only its positions can empty it
+            self.assertIn("BYSETPOS=", rule, f"sked refused {rule}: {err}")
+            horizon = timedelta(days=2 if sub_daily else 3660)
+            self.assertEqual(setpos_walls(rule, dtstart, horizon), [], f"sked refused {rule} from {start}")
+            return "refused"
+        got = out.splitlines()
+        horizon_days = 400 if sub_daily else 50000
+        want = oracle.rrule_lines("RRULE:" + rule, tz, start, instant(frm), self.COUNT, horizon_days=horizon_days)
+        if len(want) < len(got):
+            # dateutil stopped at its horizon: sked's further walls must lie beyond it
+            self.assertEqual(got[:len(want)], want, f"{rule} in {tz} from {start}, --from {frm}")
+            end = instant(frm) - timedelta(days=2) + timedelta(days=horizon_days)
+            self.assertGreater(instant(got[len(want)].split()[0]), end - timedelta(days=2), rule)
+        else:
+            self.assertEqual(got, want, f"{rule} in {tz} from {start}, --from {frm}")
+        return "compared"
+
+    def run_generated(self, setpos, n, seed):
+        rng = random.Random(seed)
+        outcome, by_freq = Counter(), Counter()
+        for i in range(n):
+            rule, tz, start, frm = gen_rule(rng, setpos)
+            with self.subTest(case=i, rule=rule, tz=tz, start=start, frm=frm):
+                o = self.check_generated(rule, tz, start, frm)
+                outcome[o] += 1
+                if o == "compared":
+                    by_freq[rule.split(";")[0][5:]] += 1
+        print(f"\n{n} generated rules (seed {seed}, BYSETPOS {setpos}): {dict(outcome)}; compared by FREQ: "
+              f"{dict(by_freq)}")
+        # the draw must keep testing: most cases compared, every FREQ among them
+        self.assertGreater(outcome["compared"], n * 2 // 3, dict(outcome))
+        for f in GEN_FREQS:
+            self.assertGreaterEqual(by_freq[f], n // 40, (f, dict(by_freq)))
+
+    def test_bysetpos_every_freq(self):
+        self.run_generated(True, int(os.environ.get("SKED_PREVIEW_CASES", "350")), GEN_SEED)
+
+    def test_set_path_rules(self):
+        # the rules sked expanded with libical before it had a set path of its own
+        self.run_generated(False, int(os.environ.get("SKED_PREVIEW_CASES", "350")) // 2, GEN_SEED + 1)
+
+
 class Errors(unittest.TestCase):
     def bad(self, *args, needle):
         rc, out, err = run(*args)
@@ -197,6 +425,11 @@ class Errors(unittest.TestCase):
         self.bad("cron:61 * * * *", needle='cron "61 * * * *": minute: 61 is out of range 0..59')
         self.bad("RRULE:FREQ=DAILY;BYHOUR=25", needle="BYHOUR must be 0..23")
         self.bad("RRULE:FREQ=DAILY;FOO=1", needle="unknown key FOO")
+        # parts that never coincide, answered at once (the search is bounded)
+        self.bad("RRULE:FREQ=SECONDLY;BYMONTH=1;BYYEARDAY=100", needle="the rule produces no occurrence")
+        self.bad("RRULE:FREQ=MINUTELY;BYHOUR=9;BYSECOND=5;BYSETPOS=2", needle="the rule produces no occurrence")
+        self.bad("--start", "2026-01-01T09:00:00", "RRULE:FREQ=DAILY;UNTIL=20200101T000000Z",
+                 needle="the rule produces no occurrence (UNTIL is before the start)")
         self.bad("every:0m", needle='interval "0m"')
         self.bad("whenever", needle="expected RRULE:<rule>, cron:<fields> or every:<duration>")
         self.bad("--start", "2026-02-30T00:00:00", "RRULE:FREQ=DAILY", needle='--start "2026-02-30T00:00:00"')

@@ -113,12 +113,35 @@ static void vixie_and_sunday(void **state) {
         assert_int_equal(cron_next_wall(&c, W("2026-01-01T00:00:01"), W("2026-01-01T00:59:59"), &w), -ENOENT);
 }
 
+/* One search examines at most CRON_SEARCH_DAYS days, whatever its limit: a 400-year
+ * cycle, after which the calendar repeats. */
+static void bounded_search(void **state) {
+        (void) state;
+        cron_expr c;
+        sked_err e = {0};
+        assert_int_equal(cron_parse("0 0 29 2 *", &c, &e), 0);
+        int64_t w;
+        assert_int_equal(cron_next_wall(&c, W("2097-03-01T00:00:00"), INT64_MAX / 2, &w), 0);
+        assert_wall(w, "2104-02-29T00:00:00");
+        /* a day set no month has (cron_parse refuses it: built by hand) is searched
+         * for 400 years, not up to the limit */
+        c.dom = 1u << 30;
+        c.mon = 1u << 2;
+        assert_int_equal(cron_next_wall(&c, W("2026-01-01T00:00:00"), INT64_MAX / 2, &w), -ENOENT);
+        /* and a match beyond the cycle's reach from `local` is not found: the bound is
+         * days, not the limit */
+        assert_int_equal(cron_parse("0 0 1 1 *", &c, &e), 0);
+        c.mon = 0; /* no month at all */
+        assert_int_equal(cron_next_wall(&c, W("2026-01-01T00:00:00"), INT64_MAX / 2, &w), -ENOENT);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(errors),
                 cmocka_unit_test(basics),
                 cmocka_unit_test(last_day_and_leap),
                 cmocka_unit_test(vixie_and_sunday),
+                cmocka_unit_test(bounded_search),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

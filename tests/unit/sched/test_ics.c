@@ -296,6 +296,21 @@ static void expanded_form(void **state) {
         assert_int_equal(count(u, "X-SKED-TRUNCATED", true), 0);
         free(u);
         free(raw);
+
+        /* A feed lists ICS_FEED_INSTANCES_MAX in all, whatever the number of series:
+         * 60 such series would be 120,000 events */
+        ics_series many[60];
+        for (int i = 0; i < 60; i++)
+                many[i] = (ics_series){.id = 10 + i, .sc = sc, .duration_s = 60};
+        raw = feed(many, 60, "2026-01-01T00:00:00Z", "2026-01-03T00:00:00Z");
+        u = unfold(raw);
+        assert_int_equal(count(u, "BEGIN:VEVENT", false), ICS_FEED_INSTANCES_MAX);
+        assert_line(u, "X-SKED-TRUNCATED:TRUE");
+        /* 50 series of 2,000 fill it (ids 10..59): no room left for the others */
+        assert_int_equal(count(u, "UID:series-59-", true), ICS_INSTANCES_MAX);
+        assert_int_equal(count(u, "UID:series-60-", true), 0);
+        free(u);
+        free(raw);
         schedule_free(sc);
 }
 

@@ -141,6 +141,39 @@ static void parse_errors(void **state) {
                 assert_null(s);
                 assert_string_equal(e.msg, cases[i].msg);
         }
+        /* a schedule that never fires is refused, whatever the reason: a UTC UNTIL
+         * before the start (the instant of DTSTART, 08:00Z in Berlin), an end before
+         * the first occurrence */
+        static const struct {
+                const char *spec, *tz, *start, *end, *msg;
+        } never[] = {
+                {"RRULE:FREQ=DAILY;UNTIL=20200101T000000Z", NULL, "2026-01-01T09:00:00", NULL,
+                 "rrule \"FREQ=DAILY;UNTIL=20200101T000000Z\": the rule produces no occurrence (UNTIL is before the "
+                 "start)"},
+                {"RRULE:FREQ=DAILY;UNTIL=20260101T073000Z", "Europe/Berlin", "2026-01-01T09:00:00", NULL,
+                 "rrule \"FREQ=DAILY;UNTIL=20260101T073000Z\": the rule produces no occurrence (UNTIL is before the "
+                 "start)"},
+                {"RRULE:FREQ=DAILY;UNTIL=20200101", NULL, "2026-01-01T09:00:00", NULL,
+                 "rrule \"FREQ=DAILY;UNTIL=20200101\": the rule produces no occurrence"},
+                {"every:1h", NULL, "2026-01-01T09:00:00", "2026-01-01T08:00:00Z",
+                 "end \"2026-01-01T08:00:00Z\": before the schedule's first occurrence (2026-01-01T09:00:00Z): it "
+                 "never fires"},
+                {"cron:0 12 * * *", NULL, "2026-01-01T13:00:00", "2026-01-02T11:00:00Z",
+                 "end \"2026-01-02T11:00:00Z\": before the schedule's first occurrence (2026-01-02T12:00:00Z): it "
+                 "never fires"},
+        };
+        for (size_t i = 0; i < sizeof never / sizeof never[0]; i++) {
+                schedule_opts o = {
+                        .tz = never[i].tz, .start_local = never[i].start, .end = never[i].end ? T(never[i].end) : 0};
+                schedule *s = NULL;
+                sked_err e = {0};
+                assert_int_equal(schedule_parse(never[i].spec, &o, &s, &e), -EINVAL);
+                assert_null(s);
+                assert_string_equal(e.msg, never[i].msg);
+        }
+        /* an UNTIL or end at the first occurrence is one occurrence */
+        expect("RRULE:FREQ=DAILY;UNTIL=20260101T080000Z", "Europe/Berlin", "2026-01-01T09:00:00", 0, 0,
+               "2025-12-01T00:00:00Z", L("2026-01-01T08:00:00Z", "END"));
         char big[SCHEDULE_SPEC_MAX + 10];
         memset(big, '*', sizeof big - 1);
         big[sizeof big - 1] = '\0';
@@ -200,10 +233,9 @@ static void list_matches_stepping(void **state) {
                                 }
 }
 
-static void bench_one(const char *spec, const char *tz) {
+static void bench_n(const char *spec, const char *tz, int n) {
         schedule_opts o = {.tz = tz, .anchor = T("2026-01-01T00:00:00Z")};
         schedule *s = parse_opts(spec, &o);
-        const int n = 20000;
         sked_time t = T("2026-01-01T00:00:00Z");
         int64_t t0 = time_mono_usec();
         for (int i = 0; i < n; i++)
@@ -214,6 +246,10 @@ static void bench_one(const char *spec, const char *tz) {
         schedule_free(s);
 }
 
+static void bench_one(const char *spec, const char *tz) {
+        bench_n(spec, tz, 20000);
+}
+
 static void bench(void **state) {
         (void) state;
         bench_one("cron:* * * * *", "UTC");
@@ -222,6 +258,11 @@ static void bench(void **state) {
         bench_one("RRULE:FREQ=DAILY;BYHOUR=9", NY);
         bench_one("RRULE:FREQ=MINUTELY", NY);
         bench_one("every:15m", NY);
+        /* rules of the set path (libical's before) */
+        bench_one("RRULE:FREQ=DAILY;INTERVAL=2;BYHOUR=9", NY);
+        bench_one("RRULE:FREQ=HOURLY;BYMINUTE=0,30;BYSETPOS=-1", NY);
+        bench_n("RRULE:FREQ=MONTHLY;BYDAY=MO,TU,WE,TH,FR;BYSETPOS=-1", NY, 2000);
+        bench_n("RRULE:FREQ=YEARLY;BYMONTH=3;BYDAY=-1SU", NY, 500);
 }
 
 int main(void) {
