@@ -60,7 +60,7 @@ static int feature_known(store *st, const char *name, bool enabled, sked_err *er
         json_decref(list);
         if (!known)
                 return err_field(err, -ENOENT, "feature",
-                                 "feature: \"%s\": no registered type declares this feature (see sked "
+                                 "\"%s\": no registered type declares this feature (see sked "
                                  "features, and feature: in a type's manifest)",
                                  name);
         return 0;
