@@ -26,6 +26,7 @@ static void usage(FILE *f) {
         fprintf(f, "usage: sked serve [--data-dir DIR] [--listen HOST:PORT] [--workers N] [--db URI]\n"
                    "                  [--plugin PATH]... [--demo] [--grace SECONDS] [--http-threads N]\n"
                    "                  [--lookahead MS] [--log-level LEVEL] [--log-format FORMAT]\n"
+                   "                  [--max-connections N] [--max-connections-per-ip N] [--idle-timeout SECONDS]\n"
                    "\n"
                    "  --data-dir DIR     database, admin token and lock (default ./var)\n"
                    "  --listen HOST:PORT address of the HTTP API (default 127.0.0.1:8080)\n"
@@ -35,6 +36,15 @@ static void usage(FILE *f) {
                    "  --demo             register demo types and a demo series\n"
                    "  --grace SECONDS    on SIGTERM, how long running handlers may finish (default 30)\n"
                    "  --http-threads N   threads serving the HTTP API (default 4)\n"
+                   "  --max-connections N\n"
+                   "                     HTTP connections at once, in total (default 512); more\n"
+                   "                     wait to be accepted until one closes\n"
+                   "  --max-connections-per-ip N\n"
+                   "                     of them from one client address (default 64, at most\n"
+                   "                     --max-connections); more are closed when accepted\n"
+                   "  --idle-timeout SECONDS\n"
+                   "                     close an HTTP connection that sent nothing for this long\n"
+                   "                     (default 30)\n"
                    "  --lookahead MS     fire and claim occurrences this far ahead of their time,\n"
                    "                     to start them on time (default 2000; 0 = when due)\n"
                    "  --node NAME        this node's name in a cluster (default HOST:PORT)\n"
@@ -60,12 +70,16 @@ int cli_serve(int argc, char **argv) {
                 {"help", no_argument, NULL, 'h'},
                 {"log-level", required_argument, NULL, 'L'},
                 {"log-format", required_argument, NULL, 'F'},
+                {"max-connections", required_argument, NULL, 'C'},
+                {"max-connections-per-ip", required_argument, NULL, 'P'},
+                {"idle-timeout", required_argument, NULL, 'I'},
                 {0},
         };
         const char *data_dir = "var", *listen = "127.0.0.1:8080", *db = NULL, *node = NULL, *token_file = NULL;
         const char *plugins[32];
         size_t nplugins = 0;
         int workers = 4, grace = 30, http_threads = 4, lookahead = 2000;
+        int max_conns = 0, max_per_ip = 0, idle_timeout = 0; /* 0: http.c's defaults */
         bool demo = false;
         enum log_level level = LOG_INFO;
         enum log_format format = LOG_TEXT;
@@ -91,6 +105,26 @@ int cli_serve(int argc, char **argv) {
                 case 't':
                         if (parse_int(optarg, 1, 256, &http_threads) < 0) {
                                 fprintf(stderr, "sked serve: --http-threads: \"%s\": expected 1..256\n", optarg);
+                                return CLI_USAGE;
+                        }
+                        break;
+                case 'C':
+                        if (parse_int(optarg, 1, 100000, &max_conns) < 0) {
+                                fprintf(stderr, "sked serve: --max-connections: \"%s\": expected 1..100000\n", optarg);
+                                return CLI_USAGE;
+                        }
+                        break;
+                case 'P':
+                        if (parse_int(optarg, 1, 100000, &max_per_ip) < 0) {
+                                fprintf(stderr, "sked serve: --max-connections-per-ip: \"%s\": expected 1..100000\n",
+                                        optarg);
+                                return CLI_USAGE;
+                        }
+                        break;
+                case 'I':
+                        if (parse_int(optarg, 1, 3600, &idle_timeout) < 0) {
+                                fprintf(stderr, "sked serve: --idle-timeout: \"%s\": expected seconds 1..3600\n",
+                                        optarg);
                                 return CLI_USAGE;
                         }
                         break;
@@ -151,6 +185,11 @@ int cli_serve(int argc, char **argv) {
         }
         if (optind < argc) {
                 fprintf(stderr, "sked serve: unexpected argument \"%s\"\n", argv[optind]);
+                return CLI_USAGE;
+        }
+        if (max_per_ip && max_conns && max_per_ip > max_conns) {
+                fprintf(stderr, "sked serve: --max-connections-per-ip %d: more than --max-connections %d\n", max_per_ip,
+                        max_conns);
                 return CLI_USAGE;
         }
         /* a malformed address is a usage error, found before anything is created; an
@@ -249,7 +288,12 @@ int cli_serve(int argc, char **argv) {
                 engine_free(e);
                 return CLI_FAILED;
         }
-        http_config hc = {.listen = listen, .threads = (unsigned) http_threads, .token_hash = token_hash};
+        http_config hc = {.listen = listen,
+                          .threads = (unsigned) http_threads,
+                          .max_connections = (unsigned) max_conns,
+                          .max_connections_per_ip = (unsigned) max_per_ip,
+                          .timeout_s = (unsigned) idle_timeout,
+                          .token_hash = token_hash};
         http_server *hs = NULL;
         if (http_server_new(&hc, &hs, &err) < 0 || routes_register(hs, e, feed_hash, &err) < 0 ||
             http_server_start(hs, &err) < 0) {

@@ -1,19 +1,24 @@
 """Black-box tests of the HTTP API's request rules (docs/api.md "Request rules"): the
 framing of a request (RFC 9112 §6.1, §6.3, §3.2: Content-Length, Transfer-Encoding,
 Host), the strict decoding of paths and query arguments, the arguments and body
-members each route declares, If-Match, and the size limits (413, 414, 431).
+members each route declares, If-Match, the size limits (413, 414, 431), and the
+connection limits and idle timeout of `sked serve`, up to a slowloris attack
+(Debian's slowhttptest) during which normal requests still answer.
 
 Framing tests speak raw HTTP over sockets: urllib would not send what they send.
 Each refusal is checked twice: the status and problem+json `field`, and that
 nothing changed (a smuggled second request did not run, a series is still there)."""
+import http.client
 import json
 import os
+import shutil
 import socket
+import subprocess
 import time
 import unittest
 
 import skedtest
-from skedtest import SLOW
+from skedtest import SLOW, wait_for
 
 MANUAL = "cron:0 0 1 1 *"
 
@@ -495,6 +500,114 @@ class Limits(Base):
         out, _ = raw_exchange(self.srv.port, (f"GET /api/v1/series?type={'a' * 8000} HTTP/1.1\r\nHost: x\r\n"
                                               f"{self.auth}X-Big: {'b' * 15000}\r\nConnection: close\r\n\r\n").encode())
         self.assertEqual(one_response(self, out)[0], 404, out)  # no such type: the request got through
+
+
+class ConnectionLimits(Base):
+    extra = ("--max-connections", "8", "--max-connections-per-ip", "3", "--idle-timeout", "3")
+
+    def idle(self, source="127.0.0.1"):
+        s = socket.create_connection(("127.0.0.1", self.srv.port), timeout=10 * SLOW, source_address=(source, 0))
+        self.addCleanup(s.close)
+        return s
+
+    def answers(self, source):
+        c = http.client.HTTPConnection("127.0.0.1", self.srv.port, timeout=10 * SLOW, source_address=(source, 0))
+        try:
+            c.request("GET", "/healthz")
+            return c.getresponse().status
+        except OSError as e:
+            return repr(e)
+        finally:
+            c.close()
+
+    def test_per_address_limit_and_idle_timeout(self):
+        held = [self.idle() for _ in range(3)]
+        time.sleep(0.3)
+        # a fourth from the same address is closed at once; another address still gets in
+        self.assertNotEqual(self.answers("127.0.0.1"), 200)
+        self.assertEqual(self.answers("127.0.0.2"), 200)
+        # idle connections are closed after --idle-timeout (3 s), freeing the address's share
+        for s in held:
+            s.settimeout(30 * SLOW)
+            try:
+                self.assertEqual(s.recv(1), b"")
+            except ConnectionResetError:
+                pass
+        wait_for(lambda: self.answers("127.0.0.1") == 200, 10, what="a connection from 127.0.0.1 after the timeout")
+
+    def test_total_limit(self):
+        held = []
+        for source, n in (("127.0.0.1", 3), ("127.0.0.2", 3), ("127.0.0.3", 2)):
+            held += [self.idle(source) for _ in range(n)]
+        time.sleep(0.3)
+        # 8 held: a ninth waits (in the listen backlog), unanswered, until one closes
+        s = self.idle("127.0.0.4")
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        s.settimeout(1)
+        with self.assertRaises(socket.timeout):
+            s.recv(1)
+        held[0].close()
+        s.settimeout(10 * SLOW)
+        self.assertTrue(s.recv(64).startswith(b"HTTP/1.1 200 "))
+
+    def test_flags_are_checked(self):
+        for args, needle in ((["--max-connections", "0"], "--max-connections"),
+                             (["--max-connections-per-ip", "x"], "--max-connections-per-ip"),
+                             (["--idle-timeout", "0"], "--idle-timeout"),
+                             (["--max-connections", "4", "--max-connections-per-ip", "5"], "more than")):
+            with self.subTest(args=args):
+                p = subprocess.run([skedtest.SKED, "serve", "--data-dir", self.path("x"), *args],
+                                   capture_output=True, text=True, timeout=30)
+                self.assertEqual(p.returncode, 2, p.stderr)
+                self.assertIn(needle, p.stderr)
+
+
+@unittest.skipUnless(shutil.which("slowhttptest"), "slowhttptest not installed (scripts/install-deps --test)")
+class Slowloris(Base):
+    def established_from(self, addr_hex):
+        """Server-side ESTABLISHED connections on the server's port from one address
+        (/proc/net/tcp, little-endian hex)."""
+        n = 0
+        with open("/proc/net/tcp") as f:
+            for line in f.read().splitlines()[1:]:
+                p = line.split()
+                local, remote, state = p[1], p[2], p[3]
+                if int(local.split(":")[1], 16) == self.srv.port and state == "01" and remote.startswith(addr_hex):
+                    n += 1
+        return n
+
+    def test_normal_requests_answer_during_a_slowloris_attack(self):
+        srv = self.srv
+        sid = self.series()["id"]
+        # 1500 connections from 127.0.0.1, each sending a header line every 5 s and
+        # never finishing its request: more than the server's 512 connections
+        attack = subprocess.Popen(["slowhttptest", "-H", "-c", "1500", "-r", "300", "-i", "5", "-l", "120", "-p",
+                                   "3", "-u", f"http://127.0.0.1:{srv.port}/healthz"],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            # the attack holds all it is allowed to (64 per address by default)
+            wait_for(lambda: self.established_from("0100007F:") >= 64, 30, what="the attack's connections")
+            time.sleep(3)  # let it open the rest: 1500 at 300/s
+            self.assertIsNone(attack.poll(), "slowhttptest ended early")
+            results = []
+            for i in range(20):  # another client (127.0.0.2): its requests all answer
+                c = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=10 * SLOW,
+                                               source_address=("127.0.0.2", 0))
+                try:
+                    path = "/healthz" if i % 2 else f"/api/v1/series/{sid}"
+                    c.request("GET", path, headers={"Authorization": f"Bearer {srv.token}"})
+                    r = c.getresponse()
+                    r.read()
+                    results.append(r.status)
+                except OSError as e:
+                    results.append(repr(e))
+                finally:
+                    c.close()
+            self.assertEqual(results, [200] * 20)
+            self.assertIsNone(attack.poll(), "slowhttptest ended before the requests")
+        finally:
+            attack.terminate()
+            attack.wait(30)
 
 
 if __name__ == "__main__":
