@@ -584,9 +584,9 @@ static bool host_valid(const char *h) {
         return *p == '\0';
 }
 
-/* The codings of a Transfer-Encoding list ("gzip, chunked"): how many, how many are
- * chunked; true when the last one is. */
-static bool te_codings(const char *te, unsigned *ret_codings, unsigned *ret_chunked) {
+/* The codings of a Transfer-Encoding list ("gzip, chunked"): how many are chunked;
+ * true when the last one is. */
+static bool te_codings(const char *te, unsigned *ret_chunked) {
         bool last = false;
         for (const char *p = te; *p;) {
                 p += strspn(p, " \t,");
@@ -598,7 +598,6 @@ static bool te_codings(const char *te, unsigned *ret_codings, unsigned *ret_chun
                         k--;
                 last = k == 7 && !strncasecmp(p, "chunked", 7);
                 *ret_chunked += last;
-                ++*ret_codings;
                 p += n;
         }
         return last;
@@ -632,8 +631,8 @@ static int check_framing(http_req *r, framing *f) {
                 field = MHD_HTTP_HEADER_TRANSFER_ENCODING;
                 snprintf(why, sizeof why, "Transfer-Encoding: sent %u times; send chunked, once", f->transfer_encoding);
         } else if (f->transfer_encoding && strcasecmp(f->te, "chunked")) {
-                unsigned chunked = 0, codings = 0;
-                bool last_chunked = te_codings(f->te, &codings, &chunked);
+                unsigned chunked = 0;
+                bool last_chunked = te_codings(f->te, &chunked);
                 field = MHD_HTTP_HEADER_TRANSFER_ENCODING;
                 if (last_chunked && chunked == 1) {
                         status = 501; /* a coding before chunked that we do not decode */
@@ -644,7 +643,7 @@ static int check_framing(http_req *r, framing *f) {
                                  "only it (RFC 9112 §6.3)",
                                  f->te);
                 }
-        } else if (!http10 && f->host != 1) {
+        } else if (f->host > 1 || (!http10 && f->host == 0)) {
                 field = MHD_HTTP_HEADER_HOST;
                 snprintf(why, sizeof why, "Host: %s", f->host ? "sent more than once" : "required in HTTP/1.1");
         } else if (f->host && !host_valid(http_header(r, MHD_HTTP_HEADER_HOST))) {
@@ -932,11 +931,15 @@ static int on_headers(http_req *r) {
                 return -1;
         }
         r->path = r->raw_path;
-        if (match_route(r) < 0 || decode_target(r, query) < 0)
-                return refuse_now(r, &f, false) ? -1 : 1;
+        if (match_route(r) < 0 || decode_target(r, query) < 0) {
+                refuse_now(r, &f, false); /* always now, before the token */
+                return -1;
+        }
         set_decoded_path(r);
-        if (check_auth(r) < 0)
-                return refuse_now(r, &f, false) ? -1 : 1;
+        if (check_auth(r) < 0) {
+                refuse_now(r, &f, false);
+                return -1;
+        }
         if (check_route_input(r, &f) < 0)
                 return refuse_now(r, &f, true) ? -1 : 1;
         return 0;

@@ -180,6 +180,9 @@ class Framing(Base):
         # HTTP/1.0 needs none
         out, _ = raw_exchange(self.srv.port, f"GET /api/v1/types HTTP/1.0\r\n{self.auth}\r\n".encode())
         self.assertEqual(one_response(self, out)[0], 200, out)
+        # ... but not several (RFC 9112 §3.2: any request)
+        self.raw_problem(f"GET /api/v1/types HTTP/1.0\r\n{self.auth}Host: a\r\nHost: b\r\n\r\n".encode(), 400,
+                         "Host")
 
     def test_header_names_and_singletons(self):
         sid = self.series()["id"]
