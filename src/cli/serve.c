@@ -130,7 +130,12 @@ static int serve(const serve_config *cfg) {
                 sdnotify_close(notify);
                 return CLI_FAILED;
         }
-        http_config hc = {.listen = listen, .threads = (unsigned) cfg->http_threads, .token_hash = token_hash};
+        http_config hc = {.listen = listen,
+                          .threads = (unsigned) cfg->http_threads,
+                          .max_connections = (unsigned) cfg->max_connections,
+                          .max_connections_per_ip = (unsigned) cfg->max_connections_per_ip,
+                          .timeout_s = (unsigned) cfg->idle_timeout,
+                          .token_hash = token_hash};
         http_server *hs = NULL;
         if (http_server_new(&hc, &hs, &err) < 0 || routes_register(hs, e, feed_hash, metrics_hash, &err) < 0 ||
             http_server_start(hs, &err) < 0) {
