@@ -22,6 +22,38 @@
 #include "engine/engine.h"
 #include "store/store.h"
 
+/* --clock-file: for black-box tests, the clock is the real one plus the number of
+ * seconds (an integer, may be negative) written in the file, read again at most
+ * every 20 ms.  Tests write a larger number to step time forward (a timer of an
+ * hour fires without waiting an hour); nothing else may ever use it. */
+static struct {
+        pthread_mutex_t lock;
+        const char *path;
+        int64_t offset_us, read_at;
+} test_clock = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static sked_instant test_clock_now(void *ud) {
+        (void) ud;
+        pthread_mutex_lock(&test_clock.lock);
+        int64_t mono = time_mono_usec();
+        if (mono - test_clock.read_at > 20000) {
+                test_clock.read_at = mono;
+                FILE *f = fopen(test_clock.path, "r");
+                char buf[64] = "";
+                int64_t secs;
+                if (f && fgets(buf, sizeof buf, f)) {
+                        buf[strcspn(buf, " \t\r\n")] = '\0';
+                        if (parse_int64(buf, -3153600000LL, 3153600000LL, &secs) == 0)
+                                test_clock.offset_us = secs * SKED_USEC;
+                }
+                if (f)
+                        fclose(f);
+        }
+        int64_t off = test_clock.offset_us;
+        pthread_mutex_unlock(&test_clock.lock);
+        return time_now_real() + off;
+}
+
 static void usage(FILE *f) {
         fprintf(f, "usage: sked serve [--data-dir DIR] [--listen HOST:PORT] [--workers N] [--db URI]\n"
                    "                  [--plugin PATH]... [--demo] [--grace SECONDS] [--http-threads N]\n"
@@ -41,10 +73,13 @@ static void usage(FILE *f) {
                    "  --token-file PATH  the admin token (default DIR/admin.token); nodes of a\n"
                    "                     cluster share one, so the CLI can talk to any of them\n"
                    "  --log-level LEVEL  debug, info (default), warning or error\n"
-                   "  --log-format FORMAT text (default) or json (one object a line)\n");
+                   "  --log-format FORMAT text (default) or json (one object a line)\n"
+                   "  --clock-file PATH  tests only: the clock runs this many seconds (the file's\n"
+                   "                     number) ahead of real time, read again as it changes\n");
 }
 
 int cli_serve(int argc, char **argv) {
+        /* clang-format off */
         static const struct option opts[] = {
                 {"data-dir", required_argument, NULL, 'd'},
                 {"listen", required_argument, NULL, 'l'},
@@ -60,8 +95,10 @@ int cli_serve(int argc, char **argv) {
                 {"help", no_argument, NULL, 'h'},
                 {"log-level", required_argument, NULL, 'L'},
                 {"log-format", required_argument, NULL, 'F'},
+                {"clock-file", required_argument, NULL, 'C'},
                 {0},
         };
+        /* clang-format on */
         const char *data_dir = "var", *listen = "127.0.0.1:8080", *db = NULL, *node = NULL, *token_file = NULL;
         const char *plugins[32];
         size_t nplugins = 0;
@@ -140,6 +177,9 @@ int cli_serve(int argc, char **argv) {
                                 fprintf(stderr, "sked serve: --log-format: \"%s\": expected text or json\n", optarg);
                                 return CLI_USAGE;
                         }
+                        break;
+                case 'C':
+                        test_clock.path = optarg;
                         break;
                 case 'h':
                         usage(stdout);
@@ -232,6 +272,11 @@ int cli_serve(int argc, char **argv) {
                             .workers = (unsigned) workers,
                             .node = node,
                             .lookahead_ms = lookahead ? lookahead : -1};
+        if (test_clock.path) {
+                ec.clock = test_clock_now;
+                log_warning("the clock is shifted by the seconds in %s (--clock-file: for tests only)",
+                            test_clock.path);
+        }
         engine *e = NULL;
         if (engine_new(&ec, &e, &err) < 0) {
                 fprintf(stderr, "sked serve: %s\n", err.msg);

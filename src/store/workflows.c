@@ -245,6 +245,86 @@ int store_instance_get(store *s, int64_t id, instance_row *ret, sked_err *err) {
         return 0;
 }
 
+int store_instance_lock(store *s, int64_t id, instance_row *ret, sked_err *err) {
+        static const char *const sql_sqlite = "SELECT " INSTANCE_COLS " FROM instances WHERE id = $1";
+        static const char *const sql_pg = "SELECT " INSTANCE_COLS " FROM instances WHERE id = $1 FOR UPDATE";
+        db_stmt *st;
+        int r = db_prepare(s->d, db_dialect(s->d) == DB_POSTGRES ? sql_pg : sql_sqlite, &st, err);
+        if (r < 0)
+                return r;
+        db_bind_int(st, 1, id);
+        if ((r = row_read(st, &instance_shape, ret, err)) < 0)
+                return r;
+        if (r == 0)
+                return err_field(err, -ENOENT, "id", "%lld: no such instance", (long long) id);
+        return 0;
+}
+
+static int changed(store *s, db_stmt *st, bool *ret_changed, sked_err *err) {
+        int r = db_run(st, err);
+        if (r < 0)
+                return r;
+        *ret_changed = db_changes(s->d) == 1;
+        return 0;
+}
+
+int store_instance_pause(store *s, int64_t id, sked_time now, bool *ret_changed, sked_err *err) {
+        db_stmt *st;
+        int r = db_prepare(s->d,
+                           "UPDATE instances SET status = 'paused', due_at = NULL, updated_at = $2 "
+                           "WHERE id = $1 AND status IN ('queued', 'running', 'waiting')",
+                           &st, err);
+        if (r < 0)
+                return r;
+        db_bind_int(st, 1, id);
+        db_bind_int(st, 2, now);
+        return changed(s, st, ret_changed, err);
+}
+
+int store_instance_resume(store *s, int64_t id, sked_time now, bool *ret_changed, sked_err *err) {
+        db_stmt *st;
+        int r = db_prepare(s->d,
+                           "UPDATE instances SET status = CASE WHEN wait_kind IN ('timer', 'signal') THEN 'waiting' "
+                           "WHEN position = '' THEN 'queued' ELSE 'running' END, due_at = $2, updated_at = $2 "
+                           "WHERE id = $1 AND status = 'paused'",
+                           &st, err);
+        if (r < 0)
+                return r;
+        db_bind_int(st, 1, id);
+        db_bind_int(st, 2, now);
+        return changed(s, st, ret_changed, err);
+}
+
+int store_instance_cancel(store *s, int64_t id, const char *reason, sked_time now, bool *ret_changed, sked_err *err) {
+        db_stmt *st;
+        int r = db_prepare(s->d,
+                           "UPDATE instances SET status = 'canceled', reason = $2, due_at = NULL, wait_kind = NULL, "
+                           "wait_signal = NULL, wait_run = NULL, wait_until = NULL, timeout_at = NULL, "
+                           "updated_at = $3, ended_at = $3 "
+                           "WHERE id = $1 AND status IN ('queued', 'running', 'waiting', 'paused')",
+                           &st, err);
+        if (r < 0)
+                return r;
+        db_bind_int(st, 1, id);
+        db_bind_text(st, 2, reason);
+        db_bind_int(st, 3, now);
+        return changed(s, st, ret_changed, err);
+}
+
+int store_instance_signal_wake(store *s, int64_t id, const char *name, sked_time now, sked_err *err) {
+        db_stmt *st;
+        int r = db_prepare(s->d,
+                           "UPDATE instances SET due_at = $3 WHERE id = $1 AND status = 'waiting' AND "
+                           "wait_kind = 'signal' AND wait_signal = $2 AND (due_at IS NULL OR due_at > $3)",
+                           &st, err);
+        if (r < 0)
+                return r;
+        db_bind_int(st, 1, id);
+        db_bind_text(st, 2, name);
+        db_bind_int(st, 3, now);
+        return db_run(st, err);
+}
+
 int store_instance_update(store *s, const instance_row *r, sked_err *err) {
         db_stmt *st;
         int rc = db_prepare(s->d,

@@ -51,8 +51,25 @@ void instance_rows_free(instance_row *rows, size_t n);
 /* Inserts r (every field but id); sets r->id. */
 int store_instance_insert(store *s, instance_row *r, sked_err *err);
 int store_instance_get(store *s, int64_t id, instance_row *ret, sked_err *err);
+/* store_instance_get, and on PostgreSQL the row locked (FOR UPDATE) until the
+ * transaction ends: the loop advances an instance while other nodes may pause,
+ * cancel or signal it; their conditional updates then wait and see the new row. */
+int store_instance_lock(store *s, int64_t id, instance_row *ret, sked_err *err);
 /* Writes r's mutable fields (status through ended_at). */
 int store_instance_update(store *s, const instance_row *r, sked_err *err);
+
+/* Targeted transitions, each one conditional UPDATE (so a concurrent advance on
+ * another node is never overwritten); *ret_changed false when the instance was
+ * not in a state the operation applies to (or does not exist).
+ * pause: queued, running or waiting -> paused (due_at cleared).
+ * resume: paused -> waiting (a timer or signal wait), queued (never began) or
+ *   running, due at `now` (what happened meanwhile is looked at).
+ * cancel: any but succeeded, failed, canceled -> canceled with `reason`.
+ * signal_wake: a waiting instance that waits for signal `name` is due at `now`. */
+int store_instance_pause(store *s, int64_t id, sked_time now, bool *ret_changed, sked_err *err);
+int store_instance_resume(store *s, int64_t id, sked_time now, bool *ret_changed, sked_err *err);
+int store_instance_cancel(store *s, int64_t id, const char *reason, sked_time now, bool *ret_changed, sked_err *err);
+int store_instance_signal_wake(store *s, int64_t id, const char *name, sked_time now, sked_err *err);
 
 typedef struct instance_filter {
         const char *workflow, *status; /* NULL = any */

@@ -2,7 +2,7 @@
  * index, the wake-up of a finished run), the journal, signals. */
 #include "backends.h"
 
-#define ST(state) (((backend_ctx *) *(state))->st)
+#define ST(state) (backend_of(state)->st)
 
 static void versions(void **state) {
         store *st = ST(state);
