@@ -400,6 +400,12 @@ static int what_happened(store *st, instance_row *r, sked_time now, wf_event *ev
         } else if (!strcmp(r->wait_kind, "run")) {
                 run_row run = {0};
                 int rc = store_run_get(st, r->wait_run, &run, err);
+                if (rc == -ENOENT) {
+                        /* purged (retention) or deleted: it cannot tell how it ended */
+                        *ret_text = strdup("the run is gone (purged or deleted)");
+                        *ev = (wf_event){.kind = WF_EV_RUN, .run_ok = false, .error = *ret_text};
+                        return 1;
+                }
                 if (rc < 0)
                         return rc;
                 bool live = !strcmp(run.state, "queued") || !strcmp(run.state, "running");
@@ -598,7 +604,8 @@ static int workflow_work(engine *e, turn_ctx *t, sked_err *err) {
         /* runs that ended in this turn (events step, before us): their instances go on now */
         for (event *ev = t->events; ev && r == 0; ev = ev->next)
                 if (ev->kind == EV_FINISH && ev->outcome != OUT_UNSTARTED && ev->outcome != OUT_RETRACTED)
-                        r = store_instances_wake_run(e->st, ev->j->run.id, now, err);
+                        if (ev->j->run.trigger && !strcmp(ev->j->run.trigger, "workflow"))
+                                r = store_instances_wake_run(e->st, ev->j->run.id, now, err);
         if (r == 0 && now - w->last_sweep >= SWEEP_EVERY_US) {
                 r = store_instances_wake_ended_runs(e->st, now, NULL, err);
                 if (r == 0)
@@ -618,8 +625,13 @@ static int workflow_work(engine *e, turn_ctx *t, sked_err *err) {
                         break;
                 }
                 ir = advance_one(e, e->st, ids[i], now, &ierr);
-                if ((ir = store_end(e->st, ir, &ierr)) < 0)
-                        log_warning("workflow instance %lld: %s", (long long) ids[i], ierr.msg);
+                if ((ir = store_end(e->st, ir, &ierr)) < 0) {
+                        /* not again at once (the loop would spin on it): in a second */
+                        log_warning("workflow instance %lld: %s (tried again in 1 s)", (long long) ids[i], ierr.msg);
+                        if ((r = store_begin(e->st, err)) < 0)
+                                break;
+                        r = store_end(e->st, store_instance_delay(e->st, ids[i], now + SKED_USEC, err), err);
+                }
         }
         free(ids);
         if (r == 0)

@@ -325,6 +325,16 @@ int store_instance_signal_wake(store *s, int64_t id, const char *name, sked_time
         return db_run(st, err);
 }
 
+int store_instance_delay(store *s, int64_t id, sked_time at, sked_err *err) {
+        db_stmt *st;
+        int r = db_prepare(s->d, "UPDATE instances SET due_at = $2 WHERE id = $1 AND due_at IS NOT NULL", &st, err);
+        if (r < 0)
+                return r;
+        db_bind_int(st, 1, id);
+        db_bind_int(st, 2, at);
+        return db_run(st, err);
+}
+
 int store_instance_update(store *s, const instance_row *r, sked_err *err) {
         db_stmt *st;
         int rc = db_prepare(s->d,

@@ -70,6 +70,8 @@ int store_instance_pause(store *s, int64_t id, sked_time now, bool *ret_changed,
 int store_instance_resume(store *s, int64_t id, sked_time now, bool *ret_changed, sked_err *err);
 int store_instance_cancel(store *s, int64_t id, const char *reason, sked_time now, bool *ret_changed, sked_err *err);
 int store_instance_signal_wake(store *s, int64_t id, const char *name, sked_time now, sked_err *err);
+/* The instance is due at `at` (an advance the store refused: later, not at once). */
+int store_instance_delay(store *s, int64_t id, sked_time at, sked_err *err);
 
 typedef struct instance_filter {
         const char *workflow, *status; /* NULL = any */

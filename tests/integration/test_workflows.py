@@ -400,6 +400,9 @@ steps:
             self.assertEqual(len(fired), 1, "the timer fired more or less than once")
         for i in ids["signal"]:
             self.assertEqual(len([e for e in self.journal(srv, i) if e["outcome"] == "signaled"]), 1)
+        # the kill hit runs in flight: their instances followed them to the next attempt
+        attempts = [self.show(srv, i)["steps"]["job"]["attempt"] for i in ids["run"]]
+        self.assertTrue(any(a >= 2 for a in attempts), f"no run step was in flight at the kill: {attempts}")
         # each run step: at least once, always with its instance's stable key
         starts = collections.Counter(line.split()[1] for line in open(log) if line.startswith("start"))
         ends = collections.Counter(line.split()[1] for line in open(log) if line.startswith("end"))
