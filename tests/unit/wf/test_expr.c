@@ -146,8 +146,12 @@ static void test_memory(void **state) {
 static void test_types(void **state) {
         (void) state;
         expect_json("7 * 2", "14");
-        assert_true(json_is_integer(eval_ok("7 * 2")));
-        assert_true(json_is_real(eval_ok("7 / 2")));
+        json_t *v = eval_ok("7 * 2");
+        assert_true(json_is_integer(v));
+        json_decref(v);
+        v = eval_ok("7 / 2");
+        assert_true(json_is_real(v));
+        json_decref(v);
         expect_json("7 / 2", "3.5");
         expect_json("1 < 2", "true");
         expect_json("'a' .. 'b'", "\"ab\"");
