@@ -177,6 +177,10 @@ int engine_workflow_register_apply(engine *e, store *st, void *op, json_t **ret_
 int engine_workflow_start_apply(engine *e, store *st, void *op, json_t **ret_reply, sked_err *err) {
         wf_start_op *o = op;
         (void) ret_reply;
+        /* the compiled versions are the loop's: a write run elsewhere (the engine not
+         * started, or stopping) must not touch them */
+        if (!writes_on_loop_thread(e))
+                return err_set(err, -ESHUTDOWN, "the engine is not running: workflows start through its loop");
         const wf_def *d;
         int64_t version;
         int r = def_get(e, st, o->name, 0, &d, &version, err);
