@@ -99,6 +99,9 @@ static const serve_opt opts[] = {
          "debug, info, warning or error"},
         {"log-format", SO_STRING, OFF(log_format), 0, 0, "text", "FORMAT", "text or json", check_format, 0,
          "text, or json: one object a line"},
+        {"clock-file", SO_STRING, OFF(clock_file), 0, 0, NULL, "PATH", "a file name", NULL, 0,
+         "tests only: the clock runs this many seconds (the file's\nnumber) ahead of real time, read again as it "
+         "changes"},
 };
 #define NOPTS (sizeof opts / sizeof opts[0])
 _Static_assert(NOPTS <= SERVE_OPTS_MAX, "serve_config.origin is too small");
