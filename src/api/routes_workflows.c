@@ -13,6 +13,7 @@
 #include "base/strbuf.h"
 #include "engine/workflow.h"
 #include "store/store.h"
+#include "wf/def.h"
 
 #define VERSIONS_LISTED 100
 
@@ -31,14 +32,11 @@ static void register_clear(void *op) {
         free(((wf_register_op *) op)->text);
 }
 
-/* POST /api/v1/workflows: the body is the definition (JSON; the CLI reads YAML). */
+/* POST /api/v1/workflows: the body is the definition (JSON; the CLI reads YAML): an
+ * object of wf_def_keys (the framework refuses another shape or member). */
 static int h_workflow_register(http_req *req, void *ud) {
         api_ctx *ctx = ud;
         json_t *body = http_body_json(req);
-        if (!json_is_object(body)) {
-                http_reply_problem(req, 400, NULL, "body: expected a workflow definition (a JSON object)");
-                return 0;
-        }
         wf_def *d = NULL;
         json_t *errors = NULL;
         sked_err err = {0};
@@ -155,23 +153,12 @@ static void start_clear(void *op) {
         json_decref(o->instance);
 }
 
-/* POST /api/v1/workflows/{name}/start {"input": {...}} */
+/* POST /api/v1/workflows/{name}/start {"input": {...}}, or no body (the framework
+ * refuses another shape or member) */
 static int h_workflow_start(http_req *req, void *ud) {
         api_ctx *ctx = ud;
         json_t *body = http_body_json(req);
         const char *name = http_param(req, "name");
-        if (body && !json_is_object(body)) {
-                http_reply_problem(req, 400, NULL, "body: expected {\"input\": {...}}");
-                return 0;
-        }
-        const char *k;
-        json_t *v;
-        json_object_foreach(body, k, v) {
-                if (strcmp(k, "input")) {
-                        http_reply_problem(req, 400, k, "%s: unknown field (expected input)", k);
-                        return 0;
-                }
-        }
         json_t *input = json_object_get(body, "input");
         if (input && !json_is_object(input) && !json_is_null(input)) {
                 http_reply_problem(req, 400, "input", "input: expected a JSON object");
@@ -291,28 +278,14 @@ static void op_clear(void *op) {
         json_decref(o->instance);
 }
 
+/* The body's shape and members are the route's (the framework checked them): signal
+ * {"name", "data"} (required), cancel {"reason"}, pause and resume {} (each optional). */
 static int instance_verb(http_req *req, api_ctx *ctx, enum wf_instance_verb verb) {
         int64_t id;
         if (api_id_param(req, &id) < 0)
                 return 0;
         json_t *body = http_body_json(req);
-        if (body && !json_is_object(body)) {
-                http_reply_problem(req, 400, NULL, "body: expected a JSON object");
-                return 0;
-        }
         wf_instance_op op = {.id = id, .verb = verb};
-        const char *k;
-        json_t *v;
-        const char *allowed = verb == WF_SIGNAL ? "name, data" : verb == WF_CANCEL ? "reason" : "";
-        json_object_foreach(body, k, v) {
-                bool ok = verb == WF_SIGNAL ? !strcmp(k, "name") || !strcmp(k, "data")
-                                            : verb == WF_CANCEL && !strcmp(k, "reason");
-                if (!ok) {
-                        http_reply_problem(req, 400, k, "%s: unknown field (expected %s)", k,
-                                           *allowed ? allowed : "no fields");
-                        return 0;
-                }
-        }
         if (verb == WF_SIGNAL) {
                 const char *name = json_string_value(json_object_get(body, "name"));
                 size_t len = name ? strlen(name) : 0;
@@ -361,17 +334,19 @@ static int h_instance_resume(http_req *req, void *ud) {
 }
 
 static const http_route_def routes[] = {
-        {"GET", "/api/v1/workflows", 0, h_workflows_list},
-        {"POST", "/api/v1/workflows", 0, h_workflow_register},
-        {"GET", "/api/v1/workflows/{name}", 0, h_workflow_get},
-        {"POST", "/api/v1/workflows/{name}/start", 0, h_workflow_start},
-        {"GET", "/api/v1/instances", 0, h_instances_list},
-        {"GET", "/api/v1/instances/{id}", 0, h_instance_get},
-        {"GET", "/api/v1/instances/{id}/journal", 0, h_instance_journal},
-        {"POST", "/api/v1/instances/{id}/signal", 0, h_instance_signal},
-        {"POST", "/api/v1/instances/{id}/cancel", 0, h_instance_cancel},
-        {"POST", "/api/v1/instances/{id}/pause", 0, h_instance_pause},
-        {"POST", "/api/v1/instances/{id}/resume", 0, h_instance_resume},
+        {"GET", "/api/v1/workflows", 0, h_workflows_list, .args = NULL},
+        {"POST", "/api/v1/workflows", HTTP_BODY, h_workflow_register, .members = wf_def_keys},
+        {"GET", "/api/v1/workflows/{name}", 0, h_workflow_get, .args = NULL},
+        {"POST", "/api/v1/workflows/{name}/start", HTTP_BODY_OPTIONAL, h_workflow_start,
+         .members = HTTP_NAMES("input")},
+        {"GET", "/api/v1/instances", 0, h_instances_list, .args = HTTP_NAMES("workflow", "status", "before", "limit")},
+        {"GET", "/api/v1/instances/{id}", 0, h_instance_get, .args = NULL},
+        {"GET", "/api/v1/instances/{id}/journal", 0, h_instance_journal, .args = HTTP_NAMES("after", "limit")},
+        {"POST", "/api/v1/instances/{id}/signal", HTTP_BODY, h_instance_signal, .members = HTTP_NAMES("name", "data")},
+        {"POST", "/api/v1/instances/{id}/cancel", HTTP_BODY_OPTIONAL, h_instance_cancel,
+         .members = HTTP_NAMES("reason")},
+        {"POST", "/api/v1/instances/{id}/pause", HTTP_BODY_OPTIONAL, h_instance_pause, .args = NULL},
+        {"POST", "/api/v1/instances/{id}/resume", HTTP_BODY_OPTIONAL, h_instance_resume, .args = NULL},
 };
 
 int routes_workflows_register(http_server *s, api_ctx *ctx, sked_err *err) {

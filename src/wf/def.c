@@ -635,6 +635,8 @@ void wf_def_free(wf_def *d) {
         free(d);
 }
 
+const char *const wf_def_keys[] = {"name", "title", "description", "mode", "input", "steps", NULL};
+
 int wf_def_build(const json_t *in, wf_type_exists_fn exists, void *ud, wf_def **ret, json_t **ret_errors,
                  sked_err *err) {
         wf_def *d = calloc(1, sizeof *d);
@@ -649,12 +651,11 @@ int wf_def_build(const json_t *in, wf_type_exists_fn exists, void *ud, wf_def **
                 add(&c, "definition", "expected a mapping");
                 goto check;
         }
-        static const char *const known[] = {"name", "title", "description", "mode", "input", "steps", NULL};
         const char *k;
         json_t *v;
         json_object_foreach((json_t *) in, k, v) {
                 bool ok = false;
-                for (const char *const *p = known; *p && !ok; p++)
+                for (const char *const *p = wf_def_keys; *p && !ok; p++)
                         ok = !strcmp(k, *p);
                 if (!ok)
                         add(&c, k, "unknown key (expected name, title, description, mode, input, steps)");

@@ -82,6 +82,10 @@ typedef struct wf_def {
         wf_lua *lua;
 } wf_def;
 
+/* The top-level keys of a definition, NULL-terminated: what wf_def_build accepts, and
+ * what POST /api/v1/workflows declares as its body's members. */
+extern const char *const wf_def_keys[];
+
 /* Whether a process type exists (registration checks `run` steps with it); NULL: not checked. */
 typedef bool (*wf_type_exists_fn)(void *ud, const char *type);
 
