@@ -7,7 +7,12 @@ connection limits and idle timeout of `sked serve`, up to a slowloris attack
 
 Framing tests speak raw HTTP over sockets: urllib would not send what they send.
 Each refusal is checked twice: the status and problem+json `field`, and that
-nothing changed (a smuggled second request did not run, a series is still there)."""
+nothing changed (a smuggled second request did not run, a series is still there).
+The requests here are malformed on purpose, so their replies are held against
+docs/openapi.yaml with contract="reply-only" (skedtest.Server.request): the status
+and the problem must be the document's, the arguments sent need not be; the raw
+exchanges of raw_problem are held the same way (openapi.check).  The control cases
+(what is accepted) are checked in full."""
 import http.client
 import json
 import os
@@ -17,8 +22,13 @@ import subprocess
 import time
 import unittest
 
+import email.message
+
+import openapi
 import skedtest
 from skedtest import SLOW, wait_for
+
+BAD = "reply-only"  # the contract of a request malformed on purpose (skedtest.Server.request)
 
 MANUAL = "cron:0 0 1 1 *"
 
@@ -69,6 +79,16 @@ def responses(data):
     return out
 
 
+def hold_to_document(request, status, hdrs, body):
+    """Holds the reply to a raw request (its bytes) against docs/openapi.yaml, as
+    Server.request does, with the contract of a request malformed on purpose."""
+    method, target = request.split(b"\r\n", 1)[0].decode("latin-1").split(" ")[:2]
+    headers = email.message.Message()  # case-insensitive, as http.client's
+    for k, v in hdrs.items():
+        headers[k] = v
+    openapi.check(method, target, None, status, headers, body, contract=BAD)
+
+
 def one_response(test, data):
     rs = responses(data)
     test.assertEqual(len(rs), 1, f"expected one response, got: {data[:2000]!r}")
@@ -103,6 +123,7 @@ class Base(skedtest.ServerTest):
         status, hdrs, body = one_response(self, out)
         self.assertEqual(hdrs.get("content-type"), "application/problem+json", out)
         self.assertRefused(status, json.loads(body), want_status, field)
+        hold_to_document(data, status, hdrs, body)
         if closed:
             self.assertEqual(hdrs.get("connection"), "close", out)
             self.assertEqual(end, "eof", f"connection not closed after the reply: {out!r}")
@@ -248,7 +269,7 @@ class Encoding(Base):
         for method, path, field in cases:
             for token in (True, None):  # encoding is checked before the token: it says nothing of the API
                 with self.subTest(path=path, token=token):
-                    status, body = srv.api(method, path, token=token)
+                    status, body = srv.api(method, path, token=token, contract=BAD)
                     self.assertRefused(status, body, 400, field)
         # the paths of no route are 404, naming the path as sent (not a 500)
         for path in ("/%ff", "/api/v1/%ff/x", "/api/v1/%73eries"):
@@ -389,13 +410,13 @@ class Arguments(Base):
                 f"/api/v1/runs/{run}/messages", f"/api/v1/runs/{run}/results", "/api/v1/poller", "/api/v1/nodes"]
         for path in gets:
             with self.subTest(path=path):
-                status, body = srv.api("GET", path + "?limt=5")
+                status, body = srv.api("GET", path + "?limt=5", contract=BAD)
                 self.assertRefused(status, body, 400, "limt")
                 self.assertIn("unknown query argument", body["detail"])
         for method, path in (("DELETE", f"/api/v1/series/{sid}?purg=true"),
                              ("POST", f"/api/v1/series/{sid}/pause?note=x"), ("POST", "/api/v1/poller/init?x")):
             with self.subTest(path=path):
-                status, body = srv.api(method, path)
+                status, body = srv.api(method, path, contract=BAD)
                 self.assertRefused(status, body, 400, path.rsplit("?", 1)[1].split("=")[0])
         self.assertTrue(srv.get(f"/api/v1/series/{sid}")["enabled"])
         status, body = srv.api("GET", "/api/v1/series?limit=1&limit=1000")
@@ -414,13 +435,13 @@ class Arguments(Base):
         for path in ("/api/v1/series?limt=5", "/api/v1/series?limit=x", "/api/v1/calendar.ics?bogus=1",
                      "/api/v1/calendar.ics?token=wrong&bogus=1"):
             with self.subTest(path=path):
-                status, body = srv.api("GET", path, token=None)
+                status, body = srv.api("GET", path, token=None, contract=BAD)
                 self.assertEqual(status, 401, body)
         status, body = srv.api("POST", "/api/v1/series", {"colour": 1}, token=None)
         self.assertEqual(status, 401, body)
         with open(os.path.join(srv.data_dir, "feed.token")) as f:
             feed = f.read().strip()
-        status, body = srv.api("GET", f"/api/v1/calendar.ics?token={feed}&bogus=1", token=None)
+        status, body = srv.api("GET", f"/api/v1/calendar.ics?token={feed}&bogus=1", token=None, contract=BAD)
         self.assertRefused(status, body, 400, "bogus")
         status, _, data = srv.request("GET", f"/api/v1/calendar.ics?token={feed}", token=None)
         self.assertEqual(status, 200, data)
@@ -486,6 +507,7 @@ class Limits(Base):
                 status, hdrs, body = one_response(self, out)
                 self.assertEqual(hdrs.get("connection"), "close")
                 self.assertRefused(status, json.loads(body), 413, "body")
+                hold_to_document(b"POST /api/v1/series HTTP/1.1\r\n", status, hdrs, body)
         self.assertEqual(srv.get("/api/v1/series")["items"], [])
 
     def test_content_length_over_the_limit_gets_413(self):
