@@ -305,6 +305,13 @@ void http_route_at(const http_server *s, size_t i, const char **ret_method, cons
         *ret_flags = s->routes[i].flags;
 }
 
+void http_route_takes(const http_server *s, size_t i, const char *const **ret_args, const char *const **ret_members) {
+        if (i >= s->nroutes)
+                abort();
+        *ret_args = s->routes[i].args;
+        *ret_members = s->routes[i].members;
+}
+
 /* ---- replies ---- */
 
 static struct MHD_Response *make_response(const void *data, size_t len, bool copy) {

@@ -148,6 +148,8 @@ int http_route_table(http_server *s, const http_route_def *defs, size_t n, void 
 size_t http_route_count(const http_server *s);
 void http_route_at(const http_server *s, size_t i, const char **ret_method, const char **ret_pattern,
                    unsigned *ret_flags);
+/* What the i-th route takes: its args and members lists as registered (NULL: none). */
+void http_route_takes(const http_server *s, size_t i, const char *const **ret_args, const char *const **ret_members);
 
 /* Stops accepting connections, waits (up to timeout_s) for requests in flight to
  * finish and be answered, then closes all connections and joins the workers.
