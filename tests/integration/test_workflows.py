@@ -335,6 +335,87 @@ class Service(WorkflowBase):
         self.assertProblem(status, body, 404)
 
 
+class OverHTTP(WorkflowBase):
+    """Every workflow and instance route through the API rather than the CLI, so that
+    each reply (and each definition the server accepts) is held against
+    docs/openapi.yaml by Server.request: the writes' 201 and 200, their 409s, 404s
+    and 400s."""
+
+    DEF = {
+        "name": "http.flow", "title": "Over HTTP", "description": "every kind of step",
+        "mode": "background",
+        "input": {"n": {"type": "int", "required": True}, "who": {"type": "string", "default": "x"}},
+        "steps": [
+            {"id": "a", "title": "first", "set": {"x": "${ input.n * 2 }"}},
+            {"id": "b", "if": "vars.x > 10", "then": [{"id": "big", "set": {"size": "big"}}],
+             "else": [{"id": "small", "set": {"size": "small"}}]},
+            {"id": "c", "switch": [{"when": "vars.size == 'big'", "steps": [{"id": "c1", "set": {"k": 1}}]}],
+             "default": [{"id": "c2", "set": {"k": 2}}]},
+            {"id": "go", "wait": {"signal": "go", "timeout": "1h",
+                                  "on_timeout": [{"id": "late", "stop": {"status": "canceled", "message": "late"}}]}},
+            {"id": "nap", "wait": {"duration": "30m"}},
+            {"id": "end", "stop": "succeeded"},
+        ],
+    }
+
+    def test_every_route_over_http(self):
+        srv = self.start_wf_server()
+        status, body = srv.api("POST", "/api/v1/workflows", self.DEF)
+        self.assertEqual((status, body), (201, {"name": "http.flow", "version": 1, "mode": "background"}))
+        self.assertEqual(srv.api("POST", "/api/v1/workflows", dict(self.DEF, title="v2"))[1]["version"], 2)
+        status, body = srv.api("POST", "/api/v1/workflows", dict(self.DEF, nme="x"))
+        self.assertProblem(status, body, 400, "nme")
+        self.assertEqual(srv.get("/api/v1/workflows")["items"][0]["versions"], 2)
+        self.assertEqual([v["version"] for v in srv.get("/api/v1/workflows/http.flow")["versions"]], [2, 1])
+        status, body = srv.api("GET", "/api/v1/workflows/no.such")
+        self.assertProblem(status, body, 404, "name")
+        # start: input validated; the reply is the instance, queued
+        status, body = srv.api("POST", "/api/v1/workflows/http.flow/start", {"input": {"n": "seven"}})
+        self.assertProblem(status, body, 400, "input")
+        status, inst = srv.api("POST", "/api/v1/workflows/http.flow/start", {"input": {"n": 7}})
+        self.assertEqual((status, inst["status"], inst["version"]), (201, "queued", 2), inst)
+        iid = inst["id"]
+        self.assertEqual(self.wait_status(srv, iid, "waiting")["wait"]["kind"], "signal")
+        # pause, pause again (409), a signal while paused is kept, resume, resume again (409)
+        status, body = srv.api("POST", f"/api/v1/instances/{iid}/pause")
+        self.assertEqual((status, body["status"]), (200, "paused"), body)
+        status, body = srv.api("POST", f"/api/v1/instances/{iid}/pause", {})
+        self.assertProblem(status, body, 409, "status")
+        status, body = srv.api("POST", f"/api/v1/instances/{iid}/signal", {"name": "go", "data": {"who": "ann"}})
+        self.assertEqual((status, body["status"]), (200, "paused"), body)
+        status, body = srv.api("POST", f"/api/v1/instances/{iid}/resume", {})
+        self.assertEqual(status, 200, body)
+        status, body = srv.api("POST", f"/api/v1/instances/{iid}/resume")
+        self.assertProblem(status, body, 409, "status")
+        wait_for(lambda: srv.get(f"/api/v1/instances/{iid}")["wait"]["kind"] == "timer", 20, 0.05,
+                 "the signal taken, the timer waited for")
+        self.step_clock(31 * 60)
+        self.assertEqual(self.wait_status(srv, iid, "succeeded")["vars"], {"x": 14, "size": "big", "k": 1})
+        # an ended instance: signal, cancel and pause are 409
+        for verb, body in (("signal", {"name": "go"}), ("cancel", None), ("pause", None)):
+            with self.subTest(verb=verb):
+                status, reply = srv.api("POST", f"/api/v1/instances/{iid}/{verb}", body)
+                self.assertProblem(status, reply, 409, "status")
+        # cancel one that waits, with a reason; bad bodies are 400
+        other = srv.api("POST", "/api/v1/workflows/http.flow/start", {"input": {"n": 1}})[1]["id"]
+        self.wait_status(srv, other, "waiting")
+        for verb, body, field in (("signal", {"name": "Not A Name"}, "name"), ("signal", None, "body"),
+                                  ("cancel", {"reason": 5}, "reason"), ("resume", {"note": "x"}, "note")):
+            with self.subTest(verb=verb, body=body):
+                status, reply = srv.api("POST", f"/api/v1/instances/{other}/{verb}", body)
+                self.assertProblem(status, reply, 400, field)
+        status, body = srv.api("POST", f"/api/v1/instances/{other}/cancel", {"reason": "enough"})
+        self.assertEqual((status, body["status"], body["reason"]), (200, "canceled", "enough"), body)
+        self.assertIsNotNone(body["ended_at"])
+        page = srv.get("/api/v1/instances?workflow=http.flow&status=canceled&limit=1")
+        self.assertEqual(([i["id"] for i in page["items"]], page["next"]), ([other], other))
+        self.assertEqual(srv.get(f"/api/v1/instances?before={other}")["items"][0]["id"], iid)
+        journal = srv.get(f"/api/v1/instances/{iid}/journal?after=0&limit=2")
+        self.assertEqual((len(journal["items"]), journal["next"]), (2, journal["items"][1]["seq"]))
+        status, body = srv.api("GET", "/api/v1/instances/999999/journal")
+        self.assertProblem(status, body, 404)
+
+
 class Crash(WorkflowBase):
     """kill -9 with instances waiting on timers, on signals and on runs in flight:
     after the restart every instance goes on, no inline step took effect twice,
