@@ -17,6 +17,8 @@ static const struct {
         {"calendar", cli_calendar, "a week of planned and past occurrences, one column per day"},
         {"features", cli_features, "list features; switch one off and on again"},
         {"nodes", cli_nodes, "the nodes of a cluster: role, workers, last heartbeat"},
+        {"workflow", cli_workflow, "register workflow definitions (versions), list, show, start"},
+        {"instance", cli_instance, "workflow instances: list, show, journal, signal, cancel, pause, resume"},
         {"migrate", cli_migrate, "bring a database's schema up to date (offline)"},
         {"preview", cli_preview, "list the next occurrences of a schedule (offline)"},
 };

@@ -1,18 +1,20 @@
 # bash completion for sked(1): commands, verbs, options, and from a server that
 # answers (SKED_URL/SKED_TOKEN/SKED_DATA_DIR, or --url/--token/--data-dir on the
-# line) the type names, series ids and feature names.  Installed as
+# line) the type names, series ids, feature names, workflow names and instance ids.  Installed as
 # share/bash-completion/completions/sked; needs nothing but bash.
 
-_sked_nouns="serve type series runs poller calendar features nodes migrate preview version help"
+_sked_nouns="serve type series runs poller calendar features nodes workflow instance migrate preview version help"
 _sked_common="--json --url --token --data-dir --color --wide --help"
 _sked_serve_opts="--config --print-config --data-dir --listen --workers --db --plugin --demo --grace
-        --http-threads --lookahead --node --token-file --log-level --log-format --help"
+        --http-threads --max-connections --max-connections-per-ip --idle-timeout --lookahead --node --token-file
+        --log-level --log-format --clock-file --help"
 
 # options that take a value (the next word)
 _sked_valued=" --url --token --data-dir --color --type --series --state --tz --log-level --log-format --config
         --plugin --token-file --listen --workers --db --grace --http-threads --lookahead --node --schedule --start
         --end --count --title --param --params --query --owner --policy --sleep --if-version --note --from --to
-        --runs --limit --before --after --week --width "
+        --runs --limit --before --after --week --width --max-connections --max-connections-per-ip --idle-timeout
+        --clock-file --input --workflow --status --data --reason "
 
 _sked_verbs() {
         case $1 in
@@ -22,6 +24,8 @@ _sked_verbs() {
         poller) echo "status init" ;;
         features) echo "list enable disable" ;;
         nodes) echo "list" ;;
+        workflow) echo "list show register start" ;;
+        instance) echo "list show journal signal cancel pause resume" ;;
         esac
 }
 
@@ -42,6 +46,11 @@ _sked_opts() {
         "runs messages" | "runs results") echo "--after --full" ;;
         "runs enqueue") echo "--type --param --count" ;;
         "features enable" | "features disable") echo "--note" ;;
+        "workflow start") echo "--input" ;;
+        "instance list") echo "--workflow --status --limit --before" ;;
+        "instance journal") echo "--after" ;;
+        "instance signal") echo "--data" ;;
+        "instance cancel") echo "--reason" ;;
         "calendar "*) echo "--week --tz --series --width" ;;
         "migrate "*) echo "--db --data-dir --to" ;;
         "preview "*) echo "--tz --start --from --count --json" ;;
@@ -114,16 +123,21 @@ _sked() {
         --type) [ "$noun" != serve ] && COMPREPLY=($(compgen -W "$(_sked_ask 0 type list)" -- "$cur")); return 0 ;;
         --series) COMPREPLY=($(compgen -W "$(_sked_ask 0 series list --all)" -- "$cur")); return 0 ;;
         --state) COMPREPLY=($(compgen -W "queued running succeeded failed lost cancelled" -- "$cur")); return 0 ;;
+        --status)
+                COMPREPLY=($(compgen -W "queued running waiting paused succeeded failed canceled" -- "$cur"))
+                return 0 ;;
+        --workflow) COMPREPLY=($(compgen -W "$(_sked_ask 0 workflow list)" -- "$cur")); return 0 ;;
         --tz) COMPREPLY=($(compgen -W "$(_sked_zones)" -- "$cur")); return 0 ;;
         --log-level) COMPREPLY=($(compgen -W "debug info warning error" -- "$cur")); return 0 ;;
         --log-format) COMPREPLY=($(compgen -W "text json" -- "$cur")); return 0 ;;
         --color) COMPREPLY=($(compgen -W "auto always never" -- "$cur")); return 0 ;;
-        --config | --plugin | --token-file) COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
+        --config | --plugin | --token-file | --clock-file) COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
         --data-dir) COMPREPLY=($(compgen -d -- "$cur")); return 0 ;;
         --url | --token | --listen | --workers | --db | --grace | --http-threads | --lookahead | --node | \
                 --schedule | --start | --end | --count | --title | --param | --params | --query | --owner | \
                 --policy | --sleep | --if-version | --note | --from | --to | --runs | --limit | --before | \
-                --after | --week | --width)
+                --after | --week | --width | --max-connections | --max-connections-per-ip | --idle-timeout | \
+                --input | --data | --reason)
                 return 0 ;;
         esac
         if [[ $cur == --color=* ]]; then
@@ -144,7 +158,10 @@ _sked() {
         if [[ $cur == -* ]]; then
                 local more=$_sked_common
                 # `sked runs --state failed` is `sked runs list ...`
-                [ -z "$verb" ] && case $noun in type | runs | features | nodes) verb=list ;; poller) verb=status ;; esac
+                [ -z "$verb" ] && case $noun in
+                type | runs | features | nodes | workflow | instance) verb=list ;;
+                poller) verb=status ;;
+                esac
                 case $noun in migrate | preview | version | help) more="--help" ;; esac
                 COMPREPLY=($(compgen -W "$(_sked_opts "$noun" "$verb") $more" -- "$cur"))
                 return 0
@@ -158,6 +175,11 @@ _sked() {
                 COMPREPLY=($(compgen -W "$(_sked_ask 0 series list --all)" -- "$cur")) ;;
         "features enable" | "features disable")
                 COMPREPLY=($(compgen -W "$(_sked_ask 0 features list)" -- "$cur")) ;;
+        "workflow show" | "workflow start") COMPREPLY=($(compgen -W "$(_sked_ask 0 workflow list)" -- "$cur")) ;;
+        "workflow register") COMPREPLY=($(compgen -f -- "$cur")) ;;
+        "instance show" | "instance journal" | "instance signal" | "instance cancel" | "instance pause" | \
+                "instance resume")
+                COMPREPLY=($(compgen -W "$(_sked_ask 0 instance list)" -- "$cur")) ;;
         esac
         return 0
 }

@@ -1,7 +1,6 @@
 /* api: the helpers every resource's routes share; see api.h. */
 #include "api/api.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -130,12 +129,8 @@ int api_int_arg(http_req *req, const char *name, const char *v, int64_t def, int
                 *ret = def;
                 return 0;
         }
-        /* strtoll skipped leading blanks: still accepted, so " 5" keeps meaning 5 */
-        const char *p = v;
-        while (isspace((unsigned char) *p))
-                p++;
         int64_t n;
-        if (parse_int64(p, min, max, &n) < 0) {
+        if (parse_int64(v, min, max, &n) < 0) {
                 http_reply_problem(req, 400, name, "%s: \"%s\": expected an integer from %lld to %lld", name, v,
                                    (long long) min, (long long) max);
                 return -EINVAL;
@@ -161,13 +156,53 @@ int api_instant_arg(http_req *req, const char *name, sked_time def, sked_time *r
         return 0;
 }
 
+int api_bool_arg(http_req *req, const char *name, bool *ret) {
+        static const char *const yes[] = {"true", "1", "yes"}, *const no[] = {"false", "0", "no", ""};
+        const char *v = http_query(req, name);
+        for (size_t i = 0; v && i < sizeof yes / sizeof yes[0]; i++)
+                if (!strcmp(v, yes[i])) {
+                        *ret = true;
+                        return 0;
+                }
+        bool off = !v;
+        for (size_t i = 0; v && i < sizeof no / sizeof no[0]; i++)
+                off |= !strcmp(v, no[i]);
+        if (!off) {
+                http_reply_problem(req, 400, name, "%s: \"%s\": expected true or false", name, v);
+                return -EINVAL;
+        }
+        *ret = false;
+        return 0;
+}
+
+int api_if_match(http_req *req, int64_t *ret) {
+        const char *v = http_header(req, "If-Match");
+        if (!v || !strcmp(v, "*")) {
+                *ret = 0;
+                return 0;
+        }
+        /* one strong entity-tag: DQUOTE digits DQUOTE, the form of sked's ETags */
+        size_t len = strlen(v);
+        char digits[24];
+        int64_t n;
+        if (len >= 3 && len - 2 < sizeof digits && v[0] == '"' && v[len - 1] == '"' &&
+            strspn(v + 1, "0123456789") == len - 2) {
+                memcpy(digits, v + 1, len - 2);
+                digits[len - 2] = '\0';
+                if (parse_int64(digits, 1, INT64_MAX, &n) == 0) {
+                        *ret = n;
+                        return 0;
+                }
+        }
+        http_reply_problem(req, 400, "If-Match",
+                           "If-Match: expected the series' ETag, like \"3\" (quoted, as the ETag header gives it), "
+                           "or *%s",
+                           !strncmp(v, "W/", 2) ? "; a weak ETag never matches" : "");
+        return -EINVAL;
+}
+
 void api_set_etag(http_req *req, int64_t version) {
         char tag[32];
         snprintf(tag, sizeof tag, "\"%lld\"", (long long) version);
         http_add_header(req, "ETag", tag);
-}
-
-bool api_bool_query(http_req *req, const char *name) {
-        const char *v = http_query(req, name);
-        return v && (!strcmp(v, "true") || !strcmp(v, "1") || !strcmp(v, "yes"));
 }

@@ -87,8 +87,9 @@ int api_write_through_loop(http_req *req, engine *e, engine_write_fn fn, unsigne
                            int (*ok)(http_req *, void *), void (*clear)(void *));
 
 /* An integer query argument (or path parameter) v named name: def when v is NULL or
- * "", else a decimal integer in min..max (parse_int64, leading blanks allowed), else
- * replies 400 `name: "v": expected an integer from min to max` and returns -EINVAL. */
+ * "", else a decimal integer in min..max (parse_int64: the whole text, no blanks),
+ * else replies 400 `name: "v": expected an integer from min to max` and returns
+ * -EINVAL. */
 int api_int_arg(http_req *req, const char *name, const char *v, int64_t def, int64_t min, int64_t max, int64_t *ret);
 
 /* The path parameter {id}: an id 1..INT64_MAX (api_int_arg). */
@@ -98,8 +99,15 @@ int api_id_param(http_req *req, int64_t *ret);
  * replies 400 and returns -EINVAL. */
 int api_instant_arg(http_req *req, const char *name, sked_time def, sked_time *ret);
 
-/* True for ?name=true, 1 or yes. */
-bool api_bool_query(http_req *req, const char *name);
+/* A boolean query argument: false when absent or "", true for true, 1 or yes, false
+ * for false, 0 or no; anything else replies 400 naming it and returns -EINVAL. */
+int api_bool_arg(http_req *req, const char *name, bool *ret);
+
+/* If-Match on a route that takes it (HTTP_IF_MATCH), strictly (RFC 9110 §13.1.1 with
+ * sked's ETags): absent or "*" → 0 (any version); one strong ETag "N" → N (1..
+ * INT64_MAX); anything else (unquoted, weak W/"N", a list, not a version) replies
+ * 400 with field "If-Match" and returns -EINVAL. */
+int api_if_match(http_req *req, int64_t *ret);
 
 /* Adds ETag: "version". */
 void api_set_etag(http_req *req, int64_t version);

@@ -1,6 +1,8 @@
 #include "api/http.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <stdarg.h>
@@ -14,19 +16,27 @@
 #include <unistd.h>
 
 #include "api/auth.h"
+#include "api/uri.h"
 #include "base/log.h"
+#include "base/parse.h"
 #include "base/strbuf.h"
 
 #define MAX_PARAMS 8
 #define MAX_SEGS 32
-/* After a 413 is decided for a chunked upload we keep reading (and dropping) at most
- * this much more before closing the connection, so the client can see the 413. */
+#define MAX_ARGS 32 /* query arguments per request; no route reads more than 7 */
+/* After the 413 of a chunked upload over the limit is sent, we keep reading (and
+ * dropping) at most this much more before closing the connection: a client that
+ * sends everything before it reads then finds the 413 instead of a reset. */
 #define DISCARD_MAX (4u << 20)
+/* libmicrohttpd keeps a request's line and headers in a per-connection pool; it must
+ * hold our limits (max_url + max_headers) with room for its own buffers, so that ours
+ * answer (problem+json) before its own 414/431 (HTML) do. */
+#define MHD_POOL_MIN (64u << 10)
 
 struct route {
         char *method;
+        char *name;           /* the pattern as given, for messages and the access log (metrics) */
         char *pattern;        /* copy, split in place into segs */
-        char *name;           /* the pattern as registered, for the access log (metrics) */
         char *segs[MAX_SEGS]; /* "{name}" segments stored as name with is_param set */
         bool is_param[MAX_SEGS];
         size_t nsegs;
@@ -34,6 +44,9 @@ struct route {
         bool wild; /* the last segment is "{name*}": it takes the rest of the path */
         unsigned flags;
         http_handler_fn fn;
+        const char *const *args;    /* borrowed (static tables) */
+        const char *const *members; /* borrowed */
+        http_auth_fn auth;
         void *userdata;
 };
 
@@ -41,8 +54,8 @@ struct http_server {
         char listen[80];
         struct sockaddr_storage addr;
         bool ipv6;
-        unsigned threads, max_connections, timeout_s;
-        size_t max_body;
+        unsigned threads, max_connections, per_ip, timeout_s;
+        size_t max_body, max_url, max_headers;
         unsigned char token_hash[AUTH_HASH_LEN];
         bool have_hash;
         http_access_log_fn access_log;
@@ -62,15 +75,23 @@ struct http_req {
         http_server *srv;
         struct MHD_Connection *conn;
         const char *method;
-        const char *path; /* decoded by MHD */
-        char *raw;        /* raw request target, split in place for params */
+        const char *version;
+        const char *path; /* for messages and the log: decoded once checked, else the raw path */
+        char *raw;        /* raw request target, split in place for params and arguments */
+        char *raw_path;   /* the path part of the target as sent (checked: ASCII) */
+        char *decoded;    /* the decoded path, once its parameters are checked */
+        size_t raw_len;
         const struct route *route;
         size_t nparams;
         const char *pnames[MAX_PARAMS];
         char *pvalues[MAX_PARAMS];
+        size_t nargs;
+        char *anames[MAX_ARGS], *avalues[MAX_ARGS]; /* decoded in place in raw; value NULL: "?flag" */
         bool started;
+        bool close; /* reply with Connection: close (broken framing, a body left unread) */
         bool too_large;
-        size_t discarded;
+        bool sent_413;                 /* written to the socket ourselves: MHD takes no reply during an upload */
+        size_t discarded, discard_max; /* of a body read only to be dropped */
         strbuf body;
         json_t *json;
 
@@ -161,7 +182,12 @@ int http_server_new(const http_config *cfg, http_server **ret, sked_err *err) {
         }
         s->threads = cfg->threads ? cfg->threads : 4;
         s->max_body = cfg->max_body ? cfg->max_body : (size_t) 1 << 20;
+        s->max_url = cfg->max_url ? cfg->max_url : (size_t) 8 << 10;
+        s->max_headers = cfg->max_headers ? cfg->max_headers : (size_t) 16 << 10;
         s->max_connections = cfg->max_connections ? cfg->max_connections : 512;
+        s->per_ip = cfg->max_connections_per_ip ? cfg->max_connections_per_ip : 64;
+        if (s->per_ip > s->max_connections)
+                s->per_ip = s->max_connections;
         s->timeout_s = cfg->timeout_s ? cfg->timeout_s : 30;
         if (cfg->token_hash) {
                 memcpy(s->token_hash, cfg->token_hash, AUTH_HASH_LEN);
@@ -182,19 +208,20 @@ void http_set_access_log(http_server *s, http_access_log_fn fn, void *userdata) 
         s->access_log_userdata = userdata;
 }
 
-int http_route(http_server *s, const char *method, const char *pattern, unsigned flags, http_handler_fn fn,
-               void *userdata) {
+int http_route(http_server *s, const http_route_def *def, void *userdata) {
         struct route rt = {0};
         size_t nparams = 0;
 
         if (s->daemon)
                 return -EBUSY;
-        if (!method || !*method || !pattern || pattern[0] != '/' || !fn)
+        if (!def->method || !*def->method || !def->pattern || def->pattern[0] != '/' || !def->fn)
                 return -EINVAL;
-        rt.method = strdup(method);
-        rt.pattern = strdup(pattern);
-        rt.name = strdup(pattern);
-        if (!rt.method || !rt.pattern || !rt.name)
+        if (((def->flags & HTTP_BODY_ARRAY) && !(def->flags & HTTP_BODY)) || (def->auth && !(def->flags & HTTP_PUBLIC)))
+                return -EINVAL;
+        rt.method = strdup(def->method);
+        rt.name = strdup(def->pattern);
+        rt.pattern = strdup(def->pattern);
+        if (!rt.method || !rt.name || !rt.pattern)
                 goto nomem;
         /* "/" has no segments; "/a/{b}" has "a" and "b" */
         for (char *p = rt.pattern + 1; *p;) {
@@ -236,26 +263,29 @@ int http_route(http_server *s, const char *method, const char *pattern, unsigned
                 s->routes = n;
                 s->cap = cap;
         }
-        rt.flags = flags;
-        rt.fn = fn;
+        rt.flags = def->flags;
+        rt.fn = def->fn;
+        rt.args = def->args;
+        rt.members = def->members;
+        rt.auth = def->auth;
         rt.userdata = userdata;
         s->routes[s->nroutes++] = rt;
         return 0;
 bad:
         free(rt.method);
-        free(rt.pattern);
         free(rt.name);
+        free(rt.pattern);
         return -EINVAL;
 nomem:
         free(rt.method);
-        free(rt.pattern);
         free(rt.name);
+        free(rt.pattern);
         return -ENOMEM;
 }
 
 int http_route_table(http_server *s, const http_route_def *defs, size_t n, void *userdata) {
         for (size_t i = 0; i < n; i++) {
-                int r = http_route(s, defs[i].method, defs[i].pattern, defs[i].flags, defs[i].fn, userdata);
+                int r = http_route(s, &defs[i], userdata);
                 if (r < 0)
                         return r;
         }
@@ -273,6 +303,13 @@ void http_route_at(const http_server *s, size_t i, const char **ret_method, cons
         *ret_method = s->routes[i].method;
         *ret_pattern = s->routes[i].name;
         *ret_flags = s->routes[i].flags;
+}
+
+void http_route_takes(const http_server *s, size_t i, const char *const **ret_args, const char *const **ret_members) {
+        if (i >= s->nroutes)
+                abort();
+        *ret_args = s->routes[i].args;
+        *ret_members = s->routes[i].members;
 }
 
 /* ---- replies ---- */
@@ -369,22 +406,45 @@ void http_reply_json(http_req *r, int status, json_t *body) {
         set_reply(r, (unsigned) status, resp, json_ctype);
 }
 
-static void reply_problemv(http_req *r, int status, const char *field, const char *fmt, va_list ap) {
-        strbuf detail = STRBUF_INIT;
-        struct MHD_Response *resp = NULL;
+/* The problem document of a reply (status, field, detail), serialized; NULL when out
+ * of memory.  detail and field may quote the request (a path, a member's name), which
+ * strict decoding keeps to text; anything else that is not UTF-8 is scrubbed to
+ * U+FFFD here, or JSON could not carry it. */
+static char *problem_text(int status, const char *field, const char *fmt, va_list ap) {
+        strbuf raw = STRBUF_INIT, detail = STRBUF_INIT, fld = STRBUF_INIT;
         char *text = NULL;
         const char *title = MHD_get_reason_phrase_for((unsigned) status);
 
-        strbuf_vprintf(&detail, fmt, ap);
+        strbuf_vprintf(&raw, fmt, ap);
+        strbuf_append_utf8(&detail, raw.data ? raw.data : "", raw.len);
+        if (field)
+                strbuf_append_utf8(&fld, field, strlen(field));
         json_t *doc =
                 json_pack("{s:s, s:s, s:i, s:s}", "type", "about:blank", "title", title && *title ? title : "Error",
                           "status", status, "detail", strbuf_str(&detail) ? strbuf_str(&detail) : "");
         if (doc && field)
-                json_object_set_new(doc, "field", json_string(field));
+                json_object_set_new(doc, "field", json_string(strbuf_str(&fld) ? strbuf_str(&fld) : ""));
         if (doc)
                 text = json_dumps(doc, JSON_COMPACT);
         json_decref(doc);
+        strbuf_free(&raw);
         strbuf_free(&detail);
+        strbuf_free(&fld);
+        return text;
+}
+
+static char *problem_textf(int status, const char *field, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static char *problem_textf(int status, const char *field, const char *fmt, ...) {
+        va_list ap;
+        va_start(ap, fmt);
+        char *text = problem_text(status, field, fmt, ap);
+        va_end(ap);
+        return text;
+}
+
+static void reply_problemv(http_req *r, int status, const char *field, const char *fmt, va_list ap) {
+        struct MHD_Response *resp = NULL;
+        char *text = problem_text(status, field, fmt, ap);
         if (text) {
                 resp = make_response(text, strlen(text), false);
                 if (!resp)
@@ -442,6 +502,8 @@ static enum MHD_Result send_reply(http_req *r) {
                 MHD_add_response_header(r->resp, name, value);
                 i = (size_t) (value - r->hdrs.data) + strlen(value) + 1;
         }
+        if (r->close)
+                MHD_add_response_header(r->resp, MHD_HTTP_HEADER_CONNECTION, "close");
         enum MHD_Result ret = MHD_queue_response(r->conn, r->status, r->resp);
         MHD_destroy_response(r->resp);
         r->resp = NULL;
@@ -461,12 +523,21 @@ const char *http_param(const http_req *r, const char *name) {
         return NULL;
 }
 
+static bool listed(const char *const *names, const char *name) {
+        for (; names && *names; names++)
+                if (strcmp(*names, name) == 0)
+                        return true;
+        return false;
+}
+
 const char *http_query(const http_req *r, const char *name) {
-        const char *v = NULL;
-        /* "?flag" is stored with a NULL value; tell it apart from an absent key */
-        if (MHD_lookup_connection_value_n(r->conn, MHD_GET_ARGUMENT_KIND, name, strlen(name), &v, NULL) != MHD_YES)
-                return NULL;
-        return v ? v : "";
+        if (r->route && !listed(r->route->args, name))
+                log_error("http: %s %s reads query argument \"%s\", which its route does not declare", r->method,
+                          r->route->name, name);
+        for (size_t i = 0; i < r->nargs; i++)
+                if (strcmp(r->anames[i], name) == 0)
+                        return r->avalues[i] ? r->avalues[i] : ""; /* "?flag" */
+        return NULL;
 }
 
 const char *http_header(const http_req *r, const char *name) {
@@ -477,10 +548,190 @@ json_t *http_body_json(http_req *r) {
         return r->json;
 }
 
-/* ---- dispatch ---- */
+/* ---- framing (RFC 9112 §6.1, §6.3, §3.2) ---- */
+
+/* What the header section says about the request's framing; libmicrohttpd looks at
+ * the first Content-Length and Transfer-Encoding only, and keeps a connection open
+ * after replying, so what it would let through is refused here (and the connection
+ * closed). */
+typedef struct framing {
+        unsigned host, content_length, transfer_encoding, authorization, if_match;
+        const char *te;  /* the (first) Transfer-Encoding value */
+        size_t bytes;    /* of the header section, as sent: "name: value\r\n" per field */
+        const char *bad; /* a field whose name is not a token, or whose value holds a NUL */
+        bool bad_value;  /* bad is about the value */
+        bool content_length_zero;
+} framing;
+
+static bool tchar(unsigned char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+               (c && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size,
+                                    const char *value, size_t value_size) {
+        framing *f = cls;
+        (void) kind;
+        f->bytes += key_size + value_size + 4;
+        if (!f->bad) {
+                bool token = key_size > 0 && strlen(key) == key_size;
+                for (size_t i = 0; token && i < key_size; i++)
+                        token = tchar((unsigned char) key[i]);
+                if (!token)
+                        f->bad = key;
+                else if (value && strlen(value) != value_size)
+                        f->bad = key, f->bad_value = true;
+        }
+        if (!strcasecmp(key, MHD_HTTP_HEADER_HOST)) {
+                f->host++;
+        } else if (!strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH)) {
+                f->content_length++;
+                f->content_length_zero = value && !strcmp(value, "0");
+        } else if (!strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING)) {
+                if (!f->transfer_encoding++)
+                        f->te = value ? value : "";
+        } else if (!strcasecmp(key, MHD_HTTP_HEADER_AUTHORIZATION)) {
+                f->authorization++;
+        } else if (!strcasecmp(key, MHD_HTTP_HEADER_IF_MATCH)) {
+                f->if_match++;
+        }
+        return MHD_YES;
+}
+
+/* RFC 3986 reg-name, IPv4 or [IP-literal], then an optional :port; empty is allowed
+ * (RFC 9112 §3.2: a target without authority). */
+static bool host_valid(const char *h) {
+        static const char reg[] = "-._~%!$&'()*+,;="; /* unreserved, pct-encoded, sub-delims */
+        const char *p = h;
+        if (*p == '[') {
+                for (p++; *p && *p != ']' && (isalnum((unsigned char) *p) || strchr(reg, *p) || *p == ':'); p++)
+                        ;
+                if (*p++ != ']')
+                        return false;
+        } else {
+                for (; *p && (isalnum((unsigned char) *p) || strchr(reg, *p)); p++)
+                        ;
+        }
+        if (*p == ':')
+                for (p++; isdigit((unsigned char) *p); p++)
+                        ;
+        return *p == '\0';
+}
+
+/* The codings of a Transfer-Encoding list ("gzip, chunked"): how many are chunked;
+ * true when the last one is. */
+static bool te_codings(const char *te, unsigned *ret_chunked) {
+        bool last = false;
+        for (const char *p = te; *p;) {
+                p += strspn(p, " \t,");
+                if (!*p)
+                        break;
+                size_t n = strcspn(p, ",");
+                size_t k = n;
+                while (k && (p[k - 1] == ' ' || p[k - 1] == '\t'))
+                        k--;
+                last = k == 7 && !strncasecmp(p, "chunked", 7);
+                *ret_chunked += last;
+                p += n;
+        }
+        return last;
+}
+
+/* Refuses (400, 501; the connection is closed after) what RFC 9112 says a server must
+ * not guess at; returns -1 when it replied. */
+static int check_framing(http_req *r, framing *f) {
+        bool http10 = !strcmp(r->version, MHD_HTTP_VERSION_1_0);
+        const char *field = NULL;
+        int status = 400;
+        char why[160] = "";
+
+        if (f->bad) {
+                /* a name that is not a token is no field to name (it may not even be text) */
+                field = f->bad_value ? f->bad : NULL;
+                if (f->bad_value)
+                        snprintf(why, sizeof why, "%.60s: the value holds a NUL byte", f->bad);
+                else
+                        snprintf(why, sizeof why, "header \"%.60s\": the name is not a token (RFC 9110 §5.1)", f->bad);
+        } else if (f->content_length > 1) {
+                field = MHD_HTTP_HEADER_CONTENT_LENGTH;
+                snprintf(why, sizeof why, "Content-Length: sent %u times; send it once", f->content_length);
+        } else if (f->transfer_encoding && f->content_length) {
+                field = MHD_HTTP_HEADER_TRANSFER_ENCODING;
+                snprintf(why, sizeof why, "Transfer-Encoding: sent with Content-Length; send one of them");
+        } else if (f->transfer_encoding && http10) {
+                field = MHD_HTTP_HEADER_TRANSFER_ENCODING;
+                snprintf(why, sizeof why, "Transfer-Encoding: not allowed in HTTP/1.0; send Content-Length");
+        } else if (f->transfer_encoding > 1) {
+                field = MHD_HTTP_HEADER_TRANSFER_ENCODING;
+                snprintf(why, sizeof why, "Transfer-Encoding: sent %u times; send chunked, once", f->transfer_encoding);
+        } else if (f->transfer_encoding && strcasecmp(f->te, "chunked")) {
+                unsigned chunked = 0;
+                bool last_chunked = te_codings(f->te, &chunked);
+                field = MHD_HTTP_HEADER_TRANSFER_ENCODING;
+                if (last_chunked && chunked == 1) {
+                        status = 501; /* a coding before chunked that we do not decode */
+                        snprintf(why, sizeof why, "Transfer-Encoding: \"%.60s\": only chunked is supported", f->te);
+                } else {
+                        snprintf(why, sizeof why,
+                                 "Transfer-Encoding: \"%.60s\": the last coding of a request must be chunked, and "
+                                 "only it (RFC 9112 §6.3)",
+                                 f->te);
+                }
+        } else if (f->host > 1 || (!http10 && f->host == 0)) {
+                field = MHD_HTTP_HEADER_HOST;
+                snprintf(why, sizeof why, "Host: %s", f->host ? "sent more than once" : "required in HTTP/1.1");
+        } else if (f->host && !host_valid(http_header(r, MHD_HTTP_HEADER_HOST))) {
+                field = MHD_HTTP_HEADER_HOST;
+                snprintf(why, sizeof why, "Host: expected a host name or address and an optional port");
+        } else if (f->authorization > 1 || f->if_match > 1) {
+                field = f->authorization > 1 ? MHD_HTTP_HEADER_AUTHORIZATION : MHD_HTTP_HEADER_IF_MATCH;
+                snprintf(why, sizeof why, "%s: sent more than once", field);
+        } else {
+                return 0;
+        }
+        r->close = true;
+        problem(r, status, field, "%s", why);
+        return -1;
+}
+
+/* ---- the request target ---- */
+
+static int check_headers_size(http_req *r, const framing *f) {
+        if (f->bytes <= r->srv->max_headers)
+                return 0;
+        r->close = true;
+        problem(r, 431, NULL, "request headers: %zu bytes exceed the limit of %zu bytes", f->bytes,
+                r->srv->max_headers);
+        return -1;
+}
+
+/* Checks the raw target's bytes and size before anything reads it; returns -1 when it
+ * replied (400 or 414). */
+static int check_target(http_req *r) {
+        size_t off;
+        const char *why;
+        if (r->raw_len > r->srv->max_url) {
+                r->close = true; /* libmicrohttpd's own limit answers the same way */
+                problem(r, 414, NULL, "request target: %zu bytes exceeds the limit of %zu bytes", r->raw_len,
+                        r->srv->max_url);
+                return -1;
+        }
+        if (uri_check(r->raw, &off, &why) < 0) {
+                bool query = memchr(r->raw, '?', off) != NULL;
+                unsigned char c = (unsigned char) r->raw[off];
+                if (c > 0x20 && c < 0x7f)
+                        problem(r, 400, query ? "query" : "path", "%s: '%c' (at %zu) %s", query ? "query" : "path", c,
+                                off, why);
+                else
+                        problem(r, 400, query ? "query" : "path", "%s: byte 0x%02x (at %zu) %s",
+                                query ? "query" : "path", c, off, why);
+                return -1;
+        }
+        return 0;
+}
 
 /* Finds the route for r: sets r->route and params and returns 0, or replies
- * 404/405 and returns -1. */
+ * 404/405 and returns -1.  Splits the path part of raw in place. */
 static int match_route(http_req *r) {
         http_server *s = r->srv;
         char *segs[MAX_SEGS];
@@ -491,9 +742,7 @@ static int match_route(http_req *r) {
         char *p = r->raw;
 
         /* raw target: "/a/b%2Fc?x=1" → segments "a", "b%2Fc" */
-        if (!p || p[0] != '/')
-                goto not_found;
-        p[strcspn(p, "?#")] = '\0';
+        p[strcspn(p, "?")] = '\0';
         if (p[1]) {
                 for (p++;;) {
                         if (nsegs == MAX_SEGS)
@@ -533,7 +782,6 @@ static int match_route(http_req *r) {
                 for (size_t k = 0; k < best->nsegs; k++) {
                         if (!best->is_param[k])
                                 continue;
-                        MHD_http_unescape(segs[k]);
                         r->pnames[r->nparams] = best->segs[k];
                         r->pvalues[r->nparams++] = segs[k];
                 }
@@ -552,6 +800,53 @@ not_found:
         return -1;
 }
 
+/* Decodes each path parameter and query argument in place, strictly: 400 naming the
+ * one that is not text.  Returns -1 when it replied. */
+static int decode_target(http_req *r, char *query) {
+        const char *why;
+        for (size_t i = 0; i < r->nparams; i++) {
+                if (uri_unescape(r->pvalues[i], false, &why) < 0) {
+                        problem(r, 400, r->pnames[i], "%s: the path segment %s (percent-decoded)", r->pnames[i], why);
+                        return -1;
+                }
+        }
+        for (char *p = query; p && *p;) {
+                char *amp = strchr(p, '&');
+                if (amp)
+                        *amp = '\0';
+                if (*p) { /* "a&&b": an empty piece is nothing */
+                        char *eq = strchr(p, '=');
+                        if (eq)
+                                *eq = '\0';
+                        if (r->nargs == MAX_ARGS) {
+                                problem(r, 400, "query", "query: more than %d arguments", MAX_ARGS);
+                                return -1;
+                        }
+                        if (!*p || uri_unescape(p, true, &why) < 0) {
+                                problem(r, 400, "query", "query: an argument name %s", *p ? why : "is empty");
+                                return -1;
+                        }
+                        if (eq && uri_unescape(eq + 1, true, &why) < 0) {
+                                problem(r, 400, p, "%s: %s (percent-decoded)", p, why);
+                                return -1;
+                        }
+                        r->anames[r->nargs] = p;
+                        r->avalues[r->nargs++] = eq ? eq + 1 : NULL;
+                }
+                p = amp ? amp + 1 : NULL;
+        }
+        return 0;
+}
+
+/* The decoded path, for handlers, messages and the log (its parameters are text by
+ * now, its literal segments ASCII). */
+static void set_decoded_path(http_req *r) {
+        const char *why;
+        r->decoded = strdup(r->raw_path);
+        if (r->decoded && uri_unescape(r->decoded, false, &why) == 0)
+                r->path = r->decoded;
+}
+
 bool http_authorized(http_req *r) {
         const char *h = http_header(r, MHD_HTTP_HEADER_AUTHORIZATION);
         if (!h || !r->srv->have_hash || strncasecmp(h, "Bearer ", 7) != 0)
@@ -562,36 +857,191 @@ bool http_authorized(http_req *r) {
         return auth_token_matches(h, r->srv->token_hash);
 }
 
-/* First call: route, auth, early size check.  Returns -1 if a reply was set. */
-static int on_headers(http_req *r) {
-        if (match_route(r) < 0)
-                return -1;
-        if (!(r->route->flags & HTTP_PUBLIC) && !http_authorized(r)) {
-                bool presented = http_header(r, MHD_HTTP_HEADER_AUTHORIZATION) != NULL;
-                http_add_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
-                                presented ? "Bearer realm=\"sked\", error=\"invalid_token\"" : "Bearer realm=\"sked\"");
-                problem(r, 401, NULL, "%s",
-                        presented ? "invalid token" : "missing \"Authorization: Bearer <token>\" header");
+static int check_auth(http_req *r) {
+        const struct route *rt = r->route;
+        if (rt->flags & HTTP_PUBLIC) {
+                if (!rt->auth || rt->auth(r, rt->userdata) == 0)
+                        return 0;
+                if (!r->replied)
+                        problem(r, 401, NULL, "%s", "unauthorized");
                 return -1;
         }
-        const char *cl = http_header(r, MHD_HTTP_HEADER_CONTENT_LENGTH);
-        if (cl) {
-                char *end;
-                errno = 0;
-                unsigned long long n = strtoull(cl, &end, 10);
-                if (errno == 0 && end != cl && *end == '\0' && n > r->srv->max_body) {
-                        problem(r, 413, NULL, "body: %llu bytes exceeds the limit of %zu bytes", n, r->srv->max_body);
+        if (http_authorized(r))
+                return 0;
+        bool presented = http_header(r, MHD_HTTP_HEADER_AUTHORIZATION) != NULL;
+        http_add_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+                        presented ? "Bearer realm=\"sked\", error=\"invalid_token\"" : "Bearer realm=\"sked\"");
+        problem(r, 401, NULL, "%s", presented ? "invalid token" : "missing \"Authorization: Bearer <token>\" header");
+        return -1;
+}
+
+/* "a, b, c" of a name list, for messages. */
+static void join_names(strbuf *b, const char *const *names) {
+        for (const char *const *n = names; n && *n; n++)
+                strbuf_printf(b, "%s%s", n == names ? "" : ", ", *n);
+}
+
+/* What the route takes: its arguments, If-Match, a body.  Returns -1 when it replied. */
+static int check_route_input(http_req *r, const framing *f) {
+        const struct route *rt = r->route;
+        for (size_t i = 0; i < r->nargs; i++) {
+                const char *name = r->anames[i];
+                if (!listed(rt->args, name)) {
+                        strbuf b = STRBUF_INIT;
+                        join_names(&b, rt->args);
+                        problem(r, 400, name, "%s: unknown query argument (%s %s takes %s)", name, r->method, rt->name,
+                                b.len ? strbuf_str(&b) : "none");
+                        strbuf_free(&b);
                         return -1;
                 }
+                for (size_t k = 0; k < i; k++)
+                        if (!strcmp(r->anames[k], name)) {
+                                problem(r, 400, name, "%s: given more than once", name);
+                                return -1;
+                        }
+        }
+        if (f->if_match && !(rt->flags & HTTP_IF_MATCH)) {
+                problem(r, 400, MHD_HTTP_HEADER_IF_MATCH, "If-Match: %s %s does not take a precondition", r->method,
+                        rt->name);
+                return -1;
+        }
+        bool has_body = f->transfer_encoding || (f->content_length && !f->content_length_zero);
+        if (has_body && !(rt->flags & (HTTP_BODY | HTTP_BODY_OPTIONAL | HTTP_BODY_ANY))) {
+                problem(r, 400, "body", "body: %s %s takes no body", r->method, rt->name);
+                return -1;
+        }
+        const char *cl = f->content_length ? http_header(r, MHD_HTTP_HEADER_CONTENT_LENGTH) : NULL;
+        int64_t n = 0;
+        /* libmicrohttpd checked it is digits; a number past int64 is over the limit too */
+        if (cl && (parse_int64(cl, 0, INT64_MAX, &n) < 0 || (uint64_t) n > r->srv->max_body)) {
+                problem(r, 413, "body", "body: %s bytes exceeds the limit of %zu bytes", cl, r->srv->max_body);
+                return -1;
         }
         return 0;
 }
 
-static void run_handler(http_req *r) {
-        if (r->too_large) {
-                problem(r, 413, NULL, "body: exceeds the limit of %zu bytes", r->srv->max_body);
-                return;
+/* A refusal decided at the headers, with a body on its way: sent now, the connection
+ * then closed with the body unread (a client still sending may see a reset before
+ * it reads the reply), or sent once the body is read and dropped (the connection
+ * stays usable, and the body is never taken for a request).  Now: before auth (an
+ * unknown client's body is not read), when the client waits for "100 Continue" (it
+ * has not sent the body: nothing is lost), when the body is larger than we would
+ * drop (max_body + DISCARD_MAX), or when an earlier check said close.  Returns true
+ * for now. */
+static bool refuse_now(http_req *r, const framing *f, bool authorized) {
+        bool has_body = f->transfer_encoding || (f->content_length && !f->content_length_zero);
+        if (!has_body)
+                return true;
+        const char *expect = http_header(r, MHD_HTTP_HEADER_EXPECT);
+        const char *cl = f->content_length ? http_header(r, MHD_HTTP_HEADER_CONTENT_LENGTH) : NULL;
+        int64_t n = 0;
+        bool big = cl && (parse_int64(cl, 0, INT64_MAX, &n) < 0 || (uint64_t) n > r->srv->max_body + DISCARD_MAX);
+        if (!authorized || r->close || big || (expect && !strcasecmp(expect, "100-continue"))) {
+                r->close = true;
+                return true;
         }
+        /* chunked: dropped up to DISCARD_MAX; sized: its Content-Length bounds it */
+        r->discard_max = f->transfer_encoding ? DISCARD_MAX : SIZE_MAX;
+        return false;
+}
+
+/* First call: framing, target, route, auth, what the route takes.  Returns 0 to go
+ * on, -1 if a reply was set and is to be sent now, 1 if it is to be sent once the
+ * body is in (refuse_now). */
+static int on_headers(http_req *r) {
+        framing f = {0};
+        MHD_get_connection_values_n(r->conn, MHD_HEADER_KIND, count_header, &f);
+        if (check_framing(r, &f) < 0)
+                return -1;
+        if (check_target(r) < 0 || check_headers_size(r, &f) < 0)
+                return -1;
+        /* the raw path is plain ASCII now: what a 404 names (a decoded one could
+         * look like a route that exists: /api/v1/%73eries) */
+        size_t path_len = strcspn(r->raw, "?");
+        char *query = r->raw[path_len] ? r->raw + path_len + 1 : NULL;
+        r->raw_path = strndup(r->raw, path_len);
+        if (!r->raw_path) {
+                problem(r, 500, NULL, "out of memory");
+                return -1;
+        }
+        r->path = r->raw_path;
+        if (match_route(r) < 0 || decode_target(r, query) < 0) {
+                refuse_now(r, &f, false); /* always now, before the token */
+                return -1;
+        }
+        set_decoded_path(r);
+        if (check_auth(r) < 0) {
+                refuse_now(r, &f, false);
+                return -1;
+        }
+        if (check_route_input(r, &f) < 0)
+                return refuse_now(r, &f, true) ? -1 : 1;
+        return 0;
+}
+
+/* The members of obj: each must be one the route declares.  prefix names an array's
+ * element ("[3]"), "" for the body itself.  Returns -1 when it replied. */
+static int check_members(http_req *r, const json_t *obj, const char *prefix) {
+        const char *key;
+        json_t *v;
+        json_object_foreach((json_t *) obj, key, v) {
+                if (listed(r->route->members, key))
+                        continue;
+                strbuf b = STRBUF_INIT, f = STRBUF_INIT;
+                join_names(&b, r->route->members);
+                strbuf_printf(&f, "%s%s%.64s", prefix, *prefix ? "." : "", key);
+                if (b.len)
+                        problem(r, 400, strbuf_str(&f), "%s: unknown field (expected %s)", strbuf_str(&f),
+                                strbuf_str(&b));
+                else
+                        problem(r, 400, strbuf_str(&f), "%s: unknown field (%s %s takes an empty object or no body)",
+                                strbuf_str(&f), r->method, r->route->name);
+                strbuf_free(&b);
+                strbuf_free(&f);
+                return -1;
+        }
+        return 0;
+}
+
+/* The body's shape against the route's flags, and its members.  Returns -1 when it
+ * replied. */
+static int check_body(http_req *r) {
+        unsigned flags = r->route->flags;
+        json_t *j = r->json;
+        if (flags & HTTP_BODY_ANY)
+                return 0;
+        if (!j) {
+                if (flags & HTTP_BODY) {
+                        problem(r, 400, "body", "body: required, a JSON object%s",
+                                flags & HTTP_BODY_ARRAY ? " (or an array of them)" : "");
+                        return -1;
+                }
+                return 0;
+        }
+        if (json_is_array(j) && (flags & HTTP_BODY_ARRAY)) {
+                size_t i;
+                json_t *el;
+                json_array_foreach(j, i, el) {
+                        char at[32];
+                        snprintf(at, sizeof at, "[%zu]", i);
+                        if (!json_is_object(el)) {
+                                problem(r, 400, at, "%s: expected a JSON object", at);
+                                return -1;
+                        }
+                        if (check_members(r, el, at) < 0)
+                                return -1;
+                }
+                return 0;
+        }
+        if (!json_is_object(j)) {
+                problem(r, 400, "body", "body: expected a JSON object%s",
+                        flags & HTTP_BODY_ARRAY ? " or an array of them" : "");
+                return -1;
+        }
+        return check_members(r, j, "");
+}
+
+static void run_handler(http_req *r) {
         if (r->body.oom) {
                 problem(r, 500, NULL, "out of memory reading the body");
                 return;
@@ -605,6 +1055,8 @@ static void run_handler(http_req *r) {
                         return;
                 }
         }
+        if (check_body(r) < 0)
+                return;
         int ret = r->route->fn(r, r->route->userdata);
         if (!r->replied && !r->deferred) {
                 char buf[128] = "";
@@ -614,39 +1066,69 @@ static void run_handler(http_req *r) {
         }
 }
 
+/* A chunked body crossed max_body: libmicrohttpd takes no reply while it hands us
+ * upload data (MHD_queue_response refuses until the body is in), and closing at once
+ * resets the connection before the client reads anything.  So the 413 is written to
+ * the socket here (a few hundred bytes: the send buffer of a connection that has sent
+ * us a megabyte and read nothing holds them), the rest of the body is read and
+ * dropped (DISCARD_MAX at most), and then the connection is closed.  No TLS: the
+ * socket is the stream. */
+static void send_413_now(http_req *r) {
+        char head[256];
+        char *body = problem_textf(413, "body", "body: exceeds the limit of %zu bytes", r->srv->max_body);
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        if (body && ci) {
+                int n = snprintf(head, sizeof head,
+                                 "HTTP/1.1 413 Content Too Large\r\nContent-Type: %s\r\nCache-Control: no-store\r\n"
+                                 "Connection: close\r\nContent-Length: %zu\r\n\r\n",
+                                 problem_type, strlen(body));
+                /* best effort: a client that does not read gets the close only */
+                if (send(ci->connect_fd, head, (size_t) n, MSG_NOSIGNAL | MSG_DONTWAIT) == n)
+                        (void) send(ci->connect_fd, body, strlen(body), MSG_NOSIGNAL | MSG_DONTWAIT);
+        }
+        free(body);
+        r->sent_413 = true;
+        r->status = 413;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
                                   const char *version, const char *upload_data, size_t *upload_data_size,
                                   void **con_cls) {
         http_req *r = *con_cls;
         (void) cls;
-        (void) version;
+        (void) url; /* decoded by libmicrohttpd, leniently: we decode r->raw ourselves */
 
         if (!r)
                 return MHD_NO; /* the URI callback ran out of memory */
         if (!r->started) {
                 r->started = true;
                 r->method = method;
-                r->path = url;
-                if (on_headers(r) < 0)
+                r->version = version;
+                int rc = on_headers(r);
+                if (rc < 0)
                         return send_reply(r);
-                return MHD_YES;
+                return MHD_YES; /* rc 1: refused, the reply waits for the body (dropped) */
         }
         if (*upload_data_size > 0) {
                 size_t n = *upload_data_size;
                 *upload_data_size = 0;
-                if (r->too_large || n > r->srv->max_body - r->body.len) {
-                        /* MHD cannot queue a reply while handing us upload data: drop
-                         * the rest (bounded) and answer 413 at the end */
-                        if (!r->too_large) {
-                                r->too_large = true;
-                                strbuf_free(&r->body);
-                        }
+                if (!r->replied && !r->too_large && n > r->srv->max_body - r->body.len) {
+                        r->too_large = true; /* a chunked body crossed the limit */
+                        r->discard_max = DISCARD_MAX;
+                        strbuf_free(&r->body);
+                        send_413_now(r);
+                }
+                if (r->replied || r->too_large) {
                         r->discarded += n;
-                        return r->discarded > DISCARD_MAX ? MHD_NO : MHD_YES;
+                        return r->discarded > r->discard_max ? MHD_NO : MHD_YES;
                 }
                 strbuf_append(&r->body, upload_data, n);
                 return MHD_YES;
         }
+        if (r->sent_413)
+                return MHD_NO; /* the body is in and the 413 out: close */
+        if (r->replied && !r->deferred)
+                return send_reply(r); /* refused at the headers; the body is in */
         if (r->deferred) {
                 /* resumed (http_resume): the continuation replies */
                 int ret = r->defer_cont(r, r->defer_ud);
@@ -683,6 +1165,7 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn) {
         http_req *r = calloc(1, sizeof *r);
         if (!r)
                 return NULL;
+        r->raw_len = strlen(uri);
         r->raw = strdup(uri);
         if (!r->raw) {
                 free(r);
@@ -709,8 +1192,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                 struct timespec t1;
                 clock_gettime(CLOCK_MONOTONIC, &t1);
                 double ms = (double) (t1.tv_sec - r->t0.tv_sec) * 1e3 + (double) (t1.tv_nsec - r->t0.tv_nsec) / 1e6;
+                bool answered = toe == MHD_REQUEST_TERMINATED_COMPLETED_OK || r->sent_413;
                 s->access_log(s->access_log_userdata, r->method, r->route ? r->route->name : NULL, r->path,
-                              toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? (int) r->status : 0, ms);
+                              answered ? (int) r->status : 0, ms);
         }
         if (r->deferred) {
                 /* the client left while its work ran: the continuation still runs, to
@@ -724,6 +1208,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         strbuf_free(&r->body);
         strbuf_free(&r->hdrs);
         free(r->raw);
+        free(r->raw_path);
+        free(r->decoded);
         free(r);
         atomic_fetch_sub(&s->inflight, 1);
 }
@@ -749,13 +1235,20 @@ int http_server_start(http_server *s, sked_err *err) {
         if (s->ipv6)
                 flags |= MHD_USE_IPv6;
         s->start_msg[0] = '\0';
+        /* room for our limits and libmicrohttpd's own buffers; a request over ours is
+         * answered by us, one over the pool by libmicrohttpd (also 414/431) */
+        size_t pool = 2 * (s->max_url + s->max_headers);
+        if (pool < MHD_POOL_MIN)
+                pool = MHD_POOL_MIN;
         atomic_store(&s->starting, true);
         /* clang-format off */
         s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s,
                 MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)&s->addr,
                 MHD_OPTION_THREAD_POOL_SIZE, s->threads > 1 ? s->threads : 0u,
                 MHD_OPTION_CONNECTION_LIMIT, s->max_connections,
+                MHD_OPTION_PER_IP_CONNECTION_LIMIT, s->per_ip,
                 MHD_OPTION_CONNECTION_TIMEOUT, s->timeout_s,
+                MHD_OPTION_CONNECTION_MEMORY_LIMIT, pool,
                 MHD_OPTION_LISTEN_BACKLOG_SIZE, 511u,
                 MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
                 MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
@@ -801,8 +1294,8 @@ void http_server_free(http_server *s) {
         http_server_stop(s);
         for (size_t i = 0; i < s->nroutes; i++) {
                 free(s->routes[i].method);
-                free(s->routes[i].pattern);
                 free(s->routes[i].name);
+                free(s->routes[i].pattern);
         }
         free(s->routes);
         free(s);

@@ -1,6 +1,7 @@
-/* http: the HTTP server framework under the API — routes with {param} segments,
- * bearer-token auth, JSON bodies with a size limit, problem+json errors — over
- * libmicrohttpd with an internal epoll thread pool.
+/* http: the HTTP server framework under the API — routes with {param} segments and
+ * what each route takes (query arguments, a JSON body and its members, If-Match),
+ * bearer-token auth, strict framing and decoding, size limits, problem+json errors —
+ * over libmicrohttpd with an internal epoll thread pool.
  *
  * Threads: configure (http_server_new, http_route) and start/stop/free from one
  * thread.  Handlers run on MHD's worker threads, several at once: they must be
@@ -9,8 +10,28 @@
  *
  * Every API reply carries `Cache-Control: no-store`; http_reply_static sets its own
  * (static assets with strong ETags, 304 on If-None-Match).  Framework errors are
- * application/problem+json: 404 (no route), 405 (+ Allow), 401 (+ WWW-Authenticate),
- * 400 (body not JSON), 413 (body over max_body), 500 (handler failed). */
+ * application/problem+json, checked in this order (docs/api.md "Request rules"):
+ *   1. framing: several Content-Length, Content-Length with Transfer-Encoding, a
+ *      Transfer-Encoding other than chunked (400, 501 for codings we do not know),
+ *      an HTTP/1.1 request without one Host or with several, a header field name
+ *      that is not a token, a NUL in a header value, a singleton header (Host,
+ *      Content-Length, Authorization, If-Match) sent twice: 400.  The connection is
+ *      closed after these replies: its framing cannot be trusted.
+ *   2. size: request target over max_url (414), header section over max_headers (431).
+ *   3. the target's encoding: a byte not allowed unescaped, a broken %XX (400, field
+ *      "path" or "query"); then the route: 404 (no route), 405 (+ Allow); then each
+ *      path parameter and query argument decoded: not UTF-8, a NUL or a control
+ *      character (400, field: the parameter or argument).
+ *   4. auth: 401 (+ WWW-Authenticate).  Nothing about the route's input is looked at
+ *      before this: the checks above are about the request's bytes only.
+ *   5. what the route takes: a query argument it does not declare, or one given twice
+ *      (400, field: the argument); If-Match on a route without HTTP_IF_MATCH (400,
+ *      field "If-Match"); a body on a route that takes none (400, field "body"); a body
+ *      over max_body (413, field "body"; a chunked one is answered when it crosses the
+ *      limit, and the connection closed); invalid JSON, not an object (or array) where
+ *      the route wants one (400, field "body"), a member the route does not declare
+ *      (400, field: the member, "[i].member" in an array).
+ *   6. 500 (handler failed). */
 #pragma once
 
 #include <jansson.h>
@@ -38,7 +59,10 @@ typedef struct http_config {
                                             IP literals only: host names are rejected */
         unsigned threads;                /* worker threads (MHD thread pool), 0 → 4 */
         size_t max_body;                 /* bytes, 0 → 1 MiB; larger bodies get 413 */
-        unsigned max_connections;        /* 0 → 512 */
+        size_t max_url;                  /* bytes of the request target, 0 → 8 KiB; longer: 414 */
+        size_t max_headers;              /* bytes of the header section, 0 → 16 KiB; larger: 431 */
+        unsigned max_connections;        /* in total, 0 → 512; more are refused at accept */
+        unsigned max_connections_per_ip; /* from one address, 0 → 64 (or max_connections if lower) */
         unsigned timeout_s;              /* idle connection timeout, 0 → 30 */
         const unsigned char *token_hash; /* 32 bytes (auth_token_hash), copied.  Non-public routes
                                             need "Authorization: Bearer <token>" matching it; NULL
@@ -47,7 +71,26 @@ typedef struct http_config {
         void *access_log_userdata;
 } http_config;
 
-enum { HTTP_PUBLIC = 1 }; /* route flag: no auth */
+/* Route flags.  Without a body flag a route takes no body (a request with one is
+ * refused, 400 field "body"); the members of an object body are those the route
+ * declares (http_route_def.members), any other is refused. */
+enum {
+        HTTP_PUBLIC = 1 << 0,        /* no token needed (or the route's own auth function) */
+        HTTP_BODY = 1 << 1,          /* a JSON object body is required */
+        HTTP_BODY_OPTIONAL = 1 << 2, /* a JSON object body, or none */
+        HTTP_BODY_ARRAY = 1 << 3,    /* with HTTP_BODY: an array of such objects also */
+        HTTP_BODY_ANY = 1 << 4,      /* any JSON value or none, members unchecked: the handler checks */
+        HTTP_IF_MATCH = 1 << 5,      /* takes If-Match (parsed by the handler); other routes refuse it */
+};
+
+/* A route's own check of credentials, for an HTTP_PUBLIC route that accepts others
+ * than the admin token (the calendar feed's ?token=).  Runs where the token check
+ * would, before anything else about the route's input; returns 0 when the request may
+ * go on, or replies (401) and returns <0.  Thread-safe, like a handler. */
+typedef int (*http_auth_fn)(http_req *req, void *userdata);
+
+/* A name list for http_route_def.args and .members: HTTP_NAMES("after", "limit"). */
+#define HTTP_NAMES(...) ((const char *const[]){__VA_ARGS__, NULL})
 
 /* Creates a server (not yet listening) from cfg, which need not outlive the call.
  * Errors: -EINVAL with err field "listen" for an address that is not "IP:port"
@@ -57,19 +100,32 @@ int http_server_new(const http_config *cfg, http_server **ret, sked_err *err);
 /* Sets (or replaces) the access log of http_config; before http_server_start only. */
 void http_set_access_log(http_server *s, http_access_log_fn fn, void *userdata);
 
-/* Registers fn for method ("GET", "POST", ...; HEAD is served by GET routes) and
- * pattern, e.g. "/api/v1/series/{id}/occurrences": literal segments match exactly,
- * {name} matches one non-empty segment (percent-decoded, see http_param), and a last
- * segment {name*} matches one or more segments, the rest of the path ("/assets/{path*}"
- * gives path "js/app.js" for /assets/js/app.js; percent-decoded after joining, so it
- * may hold "/" or ".."; a handler looks it up, never opens it as a file name).  When
- * several routes match a path, the one with most literal segments wins, and at a tie
- * the one without a wildcard.  Strings are copied.  Call before http_server_start.
- * Errors: -EINVAL (bad pattern: not starting with '/', more than 8 params, empty or
- * unclosed {}, {name*} before the last segment), -EBUSY (server already started),
+/* One row of a resource's route table: method ("GET", "POST", ...; HEAD is served by
+ * GET routes) and pattern, e.g. "/api/v1/series/{id}/occurrences": literal segments
+ * match exactly (not percent-decoded), {name} matches one non-empty segment
+ * (percent-decoded, see http_param), and a last segment {name*} matches one or more
+ * segments, the rest of the path ("/assets/{path*}" gives path "js/app.js" for
+ * /assets/js/app.js; percent-decoded after joining, so it may hold "/" or ".."; a
+ * handler looks it up, never opens it as a file name).  When several routes match a
+ * path, the one with most literal segments wins, and at a tie the one without a
+ * wildcard.  args and members are NULL-terminated name lists (HTTP_NAMES) that must
+ * outlive the server (static tables); NULL: none. */
+typedef struct http_route_def {
+        const char *method;
+        const char *pattern;
+        unsigned flags; /* HTTP_PUBLIC, HTTP_BODY*, HTTP_IF_MATCH */
+        http_handler_fn fn;
+        const char *const *args;    /* the query arguments it reads; any other is refused */
+        const char *const *members; /* the members of its object body; any other is refused */
+        http_auth_fn auth;          /* with HTTP_PUBLIC: its own credentials check, or NULL */
+} http_route_def;
+
+/* Registers def (method and pattern are copied) with userdata.  Call before
+ * http_server_start.  Errors: -EINVAL (bad pattern: not starting with '/', more than
+ * 8 params, empty or unclosed {}, {name*} before the last segment; HTTP_BODY_ARRAY
+ * without HTTP_BODY; auth without HTTP_PUBLIC), -EBUSY (server already started),
  * -ENOMEM. */
-int http_route(http_server *s, const char *method, const char *pattern, unsigned flags, http_handler_fn fn,
-               void *userdata);
+int http_route(http_server *s, const http_route_def *def, void *userdata);
 
 /* Binds and starts the worker threads.  Errors (with err, field "listen"):
  * -EADDRINUSE (port taken) or -EADDRNOTAVAIL (anything else: address not local,
@@ -79,14 +135,6 @@ int http_server_start(http_server *s, sked_err *err);
 
 /* The bound port (useful with port 0); 0 before start. */
 uint16_t http_server_port(const http_server *s);
-
-/* One row of a resource's route table (see http_route_table). */
-typedef struct http_route_def {
-        const char *method;
-        const char *pattern;
-        unsigned flags;
-        http_handler_fn fn;
-} http_route_def;
 
 /* Registers each of defs[0..n) with http_route, all with the same userdata (a
  * resource's context).  Stops at and returns the first error (earlier rows stay). */
@@ -100,6 +148,8 @@ int http_route_table(http_server *s, const http_route_def *defs, size_t n, void 
 size_t http_route_count(const http_server *s);
 void http_route_at(const http_server *s, size_t i, const char **ret_method, const char **ret_pattern,
                    unsigned *ret_flags);
+/* What the i-th route takes: its args and members lists as registered (NULL: none). */
+void http_route_takes(const http_server *s, size_t i, const char *const **ret_args, const char *const **ret_members);
 
 /* Stops accepting connections, waits (up to timeout_s) for requests in flight to
  * finish and be answered, then closes all connections and joins the workers.
@@ -116,15 +166,17 @@ const char *http_param(const http_req *r, const char *name);
 /* True when the request carries the admin token ("Authorization: Bearer ..."); for
  * HTTP_PUBLIC routes that accept other credentials too. */
 bool http_authorized(http_req *r);
-/* Query-string argument, decoded by MHD ("a%20b" and "a+b" → "a b"); NULL if absent,
- * "" for "?flag". */
+/* Query-string argument, percent-decoded ("a%20b" and "a+b" → "a b") and checked to
+ * be text; NULL if absent, "" for "?flag".  name must be one of the route's args
+ * (reading another logs a bug: it is never there). */
 const char *http_query(const http_req *r, const char *name);
 /* Request header, name case-insensitive; NULL if absent. */
 const char *http_header(const http_req *r, const char *name);
 /* The parsed body (borrowed, freed after the request), NULL if the request had no
  * body.  Invalid JSON never reaches a handler (the framework answers 400 with
- * "body: invalid JSON at line L, column C: ..."); any JSON value is accepted, so
- * checking for an object or array is the handler's job.  Duplicate object keys are
+ * "body: invalid JSON at line L, column C: ..."), nor a body of another shape than
+ * the route's flags ask for, nor an object with a member the route does not declare
+ * (the members' values are the handler's to check).  Duplicate object keys are
  * rejected as invalid. */
 json_t *http_body_json(http_req *r);
 

@@ -120,20 +120,24 @@ static int h_calendar(http_req *req, void *ud) {
         return 0;
 }
 
+/* The feed's credentials: the admin token, or the read-only feed token as ?token=
+ * (calendar programs subscribe by URL and send no headers).  The route's auth
+ * function: it runs where the token check would, before its arguments are looked at. */
+static int feed_auth(http_req *req, void *ud) {
+        api_ctx *ctx = ud;
+        const char *token = http_query(req, "token");
+        if (http_authorized(req) || (ctx->feed.have && token && auth_token_matches(token, ctx->feed.hash)))
+                return 0;
+        http_add_header(req, "WWW-Authenticate", "Bearer realm=\"sked\"");
+        http_reply_problem(req, 401, "token",
+                           "the calendar feed needs ?token=<feed token> (DATA_DIR/feed.token) or the admin token");
+        return -EACCES;
+}
+
 static int h_calendar_ics(http_req *req, void *ud) {
         api_ctx *ctx = ud;
         engine *e = ctx->e;
         store *st;
-        /* the admin token, or the read-only feed token as ?token= (calendar programs
-         * subscribe by URL and send no headers) */
-        const char *token = http_query(req, "token");
-        if (!http_authorized(req) && !(ctx->feed.have && token && auth_token_matches(token, ctx->feed.hash))) {
-                http_add_header(req, "WWW-Authenticate", "Bearer realm=\"sked\"");
-                http_reply_problem(req, 401, "token",
-                                   "the calendar feed needs ?token=<feed token> (DATA_DIR/feed.token) "
-                                   "or the admin token");
-                return 0;
-        }
         int64_t series = 0;
         sked_time now = engine_now(e), from, to;
         if (api_get_store(e, req, &st) < 0 ||
@@ -156,8 +160,9 @@ static int h_calendar_ics(http_req *req, void *ud) {
 }
 
 static const http_route_def routes[] = {
-        {"GET", "/api/v1/calendar", 0, h_calendar},
-        {"GET", "/api/v1/calendar.ics", HTTP_PUBLIC, h_calendar_ics},
+        {"GET", "/api/v1/calendar", 0, h_calendar, .args = HTTP_NAMES("week", "from", "to", "tz", "series", "limit")},
+        {"GET", "/api/v1/calendar.ics", HTTP_PUBLIC, h_calendar_ics,
+         .args = HTTP_NAMES("series", "from", "to", "token"), .auth = feed_auth},
 };
 
 int routes_calendar_register(http_server *s, api_ctx *ctx, sked_err *err) {

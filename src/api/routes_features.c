@@ -60,7 +60,7 @@ static int feature_known(store *st, const char *name, bool enabled, sked_err *er
         json_decref(list);
         if (!known)
                 return err_field(err, -ENOENT, "feature",
-                                 "feature: \"%s\": no registered type declares this feature (see sked "
+                                 "\"%s\": no registered type declares this feature (see sked "
                                  "features, and feature: in a type's manifest)",
                                  name);
         return 0;
@@ -109,9 +109,10 @@ static int h_feature_disable(http_req *req, void *ud) {
 }
 
 static const http_route_def routes[] = {
-        {"GET", "/api/v1/features", 0, h_features},
-        {"POST", "/api/v1/features/{name}/enable", 0, h_feature_enable},
-        {"POST", "/api/v1/features/{name}/disable", 0, h_feature_disable},
+        {"GET", "/api/v1/features", 0, h_features, .args = NULL},
+        {"POST", "/api/v1/features/{name}/enable", HTTP_BODY_OPTIONAL, h_feature_enable, .members = HTTP_NAMES("note")},
+        {"POST", "/api/v1/features/{name}/disable", HTTP_BODY_OPTIONAL, h_feature_disable,
+         .members = HTTP_NAMES("note")},
 };
 
 int routes_features_register(http_server *s, api_ctx *ctx, sked_err *err) {

@@ -156,15 +156,21 @@ static bool metrics_token(api_ctx *ctx, http_req *req) {
         return auth_token_matches(h, ctx->metrics.hash);
 }
 
+/* The route's credentials check (it runs where the token check would): the admin
+ * token or the metrics token. */
+static int metrics_auth(http_req *req, void *ud) {
+        api_ctx *ctx = ud;
+        if (http_authorized(req) || metrics_token(ctx, req))
+                return 0;
+        http_add_header(req, "WWW-Authenticate", "Bearer realm=\"sked\"");
+        http_reply_problem(req, 401, "token",
+                           "/metrics needs \"Authorization: Bearer <token>\" with the metrics token "
+                           "(DATA_DIR/metrics.token) or the admin token");
+        return -1;
+}
+
 static int h_metrics(http_req *req, void *ud) {
         api_ctx *ctx = ud;
-        if (!http_authorized(req) && !metrics_token(ctx, req)) {
-                http_add_header(req, "WWW-Authenticate", "Bearer realm=\"sked\"");
-                http_reply_problem(req, 401, "token",
-                                   "/metrics needs \"Authorization: Bearer <token>\" with the metrics token "
-                                   "(DATA_DIR/metrics.token) or the admin token");
-                return 0;
-        }
         store *st;
         if (api_get_store(ctx->e, req, &st) < 0)
                 return 0;
@@ -187,7 +193,7 @@ static int h_metrics(http_req *req, void *ud) {
 }
 
 static const http_route_def routes[] = {
-        {"GET", "/metrics", HTTP_PUBLIC, h_metrics},
+        {"GET", "/metrics", HTTP_PUBLIC, h_metrics, .auth = metrics_auth},
 };
 
 int routes_metrics_register(http_server *s, api_ctx *ctx, sked_err *err) {

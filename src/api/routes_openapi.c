@@ -26,7 +26,7 @@ static int h_openapi(http_req *req, void *ud) {
 }
 
 static const http_route_def routes[] = {
-        {"GET", "/api/v1/openapi.json", HTTP_PUBLIC, h_openapi},
+        {"GET", "/api/v1/openapi.json", HTTP_PUBLIC, h_openapi, .args = NULL},
 };
 
 int routes_openapi_register(http_server *s, api_ctx *ctx, sked_err *err) {

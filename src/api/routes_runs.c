@@ -81,19 +81,9 @@ static int h_runs_enqueue(http_req *req, void *ud) {
         store *st;
         if (api_get_store(e, req, &st) < 0)
                 return 0;
-        json_t *body = http_body_json(req);
-        const char *key;
-        json_t *v;
-        json_object_foreach(body, key, v) {
-                if (strcmp(key, "type") && strcmp(key, "params") && strcmp(key, "params_list") &&
-                    strcmp(key, "count")) {
-                        http_reply_problem(req, 400, key,
-                                           "%s: unknown field (expected type, params, params_list, count)", key);
-                        return 0;
-                }
-        }
+        json_t *body = http_body_json(req); /* an object of the route's members */
         const char *type = json_string_value(json_object_get(body, "type"));
-        if (!json_is_object(body) || !type) {
+        if (!type) {
                 http_reply_problem(req, 400, "type", "type: required (the process type to run)");
                 return 0;
         }
@@ -107,6 +97,13 @@ static int h_runs_enqueue(http_req *req, void *ud) {
                 http_reply_problem(req, 400, "params_list", "params_list: expected an array of 1 to 10000 objects");
                 return 0;
         }
+        for (size_t i = 0; i < json_array_size(list); i++)
+                if (!json_is_object(json_array_get(list, i))) {
+                        char f[40];
+                        snprintf(f, sizeof f, "params_list[%zu]", i);
+                        http_reply_problem(req, 400, f, "%s: expected a JSON object", f);
+                        return 0;
+                }
         if (count && (!json_is_integer(count) || json_integer_value(count) < 1 || json_integer_value(count) > 10000)) {
                 http_reply_problem(req, 400, "count", "count: expected an integer from 1 to 10000");
                 return 0;
@@ -200,11 +197,12 @@ static int h_run_results(http_req *req, void *ud) {
 }
 
 static const http_route_def routes[] = {
-        {"GET", "/api/v1/runs", 0, h_runs_list},
-        {"POST", "/api/v1/runs", 0, h_runs_enqueue},
-        {"GET", "/api/v1/runs/{id}", 0, h_run_get},
-        {"GET", "/api/v1/runs/{id}/messages", 0, h_run_messages},
-        {"GET", "/api/v1/runs/{id}/results", 0, h_run_results},
+        {"GET", "/api/v1/runs", 0, h_runs_list, .args = HTTP_NAMES("series", "type", "state", "before", "limit")},
+        {"POST", "/api/v1/runs", HTTP_BODY, h_runs_enqueue,
+         .members = HTTP_NAMES("type", "params", "params_list", "count")},
+        {"GET", "/api/v1/runs/{id}", 0, h_run_get, .args = NULL},
+        {"GET", "/api/v1/runs/{id}/messages", 0, h_run_messages, .args = HTTP_NAMES("after", "limit")},
+        {"GET", "/api/v1/runs/{id}/results", 0, h_run_results, .args = HTTP_NAMES("after", "limit")},
 };
 
 int routes_runs_register(http_server *s, api_ctx *ctx, sked_err *err) {

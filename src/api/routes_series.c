@@ -3,7 +3,6 @@
  * and the recent results of a series (docs/api.md "Series", "Occurrences"). */
 #include "api/routes_series.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,31 +13,6 @@
 #include "base/parse.h"
 
 /* ---- series ---- */
-
-/* If-Match: "N" (or N, or W/"N") -> N; 0 when absent.  -1 when unusable.  The
- * number ends at the first '"' (what follows it is not looked at). */
-static int64_t if_match(http_req *req) {
-        const char *v = http_header(req, "If-Match");
-        if (!v || !*v)
-                return 0;
-        if (!strncmp(v, "W/", 2))
-                v += 2;
-        if (*v == '"')
-                v++;
-        char buf[32];
-        size_t len = strcspn(v, "\"");
-        if (len >= sizeof buf)
-                return -1;
-        memcpy(buf, v, len);
-        buf[len] = '\0';
-        const char *p = buf;
-        while (isspace((unsigned char) *p))
-                p++;
-        int64_t n;
-        if (parse_int64(p, 1, INT64_MAX, &n) < 0)
-                return -1;
-        return n;
-}
 
 static int reply_series(http_req *req, int status, series_row *row) {
         api_set_etag(req, row->version);
@@ -57,9 +31,11 @@ static int h_series_list(http_req *req, void *ud) {
         engine *e = ctx->e;
         store *st;
         int64_t after, limit;
+        bool all;
         if (api_get_store(e, req, &st) < 0 ||
             api_int_arg(req, "after", http_query(req, "after"), 0, 0, INT64_MAX, &after) < 0 ||
-            api_int_arg(req, "limit", http_query(req, "limit"), API_DEFAULT_LIMIT, 1, API_MAX_LIMIT, &limit) < 0)
+            api_int_arg(req, "limit", http_query(req, "limit"), API_DEFAULT_LIMIT, 1, API_MAX_LIMIT, &limit) < 0 ||
+            api_bool_arg(req, "all", &all) < 0)
                 return 0;
         const char *type = http_query(req, "type");
         json_t *def = type && *type ? engine_type_json(e, type) : NULL;
@@ -72,7 +48,7 @@ static int h_series_list(http_req *req, void *ud) {
         series_row *rows = NULL;
         size_t n = 0;
         sked_err err = {0};
-        int r = store_series_list(st, type, after, (int) limit, api_bool_query(req, "all"), &rows, &n, &err);
+        int r = store_series_list(st, type, after, (int) limit, all, &rows, &n, &err);
         if (r < 0)
                 return api_reply_err(req, r, &err);
         json_t *items = json_array();
@@ -132,11 +108,7 @@ static void insert_clear(void *op) {
 static int h_series_create(http_req *req, void *ud) {
         api_ctx *ctx = ud;
         engine *e = ctx->e;
-        json_t *body = http_body_json(req);
-        if (!json_is_array(body) && !json_is_object(body)) {
-                http_reply_problem(req, 400, "body", "body: expected a series (JSON object) or an array of them");
-                return 0;
-        }
+        json_t *body = http_body_json(req); /* an object or an array of them (the route's flags) */
         insert_ctx c = {.batch = json_is_array(body), .n = json_is_array(body) ? json_array_size(body) : 1};
         sked_err err = {0};
         int r;
@@ -246,17 +218,10 @@ static int h_series_patch(http_req *req, void *ud) {
         int64_t id;
         if (api_id_param(req, &id) < 0)
                 return 0;
-        json_t *body = http_body_json(req);
-        if (!json_is_object(body)) {
-                http_reply_problem(req, 400, "body", "body: expected the fields to change (JSON object)");
+        int64_t expected;
+        if (api_if_match(req, &expected) < 0)
                 return 0;
-        }
-        int64_t expected = if_match(req);
-        if (expected < 0) {
-                http_reply_problem(req, 400, "If-Match", "If-Match: expected the series' ETag, like \"3\"");
-                return 0;
-        }
-        series_ctx c = {.op = SW_PATCH, .id = id, .expected = expected, .body = body};
+        series_ctx c = {.op = SW_PATCH, .id = id, .expected = expected, .body = http_body_json(req)};
         return series_write(req, e, &c);
 }
 
@@ -264,9 +229,10 @@ static int h_series_delete(http_req *req, void *ud) {
         api_ctx *ctx = ud;
         engine *e = ctx->e;
         int64_t id;
-        if (api_id_param(req, &id) < 0)
+        bool purge;
+        if (api_id_param(req, &id) < 0 || api_bool_arg(req, "purge", &purge) < 0)
                 return 0;
-        series_ctx c = {.op = SW_DELETE, .id = id, .purge = api_bool_query(req, "purge")};
+        series_ctx c = {.op = SW_DELETE, .id = id, .purge = purge};
         return series_write(req, e, &c);
 }
 
@@ -299,12 +265,7 @@ static int h_series_trigger(http_req *req, void *ud) {
         int64_t id;
         if (api_id_param(req, &id) < 0)
                 return 0;
-        json_t *body = http_body_json(req);
-        if (body && !json_is_object(body)) {
-                http_reply_problem(req, 400, "body", "body: expected {\"params\": {...}} or nothing");
-                return 0;
-        }
-        series_ctx c = {.op = SW_TRIGGER, .id = id, .body = body};
+        series_ctx c = {.op = SW_TRIGGER, .id = id, .body = http_body_json(req)};
         return series_write(req, e, &c);
 }
 
@@ -393,7 +354,6 @@ typedef struct occurrence_ctx {
         int64_t id;
         sked_time nominal;
         json_t *body; /* borrowed; NULL: reset */
-        json_t *none; /* the null body stands for a missing one (owned) */
         json_t *out;  /* out: change */
 } occurrence_ctx;
 
@@ -407,7 +367,6 @@ static int occurrence_apply(engine *e, store *st, void *ctx, json_t **ret_reply,
 static int occurrence_ok(http_req *req, void *op) {
         occurrence_ctx *c = op;
         if (c->body) {
-                json_decref(c->none);
                 http_reply_json(req, 200, c->out);
         } else {
                 http_reply_json(req, 204, NULL);
@@ -418,7 +377,6 @@ static int occurrence_ok(http_req *req, void *op) {
 static void occurrence_clear(void *op) {
         occurrence_ctx *c = op;
         json_decref(c->out);
-        json_decref(c->none);
 }
 
 static int h_occurrence_change(http_req *req, void *ud) {
@@ -428,9 +386,7 @@ static int h_occurrence_change(http_req *req, void *ud) {
         sked_time nominal;
         if (api_id_param(req, &id) < 0 || nominal_param(req, &nominal) < 0)
                 return 0;
-        json_t *body = http_body_json(req);
-        json_t *none = body ? NULL : json_null(); /* the engine answers a missing body */
-        occurrence_ctx c = {.id = id, .nominal = nominal, .body = body ? body : none, .none = none};
+        occurrence_ctx c = {.id = id, .nominal = nominal, .body = http_body_json(req)}; /* required */
         return api_write_through_loop(req, e, occurrence_apply, 0, &c, sizeof c, occurrence_ok, occurrence_clear);
 }
 
@@ -445,19 +401,28 @@ static int h_occurrence_reset(http_req *req, void *ud) {
         return api_write_through_loop(req, e, occurrence_apply, 0, &c, sizeof c, occurrence_ok, occurrence_clear);
 }
 
+/* The members of a series in a request body: POST takes them (each element of an
+ * array too), PATCH also `version`.  The engine checks their values (and refuses
+ * unknown ones itself, for embedders); the route refuses any other first. */
+#define SERIES_MEMBERS                                                                                                 \
+        "type", "title", "schedule", "tz", "start", "end", "count", "params", "query", "enabled", "owner",             \
+                "pause_note", "policy", "sleep"
+
 static const http_route_def routes[] = {
-        {"GET", "/api/v1/series", 0, h_series_list},
-        {"POST", "/api/v1/series", 0, h_series_create},
-        {"GET", "/api/v1/series/{id}", 0, h_series_get},
-        {"PATCH", "/api/v1/series/{id}", 0, h_series_patch},
-        {"DELETE", "/api/v1/series/{id}", 0, h_series_delete},
-        {"POST", "/api/v1/series/{id}/pause", 0, h_series_pause},
-        {"POST", "/api/v1/series/{id}/resume", 0, h_series_resume},
-        {"POST", "/api/v1/series/{id}/trigger", 0, h_series_trigger},
-        {"GET", "/api/v1/series/{id}/occurrences", 0, h_series_occurrences},
-        {"PATCH", "/api/v1/series/{id}/occurrences/{nominal}", 0, h_occurrence_change},
-        {"DELETE", "/api/v1/series/{id}/occurrences/{nominal}", 0, h_occurrence_reset},
-        {"GET", "/api/v1/series/{id}/results", 0, h_series_results},
+        {"GET", "/api/v1/series", 0, h_series_list, .args = HTTP_NAMES("type", "after", "limit", "all")},
+        {"POST", "/api/v1/series", HTTP_BODY | HTTP_BODY_ARRAY, h_series_create, .members = HTTP_NAMES(SERIES_MEMBERS)},
+        {"GET", "/api/v1/series/{id}", 0, h_series_get, .args = NULL},
+        {"PATCH", "/api/v1/series/{id}", HTTP_BODY | HTTP_IF_MATCH, h_series_patch,
+         .members = HTTP_NAMES(SERIES_MEMBERS, "version")},
+        {"DELETE", "/api/v1/series/{id}", 0, h_series_delete, .args = HTTP_NAMES("purge")},
+        {"POST", "/api/v1/series/{id}/pause", HTTP_BODY_OPTIONAL, h_series_pause, .members = HTTP_NAMES("note")},
+        {"POST", "/api/v1/series/{id}/resume", HTTP_BODY_OPTIONAL, h_series_resume, .args = NULL},
+        {"POST", "/api/v1/series/{id}/trigger", HTTP_BODY_OPTIONAL, h_series_trigger, .members = HTTP_NAMES("params")},
+        {"GET", "/api/v1/series/{id}/occurrences", 0, h_series_occurrences, .args = HTTP_NAMES("from", "to", "limit")},
+        {"PATCH", "/api/v1/series/{id}/occurrences/{nominal}", HTTP_BODY, h_occurrence_change,
+         .members = HTTP_NAMES("start", "params", "enabled", "note")},
+        {"DELETE", "/api/v1/series/{id}/occurrences/{nominal}", 0, h_occurrence_reset, .args = NULL},
+        {"GET", "/api/v1/series/{id}/results", 0, h_series_results, .args = HTTP_NAMES("runs")},
 };
 
 int routes_series_register(http_server *s, api_ctx *ctx, sked_err *err) {

@@ -8,6 +8,7 @@
 
 #include "api/api.h"
 #include "api/views.h"
+#include "model/ptype.h"
 
 /* ---- types ---- */
 
@@ -17,12 +18,13 @@ static int h_types_list(http_req *req, void *ud) {
         store *st;
         json_t *items = NULL;
         sked_err err = {0};
-        if (api_get_store(e, req, &st) < 0)
+        bool all;
+        if (api_get_store(e, req, &st) < 0 || api_bool_arg(req, "all", &all) < 0)
                 return 0;
         int r = store_type_list(st, &items, &err);
         if (r < 0)
                 return api_reply_err(req, r, &err);
-        if (!api_bool_query(req, "all")) {
+        if (!all) {
                 /* a disabled feature's types are hidden from listings */
                 json_t *shown = json_array();
                 size_t i;
@@ -53,11 +55,7 @@ static int h_type_get(http_req *req, void *ud) {
 static int h_type_register(http_req *req, void *ud) {
         api_ctx *ctx = ud;
         engine *e = ctx->e;
-        json_t *body = http_body_json(req), *def = NULL;
-        if (!json_is_object(body)) {
-                http_reply_problem(req, 400, "body", "body: expected a type definition (JSON object)");
-                return 0;
-        }
+        json_t *body = http_body_json(req), *def = NULL; /* a manifest: an object of its top-level keys */
         sked_err err = {0};
         int r = engine_type_register(e, body, NULL, NULL, &def, &err); /* through the loop */
         if (r < 0)
@@ -70,9 +68,10 @@ static int h_type_register(http_req *req, void *ud) {
 }
 
 static const http_route_def routes[] = {
-        {"GET", "/api/v1/types", 0, h_types_list},
-        {"POST", "/api/v1/types", 0, h_type_register},
-        {"GET", "/api/v1/types/{name}", 0, h_type_get},
+        {"GET", "/api/v1/types", 0, h_types_list, .args = HTTP_NAMES("all")},
+        /* the manifest's own checker (model/ptype.c) owns its keys and checks the nested ones */
+        {"POST", "/api/v1/types", HTTP_BODY, h_type_register, .members = ptype_manifest_keys},
+        {"GET", "/api/v1/types/{name}", 0, h_type_get, .args = NULL},
 };
 
 int routes_types_register(http_server *s, api_ctx *ctx, sked_err *err) {

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/utf8.h"
+
 static int grow(strbuf *b, size_t extra) {
         if (b->oom)
                 return -ENOMEM;
@@ -92,38 +94,6 @@ void strbuf_reset(strbuf *b) {
 void strbuf_free(strbuf *b) {
         free(b->data);
         *b = (strbuf) STRBUF_INIT;
-}
-
-/* Length of the valid UTF-8 sequence at s (n bytes available), 0 if invalid.  NUL
- * counts as invalid: messages are C strings. */
-static size_t utf8_seq(const unsigned char *s, size_t n) {
-        unsigned char c = s[0];
-        if (c >= 0x01 && c <= 0x7f)
-                return 1;
-        size_t len;
-        unsigned char lo = 0x80, hi = 0xbf;
-        if (c >= 0xc2 && c <= 0xdf)
-                len = 2;
-        else if (c >= 0xe0 && c <= 0xef) {
-                len = 3;
-                if (c == 0xe0)
-                        lo = 0xa0; /* overlong */
-                else if (c == 0xed)
-                        hi = 0x9f; /* surrogates */
-        } else if (c >= 0xf0 && c <= 0xf4) {
-                len = 4;
-                if (c == 0xf0)
-                        lo = 0x90; /* overlong */
-                else if (c == 0xf4)
-                        hi = 0x8f; /* beyond U+10FFFF */
-        } else
-                return 0;
-        if (n < len || s[1] < lo || s[1] > hi)
-                return 0;
-        for (size_t i = 2; i < len; i++)
-                if (s[i] < 0x80 || s[i] > 0xbf)
-                        return 0;
-        return len;
 }
 
 /* Appends s as valid UTF-8: each invalid byte (and NUL) becomes U+FFFD. */

@@ -63,8 +63,8 @@ static int check_format(const char *v) {
 
 #define OFF(f) offsetof(serve_config, f)
 
-/* In the order of the usage and of --print-config.  h10's connection limits and
- * later options are rows here. */
+/* In the order of the usage and of --print-config.  A new option is a row here and
+ * a field in serve_config. */
 static const serve_opt opts[] = {
         {"data-dir", SO_STRING, OFF(data_dir), 0, 0, "var", "DIR", "a directory", NULL, 0,
          "database, admin token and lock (created, mode 0700)"},
@@ -82,6 +82,12 @@ static const serve_opt opts[] = {
          "on SIGTERM, how long running handlers may finish"},
         {"http-threads", SO_INT, OFF(http_threads), 1, 256, "4", "N", "1..256", NULL, 0,
          "threads serving the HTTP API"},
+        {"max-connections", SO_INT, OFF(max_connections), 1, 100000, "512", "N", "1..100000", NULL, 0,
+         "HTTP connections at once, in total; more wait to be\naccepted until one closes"},
+        {"max-connections-per-ip", SO_INT, OFF(max_connections_per_ip), 1, 100000, "64", "N", "1..100000", NULL, 0,
+         "of them from one client address (at most\n--max-connections); more are closed when accepted"},
+        {"idle-timeout", SO_INT, OFF(idle_timeout), 1, 3600, "30", "SECONDS", "seconds 1..3600", NULL, 0,
+         "close an HTTP connection that sent nothing for this long"},
         {"lookahead", SO_INT, OFF(lookahead), 0, 60000, "2000", "MS", "milliseconds 0..60000", NULL, 0,
          "fire and claim occurrences this far ahead of their time,\nto start them on time; 0 = when due"},
         {"node", SO_STRING, OFF(node), 0, 0, NULL, "NAME", "a name of 1 to 100 characters", check_node, 0,
@@ -93,6 +99,9 @@ static const serve_opt opts[] = {
          "debug, info, warning or error"},
         {"log-format", SO_STRING, OFF(log_format), 0, 0, "text", "FORMAT", "text or json", check_format, 0,
          "text, or json: one object a line"},
+        {"clock-file", SO_STRING, OFF(clock_file), 0, 0, NULL, "PATH", "a file name", NULL, 0,
+         "tests only: the clock runs this many seconds (the file's\nnumber) ahead of real time, read again as it "
+         "changes"},
 };
 #define NOPTS (sizeof opts / sizeof opts[0])
 _Static_assert(NOPTS <= SERVE_OPTS_MAX, "serve_config.origin is too small");
@@ -450,6 +459,10 @@ int serveconf_load(int argc, char **argv, serve_config *cfg, sked_err *err) {
                 if ((r = set_value(cfg, flags[i].ix, flags[i].arg, (serve_origin){SERVE_FLAG, 0}, where, err)) < 0)
                         goto done;
         }
+        if (cfg->max_connections_per_ip > cfg->max_connections)
+                r = err_field(err, -EINVAL, "max-connections-per-ip",
+                              "max-connections-per-ip %lld: more than max-connections %lld",
+                              (long long) cfg->max_connections_per_ip, (long long) cfg->max_connections);
 done:
         free(flags);
         return r;

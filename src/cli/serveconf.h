@@ -46,7 +46,9 @@ typedef struct serve_origin {
 typedef struct serve_config {
         const char *data_dir, *listen, *db, *node, *token_file;
         const char *log_level, *log_format; /* checked: log_level_parse / log_format_parse accept them */
+        const char *clock_file;             /* tests only (--clock-file) */
         int64_t workers, grace, http_threads, lookahead;
+        int64_t max_connections, max_connections_per_ip, idle_timeout; /* HTTP limits (http_config) */
         bool demo;
         serve_list plugins;
 

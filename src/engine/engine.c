@@ -8,6 +8,7 @@
 
 #include "base/log.h"
 #include "engine/engine_internal.h"
+#include "engine/workflow.h"
 
 static sked_time real_clock(void *ud) {
         (void) ud;
@@ -315,6 +316,7 @@ void engine_free(engine *e) {
                 store_close(e->life.conns[i]);
         free(e->life.conns);
         schedcache_clear(&e->fire.scache);
+        engine_workflows_free(e);
         registry_features_off_free(e->reg.features_off, e->reg.nfeatures_off);
         free(e->lease.cancel_ids);
         for (type_entry *t = e->reg.types, *nx; t; t = nx) {

@@ -133,6 +133,7 @@ extern const turn_step lease_step;     /* lease.c: recover expired leases, renew
 extern const turn_step claim_step;     /* claim.c: ready runs for the workers */
 extern const turn_step health_step;    /* poller.c: heartbeat, the poller's health record */
 extern const turn_step retention_step; /* retention.c: purge (own transaction) */
+extern const turn_step workflow_step;  /* workflow.c: workflow instances that are due */
 extern const turn_step metrics_step;   /* metrics.c: counts what the turn committed (after only) */
 extern const turn_step alive_step;     /* alive.c: proof of life for a watchdog (cfg.alive) */
 
@@ -215,6 +216,8 @@ struct engine {
         struct {                   /* fire.c */
                 schedcache scache; /* the loop's plans */
         } fire;
+
+        struct wf_engine *wf; /* workflow.c: compiled definitions, the next due instance (loop-owned) */
 
         struct { /* poller.c (and retention.c): the role and the health record (loop-owned) */
                 poller_health health;

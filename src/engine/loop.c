@@ -115,12 +115,13 @@ static void events_after(engine *e, turn_ctx *t) {
 const turn_step events_step = {"events", 0, events_work, events_after, NULL, NULL};
 
 /* The turn, in this order.  Events before writes and firing (a finished run does
- * not count as running); firing before claiming (the same turn claims what it
- * fired); health last (it reports what the others did); alive after every
- * turn, whatever its outcome. */
+ * not count as running); workflows after both (a run's end and a signal advance
+ * their instances in the same turn) and before claiming, as firing (the same
+ * turn claims the runs they queue); health last (it reports what the others did);
+ * metrics once the turn is decided; alive after every turn, whatever its outcome. */
 static const turn_step *const steps[] = {
-        &role_step,  &events_step, &writes_step,    &fire_step,    &lease_step,
-        &claim_step, &health_step, &retention_step, &metrics_step, &alive_step,
+        &role_step,  &events_step, &writes_step,    &workflow_step, &fire_step,  &lease_step,
+        &claim_step, &health_step, &retention_step, &metrics_step,  &alive_step,
 };
 #define NSTEPS (sizeof steps / sizeof steps[0])
 

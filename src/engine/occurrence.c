@@ -60,7 +60,7 @@ int engine_occurrence_change(engine *e, store *st, int64_t id, sked_time nominal
                              sked_err *err) {
         static const char *const known[] = {"start", "params", "enabled", "note", NULL};
         if (!json_is_object(in))
-                return err_set(err, -EINVAL, "body: expected a JSON object with start, params, enabled or note");
+                return err_field(err, -EINVAL, "body", "expected a JSON object with start, params, enabled or note");
         const char *unknown = params_unknown_key(in, known);
         if (unknown)
                 return err_field(err, -EINVAL, unknown, "unknown field (expected start, params, enabled, note)");

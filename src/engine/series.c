@@ -93,7 +93,7 @@ static int apply_fields(engine *e, json_t *in, bool creating, bool internal, ser
                                             "count",   "params",     "query",    "enabled", "owner", "background",
                                             "version", "pause_note", "policy",   "sleep",   NULL};
         if (!json_is_object(in))
-                return err_set(err, -EINVAL, "body: expected a JSON object");
+                return err_field(err, -EINVAL, "body", "expected a JSON object");
         const char *unknown = params_unknown_key(in, known);
         if (!unknown && !internal && json_object_get(in, "background"))
                 unknown = "background"; /* set by type registration only */
@@ -421,8 +421,13 @@ int engine_series_update(engine *e, store *st, int64_t id, json_t *patch, int64_
                 goto fail;
         }
         json_t *v = json_object_get(patch, "version");
-        if (v && (!json_is_integer(v) || (expected_version && json_integer_value(v) != expected_version))) {
+        if (v && !json_is_integer(v)) {
                 r = err_field(err, -EINVAL, "version", "expected the integer version the edit is based on");
+                goto fail;
+        }
+        if (v && expected_version && json_integer_value(v) != expected_version) {
+                r = err_field(err, -EINVAL, "version", "%lld does not agree with If-Match \"%lld\"; send one of them",
+                              (long long) json_integer_value(v), (long long) expected_version);
                 goto fail;
         }
         if (v && !expected_version)

@@ -13,8 +13,8 @@
 
 #define DAY_MS (86400LL * 1000)
 
-static const char *const top_keys[] = {"name",   "kind",         "title",    "description", "feature", "handler",
-                                       "params", "query_fields", "defaults", "series",      NULL};
+const char *const ptype_manifest_keys[] = {"name",   "kind",         "title",    "description", "feature", "handler",
+                                           "params", "query_fields", "defaults", "series",      NULL};
 static const char *const handler_keys[] = {"command", "workdir", "env", "plugin", NULL};
 static const char *const defaults_keys[] = {"timeout", "retry", "concurrency", "retention", "policy", NULL};
 static const char *const defaults_hidden[] = {"timeout_ms", "retention_ms", NULL};
@@ -447,7 +447,7 @@ int ptype_from_json(const json_t *def, ptype **ret, sked_err *err) {
 
         if (!json_is_object(def))
                 return err_set(err, -EINVAL, "expected a mapping (name: ..., handler: ...)");
-        r = check_keys(def, NULL, top_keys, NULL, err);
+        r = check_keys(def, NULL, ptype_manifest_keys, NULL, err);
         if (r < 0)
                 return r;
 

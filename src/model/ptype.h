@@ -74,6 +74,10 @@ const char *ptype_handler_name(ptype_handler k);
 /* True when `s` is a valid type or feature name: ^[a-z][a-z0-9_.-]{0,63}$. */
 bool ptype_name_valid(const char *s);
 
+/* The top-level keys of a manifest, NULL-terminated: what ptype_from_json accepts, and
+ * what POST /api/v1/types declares as its body's members. */
+extern const char *const ptype_manifest_keys[];
+
 /* Validates a manifest's JSON (borrowed, not modified) and builds a type.
  * Errors are -EINVAL with a message naming the key at fault, e.g.
  * `defaults.timout: unknown key (expected one of: timeout, retry, concurrency, retention)`,

@@ -157,7 +157,35 @@ static const migration_part m4[] = {
         {0, NULL},
 };
 
-static const migration_part *const migrations[] = {m1, m2, m3, m4};
+/* 5: workflows (h12): definitions, one row per version; instances, each a
+ * checkpoint (position, variables, step outputs, what it waits for) with the
+ * instant the loop looks at it next (due_at, indexed: the loop's wake-up); the
+ * journal of their steps; the signals sent to them and not yet taken. */
+static const migration_part m5[] = {
+        BOTH("CREATE TABLE workflows("
+             "  name TEXT NOT NULL, version INTEGER NOT NULL, mode TEXT NOT NULL, definition TEXT NOT NULL,"
+             "  created_at {BIGINT} NOT NULL, PRIMARY KEY(name, version)){WITHOUT_ROWID};"
+             "CREATE TABLE instances("
+             "  id {ID}, workflow TEXT NOT NULL, version INTEGER NOT NULL, status TEXT NOT NULL, reason TEXT,"
+             "  input TEXT NOT NULL, vars TEXT NOT NULL, steps TEXT NOT NULL, position TEXT NOT NULL,"
+             "  wait_kind TEXT, wait_signal TEXT, wait_run {BIGINT}, wait_until {BIGINT}, timeout_at {BIGINT},"
+             "  due_at {BIGINT}, transitions {BIGINT} NOT NULL DEFAULT 0, journal_seq {BIGINT} NOT NULL DEFAULT 0,"
+             "  created_at {BIGINT} NOT NULL, updated_at {BIGINT} NOT NULL, ended_at {BIGINT});"
+             "CREATE INDEX instances_due ON instances(due_at) WHERE due_at IS NOT NULL;"
+             "CREATE INDEX instances_run ON instances(wait_run) WHERE wait_run IS NOT NULL;"
+             "CREATE INDEX instances_workflow ON instances(workflow, id);"
+             "CREATE INDEX instances_status ON instances(status, id);"
+             "CREATE TABLE instance_journal("
+             "  instance_id {BIGINT} NOT NULL, seq {BIGINT} NOT NULL, at {BIGINT} NOT NULL, step TEXT NOT NULL,"
+             "  path TEXT NOT NULL, kind TEXT NOT NULL, outcome TEXT NOT NULL, detail TEXT, run_id {BIGINT},"
+             "  PRIMARY KEY(instance_id, seq)){WITHOUT_ROWID};"
+             "CREATE TABLE instance_signals("
+             "  id {ID}, instance_id {BIGINT} NOT NULL, name TEXT NOT NULL, data TEXT, at {BIGINT} NOT NULL);"
+             "CREATE INDEX instance_signals_by ON instance_signals(instance_id, name, id);"),
+        {0, NULL},
+};
+
+static const migration_part *const migrations[] = {m1, m2, m3, m4, m5};
 #define N_MIGRATIONS ((int) (sizeof migrations / sizeof migrations[0]))
 
 /* The text of migration `m` in `d`'s dialect (caller frees); NULL when out of memory. */

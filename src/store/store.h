@@ -67,3 +67,4 @@ int store_checkpoint(store *s, int64_t *ret_frames, int64_t *ret_copied, sked_er
 #include "store/messages.h"
 #include "store/cluster.h"
 #include "store/retention.h"
+#include "store/workflows.h"

@@ -19,6 +19,15 @@ which every HTTP call of the suite goes through.  A reply fails the test that go
   server accepted it (2xx), a query argument, path parameter or body that the
   document would refuse (the document must not be stricter than the server).
 
+A test that sends a malformed request on purpose (an argument the route does not
+take, a name that is not text: test_http_strict) says so with contract="reply-only"
+(Server.request, check): the query arguments it sent need not be documented, but
+only while the server refuses the request; its reply is held in full as above
+(the status must be documented for the operation, the body must be the problem the
+document describes), and a request the server accepted (2xx) is held in full too:
+an undocumented argument the server took is a departure from the document, whatever
+the test meant.  The default is contract="full".
+
 SKED_TEST_OPENAPI=0 turns the check off (for debugging a test, never in CI).
 SKED_TEST_OPENAPI_SEEN=FILE appends each (method, path template, status) the suite
 received to FILE when the process ends: what the suite covers of the document.
@@ -38,6 +47,8 @@ DOCUMENT = os.path.normpath(os.path.join(HERE, "..", "..", "docs", "openapi.yaml
 ENABLED = os.environ.get("SKED_TEST_OPENAPI", "1") != "0"
 
 # headers of the API's own that a response must document when it sends them
+# how much of an exchange is held against the document (check's contract=)
+CONTRACTS = ("full", "reply-only")
 API_HEADERS = ("ETag", "Location", "Retry-After", "WWW-Authenticate", "Allow")
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 
@@ -102,16 +113,20 @@ class Contract:
 
     # ---- the check ----
 
-    def check(self, method, target, sent, status, headers, data):
-        """Raises AssertionError when the exchange departs from the document."""
+    def check(self, method, target, sent, status, headers, data, contract="full"):
+        """Raises AssertionError when the exchange departs from the document.
+        contract: "full", or "reply-only" for a request malformed on purpose (see the
+        module's docstring)."""
+        if contract not in CONTRACTS:
+            raise ValueError(f"contract={contract!r}: expected one of {', '.join(CONTRACTS)}")
         path, _, query = target.partition("?")
-        problems = self.problems(method.upper(), path, query, sent, status, headers, data)
+        problems = self.problems(method.upper(), path, query, sent, status, headers, data, contract == "reply-only")
         if problems:
             shown = data[:600].decode("utf-8", "replace") if data else ""
             raise AssertionError(f"OpenAPI (docs/openapi.yaml): {method} {target} -> {status}:\n  "
                                  + "\n  ".join(problems) + (f"\n  reply: {shown}" if shown else ""))
 
-    def problems(self, method, path, query, sent, status, headers, data):
+    def problems(self, method, path, query, sent, status, headers, data, reply_only=False):
         found = self.match(path)
         if not found:
             if status == 404 and self.is_problem(headers, data, 404):
@@ -131,7 +146,7 @@ class Contract:
             return [f"undocumented method: {template} documents {sorted(documented)}"
                     + (f", the server allows {sorted(allow)}" if status == 405 else "")]
         out = []
-        out += self.check_request(template, item, op, pvalues, query, sent, status)
+        out += self.check_request(template, item, op, pvalues, query, sent, status, reply_only)
         response = op["responses"].get(str(status))
         if response is None:
             return out + [f"undocumented status {status} for {method} {template} "
@@ -151,7 +166,9 @@ class Contract:
         schema = self.doc["components"]["schemas"]["Problem"]
         return self.validator(schema).is_valid(body) and body.get("status") == status
 
-    def check_request(self, template, item, op, pvalues, query, sent, status):
+    def check_request(self, template, item, op, pvalues, query, sent, status, reply_only=False):
+        """What was sent, against the operation.  reply_only: an undocumented query
+        argument is let through while the server refused the request."""
         out = []
         params = self.parameters(item, op)
         accepted = 200 <= status < 300
@@ -160,8 +177,11 @@ class Contract:
             p = params.get(("query", name))
             if p is None and name in keys:
                 continue  # a credential (an apiKey security scheme in the query)
+            if p is None and reply_only and not accepted:
+                continue  # sent on purpose, and refused: the reply is what is checked
             if p is None:
-                out.append(f"undocumented query argument {name!r} for {template}")
+                out.append(f"undocumented query argument {name!r} for {template}"
+                           + (" (accepted by the server, with contract='reply-only')" if reply_only else ""))
             elif accepted:
                 out += self.check_value(f"query argument {name}", p.get("schema", {}), values[-1])
         if accepted:
@@ -299,12 +319,19 @@ def contract():
     return _contract
 
 
+def _document():
+    return contract()  # check's own parameter is named contract
+
+
 _lock = threading.Lock()  # RefResolver keeps a stack of scopes: one check at a time
 
 
-def check(method, target, sent, status, headers, data):
-    """Holds one exchange against the document (see the module's docstring).  Any
-    thread (test_writes sends from 16)."""
+def check(method, target, sent, status, headers, data, contract="full"):
+    """Holds one exchange against the document (see the module's docstring);
+    contract="reply-only" for a request malformed on purpose.  Any thread
+    (test_writes sends from 16)."""
+    if contract not in CONTRACTS:  # even when the check is off: a typo is the test's bug
+        raise ValueError(f"contract={contract!r}: expected one of {', '.join(CONTRACTS)}")
     if ENABLED:
         with _lock:
-            contract().check(method, target, sent, status, headers, data)
+            _document().check(method, target, sent, status, headers, data, contract)

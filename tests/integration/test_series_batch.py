@@ -73,8 +73,8 @@ class SeriesBatch(skedtest.ServerTest):
             (dict(good, type="bb.bg"), 400, "[2].type", "background"),
             (dict(good, type="bb.nope"), 404, "[2].type", "no such process type"),   # as for a single create
             ({"type": "bb.batch"}, 400, "[2].schedule", "required"),
-            ([good], 400, "[2]", "expected a series"),
-            ("every 1m", 400, "[2]", "expected a series"),
+            ([good], 400, "[2]", "JSON object"),
+            ("every 1m", 400, "[2]", "JSON object"),
         ]
         for bad, status, field, text in cases:
             with self.subTest(bad=bad):

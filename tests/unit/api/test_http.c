@@ -104,6 +104,25 @@ static int h_ping(http_req *r, void *ud) {
         return 0;
 }
 
+/* echoes what the framework let through: the body, and If-Match */
+static int h_declared(http_req *r, void *ud) {
+        (void) ud;
+        http_reply_json(r, 200,
+                        json_pack("{s:O?, s:s?, s:s?}", "body", http_body_json(r), "a", http_query(r, "a"), "if_match",
+                                  http_header(r, "If-Match")));
+        return 0;
+}
+
+/* a route's own credentials: ?key=open */
+static int auth_key(http_req *r, void *ud) {
+        (void) ud;
+        const char *k = http_query(r, "key");
+        if (k && !strcmp(k, "open"))
+                return 0;
+        http_reply_problem(r, 401, "key", "key: wrong");
+        return -EACCES;
+}
+
 /* ---- raw HTTP helper ---- */
 
 struct resp {
@@ -231,6 +250,15 @@ static void assert_problem(struct resp *r, int status, const char *detail_prefix
 
 /* ---- setup ---- */
 
+static const char *const query_args[] = {"q", "flag", "missing", NULL}; /* outlives the server */
+static const http_route_def declared[] = {
+        {"POST", "/api/v1/declared", HTTP_BODY | HTTP_BODY_ARRAY, h_declared, .args = HTTP_NAMES("a"),
+         .members = HTTP_NAMES("x", "y")},
+        {"PATCH", "/api/v1/declared", HTTP_BODY_OPTIONAL | HTTP_IF_MATCH, h_declared, .members = HTTP_NAMES("x")},
+        {"GET", "/api/v1/declared", 0, h_declared, .args = HTTP_NAMES("a")},
+        {"GET", "/api/v1/keyed", HTTP_PUBLIC, h_declared, .args = HTTP_NAMES("key", "a"), .auth = auth_key},
+};
+
 static int setup(void **state) {
         (void) state;
         unsigned char hash[AUTH_HASH_LEN];
@@ -239,30 +267,50 @@ static int setup(void **state) {
         http_config cfg = {.listen = "127.0.0.1:0", .threads = 4, .max_body = MAX_BODY, .token_hash = hash};
         if (http_server_new(&cfg, &srv, &err) < 0)
                 fail_msg("%s", err.msg);
-        assert_int_equal(http_route(srv, "GET", "/api/v1/series/{id}/occurrences", 0, h_occurrences, NULL), 0);
-        assert_int_equal(http_route(srv, "DELETE", "/api/v1/series/{id}", 0, h_delete, NULL), 0);
-        assert_int_equal(http_route(srv, "GET", "/api/v1/items/{id}", 0, h_item, "param"), 0);
-        assert_int_equal(http_route(srv, "GET", "/api/v1/items/special", 0, h_item, "literal"), 0);
-        assert_int_equal(http_route(srv, "POST", "/api/v1/echo", 0, h_echo, NULL), 0);
-        assert_int_equal(http_route(srv, "GET", "/api/v1/query", 0, h_query, NULL), 0);
-        assert_int_equal(http_route(srv, "GET", "/api/v1/fail", 0, h_fail, NULL), 0);
-        assert_int_equal(http_route(srv, "GET", "/api/v1/twice", 0, h_twice, NULL), 0);
-        assert_int_equal(http_route(srv, "GET", "/api/v1/ping", 0, h_ping, NULL), 0);
-        assert_int_equal(http_route(srv, "GET", "/healthz", HTTP_PUBLIC, h_health, NULL), 0);
+        assert_int_equal(
+                http_route(srv,
+                           &(http_route_def){"GET", "/api/v1/series/{id}/occurrences", 0, h_occurrences, .args = NULL},
+                           NULL),
+                0);
+        assert_int_equal(
+                http_route(srv, &(http_route_def){"DELETE", "/api/v1/series/{id}", 0, h_delete, .args = NULL}, NULL),
+                0);
+        assert_int_equal(
+                http_route(srv, &(http_route_def){"GET", "/api/v1/items/{id}", 0, h_item, .args = NULL}, "param"), 0);
+        assert_int_equal(
+                http_route(srv, &(http_route_def){"GET", "/api/v1/items/special", 0, h_item, .args = NULL}, "literal"),
+                0);
+        assert_int_equal(
+                http_route(srv, &(http_route_def){"POST", "/api/v1/echo", HTTP_BODY_ANY, h_echo, .args = NULL}, NULL),
+                0);
+        assert_int_equal(
+                http_route(srv, &(http_route_def){"GET", "/api/v1/query", 0, h_query, .args = query_args}, NULL), 0);
+        assert_int_equal(http_route(srv, &(http_route_def){"GET", "/api/v1/fail", 0, h_fail, .args = NULL}, NULL), 0);
+        assert_int_equal(http_route(srv, &(http_route_def){"GET", "/api/v1/twice", 0, h_twice, .args = NULL}, NULL), 0);
+        assert_int_equal(http_route(srv, &(http_route_def){"GET", "/api/v1/ping", 0, h_ping, .args = NULL}, NULL), 0);
+        assert_int_equal(
+                http_route(srv, &(http_route_def){"GET", "/healthz", HTTP_PUBLIC, h_health, .args = NULL}, NULL), 0);
         static const http_route_def assets[] = {
-                {"GET", "/assets/{path*}", HTTP_PUBLIC, h_asset},
-                {"GET", "/assets/special/{id}", 0, h_item},
+                {"GET", "/assets/{path*}", HTTP_PUBLIC, h_asset, .args = NULL},
+                {"GET", "/assets/special/{id}", 0, h_item, .args = NULL},
         };
         assert_int_equal(http_route_table(srv, assets, 2, "table"), 0);
-        assert_int_equal(http_route(srv, "GET", "/a/{x*}/b", 0, h_health, NULL), -EINVAL);
-        assert_int_equal(http_route(srv, "GET", "/a/{*}", 0, h_health, NULL), -EINVAL);
-        assert_int_equal(http_route(srv, "GET", "no-slash", 0, h_health, NULL), -EINVAL);
-        assert_int_equal(http_route(srv, "GET", "/a/{}", 0, h_health, NULL), -EINVAL);
-        assert_int_equal(http_route(srv, "GET", "/a/{x", 0, h_health, NULL), -EINVAL);
+        assert_int_equal(http_route_table(srv, declared, sizeof declared / sizeof declared[0], NULL), 0);
+        /* an array body only with an object body; an auth function only on a public route */
+        assert_int_equal(http_route(srv, &(http_route_def){"POST", "/x", HTTP_BODY_ARRAY, h_ping, .args = NULL}, NULL),
+                         -EINVAL);
+        assert_int_equal(http_route(srv, &(http_route_def){"GET", "/x", 0, h_ping, .auth = auth_key}, NULL), -EINVAL);
+        assert_int_equal(http_route(srv, &(http_route_def){"GET", "/a/{x*}/b", 0, h_health, .args = NULL}, NULL),
+                         -EINVAL);
+        assert_int_equal(http_route(srv, &(http_route_def){"GET", "/a/{*}", 0, h_health, .args = NULL}, NULL), -EINVAL);
+        assert_int_equal(http_route(srv, &(http_route_def){"GET", "no-slash", 0, h_health, .args = NULL}, NULL),
+                         -EINVAL);
+        assert_int_equal(http_route(srv, &(http_route_def){"GET", "/a/{}", 0, h_health, .args = NULL}, NULL), -EINVAL);
+        assert_int_equal(http_route(srv, &(http_route_def){"GET", "/a/{x", 0, h_health, .args = NULL}, NULL), -EINVAL);
         if (http_server_start(srv, &err) < 0)
                 fail_msg("%s", err.msg);
         assert_int_not_equal(http_server_port(srv), 0);
-        assert_int_equal(http_route(srv, "GET", "/late", 0, h_health, NULL), -EBUSY);
+        assert_int_equal(http_route(srv, &(http_route_def){"GET", "/late", 0, h_health, .args = NULL}, NULL), -EBUSY);
         snprintf(base, sizeof base, "http://127.0.0.1:%u", http_server_port(srv));
         return 0;
 }
@@ -496,6 +544,58 @@ static void test_query(void **state) {
         resp_free(&r);
 }
 
+/* What a route declares is all it gets: its arguments, its members, If-Match where
+ * it takes it; a route's own auth runs before its input is looked at. */
+static void test_declared(void **state) {
+        (void) state;
+        struct resp r;
+        static const struct {
+                const char *method, *path, *body, *header;
+                int status;
+                const char *field; /* NULL: 200 */
+        } cases[] = {
+                {"POST", "/api/v1/declared?a=1", "{\"x\":1,\"y\":2}", NULL, 200, NULL},
+                {"POST", "/api/v1/declared", "[{\"x\":1},{\"y\":2}]", NULL, 200, NULL},
+                {"POST", "/api/v1/declared?b=1", "{}", NULL, 400, "b"},
+                {"POST", "/api/v1/declared?a=1&a=2", "{}", NULL, 400, "a"},
+                {"POST", "/api/v1/declared?a=%ff", "{}", NULL, 400, "a"},
+                {"POST", "/api/v1/declared", "{\"z\":1}", NULL, 400, "z"},
+                {"POST", "/api/v1/declared", "[{\"x\":1},{\"z\":1}]", NULL, 400, "[1].z"},
+                {"POST", "/api/v1/declared", "[{\"x\":1},3]", NULL, 400, "[1]"},
+                {"POST", "/api/v1/declared", "3", NULL, 400, "body"},
+                {"POST", "/api/v1/declared", NULL, NULL, 400, "body"},
+                {"POST", "/api/v1/declared", "{}", "If-Match: \"1\"", 400, "If-Match"},
+                {"PATCH", "/api/v1/declared", NULL, "If-Match: \"1\"", 200, NULL},
+                {"PATCH", "/api/v1/declared", "[]", NULL, 400, "body"},
+                {"PATCH", "/api/v1/declared", "{\"y\":1}", NULL, 400, "y"},
+                {"GET", "/api/v1/declared", "{}", NULL, 400, "body"},
+                {"GET", "/api/v1/keyed?a=1", NULL, NULL, 401, "key"},
+                {"GET", "/api/v1/keyed?a=1&zz=1", NULL, NULL, 401, "key"}, /* auth first */
+                {"GET", "/api/v1/keyed?key=open&zz=1", NULL, NULL, 400, "zz"},
+                {"GET", "/api/v1/keyed?key=open&a=%C3%A9", NULL, NULL, 200, NULL},
+        };
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+                extra_header = cases[i].header;
+                request(cases[i].method, cases[i].path, TOKEN, cases[i].body, false, &r);
+                extra_header = NULL;
+                if (r.status != cases[i].status)
+                        fail_msg("%s %s %s: %ld %s", cases[i].method, cases[i].path, cases[i].body ? cases[i].body : "",
+                                 r.status, strbuf_str(&r.body));
+                if (cases[i].field) {
+                        json_t *j = body_json(&r);
+                        const char *f = json_string_value(json_object_get(j, "field"));
+                        if (!f || strcmp(f, cases[i].field) != 0)
+                                fail_msg("%s %s: field %s, want %s", cases[i].method, cases[i].path, f ? f : "(none)",
+                                         cases[i].field);
+                        json_decref(j);
+                }
+                resp_free(&r);
+        }
+        request("GET", "/api/v1/keyed?key=open&a=%C3%A9", NULL, NULL, false, &r);
+        assert_string_equal(strbuf_str(&r.body), "{\"body\":null,\"a\":\"\xc3\xa9\",\"if_match\":null}");
+        resp_free(&r);
+}
+
 static void test_handler_errors(void **state) {
         (void) state;
         struct resp r;
@@ -635,7 +735,8 @@ static void test_listen(void **state) {
         snprintf(addr, sizeof addr, "127.0.0.1:%u", http_server_port(srv));
         cfg.listen = addr;
         assert_int_equal(http_server_new(&cfg, &s, &err), 0);
-        assert_int_equal(http_route(s, "GET", "/healthz", HTTP_PUBLIC, h_health, NULL), 0);
+        assert_int_equal(http_route(s, &(http_route_def){"GET", "/healthz", HTTP_PUBLIC, h_health, .args = NULL}, NULL),
+                         0);
         assert_int_equal(http_server_start(s, &err), -EADDRINUSE);
         assert_non_null(strstr(err.msg, "Address already in use"));
         http_server_free(s);
@@ -643,7 +744,8 @@ static void test_listen(void **state) {
         /* IPv6 in brackets, if the host has it */
         cfg.listen = "[::1]:0";
         assert_int_equal(http_server_new(&cfg, &s, &err), 0);
-        assert_int_equal(http_route(s, "GET", "/healthz", HTTP_PUBLIC, h_health, NULL), 0);
+        assert_int_equal(http_route(s, &(http_route_def){"GET", "/healthz", HTTP_PUBLIC, h_health, .args = NULL}, NULL),
+                         0);
         if (http_server_start(s, &err) == 0) {
                 client *c = NULL;
                 char url[64], *text = NULL;
@@ -758,7 +860,7 @@ static void test_stop_waits(void **state) {
         sked_err err = {0};
         http_config cfg = {.listen = "127.0.0.1:0", .threads = 2};
         assert_int_equal(http_server_new(&cfg, &s, &err), 0);
-        assert_int_equal(http_route(s, "GET", "/slow", HTTP_PUBLIC, h_slow, NULL), 0);
+        assert_int_equal(http_route(s, &(http_route_def){"GET", "/slow", HTTP_PUBLIC, h_slow, .args = NULL}, NULL), 0);
         assert_int_equal(http_server_start(s, &err), 0);
 
         struct slow_call sc = {.status = 0, .ret = -1};
@@ -783,19 +885,13 @@ static void test_stop_waits(void **state) {
 int main(void) {
         curl_global_init(CURL_GLOBAL_DEFAULT);
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_routes),
-                cmocka_unit_test(test_wildcard),
-                cmocka_unit_test(test_static),
-                cmocka_unit_test(test_auth),
-                cmocka_unit_test(test_json_body),
-                cmocka_unit_test(test_body_limit),
-                cmocka_unit_test(test_query),
-                cmocka_unit_test(test_handler_errors),
-                cmocka_unit_test(test_concurrency),
-                cmocka_unit_test(test_client),
-                cmocka_unit_test(test_client_unreachable),
-                cmocka_unit_test(test_listen),
-                cmocka_unit_test(test_token_file),
+                cmocka_unit_test(test_routes),         cmocka_unit_test(test_wildcard),
+                cmocka_unit_test(test_static),         cmocka_unit_test(test_auth),
+                cmocka_unit_test(test_json_body),      cmocka_unit_test(test_body_limit),
+                cmocka_unit_test(test_query),          cmocka_unit_test(test_declared),
+                cmocka_unit_test(test_handler_errors), cmocka_unit_test(test_concurrency),
+                cmocka_unit_test(test_client),         cmocka_unit_test(test_client_unreachable),
+                cmocka_unit_test(test_listen),         cmocka_unit_test(test_token_file),
                 cmocka_unit_test(test_stop_waits),
         };
         int r = cmocka_run_group_tests(tests, setup, teardown);

@@ -1,5 +1,8 @@
 /* docs/openapi.yaml against the routes the server registers: the same (method, path)
- * set, the same public routes, the same version.  The document is the one built into
+ * set, the same public routes, the same version, and what each route takes (h10's
+ * declarations, src/api/http.h): its query arguments are the documented ones, a
+ * request body is documented exactly when its flags take one (required with
+ * HTTP_BODY), and its body's members are the schema's properties.  The document is the one built into
  * the binary (routes_openapi_document), the routes are the real route tables
  * (routes_register) read back from the framework (http_route_at): no list of either
  * is kept here, so a route added to one and not the other fails. */
@@ -136,6 +139,166 @@ static void test_public_routes_say_so(void **state) {
         strbuf_free(&bad);
 }
 
+/* The node a local "$ref" ("#/components/...") names, else node itself. */
+static json_t *deref(json_t *node) {
+        for (int hops = 0; hops < 8; hops++) {
+                const char *ref = json_string_value(json_object_get(node, "$ref"));
+                if (!ref || strncmp(ref, "#/", 2))
+                        return node;
+                char buf[256];
+                snprintf(buf, sizeof buf, "%s", ref + 2);
+                json_t *cur = doc;
+                for (char *save = NULL, *tok = strtok_r(buf, "/", &save); tok && cur; tok = strtok_r(NULL, "/", &save))
+                        cur = json_object_get(cur, tok);
+                if (!cur)
+                        return node;
+                node = cur;
+        }
+        return node;
+}
+
+static const char *text(json_t *o, const char *key) {
+        const char *v = json_string_value(json_object_get(o, key));
+        return v ? v : "";
+}
+
+static void add_name(json_t *set, const char *name) {
+        json_object_set_new(set, name, json_true());
+}
+
+/* The query arguments the document gives the operation: its query parameters (of
+ * the path and the operation) and the query keys of its security schemes (the
+ * calendar feed's ?token=). */
+static json_t *documented_args(const char *pattern, json_t *op) {
+        json_t *set = json_object();
+        json_t *lists[] = {json_object_get(json_object_get(json_object_get(doc, "paths"), pattern), "parameters"),
+                           json_object_get(op, "parameters")};
+        for (size_t k = 0; k < 2; k++) {
+                size_t i;
+                json_t *p;
+                json_array_foreach(lists[k], i, p) {
+                        p = deref(p);
+                        if (!strcmp(text(p, "in"), "query"))
+                                add_name(set, text(p, "name"));
+                }
+        }
+        json_t *schemes = json_object_get(json_object_get(doc, "components"), "securitySchemes");
+        size_t i;
+        json_t *req;
+        json_array_foreach(json_object_get(op, "security"), i, req) {
+                const char *name;
+                json_t *v;
+                json_object_foreach(req, name, v) {
+                        json_t *sc = json_object_get(schemes, name);
+                        if (!strcmp(text(sc, "type"), "apiKey") && !strcmp(text(sc, "in"), "query"))
+                                add_name(set, text(sc, "name"));
+                }
+        }
+        return set;
+}
+
+/* The top-level members a body schema describes: its properties, through $ref,
+ * allOf, oneOf and anyOf (an array alternative: its items'). */
+static void schema_members(json_t *schema, json_t *set, int depth) {
+        schema = deref(schema);
+        if (!json_is_object(schema) || depth > 8)
+                return;
+        const char *name;
+        json_t *v;
+        json_object_foreach(json_object_get(schema, "properties"), name, v) {
+                add_name(set, name);
+        }
+        static const char *const lists[] = {"allOf", "oneOf", "anyOf"};
+        for (size_t k = 0; k < 3; k++) {
+                size_t i;
+                json_t *sub;
+                json_array_foreach(json_object_get(schema, lists[k]), i, sub) {
+                        schema_members(sub, set, depth + 1);
+                }
+        }
+        if (json_object_get(schema, "items"))
+                schema_members(json_object_get(schema, "items"), set, depth + 1);
+}
+
+static json_t *name_set(const char *const *names) {
+        json_t *set = json_object();
+        for (const char *const *n = names; n && *n; n++)
+                add_name(set, *n);
+        return set;
+}
+
+/* The names of one set that the other lacks, "a, b" ("-": none). */
+static void lacking(strbuf *b, json_t *from, json_t *other) {
+        const char *name;
+        json_t *v;
+        bool first = true;
+        json_object_foreach(from, name, v) {
+                if (!json_object_get(other, name)) {
+                        strbuf_printf(b, "%s%s", first ? "" : ", ", name);
+                        first = false;
+                }
+        }
+        if (first)
+                strbuf_printf(b, "-");
+}
+
+static void differ(strbuf *bad, const char *m, const char *p, const char *what, json_t *route, json_t *documented) {
+        if (json_equal(route, documented))
+                return;
+        strbuf_printf(bad, "\n  %s %s: %s declared by the route (src/api/routes_*.c), not in docs/openapi.yaml: ", m, p,
+                      what);
+        lacking(bad, route, documented);
+        strbuf_printf(bad, "; in docs/openapi.yaml, not declared: ");
+        lacking(bad, documented, route);
+}
+
+/* What each route takes (h10's declarations) is what the document says it takes. */
+static void test_routes_take_what_is_documented(void **state) {
+        (void) state;
+        strbuf bad = STRBUF_INIT;
+        for (size_t i = 0; i < http_route_count(srv); i++) {
+                const char *m, *p;
+                unsigned flags;
+                const char *const *args, *const *members;
+                http_route_at(srv, i, &m, &p, &flags);
+                http_route_takes(srv, i, &args, &members);
+                json_t *op = operation(m, p);
+                if (!op)
+                        continue; /* test_routes_are_documented names it */
+                json_t *ra = name_set(args), *da = documented_args(p, op);
+                differ(&bad, m, p, "query arguments", ra, da);
+                json_decref(ra);
+                json_decref(da);
+                json_t *body = json_object_get(op, "requestBody") ? deref(json_object_get(op, "requestBody")) : NULL;
+                bool takes = flags & (HTTP_BODY | HTTP_BODY_OPTIONAL | HTTP_BODY_ANY);
+                if (takes != (body != NULL)) {
+                        strbuf_printf(&bad, "\n  %s %s: %s", m, p,
+                                      takes ? "takes a body (HTTP_BODY*), the document has no requestBody"
+                                            : "takes no body, the document has a requestBody");
+                        continue;
+                }
+                if (!body)
+                        continue;
+                bool required = json_is_true(json_object_get(body, "required"));
+                if (required != !!(flags & HTTP_BODY))
+                        strbuf_printf(&bad, "\n  %s %s: the body is %s, the requestBody says required: %s", m, p,
+                                      (flags & HTTP_BODY) ? "required (HTTP_BODY)" : "optional",
+                                      required ? "true" : "false");
+                if (flags & HTTP_BODY_ANY)
+                        continue; /* its members are the handler's to check */
+                json_t *schema = json_object_get(json_object_get(json_object_get(body, "content"), "application/json"),
+                                                 "schema");
+                json_t *rm = name_set(members), *dm = json_object();
+                schema_members(schema, dm, 0);
+                differ(&bad, m, p, "body members", rm, dm);
+                json_decref(rm);
+                json_decref(dm);
+        }
+        if (bad.len)
+                fail_msg("what the routes take and docs/openapi.yaml differ:%s", strbuf_str(&bad));
+        strbuf_free(&bad);
+}
+
 static void test_version(void **state) {
         (void) state;
         const char *v = json_string_value(json_object_get(json_object_get(doc, "info"), "version"));
@@ -148,6 +311,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_routes_are_documented),
                 cmocka_unit_test(test_public_routes_say_so),
+                cmocka_unit_test(test_routes_take_what_is_documented),
                 cmocka_unit_test(test_version),
         };
         return cmocka_run_group_tests(tests, setup, teardown);

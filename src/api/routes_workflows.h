@@ -1,0 +1,8 @@
+/* routes_workflows: the workflows and instances routes of the HTTP API (docs/workflows.md). */
+#pragma once
+
+#include "api/api.h"
+
+/* Registers this resource's route table on s, each route with ctx as userdata (ctx
+ * must outlive the server).  Errors: those of http_route, with err naming the route. */
+int routes_workflows_register(http_server *s, api_ctx *ctx, sked_err *err);
