@@ -210,12 +210,18 @@ static void w_started(strbuf *b, const char *labels, metrics_type *t) {
         prom_sample(b, "sked_runs_started_total", labels, (double) atomic_load(&t->started));
 }
 
-static void w_finished(strbuf *b, const char *labels, metrics_type *t) {
-        for (int i = 0; i < MET_NOUTCOMES; i++) {
+/* One sample per value of a second label (the outcome, the reason) beside the type's. */
+static void w_split(strbuf *b, const char *name, const char *labels, const char *key, const char *const *values,
+                    _Atomic uint64_t *counts, int n) {
+        for (int i = 0; i < n; i++) {
                 char l[1100];
-                snprintf(l, sizeof l, "%s,outcome=\"%s\"", labels, outcome_names[i]);
-                prom_sample(b, "sked_runs_finished_total", l, (double) atomic_load(&t->finished[i]));
+                snprintf(l, sizeof l, "%s,%s=\"%s\"", labels, key, values[i]);
+                prom_sample(b, name, l, (double) atomic_load(&counts[i]));
         }
+}
+
+static void w_finished(strbuf *b, const char *labels, metrics_type *t) {
+        w_split(b, "sked_runs_finished_total", labels, "outcome", outcome_names, t->finished, MET_NOUTCOMES);
 }
 
 static void w_duration(strbuf *b, const char *labels, metrics_type *t) {
@@ -231,11 +237,7 @@ static void w_missed(strbuf *b, const char *labels, metrics_type *t) {
 }
 
 static void w_skipped(strbuf *b, const char *labels, metrics_type *t) {
-        for (int i = 0; i < MET_NSKIPS; i++) {
-                char l[1100];
-                snprintf(l, sizeof l, "%s,reason=\"%s\"", labels, skip_names[i]);
-                prom_sample(b, "sked_occurrences_skipped_total", l, (double) atomic_load(&t->skipped[i]));
-        }
+        w_split(b, "sked_occurrences_skipped_total", labels, "reason", skip_names, t->skipped, MET_NSKIPS);
 }
 
 void engine_metrics_write(engine *e, strbuf *b) {
