@@ -11,6 +11,8 @@
 #include "model/manifest.h"
 #include "wf/def.h"
 
+#include "demo.h"
+
 static bool known_type(void *ud, const char *type) {
         (void) ud;
         return !strcmp(type, "ledger.transfer");
@@ -62,28 +64,9 @@ static void build_fails(const char *text, const char *const *want, size_t nwant)
         json_decref(errors);
 }
 
-static const char demo[] = "name: demo.approve\n"
-                           "input:\n"
-                           "  n: {type: int, required: true}\n"
-                           "steps:\n"
-                           "  - id: double\n"
-                           "    set: {x: \"${ input.n * 2 }\"}\n"
-                           "  - id: check\n"
-                           "    if: \"vars.x > 10\"\n"
-                           "    then:\n"
-                           "      - id: big\n"
-                           "        set: {size: big}\n"
-                           "    else:\n"
-                           "      - id: small\n"
-                           "        set: {size: small}\n"
-                           "  - id: approval\n"
-                           "    wait: {signal: approve, timeout: 1h}\n"
-                           "  - id: record_it\n"
-                           "    set: {approved_by: \"${ steps.approval.data.who }\"}\n";
-
 static void test_demo_builds(void **state) {
         (void) state;
-        wf_def *d = build_ok(demo);
+        wf_def *d = build_ok(demo_text());
         assert_string_equal(d->name, "demo.approve");
         assert_string_equal(d->mode, "background");
         assert_int_equal(d->steps.n, 4);
@@ -201,7 +184,7 @@ static void test_nesting_limit(void **state) {
 
 static void test_positions(void **state) {
         (void) state;
-        wf_def *d = build_ok(demo);
+        wf_def *d = build_ok(demo_text());
         wf_pos p = {.n = 1, .v = {1}};
         assert_string_equal(wf_pos_step(d, &p)->id, "check");
         p = (wf_pos){.n = 3, .v = {1, 0, 0}};

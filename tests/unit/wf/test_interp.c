@@ -11,6 +11,8 @@
 #include "model/manifest.h"
 #include "wf/interp.h"
 
+#include "demo.h"
+
 #define H (3600LL * 1000000)
 
 static sked_time at(const char *s) {
@@ -50,28 +52,9 @@ static void advance(const wf_def *d, wf_inst *in, const wf_event *ev, sked_time 
                 fail_msg("%s", err.msg);
 }
 
-static const char demo[] = "name: demo.approve\n"
-                           "input:\n"
-                           "  n: {type: int, required: true}\n"
-                           "steps:\n"
-                           "  - id: double\n"
-                           "    set: {x: \"${ input.n * 2 }\"}\n"
-                           "  - id: check\n"
-                           "    if: \"vars.x > 10\"\n"
-                           "    then:\n"
-                           "      - id: big\n"
-                           "        set: {size: big}\n"
-                           "    else:\n"
-                           "      - id: small\n"
-                           "        set: {size: small}\n"
-                           "  - id: approval\n"
-                           "    wait: {signal: approve, timeout: 1h}\n"
-                           "  - id: record_it\n"
-                           "    set: {approved_by: \"${ steps.approval.data.who }\"}\n";
-
 static void test_demo_signal(void **state) {
         (void) state;
-        wf_def *d = build(demo);
+        wf_def *d = build(demo_text());
         wf_inst in = new_inst("{\"n\": 7}");
         wf_result r;
         sked_time t0 = at("2026-12-01T09:00:00Z");
