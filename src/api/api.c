@@ -31,6 +31,10 @@ int api_status_of(int r) {
         case -ERANGE:
         case -EDOM:
                 return 400;
+        case -ENOSPC:
+                return 507; /* the store's file system is full */
+        case -EROFS:
+                return 503; /* the store is read-only */
         default:
                 return 500;
         }
@@ -38,6 +42,15 @@ int api_status_of(int r) {
 
 int api_reply_err(http_req *req, int r, const sked_err *err) {
         const char *msg = err->msg[0] ? err->msg : strerror(-r);
+        if (r == -ENOSPC || r == -EROFS) {
+                /* nothing of the request was kept; it can be sent again once the operator
+                 * freed space or made the data directory writable */
+                http_add_header(req, "Retry-After", "10");
+                http_reply_problem(req, api_status_of(r), NULL, "%s: %s; nothing was changed, try again later", msg,
+                                   r == -ENOSPC ? "the store's file system is full"
+                                                : "the store cannot be written (read-only data directory or database)");
+                return 0;
+        }
         http_reply_problem(req, api_status_of(r), err->field[0] ? err->field : NULL, "%s", msg);
         return 0;
 }

@@ -99,6 +99,10 @@ static int result_error(pg_db *d, PGresult *res, sked_err *err) {
                 code = -EEXIST;
         else if (state && (!strcmp(state, "40001") || !strcmp(state, "40P01") || !strcmp(state, "55P03")))
                 code = -EAGAIN;
+        else if (state && !strcmp(state, "53100")) /* disk_full */
+                code = -ENOSPC;
+        else if (state && !strcmp(state, "25006")) /* read_only_sql_transaction (a standby) */
+                code = -EROFS;
         if (!msg)
                 return conn_error(d, err, "query");
         return err_set(err, code, "database: %s%s%s%s", msg, state ? " (SQLSTATE " : "", state ? state : "",

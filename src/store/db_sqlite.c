@@ -26,8 +26,21 @@ struct sq_db {
 #define SQ(d) ((sq_db *) (d))
 #define ST(s) ((sq_stmt *) (s))
 
+/* The errno of SQLite's last error: a full file system and a read-only data directory
+ * have their own (the API answers them 507 and 503, not 500); everything else -EIO. */
+static int code_of(sq_db *d) {
+        switch (d->h ? sqlite3_errcode(d->h) & 0xff : SQLITE_ERROR) {
+        case SQLITE_FULL:
+                return -ENOSPC;
+        case SQLITE_READONLY:
+                return -EROFS;
+        default:
+                return -EIO;
+        }
+}
+
 static int fail(sq_db *d, sked_err *err, const char *what) {
-        return err_set(err, -EIO, "database: %s: %s", what, d->h ? sqlite3_errmsg(d->h) : "no connection");
+        return err_set(err, code_of(d), "database: %s: %s", what, d->h ? sqlite3_errmsg(d->h) : "no connection");
 }
 
 static void stmt_destroy(db_stmt *s) {
@@ -46,7 +59,7 @@ static int sq_exec_script(db *base, const char *sql, sked_err *err) {
         sq_db *d = SQ(base);
         char *msg = NULL;
         if (sqlite3_exec(d->h, sql, NULL, NULL, &msg) != SQLITE_OK) {
-                int r = err_set(err, -EIO, "database: %s", msg ? msg : sqlite3_errmsg(d->h));
+                int r = err_set(err, code_of(d), "database: %s", msg ? msg : sqlite3_errmsg(d->h));
                 sqlite3_free(msg);
                 return r;
         }

@@ -1,0 +1,174 @@
+"""Fault injection (issue 16): the store's file system fills during a burst of writes,
+and the clock is stepped forward and back under load.  For each: what was acknowledged
+is kept, refused requests change nothing and say why, nothing runs twice, and the
+server goes on by itself once the fault is gone."""
+import collections
+import os
+import subprocess
+import time
+import unittest
+
+import skedtest
+from skedtest import PG, SLOW, fixture, wait_for
+
+
+class FaultBase(skedtest.ServerTest):
+    def setup_type(self, srv, seconds=0.0):
+        self.log = self.path("handler.log")
+        srv.register_type(skedtest.command_type(
+            "bb.fault", [skedtest.ensure_executable(fixture("sleeper.py")), self.log],
+            params=[{"name": "seconds", "type": "number", "default": seconds}]))
+
+    def all_series(self, srv):
+        items, after = [], None
+        while True:
+            page = srv.get("/api/v1/series?limit=1000" + (f"&after={after}" if after else ""))
+            items += page["items"]
+            if not page.get("next"):
+                return items
+            after = page["next"]
+
+    def assert_nothing_ran_twice(self, srv):
+        """Every idempotency key started by the handler belongs to a run of the store,
+        at most once per attempt, and no occurrence succeeded twice."""
+        runs = srv.runs()
+        attempts = collections.Counter(r["idempotency_key"] for r in runs)
+        succeeded = collections.Counter((r["series_id"], r["nominal"]) for r in runs if r["state"] == "succeeded")
+        self.assertEqual([k for k, n in succeeded.items() if n > 1], [], "occurrences that succeeded twice")
+        with open(self.log) as f:
+            starts = collections.Counter(l.split()[0] for l in f.read().splitlines() if l.split()[2] == "start")
+        self.assertEqual({k: n for k, n in starts.items() if n > attempts.get(k, 0)}, {},
+                         "handler starts without a run of the store for each")
+        return runs
+
+
+@unittest.skipIf(PG, "SQLite's file system; PostgreSQL's disk is its server's")
+@unittest.skipUnless(os.geteuid() == 0, "mounting a small file system needs root")
+class DiskFull(FaultBase):
+    def setUp(self):
+        super().setUp()
+        self.mnt = self.path("small")
+        os.makedirs(self.mnt)
+        r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m,mode=0755", "tmpfs", self.mnt],
+                           capture_output=True, text=True)
+        if r.returncode:
+            self.skipTest(f"cannot mount a tmpfs: {r.stderr.strip()}")
+        self.addCleanup(subprocess.run, ["umount", "-l", self.mnt], capture_output=True)
+
+    def fill(self, leave):
+        """Fills the file system up to `leave` bytes; returns the filler's path."""
+        st = os.statvfs(self.mnt)
+        free = st.f_bavail * st.f_frsize
+        filler = os.path.join(self.mnt, "filler")
+        with open(filler, "wb") as f:
+            f.write(b"\0" * max(0, free - leave))
+        return filler
+
+    def test_a_full_disk_refuses_new_work_keeps_what_was_acknowledged_and_recovers(self):
+        srv = self.start_server("small/data", workers=2)
+        self.setup_type(srv)
+        ticking = srv.create_series(type="bb.fault", schedule="every 1s", tz="UTC", title="ticking")
+        filler = self.fill(256 * 1024)
+        acked, refused = [], []
+        for i in range(20000):
+            status, hdrs, body = srv.api_full("POST", "/api/v1/series",
+                                              {"type": "bb.fault", "schedule": "every 1h", "tz": "UTC",
+                                               "title": f"burst {i} " + "x" * 180})
+            if status == 201:
+                acked.append((body["id"], body["title"]))
+                continue
+            refused.append((status, hdrs.get("Retry-After"), body))
+            if len(refused) >= 3:
+                break
+        self.assertGreater(len(acked), 0, f"nothing fitted before the disk was full: {refused[:1]}")
+        self.assertEqual(len(refused), 3, f"the disk never filled ({len(acked)} series created)")
+        for status, retry_after, body in refused:
+            self.assertProblem(status, body, 507)
+            self.assertIn("full", body["detail"])
+            self.assertIn("nothing was changed", body["detail"])
+            self.assertEqual(retry_after, "10")
+        self.assertTrue(srv.alive(), "the server ended on a full disk")
+        # reads still answer while the disk is full
+        self.assertEqual(srv.get(f"/api/v1/series/{ticking['id']}")["title"], "ticking")
+
+        os.unlink(filler)  # space returns: the server goes on by itself, no restart
+
+        def accepted():
+            status, body = srv.api("POST", "/api/v1/series", {"type": "bb.fault", "schedule": "every 1h",
+                                                              "tz": "UTC", "title": "after"})
+            return body if status == 201 else None
+
+        after = wait_for(accepted, 30, 0.5, "a write accepted once space returned")
+        fired = srv.get(f"/api/v1/series/{ticking['id']}")["fired"]
+        wait_for(lambda: srv.get(f"/api/v1/series/{ticking['id']}")["fired"] > fired, 20, 0.5,
+                 "the ticking series to fire again")
+        srv.stop()
+        srv.start()
+        kept = {s["id"]: s["title"] for s in self.all_series(srv)}
+        self.assertEqual([a for a in acked if kept.get(a[0]) != a[1]], [], "acknowledged series lost")
+        self.assertIn(after["id"], kept)
+        # the three refused requests left nothing: every series is one we were told of
+        self.assertEqual(sorted(kept), sorted([ticking["id"]] + [a[0] for a in acked] + [after["id"]]))
+        srv.stop()
+        srv.start()
+        self.assert_nothing_ran_twice(srv)
+
+
+class ClockSteps(FaultBase):
+    """The clock stepped forward an hour, back two hours and forward again while series
+    fire every second and writes come in (`--clock-file`: the server's clock runs the
+    file's number of seconds ahead of real time; the loop sees a change within its
+    sleep).  Stepping back fires nothing again; stepping forward runs the missed
+    occurrences by the catch-up policy (the default, `latest`: one run), each once."""
+
+    def set_offset(self, seconds):
+        with open(self.clock + ".tmp", "w") as f:
+            f.write(f"{seconds}\n")
+        os.replace(self.clock + ".tmp", self.clock)
+
+    def fired(self, srv, series):
+        return sum(srv.get(f"/api/v1/series/{s['id']}")["fired"] for s in series)
+
+    def test_clock_steps_under_load_lose_and_repeat_nothing(self):
+        self.clock = self.path("clock")
+        self.set_offset(0)
+        srv = self.start_server(extra=("--clock-file", self.clock), workers=4)
+        self.setup_type(srv)
+        series = [srv.create_series(type="bb.fault", schedule="every 1s", tz="UTC", title=f"tick {i}")
+                  for i in range(3)]
+        made = []
+
+        def phase(offset, what):
+            self.set_offset(offset)
+            made.append(srv.create_series(type="bb.fault", schedule="every 1d", tz="UTC", title=what)["id"])
+            before = self.fired(srv, series)
+            return before
+
+        wait_for(lambda: self.fired(srv, series) >= 6, 20 * SLOW, 0.2, "the series to fire")
+        before = phase(3600, "forward an hour")
+        wait_for(lambda: self.fired(srv, series) > before + 3, 20 * SLOW, 0.2, "firing after the forward step")
+        missed = sum(srv.get(f"/api/v1/series/{s['id']}")["missed"] for s in series)
+        self.assertGreater(missed, 3 * 3000, "the hour jumped over counts as missed (catch-up latest)")
+        before = phase(-3600, "back two hours")
+        time.sleep(6 * SLOW)  # longer than the loop's longest sleep: it saw the step
+        self.assertEqual(self.fired(srv, series), before, "a step back fired something (again)")
+        before = phase(3610, "forward again")
+        wait_for(lambda: self.fired(srv, series) > before + 3, 20 * SLOW, 0.2, "firing after the last step")
+        for s in series:
+            srv.post(f"/api/v1/series/{s['id']}/pause")
+        wait_for(lambda: not [r for r in srv.runs() if r["state"] in ("queued", "running")], 30 * SLOW, 0.5,
+                 "the runs to finish")
+        runs = self.assert_nothing_ran_twice(srv)
+        per = collections.Counter((r["series_id"], r["nominal"], r["attempt"]) for r in runs)
+        self.assertEqual([k for k, n in per.items() if n > 1], [], "a nominal fired twice")
+        for s in series:  # each series' runs in the order of their nominals
+            mine = sorted((r["id"], r["nominal"]) for r in runs if r["series_id"] == s["id"])
+            nominals = [n for _, n in mine]
+            self.assertEqual(nominals, sorted(nominals), "a run for an earlier nominal after a later one")
+        kept = {x["id"] for x in self.all_series(srv)}
+        self.assertEqual([m for m in made if m not in kept], [], "a write acknowledged during a step was lost")
+        self.assertTrue(srv.get("/healthz")["status"] in ("ok", "degraded"))
+
+
+if __name__ == "__main__":
+    unittest.main()
