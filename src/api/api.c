@@ -33,8 +33,9 @@ int api_status_of(int r) {
                 return 400;
         case -ENOSPC:
                 return 507; /* the store's file system is full */
-        case -EROFS:
-                return 503; /* the store is read-only */
+        case -EROFS:        /* the store is read-only */
+        case -ECONNRESET:   /* the database connection broke; sked reconnects */
+                return 503;
         default:
                 return 500;
         }
@@ -49,6 +50,14 @@ int api_reply_err(http_req *req, int r, const sked_err *err) {
                 http_reply_problem(req, api_status_of(r), NULL, "%s: %s; nothing was changed, try again later", msg,
                                    r == -ENOSPC ? "the store's file system is full"
                                                 : "the store cannot be written (read-only data directory or database)");
+                return 0;
+        }
+        if (r == -ECONNRESET) {
+                http_add_header(req, "Retry-After", "1");
+                http_reply_problem(req, 503, NULL,
+                                   "%s; sked reconnects by itself: send the request again (a change that was being "
+                                   "committed as the connection broke may have been made: look first)",
+                                   msg);
                 return 0;
         }
         http_reply_problem(req, api_status_of(r), err->field[0] ? err->field : NULL, "%s", msg);

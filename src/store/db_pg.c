@@ -82,12 +82,17 @@ static void quiet(void *arg, const char *message) {
         (void) message; /* NOTICEs ("relation exists, skipping") are not for users */
 }
 
+/* libpq's message, its first line only ("FATAL:  terminating connection due to
+ * administrator command", not the three lines of advice after it). */
 static int conn_error(pg_db *d, sked_err *err, const char *what) {
         const char *m = d->c ? PQerrorMessage(d->c) : "no connection";
-        size_t n = strlen(m);
-        while (n && (m[n - 1] == '\n' || m[n - 1] == ' '))
+        size_t n = strcspn(m, "\n");
+        while (n && m[n - 1] == ' ')
                 n--;
-        return err_set(err, -EIO, "database: %s: %.*s", what, (int) n, m);
+        /* a broken session is -ECONNRESET: the API answers 503 (try again), and the
+         * next transaction reconnects (ensure) */
+        int code = d->c && PQstatus(d->c) == CONNECTION_OK ? -EIO : -ECONNRESET;
+        return err_set(err, code, "database: %s: %.*s", what, (int) n, m);
 }
 
 /* Maps a failed result to an errno and a message. */
@@ -99,6 +104,8 @@ static int result_error(pg_db *d, PGresult *res, sked_err *err) {
                 code = -EEXIST;
         else if (state && (!strcmp(state, "40001") || !strcmp(state, "40P01") || !strcmp(state, "55P03")))
                 code = -EAGAIN;
+        else if (state && (!strncmp(state, "08", 2) || !strncmp(state, "57P", 3)))
+                code = -ECONNRESET;                /* connection exception, the server shutting down */
         else if (state && !strcmp(state, "53100")) /* disk_full */
                 code = -ENOSPC;
         else if (state && !strcmp(state, "25006")) /* read_only_sql_transaction (a standby) */
@@ -135,7 +142,7 @@ static int ensure(pg_db *d, sked_err *err) {
         if (PQstatus(d->c) == CONNECTION_OK && (d->base.in_tx || PQpipelineStatus(d->c) == PQ_PIPELINE_OFF))
                 return 0;
         if (d->base.in_tx)
-                return err_set(err, -EIO, "database: the connection was lost in a transaction");
+                return err_set(err, -ECONNRESET, "database: the connection was lost in a transaction");
         PQreset(d->c);
         if (PQstatus(d->c) != CONNECTION_OK)
                 return conn_error(d, err, "reconnect");

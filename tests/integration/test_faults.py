@@ -170,5 +170,99 @@ class ClockSteps(FaultBase):
         self.assertTrue(srv.get("/healthz")["status"] in ("ok", "degraded"))
 
 
+@unittest.skipUnless(PG, "PostgreSQL's faults (SKED_TEST_PG)")
+class PostgresFaults(FaultBase):
+    """PostgreSQL backends terminated mid-transaction (pg_terminate_backend, as an
+    operator or a failover would) while writes come in and series fire."""
+
+    def burst(self, srv, n, out):
+        for i in range(n):
+            status, body = srv.api("POST", "/api/v1/series", {"type": "bb.fault", "schedule": "every 1d",
+                                                              "tz": "UTC", "title": f"burst {i}"})
+            out.append((status, body))
+
+    def test_terminated_backends_lose_nothing_and_the_server_reconnects(self):
+        import threading
+        srv = self.start_server(workers=4)
+        self.setup_type(srv)
+        series = [srv.create_series(type="bb.fault", schedule="every 1s", tz="UTC", title=f"tick {i}",
+                                    policy={"overlap": "allow_all"}) for i in range(3)]
+        dbname = srv.db.rsplit("/", 1)[1].split("?")[0]
+        replies = []
+        t = threading.Thread(target=self.burst, args=(srv, 400, replies))
+        t.start()
+        killed = 0
+        for _ in range(10):
+            time.sleep(0.5)
+            out = skedtest.psql(PG, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                                    f"WHERE datname = '{dbname}' AND pid <> pg_backend_pid()")
+            killed += int(out.strip() or 0)
+        t.join(120 * SLOW)
+        self.assertGreater(killed, 0, "no backend was terminated")
+        statuses = collections.Counter(st for st, _ in replies)
+        if os.environ.get("SKED_TEST_VERBOSE"):
+            print(f" [{killed} backends terminated, replies {dict(statuses)}]", end="")
+        self.assertEqual(set(statuses) - {201, 503}, set(), f"replies: {statuses}, e.g. "
+                         f"{[b for st, b in replies if st not in (201, 503)][:2]}")
+        # the server reconnects by itself: writes and firing go on
+        wait_for(lambda: srv.api("POST", "/api/v1/series", {"type": "bb.fault", "schedule": "every 1d",
+                                                              "tz": "UTC"})[0] == 201, 30, 0.5,
+                 "a write accepted after the terminations")
+        fired = sum(srv.get(f"/api/v1/series/{s['id']}")["fired"] for s in series)
+        wait_for(lambda: sum(srv.get(f"/api/v1/series/{s['id']}")["fired"] for s in series) > fired + 3,
+                 30 * SLOW, 0.5, "the series to fire after the terminations")
+        for s in series:
+            srv.post(f"/api/v1/series/{s['id']}/pause")
+        wait_for(lambda: not [r for r in srv.runs() if r["state"] in ("queued", "running")], 60 * SLOW, 0.5,
+                 "the runs to finish")
+        kept = {x["id"] for x in self.all_series(srv)}
+        acked = [b["id"] for st, b in replies if st == 201]
+        self.assertEqual([a for a in acked if a not in kept], [], "acknowledged series lost")
+        self.assert_nothing_ran_twice(srv)
+
+
+    def test_a_postgresql_restart_under_load_loses_nothing(self):
+        """PostgreSQL stopped for a few seconds and started again (its own throwaway
+        cluster, scripts/pgtmp) while writes come in and series fire."""
+        import threading
+        here = os.path.dirname(os.path.abspath(__file__))
+        pgtmp = os.path.join(here, "..", "..", "scripts", "pgtmp")
+        cdir = self.path("pgcluster")
+        os.makedirs(cdir)
+        os.chmod(self.tmp, 0o755)
+        uri = subprocess.run([pgtmp, "start", cdir], capture_output=True, text=True, check=True).stdout.strip()
+        self.addCleanup(subprocess.run, [pgtmp, "stop", cdir], capture_output=True)
+        srv = self.start_server(db=uri, workers=4)
+        self.setup_type(srv)
+        series = [srv.create_series(type="bb.fault", schedule="every 1s", tz="UTC", title=f"tick {i}",
+                                    policy={"overlap": "allow_all"}) for i in range(3)]
+        replies = []
+        t = threading.Thread(target=self.burst, args=(srv, 300, replies))
+        t.start()
+        time.sleep(1)
+        subprocess.run([pgtmp, "stop", cdir], capture_output=True, check=True)
+        time.sleep(3)
+        subprocess.run([pgtmp, "restart", cdir], capture_output=True, check=True)
+        t.join(180 * SLOW)
+        statuses = collections.Counter(st for st, _ in replies)
+        self.assertEqual(set(statuses) - {201, 503}, set(), f"replies: {statuses}, e.g. "
+                         f"{[b for st, b in replies if st not in (201, 503)][:2]}")
+        self.assertTrue(srv.alive())
+        wait_for(lambda: srv.api("POST", "/api/v1/series", {"type": "bb.fault", "schedule": "every 1d",
+                                                              "tz": "UTC"})[0] == 201, 30, 0.5,
+                 "a write accepted after the restart")
+        fired = sum(srv.get(f"/api/v1/series/{s['id']}")["fired"] for s in series)
+        wait_for(lambda: sum(srv.get(f"/api/v1/series/{s['id']}")["fired"] for s in series) > fired + 3,
+                 30 * SLOW, 0.5, "the series to fire after the restart")
+        for s in series:
+            srv.post(f"/api/v1/series/{s['id']}/pause")
+        wait_for(lambda: not [r for r in srv.runs() if r["state"] in ("queued", "running")], 60 * SLOW, 0.5,
+                 "the runs to finish")
+        kept = {x["id"] for x in self.all_series(srv)}
+        acked = [b["id"] for st, b in replies if st == 201]
+        self.assertEqual([a for a in acked if a not in kept], [], "acknowledged series lost")
+        self.assert_nothing_ran_twice(srv)
+
+
 if __name__ == "__main__":
     unittest.main()
