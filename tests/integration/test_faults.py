@@ -1,5 +1,6 @@
 """Fault injection (issue 16): the store's file system fills during a burst of writes,
-and the clock is stepped forward and back under load.  For each: what was acknowledged
+a read-only data directory, the clock stepped forward and back under load, and on
+PostgreSQL backends terminated mid-transaction and a restart under load.  For each: what was acknowledged
 is kept, refused requests change nothing and say why, nothing runs twice, and the
 server goes on by itself once the fault is gone."""
 import collections
@@ -112,6 +113,30 @@ class DiskFull(FaultBase):
         srv.stop()
         srv.start()
         self.assert_nothing_ran_twice(srv)
+
+
+@unittest.skipIf(PG, "SQLite's data directory")
+@unittest.skipUnless(os.geteuid() == 0, "a read-only bind mount needs root")
+class ReadOnlyDataDir(FaultBase):
+    def test_a_read_only_data_directory_is_refused_at_start_with_its_name(self):
+        srv = self.start_server("rw")
+        self.setup_type(srv)
+        sid = srv.create_series(type="bb.fault", schedule="every 1d", tz="UTC")["id"]
+        srv.stop()
+        ro = self.path("ro")
+        os.makedirs(ro)
+        for cmd in (["mount", "--bind", srv.data_dir, ro], ["mount", "-o", "remount,ro,bind", ro]):
+            r = subprocess.run(cmd, capture_output=True, text=True)
+            if r.returncode:
+                self.skipTest(f"{' '.join(cmd)}: {r.stderr.strip()}")
+        self.addCleanup(subprocess.run, ["umount", "-l", ro], capture_output=True)
+        p = subprocess.run([skedtest.SKED, "serve", "--data-dir", ro, "--listen", "127.0.0.1:0"],
+                           capture_output=True, text=True, timeout=30 * SLOW)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn(ro, p.stderr)
+        self.assertIn("Read-only file system", p.stderr)
+        srv.start()  # the same directory, writable again: everything is there
+        self.assertEqual(srv.get(f"/api/v1/series/{sid}")["id"], sid)
 
 
 class ClockSteps(FaultBase):
