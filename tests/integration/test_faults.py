@@ -1,8 +1,8 @@
 """Fault injection (issue 16): the store's file system fills during a burst of writes,
 a read-only data directory, the clock stepped forward and back under load, and on
-PostgreSQL backends terminated mid-transaction and a restart under load.  For each: what was acknowledged
-is kept, refused requests change nothing and say why, nothing runs twice, and the
-server goes on by itself once the fault is gone."""
+PostgreSQL backends terminated mid-transaction and a restart under load.  For each:
+what was acknowledged is kept, refused requests change nothing and say why, nothing
+runs twice, and the server goes on by itself once the fault is gone."""
 import collections
 import os
 import subprocess
