@@ -157,6 +157,27 @@ int engine_series_trigger(engine *e, store *st, int64_t id, json_t *params, run_
 /* Deletes series `id` (see store_series_delete; `purge` also drops its history). */
 int engine_series_delete(engine *e, store *st, int64_t id, bool purge, sked_err *err);
 
+/* ---- run control (runctl.c; writes of the loop) ---- */
+/* The error text of a run cancelled on request (who and why are the run's
+ * cancelled_by and cancel_reason). */
+#define RUN_CANCELLED_TEXT "cancelled on request"
+/* Cancels run `id` for principal `by` with `reason` (may be NULL): a queued run
+ * (waiting included) ends "cancelled" now; a running one is asked to stop (its
+ * node's handler: a command's process group gets SIGTERM, then SIGKILL after the
+ * type's grace; a plug-in sees sked_run_cancelled()) and ends "cancelled" when it
+ * returns.  *ret: the run as it is now.  -ENOENT, -EEXIST (finished, or already
+ * asked). */
+int engine_run_cancel(engine *e, store *st, int64_t id, const char *by, const char *reason, run_row *ret,
+                      sked_err *err);
+/* Queues a new run repeating finished run `id` (type, series, nominal, params with
+ * `params` (may be NULL) merged over them, query), trigger "rerun", rerun_of = id,
+ * idempotency key "rerun:ID:N:attempt".  -ENOENT, -EEXIST (not finished), -EINVAL
+ * (params; 1,000 re-runs already: -EEXIST). */
+int engine_run_rerun(engine *e, store *st, int64_t id, json_t *params, run_row *ret, sked_err *err);
+/* A queued run waiting for a later instant (a retry's backoff) may start now.
+ * -ENOENT, -EEXIST (not so). */
+int engine_run_retry_now(engine *e, store *st, int64_t id, run_row *ret, sked_err *err);
+
 /* ---- one occurrence (see docs/calendar.md) ---- */
 /* Changes one occurrence of series `id`, named by its nominal instant, one-off:
  * `in` may set "start" (a new time: UTC "...Z" or wall time in the series' zone;

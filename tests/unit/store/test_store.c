@@ -333,7 +333,7 @@ static void runs_claim_finish(void **state) {
         assert_int_equal(count, 1);
 
         /* the lease: renewed, then expired */
-        bool cancel = true;
+        int cancel = 1;
         OK(store_runs_renew(s, &r1, 1, T0 + 2 * MIN, &cancel, &err_));
         assert_false(cancel);
         OK(store_runs_expired(s, T0 + 2 * MIN, &rows, &n, &err_));
@@ -396,7 +396,7 @@ static void runs_claim_finish(void **state) {
         assert_int_equal(ids[0], r4);
         free(ids);
         OK(store_runs_renew(s, &r4, 1, T0 + 2 * MIN, &cancel, &err_));
-        assert_true(cancel);
+        assert_int_equal(cancel, RUN_CANCEL_OVERLAP);
         OK(store_run_get(s, r3, &r, &err_));
         assert_string_equal(r.state, "cancelled");
         run_row_clear(&r);
