@@ -110,6 +110,12 @@ int engine_wait_idle(engine *e, int64_t timeout_ms);
 int engine_type_register(engine *e, json_t *def, sked_handler fn, void *userdata, json_t **ret_def, sked_err *err);
 /* The current definition of a type (new reference), or NULL. */
 json_t *engine_type_json(engine *e, const char *name);
+/* Deletes type `name` through the loop: refused (-EEXIST, field "force", the counts
+ * in the message) while it has series or unfinished runs, unless `force`: then its
+ * series are deleted (at most 10,000; their history stays), its queued runs end
+ * "cancelled" and its running ones are asked to stop (by `by`).  *ret: {"name",
+ * "series_deleted", "runs_cancelled", "runs_stopping"}.  -ENOENT (field "name"). */
+int engine_type_delete(engine *e, const char *name, bool force, const char *by, json_t **ret, sked_err *err);
 /* Registers the series of every background type that has none (sked poller init).
  * A type whose definition cannot make its series is skipped (logged): *ret_skipped
  * (may be NULL) receives [{"type", "detail"}], a new reference. */

@@ -483,6 +483,38 @@ int store_run_cancel(store *s, int64_t id, sked_time now, const char *by, const 
         return run_refused(s, id, "cancelled", "a queued, waiting or running", err);
 }
 
+int store_type_cancel_active(store *s, const char *name, sked_time now, const char *by, const char *reason,
+                             const char *why, int64_t *ret_cancelled, int64_t **ret_running, size_t *ret_n,
+                             sked_err *err) {
+        db_stmt *st;
+        int r = db_prepare(s->d,
+                           "UPDATE runs SET state = 'cancelled', finished_at = $2, error = $3, cancelled_by = $4, "
+                           "cancel_reason = $5, cancel_requested = 2 WHERE type = $1 AND state = 'queued'",
+                           &st, err);
+        if (r < 0)
+                return r;
+        db_bind_text(st, 1, name);
+        db_bind_int(st, 2, now);
+        db_bind_text(st, 3, why);
+        db_bind_text(st, 4, by);
+        db_bind_text(st, 5, reason);
+        if ((r = db_run(st, err)) < 0)
+                return r;
+        int64_t cancelled = db_changes(s->d);
+        if ((r = db_prepare(s->d,
+                            "UPDATE runs SET cancel_requested = 2, cancelled_by = $2, cancel_reason = $3 "
+                            "WHERE type = $1 AND state = 'running' RETURNING id",
+                            &st, err)) < 0)
+                return r;
+        db_bind_text(st, 1, name);
+        db_bind_text(st, 2, by);
+        db_bind_text(st, 3, reason);
+        if ((r = rows_read(st, &id_shape, ret_running, ret_n, err)) < 0)
+                return r;
+        *ret_cancelled = cancelled;
+        return 0;
+}
+
 int store_run_due_now(store *s, int64_t id, sked_time now, sked_err *err) {
         db_stmt *st;
         int r = db_prepare(s->d,

@@ -77,6 +77,12 @@ int store_runs_renew(store *s, const int64_t *ids, size_t n, sked_time lease_unt
  * -EEXIST (field "state": it already finished, or a cancel was already asked). */
 int store_run_cancel(store *s, int64_t id, sked_time now, const char *by, const char *reason, const char *why,
                      bool *ret_running, sked_err *err);
+/* store_run_cancel for every unfinished run of type `name` (a type deleted with
+ * force): queued ones end "cancelled", running ones are marked; *ret_running
+ * (caller frees) gets their ids, *ret_cancelled how many queued ones ended. */
+int store_type_cancel_active(store *s, const char *name, sked_time now, const char *by, const char *reason,
+                             const char *why, int64_t *ret_cancelled, int64_t **ret_running, size_t *ret_n,
+                             sked_err *err);
 /* Retry now: a queued run waiting for a later instant (its backoff) may start at
  * `now`.  Errors: -ENOENT, -EEXIST (field "state": not queued, or already due). */
 int store_run_due_now(store *s, int64_t id, sked_time now, sked_err *err);

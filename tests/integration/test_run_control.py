@@ -208,6 +208,43 @@ class RetryNowTest(RunControlBase):
         self.assertProblem(status, body, 409, "state")
 
 
+class TypeDeleteTest(RunControlBase):
+    def test_delete_refused_while_used_then_forced(self):
+        srv = self.start_server(workers=1)
+        self.stubborn_type(srv, grace="0s")
+        series = srv.create_series(type="rc.stubborn", schedule=MANUAL, params={}, title="s")
+        rid = srv.trigger(series["id"])["id"]
+        wait_for(lambda: "start" in self.log_lines(), 20, what="the handler started")
+        status, body = srv.api("DELETE", "/api/v1/types/rc.stubborn")
+        self.assertProblem(status, body, 409, "force")
+        self.assertIn("1 series and 1 unfinished run", body["detail"])
+        self.assertEqual(srv.get("/api/v1/types/rc.stubborn")["name"], "rc.stubborn", "refused: nothing changed")
+        self.assertEqual(srv.get(f"/api/v1/series/{series['id']}")["id"], series["id"])
+        rc, out, err = srv.cli("type", "delete", "rc.stubborn")
+        self.assertEqual(rc, 2, out)
+        self.assertIn("unfinished", err)
+        rc, out, err = srv.cli("type", "delete", "rc.stubborn", "--force")
+        self.assertEqual(rc, 0, err)
+        self.assertIn("1 series deleted", out)
+        status, body = srv.api("GET", "/api/v1/types/rc.stubborn")
+        self.assertProblem(status, body, 404, "name")
+        status, body = srv.api("GET", f"/api/v1/series/{series['id']}")
+        self.assertProblem(status, body, 404)
+        run = srv.wait_run(rid, states=("cancelled", "succeeded", "failed", "lost"))
+        self.assertEqual((run["state"], run["cancel_reason"]), ("cancelled", "its type was deleted"))
+        status, body = srv.api("DELETE", "/api/v1/types/rc.stubborn")
+        self.assertProblem(status, body, 404, "name")
+        status, body = srv.api("DELETE", "/api/v1/types/rc.stubborn?force=maybe")
+        self.assertProblem(status, body, 400, "force")
+        # an unused type goes without force; registering it again works
+        srv.register_type(skedtest.command_type("rc.unused", ["/bin/true"]))
+        status, body = srv.api("DELETE", "/api/v1/types/rc.unused")
+        self.assertEqual(status, 200, body)
+        self.assertEqual(body, {"name": "rc.unused", "series_deleted": 0, "runs_cancelled": 0, "runs_stopping": 0})
+        srv.register_type(skedtest.command_type("rc.unused", ["/bin/true"]))
+        self.assertEqual(srv.get("/api/v1/types/rc.unused")["name"], "rc.unused")
+
+
 @unittest.skipUnless(skedtest.PG, "PostgreSQL only: set SKED_TEST_PG (scripts/test does)")
 class ClusterCancelTest(RunControlBase):
     def test_cancel_on_one_node_stops_the_handler_on_another(self):
