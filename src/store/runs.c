@@ -503,7 +503,7 @@ int store_type_cancel_active(store *s, const char *name, sked_time now, const ch
         int64_t cancelled = db_changes(s->d);
         if ((r = db_prepare(s->d,
                             "UPDATE runs SET cancel_requested = 2, cancelled_by = $2, cancel_reason = $3 "
-                            "WHERE type = $1 AND state = 'running' RETURNING id",
+                            "WHERE type = $1 AND state = 'running' AND cancel_requested <> 2 RETURNING id",
                             &st, err)) < 0)
                 return r;
         db_bind_text(st, 1, name);
