@@ -296,6 +296,12 @@ size_t claimed_due(engine *e, sked_time now, size_t limit);
 int claim_inflight_add(engine *e, job *j);
 void claim_inflight_remove(engine *e, job *j);
 
+/* series.c: `params` (a JSON object, or NULL/null: none) merged over the parameters
+ * `base` (JSON text) and validated against `type`'s schema: *ret the result's text
+ * (caller frees), NULL when there were no overrides.  -EINVAL (field "params"),
+ * -ENOENT (field "type"). */
+int engine_params_override(engine *e, const char *type, const char *base, json_t *params, char **ret, sked_err *err);
+
 /* lease.c: renewals, recovery, cancels */
 /* Recovers runs whose lease expired before `before` (SKED_TIME_MAX: all running). */
 int lease_recover_expired(engine *e, sked_time now, sked_time before, sked_err *err);

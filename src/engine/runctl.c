@@ -8,7 +8,6 @@
 #include <string.h>
 
 #include "engine/engine_internal.h"
-#include "model/params.h"
 
 int engine_run_cancel(engine *e, store *st, int64_t id, const char *by, const char *reason, run_row *ret,
                       sked_err *err) {
@@ -62,25 +61,9 @@ int engine_run_rerun(engine *e, store *st, int64_t id, json_t *params, run_row *
                               (long long) id, RERUNS_MAX);
                 goto done;
         }
-        if (params && !json_is_null(params)) {
-                /* overrides some parameters, validated like the run's own */
-                json_error_t je;
-                json_t *base = json_loads(old.params ? old.params : "{}", 0, &je), *norm = NULL;
-                const type_entry *te = engine_type_find(e, old.type);
-                if (!json_is_object(params))
-                        r = err_field(err, -EINVAL, "params", "expected a JSON object");
-                else if (!te)
-                        r = err_field(err, -ENOENT, "type", "\"%s\": no such process type", old.type);
-                else if (!base || json_object_update(base, params) < 0)
-                        r = err_set(err, -ENOMEM, "out of memory");
-                else if ((r = params_validate(te->t->params, base, &norm, err)) == 0 &&
-                         !(merged = json_dumps(norm, JSON_COMPACT)))
-                        r = err_set(err, -ENOMEM, "out of memory");
-                json_decref(base);
-                json_decref(norm);
-                if (r < 0)
-                        goto done;
-        }
+        /* overrides some parameters, validated like the run's own */
+        if ((r = engine_params_override(e, old.type, old.params, params, &merged, err)) < 0)
+                goto done;
         /* its own key: the original's series and nominal would derive the original's */
         snprintf(key, sizeof key, "rerun:%lld:%zu:1", (long long) id, nreruns + 1);
         sked_time now = engine_now(e);

@@ -446,38 +446,61 @@ static int run_refused(store *s, int64_t id, const char *verb, const char *expec
         return r;
 }
 
-int store_run_cancel(store *s, int64_t id, sked_time now, const char *by, const char *reason, const char *why,
-                     bool *ret_running, sked_err *err) {
+/* The cancel of one run (id) or of a type's runs (id 0, type): queued ones end
+ * now, running ones not asked yet are marked for their node (*ret_running). */
+static int cancel_runs(store *s, int64_t id, const char *type, sked_time now, const char *by, const char *reason,
+                       const char *why, int64_t *ret_cancelled, int64_t **ret_running, size_t *ret_n, sked_err *err) {
+#define CANCEL_QUEUED                                                                                                  \
+        "UPDATE runs SET state = 'cancelled', finished_at = $2, error = $3, cancelled_by = $4, cancel_reason = $5, "   \
+        "cancel_requested = 2 WHERE state = 'queued' AND "
+#define CANCEL_RUNNING                                                                                                 \
+        "UPDATE runs SET cancel_requested = 2, cancelled_by = $2, cancel_reason = $3 "                                 \
+        "WHERE state = 'running' AND cancel_requested <> 2 AND "
+        static const char *const queued_sql[] = {CANCEL_QUEUED "type = $1", CANCEL_QUEUED "id = $1"};
+        static const char *const running_sql[] = {CANCEL_RUNNING "type = $1 RETURNING id",
+                                                  CANCEL_RUNNING "id = $1 RETURNING id"};
+#undef CANCEL_QUEUED
+#undef CANCEL_RUNNING
         db_stmt *st;
-        int r = db_prepare(s->d,
-                           "UPDATE runs SET state = 'cancelled', finished_at = $2, error = $3, cancelled_by = $4, "
-                           "cancel_reason = $5, cancel_requested = 2 WHERE id = $1 AND state = 'queued'",
-                           &st, err);
+        int r = db_prepare(s->d, queued_sql[id != 0], &st, err);
         if (r < 0)
                 return r;
-        db_bind_int(st, 1, id);
+        if (id)
+                db_bind_int(st, 1, id);
+        else
+                db_bind_text(st, 1, type);
         db_bind_int(st, 2, now);
         db_bind_text(st, 3, why);
         db_bind_text(st, 4, by);
         db_bind_text(st, 5, reason);
         if ((r = db_run(st, err)) < 0)
                 return r;
-        if (db_changes(s->d) == 1) {
-                *ret_running = false;
-                return 0;
-        }
-        if ((r = db_prepare(s->d,
-                            "UPDATE runs SET cancel_requested = 2, cancelled_by = $2, cancel_reason = $3 "
-                            "WHERE id = $1 AND state = 'running' AND cancel_requested = 0",
-                            &st, err)) < 0)
+        int64_t cancelled = db_changes(s->d);
+        if ((r = db_prepare(s->d, running_sql[id != 0], &st, err)) < 0)
                 return r;
-        db_bind_int(st, 1, id);
+        if (id)
+                db_bind_int(st, 1, id);
+        else
+                db_bind_text(st, 1, type);
         db_bind_text(st, 2, by);
         db_bind_text(st, 3, reason);
-        if ((r = db_run(st, err)) < 0)
+        if ((r = rows_read(st, &id_shape, ret_running, ret_n, err)) < 0)
                 return r;
-        if (db_changes(s->d) == 1) {
-                *ret_running = true;
+        *ret_cancelled = cancelled;
+        return 0;
+}
+
+int store_run_cancel(store *s, int64_t id, sked_time now, const char *by, const char *reason, const char *why,
+                     bool *ret_running, sked_err *err) {
+        int64_t cancelled = 0, *running = NULL;
+        size_t n = 0;
+        int r = id > 0 ? cancel_runs(s, id, NULL, now, by, reason, why, &cancelled, &running, &n, err)
+                       : err_field(err, -ENOENT, "id", "no run %lld", (long long) id);
+        free(running);
+        if (r < 0)
+                return r;
+        if (cancelled || n) {
+                *ret_running = n > 0;
                 return 0;
         }
         return run_refused(s, id, "cancelled", "a queued, waiting or running", err);
@@ -486,33 +509,7 @@ int store_run_cancel(store *s, int64_t id, sked_time now, const char *by, const 
 int store_type_cancel_active(store *s, const char *name, sked_time now, const char *by, const char *reason,
                              const char *why, int64_t *ret_cancelled, int64_t **ret_running, size_t *ret_n,
                              sked_err *err) {
-        db_stmt *st;
-        int r = db_prepare(s->d,
-                           "UPDATE runs SET state = 'cancelled', finished_at = $2, error = $3, cancelled_by = $4, "
-                           "cancel_reason = $5, cancel_requested = 2 WHERE type = $1 AND state = 'queued'",
-                           &st, err);
-        if (r < 0)
-                return r;
-        db_bind_text(st, 1, name);
-        db_bind_int(st, 2, now);
-        db_bind_text(st, 3, why);
-        db_bind_text(st, 4, by);
-        db_bind_text(st, 5, reason);
-        if ((r = db_run(st, err)) < 0)
-                return r;
-        int64_t cancelled = db_changes(s->d);
-        if ((r = db_prepare(s->d,
-                            "UPDATE runs SET cancel_requested = 2, cancelled_by = $2, cancel_reason = $3 "
-                            "WHERE type = $1 AND state = 'running' AND cancel_requested <> 2 RETURNING id",
-                            &st, err)) < 0)
-                return r;
-        db_bind_text(st, 1, name);
-        db_bind_text(st, 2, by);
-        db_bind_text(st, 3, reason);
-        if ((r = rows_read(st, &id_shape, ret_running, ret_n, err)) < 0)
-                return r;
-        *ret_cancelled = cancelled;
-        return 0;
+        return cancel_runs(s, 0, name, now, by, reason, why, ret_cancelled, ret_running, ret_n, err);
 }
 
 int store_run_due_now(store *s, int64_t id, sked_time now, sked_err *err) {
