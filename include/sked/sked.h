@@ -123,6 +123,11 @@ void sked_run_log(sked_run *run, enum sked_level level, const char *fmt, ...) __
 /* Records one processed item: key, status ("ok", "failed", ...), optional JSON data. */
 int sked_run_result(sked_run *run, const char *key, const char *status, const char *data_json);
 void sked_run_progress(sked_run *run, int percent);
+/* True once the handler should stop and return: the server stops (past its grace),
+ * someone cancelled the run (POST /api/v1/runs/{id}/cancel; it then ends
+ * "cancelled" unless the handler returns SKED_RUN_OK), the type's timeout passed, or
+ * the overlap policy cancel_other superseded it.  Any thread; poll it between units
+ * of work. */
 bool sked_run_cancelled(const sked_run *run);
 
 /* The entry point a plug-in exports. */

@@ -18,9 +18,9 @@ _sked_valued=" --url --token --data-dir --color --type --series --state --tz --l
 
 _sked_verbs() {
         case $1 in
-        type) echo "list show register" ;;
+        type) echo "list show register delete" ;;
         series) echo "list show create edit delete pause resume trigger occurrences occurrence results" ;;
-        runs) echo "list show messages results enqueue" ;;
+        runs) echo "list show messages results enqueue cancel rerun retry" ;;
         poller) echo "status init" ;;
         features) echo "list enable disable" ;;
         nodes) echo "list" ;;
@@ -45,6 +45,9 @@ _sked_opts() {
         "runs list") echo "--series --type --state --limit --before --after" ;;
         "runs messages" | "runs results") echo "--after --full" ;;
         "runs enqueue") echo "--type --param --count" ;;
+        "runs cancel") echo "--reason" ;;
+        "runs rerun") echo "--param" ;;
+        "type delete") echo "--force" ;;
         "features enable" | "features disable") echo "--note" ;;
         "workflow start") echo "--input" ;;
         "instance list") echo "--workflow --status --limit --before" ;;
@@ -168,7 +171,7 @@ _sked() {
         fi
         # the verb's argument: from the server when one answers
         case "$noun $verb" in
-        "type show") COMPREPLY=($(compgen -W "$(_sked_ask 0 type list)" -- "$cur")) ;;
+        "type show" | "type delete") COMPREPLY=($(compgen -W "$(_sked_ask 0 type list)" -- "$cur")) ;;
         "type register") COMPREPLY=($(compgen -f -- "$cur")) ;;
         "series show" | "series edit" | "series delete" | "series pause" | "series resume" | "series trigger" | \
                 "series occurrences" | "series occurrence" | "series results")

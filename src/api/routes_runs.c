@@ -147,11 +147,100 @@ static int h_run_get(http_req *req, void *ud) {
         run_row run = {0};
         sked_err err = {0};
         int r = store_run_get(st, id, &run, &err);
-        if (r < 0)
+        int64_t *reruns = NULL;
+        size_t nreruns = 0;
+        if (r == 0)
+                r = store_run_reruns(st, id, 1000, &reruns, &nreruns, &err);
+        if (r < 0) {
+                run_row_clear(&run);
                 return api_reply_err(req, r, &err);
-        http_reply_json(req, 200, view_run(&run));
+        }
+        json_t *out = view_run(&run), *list = json_array();
+        for (size_t i = 0; i < nreruns; i++)
+                json_array_append_new(list, json_integer(reruns[i]));
+        json_object_set_new(out, "reruns", list);
+        free(reruns);
+        http_reply_json(req, 200, out);
         run_row_clear(&run);
         return 0;
+}
+
+/* ---- run control: cancel, rerun, retry now (engine/runctl.c, through the loop) ---- */
+
+typedef struct runctl_op {
+        enum { RC_CANCEL, RC_RERUN, RC_RETRY } verb;
+        int64_t id;
+        char by[64];
+        json_t *body; /* borrowed (the request's) */
+        run_row run;  /* out */
+} runctl_op;
+
+static int runctl_apply(engine *e, store *st, void *ctx, json_t **ret_reply, sked_err *err) {
+        runctl_op *o = ctx;
+        (void) ret_reply;
+        switch (o->verb) {
+        case RC_CANCEL:
+                return engine_run_cancel(e, st, o->id, o->by, json_string_value(json_object_get(o->body, "reason")),
+                                         &o->run, err);
+        case RC_RERUN:
+                return engine_run_rerun(e, st, o->id, json_object_get(o->body, "params"), &o->run, err);
+        case RC_RETRY:
+                return engine_run_retry_now(e, st, o->id, &o->run, err);
+        }
+        return err_set(err, -EINVAL, "unknown run write");
+}
+
+static void runctl_clear(void *op) {
+        runctl_op *o = op;
+        run_row_clear(&o->run);
+}
+
+static int runctl_ok(http_req *req, void *op) {
+        runctl_op *o = op;
+        if (o->verb == RC_RERUN) {
+                char loc[64];
+                snprintf(loc, sizeof loc, "/api/v1/runs/%lld", (long long) o->run.id);
+                http_add_header(req, "Location", loc);
+        }
+        /* a rerun is a new run (201); a cancel of a running run is asked, not done (202) */
+        int status = o->verb == RC_RERUN ? 201 : o->verb == RC_CANCEL && !strcmp(o->run.state, "running") ? 202 : 200;
+        http_reply_json(req, status, view_run(&o->run));
+        run_row_clear(&o->run);
+        return 0;
+}
+
+static int runctl(http_req *req, engine *e, int verb) {
+        int64_t id;
+        if (api_id_param(req, &id) < 0)
+                return 0;
+        runctl_op o = {.verb = verb, .id = id, .body = http_body_json(req)};
+        json_t *reason = json_object_get(o.body, "reason"), *params = json_object_get(o.body, "params");
+        if (reason && !json_is_null(reason) && (!json_is_string(reason) || strlen(json_string_value(reason)) > 1000)) {
+                http_reply_problem(req, 400, "reason", "reason: expected a string of at most 1000 bytes");
+                return 0;
+        }
+        if (params && !json_is_null(params) && !json_is_object(params)) {
+                http_reply_problem(req, 400, "params", "params: expected a JSON object");
+                return 0;
+        }
+        /* who: the principal of the credentials (today only the admin token exists) */
+        snprintf(o.by, sizeof o.by, "%s", "admin");
+        return api_write_through_loop(req, e, runctl_apply, 0, &o, sizeof o, runctl_ok, runctl_clear);
+}
+
+static int h_run_cancel(http_req *req, void *ud) {
+        api_ctx *ctx = ud;
+        return runctl(req, ctx->e, RC_CANCEL);
+}
+
+static int h_run_rerun(http_req *req, void *ud) {
+        api_ctx *ctx = ud;
+        return runctl(req, ctx->e, RC_RERUN);
+}
+
+static int h_run_retry(http_req *req, void *ud) {
+        api_ctx *ctx = ud;
+        return runctl(req, ctx->e, RC_RETRY);
 }
 
 static int run_log(http_req *req, engine *e, bool results) {
@@ -203,6 +292,9 @@ static const http_route_def routes[] = {
         {"GET", "/api/v1/runs/{id}", 0, h_run_get, .args = NULL},
         {"GET", "/api/v1/runs/{id}/messages", 0, h_run_messages, .args = HTTP_NAMES("after", "limit")},
         {"GET", "/api/v1/runs/{id}/results", 0, h_run_results, .args = HTTP_NAMES("after", "limit")},
+        {"POST", "/api/v1/runs/{id}/cancel", HTTP_BODY_OPTIONAL, h_run_cancel, .members = HTTP_NAMES("reason")},
+        {"POST", "/api/v1/runs/{id}/rerun", HTTP_BODY_OPTIONAL, h_run_rerun, .members = HTTP_NAMES("params")},
+        {"POST", "/api/v1/runs/{id}/retry", 0, h_run_retry, .args = NULL},
 };
 
 int routes_runs_register(http_server *s, api_ctx *ctx, sked_err *err) {

@@ -67,11 +67,28 @@ static int h_type_register(http_req *req, void *ud) {
         return 0;
 }
 
+/* DELETE /api/v1/types/{name}[?force=true] */
+static int h_type_delete(http_req *req, void *ud) {
+        api_ctx *ctx = ud;
+        bool force;
+        if (api_bool_arg(req, "force", &force) < 0)
+                return 0;
+        json_t *out = NULL;
+        sked_err err = {0};
+        /* who: the principal of the credentials (today only the admin token exists) */
+        int r = engine_type_delete(ctx->e, http_param(req, "name"), force, "admin", &out, &err); /* through the loop */
+        if (r < 0)
+                return api_reply_write_err(req, r, &err);
+        http_reply_json(req, 200, out);
+        return 0;
+}
+
 static const http_route_def routes[] = {
         {"GET", "/api/v1/types", 0, h_types_list, .args = HTTP_NAMES("all")},
         /* the manifest's own checker (model/ptype.c) owns its keys and checks the nested ones */
         {"POST", "/api/v1/types", HTTP_BODY, h_type_register, .members = ptype_manifest_keys},
         {"GET", "/api/v1/types/{name}", 0, h_type_get, .args = NULL},
+        {"DELETE", "/api/v1/types/{name}", 0, h_type_delete, .args = HTTP_NAMES("force")},
 };
 
 int routes_types_register(http_server *s, api_ctx *ctx, sked_err *err) {

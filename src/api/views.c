@@ -80,6 +80,10 @@ json_t *view_run(const run_row *r) {
                                       (json_int_t) r->n_warning, "error", (json_int_t) r->n_error, "results",
                                       (json_int_t) r->n_results));
         json_object_set_new(o, "next_attempt", r->next_attempt ? json_integer(r->next_attempt) : json_null());
+        json_object_set_new(o, "rerun_of", r->rerun_of ? json_integer(r->rerun_of) : json_null());
+        json_object_set_new(o, "cancel_requested", json_boolean(r->cancel_requested == RUN_CANCEL_REQUEST));
+        json_object_set_new(o, "cancelled_by", str_or_null(r->cancelled_by));
+        json_object_set_new(o, "cancel_reason", str_or_null(r->cancel_reason));
         json_object_set_new(o, "params", parsed(r->params));
         json_object_set_new(o, "query", parsed(r->query));
         return o;

@@ -1,4 +1,5 @@
-/* sked runs: list runs, show one, read its messages and results, queue one-off runs. */
+/* sked runs: list runs, show one, read its messages and results, queue one-off runs;
+ * cancel one, re-run a finished one, start one waiting for its backoff now. */
 #include <stdio.h>
 #include <string.h>
 
@@ -13,6 +14,7 @@ static const char runs_usage[] =
         "       sked runs show ID\n"
         "       sked runs messages ID [--after SEQ] [--full] | results ID [--after SEQ] [--full]\n"
         "       sked runs enqueue --type T [--param K=V]... [--count N]\n"
+        "       sked runs cancel ID [--reason TEXT] | rerun ID [--param K=V]... | retry ID\n"
         "states: queued, running, succeeded, failed, lost, cancelled (or canceled)\n"
         "common options: --json --url URL --token TOKEN --data-dir DIR\n";
 
@@ -20,11 +22,13 @@ static int runs_list(const cli_noun *n, int argc, char **argv);
 static int runs_show(const cli_noun *n, int argc, char **argv);
 static int runs_items(const cli_noun *n, int argc, char **argv);
 static int runs_enqueue(const cli_noun *n, int argc, char **argv);
+static int runs_control(const cli_noun *n, int argc, char **argv);
 
 static const cli_verb runs_verbs[] = {
         {"list", 0, 0, VERB_DEFAULT, runs_list, NULL},   {"show", 1, 1, 0, runs_show, "one run ID"},
         {"messages", 1, 1, 0, runs_items, "one run ID"}, {"results", 1, 1, 0, runs_items, "one run ID"},
-        {"enqueue", 0, 0, 0, runs_enqueue, NULL},
+        {"enqueue", 0, 0, 0, runs_enqueue, NULL},        {"cancel", 1, 1, 0, runs_control, "one run ID"},
+        {"rerun", 1, 1, 0, runs_control, "one run ID"},  {"retry", 1, 1, 0, runs_control, "one run ID"},
 };
 
 static const cli_noun runs_noun = {"runs", runs_usage, runs_verbs, sizeof runs_verbs / sizeof runs_verbs[0]};
@@ -42,7 +46,7 @@ typedef struct list_args {
         const char *type, *state;
 } list_args;
 
-enum { O_SERIES = 1, O_TYPE, O_STATE, O_LIMIT, O_BEFORE, O_AFTER, O_PARAM, O_COUNT, O_FULL };
+enum { O_SERIES = 1, O_TYPE, O_STATE, O_LIMIT, O_BEFORE, O_AFTER, O_PARAM, O_COUNT, O_FULL, O_REASON };
 
 static int on_list_opt(int opt, const char *arg, void *ud) {
         list_args *a = ud;
@@ -236,6 +240,76 @@ static int runs_enqueue(const cli_noun *n, int argc, char **argv) {
                         printf("queued %lld run(s), first id %lld\n",
                                (long long) json_integer_value(json_object_get(reply, "count")),
                                (long long) json_integer_value(json_array_get(json_object_get(reply, "ids"), 0)));
+        }
+done:
+        json_decref(body);
+        json_decref(reply);
+        json_decref(a.params);
+        return rc;
+}
+
+typedef struct control_args {
+        const char *reason;
+        json_t *params;
+} control_args;
+
+static int on_control_opt(int opt, const char *arg, void *ud) {
+        control_args *a = ud;
+        if (opt == O_REASON) {
+                a->reason = arg;
+                return 0;
+        }
+        return opt == O_PARAM ? cli_add_param(a->params, arg) : -1;
+}
+
+/* cancel, rerun, retry: POST /api/v1/runs/ID/<verb>; prints the run as it is now
+ * (the new one for rerun). */
+static int runs_control(const cli_noun *n, int argc, char **argv) {
+        static const struct option cancel_opts[] = {{"reason", required_argument, NULL, O_REASON}, {0}};
+        static const struct option rerun_opts[] = {{"param", required_argument, NULL, O_PARAM}, {0}};
+        static const struct option no_opts[] = {{0}};
+        const cli_verb *v = NULL;
+        for (size_t i = 0; i < sizeof runs_verbs / sizeof runs_verbs[0]; i++)
+                if (!strcmp(argv[0], runs_verbs[i].name))
+                        v = &runs_verbs[i];
+        bool cancel = !strcmp(argv[0], "cancel"), rerun = !strcmp(argv[0], "rerun");
+        control_args a = {.params = json_object()};
+        cli_common c = {0};
+        json_t *body = NULL, *reply = NULL;
+        char **args, path[256], verb[16];
+        int nargs, rc;
+        if ((rc = cli_parse_opts(n, v, argc, argv,
+                                 cancel  ? cancel_opts
+                                 : rerun ? rerun_opts
+                                         : no_opts,
+                                 on_control_opt, &a, &c, &args, &nargs)) != 0) {
+                rc = cli_exit(rc);
+                goto done;
+        }
+        snprintf(verb, sizeof verb, "%s", argv[0]);
+        if (cli_id_path(path, sizeof path, "/api/v1/runs/%s", args[0]) < 0) {
+                rc = CLI_USAGE;
+                goto done;
+        }
+        snprintf(path + strlen(path), sizeof path - strlen(path), "/%s", verb);
+        if (cancel && a.reason)
+                body = json_pack("{s:s}", "reason", a.reason);
+        else if (rerun && json_object_size(a.params))
+                body = json_pack("{s:O}", "params", a.params);
+        rc = cli_call(&c, "POST", path, body, &reply);
+        if (rc == 0) {
+                const char *state = json_string_value(json_object_get(reply, "state"));
+                long long id = (long long) json_integer_value(json_object_get(reply, "id"));
+                if (c.json)
+                        cli_print_json(reply);
+                else if (rerun)
+                        printf("queued run %lld, a re-run of run %s\n", id, args[0]);
+                else if (cancel)
+                        printf(state && !strcmp(state, "running") ? "run %lld: cancel asked; it is stopping\n"
+                                                                  : "run %lld cancelled\n",
+                               id);
+                else
+                        printf("run %lld may start now\n", id);
         }
 done:
         json_decref(body);

@@ -318,7 +318,7 @@ void engine_free(engine *e) {
         schedcache_clear(&e->fire.scache);
         engine_workflows_free(e);
         registry_features_off_free(e->reg.features_off, e->reg.nfeatures_off);
-        free(e->lease.cancel_ids);
+        free(e->lease.cancels);
         for (type_entry *t = e->reg.types, *nx; t; t = nx) {
                 nx = t->next;
                 ptype_free(t->t);

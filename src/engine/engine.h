@@ -110,6 +110,12 @@ int engine_wait_idle(engine *e, int64_t timeout_ms);
 int engine_type_register(engine *e, json_t *def, sked_handler fn, void *userdata, json_t **ret_def, sked_err *err);
 /* The current definition of a type (new reference), or NULL. */
 json_t *engine_type_json(engine *e, const char *name);
+/* Deletes type `name` through the loop: refused (-EEXIST, field "force", the counts
+ * in the message) while it has series or unfinished runs, unless `force`: then its
+ * series are deleted (at most 10,000; their history stays), its queued runs end
+ * "cancelled" and its running ones are asked to stop (by `by`).  *ret: {"name",
+ * "series_deleted", "runs_cancelled", "runs_stopping"}.  -ENOENT (field "name"). */
+int engine_type_delete(engine *e, const char *name, bool force, const char *by, json_t **ret, sked_err *err);
 /* Registers the series of every background type that has none (sked poller init).
  * A type whose definition cannot make its series is skipped (logged): *ret_skipped
  * (may be NULL) receives [{"type", "detail"}], a new reference. */
@@ -156,6 +162,27 @@ int engine_series_set_enabled(engine *e, store *st, int64_t id, bool enabled, co
 int engine_series_trigger(engine *e, store *st, int64_t id, json_t *params, run_row *ret, sked_err *err);
 /* Deletes series `id` (see store_series_delete; `purge` also drops its history). */
 int engine_series_delete(engine *e, store *st, int64_t id, bool purge, sked_err *err);
+
+/* ---- run control (runctl.c; writes of the loop) ---- */
+/* The error text of a run cancelled on request (who and why are the run's
+ * cancelled_by and cancel_reason). */
+#define RUN_CANCELLED_TEXT "cancelled on request"
+/* Cancels run `id` for principal `by` with `reason` (may be NULL): a queued run
+ * (waiting included) ends "cancelled" now; a running one is asked to stop (its
+ * node's handler: a command's process group gets SIGTERM, then SIGKILL after the
+ * type's grace; a plug-in sees sked_run_cancelled()) and ends "cancelled" when it
+ * returns.  *ret: the run as it is now.  -ENOENT, -EEXIST (finished, or already
+ * asked). */
+int engine_run_cancel(engine *e, store *st, int64_t id, const char *by, const char *reason, run_row *ret,
+                      sked_err *err);
+/* Queues a new run repeating finished run `id` (type, series, nominal, params with
+ * `params` (may be NULL) merged over them, query), trigger "rerun", rerun_of = id,
+ * idempotency key "rerun:ID:N:attempt".  -ENOENT, -EEXIST (not finished), -EINVAL
+ * (params; 1,000 re-runs already: -EEXIST). */
+int engine_run_rerun(engine *e, store *st, int64_t id, json_t *params, run_row *ret, sked_err *err);
+/* A queued run waiting for a later instant (a retry's backoff) may start now.
+ * -ENOENT, -EEXIST (not so). */
+int engine_run_retry_now(engine *e, store *st, int64_t id, run_row *ret, sked_err *err);
 
 /* ---- one occurrence (see docs/calendar.md) ---- */
 /* Changes one occurrence of series `id`, named by its nominal instant, one-off:

@@ -32,7 +32,8 @@ typedef struct job {
         int64_t n_info, n_warning, n_error, n_results, progress;
         volatile int cancel;     /* polled by the command handler (command_spec.cancel) */
         atomic_int timed_out;    /* set by the loop: the type's timeout passed */
-        atomic_int superseded;   /* set by the loop: cancelled by the overlap policy cancel_other */
+        atomic_int superseded;   /* set by the loop: cancelled, RUN_CANCEL_OVERLAP (cancel_other) or
+                                    RUN_CANCEL_REQUEST (POST /runs/{id}/cancel); 0 = not */
         _Atomic sked_time began; /* when a worker started it (0: waiting for one) */
         sked_time start_at;      /* not before: claimed ahead of its time (look-ahead) */
         sked_time lease_until;   /* its lease as last written (claim, renewal) */
@@ -198,8 +199,11 @@ struct engine {
                 sked_time claim_wake; /* runs claimable ahead but passed over (concurrency limit): then */
         } claim;
 
-        struct {                     /* lease.c: renewals, recovery, cancels (loop-owned) */
-                int64_t *cancel_ids; /* runs to stop once the turn commits */
+        struct { /* lease.c: renewals, recovery, cancels (loop-owned) */
+                struct cancel_later {
+                        int64_t id;
+                        int why; /* RUN_CANCEL_* */
+                } * cancels;     /* runs to stop once the turn commits */
                 size_t ncancel, capcancel;
                 sked_time last_renew, last_recover;
         } lease;
@@ -292,6 +296,12 @@ size_t claimed_due(engine *e, sked_time now, size_t limit);
 int claim_inflight_add(engine *e, job *j);
 void claim_inflight_remove(engine *e, job *j);
 
+/* series.c: `params` (a JSON object, or NULL/null: none) merged over the parameters
+ * `base` (JSON text) and validated against `type`'s schema: *ret the result's text
+ * (caller frees), NULL when there were no overrides.  -EINVAL (field "params"),
+ * -ENOENT (field "type"). */
+int engine_params_override(engine *e, const char *type, const char *base, json_t *params, char **ret, sked_err *err);
+
 /* lease.c: renewals, recovery, cancels */
 /* Recovers runs whose lease expired before `before` (SKED_TIME_MAX: all running). */
 int lease_recover_expired(engine *e, sked_time now, sked_time before, sked_err *err);
@@ -299,11 +309,11 @@ void lease_expire_plugin_runs(engine *e, sked_time now);
 int lease_renew(engine *e, sked_time now, sked_err *err);
 /* A turn rolled back: what it renewed is not on disk; all is renewed next turn. */
 void lease_renewals_unknown(engine *e);
-/* Asks this node's handlers of these runs to stop: superseded (cancel_other). */
-void engine_cancel_local(engine *e, const int64_t *run_ids, size_t n);
+/* Asks this node's handlers of these runs to stop: superseded for `why` (RUN_CANCEL_*). */
+void engine_cancel_local(engine *e, const int64_t *run_ids, size_t n, int why);
 /* The loop's version: remembered during the turn, signalled by engine_cancel_flush
  * after the commit (dropped if the turn rolls back). */
-int engine_cancel_later(engine *e, const int64_t *run_ids, size_t n);
+int engine_cancel_later(engine *e, const int64_t *run_ids, size_t n, int why);
 void engine_cancel_flush(engine *e, bool committed);
 /* Takes back the occurrences of a series fired ahead whose runs have not started
  * (store_series_retract, in the caller's transaction), and drops this node's jobs of

@@ -95,10 +95,14 @@ int finish_job(engine *e, job *j, const event *ev, sked_time now, sked_err *err)
         case OUT_RETRACTED:
                 break;
         }
-        if (atomic_load(&j->superseded) && ev->outcome != OUT_OK) {
-                /* cancel_other: a newer occurrence of the series replaced it */
+        int why = atomic_load(&j->superseded);
+        if (why && ev->outcome != OUT_OK) {
+                /* cancel_other: a newer occurrence of the series replaced it; or someone asked */
                 f.state = "cancelled";
-                f.error = "cancelled: superseded by a newer occurrence of its series (overlap policy cancel_other)";
+                f.error = why == RUN_CANCEL_REQUEST
+                                  ? RUN_CANCELLED_TEXT
+                                  : "cancelled: superseded by a newer occurrence of its series (overlap policy "
+                                    "cancel_other)";
                 again = false;
         }
         runlog_end(j, ev, f.state, again);

@@ -252,7 +252,7 @@ static int fire_item(pass *p, const item *it, bool last, sked_err *err) {
                         size_t n = 0;
                         if ((r = store_series_cancel_active(p->e->st, p->s->id, p->now, why, &ids, &n, err)) < 0)
                                 return r;
-                        r = engine_cancel_later(p->e, ids, n);
+                        r = engine_cancel_later(p->e, ids, n, RUN_CANCEL_OVERLAP);
                         free(ids);
                         if (r < 0)
                                 return err_set(err, -ENOMEM, "out of memory");

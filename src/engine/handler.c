@@ -99,6 +99,7 @@ static void run_command(job *j, event *fin) {
                 .input = input,
                 .input_len = input ? strlen(input) : 0,
                 .timeout_ms = t->timeout_ms,
+                .kill_grace_ms = t->grace_ms > 0 ? t->grace_ms : 1, /* 0 is command.c's default */
                 .cancel = &j->cancel,
         };
         command_sink sink = {sink_message, sink_result, sink_progress, j};

@@ -64,32 +64,32 @@ void lease_expire_plugin_runs(engine *e, sked_time now) {
         pthread_mutex_unlock(&e->lock);
 }
 
-int engine_cancel_later(engine *e, const int64_t *run_ids, size_t n) {
+int engine_cancel_later(engine *e, const int64_t *run_ids, size_t n, int why) {
         if (e->lease.ncancel + n > e->lease.capcancel) {
                 size_t cap = (e->lease.ncancel + n) * 2 + 8;
-                int64_t *p = realloc(e->lease.cancel_ids, cap * sizeof *p);
+                struct cancel_later *p = realloc(e->lease.cancels, cap * sizeof *p);
                 if (!p)
                         return -ENOMEM;
-                e->lease.cancel_ids = p;
+                e->lease.cancels = p;
                 e->lease.capcancel = cap;
         }
-        memcpy(e->lease.cancel_ids + e->lease.ncancel, run_ids, n * sizeof *run_ids);
-        e->lease.ncancel += n;
+        for (size_t i = 0; i < n; i++)
+                e->lease.cancels[e->lease.ncancel++] = (struct cancel_later){run_ids[i], why};
         return 0;
 }
 
 void engine_cancel_flush(engine *e, bool committed) {
-        if (committed && e->lease.ncancel)
-                engine_cancel_local(e, e->lease.cancel_ids, e->lease.ncancel);
+        for (size_t i = 0; committed && i < e->lease.ncancel; i++)
+                engine_cancel_local(e, &e->lease.cancels[i].id, 1, e->lease.cancels[i].why);
         e->lease.ncancel = 0;
 }
 
-void engine_cancel_local(engine *e, const int64_t *run_ids, size_t n) {
+void engine_cancel_local(engine *e, const int64_t *run_ids, size_t n, int why) {
         pthread_mutex_lock(&e->lock);
         for (size_t i = 0; i < e->claim.ninflight; i++)
                 for (size_t k = 0; k < n; k++)
                         if (e->claim.inflight[i]->run.id == run_ids[k]) {
-                                atomic_store(&e->claim.inflight[i]->superseded, 1);
+                                atomic_store(&e->claim.inflight[i]->superseded, why);
                                 e->claim.inflight[i]->cancel = 1;
                         }
         pthread_mutex_unlock(&e->lock);
@@ -111,7 +111,7 @@ int lease_renew(engine *e, sked_time now, sked_err *err) {
         if (!e->claim.ninflight)
                 return 0;
         int64_t *ids = malloc(e->claim.ninflight * sizeof *ids);
-        bool *cancel = calloc(e->claim.ninflight, sizeof *cancel);
+        int *cancel = calloc(e->claim.ninflight, sizeof *cancel);
         if (!ids || !cancel) {
                 free(ids);
                 free(cancel);
@@ -125,13 +125,11 @@ int lease_renew(engine *e, sked_time now, sked_err *err) {
                         ids[n++] = e->claim.inflight[i]->run.id;
                 }
         int r = n ? store_runs_renew(e->st, ids, n, lease, cancel, err) : 0;
-        /* another node's cancel_other asked for some of ours to stop */
-        size_t k = 0;
+        /* another node's cancel_other, or a cancel request on any node, asked for some
+         * of ours to stop (a request made on this node was signalled at its commit) */
         for (size_t i = 0; r == 0 && i < n; i++)
                 if (cancel[i])
-                        ids[k++] = ids[i];
-        if (r == 0 && k)
-                engine_cancel_local(e, ids, k);
+                        engine_cancel_local(e, &ids[i], 1, cancel[i]);
         free(ids);
         free(cancel);
         return r;
@@ -169,7 +167,7 @@ static int lease_work(engine *e, turn_ctx *t, sked_err *err) {
         return 0;
 }
 
-/* cancel_other: handlers are stopped once the decision is on disk; a rolled-back
+/* cancel_other and cancel requests: handlers are stopped once the decision is on disk; a rolled-back
  * turn forgets what it renewed and decided */
 static void lease_after(engine *e, turn_ctx *t) {
         if (t->result < 0)

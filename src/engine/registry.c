@@ -140,6 +140,21 @@ int registry_types_refresh(engine *e, store *st, sked_err *err) {
                 pthread_rwlock_unlock(&e->reg.types_lock);
                 metrics_type_known(e, name);
         }
+        /* deleted (DELETE /api/v1/types/{name}, maybe on another node): retired here too.
+         * Only on the loop thread, whose connection sees its own turn's registrations
+         * (another thread's would not, and would retire a type registered a moment ago). */
+        pthread_rwlock_wrlock(&e->reg.types_lock);
+        for (type_entry *o = writes_on_loop_thread(e) ? e->reg.types : NULL; o; o = o->next) {
+                bool stored = false;
+                json_array_foreach(defs, i, d) {
+                        const char *name = json_string_value(json_object_get(d, "name"));
+                        if (name && !strcmp(name, o->t->name))
+                                stored = true;
+                }
+                if (!stored)
+                        o->retired = true;
+        }
+        pthread_rwlock_unlock(&e->reg.types_lock);
         json_decref(defs);
         return registry_features_refresh(e, st, err);
 }
@@ -268,6 +283,76 @@ int engine_type_register(engine *e, json_t *def, sked_handler fn, void *userdata
         else
                 json_decref(reply);
         return 0;
+}
+
+/* A forced delete removes at most this many series in one request: each is a
+ * retraction and a few deletes in the loop's turn. */
+#define TYPE_DELETE_SERIES_MAX 10000
+
+typedef struct delete_ctx {
+        const char *name, *by;
+        bool force;
+        int64_t series, cancelled, stopping; /* out */
+} delete_ctx;
+
+static int delete_apply(engine *e, store *st, void *ctx, json_t **ret_reply, sked_err *err) {
+        delete_ctx *c = ctx;
+        (void) ret_reply;
+        if (!find_type(e, c->name))
+                return err_field(err, -ENOENT, "name", "\"%s\": no such process type", c->name);
+        int64_t nseries = 0, nruns = 0;
+        int r = store_type_usage(st, c->name, &nseries, &nruns, err);
+        if (r < 0)
+                return r;
+        if (!c->force && (nseries || nruns))
+                return err_field(err, -EEXIST, "force",
+                                 "type \"%s\" has %lld series and %lld unfinished run(s): delete or wait for them, "
+                                 "or force (?force=true) to delete its series and cancel its runs",
+                                 c->name, (long long) nseries, (long long) nruns);
+        if (nseries > TYPE_DELETE_SERIES_MAX)
+                return err_field(err, -EEXIST, "force",
+                                 "type \"%s\" has %lld series: a forced delete takes at most %d; delete some "
+                                 "first",
+                                 c->name, (long long) nseries, TYPE_DELETE_SERIES_MAX);
+        int64_t *ids = NULL;
+        size_t n = 0;
+        if ((r = store_type_series(st, c->name, TYPE_DELETE_SERIES_MAX, &ids, &n, err)) < 0)
+                return r;
+        for (size_t i = 0; i < n && r == 0; i++)
+                if ((r = engine_series_retract(e, st, ids[i], err)) == 0)
+                        r = store_series_delete(st, ids[i], false, err);
+        free(ids);
+        ids = NULL;
+        n = 0;
+        if (r == 0)
+                r = store_type_cancel_active(st, c->name, engine_now(e), c->by, "its type was deleted",
+                                             RUN_CANCELLED_TEXT, &c->cancelled, &ids, &n, err);
+        if (r == 0 && n)
+                r = engine_cancel_later(e, ids, n, RUN_CANCEL_REQUEST);
+        free(ids);
+        if (r == 0)
+                r = store_type_delete(st, c->name, err);
+        if (r < 0)
+                return r;
+        c->series = (int64_t) nseries;
+        c->stopping = (int64_t) n;
+        pthread_rwlock_wrlock(&e->reg.types_lock);
+        for (type_entry *o = e->reg.types; o; o = o->next)
+                if (!strcmp(o->t->name, c->name))
+                        o->retired = true;
+        pthread_rwlock_unlock(&e->reg.types_lock);
+        engine_changed(e, st);
+        return 0;
+}
+
+int engine_type_delete(engine *e, const char *name, bool force, const char *by, json_t **ret, sked_err *err) {
+        delete_ctx c = {.name = name, .by = by, .force = force};
+        int r = engine_write(e, delete_apply, &c, NULL, err);
+        if (r < 0)
+                return r;
+        *ret = json_pack("{s:s, s:I, s:I, s:I}", "name", name, "series_deleted", (json_int_t) c.series,
+                         "runs_cancelled", (json_int_t) c.cancelled, "runs_stopping", (json_int_t) c.stopping);
+        return *ret ? 0 : err_set(err, -ENOMEM, "out of memory");
 }
 
 int engine_load_plugin(engine *e, const char *path, sked_err *err) {

@@ -21,7 +21,8 @@
 #define RESULT_STATUS_MAX 64
 
 char *run_next_idem_key(const run_row *run) {
-        if (run->series_id || !run->idem_key)
+        /* a series' run derives its key; a re-run of one has its own ("rerun:ID:N:attempt") */
+        if (!run->idem_key || (run->series_id && strncmp(run->idem_key, "rerun:", 6)))
                 return NULL;
         const char *colon = strrchr(run->idem_key, ':');
         if (!colon || colon == run->idem_key)
@@ -199,6 +200,8 @@ void job_run(job *j) {
         if (!te) {
                 fin->outcome = OUT_FAIL;
                 asprintf(&fin->text, "process type \"%s\" is not registered", j->run.type);
+        } else if (atomic_load(&j->superseded)) {
+                fin->outcome = OUT_LOST; /* cancelled while claimed ahead: finish_job ends it cancelled */
         } else {
                 handler_of(te->t)->run(j, fin);
         }

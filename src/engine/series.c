@@ -510,30 +510,39 @@ fail:
         return r;
 }
 
+int engine_params_override(engine *e, const char *type, const char *base_text, json_t *params, char **ret,
+                           sked_err *err) {
+        *ret = NULL;
+        if (!params || json_is_null(params))
+                return 0;
+        json_error_t je;
+        json_t *base = json_loads(base_text ? base_text : "{}", 0, &je), *norm = NULL;
+        const type_entry *te = engine_type_find(e, type);
+        int r = 0;
+        if (!json_is_object(params))
+                r = err_field(err, -EINVAL, "params", "expected a JSON object");
+        else if (!te)
+                r = err_field(err, -ENOENT, "type", "\"%s\": no such process type", type);
+        else if (!base || json_object_update(base, params) < 0)
+                r = err_set(err, -ENOMEM, "out of memory");
+        else if ((r = params_validate(te->t->params, base, &norm, err)) == 0 &&
+                 !(*ret = json_dumps(norm, JSON_COMPACT)))
+                r = err_set(err, -ENOMEM, "out of memory");
+        json_decref(base);
+        json_decref(norm);
+        return r;
+}
+
 int engine_series_trigger(engine *e, store *st, int64_t id, json_t *params, run_row *ret, sked_err *err) {
         series_row s = {0};
         int r = store_series_get(st, id, &s, err);
         if (r < 0)
                 return r;
         char *merged = NULL;
-        if (params && !json_is_null(params)) {
-                /* a manual run may override some parameters, validated like the series' own */
-                json_error_t je;
-                json_t *base = json_loads(s.params, 0, &je), *norm = NULL;
-                const type_entry *te = engine_type_find(e, s.type);
-                if (!json_is_object(params))
-                        r = err_field(err, -EINVAL, "params", "expected a JSON object");
-                else if (!te)
-                        r = err_field(err, -ENOENT, "type", "\"%s\": no such process type", s.type);
-                else if (json_object_update(base, params) < 0 ||
-                         (r = params_validate(te->t->params, base, &norm, err)) == 0)
-                        merged = json_dumps(norm, JSON_COMPACT);
-                json_decref(base);
-                json_decref(norm);
-                if (r < 0) {
-                        series_row_clear(&s);
-                        return r;
-                }
+        /* a manual run may override some parameters, validated like the series' own */
+        if ((r = engine_params_override(e, s.type, s.params, params, &merged, err)) < 0) {
+                series_row_clear(&s);
+                return r;
         }
         sked_time now = engine_now(e);
         run_row run = {

@@ -16,8 +16,8 @@
 const char *const ptype_manifest_keys[] = {"name",   "kind",         "title",    "description", "feature", "handler",
                                            "params", "query_fields", "defaults", "series",      NULL};
 static const char *const handler_keys[] = {"command", "workdir", "env", "plugin", NULL};
-static const char *const defaults_keys[] = {"timeout", "retry", "concurrency", "retention", "policy", NULL};
-static const char *const defaults_hidden[] = {"timeout_ms", "retention_ms", NULL};
+static const char *const defaults_keys[] = {"timeout", "grace", "retry", "concurrency", "retention", "policy", NULL};
+static const char *const defaults_hidden[] = {"timeout_ms", "grace_ms", "retention_ms", NULL};
 static const char *const retry_keys[] = {"max_attempts", "initial_backoff", "max_backoff", "multiplier", NULL};
 static const char *const retry_hidden[] = {"initial_backoff_ms", "max_backoff_ms", NULL};
 static const char *const series_keys[] = {"schedule", "tz", "params", "sleep", NULL};
@@ -311,6 +311,10 @@ static int parse_defaults(const json_t *d, ptype *t, json_t *out, sked_err *err)
         r = get_duration(d, "timeout", "defaults", 3600 * 1000, 1000, 7 * DAY_MS, &t->timeout_ms, err);
         if (r < 0)
                 return r;
+        /* a cancelled or timed-out command's group gets SIGTERM, then SIGKILL this much later */
+        r = get_duration(d, "grace", "defaults", PTYPE_GRACE_DEFAULT_MS, 0, PTYPE_GRACE_MAX_MS, &t->grace_ms, err);
+        if (r < 0)
+                return r;
 
         const json_t *rt = d ? json_object_get(d, "retry") : NULL;
         if (rt && !json_is_null(rt) && !json_is_object(rt))
@@ -373,6 +377,7 @@ static int parse_defaults(const json_t *d, ptype *t, json_t *out, sked_err *err)
         if (!jr)
                 return -ENOMEM;
         if (json_object_set_new(out, "timeout_ms", json_integer(t->timeout_ms)) < 0 ||
+            json_object_set_new(out, "grace_ms", json_integer(t->grace_ms)) < 0 ||
             json_object_set_new(out, "retry", jr) < 0 ||
             json_object_set_new(out, "concurrency", json_integer(t->concurrency)) < 0 ||
             json_object_set_new(out, "retention_ms", json_integer(t->retention_ms)) < 0)

@@ -43,6 +43,9 @@ typedef enum ptype_handler {
         PTYPE_HANDLER_COUNT    /* not a kind: how many there are */
 } ptype_handler;
 
+#define PTYPE_GRACE_DEFAULT_MS 5000 /* defaults.grace when absent (the kill grace before it existed) */
+#define PTYPE_GRACE_MAX_MS 600000   /* at most 10 min */
+
 typedef struct ptype {
         char *name;            /* "ledger.transfer" */
         char *title;           /* never NULL (defaults to name) */
@@ -55,6 +58,7 @@ typedef struct ptype {
         char *workdir; /* may be NULL */
         char **env;    /* NULL-terminated "KEY=VALUE" list, never NULL */
         int64_t timeout_ms;
+        int64_t grace_ms; /* defaults.grace: SIGTERM to SIGKILL of a command stopped early */
         int64_t retention_ms;
         int concurrency; /* 0 = unlimited */
         ptype_retry retry;

@@ -21,6 +21,8 @@ void run_row_clear(run_row *r) {
         free(r->idem_key);
         free(r->node);
         free(r->error);
+        free(r->cancelled_by);
+        free(r->cancel_reason);
         memset(r, 0, sizeof *r);
 }
 
@@ -33,7 +35,8 @@ void run_rows_free(run_row *rows, size_t n) {
 #define RUN_COLS                                                                                                       \
         "id, series_id, nominal, type, trigger, state, params, query, idem_key, node, error, "                         \
         "attempt, next_attempt, queued_at, not_before, started_at, finished_at, lease_until, "                         \
-        "exit_code, progress, n_info, n_warning, n_error, n_results, exclusive, cancel_requested"
+        "exit_code, progress, n_info, n_warning, n_error, n_results, exclusive, cancel_requested, "                    \
+        "cancelled_by, cancel_reason, rerun_of"
 
 /* The idempotency key of a run without an explicit one: derived, never stored. */
 static char *derive_key(int64_t series_id, bool has_nominal, sked_time nominal, int64_t id, int64_t attempt) {
@@ -81,7 +84,10 @@ static void run_decode(db_stmt *st, void *elem) {
         r->n_error = db_col_int(st, 22);
         r->n_results = db_col_int(st, 23);
         r->exclusive = db_col_int(st, 24) != 0;
-        r->cancel_requested = db_col_int(st, 25) != 0;
+        r->cancel_requested = (int) db_col_int(st, 25);
+        r->cancelled_by = dup_or_null(db_col_text(st, 26));
+        r->cancel_reason = dup_or_null(db_col_text(st, 27));
+        r->rerun_of = db_col_int(st, 28);
 }
 
 static void run_clear(void *elem) {
@@ -93,8 +99,8 @@ static const row_shape run_shape = {sizeof(run_row), run_decode, run_clear};
 int store_run_insert(store *s, run_row *r, sked_err *err) {
 #define RUN_INSERT                                                                                                     \
         "INSERT INTO runs(series_id, nominal, type, trigger, state, params, query, "                                   \
-        "idem_key, attempt, queued_at, not_before, exclusive) "                                                        \
-        "VALUES($1, $2, $3, $4, 'queued', $5, $6, $7, $8, $9, $10, $11)"
+        "idem_key, attempt, queued_at, not_before, exclusive, rerun_of) "                                              \
+        "VALUES($1, $2, $3, $4, 'queued', $5, $6, $7, $8, $9, $10, $11, $12)"
         static const char *const sql_sqlite = RUN_INSERT; /* the id: db_last_insert_id */
         static const char *const sql_pg = RUN_INSERT " RETURNING id";
 #undef RUN_INSERT
@@ -114,6 +120,7 @@ int store_run_insert(store *s, run_row *r, sked_err *err) {
         db_bind_int(st, 9, r->queued_at);
         db_bind_int(st, 10, r->not_before);
         db_bind_int(st, 11, r->exclusive);
+        db_bind_int_or_null(st, 12, r->rerun_of, r->rerun_of == 0);
         int64_t id = 0;
         if ((rc = row_read(st, &id_shape, &id, err)) < 0)
                 return rc;
@@ -268,7 +275,7 @@ int store_next_ready_min(store *s, sked_time *ret, bool *ret_any, sked_err *err)
         return 0;
 }
 
-int store_runs_renew(store *s, const int64_t *ids, size_t n, sked_time lease_until, bool *ret_cancel, sked_err *err) {
+int store_runs_renew(store *s, const int64_t *ids, size_t n, sked_time lease_until, int *ret_cancel, sked_err *err) {
         for (size_t i = 0; i < n; i++) {
                 db_stmt *st;
                 int r = db_prepare(s->d,
@@ -284,7 +291,7 @@ int store_runs_renew(store *s, const int64_t *ids, size_t n, sked_time lease_unt
                 if ((r = row_read(st, &int_shape, &cancel, err)) < 0)
                         return r;
                 if (ret_cancel)
-                        ret_cancel[i] = cancel.v != 0;
+                        ret_cancel[i] = (int) cancel.v;
         }
         return 0;
 }
@@ -421,6 +428,114 @@ int store_series_cancel_active(store *s, int64_t series_id, sked_time now, const
                 return r;
         db_bind_int(st, 1, series_id);
         return rows_read(st, &id_shape, ret_running, ret_n, err);
+}
+
+/* Why a run cannot be cancelled or retried: -ENOENT, or -EEXIST naming its state. */
+static int run_refused(store *s, int64_t id, const char *verb, const char *expected, sked_err *err) {
+        run_row run = {0};
+        int r = store_run_get(s, id, &run, err);
+        if (r < 0)
+                return r;
+        if (!strcmp(run.state, "running") && run.cancel_requested)
+                r = err_field(err, -EEXIST, "state", "run %lld: a cancel was already asked (it is stopping)",
+                              (long long) id);
+        else
+                r = err_field(err, -EEXIST, "state", "run %lld is %s: only %s run can be %s", (long long) id, run.state,
+                              expected, verb);
+        run_row_clear(&run);
+        return r;
+}
+
+/* The cancel of one run (id) or of a type's runs (id 0, type): queued ones end
+ * now, running ones not asked yet are marked for their node (*ret_running). */
+static int cancel_runs(store *s, int64_t id, const char *type, sked_time now, const char *by, const char *reason,
+                       const char *why, int64_t *ret_cancelled, int64_t **ret_running, size_t *ret_n, sked_err *err) {
+#define CANCEL_QUEUED                                                                                                  \
+        "UPDATE runs SET state = 'cancelled', finished_at = $2, error = $3, cancelled_by = $4, cancel_reason = $5, "   \
+        "cancel_requested = 2 WHERE state = 'queued' AND "
+#define CANCEL_RUNNING                                                                                                 \
+        "UPDATE runs SET cancel_requested = 2, cancelled_by = $2, cancel_reason = $3 "                                 \
+        "WHERE state = 'running' AND cancel_requested <> 2 AND "
+        static const char *const queued_sql[] = {CANCEL_QUEUED "type = $1", CANCEL_QUEUED "id = $1"};
+        static const char *const running_sql[] = {CANCEL_RUNNING "type = $1 RETURNING id",
+                                                  CANCEL_RUNNING "id = $1 RETURNING id"};
+#undef CANCEL_QUEUED
+#undef CANCEL_RUNNING
+        db_stmt *st;
+        int r = db_prepare(s->d, queued_sql[id != 0], &st, err);
+        if (r < 0)
+                return r;
+        if (id)
+                db_bind_int(st, 1, id);
+        else
+                db_bind_text(st, 1, type);
+        db_bind_int(st, 2, now);
+        db_bind_text(st, 3, why);
+        db_bind_text(st, 4, by);
+        db_bind_text(st, 5, reason);
+        if ((r = db_run(st, err)) < 0)
+                return r;
+        int64_t cancelled = db_changes(s->d);
+        if ((r = db_prepare(s->d, running_sql[id != 0], &st, err)) < 0)
+                return r;
+        if (id)
+                db_bind_int(st, 1, id);
+        else
+                db_bind_text(st, 1, type);
+        db_bind_text(st, 2, by);
+        db_bind_text(st, 3, reason);
+        if ((r = rows_read(st, &id_shape, ret_running, ret_n, err)) < 0)
+                return r;
+        *ret_cancelled = cancelled;
+        return 0;
+}
+
+int store_run_cancel(store *s, int64_t id, sked_time now, const char *by, const char *reason, const char *why,
+                     bool *ret_running, sked_err *err) {
+        int64_t cancelled = 0, *running = NULL;
+        size_t n = 0;
+        int r = id > 0 ? cancel_runs(s, id, NULL, now, by, reason, why, &cancelled, &running, &n, err)
+                       : err_field(err, -ENOENT, "id", "no run %lld", (long long) id);
+        free(running);
+        if (r < 0)
+                return r;
+        if (cancelled || n) {
+                *ret_running = n > 0;
+                return 0;
+        }
+        return run_refused(s, id, "cancelled", "a queued, waiting or running", err);
+}
+
+int store_type_cancel_active(store *s, const char *name, sked_time now, const char *by, const char *reason,
+                             const char *why, int64_t *ret_cancelled, int64_t **ret_running, size_t *ret_n,
+                             sked_err *err) {
+        return cancel_runs(s, 0, name, now, by, reason, why, ret_cancelled, ret_running, ret_n, err);
+}
+
+int store_run_due_now(store *s, int64_t id, sked_time now, sked_err *err) {
+        db_stmt *st;
+        int r = db_prepare(s->d,
+                           "UPDATE runs SET not_before = $2 WHERE id = $1 AND state = 'queued' AND not_before > $2",
+                           &st, err);
+        if (r < 0)
+                return r;
+        db_bind_int(st, 1, id);
+        db_bind_int(st, 2, now);
+        if ((r = db_run(st, err)) < 0)
+                return r;
+        if (db_changes(s->d) == 1)
+                return 0;
+        return run_refused(s, id, "retried now", "a queued run waiting for a later instant (a backoff)", err);
+}
+
+int store_run_reruns(store *s, int64_t id, int limit, int64_t **ret, size_t *ret_n, sked_err *err) {
+        db_stmt *st;
+        int r = db_prepare(s->d, "SELECT id FROM runs WHERE rerun_of = $1 ORDER BY id LIMIT $2", &st, err);
+        if (r < 0)
+                return r;
+        db_bind_int(st, 1, id);
+        db_bind_int(st, 2, limit);
+        return rows_read(st, &id_shape, ret, ret_n, err);
 }
 
 int store_lock_series(store *s, int64_t series_id, bool *ret_locked, sked_err *err) {

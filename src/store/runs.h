@@ -25,9 +25,13 @@ typedef struct run_row {
         bool has_exit;
         int64_t exit_code;
         int64_t progress, n_info, n_warning, n_error, n_results;
-        bool exclusive;        /* must not run beside another run of its series (overlap policy) */
-        bool cancel_requested; /* cancel_other asked the node running it to stop it */
+        bool exclusive;                     /* must not run beside another run of its series (overlap policy) */
+        int cancel_requested;               /* asked to stop: RUN_CANCEL_OVERLAP or RUN_CANCEL_REQUEST; 0 = not */
+        char *cancelled_by, *cancel_reason; /* a cancel request: the principal and its reason (may be NULL) */
+        int64_t rerun_of;                   /* a re-run: the run it repeats; 0 = none */
 } run_row;
+
+enum { RUN_CANCEL_OVERLAP = 1, RUN_CANCEL_REQUEST = 2 };
 
 void run_row_clear(run_row *r);
 void run_rows_free(run_row *rows, size_t n);
@@ -62,8 +66,28 @@ int store_run_release(store *s, int64_t id, const char *node, sked_err *err);
 /* The earliest not_before of queued runs. */
 int store_next_ready_min(store *s, sked_time *ret, bool *ret_any, sked_err *err);
 /* Extends the leases of running runs; ret_cancel (may be NULL; n entries) tells which
- * of them were asked to stop (the overlap policy cancel_other, on any node). */
-int store_runs_renew(store *s, const int64_t *ids, size_t n, sked_time lease_until, bool *ret_cancel, sked_err *err);
+ * of them were asked to stop, and by what (0, RUN_CANCEL_OVERLAP: the overlap policy
+ * cancel_other, RUN_CANCEL_REQUEST: store_run_cancel; on any node). */
+int store_runs_renew(store *s, const int64_t *ids, size_t n, sked_time lease_until, int *ret_cancel, sked_err *err);
+/* A cancel request for run `id` by `by` (a principal) with `reason` (may be NULL):
+ * a queued run (waiting for its time or a backoff included) ends "cancelled" at
+ * once, with error `why`; a running one is marked (cancel_requested =
+ * RUN_CANCEL_REQUEST) for the node that runs it, which stops its handler and ends
+ * it "cancelled".  *ret_running tells which.  Errors: -ENOENT (no such run),
+ * -EEXIST (field "state": it already finished, or a cancel was already asked). */
+int store_run_cancel(store *s, int64_t id, sked_time now, const char *by, const char *reason, const char *why,
+                     bool *ret_running, sked_err *err);
+/* store_run_cancel for every unfinished run of type `name` (a type deleted with
+ * force): queued ones end "cancelled", running ones are marked; *ret_running
+ * (caller frees) gets their ids, *ret_cancelled how many queued ones ended. */
+int store_type_cancel_active(store *s, const char *name, sked_time now, const char *by, const char *reason,
+                             const char *why, int64_t *ret_cancelled, int64_t **ret_running, size_t *ret_n,
+                             sked_err *err);
+/* Retry now: a queued run waiting for a later instant (its backoff) may start at
+ * `now`.  Errors: -ENOENT, -EEXIST (field "state": not queued, or already due). */
+int store_run_due_now(store *s, int64_t id, sked_time now, sked_err *err);
+/* The re-runs of run `id`, oldest first (at most limit; caller frees *ret). */
+int store_run_reruns(store *s, int64_t id, int limit, int64_t **ret, size_t *ret_n, sked_err *err);
 /* Running runs whose lease ended before `now` (or all running ones when now == SKED_TIME_MAX). */
 int store_runs_expired(store *s, sked_time now, run_row **ret, size_t *ret_n, sked_err *err);
 typedef struct run_finish {

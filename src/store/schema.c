@@ -185,7 +185,17 @@ static const migration_part m5[] = {
         {0, NULL},
 };
 
-static const migration_part *const migrations[] = {m1, m2, m3, m4, m5};
+/* 6: run control (hA): who cancelled a run and why (cancel_requested 2 = asked by
+ * someone, 1 = the overlap policy cancel_other), and which run a re-run repeats. */
+static const migration_part m6[] = {
+        BOTH("ALTER TABLE runs ADD COLUMN cancelled_by TEXT;"
+             "ALTER TABLE runs ADD COLUMN cancel_reason TEXT;"
+             "ALTER TABLE runs ADD COLUMN rerun_of {BIGINT};"
+             "CREATE INDEX runs_rerun_of ON runs(rerun_of) WHERE rerun_of IS NOT NULL;"),
+        {0, NULL},
+};
+
+static const migration_part *const migrations[] = {m1, m2, m3, m4, m5, m6};
 #define N_MIGRATIONS ((int) (sizeof migrations / sizeof migrations[0]))
 
 /* The text of migration `m` in `d`'s dialect (caller frees); NULL when out of memory. */

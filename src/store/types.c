@@ -10,6 +10,49 @@
 #include "store/store.h"
 #include "store/store_internal.h"
 
+int store_type_usage(store *s, const char *name, int64_t *ret_series, int64_t *ret_unfinished, sked_err *err) {
+        static const char *const sql[] = {
+                "SELECT count(*) FROM series WHERE type = $1",
+                "SELECT count(*) FROM runs WHERE type = $1 AND state IN ('queued', 'running')",
+        };
+        int64_t n[2] = {0, 0};
+        for (size_t i = 0; i < 2; i++) {
+                db_stmt *st;
+                int r = db_prepare(s->d, sql[i], &st, err);
+                if (r < 0)
+                        return r;
+                db_bind_text(st, 1, name);
+                int_col c = {0, true};
+                if ((r = row_read(st, &int_shape, &c, err)) < 0)
+                        return r;
+                n[i] = c.v;
+        }
+        *ret_series = n[0];
+        *ret_unfinished = n[1];
+        return 0;
+}
+
+int store_type_series(store *s, const char *name, int limit, int64_t **ret, size_t *ret_n, sked_err *err) {
+        db_stmt *st;
+        int r = db_prepare(s->d, "SELECT id FROM series WHERE type = $1 ORDER BY id LIMIT $2", &st, err);
+        if (r < 0)
+                return r;
+        db_bind_text(st, 1, name);
+        db_bind_int(st, 2, limit);
+        return rows_read(st, &id_shape, ret, ret_n, err);
+}
+
+int store_type_delete(store *s, const char *name, sked_err *err) {
+        db_stmt *st;
+        int r = db_prepare(s->d, "DELETE FROM types WHERE name = $1", &st, err);
+        if (r < 0)
+                return r;
+        db_bind_text(st, 1, name);
+        if ((r = db_run(st, err)) < 0)
+                return r;
+        return db_changes(s->d) == 1 ? 0 : err_field(err, -ENOENT, "name", "\"%s\": no such process type", name);
+}
+
 int store_type_put(store *s, const char *name, bool background, const char *feature, const char *definition,
                    sked_time now, sked_err *err) {
         db_stmt *st;

@@ -77,7 +77,7 @@ static void load_checked(void **state) {
                 const char *text, *msg;
         } cases[] = {
                 {"name: x\nhandler: {plugin: true}\ndefaults: {timout: 5m}\n",
-                 "ledger.yaml: defaults.timout: unknown key (expected one of: timeout, retry, concurrency, "
+                 "ledger.yaml: defaults.timout: unknown key (expected one of: timeout, grace, retry, concurrency, "
                  "retention, policy)"},
                 {"name: x\nparams: [a, b\n", "ledger.yaml:3:1: flow sequence without a closing bracket"},
                 {"name: x\n", "ledger.yaml: handler: required (command: [...] or plugin: true)"},
@@ -223,7 +223,8 @@ static void bad_manifests(void **state) {
             "m.yaml: nme: unknown key (expected one of: name, kind, title, description, feature, handler, params, "
             "query_fields, defaults, series)");
         bad("m.yaml", "name: x\nhandler: {plugin: true}\ndefaults: {timout: 5m}\n",
-            "m.yaml: defaults.timout: unknown key (expected one of: timeout, retry, concurrency, retention, policy)");
+            "m.yaml: defaults.timout: unknown key (expected one of: timeout, grace, retry, concurrency, retention, "
+            "policy)");
         bad("m.yaml", "name: x\nhandler: {plugin: true}\ndefaults: {retry: {max_attempt: 2}}\n",
             "m.yaml: defaults.retry.max_attempt: unknown key (expected one of: max_attempts, initial_backoff, "
             "max_backoff, multiplier)");
@@ -320,7 +321,8 @@ static void bad_manifests(void **state) {
         bad("m.json", "\n\n{\"name\": \"x\",,}", "m.json:3:14: string or '}' expected near ','");
         bad("m.json", "{\"name\": \"x\",\n \"name\": \"y\"}", "m.json:2:7: duplicate object key near '\"name\"'");
         bad("m.json", "  {\"name\": \"x\", \"handler\": {\"plugin\": true}, \"defaults\": {\"timout\": 1}}",
-            "m.json: defaults.timout: unknown key (expected one of: timeout, retry, concurrency, retention, policy)");
+            "m.json: defaults.timout: unknown key (expected one of: timeout, grace, retry, concurrency, retention, "
+            "policy)");
 
         /* size limit and missing file */
         char *big = malloc(MANIFEST_MAX_BYTES + 2);

@@ -333,7 +333,7 @@ static void runs_claim_finish(void **state) {
         assert_int_equal(count, 1);
 
         /* the lease: renewed, then expired */
-        bool cancel = true;
+        int cancel = 1;
         OK(store_runs_renew(s, &r1, 1, T0 + 2 * MIN, &cancel, &err_));
         assert_false(cancel);
         OK(store_runs_expired(s, T0 + 2 * MIN, &rows, &n, &err_));
@@ -396,7 +396,7 @@ static void runs_claim_finish(void **state) {
         assert_int_equal(ids[0], r4);
         free(ids);
         OK(store_runs_renew(s, &r4, 1, T0 + 2 * MIN, &cancel, &err_));
-        assert_true(cancel);
+        assert_int_equal(cancel, RUN_CANCEL_OVERLAP);
         OK(store_run_get(s, r3, &r, &err_));
         assert_string_equal(r.state, "cancelled");
         run_row_clear(&r);
@@ -582,6 +582,87 @@ static void cluster_records(void **state) {
         store_close(other);
 }
 
+/* ---- run control: cancel, retry now, re-runs, type delete ---- */
+
+static void run_control(void **state) {
+        store *s = backend_of(state)->st;
+        put_type(s, "t", NULL);
+        int64_t sid = new_series(s, "t", "x", T0);
+        int64_t queued = new_run(s, "t", sid, T0), running = new_run(s, "t", sid, T0 + MIN);
+        int64_t waiting = new_run(s, "t", 0, T0 + 60 * MIN);
+        OK(store_run_start(s, running, "node-a", T0, T0 + MIN, &err_));
+        bool is_running = true;
+        OK(store_run_cancel(s, queued, T0, "admin", "why not", "cancelled on request", &is_running, &err_));
+        assert_false(is_running);
+        run_row r = {0};
+        OK(store_run_get(s, queued, &r, &err_));
+        assert_string_equal(r.state, "cancelled");
+        assert_string_equal(r.cancelled_by, "admin");
+        assert_string_equal(r.cancel_reason, "why not");
+        assert_int_equal(r.finished_at, T0);
+        run_row_clear(&r);
+        OK(store_run_cancel(s, running, T0, "admin", NULL, "x", &is_running, &err_));
+        assert_true(is_running);
+        int cancel = 0;
+        OK(store_runs_renew(s, &running, 1, T0 + 2 * MIN, &cancel, &err_));
+        assert_int_equal(cancel, RUN_CANCEL_REQUEST);
+        /* asked already; finished; no such run: refused, nothing written */
+        sked_err why = {0};
+        assert_int_equal(store_run_cancel(s, running, T0, "other", "again", "x", &is_running, &why), -EEXIST);
+        assert_string_equal(why.field, "state");
+        assert_int_equal(store_run_cancel(s, queued, T0, "other", "again", "x", &is_running, &why), -EEXIST);
+        assert_non_null(strstr(why.msg, "is cancelled"));
+        FAILS(-ENOENT, store_run_cancel(s, 999999, T0, "other", NULL, "x", &is_running, &err_));
+        OK(store_run_get(s, running, &r, &err_));
+        assert_string_equal(r.state, "running");
+        assert_null(r.cancel_reason);
+        run_row_clear(&r);
+
+        /* retry now: only a queued run waiting for later */
+        OK(store_run_due_now(s, waiting, T0, &err_));
+        OK(store_run_get(s, waiting, &r, &err_));
+        assert_int_equal(r.not_before, T0);
+        run_row_clear(&r);
+        FAILS(-EEXIST, store_run_due_now(s, waiting, T0, &err_));
+        FAILS(-EEXIST, store_run_due_now(s, running, T0, &err_));
+
+        /* re-runs point back */
+        run_row again = {.type = "t",
+                         .trigger = "rerun",
+                         .series_id = sid,
+                         .has_nominal = true,
+                         .nominal = T0,
+                         .queued_at = T0,
+                         .not_before = T0,
+                         .idem_key = "rerun:1:1:1",
+                         .rerun_of = queued};
+        OK(store_run_insert(s, &again, &err_));
+        int64_t *ids = NULL;
+        size_t n = 0;
+        OK(store_run_reruns(s, queued, 10, &ids, &n, &err_));
+        assert_int_equal(n, 1);
+        assert_int_equal(ids[0], again.id);
+        free(ids);
+        OK(store_run_get(s, again.id, &r, &err_));
+        assert_int_equal(r.rerun_of, queued);
+        assert_string_equal(r.idem_key, "rerun:1:1:1");
+        run_row_clear(&r);
+
+        /* a type's use, the forced path's cancels, its row */
+        int64_t nseries = 0, nruns = 0;
+        OK(store_type_usage(s, "t", &nseries, &nruns, &err_));
+        assert_int_equal(nseries, 1);
+        assert_int_equal(nruns, 3); /* running, waiting, the re-run */
+        int64_t cancelled = 0;
+        OK(store_type_cancel_active(s, "t", T0, "admin", "gone", "x", &cancelled, &ids, &n, &err_));
+        assert_int_equal(cancelled, 2);
+        assert_int_equal(n, 0); /* the running one was asked already */
+        free(ids);
+        OK(store_series_delete(s, sid, false, &err_));
+        OK(store_type_delete(s, "t", &err_));
+        FAILS(-ENOENT, store_type_delete(s, "t", &err_));
+}
+
 /* ---- transactions ---- */
 
 static void rollback_undoes(void **state) {
@@ -607,7 +688,7 @@ int main(void) {
                 BACKEND_TESTS(occurrence_exceptions), BACKEND_TESTS(runs_claim_finish),
                 BACKEND_TESTS(series_retract),        BACKEND_TESTS(messages_results),
                 BACKEND_TESTS(retention_purge),       BACKEND_TESTS(cluster_records),
-                BACKEND_TESTS(rollback_undoes),
+                BACKEND_TESTS(rollback_undoes),       BACKEND_TESTS(run_control),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
