@@ -125,6 +125,7 @@ export function WeekCalendar({week, setWeek, zone, series, scheduled, toast, rel
       scrollTime: scrollTimeOf(reply),
       slotEventOverlap: false,
       eventTimeFormat: {hour: '2-digit', minute: '2-digit', hourCycle: 'h23'},
+      slotHeaderFormat: {hour: '2-digit', minute: '2-digit', hourCycle: 'h23'},
       dayHeaderFormat: {weekday: 'short', day: 'numeric'},
       displayEventEnd: false,
       events: eventsOf(reply),

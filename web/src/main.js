@@ -166,24 +166,28 @@ function Header({zone, setZone, theme, setTheme, route, go, onSignOut}) {
 
 // ---- the process automation page: the series list beside the week calendar ----
 
-function scheduleText(s) {
-  return s.schedule_text || s.schedule;
+// the schedule in words (the server's schedule_text) and its zone on a line of its own
+function schedule(s) {
+  const text = s.schedule_text || s.schedule;
+  const tail = `, ${s.tz}`;
+  return text.endsWith(tail) ? [text.slice(0, -tail.length), s.tz] : [text, s.background ? 'elapsed time' : s.tz];
 }
 
 function SeriesRow({s, last, selected, zone, onSelect, onAction}) {
   const tz = zone === 'series' ? s.tz : zone === 'UTC' ? 'UTC' : browserZone();
   const state = !s.feature_on ? 'feature-off' : s.enabled ? 'active' : 'paused';
+  const [words, where] = schedule(s);
   return html`<tr class=${selected ? 'selected' : ''} data-series=${s.id} onClick=${() => onSelect(s.id)}>
     <td>
       <button type="button" class="linkish title" onClick=${(e) => { e.stopPropagation(); onSelect(s.id); }}>${s.title}</button>
       <div class="sub"><span class="type">${s.type}</span>${s.background ? html` · background` : ''}</div>
     </td>
-    <td><div>${scheduleText(s)}</div><div class="sub">${s.tz}</div></td>
-    <td>${s.next_due ? html`<time datetime=${s.next_due}>${fmtTime(s.next_due, tz)}</time>
+    <td class="sched"><div>${words}</div><div class="sub">${where}</div></td>
+    <td class="when">${s.next_due ? html`<time datetime=${s.next_due}>${fmtTime(s.next_due, tz, false, true)}</time>
         <div class="sub">${zoneLabel(tz)}</div>` : html`<span class="muted">—</span>`}</td>
     <td>${last ? html`<a href=${`#/runs/${last.id}`} onClick=${(e) => e.stopPropagation()}><${Badge} state=${last.state} /></a>`
-        : html`<span class="muted">never ran</span>`}</td>
-    <td><span class=${`state state-${state}`}>${{active: 'Active', paused: 'Paused', 'feature-off': 'Feature off'}[state]}</span></td>
+        : html`<span class="muted">never ran</span>`}
+      <div class="sub"><span class=${`state state-${state}`}>${{active: 'Active', paused: 'Paused', 'feature-off': 'Feature off'}[state]}</span></div></td>
     <td class="actions" onClick=${(e) => e.stopPropagation()}>
       <button type="button" class="btn btn-small" onClick=${() => onAction('trigger', s)} title="Queue one run now">Run now</button>
       <button type="button" class="btn btn-small" onClick=${() => onAction(s.enabled ? 'pause' : 'resume', s)}>${s.enabled ? 'Disable' : 'Enable'}</button>
@@ -306,7 +310,7 @@ function SeriesPage({route, go, zone, toast}) {
       ${error && html`<p class="banner banner-error" role="alert">${error}</p>`}
       ${!series && !error && html`<p class="muted pad">Loading…</p>`}
       ${series && html`<div class="table-wrap"><table class="table" aria-label="Series">
-        <thead><tr><th>Series</th><th>Schedule</th><th>Next run</th><th>Last result</th><th>State</th>
+        <thead><tr><th>Series</th><th>Schedule</th><th>Next run</th><th>Last result</th>
           <th><span class="sr-only">Actions</span></th></tr></thead>
         <tbody>
           ${shown.map((s) => html`<${SeriesRow} key=${s.id} s=${s} last=${last[s.id]} zone=${zone}

@@ -2,13 +2,13 @@
 // instant comes from the server, already computed).
 const cache = new Map();
 
-function formatter(tz, seconds) {
-  const key = `${tz}|${seconds}`;
+function formatter(tz, seconds, short) {
+  const key = `${tz}|${seconds}|${short}`;
   let f = cache.get(key);
   if (!f) {
     f = new Intl.DateTimeFormat(undefined, {
-      timeZone: tz, year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit',
-      second: seconds ? '2-digit' : undefined, hourCycle: 'h23',
+      timeZone: tz, year: short ? undefined : 'numeric', weekday: short ? 'short' : undefined, month: 'short',
+      day: 'numeric', hour: '2-digit', minute: '2-digit', second: seconds ? '2-digit' : undefined, hourCycle: 'h23',
     });
     cache.set(key, f);
   }
@@ -19,10 +19,11 @@ export function browserZone() {
   return Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
 }
 
-// "2 Dec 2026, 17:30" for an instant ("...Z" text or microseconds) in zone tz
-export function fmtTime(instant, tz, seconds = false) {
+// "2 Dec 2026, 17:30" (short: "Wed 2 Dec, 17:30") for an instant ("...Z" text or
+// microseconds) in zone tz
+export function fmtTime(instant, tz, seconds = false, short = false) {
   const d = typeof instant === 'number' ? new Date(instant / 1000) : new Date(instant);
-  return formatter(tz, seconds).format(d);
+  return formatter(tz, seconds, short).format(d);
 }
 
 export function zoneLabel(tz) {
