@@ -11,6 +11,12 @@ static void says(const char *spec, const char *tz, const char *want) {
                          want);
 }
 
+/* Each of specs[0..n) is given as its own text. */
+static void says_itself(const char *const *specs, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                says(specs[i], "UTC", specs[i]);
+}
+
 static void rrules(void **state) {
         (void) state;
         says("RRULE:FREQ=DAILY;BYHOUR=9;BYMINUTE=0;BYSECOND=0", "Europe/Berlin", "Every day at 09:00, Europe/Berlin");
@@ -58,8 +64,7 @@ static void rrules_left_as_text(void **state) {
                 "RRULE:FREQ=MONTHLY;BYDAY=5MO",
                 "RRULE:FREQ=DAILY;INTERVAL=0",
         };
-        for (size_t i = 0; i < sizeof same / sizeof same[0]; i++)
-                says(same[i], "UTC", same[i]);
+        says_itself(same, sizeof same / sizeof same[0]);
 }
 
 static void crons(void **state) {
@@ -81,8 +86,7 @@ static void crons(void **state) {
         says("0 12 * * *", "UTC", "Every day at 12:00, UTC");
         const char *const same[] = {"cron:0 0 1 * 1",    "cron:0 0 * 1 *",  "cron:15 30 7 * * *",
                                     "cron:0-30 * * * *", "cron:61 * * * *", "cron:0 */2 * * *"};
-        for (size_t i = 0; i < sizeof same / sizeof same[0]; i++)
-                says(same[i], "UTC", same[i]);
+        says_itself(same, sizeof same / sizeof same[0]);
 }
 
 static void intervals(void **state) {
