@@ -75,6 +75,8 @@ before(async () => {
   server.stderr.resume();
   url = await waitListening(server);
   token = readFileSync(join(dir, 'data', 'admin.token'), 'utf8').trim();
+  // a dense series: the calendar shows it as one block per hour
+  await api('POST', '/api/v1/series', {type: 'demo.hello', title: 'Queue sweep', schedule: 'every 1m', tz: 'UTC'});
   // a few runs to show: the demo's series, triggered now (the past of the week)
   const {items} = await api('GET', '/api/v1/series');
   for (const s of items) if (!s.background) await api('POST', `/api/v1/series/${s.id}/trigger`);
@@ -237,6 +239,21 @@ test('moving one occurrence once shows it at its new time, marked moved', async 
   await close(page);
 });
 
+test('a series firing every minute is drawn as one block per hour with its count', async () => {
+  const id = await seriesId('Queue sweep');
+  const page = await open('Europe/Berlin');
+  await page.goto(`${url}/#/?series=${id}&week=${WEEK}`);
+  const evs = await events(page);
+  assert.ok(evs.length > 50 && evs.length < 24 * 7, `${evs.length} blocks, not thousands of events`);
+  assert.ok(evs.every((e) => e.classes.includes('ev-block')), 'every one a block');
+  const texts = await page.locator('.cal-body .ev-block').allInnerTexts();
+  assert.ok(texts.filter((t) => /×60\b/.test(t)).length >= evs.length - 2, texts.slice(0, 3).join(' | '));
+  await page.locator('.cal-body .ev-block').nth(10).click();
+  await page.locator('aside[aria-label=Block]', {hasText: '60 occurrences'}).waitFor();
+  await page.screenshot({path: join(shots, 'calendar-blocks.png')});
+  await close(page);
+});
+
 test('disable, enable and run now from the list; delete asks first', async () => {
   const page = await open('UTC');
   const row = page.locator('tr', {hasText: 'Weekly clean-up'});
@@ -274,6 +291,7 @@ test('the run page shows status, timings and messages filtered by level', async 
 });
 
 test('screenshots of the list and the calendar, light and dark, with no console error', async () => {
+  await api('DELETE', `/api/v1/series/${await seriesId('Queue sweep')}`); // its own screenshot above
   for (const scheme of ['light', 'dark']) {
     const page = await open('Europe/Berlin', scheme);
     await page.goto(`${url}/#/?week=${WEEK}`);

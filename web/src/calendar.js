@@ -18,9 +18,20 @@ const STATE_TEXT = {
   succeeded: 'Succeeded', failed: 'Failed', lost: 'Lost', cancelled: 'Cancelled', skipped: 'Skipped', missed: 'Missed',
 };
 
+// a block's colour: failed if any failed, succeeded if all did, else planned
+function blockState(states) {
+  if (states.failed || states.lost) return 'failed';
+  const n = Object.values(states).reduce((a, b) => a + b, 0);
+  return states.succeeded === n ? 'succeeded' : Object.keys(states).length === 1 ? Object.keys(states)[0] : 'planned';
+}
+
 function eventsOf(reply) {
   const titles = Object.fromEntries(reply.series.map((s) => [s.id, s.title]));
-  return reply.occurrences.map((o) => {
+  const blocks = (reply.blocks || []).map((b) => ({
+    id: `${b.series_id}:block:${b.from}`, title: `${titles[b.series_id] || `Series ${b.series_id}`} ×${b.count}`,
+    start: b.from, end: b.to, className: `ev ev-block ev-${blockState(b.states)}`, extendedProps: {block: b},
+  }));
+  return blocks.concat(reply.occurrences.map((o) => {
     const start = new Date(o.start / 1000);
     const end = new Date(start.getTime() + SHOWN_MINUTES * 60000);
     const classes = ['ev', `ev-${o.state}`];
@@ -31,7 +42,19 @@ function eventsOf(reply) {
       start: start.toISOString(), end: end.toISOString(), className: classes.join(' '),
       extendedProps: {occ: o},
     };
-  });
+  }));
+}
+
+function Block({block, series, zone, onClose}) {
+  return html`<aside class="occ card" aria-label="Block">
+    <div class="occ-head">
+      <h2>${series ? series.title : `Series ${block.series_id}`}</h2>
+      <button type="button" class="btn btn-ghost btn-small" onClick=${onClose} aria-label="Close">✕</button>
+    </div>
+    <p class="muted">${`It fires more often than every 5 minutes: ${block.count} occurrences from ${fmtTime(block.from,
+      zone)} to ${fmtTime(block.to, zone)} (${zoneLabel(zone)}), shown as one block.`}</p>
+    <p>${Object.entries(block.states).map(([k, v]) => html`<span class=${`badge badge-${k}`}>${STATE_TEXT[k] || k} ${v}</span> `)}</p>
+  </aside>`;
 }
 
 function scrollTimeOf(reply) {
@@ -100,7 +123,7 @@ export function WeekCalendar({week, setWeek, zone, series, scheduled, toast, rel
       setReply(null);
       return undefined;
     }
-    const query = {tz: zone, week, series: ids};
+    const query = {tz: zone, week, series: ids, group: 'hour'};
     request('GET', '/api/v1/calendar', {query}).then((r) => {
       if (!live) return;
       setReply(r);
@@ -129,7 +152,7 @@ export function WeekCalendar({week, setWeek, zone, series, scheduled, toast, rel
       dayHeaderFormat: {weekday: 'short', day: 'numeric'},
       displayEventEnd: false,
       events: eventsOf(reply),
-      eventClick: (info) => setSel(info.event.extendedProps.occ),
+      eventClick: (info) => setSel(info.event.extendedProps.occ || info.event.extendedProps.block),
     });
     cal.current.render();
     return () => {
@@ -142,6 +165,8 @@ export function WeekCalendar({week, setWeek, zone, series, scheduled, toast, rel
   const last = reply ? reply.days[reply.days.length - 1] : null;
   const counts = {};
   if (reply) for (const o of reply.occurrences) counts[o.state] = (counts[o.state] || 0) + 1;
+  if (reply && reply.blocks)
+    for (const b of reply.blocks) for (const [k, v] of Object.entries(b.states)) counts[k] = (counts[k] || 0) + v;
   const selSeries = sel && reply && reply.series.find((s) => s.id === sel.series_id);
   return html`<div class="cal">
     <div class="cal-head">
@@ -166,7 +191,9 @@ export function WeekCalendar({week, setWeek, zone, series, scheduled, toast, rel
     ${series && series.background && html`<p class="empty">A background process: it runs all the time, so it has
       no calendar. Its <a href=${`#/runs?series=${series.id}`}>runs</a> show what it did.</p>`}
     <div class="cal-body" ref=${el} data-week=${first || ''} data-last=${last || ''}></div>
-    ${sel && html`<${Occurrence} key=${sel.nominal} occ=${sel} series=${selSeries} zone=${zone} toast=${toast}
+    ${sel && sel.count && html`<${Block} key=${sel.from} block=${sel} zone=${zone} onClose=${() => setSel(null)}
+      series=${reply && reply.series.find((s) => s.id === sel.series_id)} />`}
+    ${sel && !sel.count && html`<${Occurrence} key=${sel.nominal} occ=${sel} series=${selSeries} zone=${zone} toast=${toast}
       onClose=${() => setSel(null)} onChanged=${() => { setSel(null); setTick(tick + 1); }} />`}
   </div>`;
 }
