@@ -109,6 +109,12 @@ static int h_calendar(http_req *req, void *ud) {
             series_ids(req, ids, &n) < 0 ||
             api_int_arg(req, "limit", http_query(req, "limit"), CALENDAR_LIMIT_MAX, 1, CALENDAR_LIMIT_MAX, &limit) < 0)
                 return 0;
+        const char *group = http_query(req, "group");
+        if (group && strcmp(group, "hour") != 0) {
+                http_reply_problem(req, 400, "group", "group: \"%.40s\": expected \"hour\"", group);
+                return 0;
+        }
+        q.group_hour = group != NULL;
         q.series = n ? ids : NULL;
         q.nseries = n;
         q.limit = (int) limit;
@@ -160,7 +166,8 @@ static int h_calendar_ics(http_req *req, void *ud) {
 }
 
 static const http_route_def routes[] = {
-        {"GET", "/api/v1/calendar", 0, h_calendar, .args = HTTP_NAMES("week", "from", "to", "tz", "series", "limit")},
+        {"GET", "/api/v1/calendar", 0, h_calendar,
+         .args = HTTP_NAMES("week", "from", "to", "tz", "series", "limit", "group")},
         {"GET", "/api/v1/calendar.ics", HTTP_PUBLIC, h_calendar_ics,
          .args = HTTP_NAMES("series", "from", "to", "token"), .auth = feed_auth},
 };

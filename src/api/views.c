@@ -1,5 +1,7 @@
 #include "api/views.h"
 
+#include "sched/words.h"
+
 void view_set_instant(json_t *o, const char *key, sked_time t) {
         if (!t) {
                 json_object_set_new(o, key, json_null());
@@ -25,6 +27,9 @@ json_t *view_series(const series_row *s) {
         json_object_set_new(o, "type", json_string(s->type));
         json_object_set_new(o, "title", str_or_null(s->title));
         json_object_set_new(o, "schedule", json_string(s->schedule));
+        char words[256];
+        schedule_words(s->schedule, s->tz, words, sizeof words);
+        json_object_set_new(o, "schedule_text", json_string(words));
         json_object_set_new(o, "tz", json_string(s->tz));
         json_object_set_new(o, "start", str_or_null(s->start_local));
         view_set_instant(o, "end", s->end_at);

@@ -542,6 +542,85 @@ static void put_occ(strbuf *b, const occ *o, wallfmt *w) {
         strbuf_putc(b, '}');
 }
 
+/* ---- blocks: a dense series' occurrences, one block per hour (group_hour) ---- */
+
+typedef struct block_key {
+        size_t series; /* index in rows */
+        sked_time start;
+        const occ *o;
+} block_key;
+
+static int block_key_cmp(const void *a, const void *b) {
+        const block_key *x = a, *y = b;
+        if (x->series != y->series)
+                return x->series < y->series ? -1 : 1;
+        return x->start < y->start ? -1 : x->start > y->start;
+}
+
+/* The start (instant) of the viewer's hour that holds t. */
+static sked_time hour_start(wallfmt *w, sked_time t) {
+        int64_t local = time_seconds(t) + wall_offset(w, t);
+        int64_t h = civil_floor_div(local, 3600) * 3600;
+        return (h - w->off) * SKED_USEC;
+}
+
+#define BLOCK_STATES 8
+
+/* Writes ,"blocks":[...] for the shown occurrences of the dense series (dense[i] for
+ * rows[i]): each {"series_id", "from", "to", "local", "day", "time", "count",
+ * "states": {STATE: N}}, by series, then time.  Returns -ENOMEM or 0. */
+static int put_blocks(strbuf *b, const occ_key *order, size_t n, const series_row *rows, const bool *dense,
+                      wallfmt *w) {
+        size_t nd = 0;
+        for (size_t i = 0; i < n; i++)
+                nd += dense[order[i].o->s - rows];
+        block_key *k = calloc(nd + 1, sizeof *k);
+        if (!k)
+                return -ENOMEM;
+        nd = 0;
+        for (size_t i = 0; i < n; i++) {
+                size_t si = (size_t) (order[i].o->s - rows);
+                if (dense[si])
+                        k[nd++] = (block_key){si, order[i].o->start, order[i].o};
+        }
+        qsort(k, nd, sizeof *k, block_key_cmp);
+        strbuf_puts(b, ",\"blocks\":[");
+        for (size_t i = 0, first = 1; i < nd; first = 0) {
+                sked_time h = hour_start(w, k[i].start);
+                const char *state[BLOCK_STATES];
+                int64_t count[BLOCK_STATES], total = 0;
+                int ns = 0;
+                size_t j = i;
+                for (; j < nd && k[j].series == k[i].series && k[j].start < h + 3600 * SKED_USEC; j++) {
+                        int q = 0;
+                        while (q < ns && strcmp(state[q], k[j].o->state) != 0)
+                                q++;
+                        if (q == ns && ns < BLOCK_STATES) {
+                                state[ns] = k[j].o->state;
+                                count[ns++] = 0;
+                        }
+                        if (q < ns)
+                                count[q]++;
+                        total++;
+                }
+                char loc[48], day[12], hm[8];
+                wall_text(w, h, loc, sizeof loc, day, hm);
+                strbuf_printf(b, "%s{\"series_id\":%lld,\"from\":", first ? "" : ",", (long long) rows[k[i].series].id);
+                put_utc(b, h);
+                strbuf_puts(b, ",\"to\":");
+                put_utc(b, h + 3600 * SKED_USEC);
+                strbuf_printf(b, ",\"local\":\"%s\",\"day\":\"%s\",\"time\":\"%s\",\"count\":%lld,\"states\":{", loc,
+                              day, hm, (long long) total);
+                for (int q = 0; q < ns; q++)
+                        strbuf_printf(b, "%s\"%s\":%lld", q ? "," : "", state[q], (long long) count[q]);
+                strbuf_puts(b, "}}");
+                i = j;
+        }
+        strbuf_putc(b, ']');
+        free(k);
+        return 0;
+}
+
 int engine_calendar(engine *e, store *st, const calendar_query *q, char **ret, sked_err *err) {
         const tz_zone *vz;
         int r = tz_load(q->tz ? q->tz : "UTC", &vz, err);
@@ -670,15 +749,35 @@ int engine_calendar(engine *e, store *st, const calendar_query *q, char **ret, s
                         l.n = (size_t) q->limit;
                         l.truncated = true;
                 }
+                /* group_hour: the dense series (closer than CALENDAR_DENSE_SPACING on
+                 * average over the range) go into blocks, not one by one */
+                bool *dense = q->group_hour && order ? calloc(nrows + 1, sizeof *dense) : NULL;
+                size_t *cnt = dense ? calloc(nrows + 1, sizeof *cnt) : NULL;
+                if (q->group_hour && order && (!dense || !cnt))
+                        r = err_set(err, -ENOMEM, "out of memory");
+                if (cnt) {
+                        for (size_t i = 0; i < l.n; i++)
+                                cnt[order[i].o->s - rows]++;
+                        for (size_t i = 0; i < nrows; i++)
+                                dense[i] = cnt[i] > 1 &&
+                                           (sked_time) cnt[i] * CALENDAR_DENSE_SPACING * SKED_USEC > upto - q->from;
+                }
                 strbuf_reserve(&b, l.n * 330);
                 strbuf_puts(&b, "],\"occurrences\":[");
-                for (size_t i = 0; order && i < l.n; i++) {
-                        if (i)
+                for (size_t i = 0, k = 0; order && i < l.n; i++) {
+                        if (dense && dense[order[i].o->s - rows])
+                                continue;
+                        if (k++)
                                 strbuf_putc(&b, ',');
                         put_occ(&b, order[i].o, &w);
                 }
+                strbuf_putc(&b, ']');
+                if (r == 0 && dense && put_blocks(&b, order, l.n, rows, dense, &w) < 0)
+                        r = err_set(err, -ENOMEM, "out of memory");
+                free(cnt);
+                free(dense);
                 free(order);
-                strbuf_printf(&b, "],\"truncated\":%s", next_from ? "true" : "false");
+                strbuf_printf(&b, ",\"truncated\":%s", next_from ? "true" : "false");
                 if (next_from) {
                         /* where the next request starts, microseconds kept (as the
                          * occurrences of one series do) */

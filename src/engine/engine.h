@@ -200,8 +200,13 @@ typedef struct calendar_query {
         const char *tz;        /* the viewer's zone */
         const int64_t *series; /* NULL: all (not hidden) */
         size_t nseries;
-        int limit; /* occurrences at most */
+        int limit;       /* occurrences at most */
+        bool group_hour; /* dense series as one block per hour (CALENDAR_DENSE_SPACING) */
 } calendar_query;
+/* A series whose shown occurrences are closer than this on average over the range
+ * (seconds) is dense: with group_hour, its occurrences are given as "blocks", one per
+ * hour of the viewer's zone with their count, not one by one. */
+#define CALENDAR_DENSE_SPACING 300
 /* The plan in [from, to) as JSON text (*ret, caller frees; docs/calendar.md): the
  * earliest `limit` occurrences. */
 int engine_calendar(engine *e, store *st, const calendar_query *q, char **ret, sked_err *err);

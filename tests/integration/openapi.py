@@ -33,6 +33,7 @@ SKED_TEST_OPENAPI_SEEN=FILE appends each (method, path template, status) the sui
 received to FILE when the process ends: what the suite covers of the document.
 Standard library plus Debian's python3-yaml and python3-jsonschema."""
 import atexit
+import gzip
 import json
 import os
 import re
@@ -255,6 +256,14 @@ class Contract:
             return [f"Content-Type {header(headers, 'Content-Type')!r}, documented: {', '.join(content)}"]
         if method == "HEAD":
             return []
+        coding = (header(headers, "Content-Encoding") or "").strip().lower()
+        if coding == "gzip":  # the web UI's files (GET /ui/{file}): what a client reads
+            try:
+                data = gzip.decompress(data)
+            except (OSError, EOFError) as e:
+                return [f"Content-Encoding: gzip, but the body is not gzip: {e}"]
+        elif coding:
+            return [f"Content-Encoding {coding!r}: the suite reads gzip only"]
         schema = media[mt].get("schema", {})
         if mt == "application/json" or mt.endswith("+json"):
             try:

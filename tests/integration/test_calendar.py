@@ -853,3 +853,55 @@ def _main():
 
 if __name__ == "__main__":
     _main()
+
+
+class Blocks(Base):
+    """group=hour: a series that fires more often than every 5 minutes comes as one block
+    per hour of the viewer's zone with its count (docs/calendar.md), the others one by
+    one; without group the reply is as before."""
+
+    def series(self, schedule, tz="UTC", start=None):
+        body = {"type": "bb.cal", "schedule": schedule, "tz": tz}
+        if start:
+            body["start"] = start
+        return self.srv.post("/api/v1/series", body)["id"]
+
+    def test_dense_series_come_as_hourly_blocks(self):
+        # a week in the future (nothing ran), across the change of 30 March 2036 in Berlin
+        dense = self.series("every 1m", start="2026-03-23T00:00:00")
+        every5 = self.series("every 5m", start="2026-03-23T00:00:00")
+        daily = self.series("RRULE:FREQ=DAILY;BYHOUR=9;BYMINUTE=30;BYSECOND=0", tz="Europe/Berlin",
+                            start="2026-03-23T09:30:00")
+        ids = f"{dense},{every5},{daily}"
+        q = dict(week="2036-03-24", tz="Europe/Berlin", series=ids)
+        plain = self.calendar(**q)
+        self.assertNotIn("blocks", plain)
+        grouped = self.calendar(group="hour", **q)
+        per = lambda cal, sid: [o for o in cal["occurrences"] if o["series_id"] == sid]
+        # the daily and the every-5-minutes series (not closer than 5 minutes) one by one, as before
+        self.assertEqual(per(grouped, daily), per(plain, daily))
+        self.assertEqual(per(grouped, every5), per(plain, every5))
+        self.assertEqual(per(grouped, dense), [])
+        blocks = grouped["blocks"]
+        self.assertEqual({b["series_id"] for b in blocks}, {dense})
+        # one block per hour of Berlin: the week of the change has 167 hours
+        self.assertEqual(len(blocks), 167)
+        self.assertEqual(sum(b["count"] for b in blocks), len(per(plain, dense)))
+        self.assertTrue(all(b["count"] == 60 and b["states"] == {"planned": 60} for b in blocks), blocks[:3])
+        froms = [b["from"] for b in blocks]
+        self.assertEqual(froms, sorted(froms))
+        for b in blocks:
+            self.assertEqual(b["time"][3:], "00", b)
+            self.assertEqual(b["local"][11:16], b["time"], b)
+        # each block holds exactly the occurrences of its hour
+        first = blocks[0]
+        inside = [o for o in per(plain, dense) if first["from"] <= o["at"] < first["to"]]
+        self.assertEqual(len(inside), first["count"])
+        # the hour after the gap: 01:00, then 03:00 local on Sunday 30 March
+        days = [b for b in blocks if b["day"] == "2036-03-30"]
+        self.assertEqual([b["time"] for b in days[:3]], ["00:00", "01:00", "03:00"])
+
+    def test_group_other_than_hour_is_refused(self):
+        status, body = self.srv.api("GET", "/api/v1/calendar?group=day")
+        self.assertEqual((status, body["field"]), (400, "group"))
+        self.assertIn('expected "hour"', body["detail"])

@@ -1,0 +1,318 @@
+// Browser tests of the web UI: a real `sked serve --demo` ($SKED_BIN) on a temporary
+// store whose clock is set to Wednesday 2027-03-24 10:00 UTC (--clock-file: the
+// server's clock runs that far ahead of real time), driven by headless chromium
+// (Debian's, through playwright-core).  Run by scripts/test (`node --test` here).
+// SKED_SCREENSHOTS=DIR writes the screenshots there (docs/screenshots for the README);
+// by default into the temporary directory.  With SKED_TEST_PG=postgres://... (a
+// throwaway cluster, scripts/pgtmp) the server's store is a fresh database on it.
+import {test, before, after} from 'node:test';
+import assert from 'node:assert/strict';
+import {spawn, execFileSync} from 'node:child_process';
+import {existsSync, readdirSync} from 'node:fs';
+import {mkdtempSync, readFileSync, writeFileSync, rmSync, mkdirSync} from 'node:fs';
+import {tmpdir} from 'node:os';
+import {join} from 'node:path';
+import {chromium} from 'playwright-core';
+
+const SKED = process.env.SKED_BIN || new URL('../../build/sked', import.meta.url).pathname;
+const CHROMIUM = process.env.SKED_CHROMIUM || '/usr/bin/chromium';
+const NOW = Date.parse('2027-03-24T10:00:00Z'); // the server's now: a Wednesday
+const WEEK = '2027-03-22'; // Monday 22 to Sunday 28 March 2027: Europe's DST starts on the 28th
+
+let dir, server, url, token, browser, shots, pgdb;
+
+function psql(uri, sql) {
+  const dirs = readdirSync('/usr/lib/postgresql').map(Number).sort((a, b) => b - a);
+  const bin = dirs.map((d) => `/usr/lib/postgresql/${d}/bin/psql`).find((p) => existsSync(p)) || 'psql';
+  execFileSync(bin, ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', uri, '-c', sql], {stdio: 'pipe'});
+}
+
+// a fresh database on the SKED_TEST_PG cluster: its URI with another database name
+function pgCreate() {
+  const name = `skedb_${process.pid}`;
+  psql(process.env.SKED_TEST_PG, `CREATE DATABASE "${name}"`);
+  pgdb = name;
+  const u = new URL(process.env.SKED_TEST_PG);
+  u.pathname = `/${name}`;
+  return u.toString();
+}
+
+function waitListening(proc) {
+  return new Promise((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`sked serve not ready:\n${out}`)), 20000);
+    proc.stdout.on('data', (d) => {
+      out += d;
+      const m = out.match(/sked: listening on (http:\/\/\S+)/);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]);
+      }
+    });
+    proc.on('exit', (code) => reject(new Error(`sked serve exited with ${code}:\n${out}`)));
+  });
+}
+
+async function api(method, path, body) {
+  const r = await fetch(url + path, {
+    method, headers: {Authorization: `Bearer ${token}`, 'Content-Type': 'application/json'},
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await r.text();
+  if (!r.ok) throw new Error(`${method} ${path}: ${r.status} ${text}`);
+  return text ? JSON.parse(text) : null;
+}
+
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'sked-browser-'));
+  shots = process.env.SKED_SCREENSHOTS || join(dir, 'screenshots');
+  mkdirSync(shots, {recursive: true});
+  writeFileSync(join(dir, 'clock'), `${Math.round((NOW - Date.now()) / 1000)}\n`);
+  const args = ['serve', '--data-dir', join(dir, 'data'), '--listen', '127.0.0.1:0', '--demo', '--workers', '2',
+    '--clock-file', join(dir, 'clock')];
+  if (process.env.SKED_TEST_PG) args.push('--db', pgCreate());
+  server = spawn(SKED, args, {stdio: ['ignore', 'pipe', 'pipe']});
+  server.stderr.resume();
+  url = await waitListening(server);
+  token = readFileSync(join(dir, 'data', 'admin.token'), 'utf8').trim();
+  // a dense series: the calendar shows it as one block per hour
+  await api('POST', '/api/v1/series', {type: 'demo.hello', title: 'Queue sweep', schedule: 'every 1m', tz: 'UTC'});
+  // a few runs to show: the demo's series, triggered now (the past of the week)
+  const {items} = await api('GET', '/api/v1/series');
+  for (const s of items) if (!s.background) await api('POST', `/api/v1/series/${s.id}/trigger`);
+  for (let i = 0; i < 100; i++) {
+    const runs = await api('GET', '/api/v1/runs?limit=100');
+    if (runs.items.filter((r) => r.trigger === 'manual' && r.finished_at).length >= 3) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  browser = await chromium.launch({executablePath: CHROMIUM, args: ['--no-sandbox']});
+});
+
+after(async () => {
+  if (browser) await browser.close();
+  if (server) {
+    const gone = new Promise((r) => server.once('exit', r));
+    server.kill('SIGTERM');
+    await gone;
+  }
+  if (pgdb) psql(process.env.SKED_TEST_PG, `DROP DATABASE IF EXISTS "${pgdb}" WITH (FORCE)`);
+  if (dir && !process.env.SKED_KEEP) rmSync(dir, {recursive: true, force: true});
+});
+
+// A signed-in page in zone tz and scheme; collects console errors, page errors and CSP
+// violations into page.problems (the test asserts it empty at its end).
+async function open(tz, scheme = 'light') {
+  const ctx = await browser.newContext({viewport: {width: 1280, height: 800}, timezoneId: tz, colorScheme: scheme,
+    locale: 'en-GB'});
+  await ctx.addInitScript(() => {
+    document.addEventListener('securitypolicyviolation', (e) => {
+      console.error(`CSP violation: ${e.violatedDirective} ${e.blockedURI}`);
+    });
+  });
+  const page = await ctx.newPage();
+  page.problems = [];
+  page.on('console', (m) => {
+    if (m.type() === 'error' || m.type() === 'warning') page.problems.push(`console ${m.type()}: ${m.text()}`);
+  });
+  page.on('pageerror', (e) => page.problems.push(`page error: ${e.message}`));
+  await page.goto(url + '/');
+  await page.fill('#token', token);
+  await page.click('button[type=submit]');
+  await page.waitForSelector('table[aria-label=Series] tbody tr');
+  return page;
+}
+
+async function close(page) {
+  assert.deepEqual(page.problems, [], 'no console error, page error or CSP violation');
+  await page.context().close();
+}
+
+// The calendar's events of one series: [{day, time, classes}], day from the column the
+// event is drawn in (the column headers' data-date), time as the event shows it.
+async function events(page) {
+  await page.waitForSelector('.cal-body [data-date]');
+  await page.waitForTimeout(300);
+  return page.evaluate(() => {
+    const cols = [...document.querySelectorAll('.cal-body [role=columnheader][data-date]')].map((c) => {
+      const r = c.getBoundingClientRect();
+      return {date: c.dataset.date, left: r.left, right: r.right};
+    });
+    return [...document.querySelectorAll('.cal-body .ev')].map((e) => {
+      const r = e.getBoundingClientRect();
+      const x = (r.left + r.right) / 2;
+      const col = cols.find((c) => x >= c.left && x < c.right);
+      return {day: col ? col.date : null, time: (e.textContent.match(/\d\d:\d\d/) || [null])[0],
+        classes: e.className};
+    });
+  });
+}
+
+async function seriesId(title) {
+  const {items} = await api('GET', '/api/v1/series');
+  return items.find((s) => s.title === title).id;
+}
+
+test('the list shows every series with its schedule, next run, last result and state', async () => {
+  const page = await open('Europe/Berlin');
+  const rows = await page.locator('table[aria-label=Series] tbody tr').allInnerTexts();
+  const {items} = await api('GET', '/api/v1/series');
+  assert.equal(rows.length, items.length);
+  for (const s of items) assert.ok(rows.some((r) => r.includes(s.title)), `${s.title} listed`);
+  const hello = rows.find((r) => r.includes('Morning hello'));
+  assert.match(hello, /Every day at 09:00\s+Europe\/Berlin/, 'the schedule in words (schedule_text)');
+  assert.match(hello, /Thu 25 Mar, 09:00/, 'its next run in the viewer\'s zone');
+  assert.match(hello, /Succeeded/, 'its last run (triggered before) shown');
+  assert.match(hello, /Active/);
+  // search kept in the URL
+  await page.fill('input[type=search]', 'weekday');
+  assert.match(await page.evaluate(() => location.hash), /q=weekday/);
+  assert.equal(await page.locator('table[aria-label=Series] tbody tr').count(), 1);
+  await page.reload();
+  await page.waitForSelector('table[aria-label=Series] tbody tr');
+  assert.equal(await page.inputValue('input[type=search]'), 'weekday');
+  assert.equal(await page.locator('table[aria-label=Series] tbody tr').count(), 1);
+  await close(page);
+});
+
+test('a daily series is on the calendar at its local time in two viewer zones across a DST change', async () => {
+  const id = await seriesId('Morning hello'); // daily at 09:00 Europe/Berlin
+  // created by --demo at the server's now (Wednesday 24, 11:00 in Berlin): its first
+  // occurrence is Thursday's
+  const want = {
+    // Berlin: 09:00 every day, CET then CEST
+    'Europe/Berlin': ['25', '26', '27', '28'].map((d) => [`2027-03-${d}`, '09:00']),
+    // New York (on EDT since 14 March): 04:00 while Berlin is on CET, 03:00 from the 28th
+    'America/New_York': [...['25', '26', '27'].map((d) => [`2027-03-${d}`, '04:00']), ['2027-03-28', '03:00']],
+  };
+  for (const [tz, expected] of Object.entries(want)) {
+    const page = await open(tz);
+    await page.goto(`${url}/#/?series=${id}&week=${WEEK}`);
+    const got = (await events(page)).filter((e) => !e.classes.includes('ev-manual')).map((e) => [e.day, e.time]);
+    assert.deepEqual(got, expected, `${tz}: the week of ${WEEK}`);
+    assert.match(await page.locator('.cal-title').innerText(), /22 March 2027/);
+    // the next week, by its button: the URL follows
+    await page.click('button[aria-label="Next week"]');
+    await page.waitForFunction(() => location.hash.includes('week=2027-03-29'));
+    const next = await events(page);
+    assert.equal(next[0].day, '2027-03-29');
+    assert.equal(next[0].time, tz === 'Europe/Berlin' ? '09:00' : '03:00');
+    await close(page);
+  }
+});
+
+test('disabling one occurrence shows it marked, and enabling it again unmarks it', async () => {
+  const id = await seriesId('Morning hello');
+  const page = await open('Europe/Berlin');
+  await page.goto(`${url}/#/?series=${id}&week=${WEEK}`);
+  await events(page);
+  // Friday 26 March, 09:00: in the future
+  const fri = (await events(page)).findIndex((e) => e.day === '2027-03-26' && !e.classes.includes('ev-manual'));
+  await page.locator('.cal-body .ev').nth(fri).click();
+  await page.click('text=Disable this occurrence');
+  await page.waitForSelector('.cal-body .ev-disabled');
+  const evs = await events(page);
+  const disabled = evs.filter((e) => e.classes.includes('ev-disabled'));
+  assert.deepEqual(disabled.map((e) => [e.day, e.time]), [['2027-03-26', '09:00']]);
+  const occ = await api('GET', `/api/v1/series/${id}/occurrences?from=2027-03-26T00:00:00Z&to=2027-03-27T00:00:00Z`);
+  assert.equal(occ.items[0].state, 'disabled');
+  await page.screenshot({path: join(shots, 'calendar-disabled.png')});
+  await page.locator('.cal-body .ev-disabled').click();
+  await page.click('text=Enable this occurrence');
+  await page.waitForFunction(() => !document.querySelector('.cal-body .ev-disabled'));
+  await close(page);
+});
+
+test('moving one occurrence once shows it at its new time, marked moved', async () => {
+  const id = await seriesId('Morning hello');
+  const page = await open('America/New_York');
+  await page.goto(`${url}/#/?series=${id}&week=${WEEK}`);
+  const sat = (await events(page)).findIndex((e) => e.day === '2027-03-27' && !e.classes.includes('ev-manual'));
+  await page.locator('.cal-body .ev').nth(sat).click();
+  // the new time is a wall time in the series' zone (Berlin), said next to the input
+  assert.match(await page.locator('.move label').innerText(), /Europe\/Berlin/);
+  await page.fill('#move-to', '2027-03-27T14:30');
+  await page.click('.move button[type=submit]');
+  await page.waitForSelector('.cal-body .ev-moved');
+  const moved = (await events(page)).filter((e) => e.classes.includes('ev-moved'));
+  // 14:30 in Berlin (CET) is 09:30 in New York (EDT)
+  assert.deepEqual(moved.map((e) => [e.day, e.time]), [['2027-03-27', '09:30']]);
+  await close(page);
+});
+
+test('a series firing every minute is drawn as one block per hour with its count', async () => {
+  const id = await seriesId('Queue sweep');
+  const page = await open('Europe/Berlin');
+  await page.goto(`${url}/#/?series=${id}&week=${WEEK}`);
+  const evs = await events(page);
+  assert.ok(evs.length > 50 && evs.length < 24 * 7, `${evs.length} blocks, not thousands of events`);
+  assert.ok(evs.every((e) => e.classes.includes('ev-block')), 'every one a block');
+  const texts = await page.locator('.cal-body .ev-block').allInnerTexts();
+  assert.ok(texts.filter((t) => /×60\b/.test(t)).length >= evs.length - 2, texts.slice(0, 3).join(' | '));
+  await page.locator('.cal-body .ev-block').nth(10).click();
+  await page.locator('aside[aria-label=Block]', {hasText: '60 occurrences'}).waitFor();
+  await page.screenshot({path: join(shots, 'calendar-blocks.png')});
+  await close(page);
+});
+
+test('disable, enable and run now from the list; delete asks first', async () => {
+  const page = await open('UTC');
+  const row = page.locator('tr', {hasText: 'Weekly clean-up'});
+  await row.locator('text=Disable').click();
+  await row.locator('text=Paused').waitFor();
+  const id = await seriesId('Weekly clean-up');
+  assert.equal((await api('GET', `/api/v1/series/${id}`)).enabled, false);
+  await row.locator('text=Enable').click();
+  await row.locator('text=Active').waitFor();
+  await row.locator('text=Run now').click();
+  await page.locator('.toast', {hasText: 'Queued run'}).waitFor();
+  await row.locator('button', {hasText: 'Delete'}).click();
+  await page.locator('dialog[open]', {hasText: 'Delete “Weekly clean-up”?'}).waitFor();
+  await page.locator('dialog[open] button', {hasText: 'Cancel'}).click();
+  assert.equal((await api('GET', `/api/v1/series/${id}`)).id, id, 'cancel keeps it');
+  await close(page);
+});
+
+test('the run page shows status, timings and messages filtered by level', async () => {
+  const runs = await api('GET', '/api/v1/runs?limit=100');
+  const run = runs.items.find((r) => r.type === 'demo.hello' && r.state === 'succeeded');
+  const page = await open('Europe/Berlin');
+  await page.goto(`${url}/#/runs/${run.id}`);
+  await page.locator('.run-head', {hasText: `Run #${run.id}`}).waitFor();
+  const text = await page.locator('main').innerText();
+  assert.match(text, /Succeeded/);
+  assert.match(text, /hello from a command handler/);
+  assert.match(text, /greeting/);
+  await page.click('button.chip-info');
+  assert.match(await page.evaluate(() => location.hash), /levels=warning%2Cerror/);
+  assert.equal(await page.locator('.log li').count(), 0);
+  await page.goto(`${url}/#/runs`);
+  await page.locator('table[aria-label=Runs] tbody tr').first().waitFor();
+  await close(page);
+});
+
+test('screenshots of the list and the calendar, light and dark, with no console error', async () => {
+  await api('DELETE', `/api/v1/series/${await seriesId('Queue sweep')}`); // its own screenshot above
+  for (const scheme of ['light', 'dark']) {
+    const page = await open('Europe/Berlin', scheme);
+    await page.goto(`${url}/#/?week=${WEEK}`);
+    await events(page);
+    const bg = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+    assert.equal(bg === 'rgb(15, 18, 22)', scheme === 'dark', `${scheme} theme follows the system (${bg})`);
+    await page.screenshot({path: join(shots, `list-calendar-${scheme}.png`)});
+    const runs = await api('GET', '/api/v1/runs?limit=100');
+    const run = runs.items.find((r) => r.type === 'demo.report' && r.state === 'succeeded');
+    await page.goto(`${url}/#/runs/${run.id}`);
+    await page.locator('.run-head', {hasText: `Run #${run.id}`}).waitFor();
+    await page.screenshot({path: join(shots, `run-${scheme}.png`)});
+    await close(page);
+  }
+  // the toggle overrides the system: system → light → dark
+  const page = await open('Europe/Berlin', 'light');
+  await page.click('button[aria-label="Theme: system"]');
+  await page.click('button[aria-label="Theme: light"]');
+  await page.waitForFunction(() => document.documentElement.dataset.colorScheme === 'dark');
+  await page.reload();
+  await page.waitForSelector('table[aria-label=Series]');
+  assert.equal(await page.getAttribute('html', 'data-color-scheme'), 'dark', 'kept across a reload');
+  await close(page);
+});

@@ -1,0 +1,494 @@
+// The web UI: a hash-routed single page (Preact with htm, no compile step but
+// esbuild's bundling).  Every credential goes through api.js; every time is shown
+// in the zone chosen in the header and labelled with it; no recurrence logic here:
+// the server computes schedules, next runs and the calendar.
+import {h, render} from 'preact';
+import {useState, useEffect, useRef, useCallback} from 'preact/hooks';
+import htm from 'htm';
+import {request, signIn, signOut, signedIn} from './api.js';
+import {WeekCalendar} from './calendar.js';
+import {fmtTime, browserZone, zoneLabel} from './time.js';
+
+const html = htm.bind(h);
+
+// ---- the URL: #/path?query, so that a view, its filters and week can be linked ----
+
+function parseHash() {
+  const raw = location.hash.replace(/^#/, '') || '/';
+  const [path, qs] = raw.split('?');
+  return {path: path || '/', params: Object.fromEntries(new URLSearchParams(qs || ''))};
+}
+
+function hashOf(path, params) {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== null && v !== '') q.set(k, v);
+  const s = q.toString();
+  return `#${path}${s ? '?' + s : ''}`;
+}
+
+function useRoute() {
+  const [route, setRoute] = useState(parseHash());
+  useEffect(() => {
+    const on = () => setRoute(parseHash());
+    window.addEventListener('hashchange', on);
+    return () => window.removeEventListener('hashchange', on);
+  }, []);
+  const go = useCallback((path, params, replace) => {
+    const next = hashOf(path, params || {});
+    if (replace) history.replaceState(null, '', next);
+    else history.pushState(null, '', next);
+    setRoute(parseHash());
+  }, []);
+  return [route, go];
+}
+
+// ---- preferences: theme (system, light, dark) and zone (browser, UTC, series) ----
+
+const media = window.matchMedia('(prefers-color-scheme: dark)');
+
+function applyTheme(pref) {
+  const dark = pref === 'dark' || (pref !== 'light' && media.matches);
+  document.documentElement.setAttribute('data-color-scheme', dark ? 'dark' : 'light');
+}
+
+function usePref(key, initial) {
+  const [v, setV] = useState(localStorage.getItem(key) || initial);
+  const set = (x) => {
+    localStorage.setItem(key, x);
+    setV(x);
+  };
+  return [v, set];
+}
+
+// ---- small pieces ----
+
+const STATE_LABEL = {
+  succeeded: 'Succeeded', failed: 'Failed', running: 'Running', queued: 'Queued', lost: 'Lost',
+  cancelled: 'Cancelled',
+};
+
+function Badge({state, children}) {
+  return html`<span class=${`badge badge-${state}`}>${children || STATE_LABEL[state] || state}</span>`;
+}
+
+function Confirm({open, title, body, action, danger, onConfirm, onCancel}) {
+  const ref = useRef(null);
+  useEffect(() => {
+    const d = ref.current;
+    if (!d) return;
+    if (open && !d.open) d.showModal();
+    if (!open && d.open) d.close();
+  }, [open]);
+  return html`<dialog ref=${ref} class="dialog" onCancel=${(e) => { e.preventDefault(); onCancel(); }}>
+    <h2>${title}</h2>
+    <p>${body}</p>
+    <div class="dialog-actions">
+      <button type="button" class="btn" onClick=${onCancel}>Cancel</button>
+      <button type="button" class=${danger ? 'btn btn-danger' : 'btn btn-primary'} onClick=${onConfirm}>${action}</button>
+    </div>
+  </dialog>`;
+}
+
+function Toast({msg, onDone}) {
+  useEffect(() => {
+    if (!msg) return;
+    const t = setTimeout(onDone, 4000);
+    return () => clearTimeout(t);
+  }, [msg]);
+  if (!msg) return null;
+  return html`<div class=${`toast ${msg.error ? 'toast-error' : ''}`} role="status">${msg.text}</div>`;
+}
+
+// ---- sign-in ----
+
+function SignIn({onSignedIn}) {
+  const [token, setToken] = useState('');
+  const [error, setError] = useState(null);
+  const [busy, setBusy] = useState(false);
+  const submit = async (e) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    signIn(token);
+    try {
+      await request('GET', '/api/v1/series', {query: {limit: 1}});
+      onSignedIn();
+    } catch (err) {
+      signOut();
+      setError(err.status === 401 ? 'That token is not valid.' : err.message);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return html`<main class="signin">
+    <form class="card signin-card" onSubmit=${submit}>
+      <div class="brand brand-large"><span class="logo" aria-hidden="true"></span>sked</div>
+      <h1>Sign in</h1>
+      <p class="muted">Paste the admin token: the one line of <code>admin.token</code> in the data directory.
+        It is kept for this tab only.</p>
+      <label for="token">API token</label>
+      <input id="token" name="token" type="password" autocomplete="current-password" required
+        value=${token} onInput=${(e) => setToken(e.target.value)} autofocus />
+      ${error && html`<p class="field-error" role="alert">${error}</p>`}
+      <button class="btn btn-primary btn-block" type="submit" disabled=${busy || !token}>Sign in</button>
+    </form>
+  </main>`;
+}
+
+// ---- header ----
+
+function Header({zone, setZone, theme, setTheme, route, go, onSignOut}) {
+  const nextTheme = {system: 'light', light: 'dark', dark: 'system'}[theme] || 'system';
+  const onList = route.path === '/';
+  return html`<header class="topbar">
+    <a class="brand" href="#/"><span class="logo" aria-hidden="true"></span>sked</a>
+    <nav class="nav" aria-label="Main">
+      <a href="#/" class=${onList ? 'active' : ''} aria-current=${onList ? 'page' : undefined}>Process automation</a>
+      <a href="#/runs" class=${route.path.startsWith('/runs') ? 'active' : ''}>Runs</a>
+    </nav>
+    <div class="topbar-right">
+      <label class="zone-switch">
+        <span class="sr-only">Time zone</span>
+        <select aria-label="Time zone" value=${zone} onChange=${(e) => setZone(e.target.value)}>
+          <option value="browser">My zone (${browserZone()})</option>
+          <option value="UTC">UTC</option>
+          <option value="series">Series' zone</option>
+        </select>
+      </label>
+      <button type="button" class="btn btn-ghost" title=${`Theme: ${theme} (click for ${nextTheme})`}
+        aria-label=${`Theme: ${theme}`} onClick=${() => setTheme(nextTheme)}>
+        <span class=${`theme-icon theme-${theme}`} aria-hidden="true"></span>
+      </button>
+      <button type="button" class="btn btn-ghost" onClick=${onSignOut}>Sign out</button>
+    </div>
+  </header>`;
+}
+
+// ---- the process automation page: the series list beside the week calendar ----
+
+// the schedule in words (the server's schedule_text) and its zone on a line of its own
+function schedule(s) {
+  const text = s.schedule_text || s.schedule;
+  const tail = `, ${s.tz}`;
+  return text.endsWith(tail) ? [text.slice(0, -tail.length), s.tz] : [text, s.background ? 'elapsed time' : s.tz];
+}
+
+function SeriesRow({s, last, selected, zone, onSelect, onAction}) {
+  const tz = zone === 'series' ? s.tz : zone === 'UTC' ? 'UTC' : browserZone();
+  const state = !s.feature_on ? 'feature-off' : s.enabled ? 'active' : 'paused';
+  const [words, where] = schedule(s);
+  return html`<tr class=${selected ? 'selected' : ''} data-series=${s.id} onClick=${() => onSelect(s.id)}>
+    <td>
+      <button type="button" class="linkish title" onClick=${(e) => { e.stopPropagation(); onSelect(s.id); }}>${s.title}</button>
+      <div class="sub"><span class="type">${s.type}</span>${s.background ? html` · background` : ''}</div>
+    </td>
+    <td class="sched"><div>${words}</div><div class="sub">${where}</div></td>
+    <td class="when">${s.next_due ? html`<time datetime=${s.next_due}>${fmtTime(s.next_due, tz, false, true)}</time>
+        <div class="sub">${zoneLabel(tz)}</div>` : html`<span class="muted">—</span>`}</td>
+    <td>${last ? html`<a href=${`#/runs/${last.id}`} onClick=${(e) => e.stopPropagation()}><${Badge} state=${last.state} /></a>`
+        : html`<span class="muted">never ran</span>`}
+      <div class="sub"><span class=${`state state-${state}`}>${{active: 'Active', paused: 'Paused', 'feature-off': 'Feature off'}[state]}</span></div></td>
+    <td class="actions" onClick=${(e) => e.stopPropagation()}>
+      <button type="button" class="btn btn-small" onClick=${() => onAction('trigger', s)} title="Queue one run now">Run now</button>
+      <button type="button" class="btn btn-small" onClick=${() => onAction(s.enabled ? 'pause' : 'resume', s)}>${s.enabled ? 'Disable' : 'Enable'}</button>
+      <button type="button" class="btn btn-small btn-danger-ghost" onClick=${() => onAction('delete', s)} aria-label=${`Delete ${s.title}`}>Delete</button>
+    </td>
+  </tr>`;
+}
+
+function matches(s, params) {
+  const q = (params.q || '').toLowerCase();
+  if (q && !`${s.id} ${s.title} ${s.type} ${s.schedule} ${s.owner || ''}`.toLowerCase().includes(q)) return false;
+  if (params.type && s.type !== params.type) return false;
+  if (params.state === 'active' && !(s.enabled && s.feature_on)) return false;
+  if (params.state === 'paused' && s.enabled) return false;
+  return true;
+}
+
+async function allSeries() {
+  const out = [];
+  let after = 0;
+  for (let i = 0; i < 50; i++) {
+    const page = await request('GET', '/api/v1/series', {query: {after, limit: 1000}});
+    out.push(...page.items);
+    if (!page.next) break;
+    after = page.next;
+  }
+  return out;
+}
+
+async function lastRuns() {
+  const page = await request('GET', '/api/v1/runs', {query: {limit: 1000}});
+  const by = {};
+  for (const r of page.items) if (r.series_id !== null && !by[r.series_id]) by[r.series_id] = r;
+  return by;
+}
+
+function SeriesPage({route, go, zone, toast}) {
+  const {params} = route;
+  const [series, setSeries] = useState(null);
+  const [last, setLast] = useState({});
+  const [error, setError] = useState(null);
+  const [confirm, setConfirm] = useState(null);
+  const [tick, setTick] = useState(0);
+  const search = useRef(null);
+
+  useEffect(() => {
+    let live = true;
+    Promise.all([allSeries(), lastRuns()]).then(([s, l]) => {
+      if (!live) return;
+      setSeries(s);
+      setLast(l);
+    }).catch((e) => live && setError(e.message));
+    return () => { live = false; };
+  }, [tick]);
+
+  useEffect(() => {
+    const onKey = (e) => {
+      if (e.key === '/' && document.activeElement?.tagName !== 'INPUT') {
+        e.preventDefault();
+        search.current?.focus();
+      }
+    };
+    window.addEventListener('keydown', onKey);
+    return () => window.removeEventListener('keydown', onKey);
+  }, []);
+
+  const set = (k, v) => go('/', {...params, [k]: v}, true);
+  const selected = params.series ? Number(params.series) : null;
+  const selectedSeries = series && series.find((s) => s.id === selected);
+  const shown = series ? series.filter((s) => matches(s, params)) : [];
+  const types = series ? [...new Set(series.map((s) => s.type))].sort() : [];
+  const calZone = zone === 'UTC' ? 'UTC' : zone === 'series' && selectedSeries ? selectedSeries.tz : browserZone();
+
+  const act = async (what, s) => {
+    if (what === 'delete') {
+      setConfirm({
+        title: `Delete “${s.title}”?`, action: 'Delete series', danger: true,
+        body: 'Its plan, one-off changes and queued runs go; finished runs stay as history. This cannot be undone.',
+        run: async () => {
+          await request('DELETE', `/api/v1/series/${s.id}`);
+          toast({text: `Deleted “${s.title}”.`});
+          if (selected === s.id) set('series', '');
+        },
+      });
+      return;
+    }
+    try {
+      if (what === 'trigger') {
+        const run = await request('POST', `/api/v1/series/${s.id}/trigger`);
+        toast({text: `Queued run ${run.id} of “${s.title}”.`});
+      } else {
+        await request('POST', `/api/v1/series/${s.id}/${what}`);
+        toast({text: `${what === 'pause' ? 'Disabled' : 'Enabled'} “${s.title}”.`});
+      }
+      setTick(tick + 1);
+    } catch (e) {
+      toast({text: e.message, error: true});
+    }
+  };
+
+  return html`<main class="page page-split">
+    <section class="pane pane-list" aria-labelledby="series-h">
+      <div class="pane-head">
+        <h1 id="series-h">Process automation</h1>
+        <span class="count">${series ? `${shown.length} of ${series.length} series` : ''}</span>
+      </div>
+      <div class="filters" role="search">
+        <input ref=${search} type="search" class="search" placeholder="Search series  ( / )" aria-label="Search series"
+          value=${params.q || ''} onInput=${(e) => set('q', e.target.value)} />
+        <select aria-label="Type" value=${params.type || ''} onChange=${(e) => set('type', e.target.value)}>
+          <option value="">All types</option>
+          ${types.map((t) => html`<option value=${t}>${t}</option>`)}
+        </select>
+        <select aria-label="State" value=${params.state || ''} onChange=${(e) => set('state', e.target.value)}>
+          <option value="">Any state</option>
+          <option value="active">Active</option>
+          <option value="paused">Paused</option>
+        </select>
+      </div>
+      ${error && html`<p class="banner banner-error" role="alert">${error}</p>`}
+      ${!series && !error && html`<p class="muted pad">Loading…</p>`}
+      ${series && html`<div class="table-wrap"><table class="table" aria-label="Series">
+        <thead><tr><th>Series</th><th>Schedule</th><th>Next run</th><th>Last result</th>
+          <th><span class="sr-only">Actions</span></th></tr></thead>
+        <tbody>
+          ${shown.map((s) => html`<${SeriesRow} key=${s.id} s=${s} last=${last[s.id]} zone=${zone}
+            selected=${s.id === selected} onSelect=${(id) => set('series', id === selected ? '' : id)} onAction=${act} />`)}
+        </tbody>
+      </table>
+      ${shown.length === 0 && html`<p class="empty">No series match. <button type="button" class="linkish"
+        onClick=${() => go('/', {series: params.series, week: params.week}, true)}>Clear the filters</button></p>`}
+      </div>`}
+    </section>
+    <section class="pane pane-cal" aria-label="Week calendar">
+      <${WeekCalendar} week=${params.week} setWeek=${(w) => set('week', w)} zone=${calZone}
+        series=${selectedSeries} scheduled=${series ? series.filter((s) => !s.background).map((s) => s.id) : null}
+        toast=${toast} reload=${tick} />
+    </section>
+    <${Confirm} open=${!!confirm} ...${confirm || {}} onCancel=${() => setConfirm(null)}
+      onConfirm=${async () => {
+        const c = confirm;
+        setConfirm(null);
+        try { await c.run(); setTick(tick + 1); } catch (e) { toast({text: e.message, error: true}); }
+      }} />
+  </main>`;
+}
+
+// ---- runs ----
+
+function RunsPage({zone, route}) {
+  const only = route.params.series;
+  const [runs, setRuns] = useState(null);
+  const [error, setError] = useState(null);
+  useEffect(() => {
+    request('GET', '/api/v1/runs', {query: {limit: 100, series: only}}).then((p) => setRuns(p.items))
+      .catch((e) => setError(e.message));
+  }, [only]);
+  const tz = zone === 'UTC' ? 'UTC' : browserZone();
+  return html`<main class="page">
+    <section class="pane">
+      <div class="pane-head"><h1>Runs${only ? ` of series ${only}` : ''}</h1><span class="count">newest first · ${zoneLabel(tz)}</span></div>
+      ${error && html`<p class="banner banner-error" role="alert">${error}</p>`}
+      ${runs && html`<div class="table-wrap"><table class="table" aria-label="Runs">
+        <thead><tr><th>Run</th><th>Type</th><th>Trigger</th><th>State</th><th>Started</th><th>Duration</th></tr></thead>
+        <tbody>${runs.map((r) => html`<tr key=${r.id}>
+          <td><a href=${`#/runs/${r.id}`}>#${r.id}</a>${r.series_id !== null ? html`<div class="sub">series ${r.series_id}</div>` : ''}</td>
+          <td class="type">${r.type}</td><td>${r.trigger}${r.attempt > 1 ? ` · attempt ${r.attempt}` : ''}</td>
+          <td><${Badge} state=${r.state} /></td>
+          <td>${r.started_at ? fmtTime(r.started_at, tz) : html`<span class="muted">—</span>`}</td>
+          <td>${r.duration_ms !== null ? fmtDuration(r.duration_ms) : html`<span class="muted">—</span>`}</td>
+        </tr>`)}</tbody></table>
+        ${runs.length === 0 && html`<p class="empty">No runs yet.</p>`}</div>`}
+    </section>
+  </main>`;
+}
+
+function fmtDuration(ms) {
+  if (ms < 1000) return `${ms} ms`;
+  if (ms < 60000) return `${(ms / 1000).toFixed(1)} s`;
+  const m = Math.floor(ms / 60000);
+  return `${m} min ${Math.round((ms % 60000) / 1000)} s`;
+}
+
+const LEVELS = ['info', 'warning', 'error'];
+
+function RunPage({id, route, go, zone}) {
+  const [run, setRun] = useState(null);
+  const [msgs, setMsgs] = useState([]);
+  const [results, setResults] = useState([]);
+  const [error, setError] = useState(null);
+  const levels = (route.params.levels || LEVELS.join(',')).split(',');
+  useEffect(() => {
+    let live = true;
+    let timer = null;
+    const load = async () => {
+      try {
+        const r = await request('GET', `/api/v1/runs/${id}`);
+        const m = await request('GET', `/api/v1/runs/${id}/messages`, {query: {limit: 10000}});
+        const res = await request('GET', `/api/v1/runs/${id}/results`, {query: {limit: 10000}});
+        if (!live) return;
+        setRun(r);
+        setMsgs(m.items);
+        setResults(res.items);
+        if (r.state === 'queued' || r.state === 'running') timer = setTimeout(load, 2000);
+      } catch (e) {
+        if (live) setError(e.message);
+      }
+    };
+    load();
+    return () => { live = false; clearTimeout(timer); };
+  }, [id]);
+  const tz = zone === 'UTC' ? 'UTC' : browserZone();
+  const t = (x) => (x ? fmtTime(x, tz, true) : html`<span class="muted">—</span>`);
+  const toggle = (l) => {
+    const next = levels.includes(l) ? levels.filter((x) => x !== l) : [...levels, l];
+    go(route.path, {...route.params, levels: next.join(',') || 'none'}, true);
+  };
+  if (error) return html`<main class="page"><p class="banner banner-error" role="alert">${error}</p></main>`;
+  if (!run) return html`<main class="page"><p class="muted pad">Loading…</p></main>`;
+  return html`<main class="page page-run">
+    <div class="crumbs"><a href="#/runs">Runs</a> / Run #${run.id}</div>
+    <div class="run-head">
+      <h1>Run #${run.id} <span class="muted">· ${run.type}</span></h1>
+      <${Badge} state=${run.state} />
+    </div>
+    ${run.error && html`<p class="banner banner-error">${run.error}</p>`}
+    <div class="cards">
+      <div class="card"><h2>Timings <span class="muted small">${zoneLabel(tz)}</span></h2><dl class="kv">
+        <dt>Occurrence</dt><dd>${t(run.nominal)}</dd>
+        <dt>Queued</dt><dd>${t(run.queued_at)}</dd>
+        <dt>Started</dt><dd>${t(run.started_at)}</dd>
+        <dt>Finished</dt><dd>${t(run.finished_at)}</dd>
+        <dt>Duration</dt><dd>${run.duration_ms !== null ? fmtDuration(run.duration_ms) : '—'}</dd>
+      </dl></div>
+      <div class="card"><h2>Attempt</h2><dl class="kv">
+        <dt>Attempt</dt><dd>${run.attempt}</dd>
+        <dt>Trigger</dt><dd>${run.trigger}</dd>
+        <dt>Series</dt><dd>${run.series_id !== null ? html`<a href=${`#/?series=${run.series_id}`}>#${run.series_id}</a>` : '—'}</dd>
+        <dt>Next attempt</dt><dd>${run.next_attempt ? html`<a href=${`#/runs/${run.next_attempt}`}>Run #${run.next_attempt}</a>` : '—'}</dd>
+        <dt>Node</dt><dd>${run.node || '—'}</dd>
+        ${run.exit_code !== null && html`<dt>Exit code</dt><dd>${run.exit_code}</dd>`}
+      </dl></div>
+      <div class="card"><h2>Progress</h2>
+        <progress class="progress" max="100" value=${run.progress} aria-label="Progress"></progress>
+        <p class="muted">${run.progress}% · ${run.counts.info} info, ${run.counts.warning} warnings, ${run.counts.error} errors</p>
+      </div>
+    </div>
+    <section class="card">
+      <div class="section-head"><h2>Messages</h2>
+        <div class="chips" role="group" aria-label="Levels">
+          ${LEVELS.map((l) => html`<button type="button" class=${`chip chip-${l} ${levels.includes(l) ? 'on' : ''}`}
+            aria-pressed=${levels.includes(l)} onClick=${() => toggle(l)}>${l} (${run.counts[l]})</button>`)}
+        </div></div>
+      <ol class="log">
+        ${msgs.filter((m) => levels.includes(m.level)).map((m) => html`<li key=${m.seq} class=${`log-${m.level}`}>
+          <time>${fmtTime(m.at, tz, true)}</time><span class="lvl">${m.level}</span><span class="text">${m.text}</span></li>`)}
+      </ol>
+      ${msgs.length === 0 && html`<p class="muted">No messages.</p>`}
+    </section>
+    <section class="card">
+      <h2>Results</h2>
+      ${results.length ? html`<table class="table"><thead><tr><th>Key</th><th>Status</th><th>Data</th></tr></thead>
+        <tbody>${results.map((r) => html`<tr key=${r.seq}><td>${r.key}</td><td>${r.status}</td>
+          <td><code>${r.data === null ? '' : JSON.stringify(r.data)}</code></td></tr>`)}</tbody></table>`
+        : html`<p class="muted">No results.</p>`}
+    </section>
+  </main>`;
+}
+
+// ---- the app ----
+
+function App() {
+  const [route, go] = useRoute();
+  const [authed, setAuthed] = useState(signedIn());
+  const [theme, setTheme] = usePref('sked.theme', 'system');
+  const [zone, setZone] = usePref('sked.zone', 'browser');
+  const [msg, setMsg] = useState(null);
+  useEffect(() => {
+    applyTheme(theme);
+    const on = () => applyTheme(theme);
+    media.addEventListener('change', on);
+    return () => media.removeEventListener('change', on);
+  }, [theme]);
+  useEffect(() => {
+    const out = () => setAuthed(false);
+    window.addEventListener('sked-signed-out', out);
+    return () => window.removeEventListener('sked-signed-out', out);
+  }, []);
+  if (!authed) return html`<${SignIn} onSignedIn=${() => setAuthed(true)} />`;
+  const m = route.path.match(/^\/runs\/(\d+)$/);
+  let page;
+  if (m) page = html`<${RunPage} key=${m[1]} id=${m[1]} route=${route} go=${go} zone=${zone} />`;
+  else if (route.path === '/runs') page = html`<${RunsPage} zone=${zone} route=${route} />`;
+  else page = html`<${SeriesPage} route=${route} go=${go} zone=${zone} toast=${setMsg} />`;
+  return html`<div class="app">
+    <${Header} zone=${zone} setZone=${setZone} theme=${theme} setTheme=${setTheme} route=${route} go=${go}
+      onSignOut=${() => { signOut(); setAuthed(false); }} />
+    ${page}
+    <${Toast} msg=${msg} onDone=${() => setMsg(null)} />
+  </div>`;
+}
+
+applyTheme(localStorage.getItem('sked.theme') || 'system');
+render(html`<${App} />`, document.getElementById('app'));
