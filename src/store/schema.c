@@ -185,7 +185,14 @@ static const migration_part m5[] = {
         {0, NULL},
 };
 
-static const migration_part *const migrations[] = {m1, m2, m3, m4, m5};
+/* 6: PLACEHOLDER for hA's migration 6 (developed in parallel): a no-op so that the
+ * users' migration can be number 7.  Drop this when hA's lands. */
+static const migration_part m6[] = {
+        BOTH("CREATE TABLE placeholder6(x INTEGER); DROP TABLE placeholder6;"),
+        {0, NULL},
+};
+
+static const migration_part *const migrations[] = {m1, m2, m3, m4, m5, m6};
 #define N_MIGRATIONS ((int) (sizeof migrations / sizeof migrations[0]))
 
 /* The text of migration `m` in `d`'s dialect (caller frees); NULL when out of memory. */
