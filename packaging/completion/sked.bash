@@ -3,7 +3,7 @@
 # line) the type names, series ids, feature names, workflow names and instance ids.  Installed as
 # share/bash-completion/completions/sked; needs nothing but bash.
 
-_sked_nouns="serve type series runs poller calendar features nodes workflow instance migrate preview version help"
+_sked_nouns="serve type series runs poller calendar features nodes workflow instance user token migrate preview version help"
 _sked_common="--json --url --token --data-dir --color --wide --help"
 _sked_serve_opts="--config --print-config --data-dir --listen --workers --db --plugin --demo --grace
         --http-threads --max-connections --max-connections-per-ip --idle-timeout --lookahead --node --token-file
@@ -26,6 +26,8 @@ _sked_verbs() {
         nodes) echo "list" ;;
         workflow) echo "list show register start" ;;
         instance) echo "list show journal signal cancel pause resume" ;;
+        user) echo "list add set passwd disable enable" ;;
+        token) echo "list create revoke" ;;
         esac
 }
 
@@ -47,6 +49,11 @@ _sked_opts() {
         "runs enqueue") echo "--type --param --count" ;;
         "features enable" | "features disable") echo "--note" ;;
         "workflow start") echo "--input" ;;
+        "user add") echo "--role --display-name --tz --password-stdin" ;;
+        "user set") echo "--role --display-name --tz" ;;
+        "user passwd") echo "--password-stdin --current" ;;
+        "token list") echo "--all --revoked" ;;
+        "token create") echo "--user --expires" ;;
         "instance list") echo "--workflow --status --limit --before" ;;
         "instance journal") echo "--after" ;;
         "instance signal") echo "--data" ;;
@@ -159,7 +166,7 @@ _sked() {
                 local more=$_sked_common
                 # `sked runs --state failed` is `sked runs list ...`
                 [ -z "$verb" ] && case $noun in
-                type | runs | features | nodes | workflow | instance) verb=list ;;
+                type | runs | features | nodes | workflow | instance | user | token) verb=list ;;
                 poller) verb=status ;;
                 esac
                 case $noun in migrate | preview | version | help) more="--help" ;; esac

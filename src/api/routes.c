@@ -14,13 +14,14 @@
 #include "api/routes_runs.h"
 #include "api/routes_series.h"
 #include "api/routes_types.h"
+#include "api/routes_users.h"
 #include "api/routes_workflows.h"
 
 /* One row per resource; a new resource is a new row (and its routes_X.c). */
 static int (*const resources[])(http_server *, api_ctx *, sked_err *) = {
-        routes_cluster_register,  routes_types_register,    routes_series_register,
-        routes_calendar_register, routes_features_register, routes_runs_register,
-        routes_metrics_register,  routes_openapi_register,  routes_workflows_register,
+        routes_cluster_register,   routes_types_register, routes_series_register,  routes_calendar_register,
+        routes_features_register,  routes_runs_register,  routes_metrics_register, routes_openapi_register,
+        routes_workflows_register, routes_users_register,
 };
 
 int routes_register(http_server *s, engine *e, const unsigned char *feed_hash, const unsigned char *metrics_hash,

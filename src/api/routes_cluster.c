@@ -78,7 +78,8 @@ static int h_nodes(http_req *req, void *ud) {
 static const http_route_def routes[] = {
         {"GET", "/healthz", HTTP_PUBLIC, h_healthz, .args = NULL},
         {"GET", "/api/v1/poller", 0, h_poller_status, .args = NULL},
-        {"POST", "/api/v1/poller/init", HTTP_BODY_OPTIONAL, h_poller_init, .args = NULL}, /* no body, or {} */
+        {"POST", "/api/v1/poller/init", HTTP_BODY_OPTIONAL | HTTP_ADMIN, h_poller_init,
+         .args = NULL}, /* no body, or {} */
         {"GET", "/api/v1/nodes", 0, h_nodes, .args = NULL},
 };
 

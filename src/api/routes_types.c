@@ -70,7 +70,7 @@ static int h_type_register(http_req *req, void *ud) {
 static const http_route_def routes[] = {
         {"GET", "/api/v1/types", 0, h_types_list, .args = HTTP_NAMES("all")},
         /* the manifest's own checker (model/ptype.c) owns its keys and checks the nested ones */
-        {"POST", "/api/v1/types", HTTP_BODY, h_type_register, .members = ptype_manifest_keys},
+        {"POST", "/api/v1/types", HTTP_BODY | HTTP_ADMIN, h_type_register, .members = ptype_manifest_keys},
         {"GET", "/api/v1/types/{name}", 0, h_type_get, .args = NULL},
 };
 
