@@ -7,14 +7,15 @@ _sked_nouns="serve type series runs poller calendar features nodes workflow inst
 _sked_common="--json --url --token --data-dir --color --wide --help"
 _sked_serve_opts="--config --print-config --data-dir --listen --workers --db --plugin --demo --grace
         --http-threads --max-connections --max-connections-per-ip --idle-timeout --lookahead --node --token-file
-        --log-level --log-format --clock-file --help"
+        --session-idle-timeout --session-lifetime --trusted-proxy --log-level --log-format --clock-file --help"
 
 # options that take a value (the next word)
 _sked_valued=" --url --token --data-dir --color --type --series --state --tz --log-level --log-format --config
         --plugin --token-file --listen --workers --db --grace --http-threads --lookahead --node --schedule --start
         --end --count --title --param --params --query --owner --policy --sleep --if-version --note --from --to
         --runs --limit --before --after --week --width --max-connections --max-connections-per-ip --idle-timeout
-        --clock-file --input --workflow --status --data --reason "
+        --clock-file --input --workflow --status --data --reason --session-idle-timeout --session-lifetime
+        --trusted-proxy --role --display-name --user --expires "
 
 _sked_verbs() {
         case $1 in
@@ -144,8 +145,10 @@ _sked() {
                 --schedule | --start | --end | --count | --title | --param | --params | --query | --owner | \
                 --policy | --sleep | --if-version | --note | --from | --to | --runs | --limit | --before | \
                 --after | --week | --width | --max-connections | --max-connections-per-ip | --idle-timeout | \
-                --input | --data | --reason)
+                --input | --data | --reason | --session-idle-timeout | --session-lifetime | --trusted-proxy | \
+                --display-name | --user | --expires)
                 return 0 ;;
+        --role) COMPREPLY=($(compgen -W "admin operator viewer" -- "$cur")); return 0 ;;
         esac
         if [[ $cur == --color=* ]]; then
                 COMPREPLY=($(compgen -P --color= -W "auto always never" -- "${cur#--color=}"))

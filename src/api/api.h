@@ -38,6 +38,15 @@ typedef struct api_http_metrics {
         size_t ntimings;
 } api_http_metrics;
 
+/* Web sessions' settings (sked serve's --session-idle-timeout, --session-lifetime,
+ * --trusted-proxy); NULL in routes_register: the defaults, no proxy. */
+#define API_TRUSTED_MAX 16
+typedef struct api_users_config {
+        int64_t session_idle_s, session_lifetime_s; /* 0: 1800, 43200 */
+        const char *const *trusted_proxies;         /* IP literals */
+        size_t ntrusted;                            /* at most API_TRUSTED_MAX are kept */
+} api_users_config;
+
 /* The state every route handler reads, passed as the userdata of each route
  * (http_route_table); set up by routes_register before the server starts. */
 typedef struct api_ctx {
@@ -56,6 +65,11 @@ typedef struct api_ctx {
                 size_t len;    /* of json */
                 char etag[40]; /* "\"<32 hex digits>\"": a hash of json */
         } openapi;             /* owner: routes_openapi.c (GET /api/v1/openapi.json) */
+        struct {
+                int64_t idle, lifetime; /* of a web session, microseconds */
+                char trusted[API_TRUSTED_MAX][48];
+                size_t ntrusted;
+        } users; /* owner: routes_users.c (users, tokens, sessions) */
 } api_ctx;
 
 /* Registers defs[0..n) with ctx as userdata; on error err names the route table

@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <microhttpd.h>
+#include <sodium.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -329,6 +330,10 @@ static struct MHD_Response *make_response(const void *data, size_t len, bool cop
                                                copy ? MHD_RESPMEM_MUST_COPY : MHD_RESPMEM_MUST_FREE);
 }
 
+#define HTTP_CSP                                                                                                       \
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "          \
+        "font-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+
 /* Installs resp (may be NULL on OOM: a static 500 is used) as the reply, with
  * Cache-Control: cache_control (NULL: no-store, as every API reply). */
 static void set_reply_cached(http_req *r, unsigned status, struct MHD_Response *resp, const char *content_type,
@@ -352,6 +357,12 @@ static void set_reply_cached(http_req *r, unsigned status, struct MHD_Response *
                 MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
                                 cache_control && status != 500 ? cache_control : "no-store");
+        /* on every reply (docs/security.md "Headers"): no inline script or style, no
+         * plug-ins, no <base>, no framing; no sniffing; no Referer to other sites */
+        MHD_add_response_header(resp, "Content-Security-Policy", HTTP_CSP);
+        MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+        MHD_add_response_header(resp, "Referrer-Policy", "same-origin");
+        MHD_add_response_header(resp, "X-Frame-Options", "DENY");
         r->resp = resp;
         r->status = status;
         r->replied = true;
@@ -881,6 +892,15 @@ static void resolve_principal(http_req *r) {
                 return;
         r->auth_done = true;
         const char *h = http_header(r, MHD_HTTP_HEADER_AUTHORIZATION);
+        if (!h && r->srv->authn && http_header(r, MHD_HTTP_HEADER_COOKIE)) {
+                http_principal p = {0};
+                int k = r->srv->authn(r->srv->authn_ud, r, NULL, &p);
+                if (k == 0 && p.role != HTTP_ROLE_NONE && p.session_id)
+                        r->who = p;
+                else if (k < 0 && k != -EACCES)
+                        r->auth_error = k;
+                return;
+        }
         if (!h || strncasecmp(h, "Bearer ", 7) != 0)
                 return;
         h += 7;
@@ -922,6 +942,41 @@ const char *http_client_addr(http_req *r) {
         return r->addr;
 }
 
+void http_set_authenticate(http_server *s, http_authn_fn fn, void *userdata) {
+        s->authn = fn;
+        s->authn_ud = userdata;
+}
+
+bool http_same_origin(http_req *r) {
+        const char *site = http_header(r, "Sec-Fetch-Site");
+        if (site && strcmp(site, "same-origin") != 0 && strcmp(site, "none") != 0)
+                return false;
+        const char *origin = http_header(r, "Origin"), *host = http_header(r, MHD_HTTP_HEADER_HOST);
+        if (!origin)
+                return true;
+        const char *o = strstr(origin, "://");
+        return o && host && !strcasecmp(o + 3, host);
+}
+
+/* A session's state change: the CSRF token and the origin.  -1 when it replied. */
+static int check_csrf(http_req *r) {
+        if (!strcmp(r->method, "GET") || !strcmp(r->method, "HEAD"))
+                return 0;
+        const char *t = http_header(r, "X-CSRF-Token");
+        size_t n = strlen(r->who.csrf);
+        if (!t || strlen(t) != n || n == 0 || sodium_memcmp(t, r->who.csrf, n) != 0) {
+                problem(r, 403, "X-CSRF-Token",
+                        "X-CSRF-Token: a change made with a session cookie needs the "
+                        "csrf_token of its login in this header");
+                return -1;
+        }
+        if (!http_same_origin(r)) {
+                problem(r, 403, "Origin", "Origin: a change made with a session cookie must come from this site");
+                return -1;
+        }
+        return 0;
+}
+
 /* The role a route needs (http.h, the role flags). */
 static int role_needed(const struct route *rt, const char *method) {
         if (rt->flags & HTTP_ADMIN)
@@ -942,8 +997,15 @@ static int check_auth(http_req *r) {
         }
         if (http_authorized(r)) {
                 int need = role_needed(rt, r->method);
+                if (r->who.session_id && r->who.must_change && !(rt->flags & HTTP_PASSWORD_PENDING)) {
+                        problem(r, 403, NULL,
+                                "user \"%s\" must change their password first (POST "
+                                "/api/v1/users/%s/password)",
+                                r->who.name, r->who.name);
+                        return -1;
+                }
                 if (r->who.role >= need)
-                        return 0;
+                        return r->who.session_id ? check_csrf(r) : 0;
                 problem(r, 403, NULL, "%s %s needs the role %s; user \"%s\" is %s %s", r->method, rt->name,
                         http_role_name(need), r->who.name, r->who.role == HTTP_ROLE_ADMIN ? "an" : "a",
                         http_role_name(r->who.role));
@@ -957,7 +1019,12 @@ static int check_auth(http_req *r) {
         bool presented = http_header(r, MHD_HTTP_HEADER_AUTHORIZATION) != NULL;
         http_add_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
                         presented ? "Bearer realm=\"sked\", error=\"invalid_token\"" : "Bearer realm=\"sked\"");
-        problem(r, 401, NULL, "%s", presented ? "invalid token" : "missing \"Authorization: Bearer <token>\" header");
+        problem(r, 401, NULL, "%s",
+                presented ? "invalid token"
+                : http_header(r, MHD_HTTP_HEADER_COOKIE) != NULL
+                        ? "no live session (log in again: POST /api/v1/session), "
+                          "and no \"Authorization: Bearer <token>\" header"
+                        : "missing \"Authorization: Bearer <token>\" header");
         return -1;
 }
 

@@ -2,6 +2,7 @@
 #include "api/routes_users.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,8 @@
 #define TOUCH_EVERY (60 * (sked_time) 1000000) /* a token's last use is recorded at this granularity */
 #define NAME_MAX_LEN 64
 #define TEXT_MAX 200
+#define COOKIE_SECURE "__Host-sked_session" /* on HTTPS: Secure, Path=/, no Domain */
+#define COOKIE_PLAIN "sked_session"         /* on plain HTTP (a __Host- cookie needs Secure) */
 
 static void hash_hex(const unsigned char h[AUTH_HASH_LEN], char out[AUTH_HASH_LEN * 2 + 1]) {
         sodium_bin2hex(out, AUTH_HASH_LEN * 2 + 1, h, AUTH_HASH_LEN);
@@ -25,13 +28,14 @@ static void hash_hex(const unsigned char h[AUTH_HASH_LEN], char out[AUTH_HASH_LE
 typedef struct touch_op {
         int64_t id;
         sked_time at;
+        bool session; /* a session's last_seen_at, else a token's last_used_at */
 } touch_op;
 
 static int touch_apply(engine *e, store *st, void *ctx, json_t **ret_reply, sked_err *err) {
         touch_op *t = ctx;
         (void) e;
         (void) ret_reply;
-        return store_token_touch(st, t->id, t->at, err);
+        return t->session ? store_session_touch(st, t->id, t->at, err) : store_token_touch(st, t->id, t->at, err);
 }
 
 static void touch_done(void *ud, int result, json_t *reply, const sked_err *err) {
@@ -41,9 +45,78 @@ static void touch_done(void *ud, int result, json_t *reply, const sked_err *err)
         free(ud);
 }
 
+/* The CSRF token of a session: a keyed hash of its cookie, so nothing is stored
+ * for it and it is useless without the cookie. */
+static void csrf_of(const char *cookie, char out[AUTH_HASH_LEN * 2 + 1]) {
+        static const unsigned char key[] = "sked csrf token v1";
+        unsigned char h[AUTH_HASH_LEN];
+        crypto_generichash(h, sizeof h, (const unsigned char *) cookie, strlen(cookie), key, sizeof key - 1);
+        hash_hex(h, out);
+}
+
+/* The session cookie's value in the request's Cookie header, into out; false when
+ * there is none of the right shape. */
+static bool session_cookie(http_req *r, char out[AUTH_TOKEN_LEN + 1]) {
+        const char *c = http_header(r, "Cookie");
+        for (const char *p = c; p && *p;) {
+                p += strspn(p, " ;");
+                const char *eq = strchr(p, '='), *end = p + strcspn(p, ";");
+                if (!eq || eq > end)
+                        break;
+                size_t nlen = (size_t) (eq - p), vlen = (size_t) (end - eq - 1);
+                if (((nlen == strlen(COOKIE_SECURE) && !strncmp(p, COOKIE_SECURE, nlen)) ||
+                     (nlen == strlen(COOKIE_PLAIN) && !strncmp(p, COOKIE_PLAIN, nlen))) &&
+                    vlen == AUTH_TOKEN_LEN) {
+                        memcpy(out, eq + 1, vlen);
+                        out[vlen] = '\0';
+                        return true;
+                }
+                p = end;
+        }
+        return false;
+}
+
+static int session_authenticate(api_ctx *ctx, http_req *r, http_principal *ret) {
+        engine *e = ctx->e;
+        char cookie[AUTH_TOKEN_LEN + 1], hex[AUTH_HASH_LEN * 2 + 1];
+        unsigned char h[AUTH_HASH_LEN];
+        if (!session_cookie(r, cookie) || auth_token_hash(cookie, h) < 0)
+                return -EACCES;
+        hash_hex(h, hex);
+        store *st;
+        sked_err err = {0};
+        int k = engine_thread_store(e, &st, &err);
+        if (k < 0)
+                return k;
+        sked_time now = engine_now(e);
+        session_auth a;
+        if ((k = store_session_auth(st, hex, now, ctx->users.idle, &a, &err)) < 0)
+                return k;
+        if (k == 0)
+                return -EACCES;
+        *ret = (http_principal){.user_id = a.user_id,
+                                .session_id = a.session_id,
+                                .role = http_role_parse(a.role),
+                                .must_change = a.must_change};
+        snprintf(ret->name, sizeof ret->name, "%s", a.name);
+        csrf_of(cookie, ret->csrf);
+        sodium_memzero(cookie, sizeof cookie);
+        sked_time every = ctx->users.idle / 4 < TOUCH_EVERY ? ctx->users.idle / 4 : TOUCH_EVERY;
+        if (now - a.last_seen_at >= every) {
+                touch_op *t = malloc(sizeof *t);
+                if (t) {
+                        *t = (touch_op){a.session_id, now, true};
+                        engine_write_async(e, touch_apply, t, ENGINE_WRITE_BLIND, touch_done, t);
+                }
+        }
+        return 0;
+}
+
 int routes_users_authenticate(void *ud, http_req *r, const char *bearer, http_principal *ret) {
-        engine *e = ud;
-        (void) r;
+        api_ctx *ctx = ud;
+        engine *e = ctx->e;
+        if (!bearer)
+                return session_authenticate(ctx, r, ret);
         unsigned char h[AUTH_HASH_LEN];
         char hex[AUTH_HASH_LEN * 2 + 1];
         if (strlen(bearer) > 512 || auth_token_hash(bearer, h) < 0)
@@ -65,7 +138,7 @@ int routes_users_authenticate(void *ud, http_req *r, const char *bearer, http_pr
         if (now - a.last_used_at >= TOUCH_EVERY) {
                 touch_op *t = malloc(sizeof *t);
                 if (t) {
-                        *t = (touch_op){a.token_id, now};
+                        *t = (touch_op){a.token_id, now, false};
                         engine_write_async(e, touch_apply, t, ENGINE_WRITE_BLIND, touch_done, t);
                 }
         }
@@ -157,7 +230,17 @@ static int hash_reply_err(http_req *req, int r) {
 
 /* ---- writes ---- */
 
-enum user_op_kind { OP_ADD, OP_PATCH, OP_PASSWORD, OP_DISABLE, OP_ENABLE, OP_TOKEN_CREATE, OP_TOKEN_REVOKE };
+enum user_op_kind {
+        OP_ADD,
+        OP_PATCH,
+        OP_PASSWORD,
+        OP_DISABLE,
+        OP_ENABLE,
+        OP_TOKEN_CREATE,
+        OP_TOKEN_REVOKE,
+        OP_LOGIN,
+        OP_SESSION_END
+};
 
 typedef struct user_op {
         enum user_op_kind kind;
@@ -169,6 +252,10 @@ typedef struct user_op {
         sked_time expires_at;           /* OP_TOKEN_CREATE */
         int64_t token_id, only_user;    /* OP_TOKEN_REVOKE: the token, and whose (0: anyone's) */
         bool self_change;               /* OP_PASSWORD by the user themselves: must_change ends */
+        int64_t session_id;             /* OP_PASSWORD: the caller's (kept); OP_SESSION_END: the one */
+        sked_time lifetime;             /* OP_LOGIN */
+        const char *addr, *user_agent;  /* OP_LOGIN */
+        bool secure;                    /* OP_LOGIN: the cookie's name and attributes; OP_SESSION_END: clear it */
         json_t *out;
 } user_op;
 
@@ -191,6 +278,8 @@ static int user_apply(engine *e, store *st, void *ctx, json_t **ret_reply, sked_
         }
         if (o->kind == OP_TOKEN_REVOKE)
                 return store_token_revoke(st, o->token_id, o->only_user, now, err);
+        if (o->kind == OP_SESSION_END)
+                return store_session_revoke(st, o->session_id, o->only_user, now, err);
         if ((r = store_user_get(st, o->name, &u, err)) < 0)
                 return r;
         if (r == 0)
@@ -214,13 +303,33 @@ static int user_apply(engine *e, store *st, void *ctx, json_t **ret_reply, sked_
                 free(u.password_hash);
                 u.password_hash = strdup(o->hash);
                 u.must_change = !o->self_change;
+                /* the user's other sessions end: whoever knew the old password is out */
+                if ((r = store_session_revoke_user(st, u.id, o->self_change ? o->session_id : 0, now, err)) < 0)
+                        goto out;
                 break;
+        case OP_LOGIN: {
+                unsigned char h[AUTH_HASH_LEN];
+                char hex[AUTH_HASH_LEN * 2 + 1], csrf[AUTH_HASH_LEN * 2 + 1];
+                int64_t id = 0;
+                auth_token_hash(o->token, h);
+                hash_hex(h, hex);
+                if ((r = store_session_insert(st, u.id, hex, now, now + o->lifetime, o->addr, o->user_agent, &id,
+                                              err)) < 0)
+                        goto out;
+                csrf_of(o->token, csrf);
+                o->out = json_pack("{s:o, s:I, s:s}", "user", view_user(&u), "session", (json_int_t) id, "csrf_token",
+                                   csrf);
+                view_set_instant(o->out, "expires_at", now + o->lifetime);
+                r = 0;
+                goto out;
+        }
         case OP_DISABLE:
         case OP_ENABLE:
                 u.disabled = o->kind == OP_DISABLE;
                 /* disabling ends every token at once (a disabled user's tokens are
                  * refused anyway; revoked, they stay ended when enabled again) */
-                if (u.disabled && (r = store_token_revoke_user(st, u.id, now, NULL, err)) < 0)
+                if (u.disabled && ((r = store_token_revoke_user(st, u.id, now, NULL, err)) < 0 ||
+                                   (r = store_session_revoke_user(st, u.id, 0, now, err)) < 0))
                         goto out;
                 break;
         case OP_TOKEN_CREATE: {
@@ -259,12 +368,23 @@ out:
 
 static int user_ok(http_req *req, void *op) {
         user_op *o = op;
+        if (o->kind == OP_LOGIN) {
+                char cookie[256];
+                snprintf(cookie, sizeof cookie, "%s=%s; Path=/; Max-Age=%lld; HttpOnly; SameSite=Strict%s",
+                         o->secure ? COOKIE_SECURE : COOKIE_PLAIN, o->token, (long long) (o->lifetime / 1000000),
+                         o->secure ? "; Secure" : "");
+                http_add_header(req, "Set-Cookie", cookie);
+                sodium_memzero(cookie, sizeof cookie);
+        }
+        if (o->kind == OP_SESSION_END && o->secure) /* the caller's own: its cookie goes too */
+                http_add_header(req, "Set-Cookie", o->token_name);
         sodium_memzero(o->token, sizeof o->token);
         if (!o->out) {
                 http_reply_json(req, 204, NULL);
                 return 0;
         }
-        http_reply_json(req, o->kind == OP_ADD || o->kind == OP_TOKEN_CREATE ? 201 : 200, o->out);
+        http_reply_json(req, o->kind == OP_ADD || o->kind == OP_TOKEN_CREATE || o->kind == OP_LOGIN ? 201 : 200,
+                        o->out);
         return 0;
 }
 
@@ -384,6 +504,7 @@ static int h_user_password(http_req *req, void *ud) {
                 return 0;
         const http_principal *p = http_principal_of(req);
         o.self_change = !strcmp(p->name, o.name);
+        o.session_id = p->session_id;
         sked_err err = {0};
         if (password_check(pw, "password", &err) < 0)
                 return api_reply_err(req, -EINVAL, &err);
@@ -505,14 +626,164 @@ static int h_token_revoke(http_req *req, void *ud) {
         return user_write(req, ud, &o);
 }
 
+/* ---- web sessions ---- */
+
+/* The request came over HTTPS: through a trusted proxy that says so (TLS of our
+ * own is not there yet). */
+static bool request_secure(api_ctx *ctx, http_req *req) {
+        const char *addr = http_client_addr(req), *proto = http_header(req, "X-Forwarded-Proto");
+        for (size_t i = 0; i < ctx->users.ntrusted; i++)
+                if (!strcmp(ctx->users.trusted[i], addr))
+                        return proto && !strcasecmp(proto, "https");
+        return false;
+}
+
+/* A hash to verify against when the user does not exist, so that a wrong name
+ * costs what a wrong password does. */
+static char dummy_hash[PASSWORD_HASH_LEN];
+static pthread_once_t dummy_once = PTHREAD_ONCE_INIT;
+static void dummy_init(void) {
+        char pw[25];
+        password_random(pw, sizeof pw);
+        if (password_hash(pw, dummy_hash) < 0)
+                dummy_hash[0] = '\0';
+}
+
+static int h_login(http_req *req, void *ud) {
+        api_ctx *ctx = ud;
+        user_op o = {.kind = OP_LOGIN, .lifetime = ctx->users.lifetime};
+        const char *pw = NULL;
+        if (!http_same_origin(req)) {
+                http_reply_problem(req, 403, "Origin", "Origin: a login must come from this site");
+                return 0;
+        }
+        if (opt_string(req, "name", NAME_MAX_LEN, &o.name) < 0 ||
+            opt_string(req, "password", PASSWORD_MAX * 4, &pw) < 0)
+                return 0;
+        if (!o.name || !pw) {
+                http_reply_problem(req, 400, !o.name ? "name" : "password", "%s: required",
+                                   !o.name ? "name" : "password");
+                return 0;
+        }
+        store *st;
+        if (api_get_store(ctx->e, req, &st) < 0)
+                return 0;
+        user_row u;
+        sked_err err = {0};
+        int r = store_user_get(st, o.name, &u, &err);
+        if (r < 0)
+                return api_reply_err(req, r, &err);
+        bool found = r == 1, usable = found && !u.disabled && u.password_hash;
+        if (!usable)
+                pthread_once(&dummy_once, dummy_init);
+        r = password_verify(usable ? u.password_hash : dummy_hash, pw);
+        if (r == 0 && !usable)
+                r = -EACCES;
+        if (found)
+                user_row_clear(&u);
+        if (r == -EACCES) {
+                http_reply_problem(req, 401, NULL, "wrong user name or password");
+                return 0;
+        }
+        if (r < 0)
+                return hash_reply_err(req, r);
+        if (auth_token_generate(o.token) < 0) {
+                http_reply_problem(req, 500, NULL, "cannot generate a session");
+                return 0;
+        }
+        o.secure = request_secure(ctx, req);
+        o.addr = http_client_addr(req);
+        o.user_agent = http_header(req, "User-Agent");
+        return user_write(req, ud, &o);
+}
+
+static int h_whoami(http_req *req, void *ud) {
+        api_ctx *ctx = ud;
+        const http_principal *p = http_principal_of(req);
+        store *st;
+        if (api_get_store(ctx->e, req, &st) < 0)
+                return 0;
+        user_row u;
+        sked_err err = {0};
+        int r = p->user_id ? store_user_get(st, p->name, &u, &err) : 0;
+        if (r < 0)
+                return api_reply_err(req, r, &err);
+        json_t *o = json_pack("{s:s, s:s}", "name", p->name, "via", p->session_id ? "session" : "token");
+        json_object_set_new(o, "role", json_string(http_role_name(p->role)));
+        json_object_set_new(o, "user", r == 1 ? view_user(&u) : json_null());
+        if (r == 1)
+                user_row_clear(&u);
+        if (p->session_id) {
+                json_object_set_new(o, "session", json_integer(p->session_id));
+                json_object_set_new(o, "csrf_token", json_string(p->csrf));
+        }
+        http_reply_json(req, 200, o);
+        return 0;
+}
+
+static int h_logout(http_req *req, void *ud) {
+        api_ctx *ctx = ud;
+        const http_principal *p = http_principal_of(req);
+        if (!p->session_id) {
+                http_reply_problem(req, 400, NULL, "no session: this request came with a token, not a session cookie");
+                return 0;
+        }
+        bool secure = request_secure(ctx, req);
+        static const char clear_secure[] = COOKIE_SECURE "=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict; Secure",
+                          clear_plain[] = COOKIE_PLAIN "=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict";
+        user_op o = {.kind = OP_SESSION_END,
+                     .session_id = p->session_id,
+                     .only_user = p->user_id,
+                     .secure = true,
+                     .token_name = secure ? clear_secure : clear_plain};
+        return user_write(req, ud, &o);
+}
+
+static int h_sessions_list(http_req *req, void *ud) {
+        api_ctx *ctx = ud;
+        const http_principal *p = http_principal_of(req);
+        store *st;
+        if (api_get_store(ctx->e, req, &st) < 0)
+                return 0;
+        json_t *items = NULL;
+        sked_err err = {0};
+        int r = store_session_list(st, p->user_id, engine_now(ctx->e), ctx->users.idle, &items, &err);
+        if (r < 0)
+                return api_reply_err(req, r, &err);
+        size_t i;
+        json_t *x;
+        json_array_foreach(items, i, x) {
+                static const char *const keys[] = {"created_at", "last_seen_at", "expires_at"};
+                for (size_t k = 0; k < 3; k++)
+                        view_set_instant(x, keys[k], json_integer_value(json_object_get(x, keys[k])));
+                json_object_set_new(x, "current",
+                                    json_boolean(json_integer_value(json_object_get(x, "id")) == p->session_id));
+        }
+        http_reply_json(req, 200, json_pack("{s:o}", "items", items));
+        return 0;
+}
+
+static int h_session_revoke(http_req *req, void *ud) {
+        const http_principal *p = http_principal_of(req);
+        user_op o = {.kind = OP_SESSION_END, .only_user = p->user_id};
+        if (api_id_param(req, &o.session_id) < 0)
+                return 0;
+        return user_write(req, ud, &o);
+}
+
 static const http_route_def routes[] = {
+        {"POST", "/api/v1/session", HTTP_PUBLIC | HTTP_BODY, h_login, .members = HTTP_NAMES("name", "password")},
+        {"GET", "/api/v1/session", HTTP_ANY_ROLE | HTTP_PASSWORD_PENDING, h_whoami, .args = NULL},
+        {"DELETE", "/api/v1/session", HTTP_ANY_ROLE | HTTP_PASSWORD_PENDING, h_logout, .args = NULL},
+        {"GET", "/api/v1/sessions", HTTP_ANY_ROLE | HTTP_PASSWORD_PENDING, h_sessions_list, .args = NULL},
+        {"DELETE", "/api/v1/sessions/{id}", HTTP_ANY_ROLE | HTTP_PASSWORD_PENDING, h_session_revoke, .args = NULL},
         {"GET", "/api/v1/users", HTTP_ADMIN, h_users_list, .args = NULL},
         {"POST", "/api/v1/users", HTTP_BODY | HTTP_ADMIN, h_user_add,
          .members = HTTP_NAMES("name", "role", "display_name", "tz", "password")},
         {"GET", "/api/v1/users/{name}", HTTP_ANY_ROLE, h_user_get, .args = NULL},
         {"PATCH", "/api/v1/users/{name}", HTTP_BODY | HTTP_ANY_ROLE, h_user_patch,
          .members = HTTP_NAMES("role", "display_name", "tz")},
-        {"POST", "/api/v1/users/{name}/password", HTTP_BODY | HTTP_ANY_ROLE, h_user_password,
+        {"POST", "/api/v1/users/{name}/password", HTTP_BODY | HTTP_ANY_ROLE | HTTP_PASSWORD_PENDING, h_user_password,
          .members = HTTP_NAMES("password", "current_password")},
         {"POST", "/api/v1/users/{name}/disable", HTTP_ADMIN, h_user_disable, .args = NULL},
         {"POST", "/api/v1/users/{name}/enable", HTTP_ADMIN, h_user_enable, .args = NULL},

@@ -210,17 +210,22 @@ static int serve(const serve_config *cfg) {
                 sdnotify_close(notify);
                 return CLI_FAILED;
         }
-        http_config hc = {.listen = listen,
-                          .threads = (unsigned) cfg->http_threads,
-                          .max_connections = (unsigned) cfg->max_connections,
-                          .max_connections_per_ip = (unsigned) cfg->max_connections_per_ip,
-                          .timeout_s = (unsigned) cfg->idle_timeout,
-                          /* the token file's token is the first admin's, in the store
-                           * (routes_users_bootstrap): revoking it ends it */
-                          .authenticate = routes_users_authenticate,
-                          .authn_userdata = e};
+        http_config hc = {
+                .listen = listen,
+                .threads = (unsigned) cfg->http_threads,
+                .max_connections = (unsigned) cfg->max_connections,
+                .max_connections_per_ip = (unsigned) cfg->max_connections_per_ip,
+                .timeout_s = (unsigned) cfg->idle_timeout,
+                /* no token_hash: the token file's token is the first admin's,
+                 * in the store (routes_users_bootstrap), checked by
+                 * routes_users_authenticate: revoking it ends it */
+        };
+        api_users_config users = {.session_idle_s = cfg->session_idle,
+                                  .session_lifetime_s = cfg->session_lifetime,
+                                  .trusted_proxies = cfg->trusted_proxies.v,
+                                  .ntrusted = cfg->trusted_proxies.n};
         http_server *hs = NULL;
-        if (http_server_new(&hc, &hs, &err) < 0 || routes_register(hs, e, feed_hash, metrics_hash, &err) < 0 ||
+        if (http_server_new(&hc, &hs, &err) < 0 || routes_register(hs, e, feed_hash, metrics_hash, &users, &err) < 0 ||
             http_server_start(hs, &err) < 0) {
                 fprintf(stderr, "sked serve: --listen %s: %s\n", listen, err.msg);
                 http_server_free(hs);

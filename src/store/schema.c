@@ -193,7 +193,8 @@ static const migration_part m6[] = {
 };
 
 /* 7: users (issue 14) with their role, and their API tokens, stored as hashes
- * (hex); a token is valid while not revoked, not expired and its user enabled. */
+ * (hex); a token is valid while not revoked, not expired and its user enabled.
+ * Web sessions likewise (their cookie's hash), with the idle and absolute ends. */
 static const migration_part m7[] = {
         BOTH("CREATE TABLE users("
              "  id {ID}, name TEXT NOT NULL UNIQUE, display_name TEXT, tz TEXT, role TEXT NOT NULL,"
@@ -202,7 +203,12 @@ static const migration_part m7[] = {
              "CREATE TABLE tokens("
              "  id {ID}, user_id {BIGINT} NOT NULL REFERENCES users(id), name TEXT NOT NULL, hash TEXT NOT NULL UNIQUE,"
              "  created_at {BIGINT} NOT NULL, expires_at {BIGINT}, last_used_at {BIGINT}, revoked_at {BIGINT});"
-             "CREATE INDEX tokens_user ON tokens(user_id, id);"),
+             "CREATE INDEX tokens_user ON tokens(user_id, id);"
+             "CREATE TABLE sessions("
+             "  id {ID}, user_id {BIGINT} NOT NULL REFERENCES users(id), hash TEXT NOT NULL UNIQUE,"
+             "  created_at {BIGINT} NOT NULL, last_seen_at {BIGINT} NOT NULL, expires_at {BIGINT} NOT NULL,"
+             "  addr TEXT, user_agent TEXT, revoked_at {BIGINT});"
+             "CREATE INDEX sessions_user ON sessions(user_id, id);"),
         {0, NULL},
 };
 

@@ -249,3 +249,119 @@ int store_token_revoke_user(store *s, int64_t user_id, sked_time now, int64_t *r
                 *ret_n = db_changes(s->d);
         return 0;
 }
+
+/* ---- web sessions ---- */
+
+int store_session_insert(store *s, int64_t user_id, const char *hash, sked_time now, sked_time expires_at,
+                         const char *addr, const char *user_agent, int64_t *ret_id, sked_err *err) {
+        db_stmt *st;
+        int r = db_prepare(
+                s->d,
+                "INSERT INTO sessions(user_id, hash, created_at, last_seen_at, expires_at, addr, user_agent) "
+                "VALUES($1, $2, $3, $3, $4, $5, $6) RETURNING id",
+                &st, err);
+        if (r < 0)
+                return r;
+        db_bind_int(st, 1, user_id);
+        db_bind_text(st, 2, hash);
+        db_bind_int(st, 3, now);
+        db_bind_int(st, 4, expires_at);
+        db_bind_text(st, 5, addr);
+        db_bind_text(st, 6, user_agent);
+        int64_t id = 0;
+        if ((r = row_read(st, &id_shape, &id, err)) < 0)
+                return r;
+        if (ret_id)
+                *ret_id = id;
+        return 0;
+}
+
+static void session_decode(db_stmt *st, void *elem) {
+        session_auth *a = elem;
+        memset(a, 0, sizeof *a);
+        a->session_id = db_col_int(st, 0);
+        a->user_id = db_col_int(st, 1);
+        snprintf(a->name, sizeof a->name, "%s", db_col_text(st, 2) ? db_col_text(st, 2) : "");
+        snprintf(a->role, sizeof a->role, "%s", db_col_text(st, 3) ? db_col_text(st, 3) : "");
+        a->must_change = db_col_int(st, 4) != 0;
+        a->last_seen_at = db_col_int(st, 5);
+}
+
+static const row_shape session_shape = {sizeof(session_auth), session_decode, NULL};
+
+int store_session_auth(store *s, const char *hash, sked_time now, sked_time idle, session_auth *ret, sked_err *err) {
+        db_stmt *st;
+        int r = db_prepare(s->d,
+                           "SELECT x.id, x.user_id, u.name, u.role, u.must_change, x.last_seen_at FROM sessions x "
+                           "JOIN users u ON u.id = x.user_id WHERE x.hash = $1 AND x.revoked_at IS NULL "
+                           "AND u.disabled = 0 AND x.expires_at > $2 AND x.last_seen_at > $3",
+                           &st, err);
+        if (r < 0)
+                return r;
+        db_bind_text(st, 1, hash);
+        db_bind_int(st, 2, now);
+        db_bind_int(st, 3, now - idle);
+        return row_read(st, &session_shape, ret, err);
+}
+
+int store_session_touch(store *s, int64_t id, sked_time now, sked_err *err) {
+        db_stmt *st;
+        int r = db_prepare(s->d, "UPDATE sessions SET last_seen_at = $2 WHERE id = $1 AND last_seen_at < $2", &st, err);
+        if (r < 0)
+                return r;
+        db_bind_int(st, 1, id);
+        db_bind_int(st, 2, now);
+        return db_run(st, err);
+}
+
+static json_t *session_json(db_stmt *st) {
+        return json_pack("{s:I, s:I, s:I, s:I, s:s?, s:s?}", "id", (json_int_t) db_col_int(st, 0), "created_at",
+                         (json_int_t) db_col_int(st, 1), "last_seen_at", (json_int_t) db_col_int(st, 2), "expires_at",
+                         (json_int_t) db_col_int(st, 3), "addr", db_col_text(st, 4), "user_agent", db_col_text(st, 5));
+}
+
+JSON_SHAPE(session_list_shape, session_json);
+
+int store_session_list(store *s, int64_t user_id, sked_time now, sked_time idle, json_t **ret, sked_err *err) {
+        db_stmt *st;
+        int r = db_prepare(s->d,
+                           "SELECT id, created_at, last_seen_at, expires_at, addr, user_agent FROM sessions "
+                           "WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 AND last_seen_at > $3 "
+                           "ORDER BY id",
+                           &st, err);
+        if (r < 0)
+                return r;
+        db_bind_int(st, 1, user_id);
+        db_bind_int(st, 2, now);
+        db_bind_int(st, 3, now - idle);
+        return json_read(st, &session_list_shape, ret, err);
+}
+
+int store_session_revoke(store *s, int64_t id, int64_t user_id, sked_time now, sked_err *err) {
+        db_stmt *st;
+        int r = db_prepare(s->d,
+                           "UPDATE sessions SET revoked_at = $3 WHERE id = $1 AND (CAST($2 AS BIGINT) = 0 OR "
+                           "user_id = $2) AND revoked_at IS NULL AND expires_at > $3",
+                           &st, err);
+        if (r < 0)
+                return r;
+        db_bind_int(st, 1, id);
+        db_bind_int(st, 2, user_id);
+        db_bind_int(st, 3, now);
+        if ((r = db_run(st, err)) < 0)
+                return r;
+        return db_changes(s->d) ? 0 : err_field(err, -ENOENT, "id", "no session %lld to end", (long long) id);
+}
+
+int store_session_revoke_user(store *s, int64_t user_id, int64_t except, sked_time now, sked_err *err) {
+        db_stmt *st;
+        int r = db_prepare(s->d,
+                           "UPDATE sessions SET revoked_at = $3 WHERE user_id = $1 AND id <> $2 AND revoked_at IS NULL",
+                           &st, err);
+        if (r < 0)
+                return r;
+        db_bind_int(st, 1, user_id);
+        db_bind_int(st, 2, except);
+        db_bind_int(st, 3, now);
+        return db_run(st, err);
+}

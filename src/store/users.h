@@ -59,3 +59,26 @@ int store_token_list(store *s, int64_t user_id, bool include_revoked, json_t **r
 int store_token_revoke(store *s, int64_t id, int64_t user_id, sked_time now, sked_err *err);
 /* Revokes every token of user_id; *ret_n (may be NULL) how many. */
 int store_token_revoke_user(store *s, int64_t user_id, sked_time now, int64_t *ret_n, sked_err *err);
+
+/* ---- web sessions ---- */
+typedef struct session_auth {
+        int64_t session_id, user_id;
+        char name[65], role[16];
+        bool must_change;
+        sked_time last_seen_at;
+} session_auth;
+/* A new session of user_id (hash: hex of its cookie) ending at expires_at at the
+ * latest; addr and user_agent (may be NULL) for the user's list. */
+int store_session_insert(store *s, int64_t user_id, const char *hash, sked_time now, sked_time expires_at,
+                         const char *addr, const char *user_agent, int64_t *ret_id, sked_err *err);
+/* The live session with that hash: not revoked, not past expires_at, seen after
+ * now - idle, its user enabled: 1 and *ret, or 0. */
+int store_session_auth(store *s, const char *hash, sked_time now, sked_time idle, session_auth *ret, sked_err *err);
+int store_session_touch(store *s, int64_t id, sked_time now, sked_err *err);
+/* The live sessions of user_id as JSON [{id, created_at, last_seen_at, expires_at,
+ * addr, user_agent}] (instants as integers), by id. */
+int store_session_list(store *s, int64_t user_id, sked_time now, sked_time idle, json_t **ret, sked_err *err);
+/* Ends session id of user_id (0: anyone's): -ENOENT when there is no such live one. */
+int store_session_revoke(store *s, int64_t id, int64_t user_id, sked_time now, sked_err *err);
+/* Ends every session of user_id but `except` (0: none). */
+int store_session_revoke_user(store *s, int64_t user_id, int64_t except, sked_time now, sked_err *err);

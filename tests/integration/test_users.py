@@ -44,7 +44,9 @@ class Users(skedtest.ServerTest):
                          [("admin", "admin", True, True)])
         tokens = srv.get("/api/v1/tokens")["items"]
         self.assertEqual([(t["user"], t["name"]) for t in tokens], [("admin", "admin token file")])
-        self.assertIsNotNone(tokens[0]["last_used_at"], "the use of the token is recorded")
+        # the use of the token is recorded (through the loop, after the request)
+        skedtest.wait_for(lambda: srv.get("/api/v1/tokens")["items"][0]["last_used_at"] is not None, 10,
+                          what="last_used_at of the token file's token")
         # the store holds a hash, not the token
         rows = srv.rows("SELECT hash FROM tokens")
         self.assertEqual(len(rows), 1)
