@@ -3,7 +3,7 @@
 # line) the type names, series ids, feature names, workflow names and instance ids.  Installed as
 # share/bash-completion/completions/sked; needs nothing but bash.
 
-_sked_nouns="serve type series runs poller calendar features nodes workflow instance user token migrate preview version help"
+_sked_nouns="serve type series runs poller calendar features nodes workflow instance user token audit migrate preview version help"
 _sked_common="--json --url --token --data-dir --color --wide --help"
 _sked_serve_opts="--config --print-config --data-dir --listen --workers --db --plugin --demo --grace
         --http-threads --max-connections --max-connections-per-ip --idle-timeout --lookahead --node --token-file
@@ -15,7 +15,7 @@ _sked_valued=" --url --token --data-dir --color --type --series --state --tz --l
         --end --count --title --param --params --query --owner --policy --sleep --if-version --note --from --to
         --runs --limit --before --after --week --width --max-connections --max-connections-per-ip --idle-timeout
         --clock-file --input --workflow --status --data --reason --session-idle-timeout --session-lifetime
-        --trusted-proxy --role --display-name --user --expires "
+        --trusted-proxy --role --display-name --user --expires --actor --path --method --since --until "
 
 _sked_verbs() {
         case $1 in
@@ -29,6 +29,7 @@ _sked_verbs() {
         instance) echo "list show journal signal cancel pause resume" ;;
         user) echo "list add set passwd disable enable" ;;
         token) echo "list create revoke" ;;
+        audit) echo "list" ;;
         esac
 }
 
@@ -55,6 +56,7 @@ _sked_opts() {
         "user passwd") echo "--password-stdin --current" ;;
         "token list") echo "--all --revoked" ;;
         "token create") echo "--user --expires" ;;
+        "audit list") echo "--actor --path --method --since --until --before --limit" ;;
         "instance list") echo "--workflow --status --limit --before" ;;
         "instance journal") echo "--after" ;;
         "instance signal") echo "--data" ;;
@@ -146,7 +148,7 @@ _sked() {
                 --policy | --sleep | --if-version | --note | --from | --to | --runs | --limit | --before | \
                 --after | --week | --width | --max-connections | --max-connections-per-ip | --idle-timeout | \
                 --input | --data | --reason | --session-idle-timeout | --session-lifetime | --trusted-proxy | \
-                --display-name | --user | --expires)
+                --display-name | --user | --expires | --actor | --path | --method | --since | --until)
                 return 0 ;;
         --role) COMPREPLY=($(compgen -W "admin operator viewer" -- "$cur")); return 0 ;;
         esac
@@ -169,7 +171,7 @@ _sked() {
                 local more=$_sked_common
                 # `sked runs --state failed` is `sked runs list ...`
                 [ -z "$verb" ] && case $noun in
-                type | runs | features | nodes | workflow | instance | user | token) verb=list ;;
+                type | runs | features | nodes | workflow | instance | user | token | audit) verb=list ;;
                 poller) verb=status ;;
                 esac
                 case $noun in migrate | preview | version | help) more="--help" ;; esac

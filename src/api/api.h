@@ -100,6 +100,13 @@ int api_get_store(engine *e, http_req *req, store **ret);
 int api_write_through_loop(http_req *req, engine *e, engine_write_fn fn, unsigned flags, const void *op, size_t size,
                            int (*ok)(http_req *, void *), void (*clear)(void *));
 
+/* The audit entry of req (store/audit.h) in a write of its own, for the routes whose
+ * change goes through the loop inside the engine (engine_type_register,
+ * engine_poller_init) rather than api_write_through_loop, which writes the entry in
+ * the change's own savepoint.  Call after the change succeeded; blocks until the
+ * entry is written.  0, or <0 (logged). */
+int api_audit_after(http_req *req, engine *e);
+
 /* An integer query argument (or path parameter) v named name: def when v is NULL or
  * "", else a decimal integer in min..max (parse_int64: the whole text, no blanks),
  * else replies 400 `name: "v": expected an integer from min to max` and returns

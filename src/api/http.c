@@ -531,6 +531,10 @@ static enum MHD_Result send_reply(http_req *r) {
 
 /* ---- accessors ---- */
 
+const char *http_method(const http_req *r) {
+        return r->method;
+}
+
 const char *http_path(const http_req *r) {
         return r->path;
 }

@@ -188,7 +188,8 @@ void http_server_stop(http_server *s);
 void http_server_free(http_server *s);
 
 /* Request accessors; returned strings are owned by the request. */
-const char *http_path(const http_req *r); /* percent-decoded path, no query string */
+const char *http_path(const http_req *r);   /* percent-decoded path, no query string */
+const char *http_method(const http_req *r); /* "GET", "POST", ... */
 /* Path parameter {name}, percent-decoded; NULL if the route has none of that name. */
 const char *http_param(const http_req *r, const char *name);
 /* True when the request carries a valid token ("Authorization: Bearer ..."): the

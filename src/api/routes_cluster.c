@@ -46,6 +46,7 @@ static int h_poller_init(http_req *req, void *ud) {
         int r = engine_poller_init(e, &n, &skipped, &err); /* through the loop */
         if (r < 0)
                 return api_reply_write_err(req, r, &err);
+        api_audit_after(req, e);
         http_reply_json(req, 200, json_pack("{s:i, s:o}", "registered", n, "skipped", skipped));
         return 0;
 }

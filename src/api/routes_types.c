@@ -60,6 +60,7 @@ static int h_type_register(http_req *req, void *ud) {
         int r = engine_type_register(e, body, NULL, NULL, &def, &err); /* through the loop */
         if (r < 0)
                 return api_reply_write_err(req, r, &err);
+        api_audit_after(req, e);
         char loc[200];
         snprintf(loc, sizeof loc, "/api/v1/types/%s", json_string_value(json_object_get(def, "name")));
         http_add_header(req, "Location", loc);

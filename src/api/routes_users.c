@@ -76,6 +76,18 @@ static bool session_cookie(http_req *r, char out[AUTH_TOKEN_LEN + 1]) {
         return false;
 }
 
+/* Records a use of a token or session (through the loop, not waiting) when the last
+ * record is `every` old. */
+static void touch_later(engine *e, int64_t id, bool session, sked_time last, sked_time now, sked_time every) {
+        if (now - last < every)
+                return;
+        touch_op *t = malloc(sizeof *t);
+        if (t) {
+                *t = (touch_op){id, now, session};
+                engine_write_async(e, touch_apply, t, ENGINE_WRITE_BLIND, touch_done, t);
+        }
+}
+
 static int session_authenticate(api_ctx *ctx, http_req *r, http_principal *ret) {
         engine *e = ctx->e;
         char cookie[AUTH_TOKEN_LEN + 1], hex[AUTH_HASH_LEN * 2 + 1];
@@ -101,14 +113,8 @@ static int session_authenticate(api_ctx *ctx, http_req *r, http_principal *ret) 
         snprintf(ret->name, sizeof ret->name, "%s", a.name);
         csrf_of(cookie, ret->csrf);
         sodium_memzero(cookie, sizeof cookie);
-        sked_time every = ctx->users.idle / 4 < TOUCH_EVERY ? ctx->users.idle / 4 : TOUCH_EVERY;
-        if (now - a.last_seen_at >= every) {
-                touch_op *t = malloc(sizeof *t);
-                if (t) {
-                        *t = (touch_op){a.session_id, now, true};
-                        engine_write_async(e, touch_apply, t, ENGINE_WRITE_BLIND, touch_done, t);
-                }
-        }
+        touch_later(e, a.session_id, true, a.last_seen_at, now,
+                    ctx->users.idle / 4 < TOUCH_EVERY ? ctx->users.idle / 4 : TOUCH_EVERY);
         return 0;
 }
 
@@ -135,13 +141,7 @@ int routes_users_authenticate(void *ud, http_req *r, const char *bearer, http_pr
                 return -EACCES;
         *ret = (http_principal){.user_id = a.user_id, .token_id = a.token_id, .role = http_role_parse(a.role)};
         snprintf(ret->name, sizeof ret->name, "%s", a.name);
-        if (now - a.last_used_at >= TOUCH_EVERY) {
-                touch_op *t = malloc(sizeof *t);
-                if (t) {
-                        *t = (touch_op){a.token_id, now, false};
-                        engine_write_async(e, touch_apply, t, ENGINE_WRITE_BLIND, touch_done, t);
-                }
-        }
+        touch_later(e, a.token_id, false, a.last_used_at, now, TOUCH_EVERY);
         return 0;
 }
 
@@ -771,7 +771,46 @@ static int h_session_revoke(http_req *req, void *ud) {
         return user_write(req, ud, &o);
 }
 
+/* ---- the audit log ---- */
+
+static int h_audit_list(http_req *req, void *ud) {
+        api_ctx *ctx = ud;
+        audit_filter f = {.actor = http_query(req, "actor"),
+                          .path_prefix = http_query(req, "path"),
+                          .method = http_query(req, "method")};
+        if (api_instant_arg(req, "since", 0, &f.since) < 0 || api_instant_arg(req, "until", 0, &f.until) < 0 ||
+            api_int_arg(req, "before", http_query(req, "before"), 0, 0, INT64_MAX, &f.before) < 0 ||
+            api_int_arg(req, "limit", http_query(req, "limit"), API_DEFAULT_LIMIT, 1, API_MAX_LIMIT, &f.limit) < 0)
+                return 0;
+        if (f.actor && !*f.actor)
+                f.actor = NULL;
+        if (f.path_prefix && !*f.path_prefix)
+                f.path_prefix = NULL;
+        if (f.method && !*f.method)
+                f.method = NULL;
+        store *st;
+        if (api_get_store(ctx->e, req, &st) < 0)
+                return 0;
+        json_t *items = NULL;
+        sked_err err = {0};
+        int r = store_audit_list(st, &f, &items, &err);
+        if (r < 0)
+                return api_reply_err(req, r, &err);
+        size_t i, n = json_array_size(items);
+        json_t *x;
+        json_array_foreach(items, i, x) {
+                view_set_instant(x, "at", json_integer_value(json_object_get(x, "at")));
+        }
+        json_t *last = n ? json_array_get(items, n - 1) : NULL;
+        json_t *next =
+                n == (size_t) f.limit ? json_integer(json_integer_value(json_object_get(last, "id"))) : json_null();
+        http_reply_json(req, 200, json_pack("{s:o, s:o}", "items", items, "next", next));
+        return 0;
+}
+
 static const http_route_def routes[] = {
+        {"GET", "/api/v1/audit", HTTP_ADMIN, h_audit_list,
+         .args = HTTP_NAMES("actor", "path", "method", "since", "until", "before", "limit")},
         {"POST", "/api/v1/session", HTTP_PUBLIC | HTTP_BODY, h_login, .members = HTTP_NAMES("name", "password")},
         {"GET", "/api/v1/session", HTTP_ANY_ROLE | HTTP_PASSWORD_PENDING, h_whoami, .args = NULL},
         {"DELETE", "/api/v1/session", HTTP_ANY_ROLE | HTTP_PASSWORD_PENDING, h_logout, .args = NULL},

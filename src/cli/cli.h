@@ -22,6 +22,7 @@ int cli_calendar(int argc, char **argv);
 int cli_features(int argc, char **argv);
 int cli_user(int argc, char **argv);
 int cli_token(int argc, char **argv);
+int cli_audit(int argc, char **argv);
 int cli_migrate(int argc, char **argv);
 int cli_workflow(int argc, char **argv);
 int cli_instance(int argc, char **argv);

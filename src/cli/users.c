@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/client.h"
 #include "cli/common.h"
 
 static const char user_usage[] =
@@ -310,4 +311,66 @@ static int token_revoke(const cli_noun *n, int argc, char **argv) {
 
 int cli_token(int argc, char **argv) {
         return cli_noun_run(&token_noun, argc, argv);
+}
+
+/* ---- the audit log ---- */
+
+static const char audit_usage[] = "usage: sked audit [list] [--actor USER] [--path PREFIX] [--method METHOD]\n"
+                                  "                  [--since INSTANT] [--until INSTANT] [--before ID] [--limit N] "
+                                  "[--json]\n";
+
+static int audit_list(const cli_noun *n, int argc, char **argv);
+
+static const cli_verb audit_verbs[] = {
+        {"list", 0, 0, VERB_DEFAULT, audit_list, NULL},
+};
+
+static const cli_noun audit_noun = {"audit", audit_usage, audit_verbs, 1};
+
+enum { A_ACTOR = 1, A_PATH, A_METHOD, A_SINCE, A_UNTIL, A_BEFORE, A_LIMIT };
+
+typedef struct audit_args {
+        const char *v[A_LIMIT + 1];
+} audit_args;
+
+static int on_audit_opt(int opt, const char *arg, void *ud) {
+        audit_args *a = ud;
+        if (opt >= A_ACTOR && opt <= A_LIMIT)
+                a->v[opt] = arg;
+        return 0;
+}
+
+static int audit_list(const cli_noun *n, int argc, char **argv) {
+        static const struct option opts[] = {
+                {"actor", required_argument, NULL, A_ACTOR},   {"path", required_argument, NULL, A_PATH},
+                {"method", required_argument, NULL, A_METHOD}, {"since", required_argument, NULL, A_SINCE},
+                {"until", required_argument, NULL, A_UNTIL},   {"before", required_argument, NULL, A_BEFORE},
+                {"limit", required_argument, NULL, A_LIMIT},   {0}};
+        static const char *const names[] = {NULL, "actor", "path", "method", "since", "until", "before", "limit"};
+        static const char *const h[] = {"ID", "AT", "ACTOR", "VIA", "FROM", "METHOD", "PATH", "CHANGE"};
+        static const char *const k[] = {"id", "at", "actor", "via", "addr", "method", "path", "change"};
+        audit_args a = {0};
+        cli_common c = {0};
+        strbuf q = STRBUF_INIT;
+        char **args;
+        int nargs, r;
+        if ((r = cli_parse_opts(n, &audit_verbs[0], argc, argv, opts, on_audit_opt, &a, &c, &args, &nargs)) != 0)
+                return cli_exit(r);
+        strbuf_printf(&q, "/api/v1/audit?limit=%s", a.v[A_LIMIT] ? a.v[A_LIMIT] : "50");
+        for (int i = A_ACTOR; i < A_LIMIT; i++)
+                if (a.v[i])
+                        client_query(&q, names[i], a.v[i]);
+        if (q.oom) {
+                fprintf(stderr, "sked: out of memory\n");
+                strbuf_free(&q);
+                return CLI_FAILED;
+        }
+        cli_list_opts lo = {.more = "--before", .fit = cli_terminal_width()};
+        r = cli_list(&c, strbuf_str(&q), h, k, 8, &lo);
+        strbuf_free(&q);
+        return r;
+}
+
+int cli_audit(int argc, char **argv) {
+        return cli_noun_run(&audit_noun, argc, argv);
 }

@@ -194,7 +194,8 @@ static const migration_part m6[] = {
 
 /* 7: users (issue 14) with their role, and their API tokens, stored as hashes
  * (hex); a token is valid while not revoked, not expired and its user enabled.
- * Web sessions likewise (their cookie's hash), with the idle and absolute ends. */
+ * Web sessions likewise (their cookie's hash), with the idle and absolute ends.
+ * The audit log: every change made through the API, who, when, from where, what. */
 static const migration_part m7[] = {
         BOTH("CREATE TABLE users("
              "  id {ID}, name TEXT NOT NULL UNIQUE, display_name TEXT, tz TEXT, role TEXT NOT NULL,"
@@ -208,7 +209,11 @@ static const migration_part m7[] = {
              "  id {ID}, user_id {BIGINT} NOT NULL REFERENCES users(id), hash TEXT NOT NULL UNIQUE,"
              "  created_at {BIGINT} NOT NULL, last_seen_at {BIGINT} NOT NULL, expires_at {BIGINT} NOT NULL,"
              "  addr TEXT, user_agent TEXT, revoked_at {BIGINT});"
-             "CREATE INDEX sessions_user ON sessions(user_id, id);"),
+             "CREATE INDEX sessions_user ON sessions(user_id, id);"
+             "CREATE TABLE audit("
+             "  id {ID}, at {BIGINT} NOT NULL, actor TEXT NOT NULL, via TEXT NOT NULL, addr TEXT,"
+             "  method TEXT NOT NULL, path TEXT NOT NULL, change TEXT);"
+             "CREATE INDEX audit_actor ON audit(actor, id);"),
         {0, NULL},
 };
 

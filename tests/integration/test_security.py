@@ -187,3 +187,53 @@ class Headers(skedtest.ServerTest):
                 self.assertEqual(hdrs["X-Content-Type-Options"], "nosniff")
                 self.assertEqual(hdrs["Referrer-Policy"], "same-origin")
                 self.assertIsNone(hdrs.get("Strict-Transport-Security"), "HSTS only on TLS")
+
+
+class Audit(skedtest.ServerTest):
+    def test_every_change_logged_without_secrets(self):
+        srv = self.start_server()
+        srv.register_type(skedtest.command_type("bb.audit", ["/bin/true"]))
+        s = srv.create_series(type="bb.audit", schedule="cron:0 * * * *", tz="UTC", title="hourly")
+        self.assertEqual(srv.api("POST", f"/api/v1/series/{s['id']}/pause", {"note": "maintenance"})[0], 200)
+        status, body = srv.api("POST", "/api/v1/users", {"name": "opal", "role": "operator", "password": GOOD})
+        self.assertEqual(status, 201, body)
+        status, body = srv.api("POST", "/api/v1/tokens", {"name": "ci", "user": "opal"})
+        self.assertEqual(status, 201, body)
+        token = body["token"]
+        status, _, login = srv.api_full("POST", "/api/v1/session", {"name": "opal", "password": GOOD}, token=None)
+        self.assertEqual(status, 201, login)
+        # refused requests leave nothing
+        self.assertEqual(srv.api("DELETE", "/api/v1/series/999")[0], 404)
+        self.assertEqual(srv.api("POST", "/api/v1/users", {"name": "opal", "role": "viewer"})[0], 409)
+        # a change by another user, through their token
+        self.assertEqual(srv.api("POST", f"/api/v1/series/{s['id']}/resume", token=token)[0], 200)
+        log = srv.get("/api/v1/audit")["items"]
+        got = [(e["actor"], e["via"], e["method"], e["path"]) for e in log]
+        self.assertEqual(got, [("opal", "token", "POST", f"/api/v1/series/{s['id']}/resume"),
+                               ("-", "none", "POST", "/api/v1/session"),
+                               ("admin", "token", "POST", "/api/v1/tokens"),
+                               ("admin", "token", "POST", "/api/v1/users"),
+                               ("admin", "token", "POST", f"/api/v1/series/{s['id']}/pause"),
+                               ("admin", "token", "POST", "/api/v1/series"),
+                               ("admin", "token", "POST", "/api/v1/types")], got)
+        self.assertTrue(all(e["addr"] == "127.0.0.1" for e in log))
+        self.assertEqual(log[4]["change"], {"note": "maintenance"})
+        self.assertEqual(log[3]["change"]["password"], "(secret)")
+        self.assertEqual(log[1]["change"], {"name": "opal", "password": "(secret)"})
+        text = str(srv.rows("SELECT * FROM audit"))
+        for secret in (GOOD, token, login["csrf_token"]):
+            self.assertNotIn(secret, text)
+        # filters, pages, and admins only
+        self.assertEqual([e["path"] for e in srv.get("/api/v1/audit?actor=opal")["items"]],
+                         [f"/api/v1/series/{s['id']}/resume"])
+        self.assertEqual(len(srv.get("/api/v1/audit?path=/api/v1/series")["items"]), 3)
+        page = srv.get("/api/v1/audit?limit=2")
+        self.assertEqual(len(page["items"]), 2)
+        rest = srv.get(f"/api/v1/audit?limit=10&before={page['next']}")["items"]
+        self.assertEqual([e["id"] for e in page["items"] + rest], [e["id"] for e in log])
+        self.assertEqual(srv.api("GET", "/api/v1/audit", token=token)[0], 403)
+        status, body = srv.api("GET", "/api/v1/audit?since=yesterday")
+        self.assertEqual((status, body.get("field")), (400, "since"), body)
+        rc, out, err = srv.cli("audit", "--actor", "opal")
+        self.assertEqual(rc, 0, err)
+        self.assertIn("/resume", out)

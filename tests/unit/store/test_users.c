@@ -99,9 +99,60 @@ static void users_and_tokens(void **state) {
         u.name = v.name = NULL; /* literals, not owned */
 }
 
+static void audit_log(void **state) {
+        store *st = ST(state);
+        sked_err err = {0};
+        audit_entry e = {.at = 10,
+                         .actor = "opal",
+                         .via = "token",
+                         .addr = "127.0.0.1",
+                         .method = "POST",
+                         .path = "/api/v1/series/1/pause",
+                         .change = "{\"note\":\"x\"}"};
+        assert_int_equal(store_audit_insert(st, &e, &err), 0);
+        e = (audit_entry){.at = 20, .actor = "admin", .via = "session", .method = "DELETE", .path = "/api/v1/series/1"};
+        assert_int_equal(store_audit_insert(st, &e, &err), 0);
+        e.at = 30;
+        e.path = "/api/v1/users";
+        e.method = "POST";
+        assert_int_equal(store_audit_insert(st, &e, &err), 0);
+        json_t *l = NULL;
+        audit_filter f = {.limit = 10};
+        assert_int_equal(store_audit_list(st, &f, &l, &err), 0);
+        assert_int_equal(json_array_size(l), 3);
+        assert_int_equal(json_integer_value(json_object_get(json_array_get(l, 0), "at")), 30); /* newest first */
+        json_t *first = json_array_get(l, 2);
+        assert_string_equal(json_string_value(json_object_get(json_object_get(first, "change"), "note")), "x");
+        assert_true(json_is_null(json_object_get(json_array_get(l, 0), "change")));
+        int64_t mid = json_integer_value(json_object_get(json_array_get(l, 1), "id"));
+        json_decref(l);
+        f = (audit_filter){.actor = "admin", .limit = 10};
+        assert_int_equal(store_audit_list(st, &f, &l, &err), 0);
+        assert_int_equal(json_array_size(l), 2);
+        json_decref(l);
+        f = (audit_filter){.path_prefix = "/api/v1/series", .limit = 10};
+        assert_int_equal(store_audit_list(st, &f, &l, &err), 0);
+        assert_int_equal(json_array_size(l), 2);
+        json_decref(l);
+        f = (audit_filter){.method = "POST", .since = 15, .limit = 10};
+        assert_int_equal(store_audit_list(st, &f, &l, &err), 0);
+        assert_int_equal(json_array_size(l), 1);
+        json_decref(l);
+        f = (audit_filter){.until = 20, .limit = 10};
+        assert_int_equal(store_audit_list(st, &f, &l, &err), 0);
+        assert_int_equal(json_array_size(l), 1);
+        json_decref(l);
+        f = (audit_filter){.before = mid, .limit = 1};
+        assert_int_equal(store_audit_list(st, &f, &l, &err), 0);
+        assert_int_equal(json_array_size(l), 1);
+        assert_int_equal(json_integer_value(json_object_get(json_array_get(l, 0), "at")), 10);
+        json_decref(l);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 BACKEND_TESTS(users_and_tokens),
+                BACKEND_TESTS(audit_log),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
