@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "api/auth.h"
+#include "api/throttle.h"
 #include "base/prom.h"
 #include "api/http.h"
 #include "engine/engine.h"
@@ -69,7 +70,8 @@ typedef struct api_ctx {
                 int64_t idle, lifetime; /* of a web session, microseconds */
                 char trusted[API_TRUSTED_MAX][48];
                 size_t ntrusted;
-        } users; /* owner: routes_users.c (users, tokens, sessions) */
+                throttle logins; /* failed logins per account and address; read by routes_metrics.c */
+        } users;                 /* owner: routes_users.c (users, tokens, sessions) */
 } api_ctx;
 
 /* Registers defs[0..n) with ctx as userdata; on error err names the route table

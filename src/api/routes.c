@@ -47,6 +47,7 @@ int routes_register(http_server *s, engine *e, const unsigned char *feed_hash, c
         for (size_t i = 0; users && i < users->ntrusted && i < API_TRUSTED_MAX; i++)
                 snprintf(ctx.users.trusted[ctx.users.ntrusted++], sizeof ctx.users.trusted[0], "%s",
                          users->trusted_proxies[i]);
+        throttle_init(&ctx.users.logins);
         http_set_authenticate(s, routes_users_authenticate, &ctx);
         for (size_t i = 0; i < sizeof resources / sizeof resources[0]; i++) {
                 int r = resources[i](s, &ctx, err);

@@ -665,6 +665,19 @@ static int h_login(http_req *req, void *ud) {
                                    !o.name ? "name" : "password");
                 return 0;
         }
+        const char *addr = http_client_addr(req);
+        sked_time now = engine_now(ctx->e), wait = throttle_wait(&ctx->users.logins, o.name, addr, now);
+        if (wait > 0) {
+                char ra[24];
+                long long secs = (long long) ((wait + 999999) / 1000000);
+                throttle_failed(&ctx->users.logins, o.name, addr, true, now);
+                snprintf(ra, sizeof ra, "%lld", secs);
+                http_add_header(req, "Retry-After", ra);
+                http_reply_problem(req, 429, NULL,
+                                   "too many failed logins for this account or from this address; try again in %lld s",
+                                   secs);
+                return 0;
+        }
         store *st;
         if (api_get_store(ctx->e, req, &st) < 0)
                 return 0;
@@ -682,17 +695,19 @@ static int h_login(http_req *req, void *ud) {
         if (found)
                 user_row_clear(&u);
         if (r == -EACCES) {
+                throttle_failed(&ctx->users.logins, o.name, addr, false, now);
                 http_reply_problem(req, 401, NULL, "wrong user name or password");
                 return 0;
         }
         if (r < 0)
                 return hash_reply_err(req, r);
+        throttle_succeeded(&ctx->users.logins, o.name, addr);
         if (auth_token_generate(o.token) < 0) {
                 http_reply_problem(req, 500, NULL, "cannot generate a session");
                 return 0;
         }
         o.secure = request_secure(ctx, req);
-        o.addr = http_client_addr(req);
+        o.addr = addr;
         o.user_agent = http_header(req, "User-Agent");
         return user_write(req, ud, &o);
 }
@@ -771,6 +786,18 @@ static int h_session_revoke(http_req *req, void *ud) {
         return user_write(req, ud, &o);
 }
 
+static int h_lockouts(http_req *req, void *ud) {
+        api_ctx *ctx = ud;
+        json_t *items = throttle_lockouts(&ctx->users.logins, engine_now(ctx->e));
+        size_t i;
+        json_t *x;
+        json_array_foreach(items, i, x) {
+                view_set_instant(x, "locked_until", json_integer_value(json_object_get(x, "locked_until")));
+        }
+        http_reply_json(req, 200, json_pack("{s:o}", "items", items));
+        return 0;
+}
+
 /* ---- the audit log ---- */
 
 static int h_audit_list(http_req *req, void *ud) {
@@ -809,6 +836,7 @@ static int h_audit_list(http_req *req, void *ud) {
 }
 
 static const http_route_def routes[] = {
+        {"GET", "/api/v1/lockouts", HTTP_ADMIN, h_lockouts, .args = NULL},
         {"GET", "/api/v1/audit", HTTP_ADMIN, h_audit_list,
          .args = HTTP_NAMES("actor", "path", "method", "since", "until", "before", "limit")},
         {"POST", "/api/v1/session", HTTP_PUBLIC | HTTP_BODY, h_login, .members = HTTP_NAMES("name", "password")},

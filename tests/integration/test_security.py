@@ -237,3 +237,45 @@ class Audit(skedtest.ServerTest):
         rc, out, err = srv.cli("audit", "--actor", "opal")
         self.assertEqual(rc, 0, err)
         self.assertIn("/resume", out)
+
+
+class Throttle(skedtest.ServerTest):
+    def test_failed_logins_lock_the_account_then_the_address(self):
+        clock = self.path("clock")
+        with open(clock, "w") as f:
+            f.write("0\n")
+        srv = self.start_server(extra=("--clock-file", clock))
+        for name in ("opal", "vic"):
+            status, body = srv.api("POST", "/api/v1/users", {"name": name, "role": "viewer", "password": GOOD})
+            self.assertEqual(status, 201, body)
+
+        def login(name, pw):
+            status, hdrs, body = srv.api_full("POST", "/api/v1/session", {"name": name, "password": pw}, token=None)
+            return status, hdrs, body
+
+        for i in range(4):
+            self.assertEqual(login("opal", "not the password")[0], 401, i)
+        self.assertEqual(srv.get("/api/v1/lockouts")["items"], [])
+        self.assertEqual(login("opal", "not the password")[0], 401)  # the 5th locks
+        status, hdrs, body = login("opal", GOOD)
+        self.assertEqual(status, 429, body)
+        self.assertGreaterEqual(int(hdrs["Retry-After"]), 1)
+        locks = srv.get("/api/v1/lockouts")["items"]
+        self.assertEqual([(l["kind"], l["name"], l["failures"]) for l in locks], [("user", "opal", 5)])
+        self.assertEqual(login("vic", GOOD)[0], 201, "another account from the same address is not locked")
+        # the lock ends; a good login clears the count
+        with open(clock, "w") as f:
+            f.write("2\n")
+        skedtest.wait_for(lambda: login("opal", GOOD)[0] == 201, 10, what="opal's lock to end")
+        self.assertEqual(login("opal", "not the password")[0], 401, "counting from zero again")
+        # an address trying many names locks itself: 20 failures
+        for i in range(19):
+            self.assertIn(login(f"nobody{i}", "x" * 8)[0], (401,), i)
+        status, _, body = login("vic", GOOD)
+        self.assertEqual(status, 429, body)
+        self.assertIn(("addr", "127.0.0.1"), [(l["kind"], l["name"]) for l in srv.get("/api/v1/lockouts")["items"]])
+        _, _, text = srv.request("GET", "/metrics")
+        lines = [l for l in text.decode().splitlines() if l.startswith("sked_login_failures_total")]
+        self.assertIn('sked_login_failures_total{reason="credentials"} 25', lines)
+        locked = [int(l.split()[-1]) for l in lines if 'reason="locked"' in l]
+        self.assertGreaterEqual(locked[0], 2, lines)  # wait_for may have been refused more than once
