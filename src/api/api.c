@@ -32,6 +32,8 @@ int api_status_of(int r) {
         case -ERANGE:
         case -EDOM:
                 return 400;
+        case -EACCES:
+                return 403;
         default:
                 return 500;
         }
@@ -310,4 +312,25 @@ int api_audit_after(http_req *req, engine *e) {
                           err.msg[0] ? err.msg : strerror(-r));
         job_free(job);
         return r;
+}
+
+const char *api_owner_limit(http_req *req) {
+        const http_principal *p = http_principal_of(req);
+        return p && p->role == HTTP_ROLE_OPERATOR ? p->name : NULL;
+}
+
+int api_series_owned(store *st, int64_t id, const char *limit, sked_err *err) {
+        if (!limit)
+                return 0;
+        series_row row = {0};
+        int r = store_series_get(st, id, &row, err);
+        if (r < 0)
+                return r;
+        bool mine = row.owner && !strcmp(row.owner, limit);
+        series_row_clear(&row);
+        return mine ? 0
+                    : err_field(err, -EACCES, "id",
+                                "series %lld is not yours: operators change the series they own (its owner is "
+                                "another user or none); ask an admin",
+                                (long long) id);
 }

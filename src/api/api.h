@@ -74,12 +74,21 @@ typedef struct api_ctx {
         } users;                 /* owner: routes_users.c (users, tokens, sessions) */
 } api_ctx;
 
+/* The name of the operator whose writes are limited to their own series (the
+ * series' owner): the caller's name when they are an operator, NULL for an admin
+ * (anything) or no user. */
+const char *api_owner_limit(http_req *req);
+
+/* 0 when series `id` may be changed by the operator `limit` (NULL: anyone), else
+ * -EACCES (or the store's -ENOENT) with err.  Call in the write, on the loop. */
+int api_series_owned(store *st, int64_t id, const char *limit, sked_err *err);
+
 /* Registers defs[0..n) with ctx as userdata; on error err names the route table
  * row (`cannot register route GET /api/v1/series`). */
 int api_route_table(http_server *s, const http_route_def *defs, size_t n, api_ctx *ctx, sked_err *err);
 
 /* The HTTP status of an engine/store error: -ENOENT 404, -ESTALE 412, -EEXIST 409,
- * -E2BIG 413, -EINVAL/-ERANGE/-EDOM 400, anything else 500. */
+ * -E2BIG 413, -EINVAL/-ERANGE/-EDOM 400, -EACCES 403, anything else 500. */
 int api_status_of(int r);
 
 /* Replies the problem for r (status from api_status_of, err's field and message, or

@@ -196,10 +196,10 @@ static int serve(const serve_config *cfg) {
         }
         if (password) {
                 write_password_file(password_path, password);
-                fprintf(stderr,
-                        "sked serve: created the user admin with the password %s (also in %s); it must be "
-                        "changed at the first login\n",
-                        password, password_path);
+                /* through the log, so that --log-format json stays one object a line */
+                log_warning("created the user admin with the password %s (also in %s); it must be changed at "
+                            "the first login",
+                            password, password_path);
                 memset(password, 0, strlen(password));
                 free(password);
         }

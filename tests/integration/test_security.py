@@ -195,7 +195,7 @@ class Audit(skedtest.ServerTest):
         srv.register_type(skedtest.command_type("bb.audit", ["/bin/true"]))
         s = srv.create_series(type="bb.audit", schedule="cron:0 * * * *", tz="UTC", title="hourly")
         self.assertEqual(srv.api("POST", f"/api/v1/series/{s['id']}/pause", {"note": "maintenance"})[0], 200)
-        status, body = srv.api("POST", "/api/v1/users", {"name": "opal", "role": "operator", "password": GOOD})
+        status, body = srv.api("POST", "/api/v1/users", {"name": "opal", "role": "admin", "password": GOOD})
         self.assertEqual(status, 201, body)
         status, body = srv.api("POST", "/api/v1/tokens", {"name": "ci", "user": "opal"})
         self.assertEqual(status, 201, body)
@@ -231,7 +231,9 @@ class Audit(skedtest.ServerTest):
         self.assertEqual(len(page["items"]), 2)
         rest = srv.get(f"/api/v1/audit?limit=10&before={page['next']}")["items"]
         self.assertEqual([e["id"] for e in page["items"] + rest], [e["id"] for e in log])
-        self.assertEqual(srv.api("GET", "/api/v1/audit", token=token)[0], 403)
+        status, body = srv.api("POST", "/api/v1/users", {"name": "vic", "role": "viewer"})
+        viewer = srv.api("POST", "/api/v1/tokens", {"name": "v", "user": "vic"})[1]["token"]
+        self.assertEqual(srv.api("GET", "/api/v1/audit", token=viewer)[0], 403)
         status, body = srv.api("GET", "/api/v1/audit?since=yesterday")
         self.assertEqual((status, body.get("field")), (400, "since"), body)
         rc, out, err = srv.cli("audit", "--actor", "opal")

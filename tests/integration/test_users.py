@@ -250,3 +250,43 @@ class Upgrade(skedtest.ServerTest):
         self.assertEqual(status, 200, body)
         self.assertEqual([(t["user"], t["name"]) for t in body["items"]], [("admin", "admin token file")])
         self.assertEqual(srv.get("/api/v1/users")["items"][0]["role"], "admin")
+
+
+class Ownership(skedtest.ServerTest):
+    def test_operators_change_their_own_series(self):
+        srv = self.start_server()
+        srv.register_type(skedtest.command_type("bb.own", ["/bin/true"]))
+        tokens = {}
+        for name in ("opal", "oscar"):
+            status, body = srv.api("POST", "/api/v1/users", {"name": name, "role": "operator"})
+            self.assertEqual(status, 201, body)
+            tokens[name] = srv.api("POST", "/api/v1/tokens", {"name": "t", "user": name})[1]["token"]
+        base = {"type": "bb.own", "schedule": "cron:0 * * * *", "tz": "UTC", "title": "hourly"}
+        status, mine = srv.api("POST", "/api/v1/series", base, token=tokens["opal"])
+        self.assertEqual((status, mine["owner"]), (201, "opal"), mine)
+        status, body = srv.api("POST", "/api/v1/series", {**base, "owner": "oscar"}, token=tokens["opal"])
+        self.assertEqual((status, body.get("field")), (403, "owner"), body)
+        status, body = srv.api("POST", "/api/v1/series", [base, {**base, "owner": "x"}], token=tokens["opal"])
+        self.assertEqual((status, body.get("field")), (403, "owner"), body)
+        admins = srv.create_series(**base)  # by the admin: no owner
+        sid = mine["id"]
+        # the owner manages it; another operator does not, nor the admin's
+        self.assertEqual(srv.api("POST", f"/api/v1/series/{sid}/pause", {}, token=tokens["opal"])[0], 200)
+        for who, target, want in (("oscar", sid, 403), ("opal", admins["id"], 403)):
+            for method, path, body in (("POST", f"/api/v1/series/{target}/resume", None),
+                                       ("PATCH", f"/api/v1/series/{target}", {"title": "mine now"}),
+                                       ("POST", f"/api/v1/series/{target}/trigger", None),
+                                       ("DELETE", f"/api/v1/series/{target}", None),
+                                       ("DELETE", f"/api/v1/series/{target}/occurrences/2030-01-01T00:00:00Z", None)):
+                with self.subTest(who=who, method=method, path=path):
+                    status, reply = srv.api(method, path, body, token=tokens[who])
+                    self.assertEqual(status, want, reply)
+                    self.assertIn("not yours", reply["detail"])
+        status, body = srv.api("PATCH", f"/api/v1/series/{sid}", {"owner": "oscar"}, token=tokens["opal"])
+        self.assertEqual((status, body.get("field")), (403, "owner"), body)
+        self.assertEqual(srv.api("PATCH", f"/api/v1/series/{sid}", {"title": "renamed"}, token=tokens["opal"])[0], 200)
+        # an admin manages every series, and may give one to another operator
+        status, body = srv.api("PATCH", f"/api/v1/series/{sid}", {"owner": "oscar"})
+        self.assertEqual((status, body["owner"]), (200, "oscar"), body)
+        self.assertEqual(srv.api("POST", f"/api/v1/series/{sid}/resume", token=tokens["oscar"])[0], 200)
+        self.assertEqual(srv.get(f"/api/v1/series/{sid}")["title"], "renamed")
