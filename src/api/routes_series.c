@@ -119,6 +119,8 @@ static int h_series_create(http_req *req, void *ud) {
         } else if ((r = engine_series_build(e, body, c.rows, &err)) < 0) {
                 free(c.rows);
         }
+        if (r < 0) /* the rows are freed */
+                return api_reply_err(req, r, &err);
         /* an operator's series are theirs: owner defaults to them, and may not name another */
         const char *limit = api_owner_limit(req);
         for (size_t i = 0; r == 0 && limit && i < c.n; i++) {

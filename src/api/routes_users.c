@@ -88,19 +88,30 @@ static void touch_later(engine *e, int64_t id, bool session, sked_time last, ske
         }
 }
 
+/* What looking a token or a session up needs: the hex of secret's hash, this
+ * thread's store, the engine's now.  0, or the store's error. */
+static int lookup_start(engine *e, const char *secret, char hex[AUTH_HASH_LEN * 2 + 1], store **st, sked_time *now) {
+        unsigned char h[AUTH_HASH_LEN];
+        sked_err err = {0};
+        if (auth_token_hash(secret, h) < 0)
+                return -EACCES;
+        hash_hex(h, hex);
+        int k = engine_thread_store(e, st, &err);
+        *now = engine_now(e);
+        return k;
+}
+
 static int session_authenticate(api_ctx *ctx, http_req *r, http_principal *ret) {
         engine *e = ctx->e;
         char cookie[AUTH_TOKEN_LEN + 1], hex[AUTH_HASH_LEN * 2 + 1];
-        unsigned char h[AUTH_HASH_LEN];
-        if (!session_cookie(r, cookie) || auth_token_hash(cookie, h) < 0)
-                return -EACCES;
-        hash_hex(h, hex);
         store *st;
         sked_err err = {0};
-        int k = engine_thread_store(e, &st, &err);
+        sked_time now;
+        if (!session_cookie(r, cookie))
+                return -EACCES;
+        int k = lookup_start(e, cookie, hex, &st, &now);
         if (k < 0)
                 return k;
-        sked_time now = engine_now(e);
         session_auth a;
         if ((k = store_session_auth(st, hex, now, ctx->users.idle, &a, &err)) < 0)
                 return k;
@@ -123,17 +134,15 @@ int routes_users_authenticate(void *ud, http_req *r, const char *bearer, http_pr
         engine *e = ctx->e;
         if (!bearer)
                 return session_authenticate(ctx, r, ret);
-        unsigned char h[AUTH_HASH_LEN];
         char hex[AUTH_HASH_LEN * 2 + 1];
-        if (strlen(bearer) > 512 || auth_token_hash(bearer, h) < 0)
-                return -EACCES;
-        hash_hex(h, hex);
         store *st;
         sked_err err = {0};
-        int k = engine_thread_store(e, &st, &err);
+        sked_time now;
+        if (strlen(bearer) > 512)
+                return -EACCES;
+        int k = lookup_start(e, bearer, hex, &st, &now);
         if (k < 0)
                 return k;
-        sked_time now = engine_now(e);
         token_auth a;
         if ((k = store_token_auth(st, hex, now, &a, &err)) < 0)
                 return k;
