@@ -19,6 +19,9 @@ static const struct {
         {"nodes", cli_nodes, "the nodes of a cluster: role, workers, last heartbeat"},
         {"workflow", cli_workflow, "register workflow definitions (versions), list, show, start"},
         {"instance", cli_instance, "workflow instances: list, show, journal, signal, cancel, pause, resume"},
+        {"user", cli_user, "users and their roles: add, list, set, passwd, disable, enable"},
+        {"token", cli_token, "API tokens of users: create (shown once), list, revoke"},
+        {"audit", cli_audit, "the log of every change: who, when, from where, what (admins)"},
         {"migrate", cli_migrate, "bring a database's schema up to date (offline)"},
         {"preview", cli_preview, "list the next occurrences of a schedule (offline)"},
 };

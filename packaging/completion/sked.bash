@@ -3,18 +3,19 @@
 # line) the type names, series ids, feature names, workflow names and instance ids.  Installed as
 # share/bash-completion/completions/sked; needs nothing but bash.
 
-_sked_nouns="serve type series runs poller calendar features nodes workflow instance migrate preview version help"
+_sked_nouns="serve type series runs poller calendar features nodes workflow instance user token audit migrate preview version help"
 _sked_common="--json --url --token --data-dir --color --wide --help"
 _sked_serve_opts="--config --print-config --data-dir --listen --workers --db --plugin --demo --grace
         --http-threads --max-connections --max-connections-per-ip --idle-timeout --lookahead --node --token-file
-        --log-level --log-format --clock-file --help"
+        --session-idle-timeout --session-lifetime --trusted-proxy --log-level --log-format --clock-file --help"
 
 # options that take a value (the next word)
 _sked_valued=" --url --token --data-dir --color --type --series --state --tz --log-level --log-format --config
         --plugin --token-file --listen --workers --db --grace --http-threads --lookahead --node --schedule --start
         --end --count --title --param --params --query --owner --policy --sleep --if-version --note --from --to
         --runs --limit --before --after --week --width --max-connections --max-connections-per-ip --idle-timeout
-        --clock-file --input --workflow --status --data --reason "
+        --clock-file --input --workflow --status --data --reason --session-idle-timeout --session-lifetime
+        --trusted-proxy --role --display-name --user --expires --actor --path --method --since --until "
 
 _sked_verbs() {
         case $1 in
@@ -26,6 +27,9 @@ _sked_verbs() {
         nodes) echo "list" ;;
         workflow) echo "list show register start" ;;
         instance) echo "list show journal signal cancel pause resume" ;;
+        user) echo "list add set passwd disable enable" ;;
+        token) echo "list create revoke" ;;
+        audit) echo "list" ;;
         esac
 }
 
@@ -50,6 +54,12 @@ _sked_opts() {
         "type delete") echo "--force" ;;
         "features enable" | "features disable") echo "--note" ;;
         "workflow start") echo "--input" ;;
+        "user add") echo "--role --display-name --tz --password-stdin" ;;
+        "user set") echo "--role --display-name --tz" ;;
+        "user passwd") echo "--password-stdin --current" ;;
+        "token list") echo "--all --revoked" ;;
+        "token create") echo "--user --expires" ;;
+        "audit list") echo "--actor --path --method --since --until --before --limit" ;;
         "instance list") echo "--workflow --status --limit --before" ;;
         "instance journal") echo "--after" ;;
         "instance signal") echo "--data" ;;
@@ -140,8 +150,10 @@ _sked() {
                 --schedule | --start | --end | --count | --title | --param | --params | --query | --owner | \
                 --policy | --sleep | --if-version | --note | --from | --to | --runs | --limit | --before | \
                 --after | --week | --width | --max-connections | --max-connections-per-ip | --idle-timeout | \
-                --input | --data | --reason)
+                --input | --data | --reason | --session-idle-timeout | --session-lifetime | --trusted-proxy | \
+                --display-name | --user | --expires | --actor | --path | --method | --since | --until)
                 return 0 ;;
+        --role) COMPREPLY=($(compgen -W "admin operator viewer" -- "$cur")); return 0 ;;
         esac
         if [[ $cur == --color=* ]]; then
                 COMPREPLY=($(compgen -P --color= -W "auto always never" -- "${cur#--color=}"))
@@ -162,7 +174,7 @@ _sked() {
                 local more=$_sked_common
                 # `sked runs --state failed` is `sked runs list ...`
                 [ -z "$verb" ] && case $noun in
-                type | runs | features | nodes | workflow | instance) verb=list ;;
+                type | runs | features | nodes | workflow | instance | user | token | audit) verb=list ;;
                 poller) verb=status ;;
                 esac
                 case $noun in migrate | preview | version | help) more="--help" ;; esac

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/log.h"
 #include "base/parse.h"
 
 int api_route_table(http_server *s, const http_route_def *defs, size_t n, api_ctx *ctx, sked_err *err) {
@@ -36,6 +37,8 @@ int api_status_of(int r) {
         case -EROFS:        /* the store is read-only */
         case -ECONNRESET:   /* the database connection broke; sked reconnects */
                 return 503;
+        case -EACCES:
+                return 403;
         default:
                 return 500;
         }
@@ -94,7 +97,8 @@ typedef struct write_job {
         engine *e;
         http_req *req;
         engine_write_fn fn;
-        unsigned flags; /* engine_write_async's */
+        char *actor, *via, *addr, *method, *path, *change; /* the audit entry (store/audit.h) */
+        unsigned flags;                                    /* engine_write_async's */
         int (*ok)(http_req *req, void *op);
         void (*clear)(void *op); /* frees op's outputs after a failure */
         int result;
@@ -112,10 +116,88 @@ static void job_done(void *ud, int result, json_t *reply, const sked_err *err) {
         http_resume(job->req);
 }
 
+/* job's audit entry, at the loop's now */
+static int audit_write(engine *e, store *st, const write_job *job, sked_err *err) {
+        audit_entry a = {.at = engine_now(e),
+                         .actor = job->actor,
+                         .via = job->via,
+                         .addr = job->addr,
+                         .method = job->method,
+                         .path = job->path,
+                         .change = job->change};
+        return store_audit_insert(st, &a, err);
+}
+
+/* on the loop thread: the write, then its audit entry in the same savepoint (or
+ * pipeline): both stay, or neither */
+static int audited_apply(engine *e, store *st, void *ctx, json_t **ret_reply, sked_err *err) {
+        write_job *job = ctx;
+        int r = job->fn(e, st, job->op, ret_reply, err);
+        return r < 0 ? r : audit_write(e, st, job, err);
+}
+
 static void job_start(http_req *req, void *ud) {
         write_job *job = ud;
         job->req = req;
-        engine_write_async(job->e, job->fn, job->op, job->flags, job_done, job);
+        engine_write_async(job->e, audited_apply, job, job->flags, job_done, job);
+}
+
+static void job_free(write_job *job) {
+        free(job->actor);
+        free(job->via);
+        free(job->addr);
+        free(job->method);
+        free(job->path);
+        free(job->change);
+        free(job);
+}
+
+/* Members whose values are secrets: never written to the audit log. */
+static bool secret_key(const char *k) {
+        static const char *const secrets[] = {"password", "current_password", "token", "secret",
+                                              "code",     "recovery_code"};
+        for (size_t i = 0; i < sizeof secrets / sizeof secrets[0]; i++)
+                if (!strcmp(k, secrets[i]))
+                        return true;
+        return false;
+}
+
+/* v without its secrets (a deep copy, the secret members' values replaced). */
+static json_t *without_secrets(json_t *v) {
+        if (json_is_object(v)) {
+                json_t *o = json_object(), *x;
+                const char *k;
+                json_object_foreach(v, k, x) {
+                        json_object_set_new(o, k, secret_key(k) ? json_string("(secret)") : without_secrets(x));
+                }
+                return o;
+        }
+        if (json_is_array(v)) {
+                json_t *a = json_array(), *x;
+                size_t i;
+                json_array_foreach(v, i, x) {
+                        json_array_append_new(a, without_secrets(x));
+                }
+                return a;
+        }
+        return json_deep_copy(v);
+}
+
+/* Who, from where, what: the audit entry of the write req asks for. */
+static int job_audit(write_job *job, http_req *req) {
+        const http_principal *p = http_principal_of(req);
+        json_t *body = http_body_json(req);
+        job->actor = strdup(p ? p->name : "-");
+        job->via = strdup(!p ? "none" : p->session_id ? "session" : "token");
+        job->addr = strdup(http_client_addr(req));
+        job->method = strdup(http_method(req));
+        job->path = strdup(http_path(req));
+        if (body) {
+                json_t *clean = without_secrets(body);
+                job->change = json_dumps(clean, JSON_COMPACT);
+                json_decref(clean);
+        }
+        return job->actor && job->via && job->addr && job->method && job->path && (!body || job->change) ? 0 : -ENOMEM;
 }
 
 static int job_reply(http_req *req, void *ud) {
@@ -127,7 +209,7 @@ static int job_reply(http_req *req, void *ud) {
         } else {
                 r = job->ok(req, job->op);
         }
-        free(job);
+        job_free(job);
         return r;
 }
 
@@ -141,6 +223,11 @@ int api_write_through_loop(http_req *req, engine *e, engine_write_fn fn, unsigne
         }
         *job = (write_job){.e = e, .fn = fn, .flags = flags, .ok = ok, .clear = clear};
         memcpy(job->op, op, size);
+        if (job_audit(job, req) < 0) {
+                job_free(job);
+                http_reply_problem(req, 503, NULL, "out of memory");
+                return 0;
+        }
         http_defer(req, job_start, job_reply, job);
         return 0;
 }
@@ -227,4 +314,45 @@ void api_set_etag(http_req *req, int64_t version) {
         char tag[32];
         snprintf(tag, sizeof tag, "\"%lld\"", (long long) version);
         http_add_header(req, "ETag", tag);
+}
+
+static int audit_only_apply(engine *e, store *st, void *ctx, json_t **ret_reply, sked_err *err) {
+        (void) ret_reply;
+        return audit_write(e, st, ctx, err);
+}
+
+int api_audit_after(http_req *req, engine *e) {
+        write_job *job = calloc(1, sizeof *job);
+        if (!job)
+                return -ENOMEM;
+        int r = job_audit(job, req);
+        sked_err err = {0};
+        if (r == 0)
+                r = engine_write(e, audit_only_apply, job, NULL, &err);
+        if (r < 0)
+                log_error("audit: %s %s: the change is made but its entry was not written: %s", job->method, job->path,
+                          err.msg[0] ? err.msg : strerror(-r));
+        job_free(job);
+        return r;
+}
+
+const char *api_owner_limit(http_req *req) {
+        const http_principal *p = http_principal_of(req);
+        return p && p->role == HTTP_ROLE_OPERATOR ? p->name : NULL;
+}
+
+int api_series_owned(store *st, int64_t id, const char *limit, sked_err *err) {
+        if (!limit)
+                return 0;
+        series_row row = {0};
+        int r = store_series_get(st, id, &row, err);
+        if (r < 0)
+                return r;
+        bool mine = row.owner && !strcmp(row.owner, limit);
+        series_row_clear(&row);
+        return mine ? 0
+                    : err_field(err, -EACCES, "id",
+                                "series %lld is not yours: operators change the series they own (its owner is "
+                                "another user or none); ask an admin",
+                                (long long) id);
 }

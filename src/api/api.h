@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "api/auth.h"
+#include "api/throttle.h"
 #include "base/prom.h"
 #include "api/http.h"
 #include "engine/engine.h"
@@ -38,6 +39,15 @@ typedef struct api_http_metrics {
         size_t ntimings;
 } api_http_metrics;
 
+/* Web sessions' settings (sked serve's --session-idle-timeout, --session-lifetime,
+ * --trusted-proxy); NULL in routes_register: the defaults, no proxy. */
+#define API_TRUSTED_MAX 16
+typedef struct api_users_config {
+        int64_t session_idle_s, session_lifetime_s; /* 0: 1800, 43200 */
+        const char *const *trusted_proxies;         /* IP literals */
+        size_t ntrusted;                            /* at most API_TRUSTED_MAX are kept */
+} api_users_config;
+
 /* The state every route handler reads, passed as the userdata of each route
  * (http_route_table); set up by routes_register before the server starts. */
 typedef struct api_ctx {
@@ -56,14 +66,29 @@ typedef struct api_ctx {
                 size_t len;    /* of json */
                 char etag[40]; /* "\"<32 hex digits>\"": a hash of json */
         } openapi;             /* owner: routes_openapi.c (GET /api/v1/openapi.json) */
+        struct {
+                int64_t idle, lifetime; /* of a web session, microseconds */
+                char trusted[API_TRUSTED_MAX][48];
+                size_t ntrusted;
+                throttle logins; /* failed logins per account and address; read by routes_metrics.c */
+        } users;                 /* owner: routes_users.c (users, tokens, sessions) */
 } api_ctx;
+
+/* The name of the operator whose writes are limited to their own series (the
+ * series' owner): the caller's name when they are an operator, NULL for an admin
+ * (anything) or no user. */
+const char *api_owner_limit(http_req *req);
+
+/* 0 when series `id` may be changed by the operator `limit` (NULL: anyone), else
+ * -EACCES (or the store's -ENOENT) with err.  Call in the write, on the loop. */
+int api_series_owned(store *st, int64_t id, const char *limit, sked_err *err);
 
 /* Registers defs[0..n) with ctx as userdata; on error err names the route table
  * row (`cannot register route GET /api/v1/series`). */
 int api_route_table(http_server *s, const http_route_def *defs, size_t n, api_ctx *ctx, sked_err *err);
 
 /* The HTTP status of an engine/store error: -ENOENT 404, -ESTALE 412, -EEXIST 409,
- * -E2BIG 413, -EINVAL/-ERANGE/-EDOM 400, anything else 500. */
+ * -E2BIG 413, -EINVAL/-ERANGE/-EDOM 400, -EACCES 403, anything else 500. */
 int api_status_of(int r);
 
 /* Replies the problem for r (status from api_status_of, err's field and message, or
@@ -85,6 +110,13 @@ int api_get_store(engine *e, http_req *req, store **ret);
  * of memory. */
 int api_write_through_loop(http_req *req, engine *e, engine_write_fn fn, unsigned flags, const void *op, size_t size,
                            int (*ok)(http_req *, void *), void (*clear)(void *));
+
+/* The audit entry of req (store/audit.h) in a write of its own, for the routes whose
+ * change goes through the loop inside the engine (engine_type_register,
+ * engine_poller_init) rather than api_write_through_loop, which writes the entry in
+ * the change's own savepoint.  Call after the change succeeded; blocks until the
+ * entry is written.  0, or <0 (logged). */
+int api_audit_after(http_req *req, engine *e);
 
 /* An integer query argument (or path parameter) v named name: def when v is NULL or
  * "", else a decimal integer in min..max (parse_int64: the whole text, no blanks),

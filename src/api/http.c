@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <microhttpd.h>
+#include <sodium.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -58,6 +59,8 @@ struct http_server {
         size_t max_body, max_url, max_headers;
         unsigned char token_hash[AUTH_HASH_LEN];
         bool have_hash;
+        http_authn_fn authn;
+        void *authn_ud;
         http_access_log_fn access_log;
         void *access_log_userdata;
 
@@ -73,6 +76,10 @@ struct http_server {
 
 struct http_req {
         http_server *srv;
+        http_principal who; /* role HTTP_ROLE_NONE until a token is checked and valid */
+        bool auth_done;     /* the token was looked at (who is final) */
+        int auth_error;     /* <0: the check could not be made (authn's error) */
+        char addr[48];
         struct MHD_Connection *conn;
         const char *method;
         const char *version;
@@ -193,6 +200,8 @@ int http_server_new(const http_config *cfg, http_server **ret, sked_err *err) {
                 memcpy(s->token_hash, cfg->token_hash, AUTH_HASH_LEN);
                 s->have_hash = true;
         }
+        s->authn = cfg->authenticate;
+        s->authn_ud = cfg->authn_userdata;
         s->access_log = cfg->access_log;
         s->access_log_userdata = cfg->access_log_userdata;
         atomic_init(&s->starting, false);
@@ -321,6 +330,10 @@ static struct MHD_Response *make_response(const void *data, size_t len, bool cop
                                                copy ? MHD_RESPMEM_MUST_COPY : MHD_RESPMEM_MUST_FREE);
 }
 
+#define HTTP_CSP                                                                                                       \
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "          \
+        "font-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+
 /* Installs resp (may be NULL on OOM: a static 500 is used) as the reply, with
  * Cache-Control: cache_control (NULL: no-store, as every API reply). */
 static void set_reply_cached(http_req *r, unsigned status, struct MHD_Response *resp, const char *content_type,
@@ -344,6 +357,12 @@ static void set_reply_cached(http_req *r, unsigned status, struct MHD_Response *
                 MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
                                 cache_control && status != 500 ? cache_control : "no-store");
+        /* on every reply (docs/security.md "Headers"): no inline script or style, no
+         * plug-ins, no <base>, no framing; no sniffing; no Referer to other sites */
+        MHD_add_response_header(resp, "Content-Security-Policy", HTTP_CSP);
+        MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+        MHD_add_response_header(resp, "Referrer-Policy", "same-origin");
+        MHD_add_response_header(resp, "X-Frame-Options", "DENY");
         r->resp = resp;
         r->status = status;
         r->replied = true;
@@ -511,6 +530,10 @@ static enum MHD_Result send_reply(http_req *r) {
 }
 
 /* ---- accessors ---- */
+
+const char *http_method(const http_req *r) {
+        return r->method;
+}
 
 const char *http_path(const http_req *r) {
         return r->path;
@@ -847,14 +870,124 @@ static void set_decoded_path(http_req *r) {
                 r->path = r->decoded;
 }
 
-bool http_authorized(http_req *r) {
+const char *http_role_name(int role) {
+        switch (role) {
+        case HTTP_ROLE_VIEWER:
+                return "viewer";
+        case HTTP_ROLE_OPERATOR:
+                return "operator";
+        case HTTP_ROLE_ADMIN:
+                return "admin";
+        default:
+                return "none";
+        }
+}
+
+int http_role_parse(const char *name) {
+        for (int i = HTTP_ROLE_VIEWER; i <= HTTP_ROLE_ADMIN; i++)
+                if (name && !strcmp(name, http_role_name(i)))
+                        return i;
+        return HTTP_ROLE_NONE;
+}
+
+/* Looks at the bearer token once per request: r->who, or r->auth_error. */
+static void resolve_principal(http_req *r) {
+        if (r->auth_done)
+                return;
+        r->auth_done = true;
         const char *h = http_header(r, MHD_HTTP_HEADER_AUTHORIZATION);
-        if (!h || !r->srv->have_hash || strncasecmp(h, "Bearer ", 7) != 0)
-                return false;
+        if (!h && r->srv->authn && http_header(r, MHD_HTTP_HEADER_COOKIE)) {
+                http_principal p = {0};
+                int k = r->srv->authn(r->srv->authn_ud, r, NULL, &p);
+                if (k == 0 && p.role != HTTP_ROLE_NONE && p.session_id)
+                        r->who = p;
+                else if (k < 0 && k != -EACCES)
+                        r->auth_error = k;
+                return;
+        }
+        if (!h || strncasecmp(h, "Bearer ", 7) != 0)
+                return;
         h += 7;
         while (*h == ' ')
                 h++;
-        return auth_token_matches(h, r->srv->token_hash);
+        if (r->srv->have_hash && auth_token_matches(h, r->srv->token_hash)) {
+                r->who = (http_principal){.role = HTTP_ROLE_ADMIN, .name = "admin"};
+                return;
+        }
+        if (!r->srv->authn || !*h)
+                return;
+        http_principal p = {0};
+        int k = r->srv->authn(r->srv->authn_ud, r, h, &p);
+        if (k == 0 && p.role != HTTP_ROLE_NONE)
+                r->who = p;
+        else if (k < 0 && k != -EACCES)
+                r->auth_error = k;
+}
+
+bool http_authorized(http_req *r) {
+        resolve_principal(r);
+        return r->who.role != HTTP_ROLE_NONE;
+}
+
+const http_principal *http_principal_of(http_req *r) {
+        resolve_principal(r);
+        return r->who.role != HTTP_ROLE_NONE ? &r->who : NULL;
+}
+
+const char *http_client_addr(http_req *r) {
+        if (r->addr[0])
+                return r->addr;
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+        if (sa && sa->sa_family == AF_INET)
+                inet_ntop(AF_INET, &((const struct sockaddr_in *) sa)->sin_addr, r->addr, sizeof r->addr);
+        else if (sa && sa->sa_family == AF_INET6)
+                inet_ntop(AF_INET6, &((const struct sockaddr_in6 *) sa)->sin6_addr, r->addr, sizeof r->addr);
+        return r->addr;
+}
+
+void http_set_authenticate(http_server *s, http_authn_fn fn, void *userdata) {
+        s->authn = fn;
+        s->authn_ud = userdata;
+}
+
+bool http_same_origin(http_req *r) {
+        const char *site = http_header(r, "Sec-Fetch-Site");
+        if (site && strcmp(site, "same-origin") != 0 && strcmp(site, "none") != 0)
+                return false;
+        const char *origin = http_header(r, "Origin"), *host = http_header(r, MHD_HTTP_HEADER_HOST);
+        if (!origin)
+                return true;
+        const char *o = strstr(origin, "://");
+        return o && host && !strcasecmp(o + 3, host);
+}
+
+/* A session's state change: the CSRF token and the origin.  -1 when it replied. */
+static int check_csrf(http_req *r) {
+        if (!strcmp(r->method, "GET") || !strcmp(r->method, "HEAD"))
+                return 0;
+        const char *t = http_header(r, "X-CSRF-Token");
+        size_t n = strlen(r->who.csrf);
+        if (!t || strlen(t) != n || n == 0 || sodium_memcmp(t, r->who.csrf, n) != 0) {
+                problem(r, 403, "X-CSRF-Token",
+                        "X-CSRF-Token: a change made with a session cookie needs the "
+                        "csrf_token of its login in this header");
+                return -1;
+        }
+        if (!http_same_origin(r)) {
+                problem(r, 403, "Origin", "Origin: a change made with a session cookie must come from this site");
+                return -1;
+        }
+        return 0;
+}
+
+/* The role a route needs (http.h, the role flags). */
+static int role_needed(const struct route *rt, const char *method) {
+        if (rt->flags & HTTP_ADMIN)
+                return HTTP_ROLE_ADMIN;
+        if ((rt->flags & HTTP_ANY_ROLE) || !strcmp(method, "GET") || !strcmp(method, "HEAD"))
+                return HTTP_ROLE_VIEWER;
+        return HTTP_ROLE_OPERATOR;
 }
 
 static int check_auth(http_req *r) {
@@ -866,12 +999,36 @@ static int check_auth(http_req *r) {
                         problem(r, 401, NULL, "%s", "unauthorized");
                 return -1;
         }
-        if (http_authorized(r))
-                return 0;
+        if (http_authorized(r)) {
+                int need = role_needed(rt, r->method);
+                if (r->who.session_id && r->who.must_change && !(rt->flags & HTTP_PASSWORD_PENDING)) {
+                        problem(r, 403, NULL,
+                                "user \"%s\" must change their password first (POST "
+                                "/api/v1/users/%s/password)",
+                                r->who.name, r->who.name);
+                        return -1;
+                }
+                if (r->who.role >= need)
+                        return r->who.session_id ? check_csrf(r) : 0;
+                problem(r, 403, NULL, "%s %s needs the role %s; user \"%s\" is %s %s", r->method, rt->name,
+                        http_role_name(need), r->who.name, r->who.role == HTTP_ROLE_ADMIN ? "an" : "a",
+                        http_role_name(r->who.role));
+                return -1;
+        }
+        if (r->auth_error < 0) {
+                http_add_header(r, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+                problem(r, 503, NULL, "cannot check the token now: %s", strerror(-r->auth_error));
+                return -1;
+        }
         bool presented = http_header(r, MHD_HTTP_HEADER_AUTHORIZATION) != NULL;
         http_add_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
                         presented ? "Bearer realm=\"sked\", error=\"invalid_token\"" : "Bearer realm=\"sked\"");
-        problem(r, 401, NULL, "%s", presented ? "invalid token" : "missing \"Authorization: Bearer <token>\" header");
+        problem(r, 401, NULL, "%s",
+                presented ? "invalid token"
+                : http_header(r, MHD_HTTP_HEADER_COOKIE) != NULL
+                        ? "no live session (log in again: POST /api/v1/session), "
+                          "and no \"Authorization: Bearer <token>\" header"
+                        : "missing \"Authorization: Bearer <token>\" header");
         return -1;
 }
 

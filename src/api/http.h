@@ -54,6 +54,26 @@ typedef int (*http_handler_fn)(http_req *req, void *userdata);
 typedef void (*http_access_log_fn)(void *userdata, const char *method, const char *route, const char *path, int status,
                                    double duration_ms);
 
+/* Who a request comes from, once its credentials are checked (docs/security.md):
+ * the user, their role, the token that authenticated them (0: none, or the
+ * configured token_hash). */
+enum { HTTP_ROLE_NONE, HTTP_ROLE_VIEWER, HTTP_ROLE_OPERATOR, HTTP_ROLE_ADMIN };
+typedef struct http_principal {
+        int64_t user_id, token_id; /* 0 for the configured token_hash */
+        int64_t session_id;        /* a web session's (cookie), else 0 */
+        int role;                  /* HTTP_ROLE_* */
+        bool must_change;          /* sessions: the password must be changed first */
+        char name[65];             /* the user's name */
+        char csrf[65];             /* sessions: what X-CSRF-Token must say on a state change */
+} http_principal;
+
+/* Checks a bearer token other than token_hash, or (bearer NULL) the request's
+ * session cookie: fills *ret and returns 0 when it is valid, -EACCES when it is
+ * not, another negative errno when it cannot tell (the store is down: 503).  Any
+ * worker thread.  Requests authenticated by a session (ret->session_id) that change
+ * state must carry X-CSRF-Token equal to ret->csrf and pass http_same_origin. */
+typedef int (*http_authn_fn)(void *ud, http_req *r, const char *bearer, http_principal *ret);
+
 typedef struct http_config {
         const char *listen;              /* "127.0.0.1:8080", "[::1]:8080"; port 0 picks a free one.
                                             IP literals only: host names are rejected */
@@ -69,6 +89,8 @@ typedef struct http_config {
                                             means no token is valid (non-public routes answer 401) */
         http_access_log_fn access_log;   /* optional; NULL logs nothing per request */
         void *access_log_userdata;
+        http_authn_fn authenticate; /* optional: tokens of users (token_hash is an admin's) */
+        void *authn_userdata;
 } http_config;
 
 /* Route flags.  Without a body flag a route takes no body (a request with one is
@@ -81,6 +103,12 @@ enum {
         HTTP_BODY_ARRAY = 1 << 3,    /* with HTTP_BODY: an array of such objects also */
         HTTP_BODY_ANY = 1 << 4,      /* any JSON value or none, members unchecked: the handler checks */
         HTTP_IF_MATCH = 1 << 5,      /* takes If-Match (parsed by the handler); other routes refuse it */
+        /* Roles (checked after the token, 403 otherwise): GET and HEAD need a viewer,
+         * other methods an operator, unless one of these says otherwise. */
+        HTTP_ADMIN = 1 << 6,            /* admins only, whatever the method */
+        HTTP_ANY_ROLE = 1 << 7,         /* any user, whatever the method (their own tokens, password: the
+                                           handler checks whose) */
+        HTTP_PASSWORD_PENDING = 1 << 8, /* open to a session whose password must be changed (else 403) */
 };
 
 /* A route's own check of credentials, for an HTTP_PUBLIC route that accepts others
@@ -160,12 +188,27 @@ void http_server_stop(http_server *s);
 void http_server_free(http_server *s);
 
 /* Request accessors; returned strings are owned by the request. */
-const char *http_path(const http_req *r); /* percent-decoded path, no query string */
+const char *http_path(const http_req *r);   /* percent-decoded path, no query string */
+const char *http_method(const http_req *r); /* "GET", "POST", ... */
 /* Path parameter {name}, percent-decoded; NULL if the route has none of that name. */
 const char *http_param(const http_req *r, const char *name);
-/* True when the request carries the admin token ("Authorization: Bearer ..."); for
- * HTTP_PUBLIC routes that accept other credentials too. */
+/* True when the request carries a valid token ("Authorization: Bearer ..."): the
+ * configured one or a user's; for HTTP_PUBLIC routes that accept other credentials
+ * too (read-only ones: any role will do). */
 bool http_authorized(http_req *r);
+/* Who the request comes from; NULL on HTTP_PUBLIC routes without a valid token. */
+const http_principal *http_principal_of(http_req *r);
+/* The name of role (HTTP_ROLE_*): "viewer", "operator", "admin", "none". */
+const char *http_role_name(int role);
+/* The HTTP_ROLE_* of a name, or HTTP_ROLE_NONE. */
+int http_role_parse(const char *name);
+/* Sets the http_authn_fn (as http_config.authenticate); before http_server_start. */
+void http_set_authenticate(http_server *s, http_authn_fn fn, void *userdata);
+/* False when the request says it comes from another site: Sec-Fetch-Site other than
+ * same-origin or none, or an Origin whose host is not the Host header. */
+bool http_same_origin(http_req *r);
+/* The client's address as text ("127.0.0.1", "::1"); "" when unknown. */
+const char *http_client_addr(http_req *r);
 /* Query-string argument, percent-decoded ("a%20b" and "a+b" → "a b") and checked to
  * be text; NULL if absent, "" for "?flag".  name must be one of the route's args
  * (reading another logs a bug: it is never there). */

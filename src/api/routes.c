@@ -15,17 +15,18 @@
 #include "api/routes_series.h"
 #include "api/routes_types.h"
 #include "api/routes_ui.h"
+#include "api/routes_users.h"
 #include "api/routes_workflows.h"
 
 /* One row per resource; a new resource is a new row (and its routes_X.c). */
 static int (*const resources[])(http_server *, api_ctx *, sked_err *) = {
         routes_cluster_register,   routes_types_register, routes_series_register,  routes_calendar_register,
         routes_features_register,  routes_runs_register,  routes_metrics_register, routes_openapi_register,
-        routes_workflows_register, routes_ui_register,
+        routes_workflows_register, routes_ui_register, routes_users_register,
 };
 
 int routes_register(http_server *s, engine *e, const unsigned char *feed_hash, const unsigned char *metrics_hash,
-                    sked_err *err) {
+                    const api_users_config *users, sked_err *err) {
         /* The routes point at the context for the server's life, and routes_register
          * has no counterpart to free it: one server per process (sked serve), so it
          * lives in static storage, reached by the handlers only through their
@@ -41,6 +42,14 @@ int routes_register(http_server *s, engine *e, const unsigned char *feed_hash, c
                 memcpy(ctx.metrics.hash, metrics_hash, sizeof ctx.metrics.hash);
                 ctx.metrics.have = true;
         }
+        ctx.users.idle = (users && users->session_idle_s ? users->session_idle_s : 1800) * (int64_t) 1000000;
+        ctx.users.lifetime =
+                (users && users->session_lifetime_s ? users->session_lifetime_s : 43200) * (int64_t) 1000000;
+        for (size_t i = 0; users && i < users->ntrusted && i < API_TRUSTED_MAX; i++)
+                snprintf(ctx.users.trusted[ctx.users.ntrusted++], sizeof ctx.users.trusted[0], "%s",
+                         users->trusted_proxies[i]);
+        throttle_init(&ctx.users.logins);
+        http_set_authenticate(s, routes_users_authenticate, &ctx);
         for (size_t i = 0; i < sizeof resources / sizeof resources[0]; i++) {
                 int r = resources[i](s, &ctx, err);
                 if (r < 0)

@@ -46,6 +46,7 @@ static int h_poller_init(http_req *req, void *ud) {
         int r = engine_poller_init(e, &n, &skipped, &err); /* through the loop */
         if (r < 0)
                 return api_reply_write_err(req, r, &err);
+        api_audit_after(req, e);
         http_reply_json(req, 200, json_pack("{s:i, s:o}", "registered", n, "skipped", skipped));
         return 0;
 }
@@ -78,7 +79,8 @@ static int h_nodes(http_req *req, void *ud) {
 static const http_route_def routes[] = {
         {"GET", "/healthz", HTTP_PUBLIC, h_healthz, .args = NULL},
         {"GET", "/api/v1/poller", 0, h_poller_status, .args = NULL},
-        {"POST", "/api/v1/poller/init", HTTP_BODY_OPTIONAL, h_poller_init, .args = NULL}, /* no body, or {} */
+        {"POST", "/api/v1/poller/init", HTTP_BODY_OPTIONAL | HTTP_ADMIN, h_poller_init,
+         .args = NULL}, /* no body, or {} */
         {"GET", "/api/v1/nodes", 0, h_nodes, .args = NULL},
 };
 

@@ -110,8 +110,9 @@ static int h_feature_disable(http_req *req, void *ud) {
 
 static const http_route_def routes[] = {
         {"GET", "/api/v1/features", 0, h_features, .args = NULL},
-        {"POST", "/api/v1/features/{name}/enable", HTTP_BODY_OPTIONAL, h_feature_enable, .members = HTTP_NAMES("note")},
-        {"POST", "/api/v1/features/{name}/disable", HTTP_BODY_OPTIONAL, h_feature_disable,
+        {"POST", "/api/v1/features/{name}/enable", HTTP_BODY_OPTIONAL | HTTP_ADMIN, h_feature_enable,
+         .members = HTTP_NAMES("note")},
+        {"POST", "/api/v1/features/{name}/disable", HTTP_BODY_OPTIONAL | HTTP_ADMIN, h_feature_disable,
          .members = HTTP_NAMES("note")},
 };
 

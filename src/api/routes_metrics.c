@@ -105,6 +105,17 @@ static void write_http(api_http_metrics *m, strbuf *b) {
         strbuf_free(&lab);
 }
 
+/* Failed logins (routes_users.c's throttle), by why they failed. */
+static void write_logins(api_ctx *ctx, strbuf *b) {
+        uint64_t n[2];
+        throttle_counts(&ctx->users.logins, n);
+        prom_family(b, "sked_login_failures_total", "counter",
+                    "Failed logins (POST /api/v1/session), by reason: credentials (a wrong name or password) or "
+                    "locked (refused while the account or the address was locked out).");
+        prom_sample(b, "sked_login_failures_total", "reason=\"credentials\"", (double) n[0]);
+        prom_sample(b, "sked_login_failures_total", "reason=\"locked\"", (double) n[1]);
+}
+
 /* The gauges read from the store at each scrape: unfinished runs by type and state,
  * nodes by state (a shared database: every node's view is the cluster's). */
 static int write_store(api_ctx *ctx, store *st, strbuf *b, sked_err *err) {
@@ -187,6 +198,7 @@ static int h_metrics(http_req *req, void *ud) {
                 return api_reply_err(req, r, &err);
         }
         write_http(&ctx->metrics.http, &b);
+        write_logins(ctx, &b);
         http_reply_text(req, 200, "text/plain; version=0.0.4; charset=utf-8", strbuf_str(&b), b.len);
         strbuf_free(&b);
         return 0;

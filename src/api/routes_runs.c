@@ -129,6 +129,7 @@ static int h_runs_enqueue(http_req *req, void *ud) {
                 free(idv);
                 return api_reply_write_err(req, r, &err);
         }
+        api_audit_after(req, e);
         json_t *ids = json_array();
         for (size_t i = 0; i < n; i++)
                 json_array_append_new(ids, json_integer(idv[i]));

@@ -119,8 +119,27 @@ static int h_series_create(http_req *req, void *ud) {
         } else if ((r = engine_series_build(e, body, c.rows, &err)) < 0) {
                 free(c.rows);
         }
-        if (r < 0)
+        if (r < 0) /* the rows are freed */
                 return api_reply_err(req, r, &err);
+        /* an operator's series are theirs: owner defaults to them, and may not name another */
+        const char *limit = api_owner_limit(req);
+        for (size_t i = 0; r == 0 && limit && i < c.n; i++) {
+                if (c.rows[i].owner && strcmp(c.rows[i].owner, limit) != 0) {
+                        r = c.batch ? err_field(&err, -EACCES, "owner",
+                                                "[%zu].owner: an operator creates series of "
+                                                "their own only",
+                                                i)
+                                    : err_field(&err, -EACCES, "owner",
+                                                "owner: an operator creates series of their "
+                                                "own only");
+                } else if (!c.rows[i].owner && !(c.rows[i].owner = strdup(limit))) {
+                        r = err_set(&err, -ENOMEM, "out of memory");
+                }
+        }
+        if (r < 0) {
+                insert_clear(&c);
+                return api_reply_err(req, r, &err);
+        }
         return api_write_through_loop(req, e, series_insert_apply, ENGINE_WRITE_BLIND, &c, sizeof c, insert_ok,
                                       insert_clear);
 }
@@ -147,14 +166,21 @@ typedef struct series_ctx {
         json_t *body; /* borrowed (the request's) */
         const char *note;
         bool purge;
-        series_row row;  /* out: PATCH, pause, resume */
-        json_t *dropped; /* out: PATCH */
-        run_row run;     /* out: trigger */
+        series_row row;    /* out: PATCH, pause, resume */
+        json_t *dropped;   /* out: PATCH */
+        run_row run;       /* out: trigger */
+        const char *limit; /* an operator's name: their own series only (api_owner_limit) */
 } series_ctx;
 
 static int series_apply(engine *e, store *st, void *ctx, json_t **ret_reply, sked_err *err) {
         series_ctx *c = ctx;
         (void) ret_reply;
+        int r = api_series_owned(st, c->id, c->limit, err);
+        if (r < 0)
+                return r;
+        json_t *owner = c->limit && c->op == SW_PATCH ? json_object_get(c->body, "owner") : NULL;
+        if (owner && (!json_is_string(owner) || strcmp(json_string_value(owner), c->limit) != 0))
+                return err_field(err, -EACCES, "owner", "owner: an operator cannot give a series to another user");
         switch (c->op) {
         case SW_PATCH:
                 return engine_series_update(e, st, c->id, c->body, c->expected, &c->row, &c->dropped, err);
@@ -208,7 +234,8 @@ static int series_ok(http_req *req, void *op) {
         return -EINVAL;
 }
 
-static int series_write(http_req *req, engine *e, const series_ctx *c) {
+static int series_write(http_req *req, engine *e, series_ctx *c) {
+        c->limit = api_owner_limit(req);
         return api_write_through_loop(req, e, series_apply, 0, c, sizeof *c, series_ok, series_clear);
 }
 
@@ -353,13 +380,17 @@ static int nominal_param(http_req *req, sked_time *ret) {
 typedef struct occurrence_ctx {
         int64_t id;
         sked_time nominal;
-        json_t *body; /* borrowed; NULL: reset */
-        json_t *out;  /* out: change */
+        json_t *body;      /* borrowed; NULL: reset */
+        json_t *out;       /* out: change */
+        const char *limit; /* an operator's name (api_owner_limit) */
 } occurrence_ctx;
 
 static int occurrence_apply(engine *e, store *st, void *ctx, json_t **ret_reply, sked_err *err) {
         occurrence_ctx *c = ctx;
         (void) ret_reply;
+        int r = api_series_owned(st, c->id, c->limit, err);
+        if (r < 0)
+                return r;
         return c->body ? engine_occurrence_change(e, st, c->id, c->nominal, c->body, &c->out, err)
                        : engine_occurrence_reset(e, st, c->id, c->nominal, err);
 }
@@ -386,7 +417,10 @@ static int h_occurrence_change(http_req *req, void *ud) {
         sked_time nominal;
         if (api_id_param(req, &id) < 0 || nominal_param(req, &nominal) < 0)
                 return 0;
-        occurrence_ctx c = {.id = id, .nominal = nominal, .body = http_body_json(req)}; /* required */
+        occurrence_ctx c = {.id = id,
+                            .nominal = nominal,
+                            .body = http_body_json(req), /* required */
+                            .limit = api_owner_limit(req)};
         return api_write_through_loop(req, e, occurrence_apply, 0, &c, sizeof c, occurrence_ok, occurrence_clear);
 }
 
@@ -397,7 +431,7 @@ static int h_occurrence_reset(http_req *req, void *ud) {
         sked_time nominal;
         if (api_id_param(req, &id) < 0 || nominal_param(req, &nominal) < 0)
                 return 0;
-        occurrence_ctx c = {.id = id, .nominal = nominal};
+        occurrence_ctx c = {.id = id, .nominal = nominal, .limit = api_owner_limit(req)};
         return api_write_through_loop(req, e, occurrence_apply, 0, &c, sizeof c, occurrence_ok, occurrence_clear);
 }
 

@@ -60,6 +60,7 @@ static int h_type_register(http_req *req, void *ud) {
         int r = engine_type_register(e, body, NULL, NULL, &def, &err); /* through the loop */
         if (r < 0)
                 return api_reply_write_err(req, r, &err);
+        api_audit_after(req, e);
         char loc[200];
         snprintf(loc, sizeof loc, "/api/v1/types/%s", json_string_value(json_object_get(def, "name")));
         http_add_header(req, "Location", loc);
@@ -86,7 +87,7 @@ static int h_type_delete(http_req *req, void *ud) {
 static const http_route_def routes[] = {
         {"GET", "/api/v1/types", 0, h_types_list, .args = HTTP_NAMES("all")},
         /* the manifest's own checker (model/ptype.c) owns its keys and checks the nested ones */
-        {"POST", "/api/v1/types", HTTP_BODY, h_type_register, .members = ptype_manifest_keys},
+        {"POST", "/api/v1/types", HTTP_BODY | HTTP_ADMIN, h_type_register, .members = ptype_manifest_keys},
         {"GET", "/api/v1/types/{name}", 0, h_type_get, .args = NULL},
         {"DELETE", "/api/v1/types/{name}", 0, h_type_delete, .args = HTTP_NAMES("force")},
 };

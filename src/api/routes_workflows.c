@@ -336,7 +336,7 @@ static int h_instance_resume(http_req *req, void *ud) {
 
 static const http_route_def routes[] = {
         {"GET", "/api/v1/workflows", 0, h_workflows_list, .args = NULL},
-        {"POST", "/api/v1/workflows", HTTP_BODY, h_workflow_register, .members = wf_def_keys},
+        {"POST", "/api/v1/workflows", HTTP_BODY | HTTP_ADMIN, h_workflow_register, .members = wf_def_keys},
         {"GET", "/api/v1/workflows/{name}", 0, h_workflow_get, .args = NULL},
         {"POST", "/api/v1/workflows/{name}/start", HTTP_BODY_OPTIONAL, h_workflow_start,
          .members = HTTP_NAMES("input")},

@@ -14,6 +14,7 @@
 #include "api/auth.h"
 #include "api/http.h"
 #include "api/routes.h"
+#include "api/routes_users.h"
 #include "base/log.h"
 #include "base/parse.h"
 #include "base/sdnotify.h"
@@ -60,6 +61,25 @@ static void watchdog_ping(void *ud) {
         sdnotify_send(ud, "WATCHDOG=1");
 }
 
+/* The first admin's password, 0600 beside the token file (replaced if there). */
+static void write_password_file(const char *path, const char *password) {
+        (void) unlink(path);
+        int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd < 0) {
+                log_warning("%s: %s; the password is printed below only", path, strerror(errno));
+                return;
+        }
+        FILE *f = fdopen(fd, "w");
+        if (!f) {
+                close(fd);
+                return;
+        }
+        fprintf(f, "%s\n", password);
+        fflush(f);
+        fsync(fd);
+        fclose(f);
+}
+
 static int serve(const serve_config *cfg) {
         const char *data_dir = cfg->data_dir, *listen = cfg->listen;
         int workers = (int) cfg->workers, grace = (int) cfg->grace;
@@ -88,6 +108,11 @@ static int serve(const serve_config *cfg) {
         bool created = false;
         sked_err err = {0};
         serveconf_token_path(cfg, path, sizeof path);
+        char password_path[PATH_MAX + 16];
+        snprintf(password_path, sizeof password_path, "%s", path);
+        char *slash = strrchr(password_path, '/');
+        snprintf(slash ? slash + 1 : password_path,
+                 sizeof password_path - (size_t) (slash ? slash + 1 - password_path : 0), "admin.password");
         if (auth_token_file_ensure(path, token, &created, &err) < 0) {
                 fprintf(stderr, "sked serve: %s\n", err.msg);
                 return CLI_FAILED;
@@ -162,6 +187,22 @@ static int serve(const serve_config *cfg) {
                         sdnotify_close(notify);
                         return CLI_FAILED;
                 }
+        char *password = NULL;
+        if (routes_users_bootstrap(e, token_hash, &password, &err) < 0) {
+                fprintf(stderr, "sked serve: users: %s\n", err.msg);
+                engine_free(e);
+                sdnotify_close(notify);
+                return CLI_FAILED;
+        }
+        if (password) {
+                write_password_file(password_path, password);
+                /* through the log, so that --log-format json stays one object a line */
+                log_warning("created the user admin with the password %s (also in %s); it must be changed at "
+                            "the first login",
+                            password, password_path);
+                memset(password, 0, strlen(password));
+                free(password);
+        }
         char errbuf[512];
         if (cfg->demo && demo_register((sked *) e, errbuf, sizeof errbuf) < 0) {
                 fprintf(stderr, "sked serve: demo: %s\n", errbuf);
@@ -169,14 +210,22 @@ static int serve(const serve_config *cfg) {
                 sdnotify_close(notify);
                 return CLI_FAILED;
         }
-        http_config hc = {.listen = listen,
-                          .threads = (unsigned) cfg->http_threads,
-                          .max_connections = (unsigned) cfg->max_connections,
-                          .max_connections_per_ip = (unsigned) cfg->max_connections_per_ip,
-                          .timeout_s = (unsigned) cfg->idle_timeout,
-                          .token_hash = token_hash};
+        http_config hc = {
+                .listen = listen,
+                .threads = (unsigned) cfg->http_threads,
+                .max_connections = (unsigned) cfg->max_connections,
+                .max_connections_per_ip = (unsigned) cfg->max_connections_per_ip,
+                .timeout_s = (unsigned) cfg->idle_timeout,
+                /* no token_hash: the token file's token is the first admin's,
+                 * in the store (routes_users_bootstrap), checked by
+                 * routes_users_authenticate: revoking it ends it */
+        };
+        api_users_config users = {.session_idle_s = cfg->session_idle,
+                                  .session_lifetime_s = cfg->session_lifetime,
+                                  .trusted_proxies = cfg->trusted_proxies.v,
+                                  .ntrusted = cfg->trusted_proxies.n};
         http_server *hs = NULL;
-        if (http_server_new(&hc, &hs, &err) < 0 || routes_register(hs, e, feed_hash, metrics_hash, &err) < 0 ||
+        if (http_server_new(&hc, &hs, &err) < 0 || routes_register(hs, e, feed_hash, metrics_hash, &users, &err) < 0 ||
             http_server_start(hs, &err) < 0) {
                 fprintf(stderr, "sked serve: --listen %s: %s\n", listen, err.msg);
                 http_server_free(hs);

@@ -2,6 +2,7 @@
  * serveconf.h and docs/operations.md ("Configuration"). */
 #include "cli/serveconf.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -51,6 +52,11 @@ static int check_node(const char *v) {
         return strlen(v) <= 100 ? 0 : -EINVAL;
 }
 
+static int check_ip(const char *v) {
+        unsigned char buf[16];
+        return inet_pton(AF_INET, v, buf) == 1 || inet_pton(AF_INET6, v, buf) == 1 ? 0 : -EINVAL;
+}
+
 static int check_level(const char *v) {
         enum log_level l;
         return log_level_parse(v, &l);
@@ -88,6 +94,14 @@ static const serve_opt opts[] = {
          "of them from one client address (at most\n--max-connections); more are closed when accepted"},
         {"idle-timeout", SO_INT, OFF(idle_timeout), 1, 3600, "30", "SECONDS", "seconds 1..3600", NULL, 0,
          "close an HTTP connection that sent nothing for this long"},
+        {"session-idle-timeout", SO_INT, OFF(session_idle), 60, 86400, "1800", "SECONDS", "seconds 60..86400", NULL, 0,
+         "a web session unused this long ends"},
+        {"session-lifetime", SO_INT, OFF(session_lifetime), 300, 2592000, "43200", "SECONDS", "seconds 300..2592000",
+         NULL, 0, "a web session ends this long after its login, used or not"},
+        {"trusted-proxy", SO_LIST, OFF(trusted_proxies), 0, 0, NULL, "ADDRESS", "an IP address (127.0.0.1, ::1)",
+         check_ip, 0,
+         "a reverse proxy whose X-Forwarded-Proto: https marks a\nrequest as HTTPS (session cookies Secure, __Host-); "
+         "repeatable"},
         {"lookahead", SO_INT, OFF(lookahead), 0, 60000, "2000", "MS", "milliseconds 0..60000", NULL, 0,
          "fire and claim occurrences this far ahead of their time,\nto start them on time; 0 = when due"},
         {"node", SO_STRING, OFF(node), 0, 0, NULL, "NAME", "a name of 1 to 100 characters", check_node, 0,

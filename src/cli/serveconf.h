@@ -49,8 +49,9 @@ typedef struct serve_config {
         const char *clock_file;             /* tests only (--clock-file) */
         int64_t workers, grace, http_threads, lookahead;
         int64_t max_connections, max_connections_per_ip, idle_timeout; /* HTTP limits (http_config) */
+        int64_t session_idle, session_lifetime;                        /* web sessions (seconds) */
         bool demo;
-        serve_list plugins;
+        serve_list plugins, trusted_proxies;
 
         /* how it was read */
         const char *config;                  /* the configuration file, or NULL */

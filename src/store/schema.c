@@ -195,7 +195,32 @@ static const migration_part m6[] = {
         {0, NULL},
 };
 
-static const migration_part *const migrations[] = {m1, m2, m3, m4, m5, m6};
+/* 7: users (issue 14) with their role, and their API tokens, stored as hashes
+ * (hex); a token is valid while not revoked, not expired and its user enabled.
+ * Web sessions likewise (their cookie's hash), with the idle and absolute ends.
+ * The audit log: every change made through the API, who, when, from where, what. */
+static const migration_part m7[] = {
+        BOTH("CREATE TABLE users("
+             "  id {ID}, name TEXT NOT NULL UNIQUE, display_name TEXT, tz TEXT, role TEXT NOT NULL,"
+             "  password_hash TEXT, must_change INTEGER NOT NULL DEFAULT 0, disabled INTEGER NOT NULL DEFAULT 0,"
+             "  created_at {BIGINT} NOT NULL, updated_at {BIGINT} NOT NULL);"
+             "CREATE TABLE tokens("
+             "  id {ID}, user_id {BIGINT} NOT NULL REFERENCES users(id), name TEXT NOT NULL, hash TEXT NOT NULL UNIQUE,"
+             "  created_at {BIGINT} NOT NULL, expires_at {BIGINT}, last_used_at {BIGINT}, revoked_at {BIGINT});"
+             "CREATE INDEX tokens_user ON tokens(user_id, id);"
+             "CREATE TABLE sessions("
+             "  id {ID}, user_id {BIGINT} NOT NULL REFERENCES users(id), hash TEXT NOT NULL UNIQUE,"
+             "  created_at {BIGINT} NOT NULL, last_seen_at {BIGINT} NOT NULL, expires_at {BIGINT} NOT NULL,"
+             "  addr TEXT, user_agent TEXT, revoked_at {BIGINT});"
+             "CREATE INDEX sessions_user ON sessions(user_id, id);"
+             "CREATE TABLE audit("
+             "  id {ID}, at {BIGINT} NOT NULL, actor TEXT NOT NULL, via TEXT NOT NULL, addr TEXT,"
+             "  method TEXT NOT NULL, path TEXT NOT NULL, change TEXT);"
+             "CREATE INDEX audit_actor ON audit(actor, id);"),
+        {0, NULL},
+};
+
+static const migration_part *const migrations[] = {m1, m2, m3, m4, m5, m6, m7};
 #define N_MIGRATIONS ((int) (sizeof migrations / sizeof migrations[0]))
 
 /* The text of migration `m` in `d`'s dialect (caller frees); NULL when out of memory. */

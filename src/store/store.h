@@ -68,3 +68,5 @@ int store_checkpoint(store *s, int64_t *ret_frames, int64_t *ret_copied, sked_er
 #include "store/cluster.h"
 #include "store/retention.h"
 #include "store/workflows.h"
+#include "store/users.h"
+#include "store/audit.h"

@@ -32,7 +32,7 @@ static int setup(void **state) {
         (void) state;
         sked_err err = {0};
         http_config cfg = {.listen = "127.0.0.1:0"};
-        if (http_server_new(&cfg, &srv, &err) < 0 || routes_register(srv, NULL, NULL, NULL, &err) < 0) {
+        if (http_server_new(&cfg, &srv, &err) < 0 || routes_register(srv, NULL, NULL, NULL, NULL, &err) < 0) {
                 fprintf(stderr, "routes: %s\n", err.msg);
                 return -1;
         }
@@ -110,11 +110,12 @@ static void test_routes_are_documented(void **state) {
 
 /* A route the framework does not guard (HTTP_PUBLIC) says how it is reached instead:
  * no security at all, or other schemes beside the admin token; every other route
- * keeps the document's default, the admin token alone. */
+ * keeps the document's default, a user's token or session. */
 static void test_public_routes_say_so(void **state) {
         (void) state;
         strbuf bad = STRBUF_INIT;
-        json_t *admin_only = json_pack("[{s:[]}]", "adminToken");
+        /* the default: a user's token or a web session (security.md) */
+        json_t *admin_only = json_pack("[{s:[]}, {s:[]}]", "adminToken", "sessionCookie");
         for (size_t i = 0; i < http_route_count(srv); i++) {
                 const char *m, *p;
                 unsigned flags;
