@@ -52,15 +52,7 @@ bool routes_ui_takes_gzip(const char *ae) {
         return false;
 }
 
-static void security_headers(http_req *req) {
-        http_add_header(req, "Content-Security-Policy", UI_CSP);
-        http_add_header(req, "X-Content-Type-Options", "nosniff");
-        http_add_header(req, "Referrer-Policy", "no-referrer");
-        http_add_header(req, "X-Frame-Options", "DENY");
-}
-
 static void reply_asset(http_req *req, const ui_asset *a) {
-        security_headers(req);
         http_add_header(req, "Vary", "Accept-Encoding");
         const char *cache = a->immutable ? "public, max-age=31536000, immutable" : NULL;
         if (a->gz && routes_ui_takes_gzip(http_header(req, "Accept-Encoding"))) {
@@ -87,7 +79,6 @@ static int h_asset(http_req *req, void *ud) {
          * "%2e%2e" or "a%2fb" simply name nothing */
         const ui_asset *a = name && strcmp(name, "index.html") ? routes_ui_find(name) : NULL;
         if (!a) {
-                security_headers(req);
                 http_reply_problem(req, 404, "file", "no such file of the web UI");
                 return 0;
         }

@@ -8,11 +8,6 @@
 #include "api/api.h"
 #include "api/assets.h"
 
-/* The Content-Security-Policy of every UI reply: no inline script or style. */
-#define UI_CSP                                                                                                         \
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "          \
-        "font-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
-
 /* The asset served as name ("index.html", "app.HASH.js"); NULL when there is none. */
 const ui_asset *routes_ui_find(const char *name);
 

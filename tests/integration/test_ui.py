@@ -30,7 +30,8 @@ class Files(skedtest.ServerTest):
         self.assertNotIn("unsafe-inline", csp)
         self.assertNotIn("unsafe-eval", csp)
         self.assertEqual(hdrs["X-Content-Type-Options"], "nosniff")
-        self.assertEqual(hdrs["Referrer-Policy"], "no-referrer")
+        self.assertEqual(hdrs["Referrer-Policy"], "same-origin")
+        self.assertEqual(hdrs.get_all("Content-Security-Policy"), [csp], "one policy, not two")
 
     def test_page_is_public_revalidated_and_has_no_inline_code(self):
         status, hdrs, page = self.srv.request("GET", "/", token=None)
