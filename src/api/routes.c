@@ -22,7 +22,7 @@
 static int (*const resources[])(http_server *, api_ctx *, sked_err *) = {
         routes_cluster_register,   routes_types_register, routes_series_register,  routes_calendar_register,
         routes_features_register,  routes_runs_register,  routes_metrics_register, routes_openapi_register,
-        routes_workflows_register, routes_ui_register, routes_users_register,
+        routes_workflows_register, routes_ui_register,    routes_users_register,
 };
 
 int routes_register(http_server *s, engine *e, const unsigned char *feed_hash, const unsigned char *metrics_hash,
