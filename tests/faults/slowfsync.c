@@ -2,10 +2,13 @@
  * makes every fsync and fdatasync of the process take SKED_TEST_FSYNC_MS longer, as
  * a disk under heavy load or a network file system would.  The sync still happens:
  * only its latency is injected. */
-#define _GNU_SOURCE
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* RTLD_NEXT */
+#endif
 #include <dlfcn.h>
 #include <stdlib.h>
 #include <time.h>
+#include <unistd.h> /* fsync's and fdatasync's prototypes */
 
 static void delay(void) {
         const char *v = getenv("SKED_TEST_FSYNC_MS");

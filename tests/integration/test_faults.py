@@ -29,6 +29,16 @@ class FaultBase(skedtest.ServerTest):
                 return items
             after = page["next"]
 
+    def fired(self, srv, series):
+        return sum(srv.get(f"/api/v1/series/{s['id']}")["fired"] for s in series)
+
+    def quiesce(self, srv, series):
+        """Pauses the series and waits until nothing is queued or running."""
+        for s in series:
+            srv.post(f"/api/v1/series/{s['id']}/pause")
+        wait_for(lambda: not [r for r in srv.runs() if r["state"] in ("queued", "running")], 60 * SLOW, 0.5,
+                 "the runs to finish")
+
     def assert_nothing_ran_twice(self, srv):
         """Every idempotency key started by the handler belongs to a run of the store,
         at most once per attempt, and no occurrence succeeded twice."""
@@ -194,9 +204,6 @@ class ClockSteps(FaultBase):
             f.write(f"{seconds}\n")
         os.replace(self.clock + ".tmp", self.clock)
 
-    def fired(self, srv, series):
-        return sum(srv.get(f"/api/v1/series/{s['id']}")["fired"] for s in series)
-
     def test_clock_steps_under_load_lose_and_repeat_nothing(self):
         self.clock = self.path("clock")
         self.set_offset(0)
@@ -222,10 +229,7 @@ class ClockSteps(FaultBase):
         self.assertEqual(self.fired(srv, series), before, "a step back fired something (again)")
         before = phase(3610, "forward again")
         wait_for(lambda: self.fired(srv, series) > before + 3, 20 * SLOW, 0.2, "firing after the last step")
-        for s in series:
-            srv.post(f"/api/v1/series/{s['id']}/pause")
-        wait_for(lambda: not [r for r in srv.runs() if r["state"] in ("queued", "running")], 30 * SLOW, 0.5,
-                 "the runs to finish")
+        self.quiesce(srv, series)
         runs = self.assert_nothing_ran_twice(srv)
         per = collections.Counter((r["series_id"], r["nominal"], r["attempt"]) for r in runs)
         self.assertEqual([k for k, n in per.items() if n > 1], [], "a nominal fired twice")
@@ -249,16 +253,42 @@ class PostgresFaults(FaultBase):
                                                               "tz": "UTC", "title": f"burst {i}"})
             out.append((status, body))
 
-    def test_terminated_backends_lose_nothing_and_the_server_reconnects(self):
+    def start_load(self, srv, n):
+        """Three series firing every second and a thread creating n series; returns
+        (series, replies, thread)."""
         import threading
-        srv = self.start_server(workers=4)
         self.setup_type(srv)
         series = [srv.create_series(type="bb.fault", schedule="every 1s", tz="UTC", title=f"tick {i}",
                                     policy={"overlap": "allow_all"}) for i in range(3)]
-        dbname = srv.db.rsplit("/", 1)[1].split("?")[0]
         replies = []
-        t = threading.Thread(target=self.burst, args=(srv, 400, replies))
+        t = threading.Thread(target=self.burst, args=(srv, n, replies))
         t.start()
+        return series, replies, t
+
+    def assert_recovered(self, srv, series, replies, fault):
+        """After the fault: every reply was 201 or 503, the server writes and fires
+        again by itself, every acknowledged series is kept and nothing ran twice."""
+        statuses = collections.Counter(st for st, _ in replies)
+        if os.environ.get("SKED_TEST_VERBOSE"):
+            print(f" [{fault}: replies {dict(statuses)}]", end="")
+        self.assertEqual(set(statuses) - {201, 503}, set(), f"replies: {statuses}, e.g. "
+                         f"{[b for st, b in replies if st not in (201, 503)][:2]}")
+        self.assertTrue(srv.alive())
+        wait_for(lambda: srv.api("POST", "/api/v1/series", {"type": "bb.fault", "schedule": "every 1d",
+                                                              "tz": "UTC"})[0] == 201, 30, 0.5,
+                 f"a write accepted after {fault}")
+        fired = self.fired(srv, series)
+        wait_for(lambda: self.fired(srv, series) > fired + 3, 30 * SLOW, 0.5, f"the series to fire after {fault}")
+        self.quiesce(srv, series)
+        kept = {x["id"] for x in self.all_series(srv)}
+        acked = [b["id"] for st, b in replies if st == 201]
+        self.assertEqual([a for a in acked if a not in kept], [], "acknowledged series lost")
+        self.assert_nothing_ran_twice(srv)
+
+    def test_terminated_backends_lose_nothing_and_the_server_reconnects(self):
+        srv = self.start_server(workers=4)
+        series, replies, t = self.start_load(srv, 400)
+        dbname = srv.db.rsplit("/", 1)[1].split("?")[0]
         killed = 0
         for _ in range(10):
             time.sleep(0.5)
@@ -267,32 +297,11 @@ class PostgresFaults(FaultBase):
             killed += int(out.strip() or 0)
         t.join(120 * SLOW)
         self.assertGreater(killed, 0, "no backend was terminated")
-        statuses = collections.Counter(st for st, _ in replies)
-        if os.environ.get("SKED_TEST_VERBOSE"):
-            print(f" [{killed} backends terminated, replies {dict(statuses)}]", end="")
-        self.assertEqual(set(statuses) - {201, 503}, set(), f"replies: {statuses}, e.g. "
-                         f"{[b for st, b in replies if st not in (201, 503)][:2]}")
-        # the server reconnects by itself: writes and firing go on
-        wait_for(lambda: srv.api("POST", "/api/v1/series", {"type": "bb.fault", "schedule": "every 1d",
-                                                              "tz": "UTC"})[0] == 201, 30, 0.5,
-                 "a write accepted after the terminations")
-        fired = sum(srv.get(f"/api/v1/series/{s['id']}")["fired"] for s in series)
-        wait_for(lambda: sum(srv.get(f"/api/v1/series/{s['id']}")["fired"] for s in series) > fired + 3,
-                 30 * SLOW, 0.5, "the series to fire after the terminations")
-        for s in series:
-            srv.post(f"/api/v1/series/{s['id']}/pause")
-        wait_for(lambda: not [r for r in srv.runs() if r["state"] in ("queued", "running")], 60 * SLOW, 0.5,
-                 "the runs to finish")
-        kept = {x["id"] for x in self.all_series(srv)}
-        acked = [b["id"] for st, b in replies if st == 201]
-        self.assertEqual([a for a in acked if a not in kept], [], "acknowledged series lost")
-        self.assert_nothing_ran_twice(srv)
-
+        self.assert_recovered(srv, series, replies, f"{killed} backends terminated")
 
     def test_a_postgresql_restart_under_load_loses_nothing(self):
         """PostgreSQL stopped for a few seconds and started again (its own throwaway
         cluster, scripts/pgtmp) while writes come in and series fire."""
-        import threading
         here = os.path.dirname(os.path.abspath(__file__))
         pgtmp = os.path.join(here, "..", "..", "scripts", "pgtmp")
         cdir = self.path("pgcluster")
@@ -301,35 +310,13 @@ class PostgresFaults(FaultBase):
         uri = subprocess.run([pgtmp, "start", cdir], capture_output=True, text=True, check=True).stdout.strip()
         self.addCleanup(subprocess.run, [pgtmp, "stop", cdir], capture_output=True)
         srv = self.start_server(db=uri, workers=4)
-        self.setup_type(srv)
-        series = [srv.create_series(type="bb.fault", schedule="every 1s", tz="UTC", title=f"tick {i}",
-                                    policy={"overlap": "allow_all"}) for i in range(3)]
-        replies = []
-        t = threading.Thread(target=self.burst, args=(srv, 300, replies))
-        t.start()
+        series, replies, t = self.start_load(srv, 300)
         time.sleep(1)
         subprocess.run([pgtmp, "stop", cdir], capture_output=True, check=True)
         time.sleep(3)
         subprocess.run([pgtmp, "restart", cdir], capture_output=True, check=True)
         t.join(180 * SLOW)
-        statuses = collections.Counter(st for st, _ in replies)
-        self.assertEqual(set(statuses) - {201, 503}, set(), f"replies: {statuses}, e.g. "
-                         f"{[b for st, b in replies if st not in (201, 503)][:2]}")
-        self.assertTrue(srv.alive())
-        wait_for(lambda: srv.api("POST", "/api/v1/series", {"type": "bb.fault", "schedule": "every 1d",
-                                                              "tz": "UTC"})[0] == 201, 30, 0.5,
-                 "a write accepted after the restart")
-        fired = sum(srv.get(f"/api/v1/series/{s['id']}")["fired"] for s in series)
-        wait_for(lambda: sum(srv.get(f"/api/v1/series/{s['id']}")["fired"] for s in series) > fired + 3,
-                 30 * SLOW, 0.5, "the series to fire after the restart")
-        for s in series:
-            srv.post(f"/api/v1/series/{s['id']}/pause")
-        wait_for(lambda: not [r for r in srv.runs() if r["state"] in ("queued", "running")], 60 * SLOW, 0.5,
-                 "the runs to finish")
-        kept = {x["id"] for x in self.all_series(srv)}
-        acked = [b["id"] for st, b in replies if st == 201]
-        self.assertEqual([a for a in acked if a not in kept], [], "acknowledged series lost")
-        self.assert_nothing_ran_twice(srv)
+        self.assert_recovered(srv, series, replies, "the restart")
 
 
 if __name__ == "__main__":
