@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "base/parse.h"
+#include "base/utf8.h"
 #include "model/ptype.h"
 
 typedef struct conv {
@@ -294,8 +295,32 @@ static int parse_json(const char *text, size_t len, const char *origin, json_t *
         return 0;
 }
 
+/* A manifest is UTF-8 text (YAML 1.2 §5.2, JSON RFC 8259 §8.1), without NUL: checked
+ * before either parser sees it, so that each gets only what it is made for (libfyaml
+ * 0.7.12 loops forever on invalid UTF-8 after a '%' directive: tests/fuzz).  Returns 0,
+ * or -EINVAL naming the line and column of the first bad byte. */
+static int check_utf8(const char *text, size_t len, const char *origin, sked_err *err) {
+        int line = 1, col = 1;
+        for (size_t i = 0; i < len;) {
+                unsigned char c = (unsigned char) text[i];
+                size_t n = c && c < 0x80 ? 1 : utf8_seq((const unsigned char *) text + i, len - i);
+                if (n == 0)
+                        return err_set(err, -EINVAL, "%s:%d:%d: %s", origin, line, col,
+                                       c ? "not valid UTF-8 (a manifest is UTF-8 text)" : "a NUL byte");
+                if (c == '\n') {
+                        line++;
+                        col = 1;
+                } else {
+                        col++;
+                }
+                i += n;
+        }
+        return 0;
+}
+
 int manifest_parse(const char *text, size_t len, const char *origin, json_t **ret, sked_err *err) {
         size_t i = 0, start = 0;
+        int r;
 
         if (!origin)
                 origin = "manifest";
@@ -303,6 +328,8 @@ int manifest_parse(const char *text, size_t len, const char *origin, json_t **re
                 return err_set(err, -EFBIG, "%s: larger than %d bytes", origin, MANIFEST_MAX_BYTES);
         if (len && !text)
                 return err_set(err, -EINVAL, "%s: no text", origin);
+        if ((r = check_utf8(text, len, origin, err)) < 0)
+                return r;
         /* a UTF-8 BOM is common in files written on Windows */
         if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0)
                 i = start = 3;

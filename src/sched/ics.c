@@ -132,6 +132,16 @@ static void escape_text(feed *f, strbuf *dst, const char *s) {
         }
 }
 
+/* True when s holds something to show once escape_text has turned its control
+ * characters into spaces: a SUMMARY of blanks is no summary (libical drops it as
+ * "No value", found by tests/fuzz), so the default is written instead. */
+static bool has_text(const char *s) {
+        for (; s && *s; s++)
+                if ((unsigned char) *s > 0x20 && (unsigned char) *s != 0x7f)
+                        return true;
+        return false;
+}
+
 static void put_text(feed *f, strbuf *out, const char *name, const char *text) {
         strbuf_puts(&f->line, name);
         strbuf_putc(&f->line, ':');
@@ -240,9 +250,9 @@ static void event_begin(feed *f, const ics_series *s, zref *z, int kind, const o
         put_duration(f, out, s->duration_s);
 
         strbuf_reset(&f->text);
-        if (s->title && *s->title)
+        if (has_text(s->title))
                 strbuf_puts(&f->text, s->title);
-        else if (s->type && *s->type)
+        else if (has_text(s->type))
                 strbuf_puts(&f->text, s->type);
         else
                 strbuf_printf(&f->text, "series %" PRId64, s->id);
@@ -593,7 +603,7 @@ int ics_feed(strbuf *out, const char *calname, const ics_series *s, size_t n, sk
         put_line(&f, out, "PRODID:-//sked//sked//EN");
         put_line(&f, out, "CALSCALE:GREGORIAN");
         put_line(&f, out, "METHOD:PUBLISH");
-        put_text(&f, out, "X-WR-CALNAME", calname ? calname : "sked");
+        put_text(&f, out, "X-WR-CALNAME", has_text(calname) ? calname : "sked");
         if (f.truncated)
                 put_line(&f, out, "X-SKED-TRUNCATED:TRUE");
         for (size_t i = 0; i < f.nzones; i++)

@@ -80,7 +80,7 @@ typedef struct ics_exception {
 
 typedef struct ics_series {
         int64_t id;
-        const char *title;         /* SUMMARY; NULL = the type, or "series <id>" */
+        const char *title;         /* SUMMARY; NULL or blank = the type, or "series <id>" */
         const char *type;          /* process type: CATEGORIES and DESCRIPTION; may be NULL */
         const char *tz;            /* IANA zone name ("UTC" allowed); NULL = the zone of sc */
         const schedule *sc;        /* expanded form: required; RRULE form: unused, may be NULL */
@@ -93,7 +93,7 @@ typedef struct ics_series {
         int64_t duration_s; /* each event's length (DURATION), ICS_DURATION_MIN..MAX */
 } ics_series;
 
-/* Appends to `out` a VCALENDAR named `calname` (X-WR-CALNAME; NULL = "sked") with the
+/* Appends to `out` a VCALENDAR named `calname` (X-WR-CALNAME; NULL or blank = "sked") with the
  * events of the n series s[] (see above) for the window [from, to); `now` is the DTSTAMP
  * of every event.  The caller keeps ownership of everything; nothing is retained.
  * Instants (from, to, now, nominal, moved_to, the DTSTART) must lie in years 1000..8999 and

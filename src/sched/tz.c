@@ -491,6 +491,25 @@ static void zone_free(tz_zone *z) {
         free(z);
 }
 
+int tz_parse_tzif(const char *name, const void *buf, size_t len, tz_zone **ret) {
+        tz_zone *z = calloc(1, sizeof *z);
+        if (!z || !(z->name = strdup(name))) {
+                zone_free(z);
+                return -ENOMEM;
+        }
+        int r = parse_tzif(z, buf, len);
+        if (r < 0) {
+                zone_free(z);
+                return r;
+        }
+        *ret = z;
+        return 0;
+}
+
+void tz_zone_free(tz_zone *z) {
+        zone_free(z);
+}
+
 static int read_file(const char *path, unsigned char **ret, size_t *ret_len) {
         int fd = open(path, O_RDONLY | O_CLOEXEC);
         if (fd < 0)

@@ -43,6 +43,12 @@ enum {
  * -ENOMEM.  Thread-safe. */
 int tz_load(const char *name, const tz_zone **ret, sked_err *err);
 
+/* The TZif reader of tz_load on an image in memory, for the fuzz target
+ * (tests/fuzz/fuzz_tzif.c): a zone of its own, not cached, freed with tz_zone_free.
+ * Returns 0, -EBADMSG (corrupt or unsupported) or -ENOMEM. */
+int tz_parse_tzif(const char *name, const void *buf, size_t len, tz_zone **ret);
+void tz_zone_free(tz_zone *z);
+
 /* The zone's name as given to tz_load. */
 const char *tz_name(const tz_zone *z);
 

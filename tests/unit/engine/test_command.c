@@ -536,6 +536,11 @@ static void write_file(const char *path, const char *text, mode_t mode) {
 
 static void exec_failures(void **state) {
         (void) state;
+        /* glibc's posix_spawn reports a failed exec through memory it shares with the
+         * child (CLONE_VM | CLONE_VFORK); valgrind runs that child as a plain fork, so
+         * the parent never hears of the failure (scripts/test sets this under memcheck) */
+        if (getenv("SKED_TEST_VALGRIND"))
+                skip();
         rec r = {0};
         command_outcome o;
         sked_err e;

@@ -208,6 +208,35 @@ static void yaml_scalars(void **state) {
         json_decref(want);
 }
 
+/* A manifest is UTF-8 text: a bad byte is refused with its line and column before a
+ * parser sees it (libfyaml looped forever on "%\xff", found by tests/fuzz). */
+static void not_utf8(void **state) {
+        (void) state;
+        static const struct {
+                const char *text;
+                size_t len;
+                const char *msg;
+        } cases[] = {
+                {"%\xff", 2, "m.yaml:1:2: not valid UTF-8 (a manifest is UTF-8 text)"},
+                {"name: x\n%Y\xff\xff", 12, "m.yaml:2:3: not valid UTF-8 (a manifest is UTF-8 text)"},
+                {"name: \"\xc3(\"\n", 11, "m.yaml:1:8: not valid UTF-8 (a manifest is UTF-8 text)"},
+                {"{\"name\": \"\xed\xa0\x80\"}", 14, "m.yaml:1:11: not valid UTF-8 (a manifest is UTF-8 text)"},
+                {"name: x\0\n", 9, "m.yaml:1:8: a NUL byte"},
+        };
+        for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+                json_t *v = NULL;
+                sked_err e = {0};
+                assert_int_equal(manifest_parse(cases[i].text, cases[i].len, "m.yaml", &v, &e), -EINVAL);
+                assert_null(v);
+                assert_string_equal(e.msg, cases[i].msg);
+        }
+        json_t *v = NULL;
+        sked_err e = {0};
+        assert_int_equal(manifest_parse("name: \"\xc3\xa9t\xc3\xa9\"\n", 14, "m.yaml", &v, &e), 0);
+        assert_string_equal(json_string_value(json_object_get(v, "name")), "\xc3\xa9t\xc3\xa9");
+        json_decref(v);
+}
+
 static void bad_manifests(void **state) {
         (void) state;
         assert_int_equal(chdir(tmpdir), 0);
@@ -369,7 +398,7 @@ int main(void) {
                 cmocka_unit_test(scheduled_yaml),  cmocka_unit_test(scheduled_json_same),
                 cmocka_unit_test(background_yaml), cmocka_unit_test(normalized_is_stable),
                 cmocka_unit_test(yaml_scalars),    cmocka_unit_test(bad_manifests),
-                cmocka_unit_test(load_checked),
+                cmocka_unit_test(not_utf8),        cmocka_unit_test(load_checked),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -285,6 +285,14 @@ static void expanded_form(void **state) {
         assert_no_line(u, "DTSTART:20260102T120000Z");
         assert_line(u, "X-SKED-TRUNCATED:TRUE");
         assert_line(u, "SUMMARY:series 5");
+        free(u);
+        free(raw);
+        /* a title of blanks and control characters is no title (found by tests/fuzz) */
+        s.title = " \x1a\t";
+        raw = feed(&s, 1, "2026-01-01T00:00:00Z", "2026-01-03T00:00:00Z");
+        u = unfold(raw);
+        assert_line(u, "SUMMARY:series 5");
+        s.title = NULL;
         assert_line(u, "DTSTART:20260102T091900Z"); /* the 2000th */
         assert_no_line(u, "DTSTART:20260102T092000Z");
         free(u);
