@@ -5,13 +5,13 @@
 
 _sked_nouns="serve type series runs poller calendar features nodes workflow instance user token audit migrate preview version help"
 _sked_common="--json --url --token --data-dir --color --wide --help"
-_sked_serve_opts="--config --print-config --data-dir --listen --workers --db --plugin --demo --grace
+_sked_serve_opts="--config --print-config --data-dir --listen --tls-cert --tls-key --workers --db --plugin --demo --grace
         --http-threads --max-connections --max-connections-per-ip --idle-timeout --lookahead --node --token-file
         --session-idle-timeout --session-lifetime --trusted-proxy --log-level --log-format --clock-file --help"
 
 # options that take a value (the next word)
 _sked_valued=" --url --token --data-dir --color --type --series --state --tz --log-level --log-format --config
-        --plugin --token-file --listen --workers --db --grace --http-threads --lookahead --node --schedule --start
+        --plugin --token-file --listen --tls-cert --tls-key --workers --db --grace --http-threads --lookahead --node --schedule --start
         --end --count --title --param --params --query --owner --policy --sleep --if-version --note --from --to
         --runs --limit --before --after --week --width --max-connections --max-connections-per-ip --idle-timeout
         --clock-file --input --workflow --status --data --reason --session-idle-timeout --session-lifetime
@@ -144,7 +144,7 @@ _sked() {
         --log-level) COMPREPLY=($(compgen -W "debug info warning error" -- "$cur")); return 0 ;;
         --log-format) COMPREPLY=($(compgen -W "text json" -- "$cur")); return 0 ;;
         --color) COMPREPLY=($(compgen -W "auto always never" -- "$cur")); return 0 ;;
-        --config | --plugin | --token-file | --clock-file) COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
+        --config | --plugin | --token-file | --clock-file | --tls-cert | --tls-key) COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
         --data-dir) COMPREPLY=($(compgen -d -- "$cur")); return 0 ;;
         --url | --token | --listen | --workers | --db | --grace | --http-threads | --lookahead | --node | \
                 --schedule | --start | --end | --count | --title | --param | --params | --query | --owner | \

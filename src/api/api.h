@@ -39,13 +39,10 @@ typedef struct api_http_metrics {
         size_t ntimings;
 } api_http_metrics;
 
-/* Web sessions' settings (sked serve's --session-idle-timeout, --session-lifetime,
- * --trusted-proxy); NULL in routes_register: the defaults, no proxy. */
-#define API_TRUSTED_MAX 16
+/* Web sessions' settings (sked serve's --session-idle-timeout, --session-lifetime);
+ * NULL in routes_register: the defaults.  (Trusted proxies are http_config's.) */
 typedef struct api_users_config {
         int64_t session_idle_s, session_lifetime_s; /* 0: 1800, 43200 */
-        const char *const *trusted_proxies;         /* IP literals */
-        size_t ntrusted;                            /* at most API_TRUSTED_MAX are kept */
 } api_users_config;
 
 /* The state every route handler reads, passed as the userdata of each route
@@ -68,10 +65,8 @@ typedef struct api_ctx {
         } openapi;             /* owner: routes_openapi.c (GET /api/v1/openapi.json) */
         struct {
                 int64_t idle, lifetime; /* of a web session, microseconds */
-                char trusted[API_TRUSTED_MAX][48];
-                size_t ntrusted;
-                throttle logins; /* failed logins per account and address; read by routes_metrics.c */
-        } users;                 /* owner: routes_users.c (users, tokens, sessions) */
+                throttle logins;        /* failed logins per account and address; read by routes_metrics.c */
+        } users;                        /* owner: routes_users.c (users, tokens, sessions) */
 } api_ctx;
 
 /* The name of the operator whose writes are limited to their own series (the

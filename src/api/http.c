@@ -63,6 +63,10 @@ struct http_server {
         void *authn_ud;
         http_access_log_fn access_log;
         void *access_log_userdata;
+        char *tls_cert, *tls_key; /* PEM; NULL: plain HTTP */
+        bool no_listen;           /* http_tls_check: no socket */
+        char trusted[HTTP_TRUSTED_MAX][48];
+        size_t ntrusted;
 
         struct route *routes;
         size_t nroutes, cap;
@@ -79,7 +83,8 @@ struct http_req {
         http_principal who; /* role HTTP_ROLE_NONE until a token is checked and valid */
         bool auth_done;     /* the token was looked at (who is final) */
         int auth_error;     /* <0: the check could not be made (authn's error) */
-        char addr[48];
+        char addr[48];      /* the client's (http_client_addr), once asked */
+        char peer[48];      /* the connection's other end */
         struct MHD_Connection *conn;
         const char *method;
         const char *version;
@@ -204,6 +209,19 @@ int http_server_new(const http_config *cfg, http_server **ret, sked_err *err) {
         s->authn_ud = cfg->authn_userdata;
         s->access_log = cfg->access_log;
         s->access_log_userdata = cfg->access_log_userdata;
+        if (!cfg->tls_cert_pem != !cfg->tls_key_pem) {
+                free(s);
+                return err_field(err, -EINVAL, cfg->tls_cert_pem ? "tls-key" : "tls-cert",
+                                 "TLS needs both a certificate (--tls-cert) and its key (--tls-key)");
+        }
+        if (cfg->tls_cert_pem &&
+            (!(s->tls_cert = strdup(cfg->tls_cert_pem)) || !(s->tls_key = strdup(cfg->tls_key_pem)))) {
+                free(s->tls_cert);
+                free(s);
+                return err_set(err, -ENOMEM, "out of memory");
+        }
+        for (size_t i = 0; i < cfg->ntrusted && i < HTTP_TRUSTED_MAX; i++)
+                snprintf(s->trusted[s->ntrusted++], sizeof s->trusted[0], "%s", cfg->trusted_proxies[i]);
         atomic_init(&s->starting, false);
         atomic_init(&s->inflight, 0);
         *ret = s;
@@ -363,6 +381,8 @@ static void set_reply_cached(http_req *r, unsigned status, struct MHD_Response *
         MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
         MHD_add_response_header(resp, "Referrer-Policy", "same-origin");
         MHD_add_response_header(resp, "X-Frame-Options", "DENY");
+        if (http_request_secure(r)) /* a browser believes it only over HTTPS anyway */
+                MHD_add_response_header(resp, "Strict-Transport-Security", "max-age=31536000");
         r->resp = resp;
         r->status = status;
         r->replied = true;
@@ -934,16 +954,89 @@ const http_principal *http_principal_of(http_req *r) {
         return r->who.role != HTTP_ROLE_NONE ? &r->who : NULL;
 }
 
-const char *http_client_addr(http_req *r) {
-        if (r->addr[0])
-                return r->addr;
+static const char *peer_addr(http_req *r) {
+        if (r->peer[0])
+                return r->peer;
         const union MHD_ConnectionInfo *ci = MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
         const struct sockaddr *sa = ci ? ci->client_addr : NULL;
         if (sa && sa->sa_family == AF_INET)
-                inet_ntop(AF_INET, &((const struct sockaddr_in *) sa)->sin_addr, r->addr, sizeof r->addr);
+                inet_ntop(AF_INET, &((const struct sockaddr_in *) sa)->sin_addr, r->peer, sizeof r->peer);
         else if (sa && sa->sa_family == AF_INET6)
-                inet_ntop(AF_INET6, &((const struct sockaddr_in6 *) sa)->sin6_addr, r->addr, sizeof r->addr);
+                inet_ntop(AF_INET6, &((const struct sockaddr_in6 *) sa)->sin6_addr, r->peer, sizeof r->peer);
+        return r->peer;
+}
+
+static bool is_trusted(const http_server *s, const char *addr, size_t len) {
+        for (size_t i = 0; i < s->ntrusted; i++)
+                if (strlen(s->trusted[i]) == len && !memcmp(s->trusted[i], addr, len))
+                        return true;
+        return false;
+}
+
+static bool from_trusted_proxy(http_req *r) {
+        const char *peer = peer_addr(r);
+        return r->srv->ntrusted && is_trusted(r->srv, peer, strlen(peer));
+}
+
+/* The last X-Forwarded-For header: a proxy appends to the one it got, and an earlier
+ * one may be the client's own invention. */
+static enum MHD_Result last_xff(void *cls, enum MHD_ValueKind kind, const char *key, const char *value) {
+        (void) kind;
+        if (key && value && !strcasecmp(key, "X-Forwarded-For"))
+                *(const char **) cls = value;
+        return MHD_YES;
+}
+
+/* The rightmost address of X-Forwarded-For that is not a trusted proxy (each proxy
+ * appends the address it was reached from; only those added by our proxies are
+ * believed), into out when it is an IP literal. */
+static bool forwarded_for(http_req *r, char *out, size_t outsz) {
+        const char *xff = NULL;
+        MHD_get_connection_values(r->conn, MHD_HEADER_KIND, last_xff, &xff);
+        if (!xff)
+                return false;
+        const char *end = xff + strlen(xff);
+        while (end > xff) {
+                const char *start = end;
+                while (start > xff && start[-1] != ',')
+                        start--;
+                const char *a = start, *b = end;
+                while (a < b && (*a == ' ' || *a == '\t'))
+                        a++;
+                while (b > a && (b[-1] == ' ' || b[-1] == '\t'))
+                        b--;
+                end = start > xff ? start - 1 : xff;
+                if (a == b)
+                        continue;
+                if (is_trusted(r->srv, a, (size_t) (b - a)) && end > xff)
+                        continue;
+                char text[48];
+                unsigned char bin[16];
+                if ((size_t) (b - a) >= sizeof text)
+                        return false;
+                memcpy(text, a, (size_t) (b - a));
+                text[b - a] = '\0';
+                if (inet_pton(AF_INET, text, bin) != 1 && inet_pton(AF_INET6, text, bin) != 1)
+                        return false;
+                snprintf(out, outsz, "%s", text);
+                return true;
+        }
+        return false;
+}
+
+const char *http_client_addr(http_req *r) {
+        if (r->addr[0])
+                return r->addr;
+        if (!from_trusted_proxy(r) || !forwarded_for(r, r->addr, sizeof r->addr))
+                snprintf(r->addr, sizeof r->addr, "%s", peer_addr(r));
         return r->addr;
+}
+
+bool http_request_secure(http_req *r) {
+        if (r->srv->tls_cert)
+                return true;
+        const char *proto = from_trusted_proxy(r) ? http_header(r, "X-Forwarded-Proto") : NULL;
+        return proto && !strcasecmp(proto, "https");
 }
 
 void http_set_authenticate(http_server *s, http_authn_fn fn, void *userdata) {
@@ -1391,15 +1484,29 @@ int http_server_start(http_server *s, sked_err *err) {
                 return err_set(err, -EALREADY, "HTTP server already running");
         if (s->ipv6)
                 flags |= MHD_USE_IPv6;
+        if (s->no_listen)
+                flags |= MHD_USE_NO_LISTEN_SOCKET;
         s->start_msg[0] = '\0';
         /* room for our limits and libmicrohttpd's own buffers; a request over ours is
          * answered by us, one over the pool by libmicrohttpd (also 414/431) */
         size_t pool = 2 * (s->max_url + s->max_headers);
         if (pool < MHD_POOL_MIN)
                 pool = MHD_POOL_MIN;
+        /* TLS 1.2 and 1.3 only (GnuTLS priorities); no HTTPS option without TLS, MHD would log each */
+        struct MHD_OptionItem tls[] = {
+                {MHD_OPTION_HTTPS_MEM_CERT, 0, s->tls_cert},
+                {MHD_OPTION_HTTPS_MEM_KEY, 0, s->tls_key},
+                {MHD_OPTION_HTTPS_PRIORITIES, 0, (void *) "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"},
+                {MHD_OPTION_END, 0, NULL},
+        };
+        if (s->tls_cert)
+                flags |= MHD_USE_TLS;
+        else
+                tls[0].option = MHD_OPTION_END;
         atomic_store(&s->starting, true);
         /* clang-format off */
         s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s,
+                MHD_OPTION_ARRAY, tls,
                 MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)&s->addr,
                 MHD_OPTION_THREAD_POOL_SIZE, s->threads > 1 ? s->threads : 0u,
                 MHD_OPTION_CONNECTION_LIMIT, s->max_connections,
@@ -1416,6 +1523,12 @@ int http_server_start(http_server *s, sked_err *err) {
         if (!s->daemon) {
                 /* MHD reports why only through its logger, e.g. "Failed to bind to
                  * port 8080: Address already in use" */
+                if (s->tls_cert && (strstr(s->start_msg, "x509") || strstr(s->start_msg, "TLS") ||
+                                    strstr(s->start_msg, "certificate") || strstr(s->start_msg, "key")))
+                        return err_field(err, -EINVAL, "tls-cert",
+                                         "the certificate or its key cannot be used (%s): expected a PEM certificate "
+                                         "chain and, in --tls-key, its unencrypted private key",
+                                         s->start_msg);
                 int code = strstr(s->start_msg, "in use") ? -EADDRINUSE : -EADDRNOTAVAIL;
                 if (code == -EADDRINUSE) /* MHD's own text names "port 0": it binds our sockaddr */
                         return err_set(err, code, "cannot listen: Address already in use (is another server there?)");
@@ -1425,6 +1538,18 @@ int http_server_start(http_server *s, sked_err *err) {
         const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
         s->port = info ? info->port : 0;
         return 0;
+}
+
+int http_tls_check(const char *cert_pem, const char *key_pem, sked_err *err) {
+        http_config cfg = {.listen = "127.0.0.1:0", .tls_cert_pem = cert_pem, .tls_key_pem = key_pem};
+        http_server *s = NULL;
+        int r = http_server_new(&cfg, &s, err);
+        if (r < 0)
+                return r;
+        s->no_listen = true;
+        r = http_server_start(s, err);
+        http_server_free(s);
+        return r;
 }
 
 uint16_t http_server_port(const http_server *s) {
@@ -1455,5 +1580,9 @@ void http_server_free(http_server *s) {
                 free(s->routes[i].pattern);
         }
         free(s->routes);
+        if (s->tls_key)
+                sodium_memzero(s->tls_key, strlen(s->tls_key));
+        free(s->tls_key);
+        free(s->tls_cert);
         free(s);
 }

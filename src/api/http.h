@@ -91,7 +91,12 @@ typedef struct http_config {
         void *access_log_userdata;
         http_authn_fn authenticate; /* optional: tokens of users (token_hash is an admin's) */
         void *authn_userdata;
+        const char *tls_cert_pem;           /* both or neither: serve HTTPS (TLS 1.2 and 1.3) with this PEM */
+        const char *tls_key_pem;            /* certificate chain and key (copied; wiped from memory at free) */
+        const char *const *trusted_proxies; /* IP literals of reverse proxies whose X-Forwarded-For and */
+        size_t ntrusted;                    /* X-Forwarded-Proto are believed; at most HTTP_TRUSTED_MAX */
 } http_config;
+#define HTTP_TRUSTED_MAX 16
 
 /* Route flags.  Without a body flag a route takes no body (a request with one is
  * refused, 400 field "body"); the members of an object body are those the route
@@ -124,6 +129,10 @@ typedef int (*http_auth_fn)(http_req *req, void *userdata);
  * Errors: -EINVAL with err field "listen" for an address that is not "IP:port"
  * or "[IPv6]:port"; -ENOMEM. */
 int http_server_new(const http_config *cfg, http_server **ret, sked_err *err);
+
+/* Checks that cert_pem and key_pem make a TLS server (a certificate chain and its
+ * unencrypted key), without listening: -EINVAL with field "tls-cert" when not. */
+int http_tls_check(const char *cert_pem, const char *key_pem, sked_err *err);
 
 /* Sets (or replaces) the access log of http_config; before http_server_start only. */
 void http_set_access_log(http_server *s, http_access_log_fn fn, void *userdata);
@@ -207,8 +216,13 @@ void http_set_authenticate(http_server *s, http_authn_fn fn, void *userdata);
 /* False when the request says it comes from another site: Sec-Fetch-Site other than
  * same-origin or none, or an Origin whose host is not the Host header. */
 bool http_same_origin(http_req *r);
-/* The client's address as text ("127.0.0.1", "::1"); "" when unknown. */
+/* The client's address as text ("127.0.0.1", "::1"); "" when unknown.  From a
+ * trusted proxy (http_config.trusted_proxies): the address its X-Forwarded-For names
+ * (the last one that is not itself a trusted proxy), when that is an IP literal. */
 const char *http_client_addr(http_req *r);
+/* True when the request came over HTTPS: the server's own TLS, or a trusted proxy's
+ * "X-Forwarded-Proto: https". */
+bool http_request_secure(http_req *r);
 /* Query-string argument, percent-decoded ("a%20b" and "a+b" → "a b") and checked to
  * be text; NULL if absent, "" for "?flag".  name must be one of the route's args
  * (reading another logs a bug: it is never there). */

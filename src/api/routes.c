@@ -45,9 +45,6 @@ int routes_register(http_server *s, engine *e, const unsigned char *feed_hash, c
         ctx.users.idle = (users && users->session_idle_s ? users->session_idle_s : 1800) * (int64_t) 1000000;
         ctx.users.lifetime =
                 (users && users->session_lifetime_s ? users->session_lifetime_s : 43200) * (int64_t) 1000000;
-        for (size_t i = 0; users && i < users->ntrusted && i < API_TRUSTED_MAX; i++)
-                snprintf(ctx.users.trusted[ctx.users.ntrusted++], sizeof ctx.users.trusted[0], "%s",
-                         users->trusted_proxies[i]);
         throttle_init(&ctx.users.logins);
         http_set_authenticate(s, routes_users_authenticate, &ctx);
         for (size_t i = 0; i < sizeof resources / sizeof resources[0]; i++) {

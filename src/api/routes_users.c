@@ -637,14 +637,10 @@ static int h_token_revoke(http_req *req, void *ud) {
 
 /* ---- web sessions ---- */
 
-/* The request came over HTTPS: through a trusted proxy that says so (TLS of our
- * own is not there yet). */
+/* The request came over HTTPS: our own TLS, or a trusted proxy that says so. */
 static bool request_secure(api_ctx *ctx, http_req *req) {
-        const char *addr = http_client_addr(req), *proto = http_header(req, "X-Forwarded-Proto");
-        for (size_t i = 0; i < ctx->users.ntrusted; i++)
-                if (!strcmp(ctx->users.trusted[i], addr))
-                        return proto && !strcasecmp(proto, "https");
-        return false;
+        (void) ctx;
+        return http_request_secure(req);
 }
 
 /* A hash to verify against when the user does not exist, so that a wrong name

@@ -190,6 +190,9 @@ static int perform(client *c, const char *method, const char *path, const char *
         curl_easy_reset(e); /* keeps the connection cache: keep-alive survives */
         curl_easy_setopt(e, CURLOPT_URL, strbuf_str(&url));
         curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+        const char *ca = getenv("SKED_CACERT"); /* a private CA's certificate (sked serve --tls-cert) */
+        if (ca && *ca)
+                curl_easy_setopt(e, CURLOPT_CAINFO, ca);
         curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
         curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, 5L);
         curl_easy_setopt(e, CURLOPT_TIMEOUT, c->timeout_s);
@@ -224,6 +227,11 @@ static int perform(client *c, const char *method, const char *path, const char *
                 if (cc == CURLE_OPERATION_TIMEDOUT)
                         r = err_set(err, -ETIMEDOUT, "sked at %s did not answer %s %s within %ld s", c->base, method,
                                     path, c->timeout_s);
+                else if (cc == CURLE_PEER_FAILED_VERIFICATION)
+                        r = err_set(err, -EIO,
+                                    "cannot trust sked at %s: %s (a private CA or self-signed certificate: "
+                                    "set SKED_CACERT to its PEM file)",
+                                    c->base, why);
                 else
                         r = err_set(err, cc == CURLE_COULDNT_CONNECT ? -ECONNREFUSED : -EIO,
                                     "cannot reach sked at %s: %s (is 'sked serve' running?)", c->base, why);

@@ -4,6 +4,8 @@
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,7 +82,50 @@ static void write_password_file(const char *path, const char *password) {
         fclose(f);
 }
 
-static int serve(const serve_config *cfg) {
+/* The PEM file of --tls-cert or --tls-key (opt) into *ret (caller frees); prints why
+ * not and returns -1.  At most 1 MiB: a certificate chain is a few KiB. */
+static int read_pem(const char *opt, const char *path, char **ret) {
+        *ret = NULL;
+        if (!path)
+                return 0;
+        FILE *f = fopen(path, "re");
+        if (!f) {
+                fprintf(stderr, "sked serve: --%s %s: %s\n", opt, path, strerror(errno));
+                return -1;
+        }
+        enum { PEM_MAX = 1 << 20 };
+        char *buf = malloc(PEM_MAX + 1);
+        size_t n = buf ? fread(buf, 1, PEM_MAX + 1, f) : 0;
+        bool bad = ferror(f);
+        fclose(f);
+        const char *why = !buf          ? "out of memory"
+                          : bad         ? "cannot be read"
+                          : n > PEM_MAX ? "larger than 1 MiB: not a PEM certificate or key"
+                                        : NULL;
+        if (buf && !why) {
+                buf[n] = '\0';
+                if (strlen(buf) != n || !strstr(buf, "-----BEGIN "))
+                        why = "not a PEM file (expected a -----BEGIN ...----- block)";
+        }
+        if (why) {
+                fprintf(stderr, "sked serve: --%s %s: %s\n", opt, path, why);
+                if (buf)
+                        sodium_memzero(buf, n < PEM_MAX ? n : PEM_MAX);
+                free(buf);
+                return -1;
+        }
+        *ret = buf;
+        return 0;
+}
+
+static void free_pem(char *pem) {
+        if (pem)
+                sodium_memzero(pem, strlen(pem));
+        free(pem);
+}
+
+/* tls_cert, tls_key: the PEM texts of --tls-cert/--tls-key, or NULL (plain HTTP) */
+static int serve(const serve_config *cfg, const char *tls_cert, const char *tls_key) {
         const char *data_dir = cfg->data_dir, *listen = cfg->listen;
         int workers = (int) cfg->workers, grace = (int) cfg->grace;
         enum log_level level = LOG_INFO;
@@ -89,6 +134,7 @@ static int serve(const serve_config *cfg) {
         log_format_parse(cfg->log_format, &format);
         log_set_level(level);
         log_set_format(format);
+        const char *scheme = tls_cert ? "https" : "http";
 
         /* the data directory, and one server per directory; nothing in it is for others */
         umask(077);
@@ -216,14 +262,15 @@ static int serve(const serve_config *cfg) {
                 .max_connections = (unsigned) cfg->max_connections,
                 .max_connections_per_ip = (unsigned) cfg->max_connections_per_ip,
                 .timeout_s = (unsigned) cfg->idle_timeout,
+                .tls_cert_pem = tls_cert,
+                .tls_key_pem = tls_key,
+                .trusted_proxies = cfg->trusted_proxies.v,
+                .ntrusted = cfg->trusted_proxies.n,
                 /* no token_hash: the token file's token is the first admin's,
                  * in the store (routes_users_bootstrap), checked by
                  * routes_users_authenticate: revoking it ends it */
         };
-        api_users_config users = {.session_idle_s = cfg->session_idle,
-                                  .session_lifetime_s = cfg->session_lifetime,
-                                  .trusted_proxies = cfg->trusted_proxies.v,
-                                  .ntrusted = cfg->trusted_proxies.n};
+        api_users_config users = {.session_idle_s = cfg->session_idle, .session_lifetime_s = cfg->session_lifetime};
         http_server *hs = NULL;
         if (http_server_new(&hc, &hs, &err) < 0 || routes_register(hs, e, feed_hash, metrics_hash, &users, &err) < 0 ||
             http_server_start(hs, &err) < 0) {
@@ -247,14 +294,14 @@ static int serve(const serve_config *cfg) {
         const char *colon = strrchr(listen, ':');
         snprintf(hostbuf, sizeof hostbuf, "%.*s", (int) (colon ? colon - listen : (long) strlen(listen)), listen);
         host = hostbuf;
-        log_info("sked %s ready: API at http://%s:%u/api/v1 (node %s, store %s, %d workers)", SKED_VERSION, host,
+        log_info("sked %s ready: API at %s://%s:%u/api/v1 (node %s, store %s, %d workers)", SKED_VERSION, scheme, host,
                  http_server_port(hs), node, cfg->db ? "postgres" : uri, workers);
         log_info("admin token: %s%s (send it as 'Authorization: Bearer <token>'; the CLI reads it itself)", path,
                  created ? ", created now" : "");
-        printf("sked: listening on http://%s:%u  token file: %s\n", host, http_server_port(hs), path);
+        printf("sked: listening on %s://%s:%u  token file: %s\n", scheme, host, http_server_port(hs), path);
         fflush(stdout);
         char status[256];
-        snprintf(status, sizeof status, "READY=1\nSTATUS=listening on http://%s:%u", host, http_server_port(hs));
+        snprintf(status, sizeof status, "READY=1\nSTATUS=listening on %s://%s:%u", scheme, host, http_server_port(hs));
         sdnotify_send(notify, status);
 
         int sig = 0;
@@ -296,7 +343,26 @@ int cli_serve(int argc, char **argv) {
                 serveconf_free(&cfg);
                 return CLI_OK;
         }
-        rc = serve(&cfg);
+        /* read before anything is opened or created: a wrong path changes nothing */
+        if (!cfg.tls_cert != !cfg.tls_key) {
+                fprintf(stderr, "sked serve: --%s: HTTPS needs both --tls-cert and --tls-key\n",
+                        cfg.tls_cert ? "tls-key" : "tls-cert");
+                serveconf_free(&cfg);
+                return CLI_USAGE;
+        }
+        char *tls_cert = NULL, *tls_key = NULL;
+        if (read_pem("tls-cert", cfg.tls_cert, &tls_cert) < 0 || read_pem("tls-key", cfg.tls_key, &tls_key) < 0)
+                rc = CLI_FAILED;
+        else if (tls_cert && http_tls_check(tls_cert, tls_key, &cerr) < 0) {
+                size_t fl = strlen(cerr.field); /* the message without its "tls-cert: " */
+                const char *m =
+                        fl && !strncmp(cerr.msg, cerr.field, fl) && cerr.msg[fl] == ':' ? cerr.msg + fl + 2 : cerr.msg;
+                fprintf(stderr, "sked serve: --tls-cert %s: %s\n", cfg.tls_cert, m);
+                rc = CLI_FAILED;
+        } else
+                rc = serve(&cfg, tls_cert, tls_key); /* the server copies them */
+        free_pem(tls_cert);
+        free_pem(tls_key);
         serveconf_free(&cfg);
         return rc;
 }

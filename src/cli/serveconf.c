@@ -77,6 +77,10 @@ static const serve_opt opts[] = {
         {"listen", SO_STRING, OFF(listen), 0, 0, "127.0.0.1:8080", "HOST:PORT",
          "HOST:PORT, an IP address and a port 0..65535 (127.0.0.1:8080, [::1]:8080; host names are not resolved)",
          check_listen, 0, "address of the HTTP API"},
+        {"tls-cert", SO_STRING, OFF(tls_cert), 0, 0, NULL, "PATH", "a PEM file", NULL, 0,
+         "serve HTTPS (TLS 1.2, 1.3) with this certificate chain\n(PEM; with --tls-key)"},
+        {"tls-key", SO_STRING, OFF(tls_key), 0, 0, NULL, "PATH", "a PEM file", NULL, 0,
+         "the certificate's private key (PEM, unencrypted; keep it\nmode 0600)"},
         {"workers", SO_INT, OFF(workers), 1, 1024, "4", "N", "1..1024", NULL, 0, "worker threads running handlers"},
         {"db", SO_STRING, OFF(db), 0, 0, NULL, "URI", "a store URI (sqlite:PATH or postgres://...)", NULL, SO_URI,
          "store URI (default sqlite:DIR/sked.db)"},
@@ -100,8 +104,8 @@ static const serve_opt opts[] = {
          NULL, 0, "a web session ends this long after its login, used or not"},
         {"trusted-proxy", SO_LIST, OFF(trusted_proxies), 0, 0, NULL, "ADDRESS", "an IP address (127.0.0.1, ::1)",
          check_ip, 0,
-         "a reverse proxy whose X-Forwarded-Proto: https marks a\nrequest as HTTPS (session cookies Secure, __Host-); "
-         "repeatable"},
+         "a reverse proxy whose X-Forwarded-Proto: https marks a\nrequest as HTTPS (session cookies Secure, __Host-, "
+         "HSTS)\nand whose X-Forwarded-For names the client (login\nthrottling, audit log); repeatable"},
         {"lookahead", SO_INT, OFF(lookahead), 0, 60000, "2000", "MS", "milliseconds 0..60000", NULL, 0,
          "fire and claim occurrences this far ahead of their time,\nto start them on time; 0 = when due"},
         {"node", SO_STRING, OFF(node), 0, 0, NULL, "NAME", "a name of 1 to 100 characters", check_node, 0,

@@ -45,6 +45,7 @@ typedef struct serve_origin {
  * (db, node, token-file: derived, see serveconf_db_uri and friends). */
 typedef struct serve_config {
         const char *data_dir, *listen, *db, *node, *token_file;
+        const char *tls_cert, *tls_key;     /* PEM files: HTTPS (both or neither) */
         const char *log_level, *log_format; /* checked: log_level_parse / log_format_parse accept them */
         const char *clock_file;             /* tests only (--clock-file) */
         int64_t workers, grace, http_threads, lookahead;

@@ -26,6 +26,7 @@ import signal
 import socket
 import sqlite3
 import stat
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -215,6 +216,7 @@ class Server:
         self.token = None
         self.generation = 0
         self.returncode = None
+        self.cacert = None              # HTTPS (--tls-cert): the CA file requests and the CLI trust
 
     # ---- life cycle ----
 
@@ -272,7 +274,7 @@ class Server:
         while time.monotonic() < deadline:
             out = self.stdout()
             for line in out.splitlines():
-                if line.startswith("sked: listening on http://"):
+                if line.startswith(("sked: listening on http://", "sked: listening on https://")):
                     url = line.split()[3]
                     self.url = url
                     self.port = int(url.rsplit(":", 1)[1])
@@ -422,7 +424,8 @@ class Server:
             hdrs["Authorization"] = f"Bearer {token}"
         req = urllib.request.Request(self.url + path, data=data, method=method, headers=hdrs)
         try:
-            with urllib.request.urlopen(req, timeout=timeout * SLOW) as resp:
+            ctx = ssl.create_default_context(cafile=self.cacert) if self.cacert else None
+            with urllib.request.urlopen(req, timeout=timeout * SLOW, context=ctx) as resp:
                 status, rh, reply = resp.status, resp.headers, resp.read()
         except urllib.error.HTTPError as e:
             status, rh, reply = e.code, e.headers, e.read()
@@ -461,6 +464,8 @@ class Server:
             env.pop(k, None)
         env["SKED_URL"] = self.url
         env["SKED_TOKEN"] = self.token
+        if self.cacert:
+            env["SKED_CACERT"] = self.cacert
         return env
 
     def cli(self, *args, timeout=30):
