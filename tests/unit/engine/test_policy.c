@@ -195,10 +195,17 @@ static int64_t create(engine *e, const char *json) {
         return id;
 }
 
+/* How much longer the bounded waits below may take: under valgrind (scripts/test's
+ * memcheck pass, several at once on two cores) a turn is 50 times slower.  A bound,
+ * never a measured time. */
+static int slowness(void) {
+        return getenv("SKED_TEST_VALGRIND") ? 10 : 1;
+}
+
 /* Sets the clock and waits until the engine has seen it and nothing is running. */
 static void advance_to(engine *e, sked_time t) {
         atomic_store(&fake_now, t);
-        assert_int_equal(engine_wait_idle(e, 20000), 0);
+        assert_int_equal(engine_wait_idle(e, 20000 * slowness()), 0);
 }
 
 static void step_through(engine *e, sked_time from, sked_time to, sked_time step) {
@@ -209,7 +216,7 @@ static void step_through(engine *e, sked_time from, sked_time to, sked_time step
 /* Waits (real time, bounded) until pred(arg) holds, waking the loop meanwhile:
  * for when a handler blocks and engine_wait_idle cannot return. */
 static bool wait_for(engine *e, bool (*pred)(const void *), const void *arg) {
-        for (int i = 0; i < 5000; i++) {
+        for (int i = 0, n = 5000 * slowness(); i < n; i++) {
                 if (pred(arg))
                         return true;
                 engine_wake(e);
