@@ -2,12 +2,22 @@
 #include "api/api.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/routes_users.h"
+#include "api/views.h"
 #include "base/log.h"
 #include "base/parse.h"
+#include "engine/workflow.h"
+#include "store/occurrences.h"
+#include "store/runs.h"
+#include "store/series.h"
+#include "store/types.h"
+#include "store/users.h"
+#include "store/workflows.h"
 
 int api_route_table(http_server *s, const http_route_def *defs, size_t n, api_ctx *ctx, sked_err *err) {
         for (size_t i = 0; i < n; i++) {
@@ -116,24 +126,140 @@ static void job_done(void *ud, int result, json_t *reply, const sked_err *err) {
         http_resume(job->req);
 }
 
+/* ---- the audit log's before and after ---- */
+
+/* The feature `name` as GET /api/v1/features lists it, or json null. */
+static json_t *feature_state(store *st, const char *name) {
+        json_t *list = NULL, *f, *found = NULL;
+        size_t i;
+        sked_err err = {0};
+        if (store_features_list(st, &list, &err) < 0)
+                return NULL;
+        json_array_foreach(list, i, f) {
+                if (!strcmp(json_string_value(json_object_get(f, "name")) ?: "", name))
+                        found = json_incref(f);
+        }
+        json_decref(list);
+        return found ? found : json_null();
+}
+
+/* The one-off change of occurrence (series, nominal text of the path), or json null. */
+static json_t *occurrence_state(store *st, int64_t series, const char *text) {
+        sked_time nominal;
+        int64_t n;
+        if (time_parse_utc(text, &nominal) < 0) {
+                if (parse_int64(text, INT64_MIN + 1, INT64_MAX, &n) < 0)
+                        return NULL;
+                nominal = n;
+        }
+        exception_row x = {0};
+        sked_err err = {0};
+        int r = store_exception_get(st, series, nominal, &x, &err);
+        if (r == -ENOENT)
+                return json_null();
+        if (r < 0)
+                return NULL;
+        /* in the members of PATCH .../occurrences/{nominal} */
+        json_t *o = json_pack("{s:I, s:b, s:O?, s:s?}", "series_id", (json_int_t) series, "enabled", !x.disabled,
+                              "params", x.params, "note", x.note);
+        view_set_instant(o, "nominal", nominal);
+        if (x.moved_to)
+                view_set_instant(o, "start", x.moved_to);
+        else
+                json_object_set_new(o, "start", json_null());
+        exception_row_clear(&x);
+        return o;
+}
+
+/* The resource a write's path names, as its GET shows it, read in the write's own
+ * savepoint (before the change, and after): NULL when the path names none whose
+ * state is recorded (a create, a trigger, a login), json null when it does not exist
+ * (any more). */
+static json_t *audit_state(engine *e, store *st, const char *path) {
+        char buf[256], *seg[6], *save = NULL;
+        size_t n = 0;
+        if (strncmp(path, "/api/v1/", 8) || strlen(path + 8) >= sizeof buf)
+                return NULL;
+        snprintf(buf, sizeof buf, "%s", path + 8);
+        for (char *t = strtok_r(buf, "/", &save); t && n < 6; t = strtok_r(NULL, "/", &save))
+                seg[n++] = t;
+        if (n < 2)
+                return NULL;
+        int64_t id = 0;
+        bool numeric = parse_int64(seg[1], 1, INT64_MAX, &id) == 0;
+        sked_err err = {0};
+        int r = 0;
+        json_t *out = NULL;
+        if (!strcmp(seg[0], "series") && numeric && n == 4 && !strcmp(seg[2], "occurrences")) {
+                out = occurrence_state(st, id, seg[3]);
+        } else if (!strcmp(seg[0], "series") && numeric &&
+                   (n == 2 || (n == 3 && (!strcmp(seg[2], "pause") || !strcmp(seg[2], "resume"))))) {
+                series_row row = {0};
+                r = store_series_get(st, id, &row, &err);
+                out = r == 0 ? view_series(&row) : NULL;
+                series_row_clear(&row);
+        } else if (!strcmp(seg[0], "runs") && numeric && n == 3) {
+                run_row row = {0};
+                r = store_run_get(st, id, &row, &err);
+                out = r == 0 ? view_run(&row) : NULL;
+                run_row_clear(&row);
+        } else if (!strcmp(seg[0], "instances") && numeric && n == 3) {
+                instance_row row = {0};
+                r = store_instance_get(st, id, &row, &err);
+                out = r == 0 ? engine_instance_json(&row) : NULL;
+                instance_row_clear(&row);
+        } else if (!strcmp(seg[0], "users") && n <= 3) {
+                user_row row = {0};
+                r = store_user_get(st, seg[1], &row, &err); /* 1: found, 0: none */
+                out = r > 0 ? routes_users_view(&row) : r == 0 ? json_null() : NULL;
+                user_row_clear(&row);
+                return out;
+        } else if (!strcmp(seg[0], "features") && n == 3) {
+                return feature_state(st, seg[1]);
+        } else {
+                return NULL;
+        }
+        (void) e;
+        return r == -ENOENT ? json_null() : out;
+}
+
+/* v as JSON text (NULL for NULL), and v released */
+static char *state_text(json_t *v) {
+        char *s = v ? json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+        json_decref(v);
+        return s;
+}
+
 /* job's audit entry, at the loop's now */
-static int audit_write(engine *e, store *st, const write_job *job, sked_err *err) {
+static int audit_write(engine *e, store *st, const write_job *job, const char *before, const char *after,
+                       sked_err *err) {
         audit_entry a = {.at = engine_now(e),
                          .actor = job->actor,
                          .via = job->via,
                          .addr = job->addr,
                          .method = job->method,
                          .path = job->path,
-                         .change = job->change};
+                         .change = job->change,
+                         .before = before,
+                         .after = after};
         return store_audit_insert(st, &a, err);
 }
 
 /* on the loop thread: the write, then its audit entry in the same savepoint (or
- * pipeline): both stay, or neither */
+ * pipeline): both stay, or neither.  Before and after are read around the write,
+ * except in a blind one (a pipeline sends, it cannot read). */
 static int audited_apply(engine *e, store *st, void *ctx, json_t **ret_reply, sked_err *err) {
         write_job *job = ctx;
+        bool states = !(job->flags & ENGINE_WRITE_BLIND);
+        char *before = states ? state_text(audit_state(e, st, job->path)) : NULL;
         int r = job->fn(e, st, job->op, ret_reply, err);
-        return r < 0 ? r : audit_write(e, st, job, err);
+        if (r >= 0) {
+                char *after = states && before ? state_text(audit_state(e, st, job->path)) : NULL;
+                r = audit_write(e, st, job, before, after, err);
+                free(after);
+        }
+        free(before);
+        return r;
 }
 
 static void job_start(http_req *req, void *ud) {
@@ -318,7 +444,7 @@ void api_set_etag(http_req *req, int64_t version) {
 
 static int audit_only_apply(engine *e, store *st, void *ctx, json_t **ret_reply, sked_err *err) {
         (void) ret_reply;
-        return audit_write(e, st, ctx, err);
+        return audit_write(e, st, ctx, NULL, NULL, err);
 }
 
 int api_audit_after(http_req *req, engine *e) {

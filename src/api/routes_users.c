@@ -165,6 +165,10 @@ static json_t *view_user(const user_row *u) {
         return o;
 }
 
+json_t *routes_users_view(const user_row *u) {
+        return view_user(u);
+}
+
 static void view_token(json_t *t) {
         static const char *const keys[] = {"created_at", "expires_at", "last_used_at", "revoked_at"};
         for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {

@@ -7,6 +7,10 @@
 
 int routes_users_register(http_server *s, api_ctx *ctx, sked_err *err);
 
+/* The user u as GET /api/v1/users/{name} shows it (no secret), a new reference. */
+struct user_row;
+json_t *routes_users_view(const struct user_row *u);
+
 /* http_authn_fn with the engine as ud: a user's token, looked up by its hash; its
  * last use is recorded (through the loop) when the last record is a minute old. */
 int routes_users_authenticate(void *ud, http_req *r, const char *bearer, http_principal *ret);

@@ -17,7 +17,8 @@ typedef struct audit_entry {
         sked_time at;
         const char *actor, *via, *addr; /* via: "token", "session", "none" */
         const char *method, *path;
-        const char *change; /* JSON text of the request's body, secrets removed; may be NULL */
+        const char *change;         /* JSON text of the request's body, secrets removed; may be NULL */
+        const char *before, *after; /* JSON text of the resource before and after; may be NULL */
 } audit_entry;
 
 /* Appends e (with db_send: inside a pipeline it is sent with the rest). */
@@ -33,5 +34,5 @@ typedef struct audit_filter {
 } audit_filter;
 
 /* Entries matching f, newest first, as JSON [{id, at (integer), actor, via, addr,
- * method, path, change (parsed JSON or null)}]. */
+ * method, path, change, before, after (each parsed JSON or null)}]. */
 int store_audit_list(store *s, const audit_filter *f, json_t **ret, sked_err *err);

@@ -220,7 +220,15 @@ static const migration_part m7[] = {
         {0, NULL},
 };
 
-static const migration_part *const migrations[] = {m1, m2, m3, m4, m5, m6, m7};
+/* 8: the audit log's before and after: the resource the change's path names, as
+ * its GET shows it, before and after the change (JSON; NULL when not recorded). */
+static const migration_part m8[] = {
+        BOTH("ALTER TABLE audit ADD COLUMN before_state TEXT;"
+             "ALTER TABLE audit ADD COLUMN after_state TEXT;"),
+        {0, NULL},
+};
+
+static const migration_part *const migrations[] = {m1, m2, m3, m4, m5, m6, m7, m8};
 #define N_MIGRATIONS ((int) (sizeof migrations / sizeof migrations[0]))
 
 /* The text of migration `m` in `d`'s dialect (caller frees); NULL when out of memory. */

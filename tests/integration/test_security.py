@@ -5,6 +5,7 @@ Origin / Sec-Fetch-Site on every state change of a session (bearer tokens exempt
 logout, listing and ending sessions, sessions ended by disabling the user or a new
 password, idle timeout, and the headers on every reply."""
 import http.cookies
+import json
 import os
 
 import skedtest
@@ -239,6 +240,50 @@ class Audit(skedtest.ServerTest):
         rc, out, err = srv.cli("audit", "--actor", "opal")
         self.assertEqual(rc, 0, err)
         self.assertIn("/resume", out)
+
+    def test_before_and_after(self):
+        srv = self.start_server()
+        srv.register_type(skedtest.command_type("bb.audit", ["/bin/true"], feature="audited"))
+        s = srv.create_series(type="bb.audit", schedule="cron:0 * * * *", tz="UTC", title="hourly")
+        sid = s["id"]
+        self.assertEqual(srv.api("PATCH", f"/api/v1/series/{sid}", {"title": "every hour"},
+                                 headers={"If-Match": '"1"'})[0], 200)
+        self.assertEqual(srv.api("POST", f"/api/v1/series/{sid}/pause", {"note": "maintenance"})[0], 200)
+        occ = srv.occurrences(sid, "2030-01-01T00:00:00Z", "2030-01-01T03:00:00Z")[0]["nominal"]
+        status, body = srv.api("PATCH", f"/api/v1/series/{sid}/occurrences/{occ}", {"enabled": False})
+        self.assertEqual(status, 200, (occ, body))
+        self.assertEqual(srv.api("POST", "/api/v1/features/audited/disable", {})[0], 200)
+        self.assertEqual(srv.api("POST", "/api/v1/users", {"name": "opal", "role": "viewer", "password": GOOD})[0], 201)
+        self.assertEqual(srv.api("POST", "/api/v1/users/opal/disable")[0], 200)
+        self.assertEqual(srv.api("DELETE", f"/api/v1/series/{sid}")[0], 204)
+        log = {(e["method"], e["path"]): e for e in srv.get("/api/v1/audit")["items"]}
+
+        def states(method, path):
+            e = log[(method, path)]
+            return e["before"], e["after"]
+
+        before, after = states("PATCH", f"/api/v1/series/{sid}")
+        self.assertEqual((before["title"], after["title"]), ("hourly", "every hour"))
+        self.assertEqual((before["version"] + 1, after["id"]), (after["version"], sid))
+        before, after = states("POST", f"/api/v1/series/{sid}/pause")
+        self.assertEqual((before["enabled"], after["enabled"]), (True, False))
+        before, after = states("PATCH", f"/api/v1/series/{sid}/occurrences/{occ}")
+        self.assertIsNone(before, "no one-off change before")
+        self.assertEqual((after["enabled"], after["series_id"], after["start"]), (False, sid, None))
+        before, after = states("POST", "/api/v1/features/audited/disable")
+        self.assertEqual((before["enabled"], after["enabled"]), (True, False))
+        before, after = states("POST", "/api/v1/users/opal/disable")
+        self.assertEqual((before["disabled"], after["disabled"]), (False, True))
+        self.assertNotIn("password_hash", json.dumps(after))
+        before, after = states("DELETE", f"/api/v1/series/{sid}")
+        self.assertEqual((before["id"], after), (sid, None))
+        # a create has no single resource in its path: the request is the record
+        self.assertEqual(states("POST", "/api/v1/series"), (None, None))
+        self.assertEqual(states("POST", "/api/v1/users"), (None, None))
+        hashes = [r["password_hash"] for r in srv.rows("SELECT password_hash FROM users") if r["password_hash"]]
+        text = str(srv.rows("SELECT before_state, after_state FROM audit"))
+        for h in hashes:
+            self.assertNotIn(h, text)
 
 
 class Throttle(skedtest.ServerTest):
