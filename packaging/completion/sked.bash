@@ -15,7 +15,7 @@ _sked_valued=" --url --token --data-dir --color --type --series --state --tz --l
         --end --count --title --param --params --query --owner --policy --sleep --if-version --note --from --to
         --runs --limit --before --after --week --width --max-connections --max-connections-per-ip --idle-timeout
         --clock-file --input --workflow --status --data --reason --session-idle-timeout --session-lifetime
-        --trusted-proxy --role --display-name --user --expires --actor --path --method --since --until "
+        --trusted-proxy --role --display-name --user --expires --actor --path --method --since --until --feature "
 
 _sked_verbs() {
         case $1 in
@@ -27,7 +27,7 @@ _sked_verbs() {
         nodes) echo "list" ;;
         workflow) echo "list show register start" ;;
         instance) echo "list show journal signal cancel pause resume" ;;
-        user) echo "list add set passwd disable enable" ;;
+        user) echo "list add set passwd disable enable grants" ;;
         token) echo "list create revoke" ;;
         audit) echo "list" ;;
         esac
@@ -57,6 +57,7 @@ _sked_opts() {
         "user add") echo "--role --display-name --tz --password-stdin" ;;
         "user set") echo "--role --display-name --tz" ;;
         "user passwd") echo "--password-stdin --current" ;;
+        "user grants") echo "--type --feature --none" ;;
         "token list") echo "--all --revoked" ;;
         "token create") echo "--user --expires" ;;
         "audit list") echo "--actor --path --method --since --until --before --limit" ;;
@@ -151,7 +152,7 @@ _sked() {
                 --policy | --sleep | --if-version | --note | --from | --to | --runs | --limit | --before | \
                 --after | --week | --width | --max-connections | --max-connections-per-ip | --idle-timeout | \
                 --input | --data | --reason | --session-idle-timeout | --session-lifetime | --trusted-proxy | \
-                --display-name | --user | --expires | --actor | --path | --method | --since | --until)
+                --display-name | --user | --expires | --actor | --path | --method | --since | --until | --feature)
                 return 0 ;;
         --role) COMPREPLY=($(compgen -W "admin operator viewer" -- "$cur")); return 0 ;;
         esac

@@ -12,6 +12,7 @@
 #include "base/log.h"
 #include "base/parse.h"
 #include "engine/workflow.h"
+#include "store/grants.h"
 #include "store/occurrences.h"
 #include "store/runs.h"
 #include "store/series.h"
@@ -208,6 +209,9 @@ static json_t *audit_state(engine *e, store *st, const char *path) {
                 r = store_instance_get(st, id, &row, &err);
                 out = r == 0 ? engine_instance_json(&row) : NULL;
                 instance_row_clear(&row);
+        } else if (!strcmp(seg[0], "users") && n == 3 && !strcmp(seg[2], "grants")) {
+                r = store_grants_get(st, seg[1], &out, &err);
+                return r == -ENOENT ? json_null() : r < 0 ? NULL : out;
         } else if (!strcmp(seg[0], "users") && n <= 3) {
                 user_row row = {0};
                 r = store_user_get(st, seg[1], &row, &err); /* 1: found, 0: none */
@@ -475,10 +479,15 @@ int api_series_owned(store *st, int64_t id, const char *limit, sked_err *err) {
         if (r < 0)
                 return r;
         bool mine = row.owner && !strcmp(row.owner, limit);
+        if (!mine) /* or an admin granted its type, or its feature */
+                r = store_grant_covers(st, limit, row.type, &mine, err);
         series_row_clear(&row);
+        if (r < 0)
+                return r;
         return mine ? 0
                     : err_field(err, -EACCES, "id",
-                                "series %lld is not yours: operators change the series they own (its owner is "
-                                "another user or none); ask an admin",
+                                "series %lld is not yours: operators change the series they own, and those of "
+                                "the types and features an admin granted them (its owner is another user or "
+                                "none); ask an admin",
                                 (long long) id);
 }

@@ -15,17 +15,20 @@ static const char user_usage[] =
         "       sked user set NAME [--role ROLE] [--display-name TEXT] [--tz ZONE]\n"
         "       sked user passwd NAME [--password-stdin] [--current]\n"
         "       sked user disable NAME\n"
-        "       sked user enable NAME\n";
+        "       sked user enable NAME\n"
+        "       sked user grants NAME [--type TYPE]... [--feature FEATURE]... [--none]\n";
 
 static int user_list(const cli_noun *n, int argc, char **argv);
 static int user_add(const cli_noun *n, int argc, char **argv);
 static int user_passwd(const cli_noun *n, int argc, char **argv);
 static int user_switch(const cli_noun *n, int argc, char **argv);
+static int user_grants(const cli_noun *n, int argc, char **argv);
 
 static const cli_verb user_verbs[] = {
         {"list", 0, 0, VERB_DEFAULT, user_list, NULL},      {"add", 1, 1, 0, user_add, "one user NAME"},
         {"set", 1, 1, 0, user_add, "one user NAME"},        {"passwd", 1, 1, 0, user_passwd, "one user NAME"},
         {"disable", 1, 1, 0, user_switch, "one user NAME"}, {"enable", 1, 1, 0, user_switch, "one user NAME"},
+        {"grants", 1, 1, 0, user_grants, "one user NAME"},
 };
 
 static const cli_noun user_noun = {"user", user_usage, user_verbs, sizeof user_verbs / sizeof user_verbs[0]};
@@ -125,7 +128,7 @@ static int user_add(const cli_noun *n, int argc, char **argv) {
                                              {"tz", required_argument, NULL, O_TZ},
                                              {"password-stdin", no_argument, NULL, O_PWSTDIN},
                                              {0}};
-        const cli_verb *v = verb_of(user_verbs, 6, argv[0]);
+        const cli_verb *v = verb_of(user_verbs, sizeof user_verbs / sizeof user_verbs[0], argv[0]);
         bool add = !strcmp(v->name, "add");
         cli_common c = {0};
         user_opts o = {0};
@@ -208,7 +211,7 @@ static int user_passwd(const cli_noun *n, int argc, char **argv) {
 }
 
 static int user_switch(const cli_noun *n, int argc, char **argv) {
-        const cli_verb *v = verb_of(user_verbs, 6, argv[0]);
+        const cli_verb *v = verb_of(user_verbs, sizeof user_verbs / sizeof user_verbs[0], argv[0]);
         cli_common c = {0};
         char **args, path[160];
         int nargs, r;
@@ -219,6 +222,67 @@ static int user_switch(const cli_noun *n, int argc, char **argv) {
         r = cli_call(&c, "POST", path, NULL, &reply);
         if (r == 0)
                 print_user(&c, reply, !strcmp(v->name, "disable") ? "disabled (its tokens revoked)" : "enabled");
+        json_decref(reply);
+        return r;
+}
+
+/* sked user grants NAME: shows them; with --type/--feature (repeatable) or --none,
+ * replaces them (PUT /api/v1/users/{name}/grants). */
+enum { G_TYPE = 1, G_FEATURE, G_NONE };
+
+typedef struct grant_args {
+        json_t *types, *features;
+        bool set;
+} grant_args;
+
+static int on_grant_opt(int opt, const char *arg, void *ud) {
+        grant_args *g = ud;
+        g->set = true;
+        if (opt != G_NONE)
+                json_array_append_new(opt == G_TYPE ? g->types : g->features, json_string(arg));
+        return 0;
+}
+
+static void print_names(const char *what, json_t *a) {
+        size_t i;
+        json_t *x;
+        printf("%s:", what);
+        json_array_foreach(a, i, x) {
+                printf(" %s", json_string_value(x));
+        }
+        printf("%s\n", json_array_size(a) ? "" : " none");
+}
+
+static int user_grants(const cli_noun *n, int argc, char **argv) {
+        static const struct option opts[] = {{"type", required_argument, NULL, G_TYPE},
+                                             {"feature", required_argument, NULL, G_FEATURE},
+                                             {"none", no_argument, NULL, G_NONE},
+                                             {0}};
+        const cli_verb *v = verb_of(user_verbs, sizeof user_verbs / sizeof user_verbs[0], "grants");
+        grant_args g = {.types = json_array(), .features = json_array()};
+        cli_common c = {0};
+        char **args, path[160];
+        int nargs, r;
+        if ((r = cli_parse_opts(n, v, argc, argv, opts, on_grant_opt, &g, &c, &args, &nargs)) != 0) {
+                json_decref(g.types);
+                json_decref(g.features);
+                return cli_exit(r);
+        }
+        snprintf(path, sizeof path, "/api/v1/users/%s/grants", args[0]);
+        json_t *body = g.set ? json_pack("{s:o, s:o}", "types", g.types, "features", g.features) : NULL, *reply = NULL;
+        if (!g.set) {
+                json_decref(g.types);
+                json_decref(g.features);
+        }
+        r = cli_call(&c, g.set ? "PUT" : "GET", path, body, &reply);
+        if (r == 0 && c.json) {
+                cli_print_json(reply);
+        } else if (r == 0) {
+                printf("user %s may change, beside their own series, every series of\n", args[0]);
+                print_names("  types", json_object_get(reply, "types"));
+                print_names("  features", json_object_get(reply, "features"));
+        }
+        json_decref(body);
         json_decref(reply);
         return r;
 }

@@ -228,7 +228,16 @@ static const migration_part m8[] = {
         {0, NULL},
 };
 
-static const migration_part *const migrations[] = {m1, m2, m3, m4, m5, m6, m7, m8};
+/* 9: grants (issue 14): an admin widens what an operator may change, beyond the
+ * series they own, to every series of a type or of a feature's types. */
+static const migration_part m9[] = {
+        BOTH("CREATE TABLE grants("
+             "  user_id {BIGINT} NOT NULL REFERENCES users(id), kind TEXT NOT NULL, name TEXT NOT NULL,"
+             "  PRIMARY KEY (user_id, kind, name));"),
+        {0, NULL},
+};
+
+static const migration_part *const migrations[] = {m1, m2, m3, m4, m5, m6, m7, m8, m9};
 #define N_MIGRATIONS ((int) (sizeof migrations / sizeof migrations[0]))
 
 /* The text of migration `m` in `d`'s dialect (caller frees); NULL when out of memory. */

@@ -131,7 +131,7 @@ class Config(unittest.TestCase):
 
     def test_refused_with_the_key_and_what_was_expected(self):
         cases = [
-            ("wokers: 3\n", None, ":1: wokers: unknown key (expected one of: data-dir, listen, workers"),
+            ("wokers: 3\n", None, ":1: wokers: unknown key (expected one of: data-dir, listen, tls-cert, tls-key, workers"),
             ("workers: many\n", None, ':1: workers: "many": expected 1..1024'),
             ("data-dir: x\nworkers: [1, 2]\n", None, ":2: workers: expected 1..1024"),
             ("listen: localhost:8080\n", None, ':1: listen: "localhost:8080": expected HOST:PORT'),

@@ -290,3 +290,53 @@ class Ownership(skedtest.ServerTest):
         self.assertEqual((status, body["owner"]), (200, "oscar"), body)
         self.assertEqual(srv.api("POST", f"/api/v1/series/{sid}/resume", token=tokens["oscar"])[0], 200)
         self.assertEqual(srv.get(f"/api/v1/series/{sid}")["title"], "renamed")
+
+    def test_admins_widen_an_operators_reach(self):
+        srv = self.start_server()
+        srv.register_type(skedtest.command_type("bb.one", ["/bin/true"]))
+        srv.register_type(skedtest.command_type("bb.two", ["/bin/true"], feature="billing"))
+        srv.register_type(skedtest.command_type("bb.three", ["/bin/true"]))
+        tokens = {}
+        for name, role in (("opal", "operator"), ("vic", "viewer")):
+            self.assertEqual(srv.api("POST", "/api/v1/users", {"name": name, "role": role})[0], 201)
+            tokens[name] = srv.api("POST", "/api/v1/tokens", {"name": "t", "user": name})[1]["token"]
+        ids = {t: srv.create_series(type=t, schedule="cron:0 * * * *", tz="UTC", title=t)["id"]
+               for t in ("bb.one", "bb.two", "bb.three")}  # the admin's: no owner
+
+        def pause(t):
+            return srv.api("POST", f"/api/v1/series/{ids[t]}/pause", {}, token=tokens["opal"])[0]
+
+        self.assertEqual([pause(t) for t in ids], [403, 403, 403])
+        self.assertEqual(srv.get("/api/v1/users/opal/grants"), {"types": [], "features": []})
+        status, body = srv.api("PUT", "/api/v1/users/opal/grants", {"types": ["bb.one"], "features": ["billing"]})
+        self.assertEqual((status, body), (200, {"types": ["bb.one"], "features": ["billing"]}), body)
+        self.assertEqual([pause(t) for t in ids], [200, 200, 403], "a type, a feature's types, not the others")
+        status, body = srv.api("PATCH", f"/api/v1/series/{ids['bb.one']}", {"title": "granted"},
+                               token=tokens["opal"])
+        self.assertEqual((status, body["title"]), (200, "granted"), body)
+        rc, out, err = srv.cli("user", "grants", "opal")
+        self.assertEqual(rc, 0, err)
+        self.assertIn("types: bb.one", out)
+        self.assertIn("features: billing", out)
+        # bad input changes nothing and names the member
+        for body, field in (({"types": ["nope"]}, "types"), ({"features": ["nope"]}, "features"),
+                            ({"types": "bb.one"}, "types"), ({"types": ["bb.one", "bb.one"]}, "types"),
+                            ({"types": [""]}, "types"), ({"types": ["x"] * 300}, "types"), ({"extra": []}, "extra")):
+            with self.subTest(body=body):
+                status, reply = srv.api("PUT", "/api/v1/users/opal/grants", body)
+                self.assertEqual((status, reply.get("field")), (400, field), reply)
+        self.assertEqual(srv.get("/api/v1/users/opal/grants"), {"types": ["bb.one"], "features": ["billing"]})
+        status, reply = srv.api("PUT", "/api/v1/users/vic/grants", {"types": ["bb.one"]})
+        self.assertEqual((status, reply.get("field")), (400, "name"), reply)
+        self.assertEqual(srv.api("PUT", "/api/v1/users/nobody/grants", {"types": []})[0], 404)
+        # admins only
+        self.assertEqual(srv.api("GET", "/api/v1/users/opal/grants", token=tokens["opal"])[0], 403)
+        self.assertEqual(srv.api("PUT", "/api/v1/users/opal/grants", {"types": ["bb.three"]},
+                                 token=tokens["opal"])[0], 403)
+        # the audit log shows what changed; taking them back ends the reach at once
+        rc, out, err = srv.cli("user", "grants", "opal", "--none")
+        self.assertEqual(rc, 0, err)
+        entry = srv.get("/api/v1/audit?path=/api/v1/users/opal/grants")["items"][0]
+        self.assertEqual((entry["before"], entry["after"]),
+                         ({"types": ["bb.one"], "features": ["billing"]}, {"types": [], "features": []}))
+        self.assertEqual([pause(t) for t in ids], [403, 403, 403])
