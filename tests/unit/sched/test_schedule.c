@@ -234,10 +234,10 @@ static void list_matches_stepping(void **state) {
 }
 
 static void bench_n(const char *spec, const char *tz, int n) {
-        /* under valgrind (scripts/test's memcheck) every call is some 50 times slower:
-         * fewer calls, and no bound on their time */
-        bool valgrind = getenv("SKED_TEST_VALGRIND") != NULL;
-        if (valgrind)
+        /* a figure to read, never a bound (tests do not assert on time: bench/ measures);
+         * under valgrind (scripts/test's memcheck) every call is some 50 times slower:
+         * fewer calls */
+        if (getenv("SKED_TEST_VALGRIND"))
                 n = n / 20 + 1;
         schedule_opts o = {.tz = tz, .anchor = T("2026-01-01T00:00:00Z")};
         schedule *s = parse_opts(spec, &o);
@@ -247,8 +247,6 @@ static void bench_n(const char *spec, const char *tz, int n) {
                 assert_int_equal(schedule_next(s, t, &t), 0);
         int64_t ns = (time_mono_usec() - t0) * 1000 / n;
         printf("bench: %-32s %-18s %6lld ns/schedule_next\n", spec, tz, (long long) ns);
-        if (!valgrind)
-                assert_true(ns < 200000); /* far above expected; catches accidental O(history) */
         schedule_free(s);
 }
 
