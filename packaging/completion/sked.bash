@@ -27,7 +27,7 @@ _sked_verbs() {
         nodes) echo "list" ;;
         workflow) echo "list show register start" ;;
         instance) echo "list show journal signal cancel pause resume" ;;
-        user) echo "list add set passwd disable enable" ;;
+        user) echo "list add set passwd disable enable totp totp-require" ;;
         token) echo "list create revoke" ;;
         audit) echo "list" ;;
         esac
@@ -57,6 +57,7 @@ _sked_opts() {
         "user add") echo "--role --display-name --tz --password-stdin" ;;
         "user set") echo "--role --display-name --tz" ;;
         "user passwd") echo "--password-stdin --current" ;;
+        "user totp-require") echo "--none" ;;
         "token list") echo "--all --revoked" ;;
         "token create") echo "--user --expires" ;;
         "audit list") echo "--actor --path --method --since --until --before --limit" ;;

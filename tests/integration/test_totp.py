@@ -11,8 +11,10 @@ import base64
 import hashlib
 import hmac
 import http.cookies
+import os
 import re
 import struct
+import subprocess
 import time
 import urllib.parse
 
@@ -231,10 +233,54 @@ class Totp(skedtest.ServerTest):
         self.assertEqual(self.srv.api("GET", "/api/v1/series", headers=s, token=None)[0], 200, "enrolled: free")
         self.assert_no_secret()
 
+    def cli_as(self, token, *args, stdin=""):
+        env = dict(self.srv.cli_env(), SKED_TOKEN=token)
+        p = subprocess.run([skedtest.SKED, *args], input=stdin, capture_output=True, text=True, env=env,
+                           timeout=30 * skedtest.SLOW)
+        return p.returncode, p.stdout, p.stderr
+
+    def test_cli(self):
+        tok = self.user("cleo")
+        rc, out, err = self.cli_as(tok, "user", "totp", "enrol", "cleo", stdin="wrong password\n")
+        self.assertNotEqual(rc, 0)
+        self.assertIn("current_password", err)
+        rc, out, err = self.cli_as(tok, "user", "totp", "enrol", "cleo", stdin=GOOD + "\n")
+        self.assertEqual(rc, 0, err)
+        secret = re.search(r"^secret: ([A-Z2-7]{32})$", out, re.M).group(1)
+        self.assertIn(f"\nuri: otpauth://totp/sked:cleo?secret={secret}&issuer=sked&", out)
+        self.assertIn("shown this once", err)
+        self.secrets.append(secret)
+        step = step_now()
+        rc, out, err = self.cli_as(tok, "user", "totp", "confirm", "cleo", stdin=totp(secret, step) + "\n")
+        self.assertEqual(rc, 0, err)
+        codes = out.split()
+        self.assertEqual(len(codes), 10, out)
+        self.secrets += codes
+        rc, out, err = self.cli_as(tok, "user", "totp", "recovery-codes", "cleo", stdin=f"{GOOD}\n{codes[0]}\n")
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(len(out.split()), 10)
+        self.secrets += out.split()
+        rc, out, err = self.cli_as(tok, "user", "totp", "frobnicate", "cleo")
+        self.assertNotEqual(rc, 0)
+        self.assertIn("expected enrol, confirm, disable or recovery-codes", err)
+        # the admins' requirement
+        rc, out, err = self.srv.cli("user", "totp-require")
+        self.assertEqual((rc, out), (0, "second factor required of: nobody\n"), err)
+        rc, out, err = self.srv.cli("user", "totp-require", "admin", "operator")
+        self.assertEqual((rc, out), (0, "second factor required of: operator, admin\n"), err)
+        rc, out, err = self.cli_as(tok, "user", "totp-require", "--none")
+        self.assertNotEqual(rc, 0, "admins only")
+        rc, out, err = self.srv.cli("user", "totp-require", "--none")
+        self.assertEqual((rc, out), (0, "second factor required of: nobody\n"), err)
+        # an admin removes it (a lost device), nothing on stdin
+        rc, out, err = self.srv.cli("user", "totp", "disable", "cleo")
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(self.srv.api("GET", "/api/v1/users/cleo")[1]["totp"], "off")
+        self.assert_no_secret()
+
     def assert_no_secret(self):
         """No secret, code or recovery code in the server's output, the audit log, or
         the replies that describe users."""
-        time.sleep(0)  # the audit entries are written with their changes: nothing to wait for
         audit = self.srv.api("GET", "/api/v1/audit?limit=1000")[1]
         texts = [self.srv.stdout(), self.srv.stderr(), str(audit), str(self.srv.api("GET", "/api/v1/users")[1])]
         for t in texts:
