@@ -979,20 +979,27 @@ static int own_totp(http_req *req, api_ctx *ctx, totp_row *t, bool need) {
         return r == 0 && need ? -1 : r;
 }
 
+/* The state of the caller's second factor (enum user_totp), or -1 when it replied
+ * (404 when there is none and `need`). */
+static int own_totp_state(http_req *req, api_ctx *ctx, bool need) {
+        totp_row t;
+        int r = own_totp(req, ctx, &t, need);
+        int state = r < 0 ? -1 : r == 0 ? USER_TOTP_OFF : t.confirmed ? USER_TOTP_ON : USER_TOTP_PENDING;
+        sodium_memzero(&t, sizeof t);
+        return state;
+}
+
 static int h_totp_enrol(http_req *req, void *ud) {
         api_ctx *ctx = ud;
         user_op o = {.kind = OP_TOTP_ENROL, .name = http_param(req, "name")};
         const char *pw = NULL;
-        totp_row t;
         if (self_only(req, o.name) < 0 || opt_string(req, "current_password", PASSWORD_MAX * 4, &pw) < 0 ||
             verify_current(req, ctx, o.name, pw, true) < 0)
                 return 0;
-        int r = own_totp(req, ctx, &t, false);
-        bool on = r == 1 && t.confirmed;
-        sodium_memzero(&t, sizeof t);
+        int r = own_totp_state(req, ctx, false);
         if (r < 0)
                 return 0;
-        if (on) {
+        if (r == USER_TOTP_ON) {
                 http_reply_problem(req, 409, "name", "the user has a second factor already: disable it first");
                 return 0;
         }
@@ -1045,10 +1052,7 @@ static int h_totp_disable(http_req *req, void *ud) {
                 }
                 return user_write(req, ud, &o);
         }
-        totp_row t;
-        int r = own_totp(req, ctx, &t, true);
-        sodium_memzero(&t, sizeof t);
-        if (r < 0 || reauth_factor(req, ctx, o.name, &o.factor) < 0)
+        if (own_totp_state(req, ctx, true) < 0 || reauth_factor(req, ctx, o.name, &o.factor) < 0)
                 return 0;
         return user_write(req, ud, &o);
 }
@@ -1056,15 +1060,12 @@ static int h_totp_disable(http_req *req, void *ud) {
 static int h_recovery_new(http_req *req, void *ud) {
         api_ctx *ctx = ud;
         user_op o = {.kind = OP_RECOVERY_NEW, .name = http_param(req, "name")};
-        totp_row t;
         if (self_only(req, o.name) < 0)
                 return 0;
-        int r = own_totp(req, ctx, &t, true);
-        bool on = r == 1 && t.confirmed;
-        sodium_memzero(&t, sizeof t);
+        int r = own_totp_state(req, ctx, true);
         if (r < 0)
                 return 0;
-        if (!on) {
+        if (r != USER_TOTP_ON) {
                 http_reply_problem(req, 409, "name", "the second factor is not confirmed yet");
                 return 0;
         }

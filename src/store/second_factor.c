@@ -29,19 +29,34 @@ int store_totp_get(store *s, int64_t user_id, totp_row *ret, sked_err *err) {
         return row_read(st, &totp_shape, ret, err);
 }
 
-/* runs one statement of user_id (and an optional second integer or text), ret the
+/* runs one statement of user_id (and a second integer when arg >= 0); *ret_n (may
+ * be NULL) the number of rows changed */
+static int run_user(store *s, const char *sql, int64_t user_id, int64_t arg, int64_t *ret_n, sked_err *err) {
+        db_stmt *st;
+        int r = db_prepare(s->d, sql, &st, err);
+        if (r < 0)
+                return r;
+        db_bind_int(st, 1, user_id);
+        if (arg >= 0)
+                db_bind_int(st, 2, arg);
+        if ((r = db_run(st, err)) < 0)
+                return r;
+        if (ret_n)
+                *ret_n = db_changes(s->d);
+        return 0;
+}
+
+/* runs one statement binding ($1 user_id, $2 text, $3 v); *ret_n (may be NULL) the
  * number of rows changed */
-static int run_user(store *s, const char *sql, int64_t user_id, int64_t arg, const char *text, int64_t *ret_n,
+static int run_text(store *s, const char *sql, int64_t user_id, const char *text, int64_t v, int64_t *ret_n,
                     sked_err *err) {
         db_stmt *st;
         int r = db_prepare(s->d, sql, &st, err);
         if (r < 0)
                 return r;
         db_bind_int(st, 1, user_id);
-        if (text)
-                db_bind_text(st, 2, text);
-        else if (arg >= 0)
-                db_bind_int(st, 2, arg);
+        db_bind_text(st, 2, text);
+        db_bind_int(st, 3, v);
         if ((r = db_run(st, err)) < 0)
                 return r;
         if (ret_n)
@@ -56,38 +71,28 @@ int store_totp_enrol(store *s, int64_t user_id, const char *secret, sked_time no
                 return r;
         if (r == 1 && t.confirmed)
                 return err_field(err, -EEXIST, "name", "the user has a second factor already: disable it first");
-        if ((r = run_user(s, "DELETE FROM totp WHERE user_id = $1", user_id, -1, NULL, NULL, err)) < 0 ||
-            (r = run_user(s, "DELETE FROM recovery_codes WHERE user_id = $1", user_id, -1, NULL, NULL, err)) < 0)
+        if ((r = run_user(s, "DELETE FROM totp WHERE user_id = $1", user_id, -1, NULL, err)) < 0 ||
+            (r = run_user(s, "DELETE FROM recovery_codes WHERE user_id = $1", user_id, -1, NULL, err)) < 0)
                 return r;
-        db_stmt *st;
-        if ((r = db_prepare(s->d, "INSERT INTO totp(user_id, secret, created_at) VALUES($1, $2, $3)", &st, err)) < 0)
-                return r;
-        db_bind_int(st, 1, user_id);
-        db_bind_text(st, 2, secret);
-        db_bind_int(st, 3, now);
-        return db_run(st, err);
+        return run_text(s, "INSERT INTO totp(user_id, secret, created_at) VALUES($1, $2, $3)", user_id, secret, now,
+                        NULL, err);
 }
 
 int store_totp_confirm(store *s, int64_t user_id, const char *secret, int64_t step, sked_err *err) {
-        db_stmt *st;
-        int r = db_prepare(s->d,
-                           "UPDATE totp SET confirmed = 1, last_step = $3 WHERE user_id = $1 AND secret = $2 "
-                           "AND confirmed = 0",
-                           &st, err);
+        int64_t n = 0;
+        int r = run_text(s,
+                         "UPDATE totp SET confirmed = 1, last_step = $3 WHERE user_id = $1 AND secret = $2 "
+                         "AND confirmed = 0",
+                         user_id, secret, step, &n, err);
         if (r < 0)
                 return r;
-        db_bind_int(st, 1, user_id);
-        db_bind_text(st, 2, secret);
-        db_bind_int(st, 3, step);
-        if ((r = db_run(st, err)) < 0)
-                return r;
-        return db_changes(s->d) ? 0 : err_field(err, -ENOENT, "name", "no second factor being enrolled (enrol first)");
+        return n ? 0 : err_field(err, -ENOENT, "name", "no second factor being enrolled (enrol first)");
 }
 
 int store_totp_take_step(store *s, int64_t user_id, int64_t step, sked_err *err) {
         int64_t n = 0;
         int r = run_user(s, "UPDATE totp SET last_step = $2 WHERE user_id = $1 AND confirmed = 1 AND last_step < $2",
-                         user_id, step, NULL, &n, err);
+                         user_id, step, &n, err);
         if (r < 0)
                 return r;
         return n ? 0 : err_field(err, -EACCES, "code", "code: used already");
@@ -95,25 +100,17 @@ int store_totp_take_step(store *s, int64_t user_id, int64_t step, sked_err *err)
 
 int store_totp_remove(store *s, int64_t user_id, sked_err *err) {
         int64_t n = 0;
-        int r = run_user(s, "DELETE FROM totp WHERE user_id = $1", user_id, -1, NULL, &n, err);
-        if (r < 0 ||
-            (r = run_user(s, "DELETE FROM recovery_codes WHERE user_id = $1", user_id, -1, NULL, NULL, err)) < 0)
+        int r = run_user(s, "DELETE FROM totp WHERE user_id = $1", user_id, -1, &n, err);
+        if (r < 0 || (r = run_user(s, "DELETE FROM recovery_codes WHERE user_id = $1", user_id, -1, NULL, err)) < 0)
                 return r;
         return n ? 0 : err_field(err, -ENOENT, "name", "the user has no second factor");
 }
 
 int store_recovery_set(store *s, int64_t user_id, char *const *hashes, size_t n, sked_time now, sked_err *err) {
-        int r = run_user(s, "DELETE FROM recovery_codes WHERE user_id = $1", user_id, -1, NULL, NULL, err);
-        for (size_t i = 0; r == 0 && i < n; i++) {
-                db_stmt *st;
-                if ((r = db_prepare(s->d, "INSERT INTO recovery_codes(user_id, hash, created_at) VALUES($1, $2, $3)",
-                                    &st, err)) < 0)
-                        return r;
-                db_bind_int(st, 1, user_id);
-                db_bind_text(st, 2, hashes[i]);
-                db_bind_int(st, 3, now);
-                r = db_run(st, err);
-        }
+        int r = run_user(s, "DELETE FROM recovery_codes WHERE user_id = $1", user_id, -1, NULL, err);
+        for (size_t i = 0; r == 0 && i < n; i++)
+                r = run_text(s, "INSERT INTO recovery_codes(user_id, hash, created_at) VALUES($1, $2, $3)", user_id,
+                             hashes[i], now, NULL, err);
         return r;
 }
 
@@ -130,18 +127,13 @@ int store_recovery_find(store *s, int64_t user_id, const char *hash, sked_err *e
 }
 
 int store_recovery_take(store *s, int64_t user_id, const char *hash, sked_time now, sked_err *err) {
-        db_stmt *st;
-        int r = db_prepare(
-                s->d, "UPDATE recovery_codes SET used_at = $3 WHERE user_id = $1 AND hash = $2 AND used_at IS NULL",
-                &st, err);
+        int64_t n = 0;
+        int r = run_text(s,
+                         "UPDATE recovery_codes SET used_at = $3 WHERE user_id = $1 AND hash = $2 AND used_at IS NULL",
+                         user_id, hash, now, &n, err);
         if (r < 0)
                 return r;
-        db_bind_int(st, 1, user_id);
-        db_bind_text(st, 2, hash);
-        db_bind_int(st, 3, now);
-        if ((r = db_run(st, err)) < 0)
-                return r;
-        return db_changes(s->d) ? 0 : err_field(err, -EACCES, "code", "code: used already");
+        return n ? 0 : err_field(err, -EACCES, "code", "code: used already");
 }
 
 int store_recovery_left(store *s, int64_t user_id, int64_t *ret, sked_err *err) {
