@@ -471,3 +471,25 @@ test('two-step sign-in: set up on the profile page, recovery codes once, then th
   await page.locator('form[aria-label="Second factor"] [role=alert]').waitFor(); // good once
   await close(page);
 });
+
+test('a role that must have a second factor: its session shows only the enrolment until it is done', async () => {
+  await api('POST', '/api/v1/users', {name: 'gus', role: 'viewer', password: PW});
+  await api('PUT', '/api/v1/totp-policy', {required_roles: ['viewer']});
+  try {
+    const page = await blank('UTC');
+    await fillLogin(page, {name: 'gus', password: PW});
+    await page.locator('h1', {hasText: 'Set up two-step sign-in'}).waitFor();
+    assert.equal(await page.locator('table[aria-label=Series]').count(), 0, 'nothing else before it');
+    await page.fill('#totp-password', PW);
+    await page.click('form[aria-label="Set up two-step sign-in"] button[type=submit]');
+    const secret = await page.locator('[data-secret]').innerText();
+    await page.fill('#totp-code', totp(secret, serverStep()));
+    await page.click('form[aria-label="Confirm two-step sign-in"] button[type=submit]');
+    await page.waitForSelector('.codes code');
+    await page.click('text=I have saved them');
+    await page.waitForSelector('table[aria-label=Series] tbody tr');
+    await close(page);
+  } finally {
+    await api('PUT', '/api/v1/totp-policy', {required_roles: []});
+  }
+});
