@@ -359,6 +359,7 @@ test('screenshots of the list and the calendar, light and dark, with no console 
 
 test('the first login: the bootstrap admin must choose a password on a page of its own, then signs out', async () => {
   const page = await blank('UTC', 'light', '#/runs');
+  await page.screenshot({path: join(shots, 'login.png')});
   await fillLogin(page, {name: 'admin', password: 'not the password'});
   await page.locator('form[aria-label="Sign in"] [role=alert]', {hasText: 'Wrong user name or password'}).waitFor();
   await fillLogin(page, {name: 'admin', password: adminPassword});
@@ -441,6 +442,7 @@ test('two-step sign-in: set up on the profile page, recovery codes once, then th
   const step = serverStep();
   await page.fill('#totp-code', totp(secret, step));
   await page.click('form[aria-label="Confirm two-step sign-in"] button[type=submit]');
+  await page.waitForSelector('.codes code');
   const codes = await page.locator('.codes code').allInnerTexts();
   assert.equal(codes.length, 10);
   await page.screenshot({path: join(shots, 'profile-recovery-codes.png')});
