@@ -5,8 +5,9 @@ login throttle), recovery codes good once and regenerated, disabling, the admins
 requirement per role (a session without a second factor reaches enrolment only), and
 no secret, code or recovery code in the logs, the audit log or later replies.  The
 codes are computed here (RFC 6238, HMAC-SHA-1, 6 digits, 30 s) from the secret the
-enrolment returned, at the real clock (the server's: no --clock-file), using the one
-step either side the server accepts to get a code of a later step."""
+enrolment returned, at the real clock (the server's, without --clock-file), using the
+one step either side the server accepts to get a code of a later step; one test moves
+the server's clock (--clock-file) to show the window follows it."""
 import base64
 import hashlib
 import hmac
@@ -232,6 +233,31 @@ class Totp(skedtest.ServerTest):
         self.secrets += body["recovery_codes"]
         self.assertEqual(self.srv.api("GET", "/api/v1/series", headers=s, token=None)[0], 200, "enrolled: free")
         self.assert_no_secret()
+
+    def test_codes_follow_the_servers_clock(self):
+        """The window is one step either side of the server's now (its injectable
+        clock, --clock-file), not of the real one."""
+        clock = self.path("clock")
+        with open(clock, "w") as f:
+            f.write("0\n")
+        self.srv.stop()
+        self.srv = self.start_server("clocked", extra=("--clock-file", clock))
+        tok = self.user("tim")
+        secret = self.enrol("tim", tok)
+        self.confirm("tim", tok, secret)
+        # a probe of the server's clock: a token that expires 100 s from now
+        status, probe = self.srv.api("POST", "/api/v1/tokens", {
+            "name": "probe", "user": "tim", "expires_at": skedtest.utc_text(skedtest.now_us() + 100_000_000)})
+        self.assertEqual(status, 201, probe)
+        with open(clock, "w") as f:
+            f.write("600\n")
+        skedtest.wait_for(lambda: self.srv.api("GET", "/api/v1/series", token=probe["token"])[0] == 401, 10,
+                          what="the server's clock 600 s ahead")
+        real = step_now()
+        status, _, body = self.login("tim", code=totp(secret, real + 1))
+        self.assertEqual((status, body["field"]), (401, "code"), "a code of the real clock's next step is 19 off")
+        status, _, body = self.login("tim", code=totp(secret, real + 20))
+        self.assertEqual(status, 201, body)
 
     def cli_as(self, token, *args, stdin=""):
         env = dict(self.srv.cli_env(), SKED_TOKEN=token)
