@@ -196,6 +196,10 @@ _sked() {
         "instance show" | "instance journal" | "instance signal" | "instance cancel" | "instance pause" | \
                 "instance resume")
                 COMPREPLY=($(compgen -W "$(_sked_ask 0 instance list)" -- "$cur")) ;;
+        "user totp")
+                [ "$prev" = totp ] && COMPREPLY=($(compgen -W "enrol confirm disable recovery-codes" -- "$cur")) ||
+                        COMPREPLY=($(compgen -W "$(_sked_ask 0 user list)" -- "$cur")) ;;
+        "user totp-require") COMPREPLY=($(compgen -W "admin operator viewer" -- "$cur")) ;;
         esac
         return 0
 }
