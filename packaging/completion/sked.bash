@@ -27,7 +27,7 @@ _sked_verbs() {
         nodes) echo "list" ;;
         workflow) echo "list show register start" ;;
         instance) echo "list show journal signal cancel pause resume" ;;
-        user) echo "list add set passwd disable enable grants" ;;
+        user) echo "list add set passwd disable enable totp totp-require grants" ;;
         token) echo "list create revoke" ;;
         audit) echo "list" ;;
         esac
@@ -58,6 +58,7 @@ _sked_opts() {
         "user set") echo "--role --display-name --tz" ;;
         "user passwd") echo "--password-stdin --current" ;;
         "user grants") echo "--type --feature --none" ;;
+        "user totp-require") echo "--none" ;;
         "token list") echo "--all --revoked" ;;
         "token create") echo "--user --expires" ;;
         "audit list") echo "--actor --path --method --since --until --before --limit" ;;
@@ -196,6 +197,10 @@ _sked() {
         "instance show" | "instance journal" | "instance signal" | "instance cancel" | "instance pause" | \
                 "instance resume")
                 COMPREPLY=($(compgen -W "$(_sked_ask 0 instance list)" -- "$cur")) ;;
+        "user totp")
+                [ "$prev" = totp ] && COMPREPLY=($(compgen -W "enrol confirm disable recovery-codes" -- "$cur")) ||
+                        COMPREPLY=($(compgen -W "$(_sked_ask 0 user list)" -- "$cur")) ;;
+        "user totp-require") COMPREPLY=($(compgen -W "admin operator viewer" -- "$cur")) ;;
         esac
         return 0
 }

@@ -1101,6 +1101,13 @@ static int check_auth(http_req *r) {
                                 r->who.name, r->who.name);
                         return -1;
                 }
+                if (r->who.session_id && r->who.totp_missing && !(rt->flags & HTTP_TOTP_PENDING)) {
+                        problem(r, 403, NULL,
+                                "user \"%s\" must enrol a second factor first (POST /api/v1/users/%s/totp): "
+                                "an admin requires it for the role %s",
+                                r->who.name, r->who.name, http_role_name(r->who.role));
+                        return -1;
+                }
                 if (r->who.role >= need)
                         return r->who.session_id ? check_csrf(r) : 0;
                 problem(r, 403, NULL, "%s %s needs the role %s; user \"%s\" is %s %s", r->method, rt->name,

@@ -63,6 +63,7 @@ typedef struct http_principal {
         int64_t session_id;        /* a web session's (cookie), else 0 */
         int role;                  /* HTTP_ROLE_* */
         bool must_change;          /* sessions: the password must be changed first */
+        bool totp_missing;         /* sessions: a second factor must be enrolled first (admins require it) */
         char name[65];             /* the user's name */
         char csrf[65];             /* sessions: what X-CSRF-Token must say on a state change */
 } http_principal;
@@ -114,6 +115,7 @@ enum {
         HTTP_ANY_ROLE = 1 << 7,         /* any user, whatever the method (their own tokens, password: the
                                            handler checks whose) */
         HTTP_PASSWORD_PENDING = 1 << 8, /* open to a session whose password must be changed (else 403) */
+        HTTP_TOTP_PENDING = 1 << 9,     /* open to a session that must enrol a second factor first (else 403) */
 };
 
 /* A route's own check of credentials, for an HTTP_PUBLIC route that accepts others

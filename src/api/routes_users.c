@@ -8,9 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/second_factor.h"
 #include "api/views.h"
 #include "model/password.h"
 #include "sched/tz.h"
+#include "store/second_factor.h"
 #include "store/store.h"
 
 #define TOUCH_EVERY (60 * (sked_time) 1000000) /* a token's last use is recorded at this granularity */
@@ -120,7 +122,8 @@ static int session_authenticate(api_ctx *ctx, http_req *r, http_principal *ret) 
         *ret = (http_principal){.user_id = a.user_id,
                                 .session_id = a.session_id,
                                 .role = http_role_parse(a.role),
-                                .must_change = a.must_change};
+                                .must_change = a.must_change,
+                                .totp_missing = a.totp_missing};
         snprintf(ret->name, sizeof ret->name, "%s", a.name);
         csrf_of(cookie, ret->csrf);
         sodium_memzero(cookie, sizeof cookie);
@@ -160,6 +163,8 @@ static json_t *view_user(const user_row *u) {
         json_t *o = json_pack("{s:s, s:s?, s:s?, s:s, s:b, s:b, s:b}", "name", u->name, "display_name", u->display_name,
                               "tz", u->tz, "role", u->role, "disabled", u->disabled, "must_change_password",
                               u->must_change, "has_password", u->password_hash != NULL);
+        static const char *const totp[] = {"off", "pending", "on"};
+        json_object_set_new(o, "totp", json_string(totp[u->totp]));
         view_set_instant(o, "created_at", u->created_at);
         view_set_instant(o, "updated_at", u->updated_at);
         return o;
@@ -201,6 +206,21 @@ static int opt_string(http_req *req, const char *name, size_t max, const char **
         }
         *ret = json_string_value(v);
         return 0;
+}
+
+/* Replies 429 (and counts the attempt) when logins of user from addr must wait. */
+static bool throttle_refused(http_req *req, api_ctx *ctx, const char *user, const char *addr, sked_time now) {
+        sked_time wait = throttle_wait(&ctx->users.logins, user, addr, now);
+        if (wait <= 0)
+                return false;
+        char ra[24];
+        long long secs = (long long) ((wait + 999999) / 1000000);
+        throttle_failed(&ctx->users.logins, user, addr, true, now);
+        snprintf(ra, sizeof ra, "%lld", secs);
+        http_add_header(req, "Retry-After", ra);
+        http_reply_problem(req, 429, NULL,
+                           "too many failed logins for this account or from this address; try again in %lld s", secs);
+        return true;
 }
 
 static int check_tz(http_req *req, const char *tz) {
@@ -252,7 +272,12 @@ enum user_op_kind {
         OP_TOKEN_CREATE,
         OP_TOKEN_REVOKE,
         OP_LOGIN,
-        OP_SESSION_END
+        OP_SESSION_END,
+        OP_TOTP_ENROL,
+        OP_TOTP_CONFIRM,
+        OP_TOTP_DISABLE,
+        OP_RECOVERY_NEW,
+        OP_TOTP_POLICY
 };
 
 typedef struct user_op {
@@ -260,17 +285,31 @@ typedef struct user_op {
         const char *name; /* the user acted on */
         const char *display_name, *tz, *role, *token_name;
         bool set_display, set_tz;
-        char hash[PASSWORD_HASH_LEN];   /* OP_ADD (may be ""), OP_PASSWORD */
-        char token[AUTH_TOKEN_LEN + 1]; /* OP_TOKEN_CREATE: the new token */
-        sked_time expires_at;           /* OP_TOKEN_CREATE */
-        int64_t token_id, only_user;    /* OP_TOKEN_REVOKE: the token, and whose (0: anyone's) */
-        bool self_change;               /* OP_PASSWORD by the user themselves: must_change ends */
-        int64_t session_id;             /* OP_PASSWORD: the caller's (kept); OP_SESSION_END: the one */
-        sked_time lifetime;             /* OP_LOGIN */
-        const char *addr, *user_agent;  /* OP_LOGIN */
-        bool secure;                    /* OP_LOGIN: the cookie's name and attributes; OP_SESSION_END: clear it */
+        char hash[PASSWORD_HASH_LEN];     /* OP_ADD (may be ""), OP_PASSWORD */
+        char token[AUTH_TOKEN_LEN + 1];   /* OP_TOKEN_CREATE: the new token */
+        sked_time expires_at;             /* OP_TOKEN_CREATE */
+        int64_t token_id, only_user;      /* OP_TOKEN_REVOKE: the token, and whose (0: anyone's) */
+        bool self_change;                 /* OP_PASSWORD by the user themselves: must_change ends */
+        int64_t session_id;               /* OP_PASSWORD: the caller's (kept); OP_SESSION_END: the one */
+        sked_time lifetime;               /* OP_LOGIN */
+        const char *addr, *user_agent;    /* OP_LOGIN */
+        bool secure;                      /* OP_LOGIN: the cookie's name and attributes; OP_SESSION_END: clear it */
+        second_factor_use factor;         /* OP_LOGIN, OP_RECOVERY_NEW: the code to take (step or recovery) */
+        char secret[TOTP_SECRET_MAX + 1]; /* OP_TOTP_ENROL, OP_TOTP_CONFIRM */
+        int64_t step;                     /* OP_TOTP_CONFIRM: the step of its code */
+        char codes[SF_RECOVERY_CODES][SF_RECOVERY_LEN + 1]; /* OP_TOTP_CONFIRM, OP_RECOVERY_NEW */
+        char hashes[SF_RECOVERY_CODES][SF_HASH_HEX];        /* their hashes */
+        char policy[40];                                    /* OP_TOTP_POLICY: ",role,...," or "" for none */
         json_t *out;
 } user_op;
+
+/* Takes the code a request was checked with (second_factor_check, on the HTTP
+ * thread), in the write: a code is good once, also when two requests race. */
+static int take_factor(store *st, int64_t user_id, const second_factor_use *f, sked_time now, sked_err *err) {
+        if (f->recovery[0])
+                return store_recovery_take(st, user_id, f->recovery, now, err);
+        return f->step ? store_totp_take_step(st, user_id, f->step, err) : 0;
+}
 
 static int user_apply(engine *e, store *st, void *ctx, json_t **ret_reply, sked_err *err) {
         user_op *o = ctx;
@@ -293,6 +332,8 @@ static int user_apply(engine *e, store *st, void *ctx, json_t **ret_reply, sked_
                 return store_token_revoke(st, o->token_id, o->only_user, now, err);
         if (o->kind == OP_SESSION_END)
                 return store_session_revoke(st, o->session_id, o->only_user, now, err);
+        if (o->kind == OP_TOTP_POLICY)
+                return store_setting_set(st, "totp_required_roles", o->policy[0] ? o->policy : NULL, err);
         if ((r = store_user_get(st, o->name, &u, err)) < 0)
                 return r;
         if (r == 0)
@@ -324,6 +365,8 @@ static int user_apply(engine *e, store *st, void *ctx, json_t **ret_reply, sked_
                 unsigned char h[AUTH_HASH_LEN];
                 char hex[AUTH_HASH_LEN * 2 + 1], csrf[AUTH_HASH_LEN * 2 + 1];
                 int64_t id = 0;
+                if ((r = take_factor(st, u.id, &o->factor, now, err)) < 0)
+                        goto out;
                 auth_token_hash(o->token, h);
                 hash_hex(h, hex);
                 if ((r = store_session_insert(st, u.id, hex, now, now + o->lifetime, o->addr, o->user_agent, &id,
@@ -367,6 +410,33 @@ static int user_apply(engine *e, store *st, void *ctx, json_t **ret_reply, sked_
                 r = 0;
                 goto out;
         }
+        case OP_TOTP_ENROL: {
+                char uri[SF_URI_MAX];
+                if ((r = store_totp_enrol(st, u.id, o->secret, now, err)) < 0)
+                        goto out;
+                second_factor_uri(u.name, o->secret, uri);
+                o->out = json_pack("{s:s, s:s, s:s, s:i, s:i}", "secret", o->secret, "uri", uri, "algorithm", "SHA1",
+                                   "digits", 6, "period", 30);
+                sodium_memzero(uri, sizeof uri);
+                goto out;
+        }
+        case OP_TOTP_CONFIRM:
+        case OP_RECOVERY_NEW:
+                if ((r = o->kind == OP_TOTP_CONFIRM ? store_totp_confirm(st, u.id, o->secret, o->step, err)
+                                                    : take_factor(st, u.id, &o->factor, now, err)) < 0)
+                        goto out;
+                char *hashes[SF_RECOVERY_CODES];
+                for (int i = 0; i < SF_RECOVERY_CODES; i++)
+                        hashes[i] = o->hashes[i];
+                if ((r = store_recovery_set(st, u.id, hashes, SF_RECOVERY_CODES, now, err)) < 0)
+                        goto out;
+                o->out = json_pack("{s:[]}", "recovery_codes");
+                for (int i = 0; i < SF_RECOVERY_CODES; i++)
+                        json_array_append_new(json_object_get(o->out, "recovery_codes"), json_string(o->codes[i]));
+                goto out;
+        case OP_TOTP_DISABLE:
+                r = store_totp_remove(st, u.id, err);
+                goto out;
         default:
                 break;
         }
@@ -392,11 +462,17 @@ static int user_ok(http_req *req, void *op) {
         if (o->kind == OP_SESSION_END && o->secure) /* the caller's own: its cookie goes too */
                 http_add_header(req, "Set-Cookie", o->token_name);
         sodium_memzero(o->token, sizeof o->token);
+        sodium_memzero(o->secret, sizeof o->secret);
+        sodium_memzero(o->codes, sizeof o->codes);
         if (!o->out) {
                 http_reply_json(req, 204, NULL);
                 return 0;
         }
-        http_reply_json(req, o->kind == OP_ADD || o->kind == OP_TOKEN_CREATE || o->kind == OP_LOGIN ? 201 : 200,
+        http_reply_json(req,
+                        o->kind == OP_ADD || o->kind == OP_TOKEN_CREATE || o->kind == OP_LOGIN ||
+                                        o->kind == OP_TOTP_ENROL
+                                ? 201
+                                : 200,
                         o->out);
         return 0;
 }
@@ -404,6 +480,8 @@ static int user_ok(http_req *req, void *op) {
 static void user_clear(void *op) {
         user_op *o = op;
         sodium_memzero(o->token, sizeof o->token);
+        sodium_memzero(o->secret, sizeof o->secret);
+        sodium_memzero(o->codes, sizeof o->codes);
         json_decref(o->out);
 }
 
@@ -506,6 +584,45 @@ static int h_user_patch(http_req *req, void *ud) {
         return user_write(req, ud, &o);
 }
 
+/* Re-authentication of the caller acting on their own account `name`: password is
+ * their current one (when they have one).  With `throttled`, a locked account or
+ * address is refused first and a wrong password counts as a failed login.  0, or
+ * -1 when it replied (403 current_password, 429, 404, 503). */
+static int verify_current(http_req *req, api_ctx *ctx, const char *name, const char *password, bool throttled) {
+        const char *addr = http_client_addr(req);
+        sked_time now = engine_now(ctx->e);
+        if (throttled && throttle_refused(req, ctx, name, addr, now))
+                return -1;
+        store *st;
+        if (api_get_store(ctx->e, req, &st) < 0)
+                return -1;
+        user_row u;
+        sked_err err = {0};
+        int r = store_user_get(st, name, &u, &err);
+        if (r < 0) {
+                api_reply_err(req, r, &err);
+                return -1;
+        }
+        if (r == 0) {
+                http_reply_problem(req, 404, "name", "no user \"%s\"", name);
+                return -1;
+        }
+        r = u.password_hash ? password_verify(u.password_hash, password ? password : "") : 0;
+        user_row_clear(&u);
+        if (r == -EACCES) {
+                if (throttled)
+                        throttle_failed(&ctx->users.logins, name, addr, false, now);
+                http_reply_problem(req, 403, "current_password",
+                                   "current_password: required, and must be your current password");
+                return -1;
+        }
+        if (r < 0) {
+                hash_reply_err(req, r);
+                return -1;
+        }
+        return 0;
+}
+
 static int h_user_password(http_req *req, void *ud) {
         api_ctx *ctx = ud;
         user_op o = {.kind = OP_PASSWORD, .name = http_param(req, "name")};
@@ -522,28 +639,8 @@ static int h_user_password(http_req *req, void *ud) {
         if (password_check(pw, "password", &err) < 0)
                 return api_reply_err(req, -EINVAL, &err);
         int r;
-        if (o.self_change) {
-                /* re-authentication: the current password, when there is one */
-                store *st;
-                if (api_get_store(ctx->e, req, &st) < 0)
-                        return 0;
-                user_row u;
-                if ((r = store_user_get(st, o.name, &u, &err)) < 0)
-                        return api_reply_err(req, r, &err);
-                if (r == 0) {
-                        http_reply_problem(req, 404, "name", "no user \"%s\"", o.name);
-                        return 0;
-                }
-                r = u.password_hash ? password_verify(u.password_hash, current ? current : "") : 0;
-                user_row_clear(&u);
-                if (r == -EACCES) {
-                        http_reply_problem(req, 403, "current_password",
-                                           "current_password: required, and must be your current password");
-                        return 0;
-                }
-                if (r < 0)
-                        return hash_reply_err(req, r);
-        }
+        if (o.self_change && verify_current(req, ctx, o.name, current, false) < 0)
+                return 0;
         if ((r = password_hash(pw, o.hash)) < 0)
                 return hash_reply_err(req, r);
         return user_write(req, ud, &o);
@@ -658,16 +755,38 @@ static void dummy_init(void) {
                 dummy_hash[0] = '\0';
 }
 
+/* Checks a second-factor code of user uid (name): 0 with *ret when it is good, else
+ * replies (status: 401 at login, 403 to a signed-in user; field "code") counted as a
+ * failed login, and returns -1. */
+static int factor_refused(http_req *req, api_ctx *ctx, store *st, int64_t uid, const char *name, const char *code,
+                          int status, second_factor_use *ret) {
+        sked_err err = {0};
+        sked_time now = engine_now(ctx->e);
+        int r = second_factor_check(st, uid, code ? code : "", now, ret, &err);
+        if (r < 0) {
+                api_reply_err(req, r, &err);
+                return -1;
+        }
+        if (r == 0) {
+                throttle_failed(&ctx->users.logins, name, http_client_addr(req), false, now);
+                http_reply_problem(req, status, "code",
+                                   "code: not the code of this account's authenticator app now, nor an unused "
+                                   "recovery code (each code is good once)");
+                return -1;
+        }
+        return 0;
+}
+
 static int h_login(http_req *req, void *ud) {
         api_ctx *ctx = ud;
         user_op o = {.kind = OP_LOGIN, .lifetime = ctx->users.lifetime};
-        const char *pw = NULL;
+        const char *pw = NULL, *code = NULL;
         if (!http_same_origin(req)) {
                 http_reply_problem(req, 403, "Origin", "Origin: a login must come from this site");
                 return 0;
         }
         if (opt_string(req, "name", NAME_MAX_LEN, &o.name) < 0 ||
-            opt_string(req, "password", PASSWORD_MAX * 4, &pw) < 0)
+            opt_string(req, "password", PASSWORD_MAX * 4, &pw) < 0 || opt_string(req, "code", SF_CODE_MAX, &code) < 0)
                 return 0;
         if (!o.name || !pw) {
                 http_reply_problem(req, 400, !o.name ? "name" : "password", "%s: required",
@@ -675,18 +794,9 @@ static int h_login(http_req *req, void *ud) {
                 return 0;
         }
         const char *addr = http_client_addr(req);
-        sked_time now = engine_now(ctx->e), wait = throttle_wait(&ctx->users.logins, o.name, addr, now);
-        if (wait > 0) {
-                char ra[24];
-                long long secs = (long long) ((wait + 999999) / 1000000);
-                throttle_failed(&ctx->users.logins, o.name, addr, true, now);
-                snprintf(ra, sizeof ra, "%lld", secs);
-                http_add_header(req, "Retry-After", ra);
-                http_reply_problem(req, 429, NULL,
-                                   "too many failed logins for this account or from this address; try again in %lld s",
-                                   secs);
+        sked_time now = engine_now(ctx->e);
+        if (throttle_refused(req, ctx, o.name, addr, now))
                 return 0;
-        }
         store *st;
         if (api_get_store(ctx->e, req, &st) < 0)
                 return 0;
@@ -696,6 +806,8 @@ static int h_login(http_req *req, void *ud) {
         if (r < 0)
                 return api_reply_err(req, r, &err);
         bool found = r == 1, usable = found && !u.disabled && u.password_hash;
+        bool second = found && u.totp == USER_TOTP_ON;
+        int64_t uid = found ? u.id : 0;
         if (!usable)
                 pthread_once(&dummy_once, dummy_init);
         r = password_verify(usable ? u.password_hash : dummy_hash, pw);
@@ -710,6 +822,16 @@ static int h_login(http_req *req, void *ud) {
         }
         if (r < 0)
                 return hash_reply_err(req, r);
+        /* the second step: the same request again with a code (nothing is kept between
+         * the two, so the password is checked again; a missing code is no failure) */
+        if (second && !code) {
+                http_reply_problem(req, 401, "code",
+                                   "code: required: this account has a second factor; send the code of its "
+                                   "authenticator app (or a recovery code) with the name and password");
+                return 0;
+        }
+        if (second && (r = factor_refused(req, ctx, st, uid, o.name, code, 401, &o.factor)) != 0)
+                return 0;
         throttle_succeeded(&ctx->users.logins, o.name, addr);
         if (auth_token_generate(o.token) < 0) {
                 http_reply_problem(req, 500, NULL, "cannot generate a session");
@@ -740,6 +862,7 @@ static int h_whoami(http_req *req, void *ud) {
         if (p->session_id) {
                 json_object_set_new(o, "session", json_integer(p->session_id));
                 json_object_set_new(o, "csrf_token", json_string(p->csrf));
+                json_object_set_new(o, "totp_enrolment_required", json_boolean(p->totp_missing));
         }
         http_reply_json(req, 200, o);
         return 0;
@@ -807,6 +930,217 @@ static int h_lockouts(http_req *req, void *ud) {
         return 0;
 }
 
+/* ---- the second factor (TOTP) ---- */
+
+/* The caller acts on their own account `name` (a second factor is one's own). */
+static int self_only(http_req *req, const char *name) {
+        const http_principal *p = http_principal_of(req);
+        if (p && p->user_id && !strcmp(p->name, name))
+                return 0;
+        http_reply_problem(req, 403, "name", "name: \"%s\": a second factor is enrolled by its user themselves", name);
+        return -1;
+}
+
+/* Re-authentication for a change of one's second factor: the current password and
+ * a code (TOTP or recovery), counted in the login throttle.  0 with *f, or -1. */
+static int reauth_factor(http_req *req, api_ctx *ctx, const char *name, second_factor_use *f) {
+        const char *pw = NULL, *code = NULL;
+        if (opt_string(req, "current_password", PASSWORD_MAX * 4, &pw) < 0 ||
+            opt_string(req, "code", SF_CODE_MAX, &code) < 0)
+                return -1;
+        if (verify_current(req, ctx, name, pw, true) < 0)
+                return -1;
+        if (!code) {
+                http_reply_problem(req, 400, "code",
+                                   "code: required: a code of your authenticator app, or a recovery code");
+                return -1;
+        }
+        store *st;
+        if (api_get_store(ctx->e, req, &st) < 0)
+                return -1;
+        const http_principal *p = http_principal_of(req);
+        return factor_refused(req, ctx, st, p->user_id, name, code, 403, f);
+}
+
+/* The caller's TOTP row (self_only checked): 1 with *t, 0 when there is none (and
+ * replied 404 when `need`), -1 when it replied. */
+static int own_totp(http_req *req, api_ctx *ctx, totp_row *t, bool need) {
+        store *st;
+        sked_err err = {0};
+        if (api_get_store(ctx->e, req, &st) < 0)
+                return -1;
+        int r = store_totp_get(st, http_principal_of(req)->user_id, t, &err);
+        if (r < 0) {
+                api_reply_err(req, r, &err);
+                return -1;
+        }
+        if (r == 0 && need)
+                http_reply_problem(req, 404, "name", "no second factor enrolled (POST /api/v1/users/NAME/totp first)");
+        return r == 0 && need ? -1 : r;
+}
+
+/* The state of the caller's second factor (enum user_totp), or -1 when it replied
+ * (404 when there is none and `need`). */
+static int own_totp_state(http_req *req, api_ctx *ctx, bool need) {
+        totp_row t;
+        int r = own_totp(req, ctx, &t, need);
+        int state = r < 0 ? -1 : r == 0 ? USER_TOTP_OFF : t.confirmed ? USER_TOTP_ON : USER_TOTP_PENDING;
+        sodium_memzero(&t, sizeof t);
+        return state;
+}
+
+static int h_totp_enrol(http_req *req, void *ud) {
+        api_ctx *ctx = ud;
+        user_op o = {.kind = OP_TOTP_ENROL, .name = http_param(req, "name")};
+        const char *pw = NULL;
+        if (self_only(req, o.name) < 0 || opt_string(req, "current_password", PASSWORD_MAX * 4, &pw) < 0 ||
+            verify_current(req, ctx, o.name, pw, true) < 0)
+                return 0;
+        int r = own_totp_state(req, ctx, false);
+        if (r < 0)
+                return 0;
+        if (r == USER_TOTP_ON) {
+                http_reply_problem(req, 409, "name", "the user has a second factor already: disable it first");
+                return 0;
+        }
+        second_factor_secret(o.secret);
+        return user_write(req, ud, &o);
+}
+
+static int h_totp_confirm(http_req *req, void *ud) {
+        api_ctx *ctx = ud;
+        user_op o = {.kind = OP_TOTP_CONFIRM, .name = http_param(req, "name")};
+        const char *code = NULL;
+        totp_row t;
+        if (self_only(req, o.name) < 0 || opt_string(req, "code", SF_CODE_MAX, &code) < 0)
+                return 0;
+        if (!code) {
+                http_reply_problem(req, 400, "code", "code: required: the code the authenticator app shows now");
+                return 0;
+        }
+        int r = own_totp(req, ctx, &t, true);
+        if (r < 0)
+                return 0;
+        if (t.confirmed) {
+                sodium_memzero(&t, sizeof t);
+                http_reply_problem(req, 409, "name", "the second factor is confirmed already");
+                return 0;
+        }
+        r = second_factor_totp(t.secret, code, engine_now(ctx->e), &o.step);
+        snprintf(o.secret, sizeof o.secret, "%s", t.secret);
+        sodium_memzero(&t, sizeof t);
+        if (r != 1) {
+                sodium_memzero(&o, sizeof o);
+                http_reply_problem(req, 400, "code",
+                                   "code: not the code of the enrolled secret now (six digits; is the device's clock "
+                                   "right?)");
+                return 0;
+        }
+        second_factor_recovery(http_principal_of(req)->user_id, o.codes, o.hashes);
+        return user_write(req, ud, &o);
+}
+
+static int h_totp_disable(http_req *req, void *ud) {
+        api_ctx *ctx = ud;
+        user_op o = {.kind = OP_TOTP_DISABLE, .name = http_param(req, "name")};
+        const http_principal *p = http_principal_of(req);
+        if (strcmp(p->name, o.name) != 0) {
+                /* an admin removes another's second factor (a lost device) */
+                if (p->role != HTTP_ROLE_ADMIN) {
+                        http_reply_problem(req, 403, "name", "only an admin may remove another user's second factor");
+                        return 0;
+                }
+                return user_write(req, ud, &o);
+        }
+        if (own_totp_state(req, ctx, true) < 0 || reauth_factor(req, ctx, o.name, &o.factor) < 0)
+                return 0;
+        return user_write(req, ud, &o);
+}
+
+static int h_recovery_new(http_req *req, void *ud) {
+        api_ctx *ctx = ud;
+        user_op o = {.kind = OP_RECOVERY_NEW, .name = http_param(req, "name")};
+        if (self_only(req, o.name) < 0)
+                return 0;
+        int r = own_totp_state(req, ctx, true);
+        if (r < 0)
+                return 0;
+        if (r != USER_TOTP_ON) {
+                http_reply_problem(req, 409, "name", "the second factor is not confirmed yet");
+                return 0;
+        }
+        if (reauth_factor(req, ctx, o.name, &o.factor) < 0)
+                return 0;
+        second_factor_recovery(http_principal_of(req)->user_id, o.codes, o.hashes);
+        return user_write(req, ud, &o);
+}
+
+/* The roles that must have a second factor: the setting's ",admin,operator," as a list. */
+static json_t *policy_view(const char *v) {
+        json_t *roles = json_array();
+        for (int i = HTTP_ROLE_VIEWER; i <= HTTP_ROLE_ADMIN; i++) {
+                char key[24];
+                snprintf(key, sizeof key, ",%s,", http_role_name(i));
+                if (v && strstr(v, key))
+                        json_array_append_new(roles, json_string(http_role_name(i)));
+        }
+        return json_pack("{s:o}", "required_roles", roles);
+}
+
+static int h_totp_policy_get(http_req *req, void *ud) {
+        api_ctx *ctx = ud;
+        store *st;
+        if (api_get_store(ctx->e, req, &st) < 0)
+                return 0;
+        char *v = NULL;
+        sked_err err = {0};
+        int r = store_setting_get(st, "totp_required_roles", &v, &err);
+        if (r < 0)
+                return api_reply_err(req, r, &err);
+        http_reply_json(req, 200, policy_view(v));
+        free(v);
+        return 0;
+}
+
+static int policy_ok(http_req *req, void *op) {
+        user_op *o = op;
+        http_reply_json(req, 200, policy_view(o->policy));
+        return 0;
+}
+
+static int h_totp_policy_put(http_req *req, void *ud) {
+        api_ctx *ctx = ud;
+        json_t *roles = json_object_get(http_body_json(req), "required_roles");
+        char v[40] = ",";
+        if (!json_is_array(roles) || json_array_size(roles) > 3) {
+                http_reply_problem(req, 400, "required_roles",
+                                   "required_roles: expected an array of roles (admin, operator, viewer)");
+                return 0;
+        }
+        size_t i;
+        json_t *x;
+        bool any = false;
+        json_array_foreach(roles, i, x) {
+                const char *role = json_string_value(x);
+                if (!role || http_role_parse(role) == HTTP_ROLE_NONE) {
+                        http_reply_problem(req, 400, "required_roles",
+                                           "required_roles[%zu]: expected admin, operator or viewer", i);
+                        return 0;
+                }
+                char key[24];
+                snprintf(key, sizeof key, ",%s,", role);
+                if (!strstr(v, key)) {
+                        strcat(v, role);
+                        strcat(v, ",");
+                        any = true;
+                }
+        }
+        user_op o = {.kind = OP_TOTP_POLICY};
+        if (any)
+                snprintf(o.policy, sizeof o.policy, "%s", v);
+        return api_write_through_loop(req, ctx->e, user_apply, 0, &o, sizeof o, policy_ok, user_clear);
+}
+
 /* ---- the audit log ---- */
 
 static int h_audit_list(http_req *req, void *ud) {
@@ -844,19 +1178,35 @@ static int h_audit_list(http_req *req, void *ud) {
         return 0;
 }
 
+/* the session routes are open to a session that must change its password or enrol
+ * a second factor first: it can see who it is and log out */
+#define PENDING (HTTP_PASSWORD_PENDING | HTTP_TOTP_PENDING)
+
 static const http_route_def routes[] = {
         {"GET", "/api/v1/lockouts", HTTP_ADMIN, h_lockouts, .args = NULL},
         {"GET", "/api/v1/audit", HTTP_ADMIN, h_audit_list,
          .args = HTTP_NAMES("actor", "path", "method", "since", "until", "before", "limit")},
-        {"POST", "/api/v1/session", HTTP_PUBLIC | HTTP_BODY, h_login, .members = HTTP_NAMES("name", "password")},
-        {"GET", "/api/v1/session", HTTP_ANY_ROLE | HTTP_PASSWORD_PENDING, h_whoami, .args = NULL},
-        {"DELETE", "/api/v1/session", HTTP_ANY_ROLE | HTTP_PASSWORD_PENDING, h_logout, .args = NULL},
-        {"GET", "/api/v1/sessions", HTTP_ANY_ROLE | HTTP_PASSWORD_PENDING, h_sessions_list, .args = NULL},
-        {"DELETE", "/api/v1/sessions/{id}", HTTP_ANY_ROLE | HTTP_PASSWORD_PENDING, h_session_revoke, .args = NULL},
+        {"POST", "/api/v1/session", HTTP_PUBLIC | HTTP_BODY, h_login,
+         .members = HTTP_NAMES("name", "password", "code")},
+        {"GET", "/api/v1/session", HTTP_ANY_ROLE | PENDING, h_whoami, .args = NULL},
+        {"DELETE", "/api/v1/session", HTTP_ANY_ROLE | PENDING, h_logout, .args = NULL},
+        {"GET", "/api/v1/sessions", HTTP_ANY_ROLE | PENDING, h_sessions_list, .args = NULL},
+        {"DELETE", "/api/v1/sessions/{id}", HTTP_ANY_ROLE | PENDING, h_session_revoke, .args = NULL},
+        {"GET", "/api/v1/totp-policy", HTTP_ADMIN, h_totp_policy_get, .args = NULL},
+        {"PUT", "/api/v1/totp-policy", HTTP_BODY | HTTP_ADMIN, h_totp_policy_put,
+         .members = HTTP_NAMES("required_roles")},
+        {"POST", "/api/v1/users/{name}/totp", HTTP_BODY | HTTP_ANY_ROLE | HTTP_TOTP_PENDING, h_totp_enrol,
+         .members = HTTP_NAMES("current_password")},
+        {"POST", "/api/v1/users/{name}/totp/confirm", HTTP_BODY | HTTP_ANY_ROLE | HTTP_TOTP_PENDING, h_totp_confirm,
+         .members = HTTP_NAMES("code")},
+        {"POST", "/api/v1/users/{name}/totp/disable", HTTP_BODY_OPTIONAL | HTTP_ANY_ROLE, h_totp_disable,
+         .members = HTTP_NAMES("current_password", "code")},
+        {"POST", "/api/v1/users/{name}/totp/recovery-codes", HTTP_BODY | HTTP_ANY_ROLE, h_recovery_new,
+         .members = HTTP_NAMES("current_password", "code")},
         {"GET", "/api/v1/users", HTTP_ADMIN, h_users_list, .args = NULL},
         {"POST", "/api/v1/users", HTTP_BODY | HTTP_ADMIN, h_user_add,
          .members = HTTP_NAMES("name", "role", "display_name", "tz", "password")},
-        {"GET", "/api/v1/users/{name}", HTTP_ANY_ROLE, h_user_get, .args = NULL},
+        {"GET", "/api/v1/users/{name}", HTTP_ANY_ROLE | HTTP_TOTP_PENDING, h_user_get, .args = NULL},
         {"PATCH", "/api/v1/users/{name}", HTTP_BODY | HTTP_ANY_ROLE, h_user_patch,
          .members = HTTP_NAMES("role", "display_name", "tz")},
         {"POST", "/api/v1/users/{name}/password", HTTP_BODY | HTTP_ANY_ROLE | HTTP_PASSWORD_PENDING, h_user_password,

@@ -16,6 +16,8 @@ static const char user_usage[] =
         "       sked user passwd NAME [--password-stdin] [--current]\n"
         "       sked user disable NAME\n"
         "       sked user enable NAME\n"
+        "       sked user totp enrol|confirm|disable|recovery-codes NAME\n"
+        "       sked user totp-require [ROLE...] [--none]\n"
         "       sked user grants NAME [--type TYPE]... [--feature FEATURE]... [--none]\n";
 
 static int user_list(const cli_noun *n, int argc, char **argv);
@@ -23,11 +25,19 @@ static int user_add(const cli_noun *n, int argc, char **argv);
 static int user_passwd(const cli_noun *n, int argc, char **argv);
 static int user_switch(const cli_noun *n, int argc, char **argv);
 static int user_grants(const cli_noun *n, int argc, char **argv);
+static int user_totp(const cli_noun *n, int argc, char **argv);
+static int user_totp_require(const cli_noun *n, int argc, char **argv);
 
 static const cli_verb user_verbs[] = {
-        {"list", 0, 0, VERB_DEFAULT, user_list, NULL},      {"add", 1, 1, 0, user_add, "one user NAME"},
-        {"set", 1, 1, 0, user_add, "one user NAME"},        {"passwd", 1, 1, 0, user_passwd, "one user NAME"},
-        {"disable", 1, 1, 0, user_switch, "one user NAME"}, {"enable", 1, 1, 0, user_switch, "one user NAME"},
+        {"list", 0, 0, VERB_DEFAULT, user_list, NULL},
+        {"add", 1, 1, 0, user_add, "one user NAME"},
+        {"set", 1, 1, 0, user_add, "one user NAME"},
+        {"passwd", 1, 1, 0, user_passwd, "one user NAME"},
+        {"disable", 1, 1, 0, user_switch, "one user NAME"},
+        {"enable", 1, 1, 0, user_switch, "one user NAME"},
+        {"totp", 2, 2, 0, user_totp, "enrol, confirm, disable or recovery-codes, and one user NAME"},
+        {"totp-require", 0, 3, 0, user_totp_require,
+         "the roles (admin, operator, viewer) that must have a second factor"},
         {"grants", 1, 1, 0, user_grants, "one user NAME"},
 };
 
@@ -72,11 +82,11 @@ static char *read_secret(const char *prompt, char *buf, size_t len) {
         return s;
 }
 
-enum { O_ROLE = 1, O_DISPLAY, O_TZ, O_PWSTDIN, O_CURRENT, O_USER, O_EXPIRES, O_ALL, O_REVOKED };
+enum { O_ROLE = 1, O_DISPLAY, O_TZ, O_PWSTDIN, O_CURRENT, O_USER, O_EXPIRES, O_ALL, O_REVOKED, O_NONE };
 
 typedef struct user_opts {
         const char *role, *display, *tz, *user, *expires;
-        bool pw_stdin, current, all, revoked;
+        bool pw_stdin, current, all, revoked, none;
 } user_opts;
 
 static int on_user_opt(int opt, const char *arg, void *ud) {
@@ -108,6 +118,9 @@ static int on_user_opt(int opt, const char *arg, void *ud) {
                 break;
         case O_REVOKED:
                 o->revoked = true;
+                break;
+        case O_NONE:
+                o->none = true;
                 break;
         }
         return 0;
@@ -283,6 +296,129 @@ static int user_grants(const cli_noun *n, int argc, char **argv) {
                 print_names("  features", json_object_get(reply, "features"));
         }
         json_decref(body);
+        json_decref(reply);
+        return r;
+}
+
+/* Reads a secret (prompted on a terminal, else a line of stdin) into body[member]:
+ * false (and says so) when there is none. */
+static bool secret_member(json_t *body, const char *member, const char *prompt) {
+        char buf[512];
+        if (!read_secret(prompt, buf, sizeof buf)) {
+                fprintf(stderr, "sked user totp: no %s on stdin\n", prompt);
+                return false;
+        }
+        json_object_set_new(body, member, json_string(buf));
+        memset(buf, 0, sizeof buf);
+        return true;
+}
+
+/* True when stdin has a line to read (not at its end). */
+static bool peek_line(void) {
+        int ch = getc(stdin);
+        if (ch == EOF)
+                return false;
+        ungetc(ch, stdin);
+        return true;
+}
+
+/* sked user totp ACTION NAME: the second factor of one's own account (an admin's
+ * disable of another's needs nothing more).  Secrets are read from the terminal
+ * without echo, or one per line of stdin: the current password, then the code. */
+static int user_totp(const cli_noun *n, int argc, char **argv) {
+        static const char *const actions[] = {"enrol", "confirm", "disable", "recovery-codes"};
+        cli_common c = {0};
+        char **args, path[200];
+        int nargs, r, a = -1;
+        if ((r = cli_parse_opts(n, &user_verbs[6], argc, argv, NULL, NULL, NULL, &c, &args, &nargs)) != 0)
+                return cli_exit(r);
+        for (int i = 0; i < 4; i++)
+                if (!strcmp(args[0], actions[i]))
+                        a = i;
+        if (a < 0) {
+                fprintf(stderr, "sked user totp: \"%s\": expected enrol, confirm, disable or recovery-codes\n%s",
+                        args[0], user_usage);
+                return CLI_USAGE;
+        }
+        json_t *body = json_object(), *reply = NULL;
+        bool ok = true;
+        if (a == 2 && !isatty(STDIN_FILENO) && !peek_line()) {
+                /* an admin removing another's second factor: nothing to give */
+                json_decref(body);
+                body = NULL;
+        } else {
+                if (a != 1)
+                        ok = secret_member(body, "current_password", "current password: ");
+                if (ok && a != 0)
+                        ok = secret_member(body, "code", a == 1 ? "code: " : "code (or a recovery code): ");
+        }
+        if (!ok) {
+                json_decref(body);
+                return CLI_USAGE;
+        }
+        snprintf(path, sizeof path, "/api/v1/users/%s/totp%s%s", args[1], a ? "/" : "", a ? actions[a] : "");
+        r = cli_call(&c, "POST", path, body, &reply);
+        json_decref(body);
+        if (r == 0 && c.json) {
+                cli_print_json(reply);
+        } else if (r == 0 && a == 0) {
+                printf("secret: %s\nuri: %s\n", json_string_value(json_object_get(reply, "secret")),
+                       json_string_value(json_object_get(reply, "uri")));
+                fprintf(stderr,
+                        "add it to an authenticator app (it is shown this once), then: sked user totp confirm %s\n",
+                        args[1]);
+        } else if (r == 0 && a == 2) {
+                printf("second factor of %s removed\n", args[1]);
+        } else if (r == 0) {
+                size_t i;
+                json_t *x;
+                json_array_foreach(json_object_get(reply, "recovery_codes"), i, x) {
+                        printf("%s\n", json_string_value(x));
+                }
+                fprintf(stderr, "recovery codes of %s: each logs in once instead of a code; shown this once\n",
+                        args[1]);
+        }
+        json_decref(reply);
+        return r;
+}
+
+/* sked user totp-require [ROLE...] [--none]: shows or sets the roles whose web
+ * sessions must have a second factor. */
+static int user_totp_require(const cli_noun *n, int argc, char **argv) {
+        static const struct option opts[] = {{"none", no_argument, NULL, O_NONE}, {0}};
+        cli_common c = {0};
+        user_opts o = {0};
+        char **args;
+        int nargs, r;
+        if ((r = cli_parse_opts(n, &user_verbs[7], argc, argv, opts, on_user_opt, &o, &c, &args, &nargs)) != 0)
+                return cli_exit(r);
+        if (o.none && nargs > 0) {
+                fprintf(stderr, "sked user totp-require: --none or roles, not both\n");
+                return CLI_USAGE;
+        }
+        json_t *reply = NULL;
+        if (o.none || nargs > 0) {
+                json_t *roles = json_array();
+                for (int i = 0; i < nargs; i++)
+                        json_array_append_new(roles, json_string(args[i]));
+                json_t *body = json_pack("{s:o}", "required_roles", roles);
+                r = cli_call(&c, "PUT", "/api/v1/totp-policy", body, &reply);
+                json_decref(body);
+        } else {
+                r = cli_call(&c, "GET", "/api/v1/totp-policy", NULL, &reply);
+        }
+        if (r == 0 && c.json) {
+                cli_print_json(reply);
+        } else if (r == 0) {
+                json_t *roles = json_object_get(reply, "required_roles");
+                size_t i;
+                json_t *x;
+                printf("second factor required of: %s", json_array_size(roles) ? "" : "nobody");
+                json_array_foreach(roles, i, x) {
+                        printf("%s%s", i ? ", " : "", json_string_value(x));
+                }
+                printf("\n");
+        }
         json_decref(reply);
         return r;
 }

@@ -237,7 +237,25 @@ static const migration_part m9[] = {
         {0, NULL},
 };
 
-static const migration_part *const migrations[] = {m1, m2, m3, m4, m5, m6, m7, m8, m9};
+
+/* 10: the TOTP second factor (issue 14, hF): a user's secret (base32, not encrypted:
+ * docs/internals.md "TOTP"), whether a first code confirmed it, the last step a code
+ * was accepted for (a code is good once); the recovery codes as hashes, used ones
+ * marked; settings the admins change (the roles that must have a second factor). */
+static const migration_part m10[] = {
+        BOTH("CREATE TABLE totp("
+             "  user_id {BIGINT} PRIMARY KEY REFERENCES users(id), secret TEXT NOT NULL,"
+             "  confirmed INTEGER NOT NULL DEFAULT 0, last_step {BIGINT} NOT NULL DEFAULT 0,"
+             "  created_at {BIGINT} NOT NULL);"
+             "CREATE TABLE recovery_codes("
+             "  id {ID}, user_id {BIGINT} NOT NULL REFERENCES users(id), hash TEXT NOT NULL,"
+             "  created_at {BIGINT} NOT NULL, used_at {BIGINT});"
+             "CREATE INDEX recovery_codes_user ON recovery_codes(user_id, hash);"
+             "CREATE TABLE settings(key TEXT PRIMARY KEY, value TEXT NOT NULL);"),
+        {0, NULL},
+};
+
+static const migration_part *const migrations[] = {m1, m2, m3, m4, m5, m6, m7, m8, m9, m10};
 #define N_MIGRATIONS ((int) (sizeof migrations / sizeof migrations[0]))
 
 /* The text of migration `m` in `d`'s dialect (caller frees); NULL when out of memory. */

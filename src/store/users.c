@@ -10,7 +10,9 @@
 #include "store/store.h"
 #include "store/store_internal.h"
 
-#define USER_COLS "id, name, display_name, tz, role, password_hash, must_change, disabled, created_at, updated_at"
+#define USER_COLS                                                                                                      \
+        "id, name, display_name, tz, role, password_hash, must_change, disabled, created_at, updated_at, "             \
+        "(SELECT confirmed FROM totp t WHERE t.user_id = users.id)"
 
 void user_row_clear(user_row *u) {
         if (!u)
@@ -42,6 +44,7 @@ static void user_decode(db_stmt *st, void *elem) {
         u->disabled = db_col_int(st, 7) != 0;
         u->created_at = db_col_int(st, 8);
         u->updated_at = db_col_int(st, 9);
+        u->totp = db_col_null(st, 10) ? USER_TOTP_OFF : db_col_int(st, 10) ? USER_TOTP_ON : USER_TOTP_PENDING;
 }
 
 static void user_clear(void *elem) {
@@ -285,6 +288,7 @@ static void session_decode(db_stmt *st, void *elem) {
         snprintf(a->role, sizeof a->role, "%s", db_col_text(st, 3) ? db_col_text(st, 3) : "");
         a->must_change = db_col_int(st, 4) != 0;
         a->last_seen_at = db_col_int(st, 5);
+        a->totp_missing = db_col_int(st, 6) != 0;
 }
 
 static const row_shape session_shape = {sizeof(session_auth), session_decode, NULL};
@@ -292,7 +296,10 @@ static const row_shape session_shape = {sizeof(session_auth), session_decode, NU
 int store_session_auth(store *s, const char *hash, sked_time now, sked_time idle, session_auth *ret, sked_err *err) {
         db_stmt *st;
         int r = db_prepare(s->d,
-                           "SELECT x.id, x.user_id, u.name, u.role, u.must_change, x.last_seen_at FROM sessions x "
+                           "SELECT x.id, x.user_id, u.name, u.role, u.must_change, x.last_seen_at, "
+                           "CASE WHEN EXISTS(SELECT 1 FROM settings s WHERE s.key = 'totp_required_roles' "
+                           "AND s.value LIKE '%,' || u.role || ',%') AND NOT EXISTS(SELECT 1 FROM totp t "
+                           "WHERE t.user_id = u.id AND t.confirmed = 1) THEN 1 ELSE 0 END FROM sessions x "
                            "JOIN users u ON u.id = x.user_id WHERE x.hash = $1 AND x.revoked_at IS NULL "
                            "AND u.disabled = 0 AND x.expires_at > $2 AND x.last_seen_at > $3",
                            &st, err);

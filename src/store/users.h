@@ -13,10 +13,12 @@
 
 typedef struct store store;
 
+enum user_totp { USER_TOTP_OFF, USER_TOTP_PENDING, USER_TOTP_ON }; /* none, enrolled not confirmed, on */
 typedef struct user_row {
         int64_t id;
         char *name, *display_name, *tz, *role, *password_hash; /* display_name, tz, password_hash may be NULL */
         bool must_change, disabled;
+        enum user_totp totp; /* read only (the totp table, store/second_factor.h) */
         sked_time created_at, updated_at;
 } user_row;
 void user_row_clear(user_row *u);
@@ -65,6 +67,8 @@ typedef struct session_auth {
         int64_t session_id, user_id;
         char name[65], role[16];
         bool must_change;
+        bool totp_missing; /* the user's role must have a second factor (settings "totp_required_roles") and
+                              they have none confirmed */
         sked_time last_seen_at;
 } session_auth;
 /* A new session of user_id (hash: hex of its cookie) ending at expires_at at the

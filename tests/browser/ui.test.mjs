@@ -12,6 +12,7 @@ import {existsSync, readdirSync} from 'node:fs';
 import {mkdtempSync, readFileSync, writeFileSync, rmSync, mkdirSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
+import {createHmac} from 'node:crypto';
 import {chromium} from 'playwright-core';
 
 const SKED = process.env.SKED_BIN || new URL('../../build/sked', import.meta.url).pathname;
@@ -19,7 +20,28 @@ const CHROMIUM = process.env.SKED_CHROMIUM || '/usr/bin/chromium';
 const NOW = Date.parse('2027-03-24T10:00:00Z'); // the server's now: a Wednesday
 const WEEK = '2027-03-22'; // Monday 22 to Sunday 28 March 2027: Europe's DST starts on the 28th
 
-let dir, server, url, token, browser, shots, pgdb;
+let dir, server, url, token, adminPassword, browser, shots, pgdb;
+const PW = 'correct horse battery staple'; // the users the tests add
+const ADA = {name: 'ada', password: PW}; // an admin without a forced change: most tests sign in as her
+
+// RFC 6238 (HMAC-SHA-1, 6 digits, 30 s) of a base32 secret at step `step`
+function totp(secret, step) {
+  const A = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = '';
+  for (const c of secret.replace(/=+$/, '')) bits += A.indexOf(c).toString(2).padStart(5, '0');
+  const key = Buffer.from(bits.match(/.{8}/g).map((b) => parseInt(b, 2)));
+  const msg = Buffer.alloc(8);
+  msg.writeBigUInt64BE(BigInt(step));
+  const mac = createHmac('sha1', key).update(msg).digest();
+  const off = mac[19] & 15;
+  return String((mac.readUInt32BE(off) & 0x7fffffff) % 1000000).padStart(6, '0');
+}
+// the server's TOTP step: its clock runs at NOW while real time runs at Date.now()
+// (--clock-file), both read here
+function serverStep() {
+  return Math.floor((Date.now() + clockOffset) / 30000);
+}
+let clockOffset = 0;
 
 function psql(uri, sql) {
   const dirs = readdirSync('/usr/lib/postgresql').map(Number).sort((a, b) => b - a);
@@ -67,7 +89,8 @@ before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'sked-browser-'));
   shots = process.env.SKED_SCREENSHOTS || join(dir, 'screenshots');
   mkdirSync(shots, {recursive: true});
-  writeFileSync(join(dir, 'clock'), `${Math.round((NOW - Date.now()) / 1000)}\n`);
+  clockOffset = Math.round((NOW - Date.now()) / 1000) * 1000;
+  writeFileSync(join(dir, 'clock'), `${clockOffset / 1000}\n`);
   const args = ['serve', '--data-dir', join(dir, 'data'), '--listen', '127.0.0.1:0', '--demo', '--workers', '2',
     '--clock-file', join(dir, 'clock')];
   if (process.env.SKED_TEST_PG) args.push('--db', pgCreate());
@@ -75,6 +98,8 @@ before(async () => {
   server.stderr.resume();
   url = await waitListening(server);
   token = readFileSync(join(dir, 'data', 'admin.token'), 'utf8').trim();
+  adminPassword = readFileSync(join(dir, 'data', 'admin.password'), 'utf8').trim();
+  await api('POST', '/api/v1/users', {name: 'ada', role: 'admin', password: PW, display_name: 'Ada L.'});
   // a dense series: the calendar shows it as one block per hour
   await api('POST', '/api/v1/series', {type: 'demo.hello', title: 'Queue sweep', schedule: 'every 1m', tz: 'UTC'});
   // a few runs to show: the demo's series, triggered now (the past of the week)
@@ -99,9 +124,9 @@ after(async () => {
   if (dir && !process.env.SKED_KEEP) rmSync(dir, {recursive: true, force: true});
 });
 
-// A signed-in page in zone tz and scheme; collects console errors, page errors and CSP
-// violations into page.problems (the test asserts it empty at its end).
-async function open(tz, scheme = 'light') {
+// A page in zone tz and scheme at the login form; collects console errors, page
+// errors and CSP violations into page.problems (the test asserts it empty at its end).
+async function blank(tz, scheme = 'light', hash = '') {
   const ctx = await browser.newContext({viewport: {width: 1280, height: 800}, timezoneId: tz, colorScheme: scheme,
     locale: 'en-GB'});
   await ctx.addInitScript(() => {
@@ -112,12 +137,27 @@ async function open(tz, scheme = 'light') {
   const page = await ctx.newPage();
   page.problems = [];
   page.on('console', (m) => {
+    // the browser's own report of a 400, 401 or 403 the page handles and shows (a login's,
+    // a form's answer)
+    if (/Failed to load resource: the server responded with a status of 40[013]/.test(m.text())) return;
     if (m.type() === 'error' || m.type() === 'warning') page.problems.push(`console ${m.type()}: ${m.text()}`);
   });
   page.on('pageerror', (e) => page.problems.push(`page error: ${e.message}`));
-  await page.goto(url + '/');
-  await page.fill('#token', token);
-  await page.click('button[type=submit]');
+  await page.goto(url + '/' + hash);
+  await page.waitForSelector('#login-name');
+  return page;
+}
+
+async function fillLogin(page, who) {
+  await page.fill('#login-name', who.name);
+  await page.fill('#login-password', who.password);
+  await page.click('form[aria-label="Sign in"] button[type=submit]');
+}
+
+// A page signed in (through the login form) as `who` (ada by default).
+async function open(tz, scheme = 'light', who = ADA) {
+  const page = await blank(tz, scheme);
+  await fillLogin(page, who);
   await page.waitForSelector('table[aria-label=Series] tbody tr');
   return page;
 }
@@ -315,4 +355,143 @@ test('screenshots of the list and the calendar, light and dark, with no console 
   await page.waitForSelector('table[aria-label=Series]');
   assert.equal(await page.getAttribute('html', 'data-color-scheme'), 'dark', 'kept across a reload');
   await close(page);
+});
+
+test('the first login: the bootstrap admin must choose a password on a page of its own, then signs out', async () => {
+  const page = await blank('UTC', 'light', '#/runs');
+  await page.screenshot({path: join(shots, 'login.png')});
+  await fillLogin(page, {name: 'admin', password: 'not the password'});
+  await page.locator('form[aria-label="Sign in"] [role=alert]', {hasText: 'Wrong user name or password'}).waitFor();
+  await fillLogin(page, {name: 'admin', password: adminPassword});
+  await page.locator('h1', {hasText: 'Choose a new password'}).waitFor();
+  assert.equal(await page.locator('table[aria-label=Series]').count(), 0, 'nothing else before the change');
+  await page.fill('#pw-current', adminPassword);
+  await page.fill('#pw-new', 'password');
+  await page.fill('#pw-again', 'password');
+  await page.click('form[aria-label="Change password"] button[type=submit]');
+  await page.locator('[role=alert]', {hasText: /common/i}).waitFor(); // the server's check, next to the field
+  await page.fill('#pw-new', 'a brand new admin passphrase');
+  await page.fill('#pw-again', 'a brand new admin passphrase');
+  await page.click('form[aria-label="Change password"] button[type=submit]');
+  // where the user was going (#/runs), with their name and role in the header
+  await page.locator('table[aria-label=Runs]').waitFor();
+  const who = await page.locator('.who').innerText();
+  assert.match(who, /admin/);
+  assert.match(who, /admin/i);
+  // no credential in script-visible storage: the cookie is HttpOnly, the CSRF token in memory
+  const stored = await page.evaluate(() => ({cookie: document.cookie, session: sessionStorage.length,
+    local: Object.keys(localStorage)}));
+  assert.equal(stored.cookie, '');
+  assert.equal(stored.session, 0);
+  assert.ok(stored.local.every((k) => k === 'sked.theme' || k === 'sked.zone'), stored.local.join());
+  await page.click('text=Sign out');
+  await page.waitForSelector('#login-name');
+  await fillLogin(page, {name: 'admin', password: 'a brand new admin passphrase'});
+  await page.locator('table[aria-label=Runs]').waitFor();
+  await close(page);
+});
+
+test('a session ended elsewhere returns to the login page and then to where the user was', async () => {
+  await api('POST', '/api/v1/users', {name: 'una', role: 'operator', password: PW});
+  const page = await open('UTC', 'light', {name: 'una', password: PW});
+  // disabling ends her sessions at once; enabled again, she logs in anew
+  await api('POST', '/api/v1/users/una/disable');
+  await api('POST', '/api/v1/users/una/enable');
+  await page.evaluate(() => { location.hash = '#/runs?series=1'; });
+  await page.waitForSelector('#login-name');
+  assert.equal(await page.evaluate(() => location.hash), '#/runs?series=1');
+  await fillLogin(page, {name: 'una', password: PW});
+  await page.locator('h1', {hasText: 'Runs of series 1'}).waitFor();
+  await close(page);
+});
+
+test('a viewer sees no edit controls', async () => {
+  await api('POST', '/api/v1/users', {name: 'vera', role: 'viewer', password: PW});
+  const id = await seriesId('Morning hello');
+  const page = await open('Europe/Berlin', 'light', {name: 'vera', password: PW});
+  assert.match(await page.locator('.who').innerText(), /viewer/i);
+  assert.equal(await page.locator('table[aria-label=Series] button', {hasText: /Run now|Disable|Enable|Delete/}).count(), 0);
+  await page.goto(`${url}/#/?series=${id}&week=${WEEK}`);
+  const fri = (await events(page)).findIndex((e) => e.day === '2027-03-26' && !e.classes.includes('ev-manual'));
+  await page.locator('.cal-body .ev').nth(fri).click();
+  await page.locator('aside[aria-label=Occurrence]').waitFor();
+  assert.equal(await page.locator('aside[aria-label=Occurrence] button', {hasText: /Disable|Enable|Move/}).count(), 0);
+  await close(page);
+});
+
+test('two-step sign-in: set up on the profile page, recovery codes once, then the login asks for a code', async () => {
+  await api('POST', '/api/v1/users', {name: 'pia', role: 'operator', password: PW});
+  const page = await open('UTC', 'light', {name: 'pia', password: PW});
+  await page.click('.who');
+  await page.locator('h1', {hasText: 'Your profile'}).waitFor();
+  // display name and zone
+  await page.fill('#me-display', 'Pia P.');
+  await page.fill('#me-tz', 'Mars/Olympus');
+  await page.click('form[aria-label=Details] button[type=submit]');
+  await page.locator('form[aria-label=Details] [role=alert]', {hasText: 'not a known time zone'}).waitFor();
+  await page.fill('#me-tz', 'Europe/Vienna');
+  await page.click('form[aria-label=Details] button[type=submit]');
+  await page.locator('.who', {hasText: 'Pia P.'}).waitFor();
+  // enrol: the password first, then the secret and its otpauth URI as text, then a code
+  await page.fill('#totp-password', PW);
+  await page.click('form[aria-label="Set up two-step sign-in"] button[type=submit]');
+  const secret = await page.locator('[data-secret]').innerText();
+  assert.match(secret, /^[A-Z2-7]{32}$/);
+  assert.equal(await page.locator('[data-uri]').innerText(),
+    `otpauth://totp/sked:pia?secret=${secret}&issuer=sked&algorithm=SHA1&digits=6&period=30`);
+  const step = serverStep();
+  await page.fill('#totp-code', totp(secret, step));
+  await page.click('form[aria-label="Confirm two-step sign-in"] button[type=submit]');
+  await page.waitForSelector('.codes code');
+  const codes = await page.locator('.codes code').allInnerTexts();
+  assert.equal(codes.length, 10);
+  await page.screenshot({path: join(shots, 'profile-recovery-codes.png')});
+  await page.click('text=I have saved them');
+  await page.locator('form[aria-label="Two-step sign-in"]', {hasText: 'On'}).waitFor();
+  assert.equal(await page.locator('.codes').count(), 0, 'shown once');
+  await page.click('text=Sign out');
+  // the login's second step: a wrong code, then the next step's code
+  await page.waitForSelector('#login-name');
+  await fillLogin(page, {name: 'pia', password: PW});
+  await page.waitForSelector('#login-code');
+  await page.fill('#login-code', totp(secret, step + 9));
+  await page.click('form[aria-label="Second factor"] button[type=submit]');
+  await page.locator('form[aria-label="Second factor"] [role=alert]').waitFor();
+  await page.fill('#login-code', totp(secret, step + 1));
+  await page.click('form[aria-label="Second factor"] button[type=submit]');
+  await page.locator('h1', {hasText: 'Your profile'}).waitFor(); // back where she signed out
+  // a recovery code works too, once
+  await page.click('text=Sign out');
+  await fillLogin(page, {name: 'pia', password: PW});
+  await page.fill('#login-code', codes[3]);
+  await page.click('form[aria-label="Second factor"] button[type=submit]');
+  await page.locator('h1', {hasText: 'Your profile'}).waitFor();
+  await page.click('text=Sign out');
+  await fillLogin(page, {name: 'pia', password: PW});
+  await page.fill('#login-code', codes[3]);
+  await page.click('form[aria-label="Second factor"] button[type=submit]');
+  await page.locator('form[aria-label="Second factor"] [role=alert]').waitFor(); // good once
+  await close(page);
+});
+
+test('a role that must have a second factor: its session shows only the enrolment until it is done', async () => {
+  await api('POST', '/api/v1/users', {name: 'gus', role: 'viewer', password: PW});
+  await api('PUT', '/api/v1/totp-policy', {required_roles: ['viewer']});
+  try {
+    const page = await blank('UTC');
+    await fillLogin(page, {name: 'gus', password: PW});
+    await page.locator('h1', {hasText: 'Set up two-step sign-in'}).waitFor();
+    assert.equal(await page.locator('table[aria-label=Series]').count(), 0, 'nothing else before it');
+    await page.fill('#totp-password', PW);
+    await page.click('form[aria-label="Set up two-step sign-in"] button[type=submit]');
+    const secret = await page.locator('[data-secret]').innerText();
+    await page.fill('#totp-code', totp(secret, serverStep()));
+    await page.click('form[aria-label="Confirm two-step sign-in"] button[type=submit]');
+    await page.waitForSelector('.codes code');
+    await page.click('text=I have saved them');
+    await page.waitForSelector('table[aria-label=Series] tbody tr');
+    await close(page);
+  } finally {
+    await api('PUT', '/api/v1/totp-policy', {required_roles: []});
+  }
 });

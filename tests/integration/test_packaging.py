@@ -450,6 +450,8 @@ class Completion(skedtest.ServerTest):
         self.assertEqual(bash_complete("sked calendar --tz Europe/Berl")[0], ["Europe/Berlin"])
         # `sked runs --state failed --`: the default verb's options
         self.assertIn("--before", bash_complete("sked runs --state failed --")[0])
+        self.assertEqual(bash_complete("sked user totp ")[0], ["enrol", "confirm", "disable", "recovery-codes"])
+        self.assertEqual(bash_complete("sked user totp-require op")[0], ["operator"])
 
     def test_bash_asks_the_server_quietly(self):
         srv = self.start_server()
@@ -480,6 +482,7 @@ class Completion(skedtest.ServerTest):
         serve_opts = set(re.findall(r"^  (--[a-z-]+)", usage, re.M)) | {"--help"}
         self.assertEqual(serve_opts, set(zsh_complete("sked serve --")))
         self.assertEqual(zsh_complete("sked type register "), ["FILES"])
+        self.assertEqual(zsh_complete("sked user totp "), ["enrol", "confirm", "disable", "recovery-codes"])
         self.assertEqual(zsh_complete("sked runs list --color=a"), ["auto", "always", "never"])
         srv = self.start_server()
         srv.register_type(skedtest.command_type("pkg.gamma", ["/bin/true"], feature="reports"))

@@ -65,7 +65,7 @@ function scrollTimeOf(reply) {
   return `${String(hour).padStart(2, '0')}:00:00`;
 }
 
-function Occurrence({occ, series, zone, onChanged, onClose, toast}) {
+function Occurrence({occ, series, zone, canEdit, onChanged, onClose, toast}) {
   const [moveTo, setMoveTo] = useState('');
   const future = ['planned', 'disabled', 'paused'].includes(occ.state);
   const patch = async (body, what) => {
@@ -90,7 +90,7 @@ function Occurrence({occ, series, zone, onChanged, onClose, toast}) {
       ${occ.note && html`<dt>Note</dt><dd>${occ.note}</dd>`}
       ${occ.run_id && html`<dt>Run</dt><dd><a href=${`#/runs/${occ.run_id}`}>Run #${occ.run_id}</a></dd>`}
     </dl>
-    ${future && html`<div class="occ-actions">
+    ${future && canEdit && html`<div class="occ-actions">
       ${occ.state === 'disabled'
         ? html`<button type="button" class="btn" onClick=${() => patch({enabled: true}, 'Occurrence enabled again.')}>Enable this occurrence</button>`
         : html`<button type="button" class="btn" onClick=${() => patch({enabled: false}, 'Occurrence disabled.')}>Disable this occurrence</button>`}
@@ -105,7 +105,7 @@ function Occurrence({occ, series, zone, onChanged, onClose, toast}) {
   </aside>`;
 }
 
-export function WeekCalendar({week, setWeek, zone, series, scheduled, toast, reload}) {
+export function WeekCalendar({week, setWeek, zone, series, scheduled, toast, reload, canEdit}) {
   const el = useRef(null);
   const cal = useRef(null);
   const [reply, setReply] = useState(null);
@@ -194,6 +194,7 @@ export function WeekCalendar({week, setWeek, zone, series, scheduled, toast, rel
     ${sel && sel.count && html`<${Block} key=${sel.from} block=${sel} zone=${zone} onClose=${() => setSel(null)}
       series=${reply && reply.series.find((s) => s.id === sel.series_id)} />`}
     ${sel && !sel.count && html`<${Occurrence} key=${sel.nominal} occ=${sel} series=${selSeries} zone=${zone} toast=${toast}
+      canEdit=${canEdit}
       onClose=${() => setSel(null)} onChanged=${() => { setSel(null); setTick(tick + 1); }} />`}
   </div>`;
 }

@@ -5,7 +5,8 @@
 import {h, render} from 'preact';
 import {useState, useEffect, useRef, useCallback} from 'preact/hooks';
 import htm from 'htm';
-import {request, signIn, signOut, signedIn} from './api.js';
+import {request, currentSession, logOut} from './api.js';
+import {SignIn, ForcedPasswordChange, ForcedTotp, ProfilePage} from './account.js';
 import {WeekCalendar} from './calendar.js';
 import {fmtTime, browserZone, zoneLabel} from './time.js';
 
@@ -99,45 +100,9 @@ function Toast({msg, onDone}) {
   return html`<div class=${`toast ${msg.error ? 'toast-error' : ''}`} role="status">${msg.text}</div>`;
 }
 
-// ---- sign-in ----
-
-function SignIn({onSignedIn}) {
-  const [token, setToken] = useState('');
-  const [error, setError] = useState(null);
-  const [busy, setBusy] = useState(false);
-  const submit = async (e) => {
-    e.preventDefault();
-    setBusy(true);
-    setError(null);
-    signIn(token);
-    try {
-      await request('GET', '/api/v1/series', {query: {limit: 1}});
-      onSignedIn();
-    } catch (err) {
-      signOut();
-      setError(err.status === 401 ? 'That token is not valid.' : err.message);
-    } finally {
-      setBusy(false);
-    }
-  };
-  return html`<main class="signin">
-    <form class="card signin-card" onSubmit=${submit}>
-      <div class="brand brand-large"><span class="logo" aria-hidden="true"></span>sked</div>
-      <h1>Sign in</h1>
-      <p class="muted">Paste the admin token: the one line of <code>admin.token</code> in the data directory.
-        It is kept for this tab only.</p>
-      <label for="token">API token</label>
-      <input id="token" name="token" type="password" autocomplete="current-password" required
-        value=${token} onInput=${(e) => setToken(e.target.value)} autofocus />
-      ${error && html`<p class="field-error" role="alert">${error}</p>`}
-      <button class="btn btn-primary btn-block" type="submit" disabled=${busy || !token}>Sign in</button>
-    </form>
-  </main>`;
-}
-
 // ---- header ----
 
-function Header({zone, setZone, theme, setTheme, route, go, onSignOut}) {
+function Header({me, zone, setZone, theme, setTheme, route, onSignOut}) {
   const nextTheme = {system: 'light', light: 'dark', dark: 'system'}[theme] || 'system';
   const onList = route.path === '/';
   return html`<header class="topbar">
@@ -159,6 +124,9 @@ function Header({zone, setZone, theme, setTheme, route, go, onSignOut}) {
         aria-label=${`Theme: ${theme}`} onClick=${() => setTheme(nextTheme)}>
         <span class=${`theme-icon theme-${theme}`} aria-hidden="true"></span>
       </button>
+      <a class=${`who ${route.path === '/profile' ? 'active' : ''}`} href="#/profile" title="Your profile">
+        <span class="who-name">${me.user && me.user.display_name ? me.user.display_name : me.name}</span>
+        <span class="role">${me.role}</span></a>
       <button type="button" class="btn btn-ghost" onClick=${onSignOut}>Sign out</button>
     </div>
   </header>`;
@@ -173,7 +141,7 @@ function schedule(s) {
   return text.endsWith(tail) ? [text.slice(0, -tail.length), s.tz] : [text, s.background ? 'elapsed time' : s.tz];
 }
 
-function SeriesRow({s, last, selected, zone, onSelect, onAction}) {
+function SeriesRow({s, last, selected, zone, canEdit, onSelect, onAction}) {
   const tz = zone === 'series' ? s.tz : zone === 'UTC' ? 'UTC' : browserZone();
   const state = !s.feature_on ? 'feature-off' : s.enabled ? 'active' : 'paused';
   const [words, where] = schedule(s);
@@ -188,11 +156,11 @@ function SeriesRow({s, last, selected, zone, onSelect, onAction}) {
     <td>${last ? html`<a href=${`#/runs/${last.id}`} onClick=${(e) => e.stopPropagation()}><${Badge} state=${last.state} /></a>`
         : html`<span class="muted">never ran</span>`}
       <div class="sub"><span class=${`state state-${state}`}>${{active: 'Active', paused: 'Paused', 'feature-off': 'Feature off'}[state]}</span></div></td>
-    <td class="actions" onClick=${(e) => e.stopPropagation()}>
+    ${canEdit && html`<td class="actions" onClick=${(e) => e.stopPropagation()}>
       <button type="button" class="btn btn-small" onClick=${() => onAction('trigger', s)} title="Queue one run now">Run now</button>
       <button type="button" class="btn btn-small" onClick=${() => onAction(s.enabled ? 'pause' : 'resume', s)}>${s.enabled ? 'Disable' : 'Enable'}</button>
       <button type="button" class="btn btn-small btn-danger-ghost" onClick=${() => onAction('delete', s)} aria-label=${`Delete ${s.title}`}>Delete</button>
-    </td>
+    </td>`}
   </tr>`;
 }
 
@@ -224,7 +192,7 @@ async function lastRuns() {
   return by;
 }
 
-function SeriesPage({route, go, zone, toast}) {
+function SeriesPage({route, go, zone, toast, canEdit}) {
   const {params} = route;
   const [series, setSeries] = useState(null);
   const [last, setLast] = useState({});
@@ -311,10 +279,10 @@ function SeriesPage({route, go, zone, toast}) {
       ${!series && !error && html`<p class="muted pad">Loading…</p>`}
       ${series && html`<div class="table-wrap"><table class="table" aria-label="Series">
         <thead><tr><th>Series</th><th>Schedule</th><th>Next run</th><th>Last result</th>
-          <th><span class="sr-only">Actions</span></th></tr></thead>
+          ${canEdit && html`<th><span class="sr-only">Actions</span></th>`}</tr></thead>
         <tbody>
           ${shown.map((s) => html`<${SeriesRow} key=${s.id} s=${s} last=${last[s.id]} zone=${zone}
-            selected=${s.id === selected} onSelect=${(id) => set('series', id === selected ? '' : id)} onAction=${act} />`)}
+            canEdit=${canEdit} selected=${s.id === selected} onSelect=${(id) => set('series', id === selected ? '' : id)} onAction=${act} />`)}
         </tbody>
       </table>
       ${shown.length === 0 && html`<p class="empty">No series match. <button type="button" class="linkish"
@@ -324,7 +292,7 @@ function SeriesPage({route, go, zone, toast}) {
     <section class="pane pane-cal" aria-label="Week calendar">
       <${WeekCalendar} week=${params.week} setWeek=${(w) => set('week', w)} zone=${calZone}
         series=${selectedSeries} scheduled=${series ? series.filter((s) => !s.background).map((s) => s.id) : null}
-        toast=${toast} reload=${tick} />
+        toast=${toast} reload=${tick} canEdit=${canEdit} />
     </section>
     <${Confirm} open=${!!confirm} ...${confirm || {}} onCancel=${() => setConfirm(null)}
       onConfirm=${async () => {
@@ -461,10 +429,14 @@ function RunPage({id, route, go, zone}) {
 
 function App() {
   const [route, go] = useRoute();
-  const [authed, setAuthed] = useState(signedIn());
+  const [me, setMe] = useState(undefined); // undefined: not known yet; null: signed out
   const [theme, setTheme] = usePref('sked.theme', 'system');
   const [zone, setZone] = usePref('sked.zone', 'browser');
   const [msg, setMsg] = useState(null);
+  const [failed, setFailed] = useState(null);
+  const refresh = useCallback(() => {
+    currentSession().then((m) => { setFailed(null); setMe(m); }).catch((e) => setFailed(e.message));
+  }, []);
   useEffect(() => {
     applyTheme(theme);
     const on = () => applyTheme(theme);
@@ -472,19 +444,32 @@ function App() {
     return () => media.removeEventListener('change', on);
   }, [theme]);
   useEffect(() => {
-    const out = () => setAuthed(false);
+    refresh();
+    // a 401 anywhere: back to the login page; the URL (where the user was going) stays
+    const out = () => setMe(null);
     window.addEventListener('sked-signed-out', out);
     return () => window.removeEventListener('sked-signed-out', out);
   }, []);
-  if (!authed) return html`<${SignIn} onSignedIn=${() => setAuthed(true)} />`;
+  const signOut = async () => {
+    try { await logOut(); } catch (e) { /* the session is gone either way */ }
+    setMe(null);
+  };
+  if (failed) return html`<main class="signin"><p class="banner banner-error" role="alert">${failed}</p></main>`;
+  if (me === undefined) return html`<main class="signin"><p class="muted">Loading…</p></main>`;
+  if (me === null) return html`<${SignIn} onSignedIn=${refresh} />`;
+  if (me.user && me.user.must_change_password)
+    return html`<${ForcedPasswordChange} me=${me} onDone=${refresh} onSignOut=${signOut} />`;
+  if (me.totp_enrolment_required) return html`<${ForcedTotp} me=${me} onDone=${refresh} onSignOut=${signOut} />`;
+  const canEdit = me.role !== 'viewer';
   const m = route.path.match(/^\/runs\/(\d+)$/);
   let page;
   if (m) page = html`<${RunPage} key=${m[1]} id=${m[1]} route=${route} go=${go} zone=${zone} />`;
   else if (route.path === '/runs') page = html`<${RunsPage} zone=${zone} route=${route} />`;
-  else page = html`<${SeriesPage} route=${route} go=${go} zone=${zone} toast=${setMsg} />`;
+  else if (route.path === '/profile') page = html`<${ProfilePage} me=${me} onChanged=${refresh} />`;
+  else page = html`<${SeriesPage} route=${route} go=${go} zone=${zone} toast=${setMsg} canEdit=${canEdit} />`;
   return html`<div class="app">
-    <${Header} zone=${zone} setZone=${setZone} theme=${theme} setTheme=${setTheme} route=${route} go=${go}
-      onSignOut=${() => { signOut(); setAuthed(false); }} />
+    <${Header} me=${me} zone=${zone} setZone=${setZone} theme=${theme} setTheme=${setTheme} route=${route}
+      onSignOut=${signOut} />
     ${page}
     <${Toast} msg=${msg} onDone=${() => setMsg(null)} />
   </div>`;

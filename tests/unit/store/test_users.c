@@ -1,7 +1,8 @@
 /* The users domain on every backend: users (unique names, update), tokens (the
  * valid one found by its hash; revoked, expired or of a disabled user not; lists;
- * revoke by owner; revoke all of a user). */
+ * revoke by owner; revoke all of a user), the second factor. */
 #include "backends.h"
+#include "store/second_factor.h"
 
 #define ST(state) (backend_of(state)->st)
 
@@ -149,10 +150,93 @@ static void audit_log(void **state) {
         json_decref(l);
 }
 
+/* The second factor (store/second_factor.h): an unconfirmed secret replaced by a new
+ * enrolment, a confirmed one not; the user row's state; steps taken once, in order;
+ * recovery codes used once and replaced; the per-role requirement on a session. */
+static void second_factor(void **state) {
+        store *st = ST(state);
+        sked_err err = {0};
+        user_row u = {.name = "tess", .role = "operator"};
+        assert_int_equal(store_user_insert(st, &u, 10, &err), 0);
+        totp_row t;
+        assert_int_equal(store_totp_get(st, u.id, &t, &err), 0);
+        assert_int_equal(store_totp_take_step(st, u.id, 5, &err), -EACCES); /* nothing confirmed */
+        assert_int_equal(store_totp_enrol(st, u.id, "AAAA", 11, &err), 0);
+        assert_int_equal(store_totp_enrol(st, u.id, "BBBB", 12, &err), 0); /* replaces the unconfirmed one */
+        user_row got;
+        assert_int_equal(store_user_get(st, "tess", &got, &err), 1);
+        assert_int_equal(got.totp, USER_TOTP_PENDING);
+        user_row_clear(&got);
+        assert_int_equal(store_totp_confirm(st, u.id, "AAAA", 100, &err), -ENOENT); /* not that secret any more */
+        assert_int_equal(store_totp_confirm(st, u.id, "BBBB", 100, &err), 0);
+        assert_int_equal(store_totp_confirm(st, u.id, "BBBB", 100, &err), -ENOENT);
+        assert_int_equal(store_totp_enrol(st, u.id, "CCCC", 13, &err), -EEXIST);
+        assert_int_equal(store_totp_get(st, u.id, &t, &err), 1);
+        assert_string_equal(t.secret, "BBBB");
+        assert_true(t.confirmed);
+        assert_int_equal(t.last_step, 100);
+        assert_int_equal(store_user_get(st, "tess", &got, &err), 1);
+        assert_int_equal(got.totp, USER_TOTP_ON);
+        user_row_clear(&got);
+        /* a step is taken once, and never one before it */
+        assert_int_equal(store_totp_take_step(st, u.id, 100, &err), -EACCES);
+        assert_string_equal(err.field, "code");
+        assert_int_equal(store_totp_take_step(st, u.id, 101, &err), 0);
+        assert_int_equal(store_totp_take_step(st, u.id, 101, &err), -EACCES);
+        assert_int_equal(store_totp_take_step(st, u.id, 99, &err), -EACCES);
+
+        char *hashes[] = {"h1", "h2", "h3"};
+        assert_int_equal(store_recovery_set(st, u.id, hashes, 3, 20, &err), 0);
+        int64_t left = 0;
+        assert_int_equal(store_recovery_left(st, u.id, &left, &err), 0);
+        assert_int_equal(left, 3);
+        assert_int_equal(store_recovery_find(st, u.id, "h2", &err), 1);
+        assert_int_equal(store_recovery_find(st, u.id + 1, "h2", &err), 0); /* another user's */
+        assert_int_equal(store_recovery_take(st, u.id, "h2", 21, &err), 0);
+        assert_int_equal(store_recovery_take(st, u.id, "h2", 22, &err), -EACCES);
+        assert_int_equal(store_recovery_find(st, u.id, "h2", &err), 0);
+        assert_int_equal(store_recovery_left(st, u.id, &left, &err), 0);
+        assert_int_equal(left, 2);
+        char *fresh[] = {"h4"};
+        assert_int_equal(store_recovery_set(st, u.id, fresh, 1, 23, &err), 0);
+        assert_int_equal(store_recovery_find(st, u.id, "h1", &err), 0);
+
+        /* the requirement per role, read with the session */
+        int64_t sid = 0;
+        session_auth a;
+        user_row v = {.name = "vic", .role = "viewer"};
+        assert_int_equal(store_user_insert(st, &v, 10, &err), 0);
+        assert_int_equal(store_session_insert(st, v.id, "s1", 30, 1000, NULL, NULL, &sid, &err), 0);
+        assert_int_equal(store_session_auth(st, "s1", 31, 100, &a, &err), 1);
+        assert_false(a.totp_missing);
+        assert_int_equal(store_setting_set(st, "totp_required_roles", ",operator,viewer,", &err), 0);
+        char *val = NULL;
+        assert_int_equal(store_setting_get(st, "totp_required_roles", &val, &err), 1);
+        assert_string_equal(val, ",operator,viewer,");
+        free(val);
+        assert_int_equal(store_session_auth(st, "s1", 32, 100, &a, &err), 1);
+        assert_true(a.totp_missing);
+        assert_int_equal(store_session_insert(st, u.id, "s2", 30, 1000, NULL, NULL, &sid, &err), 0);
+        assert_int_equal(store_session_auth(st, "s2", 32, 100, &a, &err), 1);
+        assert_false(a.totp_missing); /* tess has one */
+        assert_int_equal(store_totp_remove(st, u.id, &err), 0);
+        assert_int_equal(store_totp_remove(st, u.id, &err), -ENOENT);
+        assert_int_equal(store_recovery_left(st, u.id, &left, &err), 0);
+        assert_int_equal(left, 0);
+        assert_int_equal(store_session_auth(st, "s2", 33, 100, &a, &err), 1);
+        assert_true(a.totp_missing);
+        assert_int_equal(store_setting_set(st, "totp_required_roles", NULL, &err), 0);
+        assert_int_equal(store_setting_get(st, "totp_required_roles", &val, &err), 0);
+        assert_int_equal(store_session_auth(st, "s2", 34, 100, &a, &err), 1);
+        assert_false(a.totp_missing);
+        u.name = v.name = NULL; /* literals, not owned */
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 BACKEND_TESTS(users_and_tokens),
                 BACKEND_TESTS(audit_log),
+                BACKEND_TESTS(second_factor),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
