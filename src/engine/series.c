@@ -87,6 +87,31 @@ static void set_str(char **dst, const char *v) {
         *dst = v ? strdup(v) : NULL;
 }
 
+/* `end` given as a wall time in the series' zone (the web wizard's "ends on a date",
+ * whose browser has no trustworthy tz database: DESIGN.md "Time zones"): resolved
+ * here, once, to the instant that is stored (a gap time by the offset before it, a
+ * repeated one by its later copy, so that the whole local day is in). */
+static int end_local(const char *s, const char *tz, sked_time *ret, sked_err *err) {
+        civil c;
+        const tz_zone *z;
+        sked_time at[2];
+        if (civil_parse(s, false, false, &c) < 0)
+                return err_field(err, -EINVAL, "end",
+                                 "\"%s\": expected a UTC instant YYYY-MM-DDTHH:MM:SSZ or a wall time "
+                                 "YYYY-MM-DDTHH:MM:SS in tz",
+                                 s);
+        int r = tz_load(tz ? tz : "UTC", &z, err);
+        if (r < 0) {
+                err_prefix(err, "tz");
+                return r == -ENOMEM ? r : -EINVAL;
+        }
+        int n = tz_resolve(z, civil_to_seconds(&c), TZ_GAP_SHIFT, TZ_REPEAT_LAST, at);
+        if (n < 1)
+                return err_field(err, -EINVAL, "end", "\"%s\": not a time in %s", s, tz_name(z));
+        *ret = at[n - 1];
+        return 0;
+}
+
 /* The schedule members of a series (schedule, tz, start, end, count): shared by
  * series creation, PATCH and the preview, so they validate alike and name the same
  * fields. */
@@ -117,8 +142,8 @@ static int apply_schedule(json_t *in, bool creating, series_row *row, sked_err *
                 if ((r = get_string(in, "end", 40, false, &s, err)) < 0)
                         return r;
                 sked_time t = 0;
-                if (s && time_parse_utc(s, &t) < 0)
-                        return err_field(err, -EINVAL, "end", "\"%s\": expected a UTC instant YYYY-MM-DDTHH:MM:SSZ", s);
+                if (s && time_parse_utc(s, &t) < 0 && (r = end_local(s, row->tz, &t, err)) < 0)
+                        return r;
                 row->end_at = t;
         }
         if ((v = json_object_get(in, "count"))) {

@@ -467,6 +467,10 @@ class Endpoint(skedtest.ServerTest):
         got, _ = self.preview({"schedule": "every 1h", "start": "2030-01-01T00:00:00",
                                "end": "2030-01-01T01:30:00Z", "limit": 10})
         self.assertEqual([g.split()[0] for g in got], ["2030-01-01T00:00:00Z", "2030-01-01T01:00:00Z"])
+        # end as a wall time in tz (the wizard's "ends on a date"): resolved to its instant
+        got, _ = self.preview({"schedule": "every 1h", "tz": "Europe/Berlin", "start": "2030-01-01T00:00:00",
+                               "end": "2030-01-01T01:30:00", "limit": 10})
+        self.assertEqual([g.split()[0] for g in got], ["2029-12-31T23:00:00Z", "2030-01-01T00:00:00Z"])
         # the DST policy: a gap time skipped instead of shifted
         got, _ = self.preview({"schedule": "RRULE:FREQ=DAILY", "tz": "America/New_York",
                                "start": "2026-03-07T02:30:00", "from": "2026-03-07T00:00:00Z", "limit": 2,
@@ -493,6 +497,7 @@ class Endpoint(skedtest.ServerTest):
             ({"schedule": "every 1h", "tz": "Foo/Bar"}, 400, "tz", 'time zone "Foo/Bar"'),
             ({"schedule": "every 1h", "start": "2026-02-30T00:00:00"}, 400, "start", "expected a local date"),
             ({"schedule": "every 1h", "end": "tomorrow"}, 400, "end", "expected a UTC instant"),
+            ({"schedule": "every 1h", "end": "2030-01-01T00:00:00", "tz": "Foo/Bar"}, 400, "tz", "Foo/Bar"),
             ({"schedule": "every 1h", "count": 0}, 400, "count", "expected an integer from 1 to 100000"),
             ({"schedule": "every 1h", "policy": {"dst_gap": "later"}}, 400, "policy.dst_gap", ""),
             ({"tz": "UTC"}, 400, "schedule", "required"),
