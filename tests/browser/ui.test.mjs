@@ -526,7 +526,8 @@ test('a series created with the keyboard only', async () => {
   await wizardStep(page, 'Review');
   await tabTo(page, 'button[type=submit]');
   await page.keyboard.press('Enter');
-  await page.locator('table[aria-label=Series] tr', {hasText: 'Typed hello'}).waitFor();
+  await page.locator('table[aria-label=Series] tr', {hasText: 'Typed hello'}).waitFor({timeout: 10000})
+    .catch(async (e) => assert.fail(`${e.message}\n${await page.locator('main').innerText()}`));
   const s = (await api('GET', '/api/v1/series?type=demo.hello')).items.find((x) => x.title === 'Typed hello');
   assert.equal(s.schedule, 'every:6h');
   assert.equal(s.start, '2027-01-01T00:00:00');
