@@ -12,6 +12,7 @@
 #include "api/routes_grants.h"
 #include "api/routes_metrics.h"
 #include "api/routes_openapi.h"
+#include "api/routes_preview.h"
 #include "api/routes_runs.h"
 #include "api/routes_series.h"
 #include "api/routes_types.h"
@@ -24,6 +25,7 @@ static int (*const resources[])(http_server *, api_ctx *, sked_err *) = {
         routes_cluster_register,   routes_types_register, routes_series_register,  routes_calendar_register,
         routes_features_register,  routes_runs_register,  routes_metrics_register, routes_openapi_register,
         routes_workflows_register, routes_ui_register,    routes_users_register,   routes_grants_register,
+        routes_preview_register,
 };
 
 int routes_register(http_server *s, engine *e, const unsigned char *feed_hash, const unsigned char *metrics_hash,

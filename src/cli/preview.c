@@ -137,22 +137,13 @@ int cli_preview(int argc, char **argv) {
         json_t *items = json ? json_array() : NULL;
         sked_time t = from - 1;
         for (int64_t i = 0; i < count && schedule_next(s, t, &t) == 0; i++) {
-                char utc[32], wall[32], off[16];
-                int64_t local;
-                int32_t offset;
-                civil c;
-                schedule_local(s, t, &local, &offset);
-                civil_from_seconds(local, &c);
-                time_format_utc(t, utc, sizeof utc);
-                civil_format(&c, wall, sizeof wall);
-                tz_format_offset(offset, off, sizeof off);
+                char utc[SCHEDULE_UTC_TEXT], local[SCHEDULE_LOCAL_TEXT];
+                schedule_format(s, t, utc, local);
                 if (!items) {
-                        printf("%s %s%s\n", utc, wall, off);
+                        printf("%s %s\n", utc, local);
                         continue;
                 }
-                char full[48];
-                snprintf(full, sizeof full, "%s%s", wall, off);
-                json_array_append_new(items, json_pack("{s:s, s:s}", "at", utc, "local", full));
+                json_array_append_new(items, json_pack("{s:s, s:s}", "at", utc, "local", local));
         }
         schedule_free(s);
         if (items) {

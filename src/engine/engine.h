@@ -144,6 +144,16 @@ int engine_series_create_batch(engine *e, store *st, json_t *list, const char *w
  * to insert, the caller clears it), then insert `row` (sets its id) with st. */
 int engine_series_build(engine *e, json_t *in, series_row *ret, sked_err *err);
 int engine_series_insert(engine *e, store *st, series_row *row, sked_err *err);
+/* The next occurrences of a schedule as series creation would read it, for a preview
+ * (POST /api/v1/preview): `in` holds a series' schedule members (schedule, tz, start,
+ * end, count, policy; type, optional, adds its policy defaults), validated as on create
+ * and with the same field names in errors.  The anchor (an RRULE's DTSTART or an
+ * interval's start when `start` is absent) is now, as for a series created now; lists
+ * up to `limit` occurrences at or after `from` (0: now).  *ret: {"schedule",
+ * "schedule_text", "tz", "kind", "items": [{"at", "local"}]} (the caller owns it).
+ * -EINVAL / -ENOENT with err's field; any thread, writes nothing. */
+#define ENGINE_PREVIEW_MAX 50
+int engine_schedule_preview(engine *e, json_t *in, sked_time from, int limit, json_t **ret, sked_err *err);
 /* The same for engine_series_create_batch: *ret receives n = json_array_size(list)
  * rows (series_rows_free); the insert writes all of them in one transaction (or
  * savepoint) or none. */

@@ -9,6 +9,7 @@
 #include "engine/occurrence.h"
 #include "model/params.h"
 #include "model/query.h"
+#include "sched/words.h"
 
 #define MAX_TITLE 200
 #define MAX_SPEC 1024
@@ -86,6 +87,91 @@ static void set_str(char **dst, const char *v) {
         *dst = v ? strdup(v) : NULL;
 }
 
+/* `end` given as a wall time in the series' zone (the web wizard's "ends on a date",
+ * whose browser has no trustworthy tz database: DESIGN.md "Time zones"): resolved
+ * here, once, to the instant that is stored (a gap time by the offset before it, a
+ * repeated one by its later copy, so that the whole local day is in). */
+static int end_local(const char *s, const char *tz, sked_time *ret, sked_err *err) {
+        civil c;
+        const tz_zone *z;
+        sked_time at[2];
+        if (civil_parse(s, false, false, &c) < 0)
+                return err_field(err, -EINVAL, "end",
+                                 "\"%s\": expected a UTC instant YYYY-MM-DDTHH:MM:SSZ or a wall time "
+                                 "YYYY-MM-DDTHH:MM:SS in tz",
+                                 s);
+        int r = tz_load(tz ? tz : "UTC", &z, err);
+        if (r < 0) {
+                err_prefix(err, "tz");
+                return r == -ENOMEM ? r : -EINVAL;
+        }
+        int n = tz_resolve(z, civil_to_seconds(&c), TZ_GAP_SHIFT, TZ_REPEAT_LAST, at);
+        if (n < 1)
+                return err_field(err, -EINVAL, "end", "\"%s\": not a time in %s", s, tz_name(z));
+        *ret = at[n - 1];
+        return 0;
+}
+
+/* The schedule members of a series (schedule, tz, start, end, count): shared by
+ * series creation, PATCH and the preview, so they validate alike and name the same
+ * fields. */
+static int apply_schedule(json_t *in, bool creating, series_row *row, sked_err *err) {
+        json_t *v;
+        const char *s;
+        int r;
+        if (json_object_get(in, "schedule") || creating) {
+                if ((r = get_string(in, "schedule", MAX_SPEC, true, &s, err)) < 0)
+                        return r;
+                set_str(&row->schedule, s);
+        }
+        if (json_object_get(in, "tz") || creating) {
+                if ((r = get_string(in, "tz", 64, false, &s, err)) < 0)
+                        return r;
+                set_str(&row->tz, s ? s : "UTC");
+        }
+        if (json_object_get(in, "start")) {
+                if ((r = get_string(in, "start", 32, false, &s, err)) < 0)
+                        return r;
+                civil c;
+                if (s && civil_parse(s, false, false, &c) < 0)
+                        return err_field(err, -EINVAL, "start",
+                                         "\"%s\": expected a local date and time YYYY-MM-DDTHH:MM:SS", s);
+                set_str(&row->start_local, s);
+        }
+        if (json_object_get(in, "end")) {
+                if ((r = get_string(in, "end", 40, false, &s, err)) < 0)
+                        return r;
+                sked_time t = 0;
+                if (s && time_parse_utc(s, &t) < 0 && (r = end_local(s, row->tz, &t, err)) < 0)
+                        return r;
+                row->end_at = t;
+        }
+        if ((v = json_object_get(in, "count"))) {
+                if (json_is_null(v))
+                        row->count = 0;
+                else if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > SCHEDULE_COUNT_MAX)
+                        /* the scheduler walks the first `count` occurrences once: bounded */
+                        return err_field(err, -EINVAL, "count", "expected an integer from 1 to %d", SCHEDULE_COUNT_MAX);
+                else
+                        row->count = json_integer_value(v);
+        }
+        return 0;
+}
+
+static int apply_policy(json_t *in, series_row *row, sked_err *err) {
+        json_t *v;
+        int r;
+        if ((v = json_object_get(in, "policy"))) {
+                json_t *norm = NULL;
+                if ((r = policy_normalize(v, "policy", &norm, err)) < 0)
+                        return r;
+                free(row->policy);
+                row->policy = norm ? json_dumps(norm, JSON_COMPACT) : NULL;
+                json_decref(norm);
+        }
+        return 0;
+}
+
 /* Applies the fields of `in` to `row`, validating each; `row` holds the current state
  * (zeroed for a new series).  On error, row may be partly changed: callers drop it. */
 static int apply_fields(engine *e, json_t *in, bool creating, bool internal, series_row *row, sked_err *err) {
@@ -129,42 +215,8 @@ static int apply_fields(engine *e, json_t *in, bool creating, bool internal, ser
                         return r;
                 set_str(&row->title, s ? s : (row->title ? row->title : te->t->title));
         }
-        if (json_object_get(in, "schedule") || creating) {
-                if ((r = get_string(in, "schedule", MAX_SPEC, true, &s, err)) < 0)
-                        return r;
-                set_str(&row->schedule, s);
-        }
-        if (json_object_get(in, "tz") || creating) {
-                if ((r = get_string(in, "tz", 64, false, &s, err)) < 0)
-                        return r;
-                set_str(&row->tz, s ? s : "UTC");
-        }
-        if (json_object_get(in, "start")) {
-                if ((r = get_string(in, "start", 32, false, &s, err)) < 0)
-                        return r;
-                civil c;
-                if (s && civil_parse(s, false, false, &c) < 0)
-                        return err_field(err, -EINVAL, "start",
-                                         "\"%s\": expected a local date and time YYYY-MM-DDTHH:MM:SS", s);
-                set_str(&row->start_local, s);
-        }
-        if (json_object_get(in, "end")) {
-                if ((r = get_string(in, "end", 40, false, &s, err)) < 0)
-                        return r;
-                sked_time t = 0;
-                if (s && time_parse_utc(s, &t) < 0)
-                        return err_field(err, -EINVAL, "end", "\"%s\": expected a UTC instant YYYY-MM-DDTHH:MM:SSZ", s);
-                row->end_at = t;
-        }
-        if ((v = json_object_get(in, "count"))) {
-                if (json_is_null(v))
-                        row->count = 0;
-                else if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > SCHEDULE_COUNT_MAX)
-                        /* the scheduler walks the first `count` occurrences once: bounded */
-                        return err_field(err, -EINVAL, "count", "expected an integer from 1 to %d", SCHEDULE_COUNT_MAX);
-                else
-                        row->count = json_integer_value(v);
-        }
+        if ((r = apply_schedule(in, creating, row, err)) < 0)
+                return r;
         if (json_object_get(in, "params") || creating) {
                 json_t *p = json_object_get(in, "params"), *norm = NULL;
                 if (p && !json_is_object(p) && !json_is_null(p))
@@ -214,14 +266,8 @@ static int apply_fields(engine *e, json_t *in, bool creating, bool internal, ser
                         return r;
                 set_str(&row->owner, s);
         }
-        if ((v = json_object_get(in, "policy"))) {
-                json_t *norm = NULL;
-                if ((r = policy_normalize(v, "policy", &norm, err)) < 0)
-                        return r;
-                free(row->policy);
-                row->policy = norm ? json_dumps(norm, JSON_COMPACT) : NULL;
-                json_decref(norm);
-        }
+        if ((r = apply_policy(in, row, err)) < 0)
+                return r;
         if ((v = json_object_get(in, "sleep")) || (row->sleep && json_object_get(in, "tz"))) {
                 /* windows without their own zone follow the series' zone */
                 json_error_t je;
@@ -282,6 +328,52 @@ int engine_series_build(engine *e, json_t *in, series_row *ret, sked_err *err) {
         }
         *ret = row;
         return 0;
+}
+
+int engine_schedule_preview(engine *e, json_t *in, sked_time from, int limit, json_t **ret, sked_err *err) {
+        static const char *const known[] = {"type", "schedule", "tz", "start", "end", "count", "policy", NULL};
+        series_row row = {0};
+        schedule *sc = NULL;
+        json_t *items = NULL;
+        policy pol;
+        const char *type, *unknown;
+        int r;
+        if (!json_is_object(in))
+                return err_field(err, -EINVAL, "body", "expected a JSON object");
+        if ((unknown = params_unknown_key(in, known)))
+                return err_field(err, -EINVAL, unknown,
+                                 "unknown field (expected type, schedule, tz, start, end, count, policy)");
+        if ((r = get_string(in, "type", 128, false, &type, err)) < 0)
+                return r;
+        if (type && !engine_type_find(e, type))
+                return err_field(err, -ENOENT, "type", "\"%s\": no such process type", type);
+        /* the series a creation now would make: its anchor is now, its policy the
+         * type's defaults under the body's */
+        sked_time now = engine_now(e);
+        set_str(&row.type, type ? type : "");
+        if ((r = apply_schedule(in, true, &row, err)) < 0 || (r = apply_policy(in, &row, err)) < 0 ||
+            (r = series_policy(e, &row, &pol, err)) < 0 || (r = series_schedule_parse(&row, now, &pol, &sc, err)) < 0)
+                goto done;
+        if (!(items = json_array())) {
+                r = err_set(err, -ENOMEM, "out of memory");
+                goto done;
+        }
+        sked_time t = (from ? from : now) - 1;
+        for (int i = 0; i < limit && schedule_next(sc, t, &t) == 0; i++) {
+                char utc[SCHEDULE_UTC_TEXT], local[SCHEDULE_LOCAL_TEXT];
+                schedule_format(sc, t, utc, local);
+                json_array_append_new(items, json_pack("{s:s, s:s}", "at", utc, "local", local));
+        }
+        char words[256];
+        schedule_words(row.schedule, row.tz, words, sizeof words);
+        *ret = json_pack("{s:s, s:s, s:s, s:s, s:O}", "schedule", row.schedule, "schedule_text", words, "tz", row.tz,
+                         "kind", schedule_kind(sc), "items", items);
+        r = *ret ? 0 : err_set(err, -ENOMEM, "out of memory");
+done:
+        json_decref(items);
+        schedule_free(sc);
+        series_row_clear(&row);
+        return r;
 }
 
 int engine_series_insert(engine *e, store *st, series_row *row, sked_err *err) {

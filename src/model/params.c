@@ -9,8 +9,9 @@
 #include "base/strbuf.h"
 
 static const char *const param_types[] = {"string", "int", "number", "bool", "date", "datetime", "enum", "json"};
-static const char *const param_keys[] = {"name", "type", "required",   "default",    "values",
-                                         "min",  "max",  "max_length", "description"};
+static const char *const param_keys[] = {"name",   "type", "required",   "default",     "values",
+                                         "min",    "max",  "max_length", "description", "label",
+                                         "widget", "unit", "group",      "hidden"};
 static const char *const field_keys[] = {"name", "type", "values", "description"};
 static const char *const reserved[] = {"and", "or", "not", "in", "between", "contains", "true", "false"};
 
@@ -304,6 +305,81 @@ static bool name_ok(const char *s) {
         return true;
 }
 
+/* The web form's hints of a parameter (label, widget, unit, group, hidden): checked
+ * here so a typo fails at registration, and copied to `out` after the other keys.
+ * Each widget lists the types it can edit; "select" and "radio" also take any type
+ * with `values`. */
+static const struct {
+        const char *name, *types;
+} widgets[] = {
+        {"text", " string int number date datetime json "},
+        {"textarea", " string json "},
+        {"select", " enum "},
+        {"radio", " enum "},
+        {"checkbox", " bool "},
+        {"date", " date "},
+        {"datetime", " datetime "},
+        {"number", " int number "},
+};
+
+static int ui_keys(const json_t *d, const char *path, const char *type, json_t *out, sked_err *err) {
+        static const struct {
+                const char *key;
+                size_t max;
+        } texts[] = {{"label", 200}, {"unit", 32}, {"group", 200}};
+        char f[192];
+        for (size_t k = 0; k < COUNT(texts); k++) {
+                const json_t *v = json_object_get(d, texts[k].key);
+                if (!v)
+                        continue;
+                snprintf(f, sizeof f, "%s.%s", path, texts[k].key);
+                if (!json_is_string(v) || json_string_length(v) == 0)
+                        return expected(err, f, "a non-empty string", v);
+                if (json_string_length(v) > texts[k].max)
+                        return err_field(err, -EINVAL, f, "longer than %zu bytes", texts[k].max);
+                if (!strcmp(texts[k].key, "unit") && strcmp(type, "int") != 0 && strcmp(type, "number") != 0)
+                        return err_field(err, -EINVAL, f, "not allowed for type %s (int and number only)", type);
+        }
+        const json_t *w = json_object_get(d, "widget");
+        if (w) {
+                snprintf(f, sizeof f, "%s.widget", path);
+                size_t i = 0;
+                while (i < COUNT(widgets) && !(json_is_string(w) && !strcmp(json_string_value(w), widgets[i].name)))
+                        i++;
+                if (i == COUNT(widgets)) {
+                        strbuf b = STRBUF_INIT;
+                        for (size_t k = 0; k < COUNT(widgets); k++)
+                                strbuf_printf(&b, "%s%s", k ? ", " : "", widgets[k].name);
+                        char got[80];
+                        params_describe(w, got, sizeof got);
+                        int r = err_field(err, -EINVAL, f, "expected one of: %s; got %s", strbuf_str(&b), got);
+                        strbuf_free(&b);
+                        return r;
+                }
+                char t[32];
+                snprintf(t, sizeof t, " %s ", type);
+                bool listed = json_object_get(out, "values") && (i == 2 || i == 3);
+                if (!strstr(widgets[i].types, t) && !listed)
+                        return err_field(err, -EINVAL, f, "\"%s\" cannot edit a parameter of type %s", widgets[i].name,
+                                         type);
+        }
+        const json_t *h = json_object_get(d, "hidden");
+        if (h) {
+                snprintf(f, sizeof f, "%s.hidden", path);
+                if (!json_is_boolean(h))
+                        return expected(err, f, "true or false", h);
+                if (json_is_true(h) && json_is_true(json_object_get(out, "required")))
+                        return err_field(err, -EINVAL, f, "a required parameter cannot be hidden (give it a default)");
+        }
+        static const char *const order[] = {"label", "widget", "unit", "group", "hidden"};
+        for (size_t k = 0; k < COUNT(order); k++) {
+                json_t *v = json_object_get(d, order[k]);
+                if (v && json_object_set(out, order[k], v) < 0)
+                        return err_field(err, -ENOMEM, path, "out of memory");
+        }
+        return 0;
+}
+
 /* Normalizes one definition; `query` selects the query_fields rules. */
 static int normalize_def(const json_t *d, size_t idx, const char *what, bool query, const json_t *done, json_t **ret,
                          sked_err *err) {
@@ -523,7 +599,8 @@ static int normalize_def(const json_t *d, size_t idx, const char *what, bool que
         if (jd && json_object_set(out, "description", (json_t *) jd) < 0)
                 goto oom;
 
-        /* fixed key order: name, type, required, default, values, min, max, max_length, description */
+        /* fixed key order: name, type, required, default, values, min, max, max_length, description, then
+         * the form's hints (ui_keys) */
         if (json_object_get(out, "default")) {
                 static const char *const after[] = {"values", "min", "max", "max_length", "description"};
                 for (size_t k = 0; k < COUNT(after); k++) {
@@ -537,6 +614,8 @@ static int normalize_def(const json_t *d, size_t idx, const char *what, bool que
                 }
         }
 
+        if (!query && (r = ui_keys(d, path, type, out, err)) < 0)
+                goto fail;
         *ret = out;
         return 0;
 oom:

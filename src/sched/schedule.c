@@ -2,6 +2,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -255,6 +256,19 @@ int schedule_list(const schedule *s, sked_time from, sked_time to, sked_time *ou
 
 void schedule_local(const schedule *s, sked_time t, int64_t *ret_local, int32_t *ret_offset) {
         tz_local(s->zone, t, ret_local, ret_offset);
+}
+
+void schedule_format(const schedule *s, sked_time t, char *ret_utc, char *ret_local) {
+        int64_t local;
+        int32_t offset;
+        civil c;
+        char wall[32], off[16];
+        schedule_local(s, t, &local, &offset);
+        civil_from_seconds(local, &c);
+        civil_format(&c, wall, sizeof wall);
+        tz_format_offset(offset, off, sizeof off);
+        time_format_utc(t, ret_utc, SCHEDULE_UTC_TEXT);
+        snprintf(ret_local, SCHEDULE_LOCAL_TEXT, "%s%s", wall, off);
 }
 
 const char *schedule_kind(const schedule *s) {

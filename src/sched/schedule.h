@@ -54,6 +54,14 @@ int schedule_list(const schedule *s, sked_time from, sked_time to, sked_time *ou
 /* The wall time (local seconds) and UTC offset of instant t in the schedule's zone. */
 void schedule_local(const schedule *s, sked_time t, int64_t *ret_local, int32_t *ret_offset);
 
+/* Occurrence t as text, as `sked preview` and POST /api/v1/preview show it: the UTC
+ * instant "YYYY-MM-DDTHH:MM:SSZ" into ret_utc (SCHEDULE_UTC_TEXT bytes) and the wall
+ * time in the schedule's zone with its offset, "YYYY-MM-DDTHH:MM:SS+HH:MM", into
+ * ret_local (SCHEDULE_LOCAL_TEXT bytes).  Thread-safe. */
+#define SCHEDULE_UTC_TEXT 32
+#define SCHEDULE_LOCAL_TEXT 48
+void schedule_format(const schedule *s, sked_time t, char *ret_utc, char *ret_local);
+
 /* "rrule" | "cron" | "interval". */
 const char *schedule_kind(const schedule *s);
 

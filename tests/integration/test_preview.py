@@ -12,6 +12,7 @@ from datetime import datetime, timedelta, timezone
 from dateutil import rrule as du_rrule
 
 import preview_oracle as oracle
+import skedtest
 
 SKED = os.environ.get("SKED_BIN", "sked")
 LINE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d$")
@@ -409,6 +410,135 @@ class GeneratedOracle(Base):
     def test_set_path_rules(self):
         # the rules sked expanded with libical before it had a set path of its own
         self.run_generated(False, int(os.environ.get("SKED_PREVIEW_CASES", "350")) // 2, GEN_SEED + 1)
+
+
+class Endpoint(skedtest.ServerTest):
+    """POST /api/v1/preview (the web wizard's preview) against `sked preview`: the
+    same scheduler, so the same lines for the same schedule, start and from; and the
+    validation of series creation, so the same problem and field."""
+
+    def setUp(self):
+        super().setUp()
+        self.srv = self.start_server(workers=1)
+
+    def preview(self, body, token=True):
+        status, reply = self.srv.api("POST", "/api/v1/preview", body, token=token)
+        self.assertEqual(status, 200, reply)
+        return [f"{i['at']} {i['local']}" for i in reply["items"]], reply
+
+    CASES = [
+        # (schedule, tz, start, from, count): DST changes in New York, Berlin, Lord Howe;
+        # cron's start is its earliest time
+        ("RRULE:FREQ=DAILY", "America/New_York", "2026-03-07T02:30:00", "2026-03-07T00:00:00Z", 4),
+        ("RRULE:FREQ=DAILY", "America/New_York", "2026-10-31T01:30:00", "2026-10-31T00:00:00Z", 4),
+        ("RRULE:FREQ=WEEKLY;BYDAY=MO,WE,FR", "Europe/Berlin", "2027-03-22T09:00:00", "2027-03-20T00:00:00Z", 8),
+        ("RRULE:FREQ=MONTHLY;BYDAY=-1FR", "Europe/Berlin", "2027-01-01T17:00:00", "2027-01-01T00:00:00Z", 6),
+        ("RRULE:FREQ=MINUTELY;INTERVAL=30", "America/New_York", "2026-03-08T00:00:00", "2026-03-08T05:00:00Z", 8),
+        ("RRULE:FREQ=DAILY", "Australia/Lord_Howe", "2026-10-02T02:15:00", "2026-10-02T00:00:00Z", 3),
+        ("cron:30 * * * *", "America/New_York", "2026-10-31T00:00:00", "2026-11-01T04:00:00Z", 5),
+        ("cron:0 2 * * *", "Europe/Berlin", "2027-03-26T00:00:00", "2027-03-27T00:00:00Z", 3),
+        ("every:90m", "Europe/Berlin", "2027-03-28T00:00:00", "2027-03-28T00:00:00Z", 5),
+    ]
+
+    def test_agrees_with_sked_preview(self):
+        for spec, tz, start, frm, count in self.CASES:
+            # with a start: without one the endpoint anchors at now (a series created
+            # now), `sked preview` at --from
+            body = {"schedule": spec, "tz": tz, "start": start, "from": frm, "limit": count}
+            args = ["--tz", tz, "--start", start, "--from", frm, "--count", str(count)]
+            got, reply = self.preview(body)
+            rc, out, err = run(*args, spec)
+            self.assertEqual(rc, 0, err)
+            self.assertEqual(got, out.splitlines(), f"{spec} in {tz} from {start}")
+            self.assertEqual(len(got), count)
+            self.assertEqual((reply["schedule"], reply["tz"]), (spec, tz))
+        # the spring-forward gap, exactly: 02:30 is read as 03:30 EDT
+        got, reply = self.preview({"schedule": "RRULE:FREQ=DAILY", "tz": "America/New_York",
+                                   "start": "2026-03-07T02:30:00", "from": "2026-03-07T00:00:00Z", "limit": 2})
+        self.assertEqual(got, ["2026-03-07T07:30:00Z 2026-03-07T02:30:00-05:00",
+                               "2026-03-08T07:30:00Z 2026-03-08T03:30:00-04:00"])
+        self.assertEqual((reply["kind"], reply["schedule_text"]), ("rrule", "Every day, America/New_York"))
+
+    def test_members_as_a_series_reads_them(self):
+        srv = self.srv
+        # count and end bound the schedule as they bound a series
+        got, _ = self.preview({"schedule": "every 1h", "start": "2030-01-01T00:00:00", "count": 3, "limit": 10})
+        self.assertEqual(len(got), 3)
+        got, _ = self.preview({"schedule": "every 1h", "start": "2030-01-01T00:00:00",
+                               "end": "2030-01-01T01:30:00Z", "limit": 10})
+        self.assertEqual([g.split()[0] for g in got], ["2030-01-01T00:00:00Z", "2030-01-01T01:00:00Z"])
+        # end as a wall time in tz (the wizard's "ends on a date"): resolved to its instant
+        got, _ = self.preview({"schedule": "every 1h", "tz": "Europe/Berlin", "start": "2030-01-01T00:00:00",
+                               "end": "2030-01-01T01:30:00", "limit": 10})
+        self.assertEqual([g.split()[0] for g in got], ["2029-12-31T23:00:00Z", "2030-01-01T00:00:00Z"])
+        # the DST policy: a gap time skipped instead of shifted
+        got, _ = self.preview({"schedule": "RRULE:FREQ=DAILY", "tz": "America/New_York",
+                               "start": "2026-03-07T02:30:00", "from": "2026-03-07T00:00:00Z", "limit": 2,
+                               "policy": {"dst_gap": "skip"}})
+        self.assertEqual([g.split()[0] for g in got], ["2026-03-07T07:30:00Z", "2026-03-09T06:30:00Z"])
+        # without from: from now; without start: anchored now, like a series created now
+        got, _ = self.preview({"schedule": "every 1m", "limit": 3})
+        self.assertEqual(len(got), 3)
+        status, series = srv.api("POST", "/api/v1/series", {"type": skedtest_type(srv), "schedule": "every 1m"})
+        self.assertEqual(status, 201, series)
+        self.assertLessEqual(skedtest.parse_utc(got[0].split()[0]), skedtest.parse_utc(series["next_due"]))
+        # up to 50; an exhausted schedule gives fewer
+        self.assertEqual(len(self.preview({"schedule": "every 1m", "limit": 50})[0]), 50)
+        got, _ = self.preview({"schedule": "RRULE:FREQ=DAILY;COUNT=1", "start": "2030-05-01T09:00:00"})
+        self.assertEqual(got, ["2030-05-01T09:00:00Z 2030-05-01T09:00:00+00:00"])
+
+    def test_bad_input_names_the_field_as_creation_does(self):
+        srv = self.srv
+        typ = skedtest_type(srv)
+        cases = [
+            ({"schedule": "RRULE:FREQ=DAILY;BYHOUR=25"}, 400, "schedule", "BYHOUR must be 0..23"),
+            ({"schedule": "cron:61 * * * *"}, 400, "schedule", "minute: 61 is out of range"),
+            ({"schedule": "fortnightly"}, 400, "schedule", "expected RRULE:<rule>"),
+            ({"schedule": "every 1h", "tz": "Foo/Bar"}, 400, "tz", 'time zone "Foo/Bar"'),
+            ({"schedule": "every 1h", "start": "2026-02-30T00:00:00"}, 400, "start", "expected a local date"),
+            ({"schedule": "every 1h", "end": "tomorrow"}, 400, "end", "expected a UTC instant"),
+            ({"schedule": "every 1h", "end": "2030-01-01T00:00:00", "tz": "Foo/Bar"}, 400, "tz", "Foo/Bar"),
+            ({"schedule": "every 1h", "count": 0}, 400, "count", "expected an integer from 1 to 100000"),
+            ({"schedule": "every 1h", "policy": {"dst_gap": "later"}}, 400, "policy.dst_gap", ""),
+            ({"tz": "UTC"}, 400, "schedule", "required"),
+        ]
+        for body, status, field, needle in cases:
+            got, reply = srv.api("POST", "/api/v1/preview", body)
+            self.assertEqual((got, reply.get("field")), (status, field), (body, reply))
+            self.assertIn(needle, reply["detail"])
+            # series creation says the same of the same members
+            got2, reply2 = srv.api("POST", "/api/v1/series", {"type": typ, **body})
+            self.assertEqual((got2, reply2["field"], reply2["detail"]), (status, field, reply["detail"]))
+        # the preview's own members
+        for body, field in [({"schedule": "every 1h", "limit": 51}, "limit"),
+                            ({"schedule": "every 1h", "limit": 0}, "limit"),
+                            ({"schedule": "every 1h", "from": "now"}, "from"),
+                            ({"schedule": "every 1h", "params": {}}, "params"),
+                            ({"schedule": "every 1h", "type": "no.such"}, "type")]:
+            status, reply = srv.api("POST", "/api/v1/preview", body)
+            self.assertEqual(reply["field"], field, reply)
+            self.assertEqual(status, 404 if field == "type" else 400, reply)
+        self.assertEqual(srv.get("/api/v1/series")["items"], [], "nothing was created")
+
+    def test_any_role_and_no_anonymous(self):
+        srv = self.srv
+        status, _ = srv.api("POST", "/api/v1/users", {"name": "vic", "role": "viewer",
+                                                     "password": "correct horse battery staple"})
+        self.assertEqual(status, 201)
+        status, tok = srv.api("POST", "/api/v1/tokens", {"name": "t", "user": "vic"})
+        self.assertEqual(status, 201, tok)
+        got, _ = self.preview({"schedule": "every 1h", "limit": 2}, token=tok["token"])
+        self.assertEqual(len(got), 2)
+        status, _ = srv.api("POST", "/api/v1/preview", {"schedule": "every 1h"}, token=None)
+        self.assertEqual(status, 401)
+
+
+def skedtest_type(srv):
+    """A scheduled type to create series of (registered once per server)."""
+    name = "preview.echo"
+    if srv.api("GET", f"/api/v1/types/{name}")[0] != 200:
+        srv.register_type(skedtest.command_type(name, ["/bin/true"]))
+    return name
 
 
 class Errors(unittest.TestCase):

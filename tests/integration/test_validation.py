@@ -132,8 +132,10 @@ class Series(skedtest.ServerTest):
             ({"query": 'region = "mars"'}, None, "mars", (400,)),
             ({"start": "yesterday"}, "start", "YYYY-MM-DD", (400,)),
             ({"start": "2026-02-30T10:00:00"}, "start", "2026-02-30", (400,)),
-            ({"end": "2026-01-01T00:00:00"}, "end", "UTC", (400,)),
-            ({"end": "soon"}, "end", "soon", (400,)),
+            # a wall time in tz is an end too (resolved to its instant): this one is past
+            ({"end": "2026-01-01T00:00:00"}, "end", "it never fires", (400,)),
+            ({"end": "soon"}, "end", "UTC instant", (400,)),
+            ({"end": "2026-02-30T00:00:00"}, "end", "wall time", (400,)),
             ({"count": 0}, "count", "", (400,)),
             ({"count": "3"}, "count", "", (400,)),
             ({"bogus": 1}, "bogus", "unknown field", (400,)),

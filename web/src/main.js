@@ -8,6 +8,7 @@ import htm from 'htm';
 import {request, currentSession, logOut} from './api.js';
 import {SignIn, ForcedPasswordChange, ForcedTotp, ProfilePage} from './account.js';
 import {WeekCalendar} from './calendar.js';
+import {Wizard} from './wizard.js';
 import {fmtTime, browserZone, zoneLabel} from './time.js';
 
 const html = htm.bind(h);
@@ -157,6 +158,7 @@ function SeriesRow({s, last, selected, zone, canEdit, onSelect, onAction}) {
         : html`<span class="muted">never ran</span>`}
       <div class="sub"><span class=${`state state-${state}`}>${{active: 'Active', paused: 'Paused', 'feature-off': 'Feature off'}[state]}</span></div></td>
     ${canEdit && html`<td class="actions" onClick=${(e) => e.stopPropagation()}>
+      ${!s.background && html`<a class="btn btn-small" href=${`#/series/${s.id}/edit`} aria-label=${`Edit ${s.title}`}>Edit</a>`}
       <button type="button" class="btn btn-small" onClick=${() => onAction('trigger', s)} title="Queue one run now">Run now</button>
       <button type="button" class="btn btn-small" onClick=${() => onAction(s.enabled ? 'pause' : 'resume', s)}>${s.enabled ? 'Disable' : 'Enable'}</button>
       <button type="button" class="btn btn-small btn-danger-ghost" onClick=${() => onAction('delete', s)} aria-label=${`Delete ${s.title}`}>Delete</button>
@@ -261,6 +263,7 @@ function SeriesPage({route, go, zone, toast, canEdit}) {
       <div class="pane-head">
         <h1 id="series-h">Process automation</h1>
         <span class="count">${series ? `${shown.length} of ${series.length} series` : ''}</span>
+        ${canEdit && html`<a class="btn btn-primary btn-small new-series" href="#/new">New series</a>`}
       </div>
       <div class="filters" role="search">
         <input ref=${search} type="search" class="search" placeholder="Search series  ( / )" aria-label="Search series"
@@ -461,9 +464,11 @@ function App() {
     return html`<${ForcedPasswordChange} me=${me} onDone=${refresh} onSignOut=${signOut} />`;
   if (me.totp_enrolment_required) return html`<${ForcedTotp} me=${me} onDone=${refresh} onSignOut=${signOut} />`;
   const canEdit = me.role !== 'viewer';
-  const m = route.path.match(/^\/runs\/(\d+)$/);
+  let m = route.path.match(/^\/runs\/(\d+)$/);
   let page;
   if (m) page = html`<${RunPage} key=${m[1]} id=${m[1]} route=${route} go=${go} zone=${zone} />`;
+  else if (route.path === '/new') page = html`<${Wizard} key="new" go=${go} toast=${setMsg} />`;
+  else if ((m = route.path.match(/^\/series\/(\d+)\/edit$/))) page = html`<${Wizard} key=${m[1]} id=${m[1]} go=${go} toast=${setMsg} />`;
   else if (route.path === '/runs') page = html`<${RunsPage} zone=${zone} route=${route} />`;
   else if (route.path === '/profile') page = html`<${ProfilePage} me=${me} onChanged=${refresh} />`;
   else page = html`<${SeriesPage} route=${route} go=${go} zone=${zone} toast=${setMsg} canEdit=${canEdit} />`;

@@ -106,7 +106,7 @@ static void schema_errors(void **state) {
                    "params[1].name: \"a\" is defined twice");
         schema_bad("[{\"name\":\"a\",\"type\":\"int\",\"reqired\":true}]",
                    "params.a.reqired: unknown key (expected one of: name, type, required, default, values, min, max, "
-                   "max_length, description)");
+                   "max_length, description, label, widget, unit, group, hidden)");
         schema_bad(
                 "[{\"name\":\"a\",\"type\":\"float\"}]",
                 "params.a.type: expected one of: string, int, number, bool, date, datetime, enum, json; got \"float\"");
@@ -153,6 +153,41 @@ static void schema_errors(void **state) {
         assert_int_equal(params_schema_normalize(many, &out, &e), -EINVAL);
         assert_string_equal(e.msg, "params: more than 100 entries");
         json_decref(many);
+}
+
+/* The web form's hints: kept after the other keys, in a fixed order; checked. */
+static void form_hints(void **state) {
+        (void) state;
+        json_t *s = schema("[{\"hidden\":false,\"group\":\"Money\",\"unit\":\"EUR\",\"widget\":\"number\","
+                           "\"label\":\"Amount\",\"name\":\"amount\",\"type\":\"int\",\"default\":5},"
+                           " {\"name\":\"note\",\"type\":\"string\",\"widget\":\"textarea\"},"
+                           " {\"name\":\"size\",\"type\":\"int\",\"values\":[1,2],\"widget\":\"radio\"}]");
+        assert_json(s,
+                    "[{\"name\":\"amount\",\"type\":\"int\",\"required\":false,\"default\":5,\"label\":\"Amount\","
+                    "\"widget\":\"number\",\"unit\":\"EUR\",\"group\":\"Money\",\"hidden\":false},"
+                    " {\"name\":\"note\",\"type\":\"string\",\"required\":false,\"widget\":\"textarea\"},"
+                    " {\"name\":\"size\",\"type\":\"int\",\"required\":false,\"values\":[1,2],\"widget\":\"radio\"}]");
+        char *keys = json_dumps(json_array_get(s, 0), JSON_PRESERVE_ORDER | JSON_COMPACT);
+        assert_string_equal(keys,
+                            "{\"name\":\"amount\",\"type\":\"int\",\"required\":false,\"default\":5,\"label\":"
+                            "\"Amount\",\"widget\":\"number\",\"unit\":\"EUR\",\"group\":\"Money\",\"hidden\":false}");
+        free(keys);
+        json_decref(s);
+        schema_bad("[{\"name\":\"a\",\"type\":\"string\",\"widget\":\"slider\"}]",
+                   "params.a.widget: expected one of: text, textarea, select, radio, checkbox, date, datetime, number; "
+                   "got \"slider\"");
+        schema_bad("[{\"name\":\"a\",\"type\":\"bool\",\"widget\":\"textarea\"}]",
+                   "params.a.widget: \"textarea\" cannot edit a parameter of type bool");
+        schema_bad("[{\"name\":\"a\",\"type\":\"string\",\"widget\":\"select\"}]",
+                   "params.a.widget: \"select\" cannot edit a parameter of type string");
+        schema_bad("[{\"name\":\"a\",\"type\":\"string\",\"unit\":\"kg\"}]",
+                   "params.a.unit: not allowed for type string (int and number only)");
+        schema_bad("[{\"name\":\"a\",\"type\":\"string\",\"label\":\"\"}]",
+                   "params.a.label: expected a non-empty string, got \"\"");
+        schema_bad("[{\"name\":\"a\",\"type\":\"string\",\"required\":true,\"hidden\":true}]",
+                   "params.a.hidden: a required parameter cannot be hidden (give it a default)");
+        schema_bad("[{\"name\":\"a\",\"type\":\"string\",\"hidden\":1}]",
+                   "params.a.hidden: expected true or false, got 1");
 }
 
 static void validate_types(void **state) {
@@ -251,10 +286,8 @@ static void query_fields(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(normalize_schema),
-                cmocka_unit_test(schema_errors),
-                cmocka_unit_test(validate_types),
-                cmocka_unit_test(query_fields),
+                cmocka_unit_test(normalize_schema), cmocka_unit_test(schema_errors), cmocka_unit_test(form_hints),
+                cmocka_unit_test(validate_types),   cmocka_unit_test(query_fields),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
