@@ -613,11 +613,8 @@ test('a series created through the wizard, a parameter error from the server cor
   assert.deepEqual(s.params, {region: 'eu', due: '2027-04-30', amount: 250, batch: 500});
   assert.deepEqual(s.query, {field: 'segment', op: '=', value: 'retail'});
   assert.match(await page.locator('tr', {hasText: 'Monthly invoices'}).innerText(), /Mon 5 Apr, 08:30/);
-  // chromium logs every 4xx reply as a console error: the two refusals asked for above
-  // (the zone's preview, the date's creation) are the only ones
-  const refused = page.problems.filter((p) => /status of 400 \(Bad Request\)/.test(p));
-  assert.equal(refused.length, 2, page.problems.join('\n'));
-  page.problems = page.problems.filter((p) => !refused.includes(p));
+  // the two refusals asked for above (the zone's preview, the date's creation) are
+  // handled by the page: blank() leaves the browser's own report of a 400 out
   await close(page);
 });
 
