@@ -14,7 +14,7 @@
 #include "cli/cli.h"
 #include "cli/client.h"
 
-enum { O_RECONNECT = CLI_OPT_BASE + 1, O_SERIES, O_TYPE };
+enum { O_RECONNECT = 1, O_SERIES, O_TYPE }; /* below CLI_OPT_BASE: the common options are above */
 
 static const cli_verb *verb_of(const cli_noun *n, const char *name) {
         for (size_t i = 0; i < n->nverbs; i++)
@@ -63,6 +63,7 @@ typedef struct follow_state {
         int64_t printed; /* the last message seq printed */
         char last_id[32];
         const char *outcome; /* a terminal state, once seen (static strings) */
+        json_t *last_run;    /* the run's terminal event, when the stream brought it */
         int rc;              /* set with outcome, or on an error */
 } follow_state;
 
@@ -182,6 +183,8 @@ static int on_follow_event(void *ud, const char *id, const char *event, const ch
                 }
         } else if (!strcmp(event, "run") && terminal(json_string_value(json_object_get(ev, "state")))) {
                 f->outcome = "";
+                json_decref(f->last_run);
+                f->last_run = json_incref(ev);
                 stop = 1;
         }
         json_decref(ev);
@@ -247,18 +250,23 @@ int runs_follow(const cli_noun *n, int argc, char **argv) {
         char path[128];
         snprintf(path, sizeof path, "/api/v1/events?run=%lld&event=run,message", (long long) f.run);
         r = stream_loop(&c, path, f.last_id, reconnect, on_follow_event, &f, NULL);
-        if (r == CLI_OK && f.rc != 0 && !f.outcome)
-                return f.rc; /* a read failed (its message is out) */
-        if (r != CLI_OK)
-                return r;
+        if (r != CLI_OK || (f.rc != 0 && !f.outcome)) {
+                json_decref(f.last_run);
+                return r != CLI_OK ? r : f.rc; /* a read failed: its message is out */
+        }
         /* ended: what was logged before the end and not streamed yet, then the outcome */
         f.outcome = NULL;
         char rpath[64];
         json_t *run = NULL;
-        if ((r = catch_up(&f)) != 0)
-                return r;
         snprintf(rpath, sizeof rpath, "/api/v1/runs/%lld", (long long) f.run);
-        if ((r = cli_call(&c, "GET", rpath, NULL, &run)) != CLI_OK)
+        if ((r = catch_up(&f)) == 0)
+                r = cli_call(&c, "GET", rpath, NULL, &run);
+        if (r != 0 && f.last_run) {
+                run = json_incref(f.last_run); /* the server went away after the end: the stream's word */
+                r = 0;
+        }
+        json_decref(f.last_run);
+        if (r != 0)
                 return r;
         print_outcome(&f, run);
         json_decref(run);

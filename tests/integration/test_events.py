@@ -36,6 +36,7 @@ class Stream:
         if last_id is not None:
             hdrs["Last-Event-ID"] = str(last_id)
         self.conn.request("GET", "/api/v1/events" + query, headers=hdrs)
+        self.sock = self.conn.sock  # the response takes it over
         self.resp = self.conn.getresponse()
         self.status = self.resp.status
         self.headers = self.resp.headers
@@ -69,7 +70,7 @@ class Stream:
                 else:
                     k, _, v = line.partition(":")
                     cur[k] = v[1:] if v.startswith(" ") else v
-        except (OSError, ValueError, http.client.HTTPException):
+        except (OSError, ValueError, AttributeError, http.client.HTTPException):
             pass
         self.ended = True
 
@@ -84,10 +85,10 @@ class Stream:
     def close(self):
         """Drops the connection (as a network failure would)."""
         try:
-            self.conn.sock.shutdown(2)
+            self.sock.shutdown(2)
         except OSError:
             pass
-        self.conn.close()
+        self.sock.close()
 
 
 def run_events(events, run_id):
@@ -328,18 +329,20 @@ class CliTest(EventsBase):
         self.assertEqual(rc, 2, err)
 
     def test_follow_ends_3_when_the_stream_ends_first(self):
-        srv = self.start_server(grace=0)
+        srv = self.start_server()
         self.logger_type(srv, "ev.slow", lines=50, pause=0.2)
         rid = self.enqueue(srv, "ev.slow")
         p = subprocess.Popen([skedtest.SKED, "runs", "follow", str(rid), "--reconnect", "1"],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=srv.cli_env())
         self.addCleanup(lambda: p.poll() is None and p.kill())
-        wait_for(lambda: srv.messages(rid), 20, what="a message")
-        srv.stop()
+        first = p.stdout.readline()  # it follows: the first message is out
+        self.assertTrue(first.endswith("line1\n"), first)
+        srv.kill9()  # the connection drops and the run has not ended
         out, err = p.communicate(timeout=60)
         self.assertEqual(p.returncode, 3, err)
-        self.assertIn("line1", out)
-        self.assertIn("event stream ended", err)
+        self.assertNotIn("succeeded", out)
+        # the stream's end, or a read of the run's state it was making when the server died
+        self.assertRegex(err, "event stream ended|cannot reach sked")
 
     def test_watch_prints_each_state_change(self):
         srv = self.start_server()
@@ -359,6 +362,7 @@ class CliTest(EventsBase):
         p.send_signal(signal.SIGINT)
         out, err = p.communicate(timeout=20)
         lines = out.splitlines()
+        self.assertEqual(len(lines), 3, out + err)
         self.assertEqual([line.split()[-1] if "exit" not in line else line.split()[-3] for line in lines],
                          ["queued", "running", "succeeded"], out + err)
         for line in lines:
