@@ -67,12 +67,17 @@ typedef struct follow_state {
         int rc;              /* set with outcome, or on an error */
 } follow_state;
 
+/* --json: one compact object a line, in the server's order. */
+static void json_line(json_t *v) {
+        char *s = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        if (s)
+                puts(s);
+        free(s);
+}
+
 static void print_message(follow_state *f, json_t *m) {
         if (f->c->json) {
-                char *s = json_dumps(m, JSON_COMPACT | JSON_PRESERVE_ORDER);
-                if (s)
-                        puts(s);
-                free(s);
+                json_line(m);
         } else {
                 char tb[40];
                 const char *level = json_string_value(json_object_get(m, "level"));
@@ -92,10 +97,7 @@ static void print_outcome(follow_state *f, json_t *run) {
                         f->outcome = states[i];
         f->rc = f->outcome && !strcmp(f->outcome, "succeeded") ? CLI_OK : CLI_FAILED;
         if (f->c->json) {
-                char *s = json_dumps(run, JSON_COMPACT | JSON_PRESERVE_ORDER);
-                if (s)
-                        puts(s);
-                free(s);
+                json_line(run);
         } else {
                 json_t *code = json_object_get(run, "exit_code");
                 const char *error = json_string_value(json_object_get(run, "error"));
