@@ -226,7 +226,9 @@ static const migration_part m7[] = {
  * changes (its insert, each new state, and the delete of one still queued or
  * running: state "deleted"), its progress while it runs, and each message and
  * result (the event points at the row by (run_id, seq); the stream joins it).
- * SQLite has one writer, so rowids grow in commit order.  PostgreSQL's sessions
+ * SQLite has one writer, so rowids grow in commit order (no AUTOINCREMENT: the
+ * newest event is never pruned, so max(rowid) + 1 is never an id seen before, and
+ * AUTOINCREMENT's sqlite_sequence row cost a second write per event).  PostgreSQL's sessions
  * commit side by side, so an id taken at insert could become visible after a larger
  * one (a reader would skip it for good): there rows are inserted unnumbered and a
  * deferred constraint trigger numbers them at COMMIT, under a transaction-level
@@ -236,7 +238,7 @@ static const migration_part m7[] = {
  * loop (store_events_prune). */
 static const migration_part m8[] = {
         SQLITE_ONLY("CREATE TABLE events("
-                    "  id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER, kind TEXT NOT NULL, run_id INTEGER,"
+                    "  id INTEGER PRIMARY KEY, at INTEGER, kind TEXT NOT NULL, run_id INTEGER,"
                     "  series_id INTEGER, type TEXT, state TEXT, attempt INTEGER, seq INTEGER, exit_code INTEGER,"
                     "  progress INTEGER, error TEXT);"
                     "CREATE TRIGGER runs_event_insert AFTER INSERT ON runs BEGIN"
