@@ -159,6 +159,10 @@ static void *hub_main(void *arg) {
                 pthread_mutex_unlock(&h->lock);
                 if (stopping)
                         break;
+                if (TAILQ_EMPTY(&h->live)) {
+                        next_beat = mono_ms() + h->cfg.heartbeat_ms;
+                        continue; /* no stream: no read of the store */
+                }
                 sked_err err = {0};
                 int64_t oldest = 0, head = 0;
                 int r = st ? 0 : engine_thread_store(h->e, &st, &err);
