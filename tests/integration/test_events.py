@@ -27,12 +27,14 @@ class Stream:
     """One GET /api/v1/events, read line by line on a thread of its own: events
     (dicts with id, event, data) and comment lines are collected as they come."""
 
-    def __init__(self, srv, query="", last_id=None, token=True):
+    def __init__(self, srv, query="", last_id=None, token=True, cookie=None):
         u = urllib.parse.urlparse(srv.url)
         self.conn = http.client.HTTPConnection(u.hostname, u.port, timeout=60 * skedtest.SLOW)
         hdrs = {"Accept": "text/event-stream"}
         if token:
-            hdrs["Authorization"] = f"Bearer {srv.token}"
+            hdrs["Authorization"] = f"Bearer {srv.token if token is True else token}"
+        if cookie:
+            hdrs["Cookie"] = cookie
         if last_id is not None:
             hdrs["Last-Event-ID"] = str(last_id)
         self.conn.request("GET", "/api/v1/events" + query, headers=hdrs)
@@ -186,6 +188,29 @@ class StreamTest(EventsBase):
         self.assertProblem(status, body, 400, "Last-Event-ID")
         status, body = srv.api("GET", "/api/v1/events", token=None)
         self.assertEqual(status, 401, body)
+
+    def test_a_viewer_and_a_session_may_read_it_a_revoked_token_not(self):
+        srv = self.start_server()
+        status, body = srv.api("POST", "/api/v1/users", {"name": "vic", "role": "viewer",
+                                                          "password": "correct horse battery staple 42"})
+        self.assertEqual(status, 201, body)
+        status, tok = srv.api("POST", "/api/v1/tokens", {"name": "t", "user": "vic"})
+        self.assertEqual(status, 201, tok)
+        s = Stream(srv, token=tok["token"])
+        self.addCleanup(s.close)
+        self.assertEqual(s.status, 200)
+        status, hdrs, body = srv.api_full("POST", "/api/v1/session", {"name": "vic",
+                                                                      "password": "correct horse battery staple 42"},
+                                          token=None)
+        self.assertEqual(status, 201, body)
+        cookie = hdrs["Set-Cookie"].split(";", 1)[0]
+        c = Stream(srv, token=None, cookie=cookie)
+        self.addCleanup(c.close)
+        self.assertEqual(c.status, 200)
+        status, _ = srv.api("DELETE", f"/api/v1/tokens/{tok['id']}")
+        self.assertIn(status, (200, 204))
+        gone = Stream(srv, token=tok["token"])
+        self.assertEqual(gone.status, 401)
 
     def test_rolled_back_change_never_shows(self):
         """A run inserted in a transaction that rolls back made an event row inside it
