@@ -13,6 +13,7 @@
 #include "base/log.h"
 #include "base/strbuf.h"
 
+#define STALL_MIN_MS 10000
 #define READ_BATCH 500 /* events per read of one stream; a stream behind reads again at once */
 
 typedef struct ev_stream {
@@ -22,8 +23,10 @@ typedef struct ev_stream {
         event_filter f;
         char type[256];
         unsigned kinds;
-        int64_t cursor; /* the last id looked at; -1: not placed yet (the head) */
-        int64_t resume; /* Last-Event-ID, or -1: checked against the window once */
+        int64_t cursor;        /* the last id looked at; -1: not placed yet (the head) */
+        int64_t resume;        /* Last-Event-ID, or -1: checked against the window once */
+        int64_t stalled_since; /* mono ms since its pending bytes stopped going down; 0: they move */
+        size_t last_pending;
 } ev_stream;
 
 TAILQ_HEAD(ev_list, ev_stream);
@@ -112,8 +115,11 @@ static int stream_catch_up(events_hub *h, store *st, ev_stream *v, int64_t oldes
                 }
                 v->cursor = last;
         }
-        (void) h;
         while (v->cursor < head) {
+                /* backpressure: a stream with half its limit pending waits for a later
+                 * round (a resume far behind is fed as fast as it reads, not dropped) */
+                if (http_stream_pending(v->s) > h->cfg.max_pending / 2)
+                        return 0;
                 json_t *evs = NULL;
                 int r = store_events_read(st, v->cursor, head, &v->f, READ_BATCH, &evs, err);
                 if (r < 0)
@@ -121,11 +127,16 @@ static int stream_catch_up(events_hub *h, store *st, ev_stream *v, int64_t oldes
                 size_t n = json_array_size(evs), i;
                 json_t *ev;
                 json_array_foreach(evs, i, ev) {
-                        if (!(v->kinds & kind_bit(json_string_value(json_object_get(ev, "event")))))
-                                continue;
-                        if ((r = send_event(v, ev)) < 0) {
+                        if ((v->kinds & kind_bit(json_string_value(json_object_get(ev, "event")))) &&
+                            (r = send_event(v, ev)) < 0) {
                                 json_decref(evs);
                                 return r;
+                        }
+                        if (http_stream_pending(v->s) > h->cfg.max_pending / 2 && i + 1 < n) {
+                                /* the rest of the batch waits: at most one event over half */
+                                v->cursor = json_integer_value(json_object_get(ev, "id"));
+                                json_decref(evs);
+                                return 0;
                         }
                 }
                 /* fewer than a batch: nothing else of its filter up to head */
@@ -136,16 +147,37 @@ static int stream_catch_up(events_hub *h, store *st, ev_stream *v, int64_t oldes
         return 0;
 }
 
+/* A client that stops reading: its pending bytes stay above half the limit and do
+ * not go down for a heartbeat interval, and at least STALL_MIN_MS.  Not less: Linux
+ * reports a socket writable only once a third of its send buffer (up to 4 MiB) is
+ * free, so a slow reader that does read (a Python client: 0.5 MB/s) can leave our
+ * pending bytes unmoved for seconds.  -ENOBUFS: drop it. */
+static int stream_stall(events_hub *h, ev_stream *v, int64_t now) {
+        size_t pending = http_stream_pending(v->s);
+        if (pending <= h->cfg.max_pending / 2 || pending < v->last_pending) {
+                v->stalled_since = 0;
+                v->last_pending = pending;
+                return 0;
+        }
+        v->last_pending = pending;
+        if (!v->stalled_since)
+                v->stalled_since = now;
+        int64_t limit = h->cfg.heartbeat_ms > STALL_MIN_MS ? h->cfg.heartbeat_ms : STALL_MIN_MS;
+        return now - v->stalled_since > limit ? -ENOBUFS : 0;
+}
+
 static void *hub_main(void *arg) {
         events_hub *h = arg;
         store *st = NULL;
         int64_t next_beat = mono_ms() + h->cfg.heartbeat_ms;
-        bool warned = false;
+        bool warned = false, behind = false;
         for (;;) {
                 pthread_mutex_lock(&h->lock);
                 int64_t now = mono_ms();
                 if (!h->kicked && !h->stopping && now < next_beat) {
-                        int64_t span = next_beat - now < h->cfg.poll_ms ? next_beat - now : h->cfg.poll_ms;
+                        /* a stream behind (waiting for its client to read) looks again soon */
+                        int64_t poll = behind ? 20 : h->cfg.poll_ms;
+                        int64_t span = next_beat - now < poll ? next_beat - now : poll;
                         struct timespec ts;
                         clock_gettime(CLOCK_REALTIME, &ts);
                         int64_t ns = ts.tv_nsec + (span % 1000) * 1000000;
@@ -174,6 +206,7 @@ static void *hub_main(void *arg) {
                         warned = true;
                 }
                 bool beat = mono_ms() >= next_beat;
+                behind = false;
                 if (beat)
                         next_beat = mono_ms() + h->cfg.heartbeat_ms;
                 for (ev_stream *v = TAILQ_FIRST(&h->live), *next; v; v = next) {
@@ -185,8 +218,12 @@ static void *hub_main(void *arg) {
                                 warned = false;
                                 sr = stream_catch_up(h, st, v, oldest, head, &err);
                         }
-                        if (sr >= 0 && beat)
+                        if (sr >= 0)
+                                sr = stream_stall(h, v, mono_ms());
+                        if (sr >= 0 && beat && http_stream_pending(v->s) == 0)
                                 sr = http_stream_write(v->s, ":\n\n", 3);
+                        if (sr >= 0 && r == 0 && v->cursor < head)
+                                behind = true;
                         if (sr < 0) {
                                 if (sr == -ENOBUFS)
                                         log_info("events: dropped a stream of %s: it does not read", v->addr);

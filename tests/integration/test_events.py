@@ -318,6 +318,42 @@ class LimitsTest(EventsBase):
         self.assertProblem(status, body, 503)
         self.assertIn("--events-max", body["detail"])
 
+    def test_a_client_that_does_not_read_is_dropped(self):
+        """Its events wait for it up to 1 MiB (beyond what the sockets' buffers hold),
+        then it is dropped once they have not gone down for a heartbeat interval, and
+        the server goes on serving the others, also one that reads a backlog of many
+        MiB (it is fed as it reads, not dropped)."""
+        srv = self.start_server(extra=["--events-heartbeat", "1000"])
+        script = self.path("chatty.sh")
+        with open(script, "w") as f:
+            f.write("#!/bin/sh\nseq -f 'a line long enough to fill buffers quickly, number %g' 1 19000\n")
+        os.chmod(script, 0o755)
+        srv.register_type(skedtest.command_type("ev.chatty", [script]))
+        import socket
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.connect(("127.0.0.1", srv.port))
+        self.addCleanup(sock.close)
+        sock.sendall(f"GET /api/v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {srv.token}\r\n\r\n"
+                     .encode())
+        reader = self.stream(srv)  # one that reads
+        ids = [self.enqueue(srv, "ev.chatty") for _ in range(4)]
+        wait_for(lambda: "it does not read" in srv.stderr(), 120, what="the silent client dropped")
+        for rid in ids:
+            reader.wait(lambda e, rid=rid: ended(e, rid), 120)
+        # what it had not read is still in the socket, then the connection ends
+        sock.settimeout(30)
+        got = 0
+        while True:
+            try:
+                chunk = sock.recv(1 << 16)
+            except ConnectionResetError:
+                break
+            if not chunk:
+                break
+            got += len(chunk)
+        self.assertGreater(got, 0)
+
     def test_heartbeat(self):
         srv = self.start_server(extra=["--events-heartbeat", "200"])
         s = self.stream(srv)
