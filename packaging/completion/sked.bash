@@ -7,7 +7,8 @@ _sked_nouns="serve type series runs poller calendar features nodes workflow inst
 _sked_common="--json --url --token --data-dir --color --wide --help"
 _sked_serve_opts="--config --print-config --data-dir --listen --tls-cert --tls-key --workers --db --plugin --demo --grace
         --http-threads --max-connections --max-connections-per-ip --idle-timeout --lookahead --node --token-file
-        --session-idle-timeout --session-lifetime --trusted-proxy --log-level --log-format --clock-file --help"
+        --session-idle-timeout --session-lifetime --trusted-proxy --log-level --log-format --clock-file
+        --events-max --events-max-per-ip --events-heartbeat --events-window --help"
 
 # options that take a value (the next word)
 _sked_valued=" --url --token --data-dir --color --type --series --state --tz --log-level --log-format --config
@@ -15,13 +16,14 @@ _sked_valued=" --url --token --data-dir --color --type --series --state --tz --l
         --end --count --title --param --params --query --owner --policy --sleep --if-version --note --from --to
         --runs --limit --before --after --week --width --max-connections --max-connections-per-ip --idle-timeout
         --clock-file --input --workflow --status --data --reason --session-idle-timeout --session-lifetime
-        --trusted-proxy --role --display-name --user --expires --actor --path --method --since --until --feature "
+        --trusted-proxy --role --display-name --user --expires --actor --path --method --since --until --feature
+        --reconnect --events-max --events-max-per-ip --events-heartbeat --events-window "
 
 _sked_verbs() {
         case $1 in
         type) echo "list show register delete" ;;
         series) echo "list show create edit delete pause resume trigger occurrences occurrence results" ;;
-        runs) echo "list show messages results enqueue cancel rerun retry" ;;
+        runs) echo "list show messages results enqueue cancel rerun retry follow watch" ;;
         poller) echo "status init" ;;
         features) echo "list enable disable" ;;
         nodes) echo "list" ;;
@@ -51,6 +53,8 @@ _sked_opts() {
         "runs enqueue") echo "--type --param --count" ;;
         "runs cancel") echo "--reason" ;;
         "runs rerun") echo "--param" ;;
+        "runs follow") echo "--reconnect" ;;
+        "runs watch") echo "--series --type" ;;
         "type delete") echo "--force" ;;
         "features enable" | "features disable") echo "--note" ;;
         "workflow start") echo "--input" ;;
@@ -153,7 +157,8 @@ _sked() {
                 --policy | --sleep | --if-version | --note | --from | --to | --runs | --limit | --before | \
                 --after | --week | --width | --max-connections | --max-connections-per-ip | --idle-timeout | \
                 --input | --data | --reason | --session-idle-timeout | --session-lifetime | --trusted-proxy | \
-                --display-name | --user | --expires | --actor | --path | --method | --since | --until | --feature)
+                --display-name | --user | --expires | --actor | --path | --method | --since | --until | --feature | \
+                --reconnect | --events-max | --events-max-per-ip | --events-heartbeat | --events-window)
                 return 0 ;;
         --role) COMPREPLY=($(compgen -W "admin operator viewer" -- "$cur")); return 0 ;;
         esac

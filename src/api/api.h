@@ -67,6 +67,9 @@ typedef struct api_ctx {
                 int64_t idle, lifetime; /* of a web session, microseconds */
                 throttle logins;        /* failed logins per account and address; read by routes_metrics.c */
         } users;                        /* owner: routes_users.c (users, tokens, sessions) */
+        struct {
+                struct events_hub *hub; /* the live event streams; NULL: none (503) */
+        } events;                       /* owner: routes_events.c (GET /api/v1/events) */
 } api_ctx;
 
 /* The name of the operator whose writes are limited to their own series (the

@@ -6,6 +6,7 @@
 #include <microhttpd.h>
 #include <sodium.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -547,6 +548,141 @@ static enum MHD_Result send_reply(http_req *r) {
         MHD_destroy_response(r->resp);
         r->resp = NULL;
         return ret;
+}
+
+/* ---- streams (Server-Sent Events) ---- */
+
+struct http_stream {
+        pthread_mutex_t lock;
+        int refs;
+        struct MHD_Connection *conn;
+        strbuf buf; /* pending from off */
+        size_t off;
+        size_t max;
+        bool suspended; /* by stream_read, waiting for a write */
+        bool ended, dropped, gone;
+};
+
+static void stream_wake(http_stream *s) {
+        if (s->suspended && !s->gone) {
+                s->suspended = false;
+                MHD_resume_connection(s->conn);
+        }
+}
+
+/* libmicrohttpd's reader, on the connection's thread.  Nothing pending: suspend
+ * and return 0 (libmicrohttpd calls again once resumed), as its manual says a
+ * reader returning 0 must, or it would be called again at once. */
+static ssize_t stream_read(void *cls, uint64_t pos, char *out, size_t max) {
+        http_stream *s = cls;
+        (void) pos;
+        pthread_mutex_lock(&s->lock);
+        ssize_t n;
+        if (s->dropped) {
+                n = MHD_CONTENT_READER_END_WITH_ERROR;
+        } else if (s->buf.len > s->off) {
+                size_t k = s->buf.len - s->off < max ? s->buf.len - s->off : max;
+                memcpy(out, s->buf.data + s->off, k);
+                s->off += k;
+                if (s->off == s->buf.len) {
+                        s->buf.len = 0;
+                        s->off = 0;
+                }
+                n = (ssize_t) k;
+        } else if (s->ended) {
+                n = MHD_CONTENT_READER_END_OF_STREAM;
+        } else {
+                s->suspended = true;
+                MHD_suspend_connection(s->conn);
+                n = 0;
+        }
+        pthread_mutex_unlock(&s->lock);
+        return n;
+}
+
+void http_stream_unref(http_stream *s) {
+        if (!s)
+                return;
+        pthread_mutex_lock(&s->lock);
+        int left = --s->refs;
+        pthread_mutex_unlock(&s->lock);
+        if (left > 0)
+                return;
+        strbuf_free(&s->buf);
+        pthread_mutex_destroy(&s->lock);
+        free(s);
+}
+
+static void stream_release(void *cls) {
+        http_stream *s = cls;
+        pthread_mutex_lock(&s->lock);
+        s->gone = true;
+        pthread_mutex_unlock(&s->lock);
+        http_stream_unref(s);
+}
+
+int http_reply_stream(http_req *r, const char *content_type, size_t max_pending, http_stream **ret) {
+        http_stream *s = calloc(1, sizeof *s);
+        if (!s) {
+                problem(r, 500, NULL, "out of memory");
+                return -ENOMEM;
+        }
+        pthread_mutex_init(&s->lock, NULL);
+        s->refs = 2;
+        s->conn = r->conn;
+        s->max = max_pending;
+        struct MHD_Response *resp =
+                MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 << 10, stream_read, s, stream_release);
+        if (!resp) {
+                pthread_mutex_destroy(&s->lock);
+                free(s);
+                problem(r, 500, NULL, "out of memory");
+                return -ENOMEM;
+        }
+        /* a proxy (nginx) would buffer the stream otherwise */
+        MHD_add_response_header(resp, "X-Accel-Buffering", "no");
+        set_reply(r, 200, resp, content_type);
+        *ret = s;
+        return 0;
+}
+
+int http_stream_write(http_stream *s, const char *data, size_t len) {
+        int r = 0;
+        pthread_mutex_lock(&s->lock);
+        if (s->ended || s->dropped || s->gone) {
+                r = -EPIPE;
+        } else if (s->buf.len - s->off + len > s->max) {
+                s->dropped = true; /* a client that does not read: drop it */
+                r = -ENOBUFS;
+        } else if (strbuf_append(&s->buf, data, len) < 0) {
+                s->dropped = true;
+                r = -ENOMEM;
+        }
+        stream_wake(s);
+        pthread_mutex_unlock(&s->lock);
+        return r;
+}
+
+void http_stream_end(http_stream *s, bool drop) {
+        pthread_mutex_lock(&s->lock);
+        s->ended = true;
+        s->dropped = s->dropped || drop;
+        stream_wake(s);
+        pthread_mutex_unlock(&s->lock);
+}
+
+bool http_stream_gone(http_stream *s) {
+        pthread_mutex_lock(&s->lock);
+        bool gone = s->gone;
+        pthread_mutex_unlock(&s->lock);
+        return gone;
+}
+
+size_t http_stream_pending(http_stream *s) {
+        pthread_mutex_lock(&s->lock);
+        size_t n = s->buf.len - s->off;
+        pthread_mutex_unlock(&s->lock);
+        return n;
 }
 
 /* ---- accessors ---- */

@@ -279,5 +279,28 @@ typedef void (*http_start_fn)(http_req *r, void *ud);
 void http_defer(http_req *r, http_start_fn start, http_handler_fn cont, void *ud);
 void http_resume(http_req *r);
 
+/* An open-ended reply (Server-Sent Events): the handler replies 200 with
+ * http_reply_stream and returns; any thread then pushes bytes with
+ * http_stream_write, and they go out as the client reads.  While nothing is
+ * pending the connection is suspended (no thread, no busy loop); a write resumes
+ * it.  At most max_pending bytes wait for a slow client: a write beyond drops the
+ * client (-ENOBUFS; the connection is closed), so a client that does not read
+ * cannot grow the server's memory.  *ret carries two references, the caller's
+ * and the reply's (dropped when libmicrohttpd is done with the connection: then
+ * http_stream_gone is true).  Every stream must be ended (http_stream_end) before
+ * the server stops: libmicrohttpd cannot stop beside a suspended connection.
+ * Returns 0, or -ENOMEM (a 500 is the reply then). */
+typedef struct http_stream http_stream;
+int http_reply_stream(http_req *r, const char *content_type, size_t max_pending, http_stream **ret);
+/* 0; -ENOBUFS (too much pending: the client is dropped), -EPIPE (ended or gone). Any thread. */
+int http_stream_write(http_stream *s, const char *data, size_t len);
+/* The body ends once what is pending went out (drop: at once, the connection is reset). */
+void http_stream_end(http_stream *s, bool drop);
+/* True once the connection is finished with (the client left, or the end went out). */
+bool http_stream_gone(http_stream *s);
+/* Bytes written and not yet taken by the connection. */
+size_t http_stream_pending(http_stream *s);
+void http_stream_unref(http_stream *s);
+
 /* Adds a response header (copied), e.g. ETag or Location. */
 void http_add_header(http_req *r, const char *name, const char *value);

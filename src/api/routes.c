@@ -17,6 +17,7 @@
 #include "api/routes_series.h"
 #include "api/routes_types.h"
 #include "api/routes_ui.h"
+#include "api/routes_events.h"
 #include "api/routes_users.h"
 #include "api/routes_workflows.h"
 
@@ -25,11 +26,11 @@ static int (*const resources[])(http_server *, api_ctx *, sked_err *) = {
         routes_cluster_register,   routes_types_register, routes_series_register,  routes_calendar_register,
         routes_features_register,  routes_runs_register,  routes_metrics_register, routes_openapi_register,
         routes_workflows_register, routes_ui_register,    routes_users_register,   routes_grants_register,
-        routes_preview_register,
+        routes_preview_register,   routes_events_register,
 };
 
 int routes_register(http_server *s, engine *e, const unsigned char *feed_hash, const unsigned char *metrics_hash,
-                    const api_users_config *users, sked_err *err) {
+                    const api_users_config *users, struct events_hub *events, sked_err *err) {
         /* The routes point at the context for the server's life, and routes_register
          * has no counterpart to free it: one server per process (sked serve), so it
          * lives in static storage, reached by the handlers only through their
@@ -37,6 +38,7 @@ int routes_register(http_server *s, engine *e, const unsigned char *feed_hash, c
         static api_ctx ctx;
         free(ctx.openapi.json); /* a second call (unit tests) starts again */
         ctx = (api_ctx){.e = e};
+        ctx.events.hub = events;
         if (feed_hash) {
                 memcpy(ctx.feed.hash, feed_hash, sizeof ctx.feed.hash);
                 ctx.feed.have = true;

@@ -13,4 +13,4 @@
 /* users (may be NULL: the defaults): web sessions' settings.  Installs the check of
  * users' tokens and sessions (http_set_authenticate). */
 int routes_register(http_server *s, engine *e, const unsigned char *feed_hash, const unsigned char *metrics_hash,
-                    const api_users_config *users, sked_err *err);
+                    const api_users_config *users, struct events_hub *events, sked_err *err);

@@ -19,6 +19,19 @@ struct client {
         strbuf resp;
         bool too_big;
         char errbuf[CURL_ERROR_SIZE];
+        struct sse *sse; /* client_stream: the event parser, NULL for other requests */
+};
+
+/* client_stream's parser of text/event-stream (the WHATWG HTML "server-sent
+ * events" rules: lines of field: value, an empty line dispatches). */
+struct sse {
+        client_sse_fn fn;
+        void *ud;
+        const char *last_event_id; /* sent as Last-Event-ID; NULL: none */
+        bool opened, stopped, error_status;
+        strbuf line, data;
+        char event[64];
+        char id[32];
 };
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -135,6 +148,70 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *userdata) {
         return n;
 }
 
+static int sse_line(struct sse *p, const char *line, size_t n) {
+        if (n == 0) {
+                if (p->data.len || p->event[0]) {
+                        int stop = p->fn(p->ud, p->id, p->event[0] ? p->event : "message",
+                                         strbuf_str(&p->data) ? strbuf_str(&p->data) : "");
+                        strbuf_reset(&p->data);
+                        p->event[0] = '\0';
+                        if (stop)
+                                return 1;
+                }
+                return 0;
+        }
+        if (line[0] == ':')
+                return 0; /* a comment: the heartbeat */
+        size_t k = strcspn(line, ":");
+        const char *v = k < n ? line + k + 1 : line + n;
+        if (*v == ' ')
+                v++;
+        size_t vn = (size_t) (line + n - v);
+        if (k == 4 && !strncmp(line, "data", 4)) {
+                if (p->data.len)
+                        strbuf_putc(&p->data, '\n');
+                strbuf_append(&p->data, v, vn);
+        } else if (k == 5 && !strncmp(line, "event", 5)) {
+                snprintf(p->event, sizeof p->event, "%.*s", (int) vn, v);
+        } else if (k == 2 && !strncmp(line, "id", 2) && vn < sizeof p->id) {
+                snprintf(p->id, sizeof p->id, "%.*s", (int) vn, v);
+        }
+        return 0;
+}
+
+static size_t on_sse(char *ptr, size_t size, size_t nmemb, void *userdata) {
+        client *c = userdata;
+        struct sse *p = c->sse;
+        size_t n = size * nmemb;
+        long status = 0;
+        curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &status);
+        if (status >= 300) { /* a refusal: its problem document, as any reply */
+                p->error_status = true;
+                return on_data(ptr, size, nmemb, userdata);
+        }
+        if (!p->opened) {
+                p->opened = true;
+                if (p->fn(p->ud, NULL, NULL, NULL)) {
+                        p->stopped = true;
+                        return 0;
+                }
+        }
+        for (size_t i = 0; i < n; i++) {
+                if (ptr[i] != '\n') {
+                        if (ptr[i] != '\r' && (p->line.len > (1u << 20) || strbuf_putc(&p->line, ptr[i]) < 0))
+                                return 0; /* a line over 1 MiB: not sked's stream */
+                        continue;
+                }
+                int stop = sse_line(p, p->line.data ? p->line.data : "", p->line.len);
+                strbuf_reset(&p->line);
+                if (stop) {
+                        p->stopped = true;
+                        return 0;
+                }
+        }
+        return n;
+}
+
 static int errno_for_status(long status) {
         switch (status) {
         case 400:
@@ -179,7 +256,13 @@ static int perform(client *c, const char *method, const char *path, const char *
                 r = err_set(err, -ENOMEM, "out of memory");
                 goto out;
         }
-        if (add_header(&hdrs, json ? "Accept: application/json, application/problem+json" : "Accept: */*") < 0 ||
+        char last_id[64] = "";
+        if (c->sse && c->sse->last_event_id)
+                snprintf(last_id, sizeof last_id, "Last-Event-ID: %.40s", c->sse->last_event_id);
+        if (add_header(&hdrs, c->sse ? "Accept: text/event-stream, application/problem+json"
+                              : json ? "Accept: application/json, application/problem+json"
+                                     : "Accept: */*") < 0 ||
+            (last_id[0] && add_header(&hdrs, last_id) < 0) ||
             (body && add_header(&hdrs, "Content-Type: application/json") < 0) || add_header(&hdrs, "Expect:") < 0 ||
             (c->auth && add_header(&hdrs, c->auth) < 0)) {
                 r = err_set(err, -ENOMEM, "out of memory");
@@ -195,11 +278,19 @@ static int perform(client *c, const char *method, const char *path, const char *
                 curl_easy_setopt(e, CURLOPT_CAINFO, ca);
         curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
         curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, 5L);
-        curl_easy_setopt(e, CURLOPT_TIMEOUT, c->timeout_s);
-        curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t) CLIENT_MAX_RESPONSE);
         curl_easy_setopt(e, CURLOPT_HTTPHEADER, hdrs);
         curl_easy_setopt(e, CURLOPT_ERRORBUFFER, c->errbuf);
-        curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_data);
+        if (c->sse) {
+                /* no end to wait for; a connection silent for a minute (heartbeats are
+                 * every 15 s by default) is dead */
+                curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
+                curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, 60L);
+                curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_sse);
+        } else {
+                curl_easy_setopt(e, CURLOPT_TIMEOUT, c->timeout_s);
+                curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t) CLIENT_MAX_RESPONSE);
+                curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_data);
+        }
         curl_easy_setopt(e, CURLOPT_WRITEDATA, c);
         curl_easy_setopt(e, CURLOPT_USERAGENT, "sked-cli");
         if (body) {
@@ -214,6 +305,8 @@ static int perform(client *c, const char *method, const char *path, const char *
         }
 
         cc = curl_easy_perform(e);
+        if (cc == CURLE_WRITE_ERROR && c->sse && c->sse->stopped)
+                cc = CURLE_OK; /* the caller's callback stopped it */
         if (cc != CURLE_OK) {
                 long os_errno = 0;
                 if (c->too_big || cc == CURLE_FILESIZE_EXCEEDED) {
@@ -310,6 +403,27 @@ int client_request_text(client *c, const char *method, const char *path, long *r
                 return err_set(err, -ENOMEM, "out of memory");
         *ret_status = status;
         *ret_body = text;
+        return 0;
+}
+
+int client_stream(client *c, const char *path, const char *last_event_id, client_sse_fn fn, void *ud, long *ret_status,
+                  bool *ret_stopped, sked_err *err) {
+        struct sse p = {.fn = fn, .ud = ud, .last_event_id = last_event_id};
+        long status = 0;
+        c->sse = &p;
+        int r = perform(c, "GET", path, NULL, true, &status, err);
+        c->sse = NULL;
+        strbuf_free(&p.line);
+        strbuf_free(&p.data);
+        if (r < 0)
+                return r;
+        if (status >= 300) {
+                json_t *doc = json_loadb(c->resp.data ? c->resp.data : "", c->resp.len, JSON_DECODE_ANY, NULL);
+                status_error(c, status, doc, err);
+                json_decref(doc);
+        }
+        *ret_status = status;
+        *ret_stopped = p.stopped;
         return 0;
 }
 

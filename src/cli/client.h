@@ -3,6 +3,7 @@
 #pragma once
 
 #include <jansson.h>
+#include <stdbool.h>
 
 #include "base/err.h"
 #include "base/strbuf.h"
@@ -39,6 +40,18 @@ int client_request(client *c, const char *method, const char *path, json_t *body
  * *ret_body is the raw reply, NUL-terminated, the caller's to free(). */
 int client_request_text(client *c, const char *method, const char *path, long *ret_status, char **ret_body,
                         sked_err *err);
+
+/* A Server-Sent Events stream (GET /api/v1/events): fn(ud, id, event, data) for
+ * each event as it arrives (id "" when the event has none), and once with all
+ * three NULL when the stream is open (its headers and first bytes are in: what is
+ * committed from then on will come).  fn returns nonzero to stop.  Returns 0
+ * when the stream ended (the server closed it, *ret_stopped false) or fn stopped
+ * it (true), with *ret_status; a status >= 300 sets err as client_request does.
+ * Transport failures (refused, reset, a minute without a byte: heartbeats come
+ * every 15 s by default) return < 0 with err set. */
+typedef int (*client_sse_fn)(void *ud, const char *id, const char *event, const char *data);
+int client_stream(client *c, const char *path, const char *last_event_id, client_sse_fn fn, void *ud, long *ret_status,
+                  bool *ret_stopped, sked_err *err);
 
 /* Appends "?name=value" to q (or "&name=value" once q has a '?'), with value
  * percent-encoded by libcurl (curl_easy_escape: all but unreserved characters), so

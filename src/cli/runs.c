@@ -1,5 +1,6 @@
 /* sked runs: list runs, show one, read its messages and results, queue one-off runs;
- * cancel one, re-run a finished one, start one waiting for its backoff now. */
+ * cancel one, re-run a finished one, start one waiting for its backoff now; follow
+ * one live, watch every state change (follow.c). */
 #include <stdio.h>
 #include <string.h>
 
@@ -7,6 +8,7 @@
 #include "cli/cli.h"
 #include "cli/client.h"
 #include "cli/common.h"
+#include "cli/follow.h"
 
 static const char runs_usage[] =
         "usage: sked runs list [--series ID] [--type T] [--state S] [--limit N] [--before ID | "
@@ -15,6 +17,7 @@ static const char runs_usage[] =
         "       sked runs messages ID [--after SEQ] [--full] | results ID [--after SEQ] [--full]\n"
         "       sked runs enqueue --type T [--param K=V]... [--count N]\n"
         "       sked runs cancel ID [--reason TEXT] | rerun ID [--param K=V]... | retry ID\n"
+        "       sked runs follow ID [--reconnect SECONDS] | watch [--series ID] [--type T]\n"
         "states: queued, running, succeeded, failed, lost, cancelled (or canceled)\n"
         "common options: --json --url URL --token TOKEN --data-dir DIR\n";
 
@@ -29,6 +32,7 @@ static const cli_verb runs_verbs[] = {
         {"messages", 1, 1, 0, runs_items, "one run ID"}, {"results", 1, 1, 0, runs_items, "one run ID"},
         {"enqueue", 0, 0, 0, runs_enqueue, NULL},        {"cancel", 1, 1, 0, runs_control, "one run ID"},
         {"rerun", 1, 1, 0, runs_control, "one run ID"},  {"retry", 1, 1, 0, runs_control, "one run ID"},
+        {"follow", 1, 1, 0, runs_follow, "one run ID"},  {"watch", 0, 0, 0, runs_watch, NULL},
 };
 
 static const cli_noun runs_noun = {"runs", runs_usage, runs_verbs, sizeof runs_verbs / sizeof runs_verbs[0]};

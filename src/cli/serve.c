@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "api/auth.h"
+#include "api/events.h"
 #include "api/http.h"
 #include "api/routes.h"
 #include "api/routes_users.h"
@@ -211,7 +212,8 @@ static int serve(const serve_config *cfg, const char *tls_cert, const char *tls_
                             /* half the interval, as sd_watchdog_enabled(3) advises */
                             .alive = watchdog_us ? watchdog_ping : NULL,
                             .alive_userdata = notify,
-                            .alive_every_ms = watchdog_us / 2000};
+                            .alive_every_ms = watchdog_us / 2000,
+                            .events_keep = cfg->events_window};
         if (watchdog_us && ec.alive_every_ms == 0)
                 ec.alive_every_ms = 1;
         if (cfg->clock_file) {
@@ -271,11 +273,26 @@ static int serve(const serve_config *cfg, const char *tls_cert, const char *tls_
                  * routes_users_authenticate: revoking it ends it */
         };
         api_users_config users = {.session_idle_s = cfg->session_idle, .session_lifetime_s = cfg->session_lifetime};
+        if (cfg->events_heartbeat >= cfg->idle_timeout * 1000)
+                log_warning("--events-heartbeat %lld ms is not below --idle-timeout %lld s: a proxy may close quiet "
+                            "event streams",
+                            (long long) cfg->events_heartbeat, (long long) cfg->idle_timeout);
+        events_config evc = {.max = (unsigned) cfg->events_max,
+                             .max_per_ip = (unsigned) cfg->events_max_per_ip,
+                             .heartbeat_ms = cfg->events_heartbeat};
+        events_hub *hub = NULL;
+        if (events_hub_new(e, &evc, &hub, &err) < 0) {
+                fprintf(stderr, "sked serve: %s\n", err.msg);
+                engine_free(e);
+                sdnotify_close(notify);
+                return CLI_FAILED;
+        }
         http_server *hs = NULL;
-        if (http_server_new(&hc, &hs, &err) < 0 || routes_register(hs, e, feed_hash, metrics_hash, &users, &err) < 0 ||
-            http_server_start(hs, &err) < 0) {
+        if (http_server_new(&hc, &hs, &err) < 0 ||
+            routes_register(hs, e, feed_hash, metrics_hash, &users, hub, &err) < 0 || http_server_start(hs, &err) < 0) {
                 fprintf(stderr, "sked serve: --listen %s: %s\n", listen, err.msg);
                 http_server_free(hs);
+                events_hub_free(hub);
                 engine_free(e);
                 sdnotify_close(notify);
                 return CLI_FAILED;
@@ -314,9 +331,11 @@ static int serve(const serve_config *cfg, const char *tls_cert, const char *tls_
         }
         log_info("received %s: stopping (running handlers get %d s to finish)", strsignal(sig), grace);
         sdnotify_send(notify, "STOPPING=1\nSTATUS=stopping");
+        events_hub_stop(hub); /* the streams end first: the HTTP server waits for open replies */
         http_server_stop(hs);
         engine_stop(e, grace * 1000);
         http_server_free(hs);
+        events_hub_free(hub);
         engine_free(e);
         sdnotify_close(notify);
         log_info("stopped");

@@ -106,6 +106,16 @@ static const serve_opt opts[] = {
          check_ip, 0,
          "a reverse proxy whose X-Forwarded-Proto: https marks a\nrequest as HTTPS (session cookies Secure, __Host-, "
          "HSTS)\nand whose X-Forwarded-For names the client (login\nthrottling, audit log); repeatable"},
+        {"events-max", SO_INT, OFF(events_max), 1, 100000, "256", "N", "1..100000", NULL, 0,
+         "live event streams (GET /api/v1/events) at once; more\nare refused with 503"},
+        {"events-max-per-ip", SO_INT, OFF(events_max_per_ip), 1, 100000, "8", "N", "1..100000", NULL, 0,
+         "of them from one client address; more are refused with 429"},
+        {"events-heartbeat", SO_INT, OFF(events_heartbeat), 100, 3600000, "15000", "MS", "milliseconds 100..3600000",
+         NULL, 0,
+         "a comment line on every event stream this often, so that\nproxies keep it open (below "
+         "--idle-timeout)"},
+        {"events-window", SO_INT, OFF(events_window), 1, 100000000, "100000", "N", "1..100000000", NULL, 0,
+         "events kept for resuming a stream (Last-Event-ID); older\nones are pruned"},
         {"lookahead", SO_INT, OFF(lookahead), 0, 60000, "2000", "MS", "milliseconds 0..60000", NULL, 0,
          "fire and claim occurrences this far ahead of their time,\nto start them on time; 0 = when due"},
         {"node", SO_STRING, OFF(node), 0, 0, NULL, "NAME", "a name of 1 to 100 characters", check_node, 0,

@@ -49,8 +49,9 @@ typedef struct serve_config {
         const char *log_level, *log_format; /* checked: log_level_parse / log_format_parse accept them */
         const char *clock_file;             /* tests only (--clock-file) */
         int64_t workers, grace, http_threads, lookahead;
-        int64_t max_connections, max_connections_per_ip, idle_timeout; /* HTTP limits (http_config) */
-        int64_t session_idle, session_lifetime;                        /* web sessions (seconds) */
+        int64_t max_connections, max_connections_per_ip, idle_timeout;          /* HTTP limits (http_config) */
+        int64_t session_idle, session_lifetime;                                 /* web sessions (seconds) */
+        int64_t events_max, events_max_per_ip, events_heartbeat, events_window; /* live events */
         bool demo;
         serve_list plugins, trusted_proxies;
 

@@ -44,6 +44,9 @@ typedef struct engine_config {
         void (*alive)(void *userdata);
         void *alive_userdata;
         int64_t alive_every_ms;
+        /* live events (GET /api/v1/events): how many the log keeps (the window a
+         * client can resume in); 0 = 100,000 */
+        int64_t events_keep;
 } engine_config;
 
 int engine_new(const engine_config *cfg, engine **ret, sked_err *err);
@@ -59,6 +62,9 @@ void engine_wake(engine *e);
  * connection; the notification goes out when its transaction, if any, commits). */
 void engine_changed(engine *e, store *st);
 sked_time engine_now(engine *e);
+/* Calls fn(userdata) on the loop thread after each turn that committed (the live
+ * event streams read the log then).  Call before engine_start; fn must not block. */
+void engine_on_commit(engine *e, void (*fn)(void *userdata), void *userdata);
 const char *engine_node(const engine *e);
 
 /* The calling thread's own store connection (opened on first use, closed when the

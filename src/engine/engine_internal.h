@@ -128,6 +128,7 @@ typedef struct turn_step {
 /* the steps, each in the file of its subsystem */
 extern const turn_step role_step;      /* poller.c: the poller role (PostgreSQL: the advisory lock) */
 extern const turn_step events_step;    /* loop.c: what workers reported */
+extern const turn_step eventlog_step;  /* eventlog.c: the live events' log, pruned to its window */
 extern const turn_step writes_step;    /* write.c: API writes, each in its savepoint */
 extern const turn_step fire_step;      /* fire.c: due occurrences */
 extern const turn_step lease_step;     /* lease.c: recover expired leases, renew ours */
@@ -229,6 +230,12 @@ struct engine {
                 sked_time last_heartbeat, last_purge;
         } poller;
 
+        struct { /* eventlog.c: the live events' log (loop-owned; the hook set before the start) */
+                sked_time last_prune;
+                void (*committed)(void *userdata);
+                void *committed_userdata;
+        } evlog;
+
         engine_metrics metrics;  /* metrics.c: counters for /metrics */
         struct {                 /* alive.c (loop-owned) */
                 int64_t last_us; /* monotonic µs of the last cfg.alive call, 0: none yet */
@@ -236,6 +243,7 @@ struct engine {
 };
 
 #define PURGE_EVERY_US (60 * SKED_USEC)
+#define EVENTS_PRUNE_EVERY_US (2 * SKED_USEC)
 #define PURGE_BATCH 1000 /* finished runs purged per type per turn */
 #define RECOVER_EVERY_US (2 * SKED_USEC)
 #define HEARTBEAT_EVERY_US (1 * SKED_USEC)

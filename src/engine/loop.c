@@ -120,8 +120,8 @@ const turn_step events_step = {"events", 0, events_work, events_after, NULL, NUL
  * turn claims the runs they queue); health last (it reports what the others did);
  * metrics once the turn is decided; alive after every turn, whatever its outcome. */
 static const turn_step *const steps[] = {
-        &role_step,  &events_step, &writes_step,    &workflow_step, &fire_step,  &lease_step,
-        &claim_step, &health_step, &retention_step, &metrics_step,  &alive_step,
+        &role_step,  &events_step, &writes_step,   &workflow_step,  &fire_step,    &lease_step,
+        &claim_step, &health_step, &eventlog_step, &retention_step, &metrics_step, &alive_step,
 };
 #define NSTEPS (sizeof steps / sizeof steps[0])
 
@@ -185,6 +185,8 @@ static int turn(engine *e, sked_time *ret_wake, sked_err *err) {
                 pthread_cond_broadcast(&e->loop.idle_cv);
         pthread_mutex_unlock(&e->lock);
         store_wal_committed(e->life.wal); /* the store's upkeep after a commit (SQLite: the WAL), once work is out */
+        if (e->evlog.committed)
+                e->evlog.committed(e->evlog.committed_userdata); /* the live event streams look now */
 
         /* a node without the poller role looks for it every second, so that it takes
          * over promptly when the holder dies */

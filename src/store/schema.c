@@ -237,7 +237,6 @@ static const migration_part m9[] = {
         {0, NULL},
 };
 
-
 /* 10: the TOTP second factor (issue 14, hF): a user's secret (base32, not encrypted:
  * docs/internals.md "TOTP"), whether a first code confirmed it, the last step a code
  * was accepted for (a code is good once); the recovery codes as hashes, used ones
@@ -255,7 +254,116 @@ static const migration_part m10[] = {
         {0, NULL},
 };
 
-static const migration_part *const migrations[] = {m1, m2, m3, m4, m5, m6, m7, m8, m9, m10};
+
+/* 11: live events (hE): a durable, bounded log of what happened to runs, written by
+ * triggers in the transaction of the change itself (a rolled-back change leaves no
+ * event), read by the SSE streams (GET /api/v1/events) from an id on.  A run's state
+ * changes (its insert, each new state, and the delete of one still queued or
+ * running: state "deleted"), its progress while it runs, and each message and
+ * result (the event points at the row by (run_id, seq); the stream joins it).
+ * SQLite has one writer, so rowids grow in commit order (no AUTOINCREMENT: the
+ * newest event is never pruned, so max(rowid) + 1 is never an id seen before, and
+ * AUTOINCREMENT's sqlite_sequence row cost a second write per event).  PostgreSQL's sessions
+ * commit side by side, so an id taken at insert could become visible after a larger
+ * one (a reader would skip it for good): there rows are inserted unnumbered and a
+ * deferred constraint trigger numbers them at COMMIT, under a transaction-level
+ * advisory lock (727376) held to the end of the commit, so ids are visible in
+ * order.  The lock is taken only inside COMMIT, after every other lock of the
+ * transaction, so it cannot take part in a deadlock.  The trigger runs once per
+ * row; the first numbers them all and marks the transaction (a setting local to
+ * it), the others return at once: looking for unnumbered rows each time went
+ * through the index entries of those already numbered, O(n^2) for a turn of
+ * 19,000 messages.  Pruned to a window by the
+ * loop (store_events_prune). */
+static const migration_part m11[] = {
+        SQLITE_ONLY("CREATE TABLE events("
+                    "  id INTEGER PRIMARY KEY, at INTEGER, kind TEXT NOT NULL, run_id INTEGER,"
+                    "  series_id INTEGER, type TEXT, state TEXT, attempt INTEGER, seq INTEGER, exit_code INTEGER,"
+                    "  progress INTEGER, error TEXT);"
+                    "CREATE TRIGGER runs_event_insert AFTER INSERT ON runs BEGIN"
+                    "  INSERT INTO events(at, kind, run_id, series_id, type, state, attempt)"
+                    "  VALUES(NEW.queued_at, 'run', NEW.id, NEW.series_id, NEW.type, NEW.state, NEW.attempt); END;"
+                    "CREATE TRIGGER runs_event_state AFTER UPDATE OF state ON runs WHEN OLD.state IS NOT NEW.state"
+                    " BEGIN"
+                    "  INSERT INTO events(at, kind, run_id, series_id, type, state, attempt, exit_code, error)"
+                    "  VALUES(COALESCE(NEW.finished_at, NEW.started_at, NEW.queued_at), 'run', NEW.id,"
+                    "  NEW.series_id, NEW.type, NEW.state, NEW.attempt, NEW.exit_code, NEW.error); END;"
+                    "CREATE TRIGGER runs_event_progress AFTER UPDATE OF progress ON runs"
+                    " WHEN NEW.state = 'running' AND OLD.state = 'running' AND NEW.progress IS NOT OLD.progress"
+                    " BEGIN"
+                    "  INSERT INTO events(at, kind, run_id, series_id, type, attempt, progress)"
+                    "  VALUES(CAST((julianday('now') - 2440587.5) * 86400000000 AS INTEGER), 'progress', NEW.id,"
+                    "  NEW.series_id, NEW.type, NEW.attempt, NEW.progress); END;"
+                    "CREATE TRIGGER runs_event_delete AFTER DELETE ON runs WHEN OLD.state IN ('queued', 'running')"
+                    " BEGIN"
+                    "  INSERT INTO events(at, kind, run_id, series_id, type, state, attempt)"
+                    "  VALUES(CAST((julianday('now') - 2440587.5) * 86400000000 AS INTEGER), 'run', OLD.id,"
+                    "  OLD.series_id, OLD.type, 'deleted', OLD.attempt); END;"
+                    "CREATE TRIGGER messages_event AFTER INSERT ON messages BEGIN"
+                    "  INSERT INTO events(at, kind, run_id, series_id, type, attempt, seq)"
+                    "  SELECT NEW.at, 'message', NEW.run_id, series_id, type, attempt, NEW.seq FROM runs"
+                    "  WHERE id = NEW.run_id; END;"
+                    "CREATE TRIGGER results_event AFTER INSERT ON results BEGIN"
+                    "  INSERT INTO events(at, kind, run_id, series_id, type, attempt, seq)"
+                    "  SELECT NEW.at, 'result', NEW.run_id, series_id, type, attempt, NEW.seq FROM runs"
+                    "  WHERE id = NEW.run_id; END;"),
+        PG_ONLY("CREATE TABLE events("
+                "  ord BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, id BIGINT UNIQUE, at BIGINT,"
+                "  kind TEXT NOT NULL, run_id BIGINT, series_id BIGINT, type TEXT, state TEXT, attempt BIGINT,"
+                "  seq BIGINT, exit_code BIGINT, progress BIGINT, error TEXT);"
+                "CREATE INDEX events_unnumbered ON events(ord) WHERE id IS NULL;"
+                "CREATE FUNCTION sked_events_number() RETURNS trigger LANGUAGE plpgsql AS $$"
+                " DECLARE base BIGINT;"
+                " BEGIN"
+                "  IF current_setting('sked.events_numbered', true) = pg_current_xact_id()::text THEN"
+                "   RETURN NULL;"
+                "  END IF;"
+                "  PERFORM set_config('sked.events_numbered', pg_current_xact_id()::text, true);"
+                "  PERFORM pg_advisory_xact_lock(727376);"
+                "  SELECT COALESCE(max(id), 0) INTO base FROM events;"
+                "  UPDATE events e SET id = base + t.rn FROM"
+                "   (SELECT ord, row_number() OVER (ORDER BY ord) AS rn FROM events WHERE id IS NULL) t"
+                "   WHERE e.ord = t.ord;"
+                "  RETURN NULL;"
+                " END $$;"
+                "CREATE CONSTRAINT TRIGGER events_number AFTER INSERT ON events DEFERRABLE INITIALLY DEFERRED"
+                " FOR EACH ROW EXECUTE FUNCTION sked_events_number();"
+                "CREATE FUNCTION sked_runs_event() RETURNS trigger LANGUAGE plpgsql AS $$"
+                " BEGIN"
+                "  IF TG_OP = 'DELETE' THEN"
+                "   INSERT INTO events(at, kind, run_id, series_id, type, state, attempt)"
+                "   VALUES(CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000000 AS BIGINT), 'run', OLD.id,"
+                "   OLD.series_id, OLD.type, 'deleted', OLD.attempt);"
+                "  ELSIF TG_OP = 'INSERT' OR OLD.state IS DISTINCT FROM NEW.state THEN"
+                "   INSERT INTO events(at, kind, run_id, series_id, type, state, attempt, exit_code, error)"
+                "   VALUES(COALESCE(NEW.finished_at, NEW.started_at, NEW.queued_at), 'run', NEW.id,"
+                "   NEW.series_id, NEW.type, NEW.state, NEW.attempt, NEW.exit_code, NEW.error);"
+                "  ELSE"
+                "   INSERT INTO events(at, kind, run_id, series_id, type, attempt, progress)"
+                "   VALUES(CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000000 AS BIGINT), 'progress', NEW.id,"
+                "   NEW.series_id, NEW.type, NEW.attempt, NEW.progress);"
+                "  END IF;"
+                "  RETURN NULL;"
+                " END $$;"
+                "CREATE TRIGGER runs_event_insert AFTER INSERT ON runs FOR EACH ROW EXECUTE FUNCTION sked_runs_event();"
+                "CREATE TRIGGER runs_event_state AFTER UPDATE OF state, progress ON runs FOR EACH ROW"
+                " WHEN (OLD.state IS DISTINCT FROM NEW.state OR (NEW.state = 'running' AND OLD.state = 'running'"
+                " AND NEW.progress IS DISTINCT FROM OLD.progress)) EXECUTE FUNCTION sked_runs_event();"
+                "CREATE TRIGGER runs_event_delete AFTER DELETE ON runs FOR EACH ROW"
+                " WHEN (OLD.state IN ('queued', 'running')) EXECUTE FUNCTION sked_runs_event();"
+                "CREATE FUNCTION sked_log_event() RETURNS trigger LANGUAGE plpgsql AS $$"
+                " BEGIN"
+                "  INSERT INTO events(at, kind, run_id, series_id, type, attempt, seq)"
+                "  SELECT NEW.at, CASE WHEN TG_TABLE_NAME = 'messages' THEN 'message' ELSE 'result' END,"
+                "  NEW.run_id, r.series_id, r.type, r.attempt, NEW.seq FROM runs r WHERE r.id = NEW.run_id;"
+                "  RETURN NULL;"
+                " END $$;"
+                "CREATE TRIGGER messages_event AFTER INSERT ON messages FOR EACH ROW EXECUTE FUNCTION sked_log_event();"
+                "CREATE TRIGGER results_event AFTER INSERT ON results FOR EACH ROW EXECUTE FUNCTION sked_log_event();"),
+        {0, NULL},
+};
+
+static const migration_part *const migrations[] = {m1, m2, m3, m4, m5, m6, m7, m8, m9, m10, m11};
 #define N_MIGRATIONS ((int) (sizeof migrations / sizeof migrations[0]))
 
 /* The text of migration `m` in `d`'s dialect (caller frees); NULL when out of memory. */

@@ -70,3 +70,4 @@ int store_checkpoint(store *s, int64_t *ret_frames, int64_t *ret_copied, sked_er
 #include "store/workflows.h"
 #include "store/users.h"
 #include "store/audit.h"
+#include "store/events.h"

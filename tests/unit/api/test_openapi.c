@@ -32,7 +32,7 @@ static int setup(void **state) {
         (void) state;
         sked_err err = {0};
         http_config cfg = {.listen = "127.0.0.1:0"};
-        if (http_server_new(&cfg, &srv, &err) < 0 || routes_register(srv, NULL, NULL, NULL, NULL, &err) < 0) {
+        if (http_server_new(&cfg, &srv, &err) < 0 || routes_register(srv, NULL, NULL, NULL, NULL, NULL, &err) < 0) {
                 fprintf(stderr, "routes: %s\n", err.msg);
                 return -1;
         }

@@ -682,13 +682,92 @@ static void rollback_undoes(void **state) {
         FAILS(-EIO, store_end(s, -EIO, &err_));
 }
 
+/* ---- the live events' log (migration 11: triggers) ---- */
+
+static const char *event_word(json_t *ev) {
+        const char *kind = json_string_value(json_object_get(ev, "event"));
+        return strcmp(kind, "run") ? kind : json_string_value(json_object_get(ev, "state"));
+}
+
+static void events_log(void **state) {
+        store *s = backend_of(state)->st;
+        put_type(s, "t", NULL);
+        put_type(s, "u", NULL);
+        int64_t sid = new_series(s, "t", "x", T0);
+        int64_t run = new_run(s, "t", sid, T0);
+        int64_t other = new_run(s, "u", 0, 0);
+        OK(store_run_start(s, run, "n", T0, T0 + MIN, &err_));
+        OK(store_message_add(s, run, 1, T0 + 1, "warning", "careful", &err_));
+        OK(store_result_add(s, run, 2, T0 + 2, "k", "ok", "[1]", &err_));
+        OK(store_run_progress(s, run, 40, &err_));
+        OK(store_run_progress(s, run, 40, &err_)); /* no change, no event */
+        run_finish f = {.state = "succeeded", .finished_at = T0 + MIN, .has_exit = true, .progress = 40};
+        OK(store_run_finish(s, run, &f, 0, &err_));
+
+        int64_t lo = 0, hi = 0;
+        OK(store_events_bounds(s, &lo, &hi, &err_));
+        assert_int_equal(lo, 1);
+        assert_int_equal(hi, 7);
+        json_t *evs = NULL;
+        event_filter by_run = {.run_id = run};
+        OK(store_events_read(s, 0, hi, &by_run, 100, &evs, &err_));
+        static const char *const want[] = {"queued", "running", "message", "result", "progress", "succeeded"};
+        assert_int_equal(json_array_size(evs), 6);
+        int64_t prev = 0;
+        for (size_t i = 0; i < 6; i++) {
+                json_t *ev = json_array_get(evs, i);
+                assert_string_equal(event_word(ev), want[i]);
+                assert_true(json_integer_value(json_object_get(ev, "id")) > prev);
+                prev = json_integer_value(json_object_get(ev, "id"));
+                assert_int_equal(json_integer_value(json_object_get(ev, "series_id")), sid);
+        }
+        assert_string_equal(json_string_value(json_object_get(json_array_get(evs, 2), "text")), "careful");
+        assert_int_equal(json_integer_value(json_object_get(json_array_get(evs, 0), "at")), T0);
+        assert_int_equal(json_integer_value(json_array_get(json_object_get(json_array_get(evs, 3), "data"), 0)), 1);
+        assert_int_equal(json_integer_value(json_object_get(json_array_get(evs, 4), "progress")), 40);
+        assert_int_equal(json_integer_value(json_object_get(json_array_get(evs, 5), "exit_code")), 0);
+        json_decref(evs);
+        event_filter by_type = {.type = "u"};
+        OK(store_events_read(s, 0, hi, &by_type, 100, &evs, &err_));
+        assert_int_equal(json_array_size(evs), 1);
+        assert_int_equal(json_integer_value(json_object_get(json_array_get(evs, 0), "run_id")), other);
+        json_decref(evs);
+        event_filter by_series = {.series_id = sid};
+        OK(store_events_read(s, 3, 5, &by_series, 100, &evs, &err_)); /* (after, upto] */
+        assert_int_equal(json_array_size(evs), 2);
+        json_decref(evs);
+
+        /* a rolled-back change leaves no event, and its id is the next one's */
+        OK(store_begin(s, &err_));
+        new_run(s, "t", 0, 0);
+        store_rollback(s);
+        OK(store_events_bounds(s, &lo, &hi, &err_));
+        assert_int_equal(hi, 7);
+        new_run(s, "t", 0, 0);
+        OK(store_events_bounds(s, &lo, &hi, &err_));
+        assert_int_equal(hi, 8);
+
+        int64_t gone = 0;
+        OK(store_events_prune(s, 3, &gone, &err_));
+        assert_int_equal(gone, 5);
+        OK(store_events_bounds(s, &lo, &hi, &err_));
+        assert_int_equal(lo, 6);
+        assert_int_equal(hi, 8);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
-                BACKEND_TESTS(types_and_features),    BACKEND_TESTS(series_lifecycle),
-                BACKEND_TESTS(occurrence_exceptions), BACKEND_TESTS(runs_claim_finish),
-                BACKEND_TESTS(series_retract),        BACKEND_TESTS(messages_results),
-                BACKEND_TESTS(retention_purge),       BACKEND_TESTS(cluster_records),
-                BACKEND_TESTS(rollback_undoes),       BACKEND_TESTS(run_control),
+                BACKEND_TESTS(types_and_features),
+                BACKEND_TESTS(series_lifecycle),
+                BACKEND_TESTS(occurrence_exceptions),
+                BACKEND_TESTS(runs_claim_finish),
+                BACKEND_TESTS(series_retract),
+                BACKEND_TESTS(messages_results),
+                BACKEND_TESTS(retention_purge),
+                BACKEND_TESTS(cluster_records),
+                BACKEND_TESTS(rollback_undoes),
+                BACKEND_TESTS(run_control),
+                BACKEND_TESTS(events_log),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
