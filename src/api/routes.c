@@ -23,9 +23,9 @@
 
 /* One row per resource; a new resource is a new row (and its routes_X.c). */
 static int (*const resources[])(http_server *, api_ctx *, sked_err *) = {
-        routes_cluster_register,   routes_types_register, routes_series_register,  routes_calendar_register,
-        routes_features_register,  routes_runs_register,  routes_metrics_register, routes_openapi_register,
-        routes_workflows_register, routes_ui_register,    routes_users_register,   routes_grants_register,
+        routes_cluster_register,   routes_types_register,  routes_series_register,  routes_calendar_register,
+        routes_features_register,  routes_runs_register,   routes_metrics_register, routes_openapi_register,
+        routes_workflows_register, routes_ui_register,     routes_users_register,   routes_grants_register,
         routes_preview_register,   routes_events_register,
 };
 

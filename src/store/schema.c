@@ -254,7 +254,6 @@ static const migration_part m10[] = {
         {0, NULL},
 };
 
-
 /* 11: live events (hE): a durable, bounded log of what happened to runs, written by
  * triggers in the transaction of the change itself (a rolled-back change leaves no
  * event), read by the SSE streams (GET /api/v1/events) from an id on.  A run's state
