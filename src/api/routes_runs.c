@@ -224,8 +224,9 @@ static int runctl(http_req *req, engine *e, int verb) {
                 http_reply_problem(req, 400, "params", "params: expected a JSON object");
                 return 0;
         }
-        /* who: the principal of the credentials (today only the admin token exists) */
-        snprintf(o.by, sizeof o.by, "%s", "admin");
+        /* who: the user of the credentials (a token's or a session's) */
+        const http_principal *p = http_principal_of(req);
+        snprintf(o.by, sizeof o.by, "%s", p && p->name[0] ? p->name : "-");
         return api_write_through_loop(req, e, runctl_apply, 0, &o, sizeof o, runctl_ok, runctl_clear);
 }
 

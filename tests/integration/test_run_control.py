@@ -82,10 +82,13 @@ class CancelTest(RunControlBase):
         self.assertIsNotNone(nxt, first)
         waiting = srv.run(nxt)
         self.assertEqual(waiting["state"], "queued")
-        status, body = srv.api("POST", f"/api/v1/runs/{nxt}/cancel", {})
+        # who cancels is recorded: here an operator through their own token
+        self.assertEqual(srv.api("POST", "/api/v1/users", {"name": "opal", "role": "operator"})[0], 201)
+        token = srv.api("POST", "/api/v1/tokens", {"name": "t", "user": "opal"})[1]["token"]
+        status, body = srv.api("POST", f"/api/v1/runs/{nxt}/cancel", {}, token=token)
         self.assertEqual(status, 200, body)
         self.assertEqual(body["state"], "cancelled")
-        self.assertEqual(body["cancelled_by"], "admin")
+        self.assertEqual(body["cancelled_by"], "opal")
         self.assertIsNone(body["cancel_reason"])
         self.assertEqual(srv.run(nxt)["state"], "cancelled")
 
