@@ -578,10 +578,34 @@ class TotalConnectionLimit(Base):
     extra = ("--max-connections", "8", "--max-connections-per-ip", "3", "--idle-timeout", "120")
     idle = ConnectionLimits.idle
 
+    def accepted(self):
+        """Connections the server process has accepted: its sockets that are ESTABLISHED
+        TCP connections on its port (a connection still in the listen backlog has no
+        socket in the process yet)."""
+        inodes = set()
+        fd_dir = f"/proc/{self.srv.proc.pid}/fd"
+        for fd in os.listdir(fd_dir):
+            try:
+                target = os.readlink(os.path.join(fd_dir, fd))
+            except OSError:
+                continue
+            if target.startswith("socket:["):
+                inodes.add(target[8:-1])
+        n = 0
+        with open("/proc/net/tcp") as f:
+            for line in f.read().splitlines()[1:]:
+                p = line.split()
+                if int(p[1].split(":")[1], 16) == self.srv.port and p[3] == "01" and p[9] in inodes:
+                    n += 1
+        return n
+
     def test_total_limit(self):
         held = []
         for source, n in (("127.0.0.1", 3), ("127.0.0.2", 3), ("127.0.0.3", 2)):
             held += [self.idle(source) for _ in range(n)]
+        # all 8 taken by the server, not only in its backlog (a loaded machine may take a
+        # while): else the ninth could be accepted before one of them
+        wait_for(lambda: self.accepted() >= 8, 30 * SLOW, what="the 8 connections accepted")
         time.sleep(0.3)
         # 8 held: a ninth is not served. It waits in the listen backlog until one
         # closes, or, when a worker already at its share of the limit was woken for it
