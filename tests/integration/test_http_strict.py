@@ -545,8 +545,31 @@ class ConnectionLimits(Base):
         finally:
             c.close()
 
+    def accepted(self):
+        """Connections the server process has accepted: its sockets that are ESTABLISHED
+        TCP connections on its port (a connection still in the listen backlog has no
+        socket in the process yet)."""
+        inodes = set()
+        fd_dir = f"/proc/{self.srv.proc.pid}/fd"
+        for fd in os.listdir(fd_dir):
+            try:
+                target = os.readlink(os.path.join(fd_dir, fd))
+            except OSError:
+                continue
+            if target.startswith("socket:["):
+                inodes.add(target[8:-1])
+        n = 0
+        with open("/proc/net/tcp") as f:
+            for line in f.read().splitlines()[1:]:
+                p = line.split()
+                if int(p[1].split(":")[1], 16) == self.srv.port and p[3] == "01" and p[9] in inodes:
+                    n += 1
+        return n
+
     def test_per_address_limit_and_idle_timeout(self):
         held = [self.idle() for _ in range(3)]
+        # the 3 taken by the server, not only in its backlog (as in TotalConnectionLimit)
+        wait_for(lambda: self.accepted() >= 3, 30 * SLOW, what="the 3 connections accepted")
         time.sleep(0.3)
         # a fourth from the same address is closed at once; another address still gets in
         self.assertNotEqual(self.answers("127.0.0.1"), 200)
@@ -577,27 +600,7 @@ class TotalConnectionLimit(Base):
     set-up cannot close a held connection before the ninth one is tried."""
     extra = ("--max-connections", "8", "--max-connections-per-ip", "3", "--idle-timeout", "120")
     idle = ConnectionLimits.idle
-
-    def accepted(self):
-        """Connections the server process has accepted: its sockets that are ESTABLISHED
-        TCP connections on its port (a connection still in the listen backlog has no
-        socket in the process yet)."""
-        inodes = set()
-        fd_dir = f"/proc/{self.srv.proc.pid}/fd"
-        for fd in os.listdir(fd_dir):
-            try:
-                target = os.readlink(os.path.join(fd_dir, fd))
-            except OSError:
-                continue
-            if target.startswith("socket:["):
-                inodes.add(target[8:-1])
-        n = 0
-        with open("/proc/net/tcp") as f:
-            for line in f.read().splitlines()[1:]:
-                p = line.split()
-                if int(p[1].split(":")[1], 16) == self.srv.port and p[3] == "01" and p[9] in inodes:
-                    n += 1
-        return n
+    accepted = ConnectionLimits.accepted
 
     def test_total_limit(self):
         held = []
