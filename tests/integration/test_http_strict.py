@@ -549,34 +549,15 @@ class ConnectionLimits(Base):
         finally:
             c.close()
 
-    def accepted(self):
-        """Connections the server process has accepted: its sockets that are ESTABLISHED
-        TCP connections on its port (a connection still in the listen backlog has no
-        socket in the process yet)."""
-        inodes = set()
-        fd_dir = f"/proc/{self.srv.proc.pid}/fd"
-        for fd in os.listdir(fd_dir):
-            try:
-                target = os.readlink(os.path.join(fd_dir, fd))
-            except OSError:
-                continue
-            if target.startswith("socket:["):
-                inodes.add(target[8:-1])
-        n = 0
-        with open("/proc/net/tcp") as f:
-            for line in f.read().splitlines()[1:]:
-                p = line.split()
-                if int(p[1].split(":")[1], 16) == self.srv.port and p[3] == "01" and p[9] in inodes:
-                    n += 1
-        return n
-
     def test_per_address_limit_and_idle_timeout(self):
         held = [self.idle() for _ in range(3)]
-        # the 3 taken by the server, not only in its backlog (as in TotalConnectionLimit)
-        wait_for(lambda: self.accepted() >= 3, 30 * SLOW, what="the 3 connections accepted")
-        time.sleep(0.3)
-        # a fourth from the same address is closed at once; another address still gets in
-        self.assertNotEqual(self.answers("127.0.0.1"), 200)
+        time.sleep(1.0 * SLOW)  # for the server to accept them (a loaded machine is slow)
+        # a fourth from the same address is closed at once; another address still gets in.
+        # On a loaded machine the server may not have accepted all three yet (a connection
+        # in the listen backlog does not count), and the fourth is served: try again
+        # while the three are held (within the idle timeout)
+        wait_for(lambda: self.answers("127.0.0.1") != 200, 8, interval=0.3,
+                 what="a fourth connection from 127.0.0.1 refused while three are held")
         self.assertEqual(self.answers("127.0.0.2"), 200)
         # idle connections are closed after --idle-timeout (10 s), freeing the address's share
         for s in held:
@@ -604,16 +585,12 @@ class TotalConnectionLimit(Base):
     set-up cannot close a held connection before the ninth one is tried."""
     extra = ("--max-connections", "8", "--max-connections-per-ip", "3", "--idle-timeout", "120")
     idle = ConnectionLimits.idle
-    accepted = ConnectionLimits.accepted
 
     def test_total_limit(self):
         held = []
         for source, n in (("127.0.0.1", 3), ("127.0.0.2", 3), ("127.0.0.3", 2)):
             held += [self.idle(source) for _ in range(n)]
-        # all 8 taken by the server, not only in its backlog (a loaded machine may take a
-        # while): else the ninth could be accepted before one of them
-        wait_for(lambda: self.accepted() >= 8, 30 * SLOW, what="the 8 connections accepted")
-        time.sleep(0.3)
+        time.sleep(1.0 * SLOW)  # for the server to accept them all (a loaded machine is slow)
         # 8 held: a ninth is not served. It waits in the listen backlog until one
         # closes, or, when a worker already at its share of the limit was woken for it
         # before it stopped listening, libmicrohttpd accepts and closes it at once
