@@ -738,12 +738,6 @@ static int h_token_revoke(http_req *req, void *ud) {
 
 /* ---- web sessions ---- */
 
-/* The request came over HTTPS: our own TLS, or a trusted proxy that says so. */
-static bool request_secure(api_ctx *ctx, http_req *req) {
-        (void) ctx;
-        return http_request_secure(req);
-}
-
 /* A hash to verify against when the user does not exist, so that a wrong name
  * costs what a wrong password does. */
 static char dummy_hash[PASSWORD_HASH_LEN];
@@ -837,7 +831,7 @@ static int h_login(http_req *req, void *ud) {
                 http_reply_problem(req, 500, NULL, "cannot generate a session");
                 return 0;
         }
-        o.secure = request_secure(ctx, req);
+        o.secure = http_request_secure(req);
         o.addr = addr;
         o.user_agent = http_header(req, "User-Agent");
         return user_write(req, ud, &o);
@@ -869,13 +863,12 @@ static int h_whoami(http_req *req, void *ud) {
 }
 
 static int h_logout(http_req *req, void *ud) {
-        api_ctx *ctx = ud;
         const http_principal *p = http_principal_of(req);
         if (!p->session_id) {
                 http_reply_problem(req, 400, NULL, "no session: this request came with a token, not a session cookie");
                 return 0;
         }
-        bool secure = request_secure(ctx, req);
+        bool secure = http_request_secure(req);
         static const char clear_secure[] = COOKIE_SECURE "=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict; Secure",
                           clear_plain[] = COOKIE_PLAIN "=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict";
         user_op o = {.kind = OP_SESSION_END,
