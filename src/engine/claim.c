@@ -209,6 +209,8 @@ int claim_runs(engine *e, sked_time now, job **ret_head, sked_err *err) {
         }
         /* ready runs, none of them allowed now: wake for a finished run, not for these */
         e->claim.claim_blocked = c.seen > 0 && c.taken == 0;
+        e->claim.claim_taken = c.taken;
+        e->claim.claim_horizon = ahead_slots ? now + e->ahead : now;
         *ret_head = c.head;
         return r;
 }
@@ -247,8 +249,17 @@ static sked_time claim_wake_at(engine *e, const turn_ctx *t) {
         size_t depth = claim_depth(e);
         bool room = claimed_due(e, t->now, depth) < depth ||
                     (t->next_ready > t->now && e->ahead && e->claim.ninflight < AHEAD_MAX);
-        if (!e->claim.claim_blocked && t->any_ready && room)
+        if (!e->claim.claim_blocked && t->any_ready && room) {
                 wake = t->next_ready - e->ahead;
+                /* The ready runs up to the horizon the claim looked at were none it could
+                 * take, and the query left them out itself (their series has a run running,
+                 * under the overlap policy; their feature is off): waking for them again
+                 * now would spin the loop, a transaction a turn, until that run ends (its
+                 * end wakes the loop, on every node).  Wake when the first is due, if
+                 * later, else not for them. */
+                if (e->claim.claim_taken == 0 && wake <= t->now && t->next_ready <= e->claim.claim_horizon)
+                        wake = t->next_ready > t->now ? t->next_ready : 0;
+        }
         if (e->claim.claim_wake && (!wake || e->claim.claim_wake < wake))
                 wake = e->claim.claim_wake;
         return wake;

@@ -195,9 +195,11 @@ struct engine {
         struct {                /* claim.c: claims and the inflight list */
                 job **inflight; /* claimed and not yet finished (loop writes, under lock) */
                 size_t ninflight, capinflight;
-                double handler_us;    /* moving average of handler durations, for the claim look-ahead */
-                bool claim_blocked;   /* the last claim found ready runs but none it may start */
-                sked_time claim_wake; /* runs claimable ahead but passed over (concurrency limit): then */
+                double handler_us;       /* moving average of handler durations, for the claim look-ahead */
+                bool claim_blocked;      /* the last claim found ready runs but none it may start */
+                size_t claim_taken;      /* what the last claim took */
+                sked_time claim_horizon; /* the latest not_before the last claim looked at */
+                sked_time claim_wake;    /* runs claimable ahead but passed over (concurrency limit): then */
         } claim;
 
         struct { /* lease.c: renewals, recovery, cancels (loop-owned) */
