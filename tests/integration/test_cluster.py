@@ -12,6 +12,7 @@ lines is the order of the events."""
 import collections
 import json
 import os
+import signal
 import subprocess
 import time
 import unittest
@@ -210,13 +211,23 @@ class Cluster(ClusterBase):
         kill_times = []
 
         def kill_with_runs_in_flight(victim):
-            wait_for(lambda: victim.rows(f"SELECT id FROM runs WHERE state = 'running' AND node = '{victim.node}'"),
-                     10, 0.05, f"runs in flight on {victim.node}")
+            # Stopped (SIGSTOP) first, so that what is running on it cannot change
+            # between the look and the kill: runs of 0.1 s seen running a moment ago
+            # may all have ended by the kill (seen so, under load).  Let go again and
+            # looked at once more while nothing is in flight at the stop.
+            running = f"SELECT id FROM runs WHERE state = 'running' AND node = '{victim.node}'"
+            deadline = time.monotonic() + 10
+            while True:
+                wait_for(lambda: victim.rows(running), 10, 0.05, f"runs in flight on {victim.node}")
+                os.kill(victim.proc.pid, signal.SIGSTOP)
+                time.sleep(0.5)   # a commit it sent just before stopping is visible by now
+                held = {r["id"] for r in a.rows(running)}
+                if held or time.monotonic() > deadline:
+                    break
+                os.kill(victim.proc.pid, signal.SIGCONT)
             victim.kill9()
             kill_times.append(now_us())
-            time.sleep(1)   # a commit it sent just before dying is visible by now
-            return {r["id"] for r in a.rows(f"SELECT id FROM runs WHERE state = 'running' "
-                                            f"AND node = '{victim.node}'")}
+            return held
 
         pids = self.node_pids(nodes)
         sleep_until(start + 5 * US)
