@@ -172,13 +172,34 @@ typedef struct runctl_op {
         enum { RC_CANCEL, RC_RERUN, RC_RETRY } verb;
         int64_t id;
         char by[64];
-        json_t *body; /* borrowed (the request's) */
-        run_row run;  /* out */
+        char limit[65]; /* an operator's name (api_owner_limit); "" for an admin */
+        json_t *body;   /* borrowed (the request's) */
+        run_row run;    /* out */
 } runctl_op;
+
+/* An operator steers the runs of the series they may change (their own, or granted);
+ * runs of no series (enqueued, a workflow's) have no owner: any operator's. */
+static int runctl_owned(store *st, const runctl_op *o, sked_err *err) {
+        if (!o->limit[0])
+                return 0;
+        run_row cur = {0};
+        int r = store_run_get(st, o->id, &cur, err);
+        int64_t series = cur.series_id;
+        run_row_clear(&cur);
+        if (r == 0 && series && (r = api_series_owned(st, series, o->limit, err)) == -EACCES)
+                r = err_field(err, -EACCES, "id",
+                              "run %lld is of series %lld, which is not yours: operators steer the runs of the "
+                              "series they own, and of the types and features an admin granted them; ask an admin",
+                              (long long) o->id, (long long) series);
+        return r;
+}
 
 static int runctl_apply(engine *e, store *st, void *ctx, json_t **ret_reply, sked_err *err) {
         runctl_op *o = ctx;
         (void) ret_reply;
+        int r = runctl_owned(st, o, err);
+        if (r < 0)
+                return r;
         switch (o->verb) {
         case RC_CANCEL:
                 return engine_run_cancel(e, st, o->id, o->by, json_string_value(json_object_get(o->body, "reason")),
@@ -227,6 +248,8 @@ static int runctl(http_req *req, engine *e, int verb) {
         /* who: the user of the credentials (a token's or a session's) */
         const http_principal *p = http_principal_of(req);
         snprintf(o.by, sizeof o.by, "%s", p && p->name[0] ? p->name : "-");
+        const char *limit = api_owner_limit(req);
+        snprintf(o.limit, sizeof o.limit, "%s", limit ? limit : "");
         return api_write_through_loop(req, e, runctl_apply, 0, &o, sizeof o, runctl_ok, runctl_clear);
 }
 

@@ -8,6 +8,7 @@ import stat
 import subprocess
 
 import skedtest
+from skedtest import wait_for
 
 GOOD = "correct horse battery staple"
 
@@ -290,6 +291,43 @@ class Ownership(skedtest.ServerTest):
         self.assertEqual((status, body["owner"]), (200, "oscar"), body)
         self.assertEqual(srv.api("POST", f"/api/v1/series/{sid}/resume", token=tokens["oscar"])[0], 200)
         self.assertEqual(srv.get(f"/api/v1/series/{sid}")["title"], "renamed")
+
+    def test_operators_steer_the_runs_of_their_own_series(self):
+        srv = self.start_server()
+        srv.register_type(skedtest.command_type("bb.own", ["/bin/true"]))
+        tokens = {}
+        for name in ("opal", "oscar"):
+            self.assertEqual(srv.api("POST", "/api/v1/users", {"name": name, "role": "operator"})[0], 201)
+            tokens[name] = srv.api("POST", "/api/v1/tokens", {"name": "t", "user": name})[1]["token"]
+        base = {"type": "bb.own", "schedule": "cron:0 0 1 1 *", "tz": "UTC", "title": "yearly"}
+        status, mine = srv.api("POST", "/api/v1/series", base, token=tokens["opal"])
+        self.assertEqual(status, 201, mine)
+        status, run = srv.api("POST", f"/api/v1/series/{mine['id']}/trigger", {}, token=tokens["opal"])
+        self.assertIn(status, (200, 201, 202), run)
+        wait_for(lambda: srv.get(f"/api/v1/runs/{run['id']}")["state"] == "succeeded", 20, 0.1, "the run to end")
+        before = srv.get(f"/api/v1/runs/{run['id']}")
+        for verb in ("cancel", "rerun", "retry"):
+            with self.subTest(verb=verb):
+                status, reply = srv.api("POST", f"/api/v1/runs/{run['id']}/{verb}", None if verb == "retry" else {},
+                                        token=tokens["oscar"])
+                self.assertEqual((status, reply.get("field")), (403, "id"), reply)
+                self.assertIn("not yours", reply["detail"])
+        after = srv.get(f"/api/v1/runs/{run['id']}")
+        self.assertEqual((after["state"], after.get("reruns")), (before["state"], before.get("reruns")))
+        # the owner may; so may an operator an admin granted the type
+        status, reply = srv.api("POST", f"/api/v1/runs/{run['id']}/rerun", {}, token=tokens["opal"])
+        self.assertEqual(status, 201, reply)
+        self.assertEqual(srv.api("PUT", "/api/v1/users/oscar/grants", {"types": ["bb.own"]})[0], 200)
+        status, reply = srv.api("POST", f"/api/v1/runs/{run['id']}/rerun", {}, token=tokens["oscar"])
+        self.assertEqual(status, 201, reply)
+        # a run of no series (enqueued) is any operator's
+        self.assertEqual(srv.api("PUT", "/api/v1/users/oscar/grants", {"types": []})[0], 200)
+        status, body = srv.api("POST", "/api/v1/runs", {"type": "bb.own", "params": {}}, token=tokens["opal"])
+        self.assertEqual(status, 202, body)
+        rid = body["ids"][0]
+        wait_for(lambda: srv.get(f"/api/v1/runs/{rid}")["state"] == "succeeded", 20, 0.1, "the one-off run to end")
+        status, reply = srv.api("POST", f"/api/v1/runs/{rid}/rerun", {}, token=tokens["oscar"])
+        self.assertEqual(status, 201, reply)
 
     def test_admins_widen_an_operators_reach(self):
         srv = self.start_server()
