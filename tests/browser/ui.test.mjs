@@ -730,3 +730,91 @@ test('the wizard in dark and at phone width', async () => {
   assert.deepEqual(wide, [], 'nothing wider than the phone');
   await close(page);
 });
+
+test('keyboard shortcuts: ? lists them, j and k move through the list, g r goes to the runs', async () => {
+  const page = await open('UTC');
+  const ids = await page.locator('table[aria-label=Series] tbody tr').evaluateAll(
+    (rows) => rows.map((r) => Number(r.dataset.series)));
+  assert.ok(ids.length >= 3, `${ids.length} rows`);
+  const selected = () => page.evaluate(() => Number(new URLSearchParams(location.hash.split('?')[1] || '').get('series')));
+  await page.keyboard.press('?');
+  const dialog = page.locator('dialog[open]', {hasText: 'Keyboard shortcuts'});
+  await dialog.waitFor();
+  const listed = await dialog.locator('kbd').allInnerTexts();
+  for (const k of ['?', '/', 'j', 'k', 'n']) assert.ok(listed.includes(k), `${k} listed in ${listed}`);
+  await page.screenshot({path: join(shots, 'shortcuts.png')});
+  await page.keyboard.press('j'); // not while the dialog is open
+  assert.equal(await selected(), 0);
+  await page.keyboard.press('Escape');
+  await dialog.waitFor({state: 'hidden'});
+  await page.keyboard.press('j');
+  await page.waitForFunction((id) => location.hash.includes(`series=${id}`), ids[0]);
+  await page.keyboard.press('j');
+  await page.waitForFunction((id) => location.hash.includes(`series=${id}`), ids[1]);
+  assert.equal(await page.locator('tr.selected').getAttribute('data-series'), String(ids[1]));
+  await page.keyboard.press('k');
+  await page.waitForFunction((id) => location.hash.includes(`series=${id}`), ids[0]);
+  await page.keyboard.press('k'); // stays on the first
+  assert.equal(await selected(), ids[0]);
+  await page.keyboard.press('Escape');
+  await page.waitForFunction(() => !location.hash.includes('series='));
+  // the header's button opens the same list
+  await page.click('button[aria-label="Keyboard shortcuts"]');
+  await dialog.waitFor();
+  await dialog.locator('button', {hasText: 'Close'}).click();
+  await dialog.waitFor({state: 'hidden'});
+  await page.keyboard.press('/');
+  assert.equal(await page.evaluate(() => document.activeElement.getAttribute('aria-label')), 'Search series');
+  await page.keyboard.type('gr'); // typed into the search, not a shortcut
+  assert.equal(await page.inputValue('input[type=search]'), 'gr');
+  await page.locator('h1', {hasText: 'Process automation'}).click(); // out of the search box
+  await page.keyboard.press('g');
+  await page.keyboard.press('r');
+  await page.locator('table[aria-label=Runs]').waitFor();
+  await page.keyboard.press('g');
+  await page.keyboard.press('p');
+  await page.locator('table[aria-label=Series]').waitFor();
+  await close(page);
+});
+
+test('the run page cancels a running run and re-runs a finished one', async () => {
+  await api('POST', '/api/v1/types', {name: 'ui.sleep', kind: 'scheduled', title: 'Sleeps a minute',
+    handler: {command: ['/bin/sleep', '60']}});
+  const {ids} = await api('POST', '/api/v1/runs', {type: 'ui.sleep', params: {}});
+  for (let i = 0; i < 100 && (await api('GET', `/api/v1/runs/${ids[0]}`)).state !== 'running'; i++)
+    await new Promise((r) => setTimeout(r, 100));
+  const page = await open('UTC');
+  await page.goto(`${url}/#/runs/${ids[0]}`);
+  await page.locator('.run-head .badge-running').waitFor();
+  assert.equal(await page.locator('.run-head button', {hasText: 'Re-run'}).count(), 0, 'not while it runs');
+  await page.click('.run-head button:has-text("Cancel run")');
+  await page.locator('dialog[open]', {hasText: 'asked to stop'}).waitFor();
+  await page.locator('dialog[open] button', {hasText: 'Cancel run'}).click();
+  await page.locator('.toast', {hasText: `Asked run ${ids[0]} to stop`}).waitFor();
+  await page.locator('.run-head .badge-cancelled').waitFor({timeout: 15000});
+  const gone = await api('GET', `/api/v1/runs/${ids[0]}`);
+  assert.equal(gone.state, 'cancelled');
+  assert.equal(gone.cancelled_by, ADA.name);
+  assert.match(await page.locator('.card', {hasText: 'Attempt'}).innerText(), /Cancelled by\s+ada\s+cancelled in the web UI/);
+  await page.screenshot({path: join(shots, 'run-cancelled.png')});
+  await page.click('.run-head button:has-text("Re-run")');
+  await page.waitForFunction((id) => /#\/runs\/\d+$/.test(location.hash) && !location.hash.endsWith(`/${id}`), ids[0]);
+  const again = Number(await page.evaluate(() => location.hash.match(/(\d+)$/)[1]));
+  const rerun = await api('GET', `/api/v1/runs/${again}`);
+  assert.equal(rerun.rerun_of, ids[0]);
+  await page.locator('.run-head', {hasText: `Run #${again}`}).waitFor();
+  await page.locator('.card a', {hasText: `Run #${ids[0]}`}).waitFor(); // re-run of
+  await api('POST', `/api/v1/runs/${again}/cancel`, {});
+  // a viewer sees the run without the buttons (vera: added above, unless only this test runs)
+  await api('POST', '/api/v1/users', {name: 'vera', role: 'viewer', password: PW}).catch((e) => {
+    if (!/: 409 /.test(e.message)) throw e;
+  });
+  const view = await blank('UTC');
+  await fillLogin(view, {name: 'vera', password: PW});
+  await view.waitForSelector('table[aria-label=Series] tbody tr');
+  await view.goto(`${url}/#/runs/${ids[0]}`);
+  await view.locator('.run-head .badge-cancelled').waitFor();
+  assert.equal(await view.locator('.run-head button').count(), 0);
+  await close(view);
+  await close(page);
+});

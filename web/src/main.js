@@ -101,6 +101,72 @@ function Toast({msg, onDone}) {
   return html`<div class=${`toast ${msg.error ? 'toast-error' : ''}`} role="status">${msg.text}</div>`;
 }
 
+// ---- keyboard: `?` lists the shortcuts; none of them while typing or in a dialog ----
+
+function typing(e) {
+  const el = document.activeElement;
+  const tag = el ? el.tagName : '';
+  return e.ctrlKey || e.metaKey || e.altKey || tag === 'INPUT' || tag === 'SELECT' || tag === 'TEXTAREA' ||
+    (el && el.isContentEditable) || !!document.querySelector('dialog[open]');
+}
+
+const SHORTCUTS = [
+  ['?', 'Show this list'],
+  ['/', 'Search the series'],
+  ['j', 'Next series in the list (its week on the calendar)'],
+  ['k', 'Previous series in the list'],
+  ['Esc', 'Clear the selection'],
+  ['n', 'New series'],
+  ['g then r', 'Go to the runs'],
+  ['g then p', 'Go to the process automation page'],
+];
+
+function Shortcuts({open, onClose}) {
+  const ref = useRef(null);
+  useEffect(() => {
+    const d = ref.current;
+    if (!d) return;
+    if (open && !d.open) d.showModal();
+    if (!open && d.open) d.close();
+  }, [open]);
+  return html`<dialog ref=${ref} class="dialog" aria-labelledby="keys-h"
+    onCancel=${(e) => { e.preventDefault(); onClose(); }}>
+    <h2 id="keys-h">Keyboard shortcuts</h2>
+    <dl class="kv keys">${SHORTCUTS.map(([k, what]) => html`<dt><kbd>${k}</kbd></dt><dd>${what}</dd>`)}</dl>
+    <div class="dialog-actions"><button type="button" class="btn btn-primary" onClick=${onClose}>Close</button></div>
+  </dialog>`;
+}
+
+// on: signed in and past the forced pages; edit: may create series
+function useShortcuts(go, on, edit) {
+  const [help, setHelp] = useState(false);
+  const flags = useRef(null);
+  flags.current = {on, edit};
+  useEffect(() => {
+    let g = false;
+    const onKey = (e) => {
+      if (!flags.current.on || typing(e)) return;
+      if (g) {
+        g = false;
+        if (e.key === 'r') { e.preventDefault(); go('/runs', {}); }
+        if (e.key === 'p') { e.preventDefault(); go('/', {}); }
+        return;
+      }
+      if (e.key === '?') { e.preventDefault(); setHelp(true); }
+      else if (e.key === 'g') g = true;
+      else if (e.key === 'n' && flags.current.edit) { e.preventDefault(); go('/new', {}); }
+    };
+    const show = () => setHelp(true);
+    window.addEventListener('keydown', onKey);
+    window.addEventListener('sked-shortcuts', show);
+    return () => {
+      window.removeEventListener('keydown', onKey);
+      window.removeEventListener('sked-shortcuts', show);
+    };
+  }, []);
+  return html`<${Shortcuts} open=${help} onClose=${() => setHelp(false)} />`;
+}
+
 // ---- header ----
 
 function Header({me, zone, setZone, theme, setTheme, route, onSignOut}) {
@@ -125,6 +191,8 @@ function Header({me, zone, setZone, theme, setTheme, route, onSignOut}) {
         aria-label=${`Theme: ${theme}`} onClick=${() => setTheme(nextTheme)}>
         <span class=${`theme-icon theme-${theme}`} aria-hidden="true"></span>
       </button>
+      <button type="button" class="btn btn-ghost keys-btn" title="Keyboard shortcuts (?)" aria-label="Keyboard shortcuts"
+        onClick=${() => window.dispatchEvent(new Event('sked-shortcuts'))}>?</button>
       <a class=${`who ${route.path === '/profile' ? 'active' : ''}`} href="#/profile" title="Your profile">
         <span class="who-name">${me.user && me.user.display_name ? me.user.display_name : me.name}</span>
         <span class="role">${me.role}</span></a>
@@ -213,21 +281,35 @@ function SeriesPage({route, go, zone, toast, canEdit}) {
     return () => { live = false; };
   }, [tick]);
 
+  const set = (k, v) => go('/', {...params, [k]: v}, true);
+  const selected = params.series ? Number(params.series) : null;
+  const selectedSeries = series && series.find((s) => s.id === selected);
+  const shown = series ? series.filter((s) => matches(s, params)) : [];
+
+  // `/` searches; j and k move the selection through the rows shown, Esc clears it
+  const keys = useRef(null);
+  keys.current = {shown, selected, set};
   useEffect(() => {
     const onKey = (e) => {
-      if (e.key === '/' && document.activeElement?.tagName !== 'INPUT') {
+      if (typing(e)) return;
+      const {shown: rows, selected: at, set: put} = keys.current;
+      if (e.key === '/') {
         e.preventDefault();
         search.current?.focus();
+      } else if ((e.key === 'j' || e.key === 'k') && rows.length) {
+        e.preventDefault();
+        const i = rows.findIndex((s) => s.id === at);
+        const next = i < 0 ? (e.key === 'j' ? 0 : rows.length - 1)
+          : Math.min(rows.length - 1, Math.max(0, i + (e.key === 'j' ? 1 : -1)));
+        put('series', rows[next].id);
+        document.querySelector(`tr[data-series="${rows[next].id}"]`)?.scrollIntoView({block: 'nearest'});
+      } else if (e.key === 'Escape' && at) {
+        put('series', '');
       }
     };
     window.addEventListener('keydown', onKey);
     return () => window.removeEventListener('keydown', onKey);
   }, []);
-
-  const set = (k, v) => go('/', {...params, [k]: v}, true);
-  const selected = params.series ? Number(params.series) : null;
-  const selectedSeries = series && series.find((s) => s.id === selected);
-  const shown = series ? series.filter((s) => matches(s, params)) : [];
   const types = series ? [...new Set(series.map((s) => s.type))].sort() : [];
   const calZone = zone === 'UTC' ? 'UTC' : zone === 'series' && selectedSeries ? selectedSeries.tz : browserZone();
 
@@ -344,11 +426,45 @@ function fmtDuration(ms) {
 
 const LEVELS = ['info', 'warning', 'error'];
 
-function RunPage({id, route, go, zone}) {
+const FINISHED = ['succeeded', 'failed', 'lost', 'cancelled'];
+
+// cancel (queued or running), re-run (finished), start now (waiting for a retry's backoff)
+function RunActions({run, go, toast, reload}) {
+  const [confirm, setConfirm] = useState(false);
+  const post = async (verb, body) => {
+    try {
+      const r = await request('POST', `/api/v1/runs/${run.id}/${verb}`, body === undefined ? {} : {body});
+      if (verb === 'rerun') {
+        toast({text: `Queued run ${r.id}, a re-run of run ${run.id}.`});
+        go(`/runs/${r.id}`, {});
+      } else {
+        toast({text: verb === 'cancel' ? (r.state === 'running' ? `Asked run ${run.id} to stop.`
+          : `Cancelled run ${run.id}.`) : `Run ${run.id} starts now.`});
+        reload();
+      }
+    } catch (e) {
+      toast({text: e.message, error: true});
+    }
+  };
+  const waiting = run.state === 'queued' && run.not_before && Date.parse(run.not_before) > Date.now();
+  const stoppable = (run.state === 'queued' || run.state === 'running') && !run.cancel_requested;
+  return html`<div class="run-actions">
+    ${waiting && html`<button type="button" class="btn btn-small" onClick=${() => post('retry')}>Start now</button>`}
+    ${stoppable && html`<button type="button" class="btn btn-small btn-danger-ghost" onClick=${() => setConfirm(true)}>Cancel run</button>`}
+    ${FINISHED.includes(run.state) && html`<button type="button" class="btn btn-small" onClick=${() => post('rerun')}>Re-run</button>`}
+    <${Confirm} open=${confirm} title=${`Cancel run #${run.id}?`} action="Cancel run" danger=${true}
+      body=${run.state === 'running' ? 'Its handler is asked to stop (a command gets SIGTERM, then SIGKILL after its grace). It ends cancelled and is not retried.'
+        : 'It will not run. It ends cancelled and is not retried.'}
+      onCancel=${() => setConfirm(false)} onConfirm=${() => { setConfirm(false); post('cancel', {reason: 'cancelled in the web UI'}); }} />
+  </div>`;
+}
+
+function RunPage({id, route, go, zone, canEdit, toast}) {
   const [run, setRun] = useState(null);
   const [msgs, setMsgs] = useState([]);
   const [results, setResults] = useState([]);
   const [error, setError] = useState(null);
+  const [tick, setTick] = useState(0);
   const levels = (route.params.levels || LEVELS.join(',')).split(',');
   useEffect(() => {
     let live = true;
@@ -369,7 +485,7 @@ function RunPage({id, route, go, zone}) {
     };
     load();
     return () => { live = false; clearTimeout(timer); };
-  }, [id]);
+  }, [id, tick]);
   const tz = zone === 'UTC' ? 'UTC' : browserZone();
   const t = (x) => (x ? fmtTime(x, tz, true) : html`<span class="muted">—</span>`);
   const toggle = (l) => {
@@ -383,6 +499,8 @@ function RunPage({id, route, go, zone}) {
     <div class="run-head">
       <h1>Run #${run.id} <span class="muted">· ${run.type}</span></h1>
       <${Badge} state=${run.state} />
+      ${run.cancel_requested && run.state === 'running' && html`<span class="muted">stopping…</span>`}
+      ${canEdit && html`<${RunActions} run=${run} go=${go} toast=${toast} reload=${() => setTick((x) => x + 1)} />`}
     </div>
     ${run.error && html`<p class="banner banner-error">${run.error}</p>`}
     <div class="cards">
@@ -398,6 +516,9 @@ function RunPage({id, route, go, zone}) {
         <dt>Trigger</dt><dd>${run.trigger}</dd>
         <dt>Series</dt><dd>${run.series_id !== null ? html`<a href=${`#/?series=${run.series_id}`}>#${run.series_id}</a>` : '—'}</dd>
         <dt>Next attempt</dt><dd>${run.next_attempt ? html`<a href=${`#/runs/${run.next_attempt}`}>Run #${run.next_attempt}</a>` : '—'}</dd>
+        ${run.rerun_of && html`<dt>Re-run of</dt><dd><a href=${`#/runs/${run.rerun_of}`}>Run #${run.rerun_of}</a></dd>`}
+        ${run.cancelled_by && html`<dt>Cancelled by</dt><dd>${run.cancelled_by}${run.cancel_reason
+          ? html`<div class="sub">${run.cancel_reason}</div>` : ''}</dd>`}
         <dt>Node</dt><dd>${run.node || '—'}</dd>
         ${run.exit_code !== null && html`<dt>Exit code</dt><dd>${run.exit_code}</dd>`}
       </dl></div>
@@ -437,6 +558,8 @@ function App() {
   const [zone, setZone] = usePref('sked.zone', 'browser');
   const [msg, setMsg] = useState(null);
   const [failed, setFailed] = useState(null);
+  const ready = !!me && !(me.user && me.user.must_change_password) && !me.totp_enrolment_required;
+  const shortcuts = useShortcuts(go, ready, ready && me.role !== 'viewer');
   const refresh = useCallback(() => {
     currentSession().then((m) => { setFailed(null); setMe(m); }).catch((e) => setFailed(e.message));
   }, []);
@@ -466,7 +589,8 @@ function App() {
   const canEdit = me.role !== 'viewer';
   let m = route.path.match(/^\/runs\/(\d+)$/);
   let page;
-  if (m) page = html`<${RunPage} key=${m[1]} id=${m[1]} route=${route} go=${go} zone=${zone} />`;
+  if (m) page = html`<${RunPage} key=${m[1]} id=${m[1]} route=${route} go=${go} zone=${zone} canEdit=${canEdit}
+    toast=${setMsg} />`;
   else if (route.path === '/new') page = html`<${Wizard} key="new" go=${go} toast=${setMsg} />`;
   else if ((m = route.path.match(/^\/series\/(\d+)\/edit$/))) page = html`<${Wizard} key=${m[1]} id=${m[1]} go=${go} toast=${setMsg} />`;
   else if (route.path === '/runs') page = html`<${RunsPage} zone=${zone} route=${route} />`;
@@ -476,6 +600,7 @@ function App() {
     <${Header} me=${me} zone=${zone} setZone=${setZone} theme=${theme} setTheme=${setTheme} route=${route}
       onSignOut=${signOut} />
     ${page}
+    ${shortcuts}
     <${Toast} msg=${msg} onDone=${() => setMsg(null)} />
   </div>`;
 }
