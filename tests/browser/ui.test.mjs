@@ -818,3 +818,27 @@ test('the run page cancels a running run and re-runs a finished one', async () =
   await close(view);
   await close(page);
 });
+
+test('a running run\'s messages arrive on its page as they are logged, over the live events', async () => {
+  await api('POST', '/api/v1/types', {name: 'ui.ticks', kind: 'scheduled', title: 'Ticks, then waits',
+    handler: {command: ['/bin/sh', '-c', 'for i in 1 2 3; do echo "::info::tick $i"; sleep 1; done; sleep 60']}});
+  const {ids} = await api('POST', '/api/v1/runs', {type: 'ui.ticks', params: {}});
+  for (let i = 0; i < 100 && (await api('GET', `/api/v1/runs/${ids[0]}`)).state !== 'running'; i++)
+    await new Promise((r) => setTimeout(r, 100));
+  const page = await open('UTC');
+  const reads = [];
+  page.on('request', (r) => { if (r.url().includes(`/api/v1/runs/${ids[0]}/messages`)) reads.push(r.url()); });
+  const streams = [];
+  page.on('request', (r) => { if (r.url().includes('/api/v1/events')) streams.push(r.url()); });
+  await page.goto(`${url}/#/runs/${ids[0]}`);
+  await page.locator('.run-head .badge-running').waitFor();
+  await page.locator('.log li', {hasText: 'tick 3'}).waitFor({timeout: 15000});
+  const lines = await page.locator('.log li .text').allInnerTexts();
+  assert.deepEqual(lines, ['tick 1', 'tick 2', 'tick 3'], 'each once, in order');
+  assert.match(await page.locator('button.chip-info').innerText(), /info \(3\)/);
+  assert.ok(streams.some((u) => u.endsWith(`/api/v1/events?run=${ids[0]}`)), streams.join(' '));
+  assert.ok(reads.length <= 2, `the messages read ${reads.length} times: followed live, not polled`);
+  await api('POST', `/api/v1/runs/${ids[0]}/cancel`, {});
+  await page.locator('.run-head .badge-cancelled').waitFor({timeout: 15000}); // the end, from the stream too
+  await close(page);
+});

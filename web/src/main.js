@@ -466,9 +466,16 @@ function RunPage({id, route, go, zone, canEdit, toast}) {
   const [error, setError] = useState(null);
   const [tick, setTick] = useState(0);
   const levels = (route.params.levels || LEVELS.join(',')).split(',');
+  // While it is queued or running the page follows the run's live events (GET
+  // /api/v1/events?run=ID): opened first, then the run, its messages and results read,
+  // and events whose seq is already shown dropped (docs/api.md "Live events").  A stream
+  // refused or lost for good: polled every 2 s instead.
+  const follow = useRef(false); // the log's end was in view: keep it there
   useEffect(() => {
     let live = true;
     let timer = null;
+    let stream = null;
+    const ended = (r) => r.state !== 'queued' && r.state !== 'running';
     const load = async () => {
       try {
         const r = await request('GET', `/api/v1/runs/${id}`);
@@ -478,14 +485,63 @@ function RunPage({id, route, go, zone, canEdit, toast}) {
         setRun(r);
         setMsgs(m.items);
         setResults(res.items);
-        if (r.state === 'queued' || r.state === 'running') timer = setTimeout(load, 2000);
+        if (ended(r)) {
+          if (stream) stream.close();
+          stream = null;
+        } else if (!stream) {
+          timer = setTimeout(load, 2000);
+        }
       } catch (e) {
         if (live) setError(e.message);
       }
     };
-    load();
-    return () => { live = false; clearTimeout(timer); };
+    const atEnd = () => window.innerHeight + window.scrollY >= document.documentElement.scrollHeight - 48;
+    const data = (e) => { try { return JSON.parse(e.data); } catch (x) { return null; } };
+    if (typeof EventSource === 'function') {
+      stream = new EventSource(`/api/v1/events?run=${encodeURIComponent(id)}`);
+      stream.onopen = () => load();
+      stream.addEventListener('gap', () => load());
+      stream.addEventListener('message', (e) => {
+        const m = data(e);
+        if (!m) return;
+        follow.current = atEnd();
+        setMsgs((have) => (have.some((x) => x.seq === m.seq) ? have
+          : [...have, {seq: m.seq, at: m.at, level: m.level, text: m.text}]));
+      });
+      stream.addEventListener('result', (e) => {
+        const x = data(e);
+        if (x) setResults((have) => (have.some((y) => y.seq === x.seq) ? have
+          : [...have, {seq: x.seq, key: x.key, status: x.status, data: x.data}]));
+      });
+      stream.addEventListener('progress', (e) => {
+        const x = data(e);
+        if (x) setRun((r) => (r ? {...r, progress: x.progress} : r));
+      });
+      stream.addEventListener('run', (e) => {
+        const x = data(e);
+        if (x) load(); // timings, counts and the outcome as the server has them
+      });
+      stream.onerror = () => {
+        // EventSource reconnects by itself (with Last-Event-ID) unless the server refused it
+        if (stream && stream.readyState === EventSource.CLOSED) {
+          stream = null;
+          if (live) load();
+        }
+      };
+    } else {
+      load();
+    }
+    return () => {
+      live = false;
+      clearTimeout(timer);
+      if (stream) stream.close();
+    };
   }, [id, tick]);
+  useEffect(() => {
+    if (!follow.current) return;
+    follow.current = false;
+    window.scrollTo(0, document.documentElement.scrollHeight);
+  }, [msgs.length]);
   const tz = zone === 'UTC' ? 'UTC' : browserZone();
   const t = (x) => (x ? fmtTime(x, tz, true) : html`<span class="muted">—</span>`);
   const toggle = (l) => {
@@ -494,6 +550,8 @@ function RunPage({id, route, go, zone, canEdit, toast}) {
   };
   if (error) return html`<main class="page"><p class="banner banner-error" role="alert">${error}</p></main>`;
   if (!run) return html`<main class="page"><p class="muted pad">Loading…</p></main>`;
+  // the run's counts as read, or the messages shown since (live), whichever is more
+  const count = (l) => Math.max(run.counts[l] || 0, msgs.filter((m) => m.level === l).length);
   return html`<main class="page page-run">
     <div class="crumbs"><a href="#/runs">Runs</a> / Run #${run.id}</div>
     <div class="run-head">
@@ -524,14 +582,14 @@ function RunPage({id, route, go, zone, canEdit, toast}) {
       </dl></div>
       <div class="card"><h2>Progress</h2>
         <progress class="progress" max="100" value=${run.progress} aria-label="Progress"></progress>
-        <p class="muted">${run.progress}% · ${run.counts.info} info, ${run.counts.warning} warnings, ${run.counts.error} errors</p>
+        <p class="muted">${run.progress}% · ${count('info')} info, ${count('warning')} warnings, ${count('error')} errors</p>
       </div>
     </div>
     <section class="card">
       <div class="section-head"><h2>Messages</h2>
         <div class="chips" role="group" aria-label="Levels">
           ${LEVELS.map((l) => html`<button type="button" class=${`chip chip-${l} ${levels.includes(l) ? 'on' : ''}`}
-            aria-pressed=${levels.includes(l)} onClick=${() => toggle(l)}>${l} (${run.counts[l]})</button>`)}
+            aria-pressed=${levels.includes(l)} onClick=${() => toggle(l)}>${l} (${count(l)})</button>`)}
         </div></div>
       <ol class="log">
         ${msgs.filter((m) => levels.includes(m.level)).map((m) => html`<li key=${m.seq} class=${`log-${m.level}`}>
