@@ -14,6 +14,7 @@ import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 import {createHmac} from 'node:crypto';
 import {chromium} from 'playwright-core';
+import {createRequire} from 'node:module';
 
 const SKED = process.env.SKED_BIN || new URL('../../build/sked', import.meta.url).pathname;
 const CHROMIUM = process.env.SKED_CHROMIUM || '/usr/bin/chromium';
@@ -556,6 +557,9 @@ test('a series created through the wizard, a parameter error from the server cor
   await page.click('button[type=submit]');
   await page.locator('#p-due-err', {hasText: 'Required'}).waitFor();
   assert.match(await page.locator('.field-radio', {hasText: 'Region'}).innerText(), /Required/);
+  // (the focus moves once the errors are drawn: waited for, not read at once)
+  await page.waitForFunction(() => document.activeElement && document.activeElement.name === 'region', null,
+    {timeout: 5000}).catch(() => {});
   assert.equal(await page.evaluate(() => document.activeElement.name), 'region', 'the focus on the first error');
   await page.fill('#s-title', 'Monthly invoices');
   await page.check('input[name=region][value=eu]');
@@ -595,6 +599,8 @@ test('a series created through the wizard, a parameter error from the server cor
   await wizardStep(page, 'Parameters');
   await page.locator('#p-due-err', {hasText: 'no such date'}).waitFor();
   assert.equal(await page.getAttribute('#p-due', 'aria-invalid'), 'true');
+  await page.waitForFunction(() => document.activeElement && document.activeElement.id === 'p-due', null,
+    {timeout: 5000}).catch(() => {});
   assert.equal(await page.evaluate(() => document.activeElement.id), 'p-due', 'the focus on the field at fault');
   assert.equal((await api('GET', '/api/v1/series?type=demo.invoice')).items.length, 0, 'nothing created');
   await page.fill('#p-due', '2027-04-30');
@@ -841,4 +847,48 @@ test('a running run\'s messages arrive on its page as they are logged, over the 
   await api('POST', `/api/v1/runs/${ids[0]}/cancel`, {});
   await page.locator('.run-head .badge-cancelled').waitFor({timeout: 15000}); // the end, from the stream too
   await close(page);
+});
+
+// axe-core (pinned in package.json) run in the page through the devtools protocol, which
+// the page's CSP does not govern: serious and critical violations of WCAG 2.x A/AA
+const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+async function axe(page, where) {
+  await page.evaluate(AXE);
+  const found = await page.evaluate(async () => {
+    const r = await window.axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}});
+    return r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
+      .map((v) => `${v.id} (${v.impact}): ${v.help}; ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`);
+  });
+  return found.map((f) => `${where}: ${f}`);
+}
+
+test('axe-core finds no serious accessibility violation on any page, light or dark', async () => {
+  const found = [];
+  const runs = await api('GET', '/api/v1/runs?limit=100');
+  const run = runs.items.find((r) => r.state === 'succeeded');
+  const id = await seriesId('Morning hello');
+  for (const scheme of ['light', 'dark']) {
+    const login = await blank('Europe/Berlin', scheme);
+    found.push(...await axe(login, `${scheme} login`));
+    await close(login);
+    const page = await open('Europe/Berlin', scheme);
+    for (const [name, hash, ready] of [
+      ['list and calendar', `#/?series=${id}&week=${WEEK}`, '.cal-body .ev'],
+      ['runs', '#/runs', 'table[aria-label=Runs] tbody tr'],
+      ['run', `#/runs/${run.id}`, '.run-head'],
+      ['wizard', '#/new', '.steps [aria-current=step]'],
+      ['profile', '#/profile', 'main h1'],
+    ]) {
+      await page.goto(`${url}/${hash}`);
+      await page.waitForSelector(ready);
+      await page.waitForTimeout(300);
+      found.push(...await axe(page, `${scheme} ${name}`));
+    }
+    await page.keyboard.press('?');
+    await page.locator('dialog[open]').waitFor();
+    found.push(...await axe(page, `${scheme} shortcuts`));
+    await page.keyboard.press('Escape');
+    await close(page);
+  }
+  assert.deepEqual(found, []);
 });
