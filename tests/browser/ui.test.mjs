@@ -16,6 +16,11 @@ import {createHmac} from 'node:crypto';
 import {chromium} from 'playwright-core';
 import {createRequire} from 'node:module';
 
+// axe-core and jsQR (pinned in package.json), run in the page through the devtools
+// protocol (page.evaluate of their source), which the page's CSP does not govern
+const JSQR = readFileSync(createRequire(import.meta.url).resolve('jsqr/dist/jsQR.js'), 'utf8');
+const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+
 const SKED = process.env.SKED_BIN || new URL('../../build/sked', import.meta.url).pathname;
 const CHROMIUM = process.env.SKED_CHROMIUM || '/usr/bin/chromium';
 const NOW = Date.parse('2027-03-24T10:00:00Z'); // the server's now: a Wednesday
@@ -438,6 +443,24 @@ test('two-step sign-in: set up on the profile page, recovery codes once, then th
   await page.click('form[aria-label="Set up two-step sign-in"] button[type=submit]');
   const secret = await page.locator('[data-secret]').innerText();
   assert.match(secret, /^[A-Z2-7]{32}$/);
+  // the QR code says the otpauth address: drawn on a canvas and read back by jsQR
+  await page.evaluate(JSQR);
+  const scanned = await page.evaluate(async () => {
+    const svg = document.querySelector('svg.qr');
+    const img = new Image();
+    img.src = 'data:image/svg+xml;base64,' + btoa(new XMLSerializer().serializeToString(svg));
+    await img.decode();
+    const c = document.createElement('canvas');
+    c.width = c.height = 400;
+    const g = c.getContext('2d');
+    g.imageSmoothingEnabled = false;
+    g.drawImage(img, 0, 0, 400, 400);
+    const found = window.jsQR(g.getImageData(0, 0, 400, 400).data, 400, 400);
+    return found ? found.data : null;
+  });
+  assert.equal(scanned, await page.locator('[data-uri]').innerText());
+  assert.match(scanned, new RegExp(`^otpauth://totp/.*secret=${secret}`));
+  await page.screenshot({path: join(shots, 'profile-totp-qr.png')});
   assert.equal(await page.locator('[data-uri]').innerText(),
     `otpauth://totp/sked:pia?secret=${secret}&issuer=sked&algorithm=SHA1&digits=6&period=30`);
   const step = serverStep();
@@ -849,9 +872,7 @@ test('a running run\'s messages arrive on its page as they are logged, over the 
   await close(page);
 });
 
-// axe-core (pinned in package.json) run in the page through the devtools protocol, which
-// the page's CSP does not govern: serious and critical violations of WCAG 2.x A/AA
-const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+// axe-core run in the page: serious and critical violations of WCAG 2.x A/AA
 async function axe(page, where) {
   await page.evaluate(AXE);
   const found = await page.evaluate(async () => {

@@ -5,6 +5,7 @@
 import {h} from 'preact';
 import {useState} from 'preact/hooks';
 import htm from 'htm';
+import qrcode from 'qrcode-generator';
 import {request, logIn} from './api.js';
 
 const html = htm.bind(h);
@@ -155,6 +156,20 @@ function RecoveryCodes({codes, onDone}) {
   </div>`;
 }
 
+// The otpauth:// address as a QR code to scan: an SVG of one path (the dark modules),
+// drawn here from the address (nothing leaves the page), no inline style (the CSP)
+function QrCode({text}) {
+  const qr = qrcode(0, 'M');
+  qr.addData(text);
+  qr.make();
+  const n = qr.getModuleCount();
+  let d = '';
+  for (let r = 0; r < n; r++) for (let c = 0; c < n; c++) if (qr.isDark(r, c)) d += `M${c + 4} ${r + 4}h1v1h-1z`;
+  return html`<svg class="qr" viewBox=${`0 0 ${n + 8} ${n + 8}`} width="200" height="200" role="img"
+    aria-label="QR code of the address, for the authenticator app to scan" shape-rendering="crispEdges">
+    <rect width="100%" height="100%" fill="#ffffff" /><path d=${d} fill="#000000" /></svg>`;
+}
+
 function TotpSetup({me, onChanged}) {
   const [password, setPassword] = useState('');
   const [enrolled, setEnrolled] = useState(null); // {secret, uri}
@@ -182,8 +197,8 @@ function TotpSetup({me, onChanged}) {
     <div><button class="btn btn-primary" type="submit" disabled=${busy1 || !password}>Set up</button></div>
   </form>`;
   return html`<form class="stack" onSubmit=${confirm} aria-label="Confirm two-step sign-in">
-    <p>Add this account to your authenticator app: type the secret, or give it the address (a QR-code app
-      can turn it into a code to scan).</p>
+    <p>Add this account to your authenticator app: scan the code, or type the secret.</p>
+    <${QrCode} text=${enrolled.uri} />
     <dl class="kv">
       <dt>Secret</dt><dd><code class="secret" data-secret>${enrolled.secret}</code></dd>
       <dt>Address</dt><dd><code class="secret" data-uri>${enrolled.uri}</code></dd>
