@@ -332,6 +332,16 @@ int events_hub_add(events_hub *h, http_req *req, const event_filter *f, unsigned
         v->kinds = kinds ? kinds : EVENTS_KIND_ALL;
         v->cursor = -1;
         v->resume = last_id;
+        /* Placed at the log's head now, before the first line tells the client it is
+         * in: every event committed after that has a larger id (docs/internals.md "Live
+         * events").  Left for the hub's next round, as before, only when the store
+         * cannot say (that round places it at its head). */
+        store *st = NULL;
+        int64_t oldest = 0, head = 0;
+        sked_err ignore = {0};
+        if (last_id < 0 && engine_thread_store(h->e, &st, &ignore) == 0 &&
+            store_events_bounds(st, &oldest, &head, &ignore) == 0)
+                v->cursor = head;
         int r = 0;
         pthread_mutex_lock(&h->lock);
         if (h->stopping || !h->started)
