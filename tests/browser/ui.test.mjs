@@ -913,3 +913,37 @@ test('axe-core finds no serious accessibility violation on any page, light or da
   }
   assert.deepEqual(found, []);
 });
+
+test('bulk actions: disable the series picked, enable every series the search matches', async () => {
+  const page = await open('UTC');
+  const titles = ['Morning hello', 'Weekly clean-up'];
+  for (const t of titles) await page.check(`input[aria-label="Select ${t}"]`);
+  await page.locator('.bulk', {hasText: '2 selected'}).waitFor();
+  await page.click('.bulk button:has-text("Disable")');
+  await page.locator('dialog[open]', {hasText: 'Disable: 2 series?'}).waitFor();
+  await page.locator('dialog[open] button', {hasText: 'Disable 2'}).click();
+  await page.locator('.toast', {hasText: 'Disabled 2 of 2 series.'}).waitFor();
+  const state = async () => Object.fromEntries((await api('GET', '/api/v1/series')).items.map((s) => [s.title, s.enabled]));
+  let now = await state();
+  assert.deepEqual(titles.map((t) => now[t]), [false, false]);
+  assert.equal(now['Weekday report'], true, 'not picked, not changed');
+  assert.equal(await page.locator('.bulk', {hasText: 'selected'}).count(), 0, 'the selection cleared');
+  // no selection: the buttons act on every series shown (here what the search matches)
+  await page.fill('input[type=search]', 'demo.hello');
+  const want = (await api('GET', '/api/v1/series?type=demo.hello')).items.length;
+  await page.locator('.bulk', {hasText: `All ${want} shown`}).waitFor();
+  const shown = await page.locator('table[aria-label=Series] tbody tr').count();
+  assert.equal(shown, want);
+  await page.click('.bulk button:has-text("Enable")');
+  await page.locator('dialog[open]', {hasText: `Enable: ${shown} series?`}).waitFor();
+  await page.locator('dialog[open] button', {hasText: `Enable ${shown}`}).click();
+  await page.locator('.toast', {hasText: `Enabled ${shown} of ${shown} series.`}).waitFor();
+  now = await state();
+  assert.deepEqual(titles.map((t) => now[t]), [true, true]);
+  // the header's box picks every series shown, and a second click none
+  await page.check('input[aria-label="Select every series shown"]');
+  await page.locator('.bulk', {hasText: `${shown} selected`}).waitFor();
+  await page.uncheck('input[aria-label="Select every series shown"]');
+  await page.locator('.bulk', {hasText: `All ${shown} shown`}).waitFor();
+  await close(page);
+});

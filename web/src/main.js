@@ -210,11 +210,14 @@ function schedule(s) {
   return text.endsWith(tail) ? [text.slice(0, -tail.length), s.tz] : [text, s.background ? 'elapsed time' : s.tz];
 }
 
-function SeriesRow({s, last, selected, zone, canEdit, onSelect, onAction}) {
+function SeriesRow({s, last, selected, zone, canEdit, onSelect, onAction, picked, onPick}) {
   const tz = zone === 'series' ? s.tz : zone === 'UTC' ? 'UTC' : browserZone();
   const state = !s.feature_on ? 'feature-off' : s.enabled ? 'active' : 'paused';
   const [words, where] = schedule(s);
   return html`<tr class=${selected ? 'selected' : ''} data-series=${s.id} onClick=${() => onSelect(s.id)}>
+    ${canEdit && html`<td class="pick" onClick=${(e) => e.stopPropagation()}>
+      <input type="checkbox" aria-label=${`Select ${s.title}`} checked=${picked}
+        onChange=${(e) => onPick(s.id, e.target.checked)} /></td>`}
     <td>
       <button type="button" class="linkish title" onClick=${(e) => { e.stopPropagation(); onSelect(s.id); }}>${s.title}</button>
       <div class="sub"><span class="type">${s.type}</span>${s.background ? html` · background` : ''}</div>
@@ -313,6 +316,49 @@ function SeriesPage({route, go, zone, toast, canEdit}) {
   const types = series ? [...new Set(series.map((s) => s.type))].sort() : [];
   const calZone = zone === 'UTC' ? 'UTC' : zone === 'series' && selectedSeries ? selectedSeries.tz : browserZone();
 
+  // bulk actions: on the rows picked, or on every series the filters match
+  const [picked, setPicked] = useState(() => new Set());
+  const [bulkBusy, setBulkBusy] = useState(false);
+  const pick = (id, on) => setPicked((p) => {
+    const n = new Set(p);
+    if (on) n.add(id); else n.delete(id);
+    return n;
+  });
+  const pickedShown = shown.filter((s) => picked.has(s.id));
+  const allPicked = shown.length > 0 && pickedShown.length === shown.length;
+  const bulk = (what, targets) => {
+    const verb = {pause: 'Disable', resume: 'Enable', trigger: 'Run now', delete: 'Delete'}[what];
+    const done = {pause: 'Disabled', resume: 'Enabled', trigger: 'Queued a run of', delete: 'Deleted'}[what];
+    setConfirm({
+      title: `${verb}: ${targets.length} series?`, action: `${verb} ${targets.length}`, danger: what === 'delete',
+      body: what === 'delete'
+        ? 'Their plans, one-off changes and queued runs go; finished runs stay as history. This cannot be undone.'
+        : `${targets.slice(0, 5).map((t) => `“${t.title}”`).join(', ')}${targets.length > 5 ? ` and ${targets.length - 5} more` : ''}.`,
+      run: async () => {
+        setBulkBusy(true);
+        const failed = [];
+        let ok = 0;
+        const queue = [...targets];
+        const one = async () => {
+          for (let t = queue.shift(); t; t = queue.shift()) {
+            try {
+              if (what === 'delete') await request('DELETE', `/api/v1/series/${t.id}`);
+              else await request('POST', `/api/v1/series/${t.id}/${what}`);
+              ok++;
+            } catch (e) {
+              failed.push(`${t.title}: ${e.message}`);
+            }
+          }
+        };
+        await Promise.all([one(), one(), one(), one()]); // four at a time
+        setBulkBusy(false);
+        setPicked(new Set());
+        toast({text: `${done} ${ok} of ${targets.length} series.${failed.length ? ` Refused: ${failed.slice(0, 3).join('; ')}${failed.length > 3 ? ` and ${failed.length - 3} more` : ''}` : ''}`,
+          error: failed.length > 0});
+      },
+    });
+  };
+
   const act = async (what, s) => {
     if (what === 'delete') {
       setConfirm({
@@ -360,14 +406,23 @@ function SeriesPage({route, go, zone, toast, canEdit}) {
           <option value="paused">Paused</option>
         </select>
       </div>
+      ${canEdit && series && html`<div class="bulk" role="toolbar" aria-label="Bulk actions">
+        <span class="muted">${pickedShown.length ? `${pickedShown.length} selected` : `All ${shown.length} shown`}</span>
+        ${['pause', 'resume', 'trigger', 'delete'].map((w) => html`<button type="button"
+          class=${`btn btn-small ${w === 'delete' ? 'btn-danger-ghost' : ''}`} disabled=${bulkBusy || shown.length === 0}
+          onClick=${() => bulk(w, pickedShown.length ? pickedShown : shown)}>${{pause: 'Disable', resume: 'Enable',
+            trigger: 'Run now', delete: 'Delete'}[w]}</button>`)}
+        ${pickedShown.length > 0 && html`<button type="button" class="linkish" onClick=${() => setPicked(new Set())}>Clear the selection</button>`}
+      </div>`}
       ${error && html`<p class="banner banner-error" role="alert">${error}</p>`}
       ${!series && !error && html`<p class="muted pad">Loading…</p>`}
       ${series && html`<div class="table-wrap"><table class="table" aria-label="Series">
-        <thead><tr><th>Series</th><th>Schedule</th><th>Next run</th><th>Last result</th>
+        <thead><tr>${canEdit && html`<th class="pick"><input type="checkbox" aria-label="Select every series shown"
+          checked=${allPicked} onChange=${(e) => setPicked(e.target.checked ? new Set(shown.map((s) => s.id)) : new Set())} /></th>`}<th>Series</th><th>Schedule</th><th>Next run</th><th>Last result</th>
           ${canEdit && html`<th><span class="sr-only">Actions</span></th>`}</tr></thead>
         <tbody>
           ${shown.map((s) => html`<${SeriesRow} key=${s.id} s=${s} last=${last[s.id]} zone=${zone}
-            canEdit=${canEdit} selected=${s.id === selected} onSelect=${(id) => set('series', id === selected ? '' : id)} onAction=${act} />`)}
+            canEdit=${canEdit} picked=${picked.has(s.id)} onPick=${pick} selected=${s.id === selected} onSelect=${(id) => set('series', id === selected ? '' : id)} onAction=${act} />`)}
         </tbody>
       </table>
       ${shown.length === 0 && html`<p class="empty">No series match. <button type="button" class="linkish"
