@@ -73,7 +73,8 @@ function Badge({state, children}) {
   return html`<span class=${`badge badge-${state}`}>${children || STATE_LABEL[state] || state}</span>`;
 }
 
-function Confirm({open, title, body, action, danger, onConfirm, onCancel}) {
+// a <dialog>'s ref, shown as a modal while `open`
+function useModal(open) {
   const ref = useRef(null);
   useEffect(() => {
     const d = ref.current;
@@ -81,6 +82,11 @@ function Confirm({open, title, body, action, danger, onConfirm, onCancel}) {
     if (open && !d.open) d.showModal();
     if (!open && d.open) d.close();
   }, [open]);
+  return ref;
+}
+
+function Confirm({open, title, body, action, danger, onConfirm, onCancel}) {
+  const ref = useModal(open);
   return html`<dialog ref=${ref} class="dialog" onCancel=${(e) => { e.preventDefault(); onCancel(); }}>
     <h2>${title}</h2>
     <p>${body}</p>
@@ -122,13 +128,7 @@ const SHORTCUTS = [
 ];
 
 function Shortcuts({open, onClose}) {
-  const ref = useRef(null);
-  useEffect(() => {
-    const d = ref.current;
-    if (!d) return;
-    if (open && !d.open) d.showModal();
-    if (!open && d.open) d.close();
-  }, [open]);
+  const ref = useModal(open);
   return html`<dialog ref=${ref} class="dialog" aria-labelledby="keys-h"
     onCancel=${(e) => { e.preventDefault(); onClose(); }}>
     <h2 id="keys-h">Keyboard shortcuts</h2>
