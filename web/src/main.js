@@ -543,6 +543,8 @@ function RunPage({id, route, go, zone, canEdit, toast}) {
         if (ended(r)) {
           if (stream) stream.close();
           stream = null;
+        } else if (!stream && !polling && typeof EventSource === 'function') {
+          listen();
         } else if (!stream) {
           timer = setTimeout(load, 2000);
         }
@@ -552,7 +554,10 @@ function RunPage({id, route, go, zone, canEdit, toast}) {
     };
     const atEnd = () => window.innerHeight + window.scrollY >= document.documentElement.scrollHeight - 48;
     const data = (e) => { try { return JSON.parse(e.data); } catch (x) { return null; } };
-    if (typeof EventSource === 'function') {
+    let polling = false; // the stream was refused: read every 2 s instead
+    // opened only for a run not yet ended (a finished run's page needs none), then read
+    // again once it is open: what was committed in between is in that read
+    const listen = () => {
       stream = new EventSource(`/api/v1/events?run=${encodeURIComponent(id)}`);
       stream.onopen = () => load();
       stream.addEventListener('gap', () => load());
@@ -580,12 +585,12 @@ function RunPage({id, route, go, zone, canEdit, toast}) {
         // EventSource reconnects by itself (with Last-Event-ID) unless the server refused it
         if (stream && stream.readyState === EventSource.CLOSED) {
           stream = null;
+          polling = true;
           if (live) load();
         }
       };
-    } else {
-      load();
-    }
+    };
+    load();
     return () => {
       live = false;
       clearTimeout(timer);
