@@ -192,11 +192,12 @@ size_t claimed_due(engine *e, sked_time now, size_t limit) {
  * handed to the workers to start at their not_before: the claim's writes and its
  * commit are then done before the run's time, not after it.  Except for types with
  * a concurrency limit: a run claimed ahead would count as running while it waits. */
-int claim_runs(engine *e, sked_time now, job **ret_head, sked_err *err) {
+int claim_runs(engine *e, sked_time now, job **ret_head, sked_time *ret_horizon, sked_err *err) {
         size_t cap = claim_depth(e), due = claimed_due(e, now, cap);
         size_t free_slots = cap > due ? cap - due : 0;
         /* runs due later within the look-ahead: as many as are due (bounded) */
         size_t ahead_slots = e->ahead && AHEAD_MAX > e->claim.ninflight ? AHEAD_MAX - e->claim.ninflight : 0;
+        *ret_horizon = ahead_slots ? now + e->ahead : now;
         e->claim.claim_blocked = false;
         e->claim.claim_wake = 0;
         claim_state c = {.now = now, .lease = now + e->cfg.lease_ms * 1000};
@@ -209,17 +210,24 @@ int claim_runs(engine *e, sked_time now, job **ret_head, sked_err *err) {
         }
         /* ready runs, none of them allowed now: wake for a finished run, not for these */
         e->claim.claim_blocked = c.seen > 0 && c.taken == 0;
-        e->claim.claim_taken = c.taken;
-        e->claim.claim_horizon = ahead_slots ? now + e->ahead : now;
         *ret_head = c.head;
-        return r;
+        return r < 0 ? r : (int) c.taken;
 }
 
 static int claim_work(engine *e, turn_ctx *t, sked_err *err) {
-        int r;
-        if (!t->draining && (r = claim_runs(e, t->now, &t->claimed, err)) < 0)
-                return r;
-        return store_next_ready_min(e->st, &t->next_ready, &t->any_ready, err);
+        int taken = 0;
+        sked_time horizon = t->now;
+        if (!t->draining && (taken = claim_runs(e, t->now, &t->claimed, &horizon, err)) < 0)
+                return taken;
+        int r = store_next_ready_min(e->st, &t->next_ready, &t->any_ready, err);
+        /* Ready runs up to where the claim looked, none of them taken, also those its
+         * query leaves out itself (their series has a run running, under the overlap
+         * policy; their feature is off): blocked too.  Waking for them again now would
+         * spin the loop, a transaction a turn, until that run ends; its end (on any
+         * node) or a write wakes the loop. */
+        if (r == 0 && !t->draining && taken == 0 && t->any_ready && t->next_ready <= horizon)
+                e->claim.claim_blocked = true;
+        return r;
 }
 
 /* committed: the claimed runs go to the workers; else they were never claimed */
@@ -249,17 +257,8 @@ static sked_time claim_wake_at(engine *e, const turn_ctx *t) {
         size_t depth = claim_depth(e);
         bool room = claimed_due(e, t->now, depth) < depth ||
                     (t->next_ready > t->now && e->ahead && e->claim.ninflight < AHEAD_MAX);
-        if (!e->claim.claim_blocked && t->any_ready && room) {
+        if (!e->claim.claim_blocked && t->any_ready && room)
                 wake = t->next_ready - e->ahead;
-                /* The ready runs up to the horizon the claim looked at were none it could
-                 * take, and the query left them out itself (their series has a run running,
-                 * under the overlap policy; their feature is off): waking for them again
-                 * now would spin the loop, a transaction a turn, until that run ends (its
-                 * end wakes the loop, on every node).  Wake when the first is due, if
-                 * later, else not for them. */
-                if (e->claim.claim_taken == 0 && wake <= t->now && t->next_ready <= e->claim.claim_horizon)
-                        wake = t->next_ready > t->now ? t->next_ready : 0;
-        }
         if (e->claim.claim_wake && (!wake || e->claim.claim_wake < wake))
                 wake = e->claim.claim_wake;
         return wake;

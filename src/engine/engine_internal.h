@@ -195,11 +195,9 @@ struct engine {
         struct {                /* claim.c: claims and the inflight list */
                 job **inflight; /* claimed and not yet finished (loop writes, under lock) */
                 size_t ninflight, capinflight;
-                double handler_us;       /* moving average of handler durations, for the claim look-ahead */
-                bool claim_blocked;      /* the last claim found ready runs but none it may start */
-                size_t claim_taken;      /* what the last claim took */
-                sked_time claim_horizon; /* the latest not_before the last claim looked at */
-                sked_time claim_wake;    /* runs claimable ahead but passed over (concurrency limit): then */
+                double handler_us;    /* moving average of handler durations, for the claim look-ahead */
+                bool claim_blocked;   /* the last claim found ready runs but none it may start */
+                sked_time claim_wake; /* runs claimable ahead but passed over (concurrency limit): then */
         } claim;
 
         struct { /* lease.c: renewals, recovery, cancels (loop-owned) */
@@ -300,7 +298,9 @@ int finish_requeue(engine *e, const run_row *run, const char *trigger, sked_time
 int finish_max_attempts(engine *e, const char *type);
 
 /* claim.c: claims and the inflight list (written by the loop, under e->lock) */
-int claim_runs(engine *e, sked_time now, job **ret_head, sked_err *err);
+/* Claims what the workers can take; returns how many (or < 0), *ret_horizon the latest
+ * not_before it looked at. */
+int claim_runs(engine *e, sked_time now, job **ret_head, sked_time *ret_horizon, sked_err *err);
 size_t claim_depth(const engine *e);
 size_t claimed_due(engine *e, sked_time now, size_t limit);
 int claim_inflight_add(engine *e, job *j);
