@@ -265,6 +265,9 @@ async function lastRuns() {
   return by;
 }
 
+// the bulk actions, by the route's verb, as their buttons say them
+const BULK_VERBS = {pause: 'Disable', resume: 'Enable', trigger: 'Run now', delete: 'Delete'};
+
 function SeriesPage({route, go, zone, toast, canEdit}) {
   const {params} = route;
   const [series, setSeries] = useState(null);
@@ -327,7 +330,7 @@ function SeriesPage({route, go, zone, toast, canEdit}) {
   const pickedShown = shown.filter((s) => picked.has(s.id));
   const allPicked = shown.length > 0 && pickedShown.length === shown.length;
   const bulk = (what, targets) => {
-    const verb = {pause: 'Disable', resume: 'Enable', trigger: 'Run now', delete: 'Delete'}[what];
+    const verb = BULK_VERBS[what];
     const done = {pause: 'Disabled', resume: 'Enabled', trigger: 'Queued a run of', delete: 'Deleted'}[what];
     setConfirm({
       title: `${verb}: ${targets.length} series?`, action: `${verb} ${targets.length}`, danger: what === 'delete',
@@ -408,10 +411,9 @@ function SeriesPage({route, go, zone, toast, canEdit}) {
       </div>
       ${canEdit && series && html`<div class="bulk" role="toolbar" aria-label="Bulk actions">
         <span class="muted">${pickedShown.length ? `${pickedShown.length} selected` : `All ${shown.length} shown`}</span>
-        ${['pause', 'resume', 'trigger', 'delete'].map((w) => html`<button type="button"
+        ${Object.keys(BULK_VERBS).map((w) => html`<button type="button"
           class=${`btn btn-small ${w === 'delete' ? 'btn-danger-ghost' : ''}`} disabled=${bulkBusy || shown.length === 0}
-          onClick=${() => bulk(w, pickedShown.length ? pickedShown : shown)}>${{pause: 'Disable', resume: 'Enable',
-            trigger: 'Run now', delete: 'Delete'}[w]}</button>`)}
+          onClick=${() => bulk(w, pickedShown.length ? pickedShown : shown)}>${BULK_VERBS[w]}</button>`)}
         ${pickedShown.length > 0 && html`<button type="button" class="linkish" onClick=${() => setPicked(new Set())}>Clear the selection</button>`}
       </div>`}
       ${error && html`<p class="banner banner-error" role="alert">${error}</p>`}
